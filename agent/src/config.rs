@@ -1,0 +1,158 @@
+//! `convoy-agent` configuration: a TOML file turned into a validated [`Config`].
+//!
+//! Unknown keys are an error and every error names the file, the line and the key.
+//! Relative paths are resolved against the config file's directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The coordinator's address, e.g. `https://coordinator.example:7443`.
+    pub coordinator: String,
+    /// Where the agent keeps its state.
+    pub data_dir: PathBuf,
+    pub tls: TlsFiles,
+    /// Labels sent in every Hello; selectors match on them.
+    pub labels: BTreeMap<String, String>,
+    /// How often metrics are sampled and sent; by default the coordinator's
+    /// heartbeat interval (from its Welcome).
+    pub metrics_interval: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    coordinator: String,
+    data_dir: PathBuf,
+    tls: TlsFiles,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default, with = "humantime_serde")]
+    metrics_interval: Option<Duration>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, base).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str, base: &Path) -> Result<Self, String> {
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|err| err.to_string().trim().to_string())?;
+        if !(raw.coordinator.starts_with("https://")) {
+            return Err(format!(
+                "coordinator {:?} must be an https:// address",
+                raw.coordinator
+            ));
+        }
+        for (key, value) in &raw.labels {
+            convoy_proto::labels::validate_label(key, value)
+                .map_err(|err| format!("labels: {err}"))?;
+        }
+        if raw.labels.len() > 64 {
+            return Err("labels: at most 64 labels are allowed".into());
+        }
+        if let Some(interval) = raw.metrics_interval {
+            if interval < Duration::from_millis(100) {
+                return Err("metrics_interval must be at least 100ms".into());
+            }
+        }
+        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        Ok(Self {
+            coordinator: raw.coordinator,
+            data_dir: resolve(raw.data_dir),
+            tls: TlsFiles {
+                ca: resolve(raw.tls.ca),
+                cert: resolve(raw.tls.cert),
+                key: resolve(raw.tls.key),
+            },
+            labels: raw.labels,
+            metrics_interval: raw.metrics_interval,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+coordinator = "https://127.0.0.1:7443"
+data_dir = "state"
+metrics_interval = "1s"
+[tls]
+ca = "pki/ca.pem"
+cert = "pki/web-1.pem"
+key = "pki/web-1.key"
+[labels]
+role = "web"
+zone = "a"
+"#;
+
+    #[test]
+    fn parses() {
+        let config = Config::parse(GOOD, Path::new("/etc/convoy")).unwrap();
+        assert_eq!(config.labels["zone"], "a");
+        assert_eq!(config.data_dir, PathBuf::from("/etc/convoy/state"));
+        assert_eq!(config.metrics_interval, Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(&path, GOOD.replace("[labels]", "[labels]\n[tls2]\nx = 1")).unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("agent.toml") && err.contains("line 10") && err.contains("tls2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_values() {
+        let base = Path::new("/");
+        for (from, to) in [
+            ("https://127.0.0.1:7443", "http://127.0.0.1:7443"),
+            ("role = \"web\"", "role = \"we b\""),
+            ("\"1s\"", "\"1ms\""),
+            ("\"1s\"", "\"often\""),
+        ] {
+            assert!(
+                Config::parse(&GOOD.replace(from, to), base).is_err(),
+                "{to}"
+            );
+        }
+    }
+}

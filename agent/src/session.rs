@@ -1,0 +1,349 @@
+//! The agent's one link to the coordinator, and the only module that speaks gRPC: connect
+//! over mTLS, send Hello, read the Welcome, send heartbeats, and reconnect forever with
+//! capped exponential backoff and full jitter.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use convoy_proto::MAX_AGENT_MESSAGE_BYTES;
+use convoy_proto::identity::{AgentId, Identity as ConvoyIdentity};
+use convoy_proto::tls::{LinkFailure, classify};
+use convoy_proto::v1::agent_link_client::AgentLinkClient;
+use convoy_proto::v1::{AgentMessage, Heartbeat, Hello, agent_message, coordinator_message};
+use rand::Rng as _;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+use tracing::{debug, error, info, warn};
+
+use crate::config::Config;
+use crate::metrics::{self, Sampler};
+
+/// Reconnect pacing.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// First retry waits up to this long.
+    pub backoff_base: Duration,
+    /// No retry waits longer than this.
+    pub backoff_cap: Duration,
+    /// A session that lasted this long resets the backoff.
+    pub healthy_after: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(60),
+            healthy_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Capped exponential backoff with full jitter: each delay is uniform in
+/// `[0, min(cap, base * 2^attempt)]`, so a fleet that lost its coordinator at the same
+/// instant does not come back at the same instant.
+#[derive(Debug)]
+pub struct Backoff {
+    base: Duration,
+    cap: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    pub fn new(base: Duration, cap: Duration) -> Self {
+        Self {
+            base,
+            cap,
+            attempt: 0,
+        }
+    }
+
+    /// The upper bound of the next delay.
+    pub fn ceiling(&self) -> Duration {
+        let factor = 2u32.saturating_pow(self.attempt.min(20));
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let ceiling = self.ceiling();
+        self.attempt = self.attempt.saturating_add(1);
+        rand::rng().random_range(Duration::ZERO..=ceiling)
+    }
+
+    /// For failures a retry cannot fix soon (a refused certificate): wait between half
+    /// the cap and the cap.
+    pub fn slow_delay(&mut self) -> Duration {
+        self.attempt = self.attempt.saturating_add(1);
+        rand::rng().random_range(self.cap / 2..=self.cap)
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// TLS material and the id read from the agent's own certificate.
+struct Link {
+    endpoint: Endpoint,
+    agent_id: AgentId,
+}
+
+impl Link {
+    fn new(config: &Config) -> anyhow::Result<Self> {
+        let read = |path: &std::path::Path, what: &str| {
+            std::fs::read(path).with_context(|| format!("cannot read {what} {}", path.display()))
+        };
+        let ca = read(&config.tls.ca, "CA certificate")?;
+        let cert = read(&config.tls.cert, "agent certificate")?;
+        let key = read(&config.tls.key, "agent key")?;
+        let agent_id = match ConvoyIdentity::from_cert_pem(&cert).with_context(|| {
+            format!("cannot read an identity from {}", config.tls.cert.display())
+        })? {
+            ConvoyIdentity::Agent(id) => id,
+            other => anyhow::bail!(
+                "{} is not an agent certificate (it is for {other})",
+                config.tls.cert.display()
+            ),
+        };
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(ca))
+            .identity(Identity::from_pem(cert, key));
+        let endpoint = Endpoint::from_shared(config.coordinator.clone())
+            .with_context(|| format!("invalid coordinator address {:?}", config.coordinator))?
+            .tls_config(tls)
+            .context("cannot set up TLS")?
+            .connect_timeout(Duration::from_secs(10))
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_timeout(Duration::from_secs(20))
+            .keep_alive_while_idle(true);
+        Ok(Self { endpoint, agent_id })
+    }
+}
+
+/// How one session ended.
+enum SessionEnd {
+    Shutdown,
+    Closed { established: bool, why: String },
+    Failed { established: bool, failure: Failure },
+}
+
+enum Failure {
+    /// The certificate was refused, or the coordinator refused who we are.
+    Identity(String),
+    /// Network trouble or the coordinator going away.
+    Transient(String),
+}
+
+fn failure_from_status(status: &tonic::Status) -> Failure {
+    use tonic::Code;
+    match status.code() {
+        Code::PermissionDenied | Code::Unauthenticated => {
+            Failure::Identity(status.message().to_string())
+        }
+        _ if std::error::Error::source(status).is_some() => match classify(status) {
+            LinkFailure::Tls(why) => Failure::Identity(why),
+            LinkFailure::Unreachable(why) => Failure::Transient(why),
+        },
+        code => Failure::Transient(format!("{code:?}: {}", status.message())),
+    }
+}
+
+/// Runs the link until `shutdown` is cancelled.
+pub async fn run(
+    config: Config,
+    shutdown: CancellationToken,
+    tuning: Tuning,
+) -> anyhow::Result<()> {
+    let link = Link::new(&config)?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    info!(agent_id = %link.agent_id, coordinator = %config.coordinator, "agent starting");
+    let mut sampler = Sampler::new();
+    let mut backoff = Backoff::new(tuning.backoff_base, tuning.backoff_cap);
+    loop {
+        let started = Instant::now();
+        let end = session(&link, &config, &mut sampler, &shutdown).await;
+        let established = match &end {
+            SessionEnd::Shutdown => break,
+            SessionEnd::Closed { established, why } => {
+                info!(reason = %why, "session ended");
+                *established
+            }
+            SessionEnd::Failed {
+                established,
+                failure: Failure::Transient(why),
+            } => {
+                warn!(coordinator = %config.coordinator, reason = %why, "coordinator unreachable");
+                *established
+            }
+            SessionEnd::Failed {
+                established,
+                failure: Failure::Identity(why),
+            } => {
+                error!(
+                    agent_id = %link.agent_id,
+                    reason = %why,
+                    "coordinator refused this agent's identity: check the agent's certificate, key and CA"
+                );
+                *established
+            }
+        };
+        if established && started.elapsed() >= tuning.healthy_after {
+            backoff.reset();
+        }
+        let delay = match end {
+            SessionEnd::Failed {
+                failure: Failure::Identity(_),
+                ..
+            } => backoff.slow_delay(),
+            _ => backoff.next_delay(),
+        };
+        debug!(delay_ms = delay.as_millis(), "reconnecting after delay");
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+    info!("agent stopped");
+    Ok(())
+}
+
+async fn session(
+    link: &Link,
+    config: &Config,
+    sampler: &mut Sampler,
+    shutdown: &CancellationToken,
+) -> SessionEnd {
+    let failed = |failure| SessionEnd::Failed {
+        established: false,
+        failure,
+    };
+    let channel = tokio::select! {
+        () = shutdown.cancelled() => return SessionEnd::Shutdown,
+        channel = link.endpoint.connect() => match channel {
+            Ok(channel) => channel,
+            Err(err) => return failed(match classify(&err) {
+                LinkFailure::Tls(why) => Failure::Identity(why),
+                LinkFailure::Unreachable(why) => Failure::Transient(why),
+            }),
+        },
+    };
+    let mut client = AgentLinkClient::new(channel)
+        .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_AGENT_MESSAGE_BYTES);
+    let (tx, rx) = mpsc::channel::<AgentMessage>(16);
+    let hello = AgentMessage {
+        body: Some(agent_message::Body::Hello(Hello {
+            agent_id: link.agent_id.to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            labels: config.labels.clone(),
+            facts: Some(metrics::facts()),
+        })),
+    };
+    // The queue is empty, so this cannot fail for lack of room.
+    let _ = tx.try_send(hello);
+    let response = tokio::select! {
+        () = shutdown.cancelled() => return SessionEnd::Shutdown,
+        response = client.session(ReceiverStream::new(rx)) => response,
+    };
+    let mut inbound = match response {
+        Ok(response) => response.into_inner(),
+        Err(status) => return failed(failure_from_status(&status)),
+    };
+    let welcome = tokio::select! {
+        () = shutdown.cancelled() => return SessionEnd::Shutdown,
+        first = tokio::time::timeout(Duration::from_secs(10), inbound.message()) => first,
+    };
+    let welcome = match welcome {
+        Ok(Ok(Some(message))) => match message.body {
+            Some(coordinator_message::Body::Welcome(welcome)) => welcome,
+            _ => {
+                return failed(Failure::Transient(
+                    "the coordinator did not start with a welcome".into(),
+                ));
+            }
+        },
+        Ok(Ok(None)) => {
+            return failed(Failure::Transient(
+                "stream closed before the welcome".into(),
+            ));
+        }
+        Ok(Err(status)) => return failed(failure_from_status(&status)),
+        Err(_) => return failed(Failure::Transient("no welcome within 10s".into())),
+    };
+    let interval = config.metrics_interval.unwrap_or(Duration::from_millis(
+        welcome.heartbeat_interval_ms.max(100),
+    ));
+    info!(agent_id = %welcome.agent_id, interval_ms = interval.as_millis(), "connected to coordinator");
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => {
+                // Closing our half ends the session cleanly; give the coordinator a moment
+                // to close its half.
+                drop(tx);
+                let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                    while let Ok(Some(_)) = inbound.message().await {}
+                }).await;
+                return SessionEnd::Shutdown;
+            }
+            _ = ticker.tick() => {
+                let heartbeat = AgentMessage {
+                    body: Some(agent_message::Body::Heartbeat(Heartbeat { metrics: Some(sampler.sample()) })),
+                };
+                if tx.send(heartbeat).await.is_err() {
+                    return SessionEnd::Closed { established: true, why: "request stream closed".into() };
+                }
+            }
+            message = inbound.message() => match message {
+                Ok(Some(message)) => debug!(?message, "coordinator message"),
+                Ok(None) => return SessionEnd::Closed { established: true, why: "coordinator closed the stream".into() },
+                Err(status) => return SessionEnd::Failed { established: true, failure: failure_from_status(&status) },
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_the_cap_and_resets() {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        let mut ceilings = Vec::new();
+        for _ in 0..10 {
+            ceilings.push(backoff.ceiling());
+            let delay = backoff.next_delay();
+            assert!(delay <= *ceilings.last().unwrap());
+        }
+        assert_eq!(ceilings[0], Duration::from_millis(100));
+        assert_eq!(ceilings[3], Duration::from_millis(800));
+        assert_eq!(*ceilings.last().unwrap(), Duration::from_secs(5));
+        backoff.reset();
+        assert_eq!(backoff.ceiling(), Duration::from_millis(100));
+        let slow = backoff.slow_delay();
+        assert!(slow >= Duration::from_millis(2500) && slow <= Duration::from_secs(5));
+    }
+
+    #[test]
+    fn jitter_spreads_delays() {
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        backoff.attempt = 5;
+        let delays: std::collections::BTreeSet<_> = (0..50)
+            .map(|_| {
+                let mut b = Backoff {
+                    attempt: 5,
+                    ..Backoff::new(Duration::from_secs(1), Duration::from_secs(60))
+                };
+                b.next_delay().as_millis()
+            })
+            .collect();
+        assert!(delays.len() > 40, "delays should differ: {delays:?}");
+        assert_eq!(backoff.ceiling(), Duration::from_secs(32));
+    }
+}

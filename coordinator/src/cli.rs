@@ -1,0 +1,105 @@
+//! The `convoy` command line: argument definitions and dispatch. `serve` runs the
+//! coordinator; `ca` and `cert` run the fleet CA on local files; every other command is a
+//! gRPC client of a running coordinator and never opens its database.
+
+pub mod agents;
+pub mod connect;
+pub mod output;
+pub mod pki;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "convoy",
+    version,
+    about = "Convoy: rolling releases, backups and a live inventory for a fleet of hosts",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Output format.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t)]
+    pub output: OutputFormat,
+    /// Log format (logs go to stderr; RUST_LOG filters them).
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How the CLI reaches and authenticates to a coordinator.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// Coordinator address.
+    #[arg(
+        long,
+        env = "CONVOY_ADDR",
+        global = true,
+        default_value = "https://127.0.0.1:7443"
+    )]
+    pub addr: String,
+    /// Fleet CA certificate (PEM).
+    #[arg(long, env = "CONVOY_CA", global = true)]
+    pub ca: Option<PathBuf>,
+    /// Operator certificate (PEM).
+    #[arg(long, env = "CONVOY_CERT", global = true)]
+    pub cert: Option<PathBuf>,
+    /// Operator private key (PEM).
+    #[arg(long, env = "CONVOY_KEY", global = true)]
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Human-readable tables.
+    #[default]
+    Table,
+    /// Stable JSON for scripts.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the coordinator.
+    Serve {
+        /// Path to coordinator.toml.
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+    },
+    /// Manage the fleet's certificate authority.
+    #[command(subcommand)]
+    Ca(pki::CaCommand),
+    /// Issue certificates from the fleet CA.
+    #[command(subcommand)]
+    Cert(pki::CertCommand),
+    /// List agents, or show one.
+    Agents(agents::AgentsArgs),
+    /// Show who the coordinator thinks you are.
+    Whoami,
+}
+
+/// Runs a parsed command line. `serve` runs until `shutdown` is cancelled.
+pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { config } => {
+            let config = crate::config::Config::load(&config)?;
+            crate::server::run(config, shutdown).await
+        }
+        Command::Ca(command) => pki::run_ca(command, cli.output),
+        Command::Cert(command) => pki::run_cert(command, cli.output),
+        Command::Agents(args) => agents::run(args, &cli.connect, cli.output).await,
+        Command::Whoami => agents::whoami(&cli.connect, cli.output).await,
+    }
+}
+
+/// A mistake in how the command was called; `main` exits with status 2 for it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);

@@ -1,0 +1,262 @@
+//! Stable JSON shapes and human formatting for CLI output. JSON field names here are a
+//! contract with operators' scripts: add fields, never rename or remove them.
+
+use std::collections::BTreeMap;
+
+use convoy_proto::v1::{AgentDetail, AgentState, AgentSummary, Connection, Facts, MetricsSample};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// RFC 3339 in UTC, or None for 0 (never).
+pub fn rfc3339(unix_ms: i64) -> Option<String> {
+    if unix_ms <= 0 {
+        return None;
+    }
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+}
+
+pub fn state_name(state: i32) -> &'static str {
+    match AgentState::try_from(state) {
+        Ok(AgentState::Online) => "online",
+        _ => "offline",
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct DiskJson {
+    pub mount: String,
+    pub used_bytes: u64,
+    pub total_bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MetricsJson {
+    pub sampled_at: Option<String>,
+    pub cpu_percent: f64,
+    pub load1: f64,
+    pub load5: f64,
+    pub load15: f64,
+    pub mem_used_bytes: u64,
+    pub mem_total_bytes: u64,
+    pub swap_used_bytes: u64,
+    pub swap_total_bytes: u64,
+    pub disks: Vec<DiskJson>,
+    pub net_rx_bytes_per_sec: f64,
+    pub net_tx_bytes_per_sec: f64,
+    pub uptime_secs: u64,
+    pub process_count: u32,
+}
+
+impl From<&MetricsSample> for MetricsJson {
+    fn from(m: &MetricsSample) -> Self {
+        Self {
+            sampled_at: rfc3339(m.sampled_at_unix_ms),
+            cpu_percent: m.cpu_percent,
+            load1: m.load1,
+            load5: m.load5,
+            load15: m.load15,
+            mem_used_bytes: m.mem_used_bytes,
+            mem_total_bytes: m.mem_total_bytes,
+            swap_used_bytes: m.swap_used_bytes,
+            swap_total_bytes: m.swap_total_bytes,
+            disks: m
+                .disks
+                .iter()
+                .map(|d| DiskJson {
+                    mount: d.mount.clone(),
+                    used_bytes: d.used_bytes,
+                    total_bytes: d.total_bytes,
+                })
+                .collect(),
+            net_rx_bytes_per_sec: m.net_rx_bytes_per_sec,
+            net_tx_bytes_per_sec: m.net_tx_bytes_per_sec,
+            uptime_secs: m.uptime_secs,
+            process_count: m.process_count,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgentJson {
+    pub id: String,
+    pub state: &'static str,
+    pub labels: BTreeMap<String, String>,
+    pub version: String,
+    pub hostname: String,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+    pub metrics: Option<MetricsJson>,
+}
+
+impl From<&AgentSummary> for AgentJson {
+    fn from(a: &AgentSummary) -> Self {
+        Self {
+            id: a.id.clone(),
+            state: state_name(a.state),
+            labels: a.labels.clone(),
+            version: a.version.clone(),
+            hostname: a.hostname.clone(),
+            first_seen: rfc3339(a.first_seen_unix_ms),
+            last_seen: rfc3339(a.last_seen_unix_ms),
+            metrics: a.metrics.as_ref().map(MetricsJson::from),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct FactsJson {
+    pub hostname: String,
+    pub os: String,
+    pub os_version: String,
+    pub kernel: String,
+    pub arch: String,
+    pub cpus: u32,
+    pub mem_total_bytes: u64,
+    pub boot_time: Option<String>,
+}
+
+impl From<&Facts> for FactsJson {
+    fn from(f: &Facts) -> Self {
+        Self {
+            hostname: f.hostname.clone(),
+            os: f.os.clone(),
+            os_version: f.os_version.clone(),
+            kernel: f.kernel.clone(),
+            arch: f.arch.clone(),
+            cpus: f.cpus,
+            mem_total_bytes: f.mem_total_bytes,
+            boot_time: rfc3339(i64::try_from(f.boot_time_unix).unwrap_or(0) * 1000),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectionJson {
+    pub connected_at: Option<String>,
+    pub disconnected_at: Option<String>,
+    pub remote_addr: String,
+    pub reason: String,
+}
+
+impl From<&Connection> for ConnectionJson {
+    fn from(c: &Connection) -> Self {
+        Self {
+            connected_at: rfc3339(c.connected_unix_ms),
+            disconnected_at: rfc3339(c.disconnected_unix_ms),
+            remote_addr: c.remote_addr.clone(),
+            reason: c.reason.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct PointJson {
+    pub sampled_at: Option<String>,
+    pub cpu_percent: f64,
+    pub mem_used_bytes: u64,
+    pub load1: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgentDetailJson {
+    #[serde(flatten)]
+    pub agent: Option<AgentJson>,
+    pub facts: Option<FactsJson>,
+    pub connections: Vec<ConnectionJson>,
+    pub history: Vec<PointJson>,
+}
+
+impl From<&AgentDetail> for AgentDetailJson {
+    fn from(d: &AgentDetail) -> Self {
+        Self {
+            agent: d.agent.as_ref().map(AgentJson::from),
+            facts: d.facts.as_ref().map(FactsJson::from),
+            connections: d.connections.iter().map(ConnectionJson::from).collect(),
+            history: d
+                .history
+                .iter()
+                .map(|p| PointJson {
+                    sampled_at: rfc3339(p.sampled_at_unix_ms),
+                    cpu_percent: p.cpu_percent,
+                    mem_used_bytes: p.mem_used_bytes,
+                    load1: p.load1,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Bytes as a short human size: 512B, 3.4K, 1.2G.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "K", "M", "G", "T", "P"];
+    #[allow(clippy::cast_precision_loss)]
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n}B")
+    } else {
+        format!("{value:.1}{}", UNITS[unit])
+    }
+}
+
+/// How long ago `unix_ms` was, e.g. "4s ago", "3m ago", "never".
+pub fn ago(unix_ms: i64, now_ms: i64) -> String {
+    if unix_ms <= 0 {
+        return "never".into();
+    }
+    let secs = (now_ms - unix_ms).max(0) / 1000;
+    match secs {
+        0..=59 => format!("{secs}s ago"),
+        60..=3599 => format!("{}m ago", secs / 60),
+        3600..=86_399 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86_400),
+    }
+}
+
+/// The disk figure for the table: the root mount's use, else the fullest mount's.
+pub fn disk_percent(m: &MetricsSample) -> Option<f64> {
+    let percent = |used: u64, total: u64| {
+        #[allow(clippy::cast_precision_loss)]
+        let p = used as f64 * 100.0 / total as f64;
+        p
+    };
+    let usable = m.disks.iter().filter(|d| d.total_bytes > 0);
+    if let Some(root) = usable.clone().find(|d| d.mount == "/") {
+        return Some(percent(root.used_bytes, root.total_bytes));
+    }
+    usable
+        .map(|d| percent(d.used_bytes, d.total_bytes))
+        .max_by(f64::total_cmp)
+}
+
+pub fn labels(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(bytes(512), "512B");
+        assert_eq!(bytes(1536), "1.5K");
+        assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.0G");
+        assert_eq!(ago(0, 10), "never");
+        assert_eq!(ago(1_000, 5_000), "4s ago");
+        assert_eq!(ago(1, 7_200_001), "2h ago");
+        assert_eq!(rfc3339(0), None);
+        assert_eq!(rfc3339(1_700_000_000_000).unwrap(), "2023-11-14T22:13:20Z");
+    }
+}

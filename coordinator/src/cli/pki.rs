@@ -1,0 +1,128 @@
+//! `convoy ca …` and `convoy cert …`: the fleet CA on local files.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Subcommand, ValueEnum};
+use convoy_proto::identity::{AgentId, Identity, Role, validate_name};
+use serde_json::json;
+
+use super::OutputFormat;
+use crate::pki::{self, Ca};
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600).
+    Init {
+        /// Directory to write the CA into.
+        #[arg(long, default_value = "pki")]
+        dir: PathBuf,
+        /// Validity in days.
+        #[arg(long, default_value_t = 3650)]
+        days: u32,
+        /// Overwrite an existing CA (every certificate it issued stops being trusted).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CertKind {
+    /// The coordinator's server certificate.
+    Server,
+    /// An agent's client certificate; NAME is the agent id.
+    Agent,
+    /// An operator's client certificate; needs --role.
+    Operator,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600).
+    Issue {
+        kind: CertKind,
+        /// Agent id, operator name or server name.
+        name: String,
+        /// Operator role: viewer, operator or admin.
+        #[arg(long)]
+        role: Option<String>,
+        /// DNS name or IP address the server is reached by (servers only; repeatable).
+        #[arg(long)]
+        san: Vec<String>,
+        /// Directory holding ca.pem and ca.key.
+        #[arg(long, default_value = "pki")]
+        ca_dir: PathBuf,
+        /// Directory to write the certificate and key into.
+        #[arg(long, default_value = "pki")]
+        out: PathBuf,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub fn run_ca(command: CaCommand, output: OutputFormat) -> anyhow::Result<()> {
+    let CaCommand::Init { dir, days, force } = command;
+    let (cert, key) = pki::init_ca(&dir, days, force)?;
+    report(output, "ca", &cert, &key);
+    Ok(())
+}
+
+pub fn run_cert(command: CertCommand, output: OutputFormat) -> anyhow::Result<()> {
+    let CertCommand::Issue {
+        kind,
+        name,
+        role,
+        san,
+        ca_dir,
+        out,
+        days,
+        force,
+    } = command;
+    let identity = match kind {
+        CertKind::Agent => Identity::Agent(AgentId::new(&name)?),
+        CertKind::Operator => {
+            validate_name(&name)?;
+            let role: Role = role
+                .as_deref()
+                .context("an operator certificate needs --role viewer|operator|admin")?
+                .parse()?;
+            Identity::Operator {
+                name: name.clone(),
+                role,
+            }
+        }
+        CertKind::Server => {
+            validate_name(&name)?;
+            Identity::Server(name.clone())
+        }
+    };
+    if kind != CertKind::Operator && role.is_some() {
+        anyhow::bail!("--role applies to operator certificates only");
+    }
+    if kind != CertKind::Server && !san.is_empty() {
+        anyhow::bail!("--san applies to server certificates only");
+    }
+    let sans = if kind == CertKind::Server && san.is_empty() {
+        vec![name.clone()]
+    } else {
+        san
+    };
+    let ca = Ca::load(&ca_dir)
+        .with_context(|| format!("cannot load the CA from {}", ca_dir.display()))?;
+    let (cert, key) = pki::issue_to_dir(&ca, &identity, &name, &sans, days, &out, force)?;
+    report(output, &identity.uri(), &cert, &key);
+    Ok(())
+}
+
+fn report(output: OutputFormat, what: &str, cert: &std::path::Path, key: &std::path::Path) {
+    match output {
+        OutputFormat::Json => println!("{}", json!({ "identity": what, "cert": cert, "key": key })),
+        OutputFormat::Table => {
+            println!("wrote {} and {} ({what})", cert.display(), key.display());
+        }
+    }
+}

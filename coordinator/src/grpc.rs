@@ -1,0 +1,17 @@
+//! The gRPC edge: the TLS listener, reading identities off verified certificates, and the
+//! `AgentLink` and `Admin` services. Converts between proto messages and the registry and
+//! maps domain errors to `Status` codes; holds no business rules of its own.
+
+pub mod admin;
+pub mod agent_link;
+pub mod auth;
+pub mod listener;
+
+use crate::store::StoreError;
+
+impl From<StoreError> for tonic::Status {
+    fn from(err: StoreError) -> Self {
+        tracing::error!(error = %err, "store failure");
+        tonic::Status::internal("coordinator store failure")
+    }
+}

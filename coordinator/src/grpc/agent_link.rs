@@ -1,0 +1,176 @@
+//! `AgentLink.Session`: one long-lived stream per agent. Checks the Hello against the
+//! certificate, registers the session, answers with a Welcome, then feeds heartbeats to
+//! the registry until the stream ends or the registry ends the session.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use convoy_proto::identity::AgentId;
+use convoy_proto::v1::agent_link_server::AgentLink;
+use convoy_proto::v1::{
+    AgentMessage, CoordinatorMessage, Hello, Welcome, agent_message, coordinator_message,
+};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::task::TaskTracker;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::{debug, info, warn};
+
+use super::auth;
+use crate::config::AgentsConfig;
+use crate::registry::{Registry, SessionTicket, now_unix_ms, reason};
+
+/// An agent must send its Hello this soon after opening the stream.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages queued towards one agent before the sender waits.
+const OUTBOUND_QUEUE: usize = 16;
+const MAX_LABELS: usize = 64;
+
+pub struct AgentLinkService {
+    registry: Arc<Registry>,
+    settings: AgentsConfig,
+    tracker: TaskTracker,
+}
+
+impl AgentLinkService {
+    pub fn new(registry: Arc<Registry>, settings: AgentsConfig, tracker: TaskTracker) -> Self {
+        Self {
+            registry,
+            settings,
+            tracker,
+        }
+    }
+}
+
+/// Refuses a Hello that claims another identity or carries unusable labels.
+pub fn check_hello(cert_id: &AgentId, hello: &Hello) -> Result<(), Status> {
+    if hello.agent_id != cert_id.as_str() {
+        warn!(
+            certificate = %cert_id,
+            claimed = %hello.agent_id,
+            "hello claims an id that differs from the certificate; refused"
+        );
+        return Err(Status::permission_denied(format!(
+            "hello claims agent id {:?} but the certificate is for {:?}",
+            hello.agent_id,
+            cert_id.as_str()
+        )));
+    }
+    if hello.labels.len() > MAX_LABELS {
+        return Err(Status::invalid_argument(format!(
+            "{} labels; at most {MAX_LABELS} are allowed",
+            hello.labels.len()
+        )));
+    }
+    for (key, value) in &hello.labels {
+        convoy_proto::labels::validate_label(key, value).map_err(Status::invalid_argument)?;
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl AgentLink for AgentLinkService {
+    type SessionStream = ReceiverStream<Result<CoordinatorMessage, Status>>;
+
+    #[tracing::instrument(skip_all, fields(agent_id))]
+    async fn session(
+        &self,
+        request: Request<Streaming<AgentMessage>>,
+    ) -> Result<Response<Self::SessionStream>, Status> {
+        let (agent_id, peer) = auth::require_agent(&request)?;
+        tracing::Span::current().record("agent_id", agent_id.as_str());
+        let mut inbound = request.into_inner();
+        let first = tokio::time::timeout(HELLO_TIMEOUT, inbound.message())
+            .await
+            .map_err(|_| Status::deadline_exceeded("no hello within the deadline"))??;
+        let hello = match first.and_then(|m| m.body) {
+            Some(agent_message::Body::Hello(hello)) => hello,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the first message must be a hello",
+                ));
+            }
+        };
+        check_hello(&agent_id, &hello)?;
+        let version = hello.version.clone();
+        let ticket = self.registry.connect(&agent_id, hello, peer.remote_addr)?;
+        info!(%agent_id, %version, remote = ?peer.remote_addr, "agent connected");
+
+        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let welcome = CoordinatorMessage {
+            body: Some(coordinator_message::Body::Welcome(Welcome {
+                agent_id: agent_id.to_string(),
+                heartbeat_interval_ms: millis(self.settings.heartbeat_interval),
+                offline_after_ms: millis(self.settings.offline_after),
+                server_time_unix_ms: now_unix_ms(),
+            })),
+        };
+        // The queue is empty, so this cannot wait.
+        let _ = tx.try_send(Ok(welcome));
+        let registry = self.registry.clone();
+        self.tracker
+            .spawn(run_session(registry, agent_id, ticket, inbound, tx));
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+async fn run_session(
+    registry: Arc<Registry>,
+    agent_id: AgentId,
+    ticket: SessionTicket,
+    mut inbound: Streaming<AgentMessage>,
+    tx: mpsc::Sender<Result<CoordinatorMessage, Status>>,
+) {
+    let why = loop {
+        let message = tokio::select! {
+            () = ticket.cancel.cancelled() => {
+                let why = registry
+                    .end_reason(&agent_id, ticket.generation)
+                    .unwrap_or(reason::STREAM_CLOSED);
+                let status = if why == reason::SHUTDOWN {
+                    Status::unavailable(why)
+                } else {
+                    Status::aborted(why)
+                };
+                let _ = tx.send(Err(status)).await;
+                break why.to_string();
+            }
+            message = inbound.message() => message,
+        };
+        match message {
+            Ok(Some(AgentMessage {
+                body: Some(agent_message::Body::Heartbeat(heartbeat)),
+            })) => {
+                if !registry.heartbeat(&agent_id, ticket.generation, heartbeat.metrics) {
+                    break reason::REPLACED.to_string();
+                }
+            }
+            Ok(Some(AgentMessage {
+                body: Some(agent_message::Body::Hello(_)),
+            })) => {
+                let _ = tx
+                    .send(Err(Status::invalid_argument(
+                        "hello sent twice in one session",
+                    )))
+                    .await;
+                break "protocol error: second hello".to_string();
+            }
+            Ok(Some(AgentMessage { body: None })) => {
+                debug!(%agent_id, "empty message ignored");
+            }
+            Ok(None) => break reason::STREAM_CLOSED.to_string(),
+            Err(status) => {
+                warn!(%agent_id, code = ?status.code(), message = status.message(), "agent stream failed");
+                break format!("stream error: {}", status.message());
+            }
+        }
+    };
+    info!(%agent_id, reason = %why, "agent disconnected");
+    if let Err(err) = registry.disconnect(&agent_id, ticket.generation, &why) {
+        warn!(%agent_id, error = %err, "could not record disconnect");
+    }
+}

@@ -1,0 +1,16 @@
+//! Convoy's coordinator and operator CLI.
+//!
+//! `convoy serve` ([`server`]) keeps the fleet inventory ([`registry`], persisted by
+//! [`store`]) and serves the agent link and admin API over one mTLS port ([`grpc`]). The
+//! other subcommands ([`cli`]) are the operator CLI: a gRPC client that never opens the
+//! live database, plus the fleet CA ([`pki`]).
+
+pub mod cli;
+pub mod config;
+pub mod grpc;
+pub mod pki;
+pub mod registry;
+pub mod selector;
+pub mod server;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,73 @@
+//! `convoy`: the coordinator (`convoy serve`) and the operator CLI. Thin: parses the
+//! command line, starts logging and signal handling, and calls the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use convoy_coordinator::cli::{self, Cli, Command, UsageError};
+use convoy_coordinator::telemetry;
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let serving = matches!(cli.command, Command::Serve { .. });
+    telemetry::init(cli.log_format, if serving { "info" } else { "warn" });
+    convoy_proto::tls::install_crypto_provider();
+    let runtime = if serving {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        if serving {
+            tokio::spawn(watch_signals(shutdown.clone()));
+        }
+        cli::run(cli, shutdown).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is::<UsageError>() => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGTERM or SIGINT starts a clean shutdown; a second one exits at once.
+async fn watch_signals(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+    shutdown.cancel();
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    tracing::warn!("second signal: exiting without draining");
+    std::process::exit(130);
+}

@@ -1,0 +1,351 @@
+//! The live inventory: every agent the coordinator knows, whether it is connected, its
+//! labels, facts and latest metrics, and a short in-memory metrics history.
+//!
+//! One std mutex guards the map; it is never held across an `.await`. Records are written
+//! to the store when an agent connects or disconnects, and heartbeats mark a record dirty
+//! for the periodic [`Registry::flush_dirty`], so 10,000 heartbeats a second do not mean
+//! 10,000 disk writes a second.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use convoy_proto::identity::AgentId;
+use convoy_proto::v1::{
+    AgentDetail, AgentRecord, AgentState, AgentSummary, Connection, Hello, MetricsPoint,
+    MetricsSample,
+};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::selector::Selector;
+use crate::store::{Store, StoreError};
+
+/// Points of metrics history kept in memory per agent.
+pub const HISTORY_POINTS: usize = 30;
+/// Sessions kept in an agent's connection history.
+pub const CONNECTION_HISTORY: usize = 20;
+
+/// Why a session ended, as recorded in the agent's connection history.
+pub mod reason {
+    pub const STREAM_CLOSED: &str = "stream closed";
+    pub const REPLACED: &str = "replaced by a newer session";
+    pub const HEARTBEAT_TIMEOUT: &str = "heartbeat timeout";
+    pub const SHUTDOWN: &str = "coordinator shutting down";
+}
+
+/// A live session's handle, given to the gRPC layer when an agent connects.
+#[derive(Debug, Clone)]
+pub struct SessionTicket {
+    pub generation: u64,
+    /// Cancelled when the session must end; `reason` says why.
+    pub cancel: CancellationToken,
+}
+
+#[derive(Debug)]
+struct LiveSession {
+    generation: u64,
+    cancel: CancellationToken,
+    last_heartbeat: Instant,
+    /// Set before `cancel` fires.
+    end_reason: Option<&'static str>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    record: AgentRecord,
+    session: Option<LiveSession>,
+    history: VecDeque<MetricsPoint>,
+    dirty: bool,
+}
+
+#[derive(Debug)]
+pub struct Registry {
+    store: Store,
+    offline_after: Duration,
+    next_generation: AtomicU64,
+    agents: Mutex<HashMap<String, Entry>>,
+}
+
+pub fn now_unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Registry {
+    /// Loads every known agent from the store; all start offline.
+    pub fn load(store: Store, offline_after: Duration) -> Result<Self, StoreError> {
+        let mut agents = HashMap::new();
+        for mut record in store.agents()? {
+            // A session left open by a crash ends at the last time we heard from it.
+            if let Some(last) = record.connections.last_mut() {
+                if last.disconnected_unix_ms == 0 {
+                    last.disconnected_unix_ms = record.last_seen_unix_ms;
+                    last.reason = "coordinator restarted".into();
+                }
+            }
+            agents.insert(
+                record.id.clone(),
+                Entry {
+                    record,
+                    session: None,
+                    history: VecDeque::new(),
+                    dirty: false,
+                },
+            );
+        }
+        Ok(Self {
+            store,
+            offline_after,
+            next_generation: AtomicU64::new(1),
+            agents: Mutex::new(agents),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        // A poisoned lock means a panic while updating plain data; the data is still
+        // usable, and refusing every later request would be worse.
+        self.agents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a new session for `id` (already checked against its certificate),
+    /// replacing and ending any earlier session of the same agent.
+    pub fn connect(
+        &self,
+        id: &AgentId,
+        hello: Hello,
+        remote: Option<SocketAddr>,
+    ) -> Result<SessionTicket, StoreError> {
+        let now = now_unix_ms();
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
+        let cancel = CancellationToken::new();
+        let record = {
+            let mut agents = self.lock();
+            let entry = agents.entry(id.to_string()).or_insert_with(|| Entry {
+                record: AgentRecord {
+                    id: id.to_string(),
+                    first_seen_unix_ms: now,
+                    ..Default::default()
+                },
+                session: None,
+                history: VecDeque::new(),
+                dirty: false,
+            });
+            if let Some(old) = entry.session.take() {
+                close_connection(&mut entry.record, now, reason::REPLACED);
+                old.cancel.cancel();
+            }
+            let record = &mut entry.record;
+            record.labels = hello.labels.into_iter().collect();
+            record.version = hello.version;
+            record.facts = hello.facts;
+            record.last_seen_unix_ms = now;
+            record.connections.push(Connection {
+                connected_unix_ms: now,
+                disconnected_unix_ms: 0,
+                remote_addr: remote.map(|a| a.to_string()).unwrap_or_default(),
+                reason: String::new(),
+            });
+            let excess = record.connections.len().saturating_sub(CONNECTION_HISTORY);
+            record.connections.drain(..excess);
+            entry.session = Some(LiveSession {
+                generation,
+                cancel: cancel.clone(),
+                last_heartbeat: Instant::now(),
+                end_reason: None,
+            });
+            entry.dirty = false;
+            entry.record.clone()
+        };
+        self.store.put_agent(&record)?;
+        Ok(SessionTicket { generation, cancel })
+    }
+
+    /// Records a heartbeat. Returns false if this session is no longer the agent's
+    /// current one (it was replaced or timed out), in which case the caller ends it.
+    pub fn heartbeat(&self, id: &AgentId, generation: u64, metrics: Option<MetricsSample>) -> bool {
+        let mut agents = self.lock();
+        let Some(entry) = agents.get_mut(id.as_str()) else {
+            return false;
+        };
+        match &mut entry.session {
+            Some(session) if session.generation == generation => {
+                session.last_heartbeat = Instant::now();
+            }
+            _ => return false,
+        }
+        entry.record.last_seen_unix_ms = now_unix_ms();
+        if let Some(sample) = metrics {
+            if entry.history.len() == HISTORY_POINTS {
+                entry.history.pop_front();
+            }
+            entry.history.push_back(MetricsPoint {
+                sampled_at_unix_ms: sample.sampled_at_unix_ms,
+                cpu_percent: sample.cpu_percent,
+                mem_used_bytes: sample.mem_used_bytes,
+                load1: sample.load1,
+            });
+            entry.record.last_metrics = Some(sample);
+        }
+        entry.dirty = true;
+        true
+    }
+
+    /// Why the current session of `id` was told to end, if it was.
+    pub fn end_reason(&self, id: &AgentId, generation: u64) -> Option<&'static str> {
+        let agents = self.lock();
+        let entry = agents.get(id.as_str())?;
+        match &entry.session {
+            Some(session) if session.generation == generation => session.end_reason,
+            // Not current any more: it was replaced.
+            _ => Some(reason::REPLACED),
+        }
+    }
+
+    /// Ends a session. A session that was already replaced changes nothing.
+    pub fn disconnect(&self, id: &AgentId, generation: u64, why: &str) -> Result<(), StoreError> {
+        let record = {
+            let mut agents = self.lock();
+            let Some(entry) = agents.get_mut(id.as_str()) else {
+                return Ok(());
+            };
+            match &entry.session {
+                Some(session) if session.generation == generation => {}
+                _ => return Ok(()),
+            }
+            let why = entry
+                .session
+                .take()
+                .and_then(|s| s.end_reason)
+                .unwrap_or(why);
+            close_connection(&mut entry.record, now_unix_ms(), why);
+            entry.dirty = false;
+            entry.record.clone()
+        };
+        self.store.put_agent(&record)
+    }
+
+    /// Ends every session whose last heartbeat is older than `offline_after`. The
+    /// session's own task then records the disconnect. Returns the ids it ended.
+    pub fn sweep(&self, now: Instant) -> Vec<String> {
+        let mut ended = Vec::new();
+        let mut agents = self.lock();
+        for (id, entry) in agents.iter_mut() {
+            if let Some(session) = &mut entry.session {
+                if session.end_reason.is_none()
+                    && now.saturating_duration_since(session.last_heartbeat) > self.offline_after
+                {
+                    session.end_reason = Some(reason::HEARTBEAT_TIMEOUT);
+                    session.cancel.cancel();
+                    ended.push(id.clone());
+                }
+            }
+        }
+        ended
+    }
+
+    /// Tells every live session to end (coordinator shutdown).
+    pub fn end_all_sessions(&self) {
+        let mut agents = self.lock();
+        for entry in agents.values_mut() {
+            if let Some(session) = &mut entry.session {
+                session.end_reason.get_or_insert(reason::SHUTDOWN);
+                session.cancel.cancel();
+            }
+        }
+    }
+
+    /// Writes records changed by heartbeats since the last flush.
+    pub fn flush_dirty(&self) -> Result<usize, StoreError> {
+        let dirty: Vec<AgentRecord> = {
+            let mut agents = self.lock();
+            agents
+                .values_mut()
+                .filter(|entry| entry.dirty)
+                .map(|entry| {
+                    entry.dirty = false;
+                    entry.record.clone()
+                })
+                .collect()
+        };
+        for record in &dirty {
+            self.store.put_agent(record)?;
+        }
+        Ok(dirty.len())
+    }
+
+    /// Agents matching `selector`, sorted by id.
+    pub fn list(&self, selector: &Selector) -> Vec<AgentSummary> {
+        let agents = self.lock();
+        let mut list: Vec<AgentSummary> = agents
+            .values()
+            .filter(|entry| selector.matches(&entry.record.labels))
+            .map(summary)
+            .collect();
+        drop(agents);
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+        list
+    }
+
+    pub fn get(&self, id: &str) -> Option<AgentDetail> {
+        let agents = self.lock();
+        let entry = agents.get(id)?;
+        Some(AgentDetail {
+            agent: Some(summary(entry)),
+            facts: entry.record.facts.clone(),
+            connections: entry.record.connections.clone(),
+            history: entry.history.iter().cloned().collect(),
+        })
+    }
+
+    /// Number of agents with a live session.
+    pub fn online_count(&self) -> usize {
+        self.lock().values().filter(|e| e.session.is_some()).count()
+    }
+
+    pub fn flush_store(&self) -> Result<(), StoreError> {
+        self.flush_dirty()?;
+        self.store.flush()
+    }
+}
+
+fn close_connection(record: &mut AgentRecord, now: i64, why: &str) {
+    if let Some(last) = record.connections.last_mut() {
+        if last.disconnected_unix_ms == 0 {
+            last.disconnected_unix_ms = now;
+            last.reason = why.to_string();
+        }
+    }
+}
+
+fn summary(entry: &Entry) -> AgentSummary {
+    let record = &entry.record;
+    let state = if entry.session.is_some() {
+        AgentState::Online
+    } else {
+        AgentState::Offline
+    };
+    AgentSummary {
+        id: record.id.clone(),
+        state: state.into(),
+        labels: record.labels.clone(),
+        version: record.version.clone(),
+        first_seen_unix_ms: record.first_seen_unix_ms,
+        last_seen_unix_ms: record.last_seen_unix_ms,
+        metrics: record.last_metrics.clone(),
+        hostname: record
+            .facts
+            .as_ref()
+            .map(|f| f.hostname.clone())
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+//! `convoy serve`: wires the store, registry, gRPC services and background tasks together
+//! and runs them until the shutdown token is cancelled, then drains within a grace period
+//! and flushes the store.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use convoy_proto::v1::admin_server::AdminServer;
+use convoy_proto::v1::agent_link_server::AgentLinkServer;
+use convoy_proto::{MAX_ADMIN_MESSAGE_BYTES, MAX_AGENT_MESSAGE_BYTES};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::grpc::admin::AdminService;
+use crate::grpc::agent_link::AgentLinkService;
+use crate::grpc::listener;
+use crate::registry::Registry;
+use crate::store::Store;
+
+/// How long open sessions get to close after shutdown starts.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often heartbeat-only changes are written to the store.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Binds `config.listen` and serves until `shutdown` is cancelled.
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    serve(config, listener, shutdown).await
+}
+
+/// Serves on an already bound listener (tests bind `127.0.0.1:0` and pass it in).
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let tls = listener::server_config(&config.tls.ca, &config.tls.cert, &config.tls.key)
+        .context("cannot set up TLS")?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    let store = Store::open(&config.data_dir)
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    let registry = Arc::new(
+        Registry::load(store, config.agents.offline_after).context("cannot load the inventory")?,
+    );
+    let tracker = TaskTracker::new();
+    spawn_housekeeping(&registry, &config, &shutdown, &tracker);
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<AgentLinkServer<AgentLinkService>>()
+        .await;
+    health.set_serving::<AdminServer<AdminService>>().await;
+
+    let agent_link = AgentLinkServer::new(AgentLinkService::new(
+        registry.clone(),
+        config.agents,
+        tracker.clone(),
+    ))
+    .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_AGENT_MESSAGE_BYTES);
+    let admin = AdminServer::new(AdminService::new(registry.clone()))
+        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
+
+    let local = listener.local_addr().context("listener has no address")?;
+    let incoming = listener::incoming(listener, tls, shutdown.clone(), tracker.clone());
+    let stop_registry = registry.clone();
+    let stop = shutdown.clone();
+    let server = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .add_service(health_service)
+        .add_service(agent_link)
+        .add_service(admin)
+        .serve_with_incoming_shutdown(incoming, async move {
+            stop.cancelled().await;
+            info!("shutting down: closing agent sessions");
+            stop_registry.end_all_sessions();
+        });
+    info!(listen = %local, data_dir = %config.data_dir.display(), "coordinator ready");
+
+    let grace_expired = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = server => result.context("grpc server failed")?,
+        () = grace_expired => warn!("shutdown grace period expired; closing remaining connections"),
+    }
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!("background tasks did not finish within the grace period");
+    }
+    registry.flush_store().context("cannot flush the store")?;
+    info!("coordinator stopped");
+    Ok(())
+}
+
+fn spawn_housekeeping(
+    registry: &Arc<Registry>,
+    config: &Config,
+    shutdown: &CancellationToken,
+    tracker: &TaskTracker,
+) {
+    let sweep_every =
+        (config.agents.offline_after / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
+    let sweeper = registry.clone();
+    let stop = shutdown.clone();
+    tracker.spawn(async move {
+        let mut tick = tokio::time::interval(sweep_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                now = tick.tick() => {
+                    for agent_id in sweeper.sweep(now) {
+                        warn!(%agent_id, "no heartbeat within offline_after; agent marked offline");
+                    }
+                }
+            }
+        }
+    });
+    let flusher = registry.clone();
+    let stop = shutdown.clone();
+    tracker.spawn(async move {
+        let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = tick.tick() => {
+                    if let Err(err) = flusher.flush_dirty() {
+                        tracing::error!(error = %err, "cannot persist agent records");
+                    }
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,88 @@
+//! Label syntax, part of the wire contract: agents send labels in their Hello, the
+//! coordinator refuses ones that break these rules, and selectors match on them.
+//! Keys and values follow Kubernetes' label rules, which operators already know.
+
+/// Checks one label. The error is a full sentence naming the label.
+pub fn validate_label(key: &str, value: &str) -> Result<(), String> {
+    if !valid_key(key) {
+        return Err(format!(
+            "invalid label key {key:?}: expected [prefix/]name, name 1-63 characters of [A-Za-z0-9._-] starting and ending with a letter or digit"
+        ));
+    }
+    if !(value.is_empty() || valid_name(value)) {
+        return Err(format!(
+            "invalid value {value:?} for label {key:?}: expected at most 63 characters of [A-Za-z0-9._-] starting and ending with a letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+/// A label key: an optional DNS-subdomain prefix and `/`, then a name.
+pub fn valid_key(key: &str) -> bool {
+    match key.split_once('/') {
+        Some((prefix, name)) => valid_prefix(prefix) && valid_name(name),
+        None => valid_name(key),
+    }
+}
+
+/// A label name or non-empty value: `[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?`.
+pub fn valid_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) => {
+            bytes.len() <= 63
+                && first.is_ascii_alphanumeric()
+                && last.is_ascii_alphanumeric()
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        }
+        _ => false,
+    }
+}
+
+fn valid_prefix(prefix: &str) -> bool {
+    !prefix.is_empty()
+        && prefix.len() <= 253
+        && prefix.split('.').all(|part| {
+            let bytes = part.as_bytes();
+            !bytes.is_empty()
+                && bytes.len() <= 63
+                && bytes[0].is_ascii_alphanumeric()
+                && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+                && bytes
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_values() {
+        for (key, value) in [
+            ("role", "web"),
+            ("zone", ""),
+            ("convoy.dev/tier", "a.b_c-1"),
+            ("A1", "Z"),
+        ] {
+            assert!(validate_label(key, value).is_ok(), "{key}={value}");
+        }
+        for (key, value) in [
+            ("", "x"),
+            ("-role", "x"),
+            ("role-", "x"),
+            ("ro le", "x"),
+            ("Bad_Prefix/x", "y"),
+            ("/x", "y"),
+            ("role", "-web"),
+            ("role", "w b"),
+            ("role", &"v".repeat(64)),
+            (&"k".repeat(64), "v"),
+        ] {
+            assert!(validate_label(key, value).is_err(), "{key}={value}");
+        }
+    }
+}
