@@ -309,6 +309,11 @@ impl Registry {
         self.lock().values().filter(|e| e.session.is_some()).count()
     }
 
+    /// Waits until every registry write so far is on disk.
+    pub async fn sync(&self) -> Result<(), StoreError> {
+        self.store.flush_async().await
+    }
+
     pub fn flush_store(&self) -> Result<(), StoreError> {
         self.flush_dirty()?;
         self.store.flush()

@@ -21,12 +21,36 @@ pub enum StoreError {
         key: String,
         source: prost::DecodeError,
     },
+    #[error("the store at {0} is locked: is another coordinator using this data dir?")]
+    Locked(String),
     #[error("store at {path} has schema version {found}, this build reads up to {supported}")]
     UnsupportedSchema {
         path: String,
         found: u32,
         supported: u32,
     },
+}
+
+/// Opens sled, waiting briefly for the file lock: a store closed a moment ago (a restart
+/// in the same process) may still be releasing it.
+fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(64 * 1024 * 1024)
+            .open()
+        {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(err)) if err.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(StoreError::Locked(path.display().to_string()));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -44,10 +68,7 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or creates) the store under `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = sled::Config::new()
-            .path(dir.join("coordinator.sled"))
-            .cache_capacity(64 * 1024 * 1024)
-            .open()?;
+        let db = open_db(&dir.join("coordinator.sled"))?;
         let meta = db.open_tree("meta")?;
         match meta.get(META_SCHEMA_KEY)? {
             Some(raw) => {
@@ -92,6 +113,13 @@ impl Store {
             .collect()
     }
 
+    /// Makes every write so far durable without blocking the runtime; concurrent callers
+    /// share sled's group commit.
+    pub async fn flush_async(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
     /// Makes every write so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
@@ -121,6 +149,15 @@ mod tests {
         let agents = store.agents().unwrap();
         assert_eq!(agents.len(), 1);
         assert_eq!(agents[0].labels["role"], "web");
+    }
+
+    #[test]
+    fn a_store_in_use_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Locked(_)), "{err}");
+        assert!(err.to_string().contains("another coordinator"), "{err}");
     }
 
     #[test]

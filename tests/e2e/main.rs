@@ -1,1 +1,406 @@
+//! Process end-to-end tests: the real `convoy` and `convoy-agent` binaries, driven through
+//! the CLI as the README tells a new user, killed with SIGKILL and stopped with SIGTERM.
 
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use convoy_tests::binary;
+
+/// A child process that is killed if the test ends early.
+struct Proc {
+    child: Child,
+    name: &'static str,
+}
+
+impl Proc {
+    fn spawn(name: &'static str, dir: &Path, args: &[&str]) -> Self {
+        let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("log file");
+        let child = Command::new(binary(name))
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn");
+        Self { child, name }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit within `timeout`.
+    fn wait(mut self, timeout: Duration) -> ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not exit within {timeout:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Fleet {
+    dir: tempfile::TempDir,
+    addr: String,
+}
+
+impl Fleet {
+    /// The README's set-up: a CA, a server, an agent and an operator certificate, and
+    /// the two config files.
+    fn new(agents: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let fleet = Self {
+            addr: format!("https://127.0.0.1:{port}"),
+            dir,
+        };
+        fleet.ok(&["ca", "init", "--dir", "pki"]);
+        fleet.ok(&[
+            "cert",
+            "issue",
+            "server",
+            "coordinator",
+            "--san",
+            "127.0.0.1",
+            "--san",
+            "localhost",
+            "--ca-dir",
+            "pki",
+            "--out",
+            "pki",
+        ]);
+        fleet.ok(&[
+            "cert", "issue", "operator", "alice", "--role", "admin", "--ca-dir", "pki", "--out",
+            "pki",
+        ]);
+        std::fs::write(
+            fleet.path().join("coordinator.toml"),
+            format!(
+                "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/coordinator.pem\"\nkey = \"pki/coordinator.key\"\n[agents]\nheartbeat_interval = \"300ms\"\noffline_after = \"2s\"\n"
+            ),
+        )
+        .unwrap();
+        for (id, labels) in agents {
+            fleet.ok(&[
+                "cert", "issue", "agent", id, "--ca-dir", "pki", "--out", "pki",
+            ]);
+            let labels: String = labels
+                .split(',')
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    let (k, v) = l.split_once('=').unwrap();
+                    format!("{k} = \"{v}\"\n")
+                })
+                .collect();
+            std::fs::write(
+                fleet.path().join(format!("{id}.toml")),
+                format!(
+                    "coordinator = \"{}\"\ndata_dir = \"{id}-data\"\n[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/{id}.pem\"\nkey = \"pki/{id}.key\"\n[labels]\n{labels}",
+                    fleet.addr
+                ),
+            )
+            .unwrap();
+        }
+        fleet
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn convoy(&self, args: &[&str]) -> Output {
+        Command::new(binary("convoy"))
+            .args(args)
+            .current_dir(self.path())
+            .env("CONVOY_ADDR", &self.addr)
+            .env("CONVOY_CA", "pki/ca.pem")
+            .env("CONVOY_CERT", "pki/alice.pem")
+            .env("CONVOY_KEY", "pki/alice.key")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.convoy(args);
+        assert!(
+            out.status.success(),
+            "convoy {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn serve(&self) -> Proc {
+        Proc::spawn(
+            "convoy",
+            self.path(),
+            &["serve", "--config", "coordinator.toml"],
+        )
+    }
+
+    fn agent(&self, id: &str) -> Proc {
+        let config = format!("{id}.toml");
+        Proc::spawn("convoy-agent", self.path(), &["run", "--config", &config])
+    }
+
+    fn agents_json(&self, selector: &str) -> Vec<serde_like::Agent> {
+        let out = self.convoy(&["agents", "--selector", selector, "-o", "json"]);
+        if !out.status.success() {
+            return Vec::new();
+        }
+        serde_like::parse(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    fn wait_online(&self, selector: &str, count: usize) -> Vec<serde_like::Agent> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let agents = self.agents_json(selector);
+            // Online, and past the first heartbeat (metrics present).
+            let ready = agents
+                .iter()
+                .filter(|a| a.state == "online" && a.raw.contains("\"cpu_percent\""))
+                .count();
+            if ready == count && agents.iter().filter(|a| a.state == "online").count() == count {
+                return agents;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {count} online agents matching {selector:?}; log:\n{}",
+                self.log("convoy")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path().join(format!("{name}.log"))).unwrap_or_default()
+    }
+
+    fn data(&self) -> PathBuf {
+        self.path().join("data")
+    }
+}
+
+/// Just enough JSON reading for these tests, through the CLI's stable field names.
+mod serde_like {
+    #[derive(Debug)]
+    pub struct Agent {
+        pub id: String,
+        pub state: String,
+        pub raw: String,
+    }
+
+    pub fn parse(text: &str) -> Vec<Agent> {
+        // Objects of the top-level array start with `  {` at two spaces of indent.
+        let mut agents = Vec::new();
+        for chunk in text.split("\n  {").skip(1) {
+            let field = |name: &str| {
+                let key = format!("\n    \"{name}\": \"");
+                chunk
+                    .find(&key)
+                    .map(|at| {
+                        let rest = &chunk[at + key.len()..];
+                        rest[..rest.find('"').unwrap_or(0)].to_string()
+                    })
+                    .unwrap_or_default()
+            };
+            agents.push(Agent {
+                id: field("id"),
+                state: field("state"),
+                raw: chunk.to_string(),
+            });
+        }
+        agents
+    }
+}
+
+#[test]
+fn quick_start_kill_restart_and_clean_shutdown() {
+    let fleet = Fleet::new(&[
+        ("web-1", "role=web,zone=a"),
+        ("web-2", "role=web,zone=c"),
+        ("db-1", "role=db,zone=b"),
+    ]);
+    let coordinator = fleet.serve();
+    let agents: Vec<Proc> = ["web-1", "web-2", "db-1"]
+        .iter()
+        .map(|id| fleet.agent(id))
+        .collect();
+    let all = fleet.wait_online("", 3);
+    assert_eq!(
+        all.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ["db-1", "web-1", "web-2"]
+    );
+    for field in [
+        "\"labels\"",
+        "\"version\"",
+        "\"last_seen\"",
+        "\"cpu_percent\"",
+        "\"mem_used_bytes\"",
+        "\"mem_total_bytes\"",
+    ] {
+        assert!(
+            all[1].raw.contains(field),
+            "missing {field} in {}",
+            all[1].raw
+        );
+    }
+
+    // Selector filtering through the CLI, table output, and one agent's details.
+    let selected = fleet.agents_json("role=web,zone in (a,b)");
+    assert_eq!(
+        selected.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ["web-1"]
+    );
+    let table = fleet.ok(&["agents"]);
+    assert!(
+        table.contains("LAST SEEN")
+            && table.contains("web-2")
+            && table.contains("agents: 3, online: 3"),
+        "{table}"
+    );
+    let show = fleet.ok(&["agents", "show", "web-1"]);
+    assert!(
+        show.contains("kernel") && show.contains("connections"),
+        "{show}"
+    );
+    let show_json = fleet.ok(&["agents", "show", "web-1", "-o", "json"]);
+    assert!(
+        show_json.contains("\"facts\"") && show_json.contains("\"connections\""),
+        "{show_json}"
+    );
+
+    // SIGKILL the coordinator: agents keep retrying, and come back when it restarts on
+    // the same data dir, with the inventory intact.
+    coordinator.signal("-KILL");
+    coordinator.wait(Duration::from_secs(10));
+    assert!(fleet.data().exists());
+    let coordinator = fleet.serve();
+    let back = fleet.wait_online("", 3);
+    assert_eq!(back.len(), 3);
+    let show_json = fleet.ok(&["agents", "show", "web-1", "-o", "json"]);
+    assert!(
+        show_json.matches("\"connected_at\"").count() >= 2,
+        "{show_json}"
+    );
+
+    // SIGTERM: the agent leaves cleanly and is shown offline, then the coordinator
+    // stops cleanly.
+    let mut agents = agents.into_iter();
+    let web1 = agents.next().unwrap();
+    web1.signal("-TERM");
+    assert!(
+        web1.wait(Duration::from_secs(10)).success(),
+        "agent exits 0 on SIGTERM"
+    );
+    fleet.wait_online("", 2);
+    coordinator.signal("-TERM");
+    let status = coordinator.wait(Duration::from_secs(20));
+    assert!(
+        status.success(),
+        "coordinator exits 0 on SIGTERM: {status:?}\n{}",
+        fleet.log("convoy")
+    );
+    for agent in agents {
+        agent.signal("-INT");
+        assert!(
+            agent.wait(Duration::from_secs(10)).success(),
+            "agent exits 0 on SIGINT"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_coordinator_config_names_file_line_and_key() {
+    let fleet = Fleet::new(&[]);
+    std::fs::write(
+        fleet.path().join("bad.toml"),
+        "listen = \"127.0.0.1:1\"\ndata_dir = \"data\"\n[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/coordinator.pem\"\nkey = \"pki/coordinator.key\"\nshiny = true\n",
+    )
+    .unwrap();
+    let out = fleet.convoy(&["serve", "--config", "bad.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml") && err.contains("line 7") && err.contains("shiny"),
+        "{err}"
+    );
+    assert!(!fleet.data().exists(), "a refused config creates nothing");
+}
+
+#[test]
+fn an_agent_with_a_foreign_certificate_logs_an_identity_problem_and_backs_off() {
+    let fleet = Fleet::new(&[("web-1", "role=web")]);
+    // Replace web-1's certificate with one from another CA.
+    let other = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(binary("convoy"))
+            .args(args)
+            .current_dir(other.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    };
+    run(&["ca", "init", "--dir", "pki"]);
+    run(&[
+        "cert", "issue", "agent", "web-1", "--ca-dir", "pki", "--out", "pki",
+    ]);
+    for ext in ["pem", "key"] {
+        std::fs::copy(
+            other.path().join(format!("pki/web-1.{ext}")),
+            fleet.path().join(format!("pki/web-1.{ext}")),
+        )
+        .unwrap();
+    }
+    let coordinator = fleet.serve();
+    let agent = fleet.agent("web-1");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !fleet
+        .log("convoy-agent")
+        .contains("refused this agent's identity")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "agent log:\n{}",
+            fleet.log("convoy-agent")
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // It backs off (at least half the 60s cap) instead of hammering: one attempt only so far.
+    std::thread::sleep(Duration::from_secs(2));
+    let refusals = fleet.log("convoy").matches("tls handshake refused").count();
+    assert_eq!(refusals, 1, "coordinator log:\n{}", fleet.log("convoy"));
+    assert!(fleet.agents_json("").is_empty());
+    agent.signal("-TERM");
+    assert!(agent.wait(Duration::from_secs(10)).success());
+    coordinator.signal("-TERM");
+    assert!(coordinator.wait(Duration::from_secs(20)).success());
+}

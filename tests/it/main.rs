@@ -1,1 +1,6 @@
+//! In-process integration tests: a real coordinator and real agents in one process, over
+//! loopback mTLS with certificates minted per test.
 
+mod link;
+mod security;
+mod support;

@@ -1,1 +1,322 @@
+//! Test harness for whole-fleet tests: a per-test CA ([`TestPki`]), a real coordinator
+//! serving on `127.0.0.1:0` ([`TestCoordinator`]), real agents ([`TestAgent`]), raw mTLS
+//! channels for hostile clients ([`channel`]), waiting on conditions with deadlines
+//! ([`wait_for`]), and finding the real binaries for process tests ([`binary`]).
+//!
+//! Everything stays on loopback and in temp dirs.
 
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use convoy_coordinator::config::{AgentsConfig, Config, TlsFiles};
+use convoy_coordinator::pki::{self, Ca, Validity};
+use convoy_proto::identity::{AgentId, Identity, Role};
+use convoy_proto::v1::admin_client::AdminClient;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+/// A certificate and key on disk.
+#[derive(Debug, Clone)]
+pub struct CertFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// A fresh fleet CA in a temp dir, minting certificates on demand.
+pub struct TestPki {
+    dir: TempDir,
+    ca: Ca,
+}
+
+impl Default for TestPki {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestPki {
+    pub fn new() -> Self {
+        convoy_proto::tls::install_crypto_provider();
+        let dir = tempfile::tempdir().expect("temp dir");
+        pki::init_ca(dir.path(), 30, false).expect("ca init");
+        let ca = Ca::load(dir.path()).expect("ca load");
+        let pki = Self { dir, ca };
+        pki.server();
+        pki
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.path().join(pki::CA_CERT_FILE)
+    }
+
+    /// Issues a certificate valid over `validity`, stored under `file_stem`.
+    pub fn issue_with(
+        &self,
+        identity: &Identity,
+        file_stem: &str,
+        validity: Validity,
+    ) -> CertFiles {
+        let sans = match identity {
+            Identity::Server(_) => vec!["127.0.0.1".to_string(), "localhost".to_string()],
+            _ => Vec::new(),
+        };
+        let issued = self.ca.issue(identity, &sans, validity).expect("issue");
+        let files = CertFiles {
+            cert: self.dir.path().join(format!("{file_stem}.pem")),
+            key: self.dir.path().join(format!("{file_stem}.key")),
+        };
+        pki::write_file(&files.cert, &issued.cert_pem, false, true).expect("write cert");
+        pki::write_file(&files.key, &issued.key_pem, true, true).expect("write key");
+        files
+    }
+
+    pub fn issue(&self, identity: &Identity, file_stem: &str) -> CertFiles {
+        self.issue_with(identity, file_stem, Validity::days(1).expect("validity"))
+    }
+
+    pub fn server(&self) -> CertFiles {
+        self.issue(&Identity::Server("coordinator".into()), "coordinator")
+    }
+
+    pub fn agent(&self, id: &str) -> CertFiles {
+        self.issue(&Identity::Agent(AgentId::new(id).expect("agent id")), id)
+    }
+
+    pub fn operator(&self, name: &str, role: Role) -> CertFiles {
+        self.issue(
+            &Identity::Operator {
+                name: name.into(),
+                role,
+            },
+            name,
+        )
+    }
+}
+
+/// Agent timing for tests: fast heartbeats and a short offline window.
+pub fn fast_agents() -> AgentsConfig {
+    AgentsConfig {
+        heartbeat_interval: Duration::from_millis(200),
+        offline_after: Duration::from_millis(1500),
+    }
+}
+
+/// A coordinator running in this process on a loopback port.
+pub struct TestCoordinator {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestCoordinator {
+    /// Starts on `127.0.0.1:0` with a data dir under the PKI's temp dir.
+    pub async fn start(pki: &TestPki) -> Self {
+        let data_dir = pki.dir().join(format!("data-{}", rand_suffix()));
+        Self::start_in(
+            pki,
+            &data_dir,
+            "127.0.0.1:0".parse().expect("addr"),
+            fast_agents(),
+        )
+        .await
+    }
+
+    /// Starts on a given data dir and address (to restart where a stopped one stood).
+    pub async fn start_in(
+        pki: &TestPki,
+        data_dir: &Path,
+        listen: SocketAddr,
+        agents: AgentsConfig,
+    ) -> Self {
+        let listener = bind_retrying(listen).await;
+        let addr = listener.local_addr().expect("local addr");
+        let config = Config {
+            listen: addr,
+            data_dir: data_dir.to_path_buf(),
+            tls: TlsFiles {
+                ca: pki.ca_cert(),
+                cert: pki.dir().join("coordinator.pem"),
+                key: pki.dir().join("coordinator.key"),
+            },
+            agents,
+        };
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(convoy_coordinator::server::serve(
+            config,
+            listener,
+            shutdown.clone(),
+        ));
+        Self {
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            shutdown,
+            task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// Shuts down cleanly and checks it exited without error.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let result = tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .expect("coordinator stops within 20s")
+            .expect("coordinator task");
+        result.expect("coordinator exits cleanly");
+    }
+
+    /// An admin client authenticated as `certs`.
+    pub async fn admin(&self, pki: &TestPki, certs: &CertFiles) -> AdminClient<Channel> {
+        let channel = channel(&self.url(), &pki.ca_cert(), Some(certs))
+            .await
+            .expect("admin channel");
+        AdminClient::new(channel)
+    }
+}
+
+async fn bind_retrying(addr: SocketAddr) -> TcpListener {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return listener,
+            Err(err) if tokio::time::Instant::now() < deadline => {
+                let _ = err;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(err) => panic!("cannot bind {addr}: {err}"),
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{nanos:x}")
+}
+
+/// A real agent running in this process.
+pub struct TestAgent {
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestAgent {
+    pub fn start(pki: &TestPki, coordinator_url: &str, id: &str, labels: &[(&str, &str)]) -> Self {
+        let certs = pki.agent(id);
+        let config = convoy_agent::Config {
+            coordinator: coordinator_url.to_string(),
+            data_dir: pki.dir().join(format!("agent-{id}")),
+            tls: convoy_agent::config::TlsFiles {
+                ca: pki.ca_cert(),
+                cert: certs.cert,
+                key: certs.key,
+            },
+            labels: labels
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect::<BTreeMap<_, _>>(),
+            metrics_interval: None,
+        };
+        Self::start_with(config)
+    }
+
+    pub fn start_with(config: convoy_agent::Config) -> Self {
+        let shutdown = CancellationToken::new();
+        let tuning = convoy_agent::Tuning {
+            backoff_base: Duration::from_millis(50),
+            backoff_cap: Duration::from_millis(500),
+            healthy_after: Duration::from_secs(1),
+        };
+        let task = tokio::spawn(convoy_agent::session::run(config, shutdown.clone(), tuning));
+        Self { shutdown, task }
+    }
+
+    /// Shuts the agent down cleanly.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("agent stops within 10s")
+            .expect("agent task")
+            .expect("agent exits cleanly");
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+/// A raw mTLS channel to `url`; `client` None connects without a client certificate.
+pub async fn channel(
+    url: &str,
+    ca: &Path,
+    client: Option<&CertFiles>,
+) -> Result<Channel, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(std::fs::read(ca).expect("read ca")));
+    if let Some(client) = client {
+        tls = tls.identity(tonic::transport::Identity::from_pem(
+            std::fs::read(&client.cert).expect("read cert"),
+            std::fs::read(&client.key).expect("read key"),
+        ));
+    }
+    Endpoint::from_shared(url.to_string())?
+        .tls_config(tls)?
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+}
+
+/// Polls `check` every 25 ms until it returns Some, or panics after `timeout` naming `what`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Path of a workspace binary (`convoy`, `convoy-agent`) next to the test executable's
+/// target directory. `cargo test --workspace` builds them (the coordinator and agent
+/// crates have integration tests of their own binaries).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` (or `cargo test --workspace`) first",
+        path.display()
+    );
+    path
+}

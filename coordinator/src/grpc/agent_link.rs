@@ -105,11 +105,12 @@ impl AgentLink for AgentLinkService {
                 server_time_unix_ms: now_unix_ms(),
             })),
         };
-        // The queue is empty, so this cannot wait.
-        let _ = tx.try_send(Ok(welcome));
         let registry = self.registry.clone();
-        self.tracker
-            .spawn(run_session(registry, agent_id, ticket, inbound, tx));
+        // From here on the session task owns the registration: whatever happens, it is the
+        // one that records the disconnect.
+        self.tracker.spawn(run_session(
+            registry, agent_id, ticket, inbound, tx, welcome,
+        ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }
@@ -124,8 +125,23 @@ async fn run_session(
     ticket: SessionTicket,
     mut inbound: Streaming<AgentMessage>,
     tx: mpsc::Sender<Result<CoordinatorMessage, Status>>,
+    welcome: CoordinatorMessage,
 ) {
+    // The Welcome promises the agent is in the inventory on disk.
+    let synced = match registry.sync().await {
+        Ok(()) => tx.send(Ok(welcome)).await.is_ok(),
+        Err(err) => {
+            tracing::error!(%agent_id, error = %err, "cannot persist agent registration");
+            let _ = tx
+                .send(Err(Status::unavailable("coordinator store failure")))
+                .await;
+            false
+        }
+    };
     let why = loop {
+        if !synced {
+            break "registration failed".to_string();
+        }
         let message = tokio::select! {
             () = ticket.cancel.cancelled() => {
                 let why = registry

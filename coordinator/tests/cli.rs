@@ -1,0 +1,212 @@
+//! The `convoy` binary's local commands (the fleet CA), run as a user would.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn convoy(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_convoy"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("CONVOY_ADDR")
+        .output()
+        .expect("run convoy")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn ca_and_certificates_as_in_the_quick_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let steps: [&[&str]; 4] = [
+        &["ca", "init", "--dir", "pki"],
+        &[
+            "cert",
+            "issue",
+            "server",
+            "coordinator",
+            "--san",
+            "127.0.0.1",
+            "--san",
+            "localhost",
+            "--ca-dir",
+            "pki",
+            "--out",
+            "pki",
+        ],
+        &[
+            "cert", "issue", "agent", "web-1", "--ca-dir", "pki", "--out", "pki",
+        ],
+        &[
+            "cert", "issue", "operator", "alice", "--role", "admin", "--ca-dir", "pki", "--out",
+            "pki", "--days", "30",
+        ],
+    ];
+    for step in steps {
+        let out = convoy(dir.path(), step);
+        assert!(out.status.success(), "{step:?}: {}", stderr(&out));
+    }
+    for name in ["ca", "coordinator", "web-1", "alice"] {
+        let key = dir.path().join(format!("pki/{name}.key"));
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name}.key");
+        let pem = std::fs::read_to_string(dir.path().join(format!("pki/{name}.pem"))).unwrap();
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+        assert!(!pem.contains("PRIVATE"));
+    }
+    let alice = std::fs::read(dir.path().join("pki/alice.pem")).unwrap();
+    assert_eq!(
+        convoy_proto::identity::Identity::from_cert_pem(&alice)
+            .unwrap()
+            .uri(),
+        "convoy://operator/admin/alice"
+    );
+}
+
+#[test]
+fn refuses_to_overwrite_and_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        convoy(dir.path(), &["ca", "init", "--dir", "pki"])
+            .status
+            .success()
+    );
+    let key_before = std::fs::read(dir.path().join("pki/ca.key")).unwrap();
+    let out = convoy(dir.path(), &["ca", "init", "--dir", "pki"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("already exists (pass --force to overwrite)"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        key_before,
+        std::fs::read(dir.path().join("pki/ca.key")).unwrap()
+    );
+
+    assert!(
+        convoy(
+            dir.path(),
+            &[
+                "cert", "issue", "agent", "web-1", "--ca-dir", "pki", "--out", "pki"
+            ]
+        )
+        .status
+        .success()
+    );
+    let again = convoy(
+        dir.path(),
+        &[
+            "cert", "issue", "agent", "web-1", "--ca-dir", "pki", "--out", "pki",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    let forced = convoy(
+        dir.path(),
+        &[
+            "cert", "issue", "agent", "web-1", "--ca-dir", "pki", "--out", "pki", "--force",
+        ],
+    );
+    assert!(forced.status.success(), "{}", stderr(&forced));
+}
+
+#[test]
+fn bad_requests_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        convoy(dir.path(), &["ca", "init", "--dir", "pki"])
+            .status
+            .success()
+    );
+    let cases: [(&[&str], i32, &str); 7] = [
+        (
+            &["cert", "issue", "agent", "Web_1", "--ca-dir", "pki"],
+            1,
+            "invalid agent id",
+        ),
+        (
+            &["cert", "issue", "operator", "bob", "--ca-dir", "pki"],
+            1,
+            "needs --role",
+        ),
+        (
+            &[
+                "cert", "issue", "operator", "bob", "--role", "root", "--ca-dir", "pki",
+            ],
+            1,
+            "invalid role",
+        ),
+        (
+            &[
+                "cert", "issue", "agent", "web-2", "--san", "x", "--ca-dir", "pki",
+            ],
+            1,
+            "--san applies to server",
+        ),
+        (
+            &["cert", "issue", "agent", "web-2", "--ca-dir", "nowhere"],
+            1,
+            "cannot load the CA",
+        ),
+        (&["cert", "issue", "robot", "x"], 2, "invalid value 'robot'"),
+        (&["agents", "--selector", "zone in (a"], 2, "position 10"),
+    ];
+    for (args, code, message) in cases {
+        let out = convoy(dir.path(), args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    }
+    assert!(!dir.path().join("pki/web-2.pem").exists());
+}
+
+#[test]
+fn an_unreachable_coordinator_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        convoy(dir.path(), &["ca", "init", "--dir", "pki"])
+            .status
+            .success()
+    );
+    assert!(
+        convoy(
+            dir.path(),
+            &[
+                "cert", "issue", "operator", "alice", "--role", "viewer", "--ca-dir", "pki",
+                "--out", "pki"
+            ]
+        )
+        .status
+        .success()
+    );
+    // Port 1 on loopback: nothing listens there.
+    let out = convoy(
+        dir.path(),
+        &[
+            "agents",
+            "--addr",
+            "https://127.0.0.1:1",
+            "--ca",
+            "pki/ca.pem",
+            "--cert",
+            "pki/alice.pem",
+            "--key",
+            "pki/alice.key",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
+    assert!(
+        text.contains("cannot reach coordinator at https://127.0.0.1:1"),
+        "{text}"
+    );
+    let missing = convoy(dir.path(), &["agents", "--addr", "https://127.0.0.1:1"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing).contains("pass --ca or set CONVOY_CA"),
+        "{}",
+        stderr(&missing)
+    );
+}

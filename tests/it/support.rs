@@ -1,0 +1,67 @@
+//! Helpers shared by the in-process tests.
+
+use std::time::Duration;
+
+use convoy_proto::v1::admin_client::AdminClient;
+use convoy_proto::v1::agent_link_client::AgentLinkClient;
+use convoy_proto::v1::{
+    AgentDetail, AgentMessage, AgentSummary, CoordinatorMessage, Hello, ListAgentsRequest,
+    agent_message,
+};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Channel;
+use tonic::{Status, Streaming};
+
+pub const WAIT: Duration = Duration::from_secs(15);
+
+pub async fn list(admin: &mut AdminClient<Channel>, selector: &str) -> Vec<AgentSummary> {
+    admin
+        .list_agents(ListAgentsRequest {
+            selector: selector.into(),
+        })
+        .await
+        .expect("list agents")
+        .into_inner()
+        .agents
+}
+
+pub async fn get(admin: &mut AdminClient<Channel>, id: &str) -> Option<AgentDetail> {
+    admin
+        .get_agent(convoy_proto::v1::GetAgentRequest { id: id.into() })
+        .await
+        .ok()
+        .map(tonic::Response::into_inner)
+}
+
+pub fn online(agent: &AgentSummary) -> bool {
+    agent.state == convoy_proto::v1::AgentState::Online as i32
+}
+
+pub fn hello(id: &str) -> AgentMessage {
+    AgentMessage {
+        body: Some(agent_message::Body::Hello(Hello {
+            agent_id: id.into(),
+            version: "test".into(),
+            ..Default::default()
+        })),
+    }
+}
+
+/// A hand-driven agent session: the sender for further messages and the response.
+pub async fn raw_session(
+    channel: Channel,
+    first: AgentMessage,
+) -> (
+    mpsc::Sender<AgentMessage>,
+    Result<Streaming<CoordinatorMessage>, Status>,
+) {
+    let (tx, rx) = mpsc::channel(4);
+    tx.send(first).await.expect("queue first message");
+    let mut client = AgentLinkClient::new(channel).max_encoding_message_size(64 * 1024 * 1024);
+    let response = client
+        .session(ReceiverStream::new(rx))
+        .await
+        .map(tonic::Response::into_inner);
+    (tx, response)
+}
