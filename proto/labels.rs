@@ -1,4 +1,4 @@
-//! Label syntax, part of the wire contract: agents send labels in their Hello, the
+//! Label and action-name syntax, part of the wire contract: agents send labels in their Hello, the
 //! coordinator refuses ones that break these rules, and selectors match on them.
 //! Keys and values follow Kubernetes' label rules, which operators already know.
 
@@ -15,6 +15,18 @@ pub fn validate_label(key: &str, value: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// An action name, as agents allow-list them and jobs ask for them:
+/// `[a-z0-9][a-z0-9._-]*`, at most 63 characters.
+pub fn valid_action_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes.iter().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
 }
 
 /// A label key: an optional DNS-subdomain prefix and `/`, then a name.

@@ -32,6 +32,36 @@ pub struct Config {
     /// How often metrics are sampled and sent; by default the coordinator's
     /// heartbeat interval (from its Welcome).
     pub metrics_interval: Option<Duration>,
+    /// The allow-list: the only things the coordinator can ask this host to run.
+    pub actions: BTreeMap<String, ActionConfig>,
+}
+
+/// One allow-listed action: an argv (never a shell string) and its limits.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ActionConfig {
+    /// Program and arguments.
+    pub run: Vec<String>,
+    /// Killed (whole process group) after this long.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Added to the agent's environment.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory (default: the agent's).
+    #[serde(default)]
+    pub working_dir: Option<PathBuf>,
+    /// Between SIGTERM and SIGKILL when a timeout or cancel stops it.
+    #[serde(default = "default_kill_grace", with = "humantime_serde")]
+    pub kill_grace: Duration,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(600)
+}
+
+fn default_kill_grace() -> Duration {
+    Duration::from_secs(10)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +82,8 @@ struct RawConfig {
     labels: BTreeMap<String, String>,
     #[serde(default, with = "humantime_serde")]
     metrics_interval: Option<Duration>,
+    #[serde(default)]
+    actions: BTreeMap<String, ActionConfig>,
 }
 
 impl Config {
@@ -88,6 +120,19 @@ impl Config {
                 return Err("metrics_interval must be at least 100ms".into());
             }
         }
+        for (name, action) in &raw.actions {
+            if !valid_action_name(name) {
+                return Err(format!(
+                    "actions.{name}: invalid action name: expected [a-z0-9][a-z0-9._-]*, at most 63 characters"
+                ));
+            }
+            if action.run.is_empty() || action.run[0].is_empty() {
+                return Err(format!("actions.{name}.run: needs a program to run"));
+            }
+            if action.timeout.is_zero() {
+                return Err(format!("actions.{name}.timeout must be greater than zero"));
+            }
+        }
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         Ok(Self {
             coordinator: raw.coordinator,
@@ -99,9 +144,12 @@ impl Config {
             },
             labels: raw.labels,
             metrics_interval: raw.metrics_interval,
+            actions: raw.actions,
         })
     }
 }
+
+pub use convoy_proto::labels::valid_action_name;
 
 #[cfg(test)]
 mod tests {
@@ -118,6 +166,13 @@ key = "pki/web-1.key"
 [labels]
 role = "web"
 zone = "a"
+[actions.restart-nginx]
+run = ["systemctl", "restart", "nginx"]
+timeout = "60s"
+[actions.report]
+run = ["/usr/local/bin/report"]
+env = { MODE = "short" }
+working_dir = "/tmp"
 "#;
 
     #[test]
@@ -126,6 +181,12 @@ zone = "a"
         assert_eq!(config.labels["zone"], "a");
         assert_eq!(config.data_dir, PathBuf::from("/etc/convoy/state"));
         assert_eq!(config.metrics_interval, Some(Duration::from_secs(1)));
+        assert_eq!(
+            config.actions["restart-nginx"].timeout,
+            Duration::from_secs(60)
+        );
+        assert_eq!(config.actions["report"].timeout, Duration::from_secs(600));
+        assert_eq!(config.actions["report"].env["MODE"], "short");
     }
 
     #[test]
@@ -148,6 +209,14 @@ zone = "a"
             ("role = \"web\"", "role = \"we b\""),
             ("\"1s\"", "\"1ms\""),
             ("\"1s\"", "\"often\""),
+            ("[actions.report]", "[actions.Report]"),
+            ("run = [\"/usr/local/bin/report\"]", "run = []"),
+            (
+                "run = [\"/usr/local/bin/report\"]",
+                "run = \"/usr/local/bin/report --all\"",
+            ),
+            ("timeout = \"60s\"", "timeout = \"0s\""),
+            ("working_dir = \"/tmp\"", "shell = true"),
         ] {
             assert!(
                 Config::parse(&GOOD.replace(from, to), base).is_err(),

@@ -1,10 +1,16 @@
 //! Convoy's host agent.
 //!
 //! [`run`] keeps one outbound mTLS stream to the coordinator ([`session`]), reporting host
-//! facts and metrics ([`metrics`]). Configuration comes from [`config`].
+//! facts and metrics ([`metrics`]) and carrying out commands: the [`runner`] checks each
+//! against the [`journal`] (an id runs at most once; results wait in an outbox until
+//! acked) and the host's allow-list, and runs it with the [`executor`]. Configuration
+//! comes from [`config`].
 
 pub mod config;
+pub mod executor;
+pub mod journal;
 pub mod metrics;
+pub mod runner;
 pub mod session;
 
 pub use config::Config;

@@ -2,6 +2,8 @@
 //! over mTLS, send Hello, read the Welcome, send heartbeats, and reconnect forever with
 //! capped exponential backoff and full jitter.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -9,7 +11,9 @@ use convoy_proto::MAX_AGENT_MESSAGE_BYTES;
 use convoy_proto::identity::{AgentId, Identity as ConvoyIdentity};
 use convoy_proto::tls::{LinkFailure, classify};
 use convoy_proto::v1::agent_link_client::AgentLinkClient;
-use convoy_proto::v1::{AgentMessage, Heartbeat, Hello, agent_message, coordinator_message};
+use convoy_proto::v1::{
+    AgentMessage, CoordinatorMessage, Heartbeat, Hello, agent_message, coordinator_message,
+};
 use rand::Rng as _;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -19,7 +23,9 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
+use crate::journal::Journal;
 use crate::metrics::{self, Sampler};
+use crate::runner::Runner;
 
 /// Reconnect pacing.
 #[derive(Debug, Clone, Copy)]
@@ -161,11 +167,16 @@ pub async fn run(
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     info!(agent_id = %link.agent_id, coordinator = %config.coordinator, "agent starting");
+    let journal = Arc::new(Journal::open(&config.data_dir)?);
+    for command_id in journal.recover_interrupted()? {
+        warn!(%command_id, "command was running when the agent stopped; reported as interrupted, not run again");
+    }
+    let runner = Runner::new(journal, config.actions.clone(), shutdown.clone());
     let mut sampler = Sampler::new();
     let mut backoff = Backoff::new(tuning.backoff_base, tuning.backoff_cap);
     loop {
         let started = Instant::now();
-        let end = session(&link, &config, &mut sampler, &shutdown).await;
+        let end = session(&link, &config, &runner, &mut sampler, &shutdown).await;
         let established = match &end {
             SessionEnd::Shutdown => break,
             SessionEnd::Closed { established, why } => {
@@ -207,6 +218,8 @@ pub async fn run(
             () = tokio::time::sleep(delay) => {}
         }
     }
+    runner.drain(Duration::from_secs(15)).await;
+    runner.journal().flush()?;
     info!("agent stopped");
     Ok(())
 }
@@ -214,6 +227,7 @@ pub async fn run(
 async fn session(
     link: &Link,
     config: &Config,
+    runner: &Arc<Runner>,
     sampler: &mut Sampler,
     shutdown: &CancellationToken,
 ) -> SessionEnd {
@@ -241,6 +255,7 @@ async fn session(
             version: env!("CARGO_PKG_VERSION").to_string(),
             labels: config.labels.clone(),
             facts: Some(metrics::facts()),
+            commands: runner.journal().held().unwrap_or_default(),
         })),
     };
     // The queue is empty, so this cannot fail for lack of room.
@@ -280,31 +295,112 @@ async fn session(
     info!(agent_id = %welcome.agent_id, interval_ms = interval.as_millis(), "connected to coordinator");
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => {
-                // Closing our half ends the session cleanly; give the coordinator a moment
-                // to close its half.
-                drop(tx);
-                let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                    while let Ok(Some(_)) = inbound.message().await {}
-                }).await;
-                return SessionEnd::Shutdown;
-            }
-            _ = ticker.tick() => {
-                let heartbeat = AgentMessage {
+    // Two halves so that sending never stops us reading (and so acks keep flowing).
+    let writer = async {
+        let mut sent: HashMap<String, u64> = HashMap::new();
+        loop {
+            let heartbeat = tokio::select! {
+                _ = ticker.tick() => Some(AgentMessage {
                     body: Some(agent_message::Body::Heartbeat(Heartbeat { metrics: Some(sampler.sample()) })),
-                };
-                if tx.send(heartbeat).await.is_err() {
-                    return SessionEnd::Closed { established: true, why: "request stream closed".into() };
+                }),
+                () = runner.outbox_changed().notified() => None,
+            };
+            for message in heartbeat
+                .into_iter()
+                .chain(unsent_events(runner, &mut sent))
+            {
+                if tx.send(message).await.is_err() {
+                    return SessionEnd::Closed {
+                        established: true,
+                        why: "request stream closed".into(),
+                    };
                 }
             }
-            message = inbound.message() => match message {
-                Ok(Some(message)) => debug!(?message, "coordinator message"),
-                Ok(None) => return SessionEnd::Closed { established: true, why: "coordinator closed the stream".into() },
-                Err(status) => return SessionEnd::Failed { established: true, failure: failure_from_status(&status) },
-            },
         }
+    };
+    let reader = async {
+        loop {
+            match inbound.message().await {
+                Ok(Some(message)) => {
+                    if let Err(err) = handle(runner, message) {
+                        error!(error = %err, "cannot write to the command journal");
+                    }
+                }
+                Ok(None) => {
+                    return SessionEnd::Closed {
+                        established: true,
+                        why: "coordinator closed the stream".into(),
+                    };
+                }
+                Err(status) => {
+                    return SessionEnd::Failed {
+                        established: true,
+                        failure: failure_from_status(&status),
+                    };
+                }
+            }
+        }
+    };
+    // Whatever is in the outbox goes out first thing in every session.
+    runner.outbox_changed().notify_one();
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        end = writer => return end,
+        end = reader => return end,
+    }
+    // Closing our half ends the session cleanly; give the coordinator a moment to close
+    // its half (and to ack what it has).
+    drop(tx);
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while let Ok(Some(message)) = inbound.message().await {
+            let _ = handle(runner, message);
+        }
+    })
+    .await;
+    SessionEnd::Shutdown
+}
+
+/// Outbox events not yet sent in this session, in order per command.
+fn unsent_events(runner: &Runner, sent: &mut HashMap<String, u64>) -> Vec<AgentMessage> {
+    let events = match runner.journal().unacked() {
+        Ok(events) => events,
+        Err(err) => {
+            error!(error = %err, "cannot read the outbox");
+            return Vec::new();
+        }
+    };
+    events
+        .into_iter()
+        .filter(|event| {
+            let last = sent.entry(event.command_id.clone()).or_insert(0);
+            if event.seq > *last {
+                *last = event.seq;
+                true
+            } else {
+                false
+            }
+        })
+        .map(|event| AgentMessage {
+            body: Some(agent_message::Body::Event(event)),
+        })
+        .collect()
+}
+
+fn handle(
+    runner: &Arc<Runner>,
+    message: CoordinatorMessage,
+) -> Result<(), crate::journal::JournalError> {
+    match message.body {
+        Some(coordinator_message::Body::Command(command)) => {
+            debug!(command_id = %command.command_id, "command received");
+            runner.on_command(command)
+        }
+        Some(coordinator_message::Body::Cancel(cancel)) => {
+            info!(command_id = %cancel.command_id, "cancel received");
+            runner.on_cancel(&cancel.command_id)
+        }
+        Some(coordinator_message::Body::Ack(ack)) => runner.journal().ack(&ack.command_id, ack.seq),
+        Some(coordinator_message::Body::Welcome(_)) | None => Ok(()),
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod connect;
+pub mod jobs;
 pub mod output;
 pub mod pki;
 
@@ -83,6 +84,15 @@ pub enum Command {
     Agents(agents::AgentsArgs),
     /// Show who the coordinator thinks you are.
     Whoami,
+    /// Run an allow-listed action on every matching host, as a job.
+    Exec(jobs::ExecArgs),
+    /// Recent jobs: id, action, targets, state counts, started, by whom.
+    Jobs,
+    /// Inspect or cancel one job.
+    #[command(subcommand)]
+    Job(jobs::JobCommand),
+    /// Who did what, when, with what result.
+    Audit(jobs::AuditArgs),
 }
 
 /// Runs a parsed command line. `serve` runs until `shutdown` is cancelled.
@@ -96,6 +106,10 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Cert(command) => pki::run_cert(command, cli.output),
         Command::Agents(args) => agents::run(args, &cli.connect, cli.output).await,
         Command::Whoami => agents::whoami(&cli.connect, cli.output).await,
+        Command::Exec(args) => jobs::exec(args, &cli.connect, cli.output).await,
+        Command::Jobs => jobs::jobs(&cli.connect, cli.output).await,
+        Command::Job(command) => jobs::job(command, &cli.connect, cli.output).await,
+        Command::Audit(args) => jobs::audit(args, &cli.connect, cli.output).await,
     }
 }
 

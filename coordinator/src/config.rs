@@ -29,6 +29,22 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub tls: TlsFiles,
     pub agents: AgentsConfig,
+    pub jobs: JobsConfig,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// Output kept per command on the coordinator; the rest is counted, not stored.
+    pub output_cap_bytes: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            output_cap_bytes: crate::dispatch::DEFAULT_OUTPUT_CAP,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +87,8 @@ struct RawConfig {
     tls: TlsFiles,
     #[serde(default)]
     agents: AgentsConfig,
+    #[serde(default)]
+    jobs: JobsConfig,
 }
 
 fn default_listen() -> SocketAddr {
@@ -98,6 +116,9 @@ impl Config {
         if raw.agents.heartbeat_interval.is_zero() {
             return Err("agents.heartbeat_interval must be greater than zero".into());
         }
+        if raw.jobs.output_cap_bytes > 1024 * 1024 * 1024 {
+            return Err("jobs.output_cap_bytes must be at most 1 GiB".into());
+        }
         if raw.agents.offline_after <= raw.agents.heartbeat_interval {
             return Err(format!(
                 "agents.offline_after ({}) must be longer than agents.heartbeat_interval ({})",
@@ -115,6 +136,7 @@ impl Config {
                 key: resolve(raw.tls.key),
             },
             agents: raw.agents,
+            jobs: raw.jobs,
         })
     }
 }

@@ -14,9 +14,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use convoy_proto::identity::AgentId;
 use convoy_proto::v1::{
-    AgentDetail, AgentRecord, AgentState, AgentSummary, Connection, Hello, MetricsPoint,
-    MetricsSample,
+    AgentDetail, AgentRecord, AgentState, AgentSummary, Connection, CoordinatorMessage, Hello,
+    MetricsPoint, MetricsSample,
 };
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -51,7 +52,12 @@ struct LiveSession {
     last_heartbeat: Instant,
     /// Set before `cancel` fires.
     end_reason: Option<&'static str>,
+    /// The session's outbound queue.
+    sender: SessionSender,
 }
+
+/// Where messages for one agent's session are queued.
+pub type SessionSender = mpsc::Sender<Result<CoordinatorMessage, tonic::Status>>;
 
 #[derive(Debug)]
 struct Entry {
@@ -67,6 +73,8 @@ pub struct Registry {
     offline_after: Duration,
     next_generation: AtomicU64,
     agents: Mutex<HashMap<String, Entry>>,
+    /// Set (under the `agents` lock) when shutdown begins: later sessions end at once.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 pub fn now_unix_ms() -> i64 {
@@ -103,6 +111,7 @@ impl Registry {
             offline_after,
             next_generation: AtomicU64::new(1),
             agents: Mutex::new(agents),
+            closed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -121,6 +130,7 @@ impl Registry {
         id: &AgentId,
         hello: Hello,
         remote: Option<SocketAddr>,
+        sender: SessionSender,
     ) -> Result<SessionTicket, StoreError> {
         let now = now_unix_ms();
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
@@ -154,11 +164,17 @@ impl Registry {
             });
             let excess = record.connections.len().saturating_sub(CONNECTION_HISTORY);
             record.connections.drain(..excess);
+            // A session that arrives while the coordinator shuts down ends at once.
+            let closing = self.closed.load(Ordering::Relaxed);
+            if closing {
+                cancel.cancel();
+            }
             entry.session = Some(LiveSession {
                 generation,
                 cancel: cancel.clone(),
                 last_heartbeat: Instant::now(),
-                end_reason: None,
+                end_reason: closing.then_some(reason::SHUTDOWN),
+                sender,
             });
             entry.dirty = false;
             entry.record.clone()
@@ -253,6 +269,7 @@ impl Registry {
     /// Tells every live session to end (coordinator shutdown).
     pub fn end_all_sessions(&self) {
         let mut agents = self.lock();
+        self.closed.store(true, Ordering::Relaxed);
         for entry in agents.values_mut() {
             if let Some(session) = &mut entry.session {
                 session.end_reason.get_or_insert(reason::SHUTDOWN);
@@ -302,6 +319,21 @@ impl Registry {
             connections: entry.record.connections.clone(),
             history: entry.history.iter().cloned().collect(),
         })
+    }
+
+    /// Whether `id` has a live session.
+    pub fn is_online(&self, id: &str) -> bool {
+        self.lock().get(id).is_some_and(|e| e.session.is_some())
+    }
+
+    /// Queues a message for `id`'s session without waiting. False if the agent is
+    /// offline or its queue is full; durable senders retry later.
+    pub fn try_send(&self, id: &str, message: CoordinatorMessage) -> bool {
+        let sender = self
+            .lock()
+            .get(id)
+            .and_then(|e| e.session.as_ref().map(|s| s.sender.clone()));
+        sender.is_some_and(|sender| sender.try_send(Ok(message)).is_ok())
     }
 
     /// Number of agents with a live session.

@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::dispatch::{self, Dispatcher};
 use crate::grpc::admin::AdminService;
 use crate::grpc::agent_link::AgentLinkService;
 use crate::grpc::listener;
@@ -47,10 +48,23 @@ pub async fn serve(
     let store = Store::open(&config.data_dir)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     let registry = Arc::new(
-        Registry::load(store, config.agents.offline_after).context("cannot load the inventory")?,
+        Registry::load(store.clone(), config.agents.offline_after)
+            .context("cannot load the inventory")?,
+    );
+    let dispatcher = Arc::new(
+        Dispatcher::load(
+            store.clone(),
+            registry.clone(),
+            config.jobs.output_cap_bytes,
+        )
+        .context("cannot load jobs")?,
     );
     let tracker = TaskTracker::new();
     spawn_housekeeping(&registry, &config, &shutdown, &tracker);
+    tracker.spawn(dispatch::scheduler::run(
+        dispatcher.clone(),
+        shutdown.clone(),
+    ));
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -60,12 +74,13 @@ pub async fn serve(
 
     let agent_link = AgentLinkServer::new(AgentLinkService::new(
         registry.clone(),
+        dispatcher.clone(),
         config.agents,
         tracker.clone(),
     ))
     .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_AGENT_MESSAGE_BYTES);
-    let admin = AdminServer::new(AdminService::new(registry.clone()))
+    let admin = AdminServer::new(AdminService::new(registry.clone(), dispatcher.clone()))
         .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 

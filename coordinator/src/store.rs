@@ -3,6 +3,8 @@
 //! on-disk schema evolves the way the wire does.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use convoy_proto::v1::AgentRecord;
 use prost::Message;
@@ -21,6 +23,8 @@ pub enum StoreError {
         key: String,
         source: prost::DecodeError,
     },
+    #[error("a store flush was aborted")]
+    FlushAborted,
     #[error("the store at {0} is locked: is another coordinator using this data dir?")]
     Locked(String),
     #[error("store at {path} has schema version {found}, this build reads up to {supported}")]
@@ -53,10 +57,40 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
+mod jobs;
+
+/// Group commit bookkeeping for [`Store::flush_async`].
+#[derive(Debug, Default)]
+struct FlushState {
+    lock: tokio::sync::Mutex<()>,
+    requested: AtomicU64,
+    completed: AtomicU64,
+}
+
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    flush: Arc<FlushState>,
     agents: sled::Tree,
+    jobs: sled::Tree,
+    commands: sled::Tree,
+    output: sled::Tree,
+    inflight: sled::Tree,
+    audit: sled::Tree,
+    requests: sled::Tree,
+}
+
+/// Decodes one record, naming the tree and key when it is corrupt.
+fn decode<M: Message + Default>(
+    tree: &'static str,
+    key: &[u8],
+    raw: &[u8],
+) -> Result<M, StoreError> {
+    M::decode(raw).map_err(|source| StoreError::Decode {
+        tree,
+        key: String::from_utf8_lossy(key).into_owned(),
+        source,
+    })
 }
 
 impl std::fmt::Debug for Store {
@@ -89,8 +123,17 @@ impl Store {
                 meta.insert(META_SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             }
         }
-        let agents = db.open_tree("agents")?;
-        Ok(Self { db, agents })
+        Ok(Self {
+            agents: db.open_tree("agents")?,
+            jobs: db.open_tree("jobs")?,
+            commands: db.open_tree("commands")?,
+            output: db.open_tree("output")?,
+            inflight: db.open_tree("inflight")?,
+            audit: db.open_tree("audit")?,
+            requests: db.open_tree("requests")?,
+            flush: Arc::new(FlushState::default()),
+            db,
+        })
     }
 
     pub fn put_agent(&self, record: &AgentRecord) -> Result<(), StoreError> {
@@ -113,10 +156,26 @@ impl Store {
             .collect()
     }
 
-    /// Makes every write so far durable without blocking the runtime; concurrent callers
-    /// share sled's group commit.
+    /// Makes every write so far durable without blocking the runtime. Concurrent callers
+    /// share flushes (group commit): while one flush runs, the others queue, and the next
+    /// flush covers all of them at once.
+    ///
+    /// (Not sled's own `flush_async`: concurrent calls to it can hang forever in sled
+    /// 0.34, spacejam/sled#1308.)
     pub async fn flush_async(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        let mine = self.flush.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let _turn = self.flush.lock.lock().await;
+        if self.flush.completed.load(Ordering::SeqCst) >= mine {
+            // A flush that started after this request already covered it.
+            return Ok(());
+        }
+        // Every request made so far was made before this flush starts.
+        let covers = self.flush.requested.load(Ordering::SeqCst);
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|_| StoreError::FlushAborted)??;
+        self.flush.completed.store(covers, Ordering::SeqCst);
         Ok(())
     }
 
@@ -158,6 +217,31 @@ mod tests {
         let err = Store::open(dir.path()).unwrap_err();
         assert!(matches!(err, StoreError::Locked(_)), "{err}");
         assert!(err.to_string().contains("another coordinator"), "{err}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_flushes_all_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..200 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                let record = AgentRecord {
+                    id: format!("a-{i}"),
+                    ..Default::default()
+                };
+                store.put_agent(&record).unwrap();
+                store.flush_async().await.unwrap();
+            });
+        }
+        let all = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(done) = tasks.join_next().await {
+                done.unwrap();
+            }
+        });
+        all.await.expect("every flush completes");
+        assert_eq!(store.agents().unwrap().len(), 200);
     }
 
     #[test]

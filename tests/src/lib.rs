@@ -1,9 +1,12 @@
 //! Test harness for whole-fleet tests: a per-test CA ([`TestPki`]), a real coordinator
 //! serving on `127.0.0.1:0` ([`TestCoordinator`]), real agents ([`TestAgent`]), raw mTLS
 //! channels for hostile clients ([`channel`]), waiting on conditions with deadlines
-//! ([`wait_for`]), and finding the real binaries for process tests ([`binary`]).
+//! ([`wait_for`]), and finding the real binaries for process tests ([`binary`]). The
+//! [`swarm`] of simulated agents drives the benchmarks (`convoy-swarm`, `convoy-bench`).
 //!
 //! Everything stays on loopback and in temp dirs.
+
+pub mod swarm;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -11,7 +14,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use convoy_coordinator::config::{AgentsConfig, Config, TlsFiles};
+use convoy_coordinator::config::{AgentsConfig, Config, JobsConfig, TlsFiles};
 use convoy_coordinator::pki::{self, Ca, Validity};
 use convoy_proto::identity::{AgentId, Identity, Role};
 use convoy_proto::v1::admin_client::AdminClient;
@@ -132,12 +135,35 @@ impl TestCoordinator {
         .await
     }
 
+    /// Starts with the given agent and job settings.
+    pub async fn start_with(pki: &TestPki, agents: AgentsConfig, jobs: JobsConfig) -> Self {
+        let data_dir = pki.dir().join(format!("data-{}", rand_suffix()));
+        Self::start_full(
+            pki,
+            &data_dir,
+            "127.0.0.1:0".parse().expect("addr"),
+            agents,
+            jobs,
+        )
+        .await
+    }
+
     /// Starts on a given data dir and address (to restart where a stopped one stood).
     pub async fn start_in(
         pki: &TestPki,
         data_dir: &Path,
         listen: SocketAddr,
         agents: AgentsConfig,
+    ) -> Self {
+        Self::start_full(pki, data_dir, listen, agents, JobsConfig::default()).await
+    }
+
+    async fn start_full(
+        pki: &TestPki,
+        data_dir: &Path,
+        listen: SocketAddr,
+        agents: AgentsConfig,
+        jobs: JobsConfig,
     ) -> Self {
         let listener = bind_retrying(listen).await;
         let addr = listener.local_addr().expect("local addr");
@@ -150,6 +176,7 @@ impl TestCoordinator {
                 key: pki.dir().join("coordinator.key"),
             },
             agents,
+            jobs,
         };
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(convoy_coordinator::server::serve(
@@ -218,6 +245,17 @@ pub struct TestAgent {
 
 impl TestAgent {
     pub fn start(pki: &TestPki, coordinator_url: &str, id: &str, labels: &[(&str, &str)]) -> Self {
+        Self::start_with_actions(pki, coordinator_url, id, labels, BTreeMap::new())
+    }
+
+    /// An agent whose config allows `actions`.
+    pub fn start_with_actions(
+        pki: &TestPki,
+        coordinator_url: &str,
+        id: &str,
+        labels: &[(&str, &str)],
+        actions: BTreeMap<String, convoy_agent::config::ActionConfig>,
+    ) -> Self {
         let certs = pki.agent(id);
         let config = convoy_agent::Config {
             coordinator: coordinator_url.to_string(),
@@ -232,6 +270,7 @@ impl TestAgent {
                 .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
                 .collect::<BTreeMap<_, _>>(),
             metrics_interval: None,
+            actions,
         };
         Self::start_with(config)
     }

@@ -1,30 +1,102 @@
 //! The `Admin` service: what the `convoy` CLI calls. Every RPC first checks the caller's
-//! role (viewer < operator < admin) from its certificate; read-only RPCs need viewer,
-//! anything that changes the fleet needs operator or admin and is audited.
+//! role (viewer < operator < admin) from its certificate; read-only RPCs need viewer.
+//! Every mutating RPC needs operator and is audited, refusals included.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
-use convoy_proto::identity::Role;
+use convoy_proto::identity::{Identity, Role};
 use convoy_proto::v1::admin_server::Admin;
 use convoy_proto::v1::{
-    AgentDetail, GetAgentRequest, ListAgentsRequest, ListAgentsResponse, WhoAmIRequest,
-    WhoAmIResponse,
+    AgentDetail, AuditEntry, CancelJobRequest, CommandOutput, GetAgentRequest,
+    GetCommandOutputRequest, GetJobRequest, Job, JobEvent, JobState, ListAgentsRequest,
+    ListAgentsResponse, ListAuditRequest, ListAuditResponse, ListJobsRequest, ListJobsResponse,
+    StartJobRequest, WatchJobRequest, WhoAmIRequest, WhoAmIResponse, job_event,
 };
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::auth;
-use crate::registry::Registry;
+use crate::dispatch::views::DEFAULT_TAIL_BYTES;
+use crate::dispatch::{DispatchError, Dispatcher, JobRequest};
+use crate::registry::{Registry, now_unix_ms};
 use crate::selector::Selector;
 
 pub struct AdminService {
     registry: Arc<Registry>,
+    dispatcher: Arc<Dispatcher>,
 }
 
 impl AdminService {
-    pub fn new(registry: Arc<Registry>) -> Self {
-        Self { registry }
+    pub fn new(registry: Arc<Registry>, dispatcher: Arc<Dispatcher>) -> Self {
+        Self {
+            registry,
+            dispatcher,
+        }
+    }
+
+    /// Runs a mutating call for an operator (or admin) and records it in the audit log,
+    /// whatever the outcome. The caller's identity comes from its certificate.
+    async fn audited<T, F, Fut>(
+        &self,
+        request: &Request<impl Sized>,
+        call: &str,
+        summary: String,
+        f: F,
+    ) -> Result<T, Status>
+    where
+        F: FnOnce(auth::Operator) -> Fut,
+        Fut: std::future::Future<Output = Result<(T, String), Status>>,
+    {
+        let (operator, role) = match auth::peer(request).map(|p| p.identity) {
+            Ok(Identity::Operator { name, role }) => (name, role.to_string()),
+            Ok(other) => (other.to_string(), String::new()),
+            Err(_) => ("unknown".to_string(), String::new()),
+        };
+        let result = match auth::require_role(request, Role::Operator) {
+            Ok(caller) => f(caller).await,
+            Err(status) => Err(status),
+        };
+        let entry = AuditEntry {
+            at_unix_ms: now_unix_ms(),
+            operator,
+            role,
+            call: call.to_string(),
+            request: summary,
+            ok: result.is_ok(),
+            outcome: match &result {
+                Ok((_, outcome)) => outcome.clone(),
+                Err(status) => format!("{:?}: {}", status.code(), status.message()),
+            },
+        };
+        self.dispatcher
+            .store()
+            .append_audit(&entry)
+            .map_err(Status::from)?;
+        self.dispatcher
+            .store()
+            .flush_async()
+            .await
+            .map_err(Status::from)?;
+        tracing::info!(operator = %entry.operator, call, ok = entry.ok, outcome = %entry.outcome, "audit");
+        result.map(|(value, _)| value)
     }
 }
+
+impl From<DispatchError> for Status {
+    fn from(err: DispatchError) -> Self {
+        match err {
+            DispatchError::Store(store) => store.into(),
+            DispatchError::NoJob(_) | DispatchError::NoHost { .. } => {
+                Status::not_found(err.to_string())
+            }
+            other => Status::invalid_argument(other.to_string()),
+        }
+    }
+}
+
+type JobEventStream = Pin<Box<dyn Stream<Item = Result<JobEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Admin for AdminService {
@@ -64,4 +136,195 @@ impl Admin for AdminService {
             role: operator.role.to_string(),
         }))
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn start_job(&self, request: Request<StartJobRequest>) -> Result<Response<Job>, Status> {
+        let body = request.get_ref().clone();
+        let summary = format!(
+            "action={} selector={:?} concurrency={} max_errors={}",
+            body.action,
+            body.selector,
+            if body.concurrency.is_empty() {
+                "all"
+            } else {
+                &body.concurrency
+            },
+            if body.max_errors.is_empty() {
+                "0"
+            } else {
+                &body.max_errors
+            },
+        );
+        let dispatcher = self.dispatcher.clone();
+        let job = self
+            .audited(&request, "StartJob", summary, |caller| async move {
+                let job_request = JobRequest {
+                    action: body.action,
+                    selector: body.selector,
+                    concurrency: body.concurrency,
+                    max_errors: body.max_errors,
+                    delivery_timeout: (body.delivery_timeout_ms > 0)
+                        .then(|| Duration::from_millis(body.delivery_timeout_ms)),
+                    request_id: body.request_id,
+                };
+                let record = dispatcher.start_job(&caller.name, &job_request).await?;
+                let outcome = format!("job {} on {} host(s)", record.id, record.command_ids.len());
+                Ok((record.id, outcome))
+            })
+            .await?;
+        Ok(Response::new(self.dispatcher.job_view(&job, 0)?))
+    }
+
+    async fn list_jobs(
+        &self,
+        request: Request<ListJobsRequest>,
+    ) -> Result<Response<ListJobsResponse>, Status> {
+        auth::require_role(&request, Role::Viewer)?;
+        let limit = match request.get_ref().limit {
+            0 => 20,
+            n => n.min(1000) as usize,
+        };
+        Ok(Response::new(ListJobsResponse {
+            jobs: self.dispatcher.recent_jobs(limit)?,
+        }))
+    }
+
+    async fn get_job(&self, request: Request<GetJobRequest>) -> Result<Response<Job>, Status> {
+        auth::require_role(&request, Role::Viewer)?;
+        let tail = match request.get_ref().tail_bytes {
+            0 => DEFAULT_TAIL_BYTES,
+            n => (n as usize).min(1024 * 1024),
+        };
+        Ok(Response::new(
+            self.dispatcher.job_view(&request.get_ref().id, tail)?,
+        ))
+    }
+
+    async fn get_command_output(
+        &self,
+        request: Request<GetCommandOutputRequest>,
+    ) -> Result<Response<CommandOutput>, Status> {
+        auth::require_role(&request, Role::Viewer)?;
+        let body = request.get_ref();
+        Ok(Response::new(
+            self.dispatcher.command_output(&body.job_id, &body.host)?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn cancel_job(
+        &self,
+        request: Request<CancelJobRequest>,
+    ) -> Result<Response<Job>, Status> {
+        let id = request.get_ref().id.clone();
+        let dispatcher = self.dispatcher.clone();
+        let job = self
+            .audited(&request, "CancelJob", format!("job={id}"), |_| async move {
+                let record = dispatcher.cancel_job(&id).await?;
+                Ok((
+                    record.id.clone(),
+                    format!(
+                        "job {} {:?}",
+                        record.id,
+                        JobState::try_from(record.state).unwrap_or(JobState::Unspecified)
+                    ),
+                ))
+            })
+            .await?;
+        Ok(Response::new(self.dispatcher.job_view(&job, 0)?))
+    }
+
+    type WatchJobStream = JobEventStream;
+
+    async fn watch_job(
+        &self,
+        request: Request<WatchJobRequest>,
+    ) -> Result<Response<Self::WatchJobStream>, Status> {
+        auth::require_role(&request, Role::Viewer)?;
+        let job_id = request.get_ref().id.clone();
+        // Subscribe before reading the state, so nothing falls between the two.
+        let mut events = self.dispatcher.subscribe();
+        let current = self.dispatcher.job_view(&job_id, 0)?;
+        let dispatcher = self.dispatcher.clone();
+        let stream = async_stream(move |tx| async move {
+            for host in &current.hosts {
+                if tx
+                    .send(Ok(JobEvent {
+                        body: Some(job_event::Body::Host(host.clone())),
+                    }))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            if current.state != JobState::Running as i32 {
+                let _ = tx
+                    .send(Ok(JobEvent {
+                        body: Some(job_event::Body::Finished(current)),
+                    }))
+                    .await;
+                return;
+            }
+            loop {
+                match events.recv().await {
+                    Ok((id, event)) if id == job_id => {
+                        let done = matches!(event.body, Some(job_event::Body::Finished(_)));
+                        if tx.send(Ok(event)).await.is_err() || done {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(%job_id, missed, "a job watcher fell behind; events skipped");
+                        // The final state still arrives; output can be read with job output.
+                        if let Ok(job) = dispatcher.job_view(&job_id, 0) {
+                            if job.state != JobState::Running as i32 {
+                                let _ = tx
+                                    .send(Ok(JobEvent {
+                                        body: Some(job_event::Body::Finished(job)),
+                                    }))
+                                    .await;
+                                return;
+                            }
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn list_audit(
+        &self,
+        request: Request<ListAuditRequest>,
+    ) -> Result<Response<ListAuditResponse>, Status> {
+        auth::require_role(&request, Role::Viewer)?;
+        let body = request.get_ref();
+        let limit = match body.limit {
+            0 => 1000,
+            n => n.min(100_000) as usize,
+        };
+        Ok(Response::new(ListAuditResponse {
+            entries: self
+                .dispatcher
+                .store()
+                .audit(body.since_unix_ms, &body.operator, limit)
+                .map_err(Status::from)?,
+        }))
+    }
+}
+
+/// A stream fed by a spawned producer through a bounded channel.
+fn async_stream<F, Fut>(
+    producer: F,
+) -> tokio_stream::wrappers::ReceiverStream<Result<JobEvent, Status>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<JobEvent, Status>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(producer(tx));
+    tokio_stream::wrappers::ReceiverStream::new(rx)
 }

@@ -18,6 +18,7 @@ use tracing::{debug, info, warn};
 
 use super::auth;
 use crate::config::AgentsConfig;
+use crate::dispatch::Dispatcher;
 use crate::registry::{Registry, SessionTicket, now_unix_ms, reason};
 
 /// An agent must send its Hello this soon after opening the stream.
@@ -28,14 +29,21 @@ const MAX_LABELS: usize = 64;
 
 pub struct AgentLinkService {
     registry: Arc<Registry>,
+    dispatcher: Arc<Dispatcher>,
     settings: AgentsConfig,
     tracker: TaskTracker,
 }
 
 impl AgentLinkService {
-    pub fn new(registry: Arc<Registry>, settings: AgentsConfig, tracker: TaskTracker) -> Self {
+    pub fn new(
+        registry: Arc<Registry>,
+        dispatcher: Arc<Dispatcher>,
+        settings: AgentsConfig,
+        tracker: TaskTracker,
+    ) -> Self {
         Self {
             registry,
+            dispatcher,
             settings,
             tracker,
         }
@@ -93,10 +101,12 @@ impl AgentLink for AgentLinkService {
         };
         check_hello(&agent_id, &hello)?;
         let version = hello.version.clone();
-        let ticket = self.registry.connect(&agent_id, hello, peer.remote_addr)?;
+        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
+        let ticket = self
+            .registry
+            .connect(&agent_id, hello, peer.remote_addr, tx.clone())?;
         info!(%agent_id, %version, remote = ?peer.remote_addr, "agent connected");
 
-        let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
         let welcome = CoordinatorMessage {
             body: Some(coordinator_message::Body::Welcome(Welcome {
                 agent_id: agent_id.to_string(),
@@ -106,13 +116,67 @@ impl AgentLink for AgentLinkService {
             })),
         };
         let registry = self.registry.clone();
+        let dispatcher = self.dispatcher.clone();
         // From here on the session task owns the registration: whatever happens, it is the
         // one that records the disconnect.
         self.tracker.spawn(run_session(
-            registry, agent_id, ticket, inbound, tx, welcome,
+            registry, dispatcher, agent_id, ticket, inbound, tx, welcome,
         ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
+}
+
+/// Applies a command event and any others already waiting on the stream, makes them
+/// durable with one flush, then acks them. Acks go out only for what is on disk.
+async fn apply_events(
+    dispatcher: &Dispatcher,
+    (registry, generation): (&Registry, u64),
+    agent_id: &AgentId,
+    first: convoy_proto::v1::CommandEvent,
+    inbound: &mut Streaming<AgentMessage>,
+    tx: &mpsc::Sender<Result<CoordinatorMessage, Status>>,
+) -> Result<(), String> {
+    use futures_util::FutureExt as _;
+    let mut acks = Vec::new();
+    let mut ended = None;
+    let mut next = Some(first);
+    while let Some(event) = next.take() {
+        match dispatcher.on_event(agent_id.as_str(), &event) {
+            Ok(Some(ack)) => acks.push(ack),
+            Ok(None) => {}
+            Err(err) => {
+                tracing::error!(%agent_id, error = %err, "cannot store a command event");
+                return Err("store failure".into());
+            }
+        }
+        // Batch what has already arrived, up to a bound, under one flush.
+        if acks.len() < 256 && ended.is_none() {
+            match inbound.message().now_or_never() {
+                Some(Ok(Some(AgentMessage {
+                    body: Some(agent_message::Body::Event(more)),
+                }))) => next = Some(more),
+                Some(Ok(Some(AgentMessage {
+                    body: Some(agent_message::Body::Heartbeat(heartbeat)),
+                }))) => {
+                    registry.heartbeat(agent_id, generation, heartbeat.metrics);
+                }
+                Some(Ok(None)) => ended = Some(reason::STREAM_CLOSED.to_string()),
+                Some(Err(status)) => ended = Some(format!("stream error: {}", status.message())),
+                // Nothing waiting, or a message that has no business here.
+                _ => {}
+            }
+        }
+    }
+    if let Err(err) = dispatcher.store().flush_async().await {
+        tracing::error!(%agent_id, error = %err, "cannot flush command events");
+        return Err("store failure".into());
+    }
+    for ack in acks {
+        if tx.send(Ok(ack)).await.is_err() {
+            return Err(reason::STREAM_CLOSED.into());
+        }
+    }
+    ended.map_or(Ok(()), Err)
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -121,15 +185,32 @@ fn millis(duration: Duration) -> u64 {
 
 async fn run_session(
     registry: Arc<Registry>,
+    dispatcher: Arc<Dispatcher>,
     agent_id: AgentId,
     ticket: SessionTicket,
     mut inbound: Streaming<AgentMessage>,
     tx: mpsc::Sender<Result<CoordinatorMessage, Status>>,
     welcome: CoordinatorMessage,
 ) {
-    // The Welcome promises the agent is in the inventory on disk.
+    // The Welcome promises the agent is in the inventory on disk. Then every command
+    // still owed to this agent goes out again (it runs an id at most once).
     let synced = match registry.sync().await {
-        Ok(()) => tx.send(Ok(welcome)).await.is_ok(),
+        Ok(()) => match dispatcher.on_connect(agent_id.as_str()) {
+            Ok(owed) => {
+                let mut ok = tx.send(Ok(welcome)).await.is_ok();
+                for message in owed {
+                    ok = ok && tx.send(Ok(message)).await.is_ok();
+                }
+                ok
+            }
+            Err(err) => {
+                tracing::error!(%agent_id, error = %err, "cannot read commands owed to the agent");
+                let _ = tx
+                    .send(Err(Status::unavailable("coordinator store failure")))
+                    .await;
+                false
+            }
+        },
         Err(err) => {
             tracing::error!(%agent_id, error = %err, "cannot persist agent registration");
             let _ = tx
@@ -163,6 +244,16 @@ async fn run_session(
             })) => {
                 if !registry.heartbeat(&agent_id, ticket.generation, heartbeat.metrics) {
                     break reason::REPLACED.to_string();
+                }
+            }
+            Ok(Some(AgentMessage {
+                body: Some(agent_message::Body::Event(event)),
+            })) => {
+                let session = (&*registry, ticket.generation);
+                if let Err(why) =
+                    apply_events(&dispatcher, session, &agent_id, event, &mut inbound, &tx).await
+                {
+                    break why;
                 }
             }
             Ok(Some(AgentMessage {

@@ -16,6 +16,10 @@ fn hello(role: &str) -> Hello {
     hello
 }
 
+fn sender() -> SessionSender {
+    tokio::sync::mpsc::channel(1).0
+}
+
 fn id() -> AgentId {
     AgentId::new("web-1").unwrap()
 }
@@ -27,8 +31,12 @@ fn state(registry: &Registry) -> i32 {
 #[test]
 fn a_newer_session_replaces_the_older_one() {
     let (_dir, registry) = registry();
-    let first = registry.connect(&id(), hello("web"), None).unwrap();
-    let second = registry.connect(&id(), hello("db"), None).unwrap();
+    let first = registry
+        .connect(&id(), hello("web"), None, sender())
+        .unwrap();
+    let second = registry
+        .connect(&id(), hello("db"), None, sender())
+        .unwrap();
     assert!(first.cancel.is_cancelled());
     assert!(!second.cancel.is_cancelled());
     assert!(!registry.heartbeat(&id(), first.generation, None));
@@ -51,7 +59,9 @@ fn a_newer_session_replaces_the_older_one() {
 #[tokio::test(start_paused = true)]
 async fn sweep_ends_silent_sessions_only() {
     let (_dir, registry) = registry();
-    let ticket = registry.connect(&id(), hello("web"), None).unwrap();
+    let ticket = registry
+        .connect(&id(), hello("web"), None, sender())
+        .unwrap();
     tokio::time::advance(Duration::from_secs(10)).await;
     assert!(registry.sweep(Instant::now()).is_empty());
     assert!(registry.heartbeat(&id(), ticket.generation, None));
@@ -75,7 +85,9 @@ async fn sweep_ends_silent_sessions_only() {
 #[test]
 fn history_is_capped_and_metrics_kept() {
     let (_dir, registry) = registry();
-    let ticket = registry.connect(&id(), hello("web"), None).unwrap();
+    let ticket = registry
+        .connect(&id(), hello("web"), None, sender())
+        .unwrap();
     for i in 0..(HISTORY_POINTS as i64 + 5) {
         let sample = MetricsSample {
             sampled_at_unix_ms: i,
@@ -101,11 +113,13 @@ fn selector_filters_and_restart_keeps_agents_offline() {
     {
         let registry =
             Registry::load(Store::open(dir.path()).unwrap(), Duration::from_secs(15)).unwrap();
-        registry.connect(&id(), hello("web"), None).unwrap();
+        registry
+            .connect(&id(), hello("web"), None, sender())
+            .unwrap();
         let mut other = hello("db");
         other.agent_id = "db-1".into();
         registry
-            .connect(&AgentId::new("db-1").unwrap(), other, None)
+            .connect(&AgentId::new("db-1").unwrap(), other, None, sender())
             .unwrap();
         let web = registry.list(&Selector::parse("role=web").unwrap());
         assert_eq!(web.len(), 1);
@@ -120,4 +134,27 @@ fn selector_filters_and_restart_keeps_agents_offline() {
     assert!(all.iter().all(|a| a.state == AgentState::Offline as i32));
     let detail = registry.get("web-1").unwrap();
     assert_eq!(detail.connections[0].reason, "coordinator restarted");
+}
+
+#[test]
+fn sessions_arriving_during_shutdown_end_at_once() {
+    let (_dir, registry) = registry();
+    let before = registry
+        .connect(&id(), hello("web"), None, sender())
+        .unwrap();
+    registry.end_all_sessions();
+    assert!(before.cancel.is_cancelled());
+    let late = registry
+        .connect(
+            &AgentId::new("late-1").unwrap(),
+            hello("web"),
+            None,
+            sender(),
+        )
+        .unwrap();
+    assert!(late.cancel.is_cancelled());
+    assert_eq!(
+        registry.end_reason(&AgentId::new("late-1").unwrap(), late.generation),
+        Some(reason::SHUTDOWN)
+    );
 }

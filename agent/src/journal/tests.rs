@@ -1,0 +1,152 @@
+use super::*;
+use convoy_proto::v1::{OutputChunk, OutputStream};
+
+fn finished(state: CommandState) -> Finished {
+    Finished {
+        state: state.into(),
+        exit_code: Some(0),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_id_is_admitted_once_even_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let journal = Journal::open(dir.path()).unwrap();
+        let Admission::New(event) = journal.admit("j/1", "j", "noop", 100).unwrap() else {
+            panic!("first sight must be new");
+        };
+        assert_eq!(event.seq, 1);
+        assert_eq!(
+            journal.admit("j/1", "j", "noop", 100).unwrap(),
+            Admission::NotStarted
+        );
+        journal.mark_started("j/1").unwrap();
+        assert_eq!(
+            journal.admit("j/1", "j", "noop", 100).unwrap(),
+            Admission::Known
+        );
+    }
+    let journal = Journal::open(dir.path()).unwrap();
+    assert_eq!(
+        journal.admit("j/1", "j", "noop", 100).unwrap(),
+        Admission::Known
+    );
+}
+
+#[test]
+fn started_commands_are_interrupted_at_recovery_and_never_admitted_again() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let journal = Journal::open(dir.path()).unwrap();
+        journal.admit("j/run", "j", "a", 0).unwrap();
+        journal.mark_started("j/run").unwrap();
+        journal.admit("j/done", "j", "a", 0).unwrap();
+        journal.mark_started("j/done").unwrap();
+        journal
+            .finish("j/done", finished(CommandState::Succeeded))
+            .unwrap();
+        journal.admit("j/waiting", "j", "a", 0).unwrap();
+    }
+    let journal = Journal::open(dir.path()).unwrap();
+    assert_eq!(
+        journal.recover_interrupted().unwrap(),
+        vec!["j/run".to_string()]
+    );
+    assert!(
+        journal.recover_interrupted().unwrap().is_empty(),
+        "recovery is idempotent"
+    );
+    let events = journal.unacked().unwrap();
+    let last_of_run = events.iter().rfind(|e| e.command_id == "j/run").unwrap();
+    match &last_of_run.body {
+        Some(command_event::Body::Finished(f)) => {
+            assert_eq!(f.state, CommandState::Interrupted as i32)
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(last_of_run.seq, 3);
+    assert_eq!(
+        journal.admit("j/run", "j", "a", 0).unwrap(),
+        Admission::Known
+    );
+    assert_eq!(
+        journal.admit("j/waiting", "j", "a", 0).unwrap(),
+        Admission::NotStarted
+    );
+}
+
+#[test]
+fn events_leave_the_outbox_only_when_acked() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    journal.admit("j/a", "j", "x", 0).unwrap();
+    journal.mark_started("j/a").unwrap();
+    for i in 0..3u8 {
+        journal
+            .append(
+                "j/a",
+                command_event::Body::Output(OutputChunk {
+                    stream: OutputStream::Stdout.into(),
+                    data: vec![i],
+                }),
+            )
+            .unwrap();
+    }
+    journal
+        .finish("j/a", finished(CommandState::Succeeded))
+        .unwrap();
+    journal.admit("j/b", "j", "x", 0).unwrap();
+    let seqs = |j: &Journal| {
+        j.unacked()
+            .unwrap()
+            .iter()
+            .map(|e| (e.command_id.clone(), e.seq))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(seqs(&journal).len(), 7);
+    journal.ack("j/a", 4).unwrap();
+    assert_eq!(
+        seqs(&journal),
+        [("j/a".into(), 5), ("j/a".into(), 6), ("j/b".into(), 1)]
+    );
+    let held = journal.held().unwrap();
+    assert_eq!(held.len(), 2);
+    assert_eq!(held[0].state, CommandState::Succeeded as i32);
+    assert_eq!(held[0].last_seq, 6);
+    journal.ack("j/a", 6).unwrap();
+    journal.ack("j/b", 1).unwrap();
+    assert!(journal.unacked().unwrap().is_empty());
+}
+
+#[test]
+fn a_cancel_for_an_unseen_command_makes_sure_it_never_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let event = journal
+        .finish_unstarted("j/c", "j", "x", finished(CommandState::Cancelled))
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.seq, 1);
+    assert_eq!(journal.admit("j/c", "j", "x", 0).unwrap(), Admission::Known);
+    // Once started, a late cancel does not rewrite history.
+    journal.admit("j/d", "j", "x", 0).unwrap();
+    journal.mark_started("j/d").unwrap();
+    assert!(
+        journal
+            .finish_unstarted("j/d", "j", "x", finished(CommandState::Cancelled))
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn a_journal_in_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Journal::open(dir.path()).unwrap();
+    assert!(matches!(
+        Journal::open(dir.path()),
+        Err(JournalError::Locked(_))
+    ));
+}

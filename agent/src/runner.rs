@@ -1,0 +1,343 @@
+//! Carries out the commands that come down the link: checks each against the journal (an
+//! id runs at most once) and the host's allow-list of actions, runs it with the executor,
+//! and records every event in the journal's outbox for the session to send.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use convoy_proto::v1::{
+    Command, CommandState, Finished, OutputChunk, OutputStream, command, command_event,
+};
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::config::ActionConfig;
+use crate::executor::{self, ActionSpec, Outcome};
+use crate::journal::{Admission, Journal, JournalError};
+
+/// Commands running at once on one host; more wait their turn.
+pub const MAX_CONCURRENT_COMMANDS: usize = 16;
+
+pub struct Runner {
+    journal: Arc<Journal>,
+    actions: BTreeMap<String, ActionConfig>,
+    running: Mutex<HashMap<String, CancellationToken>>,
+    outbox_changed: Notify,
+    slots: Arc<Semaphore>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner").finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    pub fn new(
+        journal: Arc<Journal>,
+        actions: BTreeMap<String, ActionConfig>,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            journal,
+            actions,
+            running: Mutex::new(HashMap::new()),
+            outbox_changed: Notify::new(),
+            slots: Arc::new(Semaphore::new(MAX_CONCURRENT_COMMANDS)),
+            tracker: TaskTracker::new(),
+            shutdown,
+        })
+    }
+
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Fires whenever the outbox has something new to send.
+    pub fn outbox_changed(&self) -> &Notify {
+        &self.outbox_changed
+    }
+
+    fn changed(&self) {
+        self.outbox_changed.notify_one();
+    }
+
+    /// A command from the coordinator. Errors are journal failures only.
+    pub fn on_command(self: &Arc<Self>, command: Command) -> Result<(), JournalError> {
+        let action = match &command.action {
+            Some(command::Action::Run(run)) => run.name.clone(),
+            None => String::new(),
+        };
+        // Held across the admission so that a second delivery racing the first cannot
+        // also find the command "not started" and start it again.
+        let mut running = self.lock_running();
+        if running.contains_key(&command.command_id) {
+            drop(running);
+            self.changed();
+            return Ok(());
+        }
+        let admission = self.journal.admit(
+            &command.command_id,
+            &command.job_id,
+            &action,
+            command.output_cap_bytes,
+        )?;
+        if admission == Admission::Known {
+            // Delivered twice: it ran (or runs) once; its events are in the outbox.
+            drop(running);
+            self.changed();
+            return Ok(());
+        }
+        let Some(config) = self.actions.get(&action).cloned() else {
+            drop(running);
+            let allowed: Vec<&str> = self.actions.keys().map(String::as_str).collect();
+            warn!(command_id = %command.command_id, %action, "rejected: action not in this host's allow-list");
+            self.journal.finish(
+                &command.command_id,
+                Finished {
+                    state: CommandState::Rejected.into(),
+                    message: if action.is_empty() {
+                        "rejected: this agent does not support that kind of command".into()
+                    } else {
+                        format!(
+                            "rejected: unknown action {action:?}; this host allows: {}",
+                            allowed.join(", ")
+                        )
+                    },
+                    ..Default::default()
+                },
+            )?;
+            self.changed();
+            return Ok(());
+        };
+        let cancel = CancellationToken::new();
+        running.insert(command.command_id.clone(), cancel.clone());
+        drop(running);
+        self.changed();
+        let runner = self.clone();
+        self.tracker.spawn(async move {
+            let id = command.command_id.clone();
+            if let Err(err) = runner.execute(&command, &action, config, cancel).await {
+                tracing::error!(command_id = %id, error = %err, "cannot journal command progress");
+            }
+            runner.lock_running().remove(&id);
+            runner.changed();
+        });
+        Ok(())
+    }
+
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The coordinator asks to stop a command, or to make sure it never starts.
+    pub fn on_cancel(&self, command_id: &str) -> Result<(), JournalError> {
+        if let Some(token) = self.lock_running().get(command_id) {
+            token.cancel();
+            return Ok(());
+        }
+        let finished = Finished {
+            state: CommandState::Cancelled.into(),
+            message: "cancelled before it started".into(),
+            ..Default::default()
+        };
+        if self
+            .journal
+            .finish_unstarted(command_id, "", "", finished)?
+            .is_some()
+        {
+            self.changed();
+        }
+        Ok(())
+    }
+
+    async fn execute(
+        &self,
+        command: &Command,
+        action: &str,
+        config: ActionConfig,
+        cancel: CancellationToken,
+    ) -> Result<(), JournalError> {
+        let id = &command.command_id;
+        let _slot = tokio::select! {
+            slot = self.slots.clone().acquire_owned() => slot.ok(),
+            () = cancel.cancelled() => None,
+            () = self.shutdown.cancelled() => None,
+        };
+        if cancel.is_cancelled() {
+            let finished = Finished {
+                state: CommandState::Cancelled.into(),
+                message: "cancelled before it started".into(),
+                ..Default::default()
+            };
+            self.journal.finish(id, finished)?;
+            return Ok(());
+        }
+        if self.shutdown.is_cancelled() {
+            // Not started: it stays "received" and runs when the coordinator resends it.
+            return Ok(());
+        }
+        // On disk before the process exists: a crash from here on is "interrupted".
+        self.journal.mark_started(id)?;
+        self.changed();
+        info!(command_id = %id, %action, "command started");
+        let spec = ActionSpec {
+            argv: config.run.clone(),
+            env: config.env.clone(),
+            working_dir: config.working_dir.clone(),
+            timeout: config.timeout,
+        };
+        let (tx, mut rx) = mpsc::channel(32);
+        let stop = CancellationToken::new();
+        let cancel_or_shutdown = {
+            let stop = stop.clone();
+            let cancel = cancel.clone();
+            let shutdown = self.shutdown.clone();
+            async move {
+                tokio::select! {
+                    () = cancel.cancelled() => {},
+                    () = shutdown.cancelled() => {},
+                }
+                stop.cancel();
+            }
+        };
+        let watcher = tokio::spawn(cancel_or_shutdown);
+        let run = executor::run(&spec, tx, stop, config.kill_grace);
+        tokio::pin!(run);
+        let cap = command.output_cap_bytes;
+        let (mut sent, mut total) = (0u64, 0u64);
+        let report = loop {
+            tokio::select! {
+                report = &mut run => break report,
+                Some(chunk) = rx.recv() => self.forward(id, chunk, cap, &mut sent, &mut total)?,
+            }
+        };
+        while let Ok(chunk) = rx.try_recv() {
+            self.forward(id, chunk, cap, &mut sent, &mut total)?;
+        }
+        watcher.abort();
+        let agent_stopping = self.shutdown.is_cancelled() && !cancel.is_cancelled();
+        let mut finished = finished_from(
+            &report.outcome,
+            &config,
+            report.escalated_to_sigkill,
+            agent_stopping,
+        );
+        finished.output_bytes = total;
+        finished.output_truncated = total > sent;
+        info!(command_id = %id, state = ?CommandState::try_from(finished.state), duration_ms = report.duration.as_millis(), "command finished");
+        self.journal.finish(id, finished)?;
+        Ok(())
+    }
+
+    fn forward(
+        &self,
+        id: &str,
+        chunk: executor::OutputChunk,
+        cap: u64,
+        sent: &mut u64,
+        total: &mut u64,
+    ) -> Result<(), JournalError> {
+        *total += chunk.data.len() as u64;
+        let room = usize::try_from(cap.saturating_sub(*sent)).unwrap_or(usize::MAX);
+        let keep = chunk.data.len().min(room);
+        if keep == 0 {
+            return Ok(());
+        }
+        *sent += keep as u64;
+        let stream = match chunk.stream {
+            executor::OutputStream::Stdout => OutputStream::Stdout,
+            executor::OutputStream::Stderr => OutputStream::Stderr,
+        };
+        let mut data = chunk.data;
+        data.truncate(keep);
+        self.journal.append(
+            id,
+            command_event::Body::Output(OutputChunk {
+                stream: stream.into(),
+                data,
+            }),
+        )?;
+        self.changed();
+        Ok(())
+    }
+
+    /// Waits for running commands to end (they are told to stop by the shutdown token).
+    pub async fn drain(&self, grace: Duration) {
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!("commands still running at shutdown; they will be reported interrupted");
+        }
+    }
+}
+
+fn finished_from(
+    outcome: &Outcome,
+    config: &ActionConfig,
+    escalated: bool,
+    agent_stopping: bool,
+) -> Finished {
+    let how = if escalated {
+        format!(
+            "SIGTERM, then SIGKILL after {}",
+            humantime::format_duration(config.kill_grace)
+        )
+    } else {
+        "SIGTERM".to_string()
+    };
+    let (state, exit_code, signal, message) = match outcome {
+        Outcome::Exited { code: 0 } => (CommandState::Succeeded, Some(0), 0, String::new()),
+        Outcome::Exited { code } => (
+            CommandState::Failed,
+            Some(*code),
+            0,
+            format!("exited with status {code}"),
+        ),
+        Outcome::Signaled { signal } => (
+            CommandState::Failed,
+            None,
+            *signal,
+            format!("killed by signal {signal}"),
+        ),
+        Outcome::TimedOut => (
+            CommandState::TimedOut,
+            None,
+            0,
+            format!(
+                "timed out after {}; process group ended with {how}",
+                humantime::format_duration(config.timeout)
+            ),
+        ),
+        Outcome::Cancelled if agent_stopping => (
+            CommandState::Interrupted,
+            None,
+            0,
+            format!("the agent was stopped while the command ran; process group ended with {how}"),
+        ),
+        Outcome::Cancelled => (
+            CommandState::Cancelled,
+            None,
+            0,
+            format!("cancelled; process group ended with {how}"),
+        ),
+        Outcome::SpawnFailed(why) => (CommandState::Failed, None, 0, why.clone()),
+    };
+    Finished {
+        state: state.into(),
+        exit_code,
+        signal,
+        message,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests;

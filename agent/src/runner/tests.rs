@@ -1,0 +1,116 @@
+use std::time::Duration;
+
+use convoy_proto::v1::{Command, RunAction, command};
+
+use super::*;
+
+fn command(id: &str, action: &str) -> Command {
+    Command {
+        command_id: id.into(),
+        job_id: "j".into(),
+        output_cap_bytes: 1024,
+        action: Some(command::Action::Run(RunAction {
+            name: action.into(),
+        })),
+    }
+}
+
+fn counting_action(file: &std::path::Path) -> BTreeMap<String, ActionConfig> {
+    let mut actions = BTreeMap::new();
+    actions.insert(
+        "count".to_string(),
+        ActionConfig {
+            run: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!("echo ran >> {}", file.display()),
+            ],
+            timeout: Duration::from_secs(5),
+            env: BTreeMap::new(),
+            working_dir: None,
+            kill_grace: Duration::from_millis(200),
+        },
+    );
+    actions
+}
+
+async fn until_finished(journal: &Journal, id: &str) -> JournalEntry {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(entry) = journal.entry(id).unwrap() {
+            if entry.stage == convoy_proto::v1::JournalStage::Finished as i32 {
+                return entry;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{id} did not finish"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+use convoy_proto::v1::JournalEntry;
+
+#[tokio::test]
+async fn the_same_command_delivered_twice_runs_once_even_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ran");
+    for _ in 0..2 {
+        let journal = Arc::new(Journal::open(dir.path()).unwrap());
+        let runner = Runner::new(
+            journal.clone(),
+            counting_action(&file),
+            CancellationToken::new(),
+        );
+        runner.on_command(command("j/1", "count")).unwrap();
+        runner.on_command(command("j/1", "count")).unwrap();
+        let entry = until_finished(&journal, "j/1").await;
+        assert_eq!(entry.final_state, CommandState::Succeeded as i32);
+        runner.drain(Duration::from_secs(5)).await;
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "ran\n");
+}
+
+#[tokio::test]
+async fn unknown_actions_are_rejected_and_never_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ran");
+    let journal = Arc::new(Journal::open(dir.path()).unwrap());
+    let runner = Runner::new(
+        journal.clone(),
+        counting_action(&file),
+        CancellationToken::new(),
+    );
+    runner.on_command(command("j/2", "rm-rf")).unwrap();
+    let entry = until_finished(&journal, "j/2").await;
+    assert_eq!(entry.final_state, CommandState::Rejected as i32);
+    let events = journal.unacked().unwrap();
+    match &events.last().unwrap().body {
+        Some(command_event::Body::Finished(f)) => assert!(
+            f.message.contains("unknown action \"rm-rf\"") && f.message.contains("count"),
+            "{}",
+            f.message
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(!file.exists());
+}
+
+#[tokio::test]
+async fn a_cancel_that_arrives_first_keeps_the_command_from_ever_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ran");
+    let journal = Arc::new(Journal::open(dir.path()).unwrap());
+    let runner = Runner::new(
+        journal.clone(),
+        counting_action(&file),
+        CancellationToken::new(),
+    );
+    runner.on_cancel("j/3").unwrap();
+    runner.on_command(command("j/3", "count")).unwrap();
+    let entry = until_finished(&journal, "j/3").await;
+    assert_eq!(entry.final_state, CommandState::Cancelled as i32);
+    runner.drain(Duration::from_secs(5)).await;
+    assert!(!file.exists());
+}

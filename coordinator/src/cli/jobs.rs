@@ -1,0 +1,431 @@
+//! `convoy exec`, `convoy jobs`, `convoy job show|output|cancel` and `convoy audit`.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
+use convoy_proto::v1::{
+    CancelJobRequest, GetCommandOutputRequest, GetJobRequest, Job, JobState, ListAuditRequest,
+    ListJobsRequest, StartJobRequest, WatchJobRequest, job_event,
+};
+
+use super::connect::{admin, rpc_error};
+use super::output::{self, JobJson};
+use super::{ConnectArgs, OutputFormat, UsageError};
+use crate::dispatch::rate::Rate;
+use crate::dispatch::valid_action_name;
+use crate::registry::now_unix_ms;
+use crate::selector::Selector;
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// A named action from the agents' configs.
+    pub action: String,
+    /// Label selector for the target hosts, e.g. 'role=web'.
+    #[arg(long, short = 's', default_value = "")]
+    pub selector: String,
+    /// Hosts running at once: N or P% (default: all).
+    #[arg(long)]
+    pub concurrency: Option<String>,
+    /// Failures after which no new host starts: N or P%.
+    #[arg(long, default_value = "0")]
+    pub max_errors: String,
+    /// A host offline this long after its turn came is undeliverable.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub delivery_timeout: Duration,
+    /// Print every host's output, prefixed by host, as it arrives; exit like --wait.
+    #[arg(long)]
+    pub follow: bool,
+    /// Block until the job ends; exit 0 only if every host succeeded.
+    #[arg(long)]
+    pub wait: bool,
+    /// Idempotency key: repeating a request with the same key returns the first job.
+    #[arg(long, default_value = "")]
+    pub request_id: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// One job: per host state, exit code, duration and output tail.
+    Show { id: String },
+    /// One host's whole output for a job.
+    Output {
+        id: String,
+        #[arg(long)]
+        host: String,
+    },
+    /// Cancel a job: pending hosts never start, running ones are stopped.
+    Cancel { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only entries this recent, e.g. 1h, 30m, 7d.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub since: Option<Duration>,
+    /// Only this operator's entries.
+    #[arg(long, default_value = "")]
+    pub operator: String,
+    /// At most this many (the newest).
+    #[arg(long, default_value_t = 1000)]
+    pub limit: u32,
+}
+
+/// A job that did not succeed makes the command fail (exit 1).
+#[derive(Debug, thiserror::Error)]
+#[error("job {id} {state}")]
+pub struct JobNotSucceeded {
+    pub id: String,
+    pub state: &'static str,
+}
+
+pub async fn exec(
+    args: ExecArgs,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    if !valid_action_name(&args.action) {
+        return Err(UsageError(format!(
+            "invalid action name {:?}: expected [a-z0-9][a-z0-9._-]*",
+            args.action
+        ))
+        .into());
+    }
+    Selector::parse(&args.selector).map_err(|err| UsageError(err.render()))?;
+    if let Some(concurrency) = &args.concurrency {
+        Rate::parse(concurrency, "concurrency", false)
+            .map_err(|err| UsageError(err.to_string()))?;
+    }
+    Rate::parse(&args.max_errors, "max-errors", true).map_err(|err| UsageError(err.to_string()))?;
+    let mut client = admin(connect).await?;
+    let job = client
+        .start_job(StartJobRequest {
+            action: args.action.clone(),
+            selector: args.selector.clone(),
+            concurrency: args.concurrency.clone().unwrap_or_default(),
+            max_errors: args.max_errors.clone(),
+            delivery_timeout_ms: u64::try_from(args.delivery_timeout.as_millis())
+                .unwrap_or(u64::MAX),
+            request_id: args.request_id.clone(),
+        })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner();
+    if !args.follow && !args.wait {
+        match format {
+            OutputFormat::Json => {
+                println!("{}", serde_json::to_string_pretty(&JobJson::from(&job))?)
+            }
+            OutputFormat::Table => println!(
+                "job {} started: {} on {} host(s); see `convoy job show {}`",
+                job.id,
+                job.action,
+                job.counts.as_ref().map_or(0, |c| c.total),
+                job.id
+            ),
+        }
+        return Ok(());
+    }
+    if args.follow && format == OutputFormat::Table {
+        eprintln!(
+            "job {} started: {} on {} host(s)",
+            job.id,
+            job.action,
+            job.counts.as_ref().map_or(0, |c| c.total)
+        );
+    }
+    let mut events = client
+        .watch_job(WatchJobRequest { id: job.id.clone() })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner();
+    let mut partial: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let stdout = std::io::stdout();
+    while let Some(event) = events
+        .message()
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+    {
+        match event.body {
+            Some(job_event::Body::Output(chunk)) if args.follow => {
+                let buffer = partial.entry(chunk.host.clone()).or_default();
+                buffer.extend_from_slice(&chunk.data);
+                let mut out = stdout.lock();
+                while let Some(newline) = buffer.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buffer.drain(..=newline).collect();
+                    let _ = write!(out, "{} | {}", chunk.host, String::from_utf8_lossy(&line));
+                }
+            }
+            Some(job_event::Body::Host(host)) if args.follow && format == OutputFormat::Table => {
+                let state = output::command_state_name(host.state);
+                if !matches!(state, "pending" | "delivered") {
+                    eprintln!(
+                        "{}: {state}{}",
+                        host.host,
+                        if host.message.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", host.message)
+                        }
+                    );
+                }
+            }
+            Some(job_event::Body::Finished(_)) => break,
+            _ => {}
+        }
+    }
+    for (host, rest) in partial {
+        if !rest.is_empty() {
+            println!("{host} | {}", String::from_utf8_lossy(&rest));
+        }
+    }
+    let job = fetch(&mut client, connect, &job.id).await?;
+    print_job(&job, format)?;
+    finish(&job)
+}
+
+async fn fetch(
+    client: &mut convoy_proto::v1::admin_client::AdminClient<tonic::transport::Channel>,
+    connect: &ConnectArgs,
+    id: &str,
+) -> anyhow::Result<Job> {
+    Ok(client
+        .get_job(GetJobRequest {
+            id: id.to_string(),
+            tail_bytes: 0,
+        })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner())
+}
+
+fn finish(job: &Job) -> anyhow::Result<()> {
+    if job.state == JobState::Succeeded as i32 {
+        Ok(())
+    } else {
+        Err(JobNotSucceeded {
+            id: job.id.clone(),
+            state: output::job_state_name(job.state),
+        }
+        .into())
+    }
+}
+
+pub fn print_job(job: &Job, format: OutputFormat) -> anyhow::Result<()> {
+    if format == OutputFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&JobJson::from(job))?);
+        return Ok(());
+    }
+    let counts = job.counts.unwrap_or_default();
+    println!(
+        "job {}: {} on {} host(s), {} (by {}, concurrency {}, max errors {})",
+        job.id,
+        job.action,
+        counts.total,
+        output::job_state_name(job.state),
+        job.created_by,
+        if job.concurrency.is_empty() {
+            "all"
+        } else {
+            &job.concurrency
+        },
+        job.max_errors
+    );
+    println!(
+        "succeeded {}, errors {}, undeliverable {}, cancelled {}, running {}, pending {}",
+        counts.succeeded,
+        counts.errors,
+        counts.undeliverable,
+        counts.cancelled,
+        counts.running,
+        counts.pending
+    );
+    let mut table = Table::new();
+    table.load_preset(UTF8_BORDERS_ONLY).set_header([
+        "HOST",
+        "STATE",
+        "EXIT",
+        "DURATION",
+        "OUTPUT (TAIL)",
+    ]);
+    for host in &job.hosts {
+        let tail = String::from_utf8_lossy(&host.output_tail);
+        let last_line = tail
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .to_string();
+        let mut shown = if host.message.is_empty() {
+            last_line
+        } else {
+            format!("{last_line} [{}]", host.message)
+        };
+        if host.output_truncated {
+            shown.push_str(" [output truncated]");
+        }
+        table.add_row([
+            host.host.clone(),
+            output::command_state_name(host.state).to_string(),
+            host.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+            output::duration(host.started_unix_ms, host.finished_unix_ms),
+            shown.trim().to_string(),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+pub async fn jobs(connect: &ConnectArgs, format: OutputFormat) -> anyhow::Result<()> {
+    let mut client = admin(connect).await?;
+    let jobs = client
+        .list_jobs(ListJobsRequest { limit: 50 })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner()
+        .jobs;
+    if format == OutputFormat::Json {
+        let json: Vec<JobJson> = jobs.iter().map(JobJson::from).collect();
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    let now = now_unix_ms();
+    let mut table = Table::new();
+    table.load_preset(UTF8_BORDERS_ONLY).set_header([
+        "ID", "ACTION", "TARGETS", "STATE", "OK", "ERR", "UNDELIV", "ACTIVE", "STARTED", "BY",
+    ]);
+    for job in &jobs {
+        let c = job.counts.unwrap_or_default();
+        table.add_row([
+            job.id.clone(),
+            job.action.clone(),
+            c.total.to_string(),
+            output::job_state_name(job.state).to_string(),
+            c.succeeded.to_string(),
+            c.errors.to_string(),
+            c.undeliverable.to_string(),
+            (c.running + c.pending).to_string(),
+            output::ago(job.created_unix_ms, now),
+            job.created_by.clone(),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+pub async fn job(
+    command: JobCommand,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    let mut client = admin(connect).await?;
+    match command {
+        JobCommand::Show { id } => {
+            let job = client
+                .get_job(GetJobRequest { id, tail_bytes: 0 })
+                .await
+                .map_err(|status| rpc_error(&connect.addr, status))?
+                .into_inner();
+            print_job(&job, format)
+        }
+        JobCommand::Output { id, host } => {
+            let out = client
+                .get_command_output(GetCommandOutputRequest { job_id: id, host })
+                .await
+                .map_err(|status| rpc_error(&connect.addr, status))?
+                .into_inner();
+            if format == OutputFormat::Json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "host": out.host,
+                        "output": String::from_utf8_lossy(&out.data),
+                        "output_bytes": out.output_bytes,
+                        "output_stored_bytes": out.data.len(),
+                        "output_truncated": out.output_truncated,
+                    })
+                );
+            } else {
+                std::io::stdout()
+                    .write_all(&out.data)
+                    .context("cannot write output")?;
+                if out.output_truncated {
+                    eprintln!(
+                        "output truncated: {} of {} bytes stored",
+                        out.data.len(),
+                        out.output_bytes
+                    );
+                }
+            }
+            Ok(())
+        }
+        JobCommand::Cancel { id } => {
+            let job = client
+                .cancel_job(CancelJobRequest { id })
+                .await
+                .map_err(|status| rpc_error(&connect.addr, status))?
+                .into_inner();
+            print_job(&job, format)
+        }
+    }
+}
+
+pub async fn audit(
+    args: AuditArgs,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    let since = args
+        .since
+        .map(|d| now_unix_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let mut client = admin(connect).await?;
+    let entries = client
+        .list_audit(ListAuditRequest {
+            since_unix_ms: since.max(0),
+            operator: args.operator,
+            limit: args.limit,
+        })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner()
+        .entries;
+    if format == OutputFormat::Json {
+        let json: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "time": output::rfc3339(e.at_unix_ms),
+                    "operator": e.operator,
+                    "role": e.role,
+                    "call": e.call,
+                    "request": e.request,
+                    "ok": e.ok,
+                    "outcome": e.outcome,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table.load_preset(UTF8_BORDERS_ONLY).set_header([
+        "TIME", "OPERATOR", "ROLE", "CALL", "REQUEST", "OK", "OUTCOME",
+    ]);
+    for e in &entries {
+        table.add_row([
+            output::rfc3339(e.at_unix_ms).unwrap_or_default(),
+            e.operator.clone(),
+            e.role.clone(),
+            e.call.clone(),
+            e.request.clone(),
+            if e.ok { "yes".into() } else { "no".into() },
+            e.outcome.clone(),
+        ]);
+    }
+    println!("{table}");
+    Ok(())
+}

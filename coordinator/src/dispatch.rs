@@ -1,0 +1,302 @@
+//! Durable commands and jobs: the one way work reaches a host.
+//!
+//! A job is one operator request fanned out as one command per matching host. Every
+//! command is written to the store before it is sent, sent again after every reconnect
+//! until it finishes, and its events (received, started, output, finished) are applied in
+//! sequence order and acknowledged only once they are on disk. The scheduling rules
+//! (concurrency, error budget, delivery timeout) are the pure [`plan`]; this module and
+//! its children are the I/O shell around it.
+
+pub mod events;
+pub mod plan;
+pub mod rate;
+pub mod scheduler;
+pub mod views;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use convoy_proto::v1::{CommandRecord, CommandState, JobEvent, JobRecord, JobState};
+use tokio::sync::{Notify, broadcast};
+
+use crate::registry::{Registry, now_unix_ms};
+use crate::selector::Selector;
+use crate::store::{Store, StoreError};
+use rate::{Rate, RateError};
+
+/// Output kept per command unless configured otherwise.
+pub const DEFAULT_OUTPUT_CAP: u64 = 16 * 1024 * 1024;
+pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("invalid action name {0:?}: expected [a-z0-9][a-z0-9._-]*, at most 63 characters")]
+    BadAction(String),
+    #[error("invalid selector: {0}")]
+    BadSelector(#[from] crate::selector::SelectorError),
+    #[error(transparent)]
+    BadRate(#[from] RateError),
+    #[error("no agents match the selector {0:?}")]
+    NoTargets(String),
+    #[error("no job {0:?}")]
+    NoJob(String),
+    #[error("job {job} has no host {host:?}")]
+    NoHost { job: String, host: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What an operator asks for.
+#[derive(Debug, Clone)]
+pub struct JobRequest {
+    pub action: String,
+    pub selector: String,
+    pub concurrency: String,
+    pub max_errors: String,
+    pub delivery_timeout: Option<Duration>,
+    pub request_id: String,
+}
+
+#[derive(Debug)]
+struct ActiveJob {
+    record: JobRecord,
+    commands: Vec<CommandRecord>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    jobs: HashMap<String, ActiveJob>,
+    /// command id -> job id, for the commands of active jobs.
+    owners: HashMap<String, String>,
+}
+
+pub struct Dispatcher {
+    store: Store,
+    registry: Arc<Registry>,
+    output_cap: u64,
+    state: Mutex<State>,
+    events: broadcast::Sender<(String, JobEvent)>,
+    wake: Notify,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher").finish_non_exhaustive()
+    }
+}
+
+pub use convoy_proto::labels::valid_action_name;
+
+fn new_job_id(now_unix_ms: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_unix_ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let suffix: u16 = rand::random();
+    format!(
+        "j-{:04}{:02}{:02}-{:02}{:02}{:02}-{suffix:04x}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+impl Dispatcher {
+    /// Loads unsettled jobs so they resume where they stood.
+    pub fn load(
+        store: Store,
+        registry: Arc<Registry>,
+        output_cap: u64,
+    ) -> Result<Self, StoreError> {
+        let mut state = State::default();
+        for record in store.unsettled_jobs()? {
+            let mut commands = Vec::with_capacity(record.command_ids.len());
+            for id in &record.command_ids {
+                if let Some(command) = store.command(id)? {
+                    state.owners.insert(id.clone(), record.id.clone());
+                    commands.push(command);
+                }
+            }
+            state
+                .jobs
+                .insert(record.id.clone(), ActiveJob { record, commands });
+        }
+        let (events, _) = broadcast::channel(4096);
+        Ok(Self {
+            store,
+            registry,
+            output_cap,
+            state: Mutex::new(state),
+            events,
+            wake: Notify::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state is plain data; a panic elsewhere leaves it usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Job events (host updates, output, finished jobs) for watchers.
+    pub fn subscribe(&self) -> broadcast::Receiver<(String, JobEvent)> {
+        self.events.subscribe()
+    }
+
+    fn publish(&self, job_id: &str, event: JobEvent) {
+        // No receivers is fine.
+        let _ = self.events.send((job_id.to_string(), event));
+    }
+
+    /// Wakes the scheduler (new job, agent connected, command finished).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Creates a job: one pending command per host matching the selector now.
+    pub async fn start_job(
+        &self,
+        created_by: &str,
+        request: &JobRequest,
+    ) -> Result<JobRecord, DispatchError> {
+        if !request.request_id.is_empty() {
+            if let Some(existing) = self.store.job_for_request(&request.request_id)? {
+                if let Some(job) = self.store.job(&existing)? {
+                    return Ok(job);
+                }
+            }
+        }
+        if !valid_action_name(&request.action) {
+            return Err(DispatchError::BadAction(request.action.clone()));
+        }
+        let selector = Selector::parse(&request.selector)?;
+        let concurrency = if request.concurrency.trim().is_empty() {
+            None
+        } else {
+            Some(Rate::parse(&request.concurrency, "concurrency", false)?)
+        };
+        let max_errors = if request.max_errors.trim().is_empty() {
+            Rate::Count(0)
+        } else {
+            Rate::parse(&request.max_errors, "max-errors", true)?
+        };
+        let targets = self.registry.list(&selector);
+        if targets.is_empty() {
+            return Err(DispatchError::NoTargets(request.selector.clone()));
+        }
+        let total = u32::try_from(targets.len()).unwrap_or(u32::MAX);
+        let now = now_unix_ms();
+        let job_id = new_job_id(now);
+        let delivery_timeout = request.delivery_timeout.unwrap_or(DEFAULT_DELIVERY_TIMEOUT);
+        let commands: Vec<CommandRecord> = targets
+            .iter()
+            .map(|agent| CommandRecord {
+                id: format!("{job_id}/{}", agent.id),
+                job_id: job_id.clone(),
+                agent_id: agent.id.clone(),
+                action: request.action.clone(),
+                state: CommandState::Pending.into(),
+                output_cap_bytes: self.output_cap,
+                ..Default::default()
+            })
+            .collect();
+        let record = JobRecord {
+            id: job_id.clone(),
+            action: request.action.clone(),
+            selector: selector.to_string(),
+            state: JobState::Running.into(),
+            created_by: created_by.to_string(),
+            created_unix_ms: now,
+            concurrency: concurrency.map(|r| r.to_string()).unwrap_or_default(),
+            concurrency_limit: concurrency.map_or(total, |r| r.resolve(total)),
+            max_errors: max_errors.to_string(),
+            max_errors_limit: max_errors.resolve(total),
+            delivery_timeout_ms: u64::try_from(delivery_timeout.as_millis()).unwrap_or(u64::MAX),
+            output_cap_bytes: self.output_cap,
+            command_ids: commands.iter().map(|c| c.id.clone()).collect(),
+            request_id: request.request_id.clone(),
+            ..Default::default()
+        };
+        for command in &commands {
+            self.store.put_command(command)?;
+        }
+        self.store.put_job(&record)?;
+        self.store.flush_async().await?;
+        {
+            let mut state = self.lock();
+            for command in &commands {
+                state.owners.insert(command.id.clone(), job_id.clone());
+            }
+            state.jobs.insert(
+                job_id.clone(),
+                ActiveJob {
+                    record: record.clone(),
+                    commands,
+                },
+            );
+        }
+        tracing::info!(%job_id, action = %record.action, hosts = total, by = created_by, "job started");
+        self.wake();
+        Ok(record)
+    }
+
+    /// Cancels a job: queued hosts never start, released ones are told to stop.
+    pub async fn cancel_job(&self, job_id: &str) -> Result<JobRecord, DispatchError> {
+        let mut outgoing = Vec::new();
+        let record = {
+            let mut state = self.lock();
+            let Some(job) = state.jobs.get_mut(job_id) else {
+                drop(state);
+                // Already over: cancelling changes nothing.
+                return self
+                    .store
+                    .job(job_id)?
+                    .ok_or_else(|| DispatchError::NoJob(job_id.to_string()));
+            };
+            job.record.cancel_requested = true;
+            if job.record.state == JobState::Running as i32 {
+                job.record.state = JobState::Cancelled.into();
+                job.record.finished_unix_ms = now_unix_ms();
+            }
+            for command in &mut job.commands {
+                let state = CommandState::try_from(command.state).unwrap_or(CommandState::Pending);
+                if command.released_unix_ms != 0
+                    && !plan::is_terminal(state)
+                    && !command.cancel_requested
+                {
+                    command.cancel_requested = true;
+                    self.store.put_command(command)?;
+                    outgoing.push((
+                        command.agent_id.clone(),
+                        events::cancel_message(&command.id),
+                    ));
+                }
+            }
+            self.store.put_job(&job.record)?;
+            job.record.clone()
+        };
+        self.store.flush_async().await?;
+        for (agent_id, message) in outgoing {
+            self.registry.try_send(&agent_id, message);
+        }
+        tracing::info!(%job_id, "job cancelled");
+        if let Ok(job) = self.job_view(job_id, 0) {
+            self.publish(
+                job_id,
+                JobEvent {
+                    body: Some(convoy_proto::v1::job_event::Body::Finished(job)),
+                },
+            );
+        }
+        self.wake();
+        Ok(record)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+#[cfg(test)]
+mod tests;

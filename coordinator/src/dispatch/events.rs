@@ -1,0 +1,227 @@
+//! What agents tell the dispatcher: a session (re)opens, and command events arrive.
+
+use convoy_proto::v1::{
+    Ack, Cancel, Command, CommandEvent, CommandRecord, CommandState, CoordinatorMessage,
+    HostOutput, JobEvent, OutputStream, RunAction, command, command_event, coordinator_message,
+    job_event,
+};
+
+use super::{Dispatcher, plan, views};
+use crate::registry::now_unix_ms;
+use crate::store::StoreError;
+
+pub fn cancel_message(command_id: &str) -> CoordinatorMessage {
+    CoordinatorMessage {
+        body: Some(coordinator_message::Body::Cancel(Cancel {
+            command_id: command_id.to_string(),
+        })),
+    }
+}
+
+pub fn command_message(record: &CommandRecord) -> CoordinatorMessage {
+    CoordinatorMessage {
+        body: Some(coordinator_message::Body::Command(Command {
+            command_id: record.id.clone(),
+            job_id: record.job_id.clone(),
+            output_cap_bytes: record.output_cap_bytes,
+            action: Some(command::Action::Run(RunAction {
+                name: record.action.clone(),
+            })),
+        })),
+    }
+}
+
+fn ack(command_id: &str, seq: u64) -> CoordinatorMessage {
+    CoordinatorMessage {
+        body: Some(coordinator_message::Body::Ack(Ack {
+            command_id: command_id.to_string(),
+            seq,
+        })),
+    }
+}
+
+/// What to send for a command that is still owed to its agent.
+fn owed(record: &CommandRecord) -> Option<CoordinatorMessage> {
+    let state = CommandState::try_from(record.state).unwrap_or(CommandState::Pending);
+    if plan::is_terminal(state) || record.released_unix_ms == 0 {
+        None
+    } else if record.cancel_requested {
+        Some(cancel_message(&record.id))
+    } else {
+        Some(command_message(record))
+    }
+}
+
+impl Dispatcher {
+    /// An agent's session opened: every unfinished command released to it is sent again
+    /// (the agent runs an id at most once), or a cancel where one was asked for.
+    pub fn on_connect(&self, agent_id: &str) -> Result<Vec<CoordinatorMessage>, StoreError> {
+        let now = now_unix_ms();
+        let mut messages = Vec::new();
+        for command_id in self.store.inflight_for(agent_id)? {
+            let mut state = self.lock();
+            let record = match state.owners.get(&command_id).cloned() {
+                Some(job_id) => state
+                    .jobs
+                    .get_mut(&job_id)
+                    .and_then(|job| job.commands.iter_mut().find(|c| c.id == command_id))
+                    .map(|c| {
+                        c.sent_unix_ms = now;
+                        c.clone()
+                    }),
+                None => self.store.command(&command_id)?,
+            };
+            drop(state);
+            match record.as_ref().and_then(owed) {
+                Some(message) => messages.push(message),
+                None => self.store.set_inflight(agent_id, &command_id, false)?,
+            }
+        }
+        self.wake();
+        Ok(messages)
+    }
+
+    /// Applies one command event from `agent_id`. Returns the ack to send once the store
+    /// is flushed, or None for an event that must not be acked (a host reporting on a
+    /// command that is not its own).
+    pub fn on_event(
+        &self,
+        agent_id: &str,
+        event: &CommandEvent,
+    ) -> Result<Option<CoordinatorMessage>, StoreError> {
+        let mut state = self.lock();
+        let owner = state.owners.get(&event.command_id).cloned();
+        let job = owner.as_ref().and_then(|job_id| state.jobs.get_mut(job_id));
+        let Some(job) = job else {
+            drop(state);
+            return self.on_event_for_inactive(agent_id, event);
+        };
+        let Some(command) = job.commands.iter_mut().find(|c| c.id == event.command_id) else {
+            return Ok(None);
+        };
+        if command.agent_id != agent_id {
+            tracing::warn!(agent_id, command_id = %event.command_id, owner = %command.agent_id, "event for another host's command ignored");
+            return Ok(None);
+        }
+        if event.seq != command.last_seq + 1 {
+            // A replay (already applied) or a gap (an earlier event is still to come):
+            // acknowledge what we have; the agent resends the rest in order.
+            return Ok(Some(ack(&command.id, command.last_seq)));
+        }
+        let host = command.agent_id.clone();
+        let job_id = command.job_id.clone();
+        let mut publish = Vec::new();
+        let mut finished = false;
+        match &event.body {
+            Some(command_event::Body::Received(_))
+                if command.state == CommandState::Pending as i32 =>
+            {
+                command.state = CommandState::Delivered.into();
+                command.delivered_unix_ms = event.at_unix_ms;
+            }
+            Some(command_event::Body::Received(_)) => {}
+            Some(command_event::Body::Started(_)) => {
+                command.state = CommandState::Running.into();
+                command.started_unix_ms = event.at_unix_ms;
+            }
+            Some(command_event::Body::Output(chunk)) => {
+                let room = command
+                    .output_cap_bytes
+                    .saturating_sub(command.output_stored_bytes);
+                let keep = chunk
+                    .data
+                    .len()
+                    .min(usize::try_from(room).unwrap_or(usize::MAX));
+                if keep > 0 {
+                    self.store.put_output(
+                        &command.id,
+                        command.output_stored_bytes,
+                        &chunk.data[..keep],
+                    )?;
+                    command.output_stored_bytes += keep as u64;
+                }
+                if keep < chunk.data.len() {
+                    command.output_truncated = true;
+                }
+                command.output_bytes += chunk.data.len() as u64;
+                publish.push(JobEvent {
+                    body: Some(job_event::Body::Output(HostOutput {
+                        host: host.clone(),
+                        stream: OutputStream::try_from(chunk.stream)
+                            .unwrap_or(OutputStream::Stdout)
+                            .into(),
+                        data: chunk.data[..keep].to_vec(),
+                    })),
+                });
+            }
+            Some(command_event::Body::Finished(done)) => {
+                let state = CommandState::try_from(done.state).unwrap_or(CommandState::Failed);
+                command.state = if plan::is_terminal(state) {
+                    state
+                } else {
+                    CommandState::Failed
+                }
+                .into();
+                command.exit_code = done.exit_code;
+                command.signal = done.signal;
+                command.message = done.message.clone();
+                command.finished_unix_ms = event.at_unix_ms;
+                command.output_bytes = command.output_bytes.max(done.output_bytes);
+                command.output_truncated |= done.output_truncated;
+                finished = true;
+            }
+            None => {}
+        }
+        command.last_seq = event.seq;
+        self.store.put_command(command)?;
+        if finished {
+            self.store.set_inflight(agent_id, &command.id, false)?;
+        }
+        if !matches!(&event.body, Some(command_event::Body::Output(_))) {
+            publish.push(JobEvent {
+                body: Some(job_event::Body::Host(views::host_command(
+                    command,
+                    Vec::new(),
+                ))),
+            });
+        }
+        let reply = ack(&command.id, command.last_seq);
+        drop(state);
+        for event in publish {
+            self.publish(&job_id, event);
+        }
+        if finished {
+            self.wake();
+        }
+        Ok(Some(reply))
+    }
+
+    /// Events for commands of jobs no longer active (a replay after the job ended, or a
+    /// command still running when its job was cancelled before a restart).
+    fn on_event_for_inactive(
+        &self,
+        agent_id: &str,
+        event: &CommandEvent,
+    ) -> Result<Option<CoordinatorMessage>, StoreError> {
+        let Some(mut command) = self.store.command(&event.command_id)? else {
+            tracing::warn!(agent_id, command_id = %event.command_id, "event for an unknown command acknowledged and dropped");
+            return Ok(Some(ack(&event.command_id, event.seq)));
+        };
+        if command.agent_id != agent_id {
+            tracing::warn!(agent_id, command_id = %event.command_id, "event for another host's command ignored");
+            return Ok(None);
+        }
+        if event.seq == command.last_seq + 1 {
+            if let Some(command_event::Body::Finished(done)) = &event.body {
+                command.state = done.state;
+                command.exit_code = done.exit_code;
+                command.message = done.message.clone();
+                command.finished_unix_ms = event.at_unix_ms;
+                self.store.set_inflight(agent_id, &command.id, false)?;
+            }
+            command.last_seq = event.seq;
+            self.store.put_command(&command)?;
+        }
+        Ok(Some(ack(&command.id, command.last_seq)))
+    }
+}

@@ -1,0 +1,168 @@
+//! The scheduler loop: applies [`plan`](super::plan) decisions to every active job,
+//! persists them, and only then sends commands out. Also resends commands that were
+//! released to an online host but not acknowledged as received.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use convoy_proto::v1::{CommandState, JobEvent, JobState, job_event};
+use tokio_util::sync::CancellationToken;
+
+use super::events::command_message;
+use super::plan::{self, Decision, Limits, Skip, View};
+use super::{Dispatcher, views};
+use crate::store::StoreError;
+
+/// A command released to an online host and not received within this long is sent again.
+pub const RESEND_AFTER_MS: i64 = 10_000;
+/// The scheduler runs at least this often (delivery timeouts, resends).
+pub const TICK: Duration = Duration::from_secs(1);
+
+impl Dispatcher {
+    /// One scheduling pass over every active job.
+    pub async fn tick(&self, now: i64) -> Result<(), StoreError> {
+        let mut outgoing = Vec::new();
+        let mut updates = Vec::new();
+        let mut finished = Vec::new();
+        {
+            let mut state = self.lock();
+            let mut settled = Vec::new();
+            for job in state.jobs.values_mut() {
+                let views: Vec<View> = job
+                    .commands
+                    .iter()
+                    .map(|c| View {
+                        state: CommandState::try_from(c.state).unwrap_or(CommandState::Pending),
+                        released_unix_ms: (c.released_unix_ms != 0).then_some(c.released_unix_ms),
+                        online: self.registry.is_online(&c.agent_id),
+                    })
+                    .collect();
+                let limits = Limits {
+                    concurrency: job.record.concurrency_limit,
+                    max_errors: job.record.max_errors_limit,
+                    delivery_timeout_ms: i64::try_from(job.record.delivery_timeout_ms)
+                        .unwrap_or(i64::MAX),
+                    cancel_requested: job.record.cancel_requested,
+                };
+                for decision in plan::plan(&limits, &views, now) {
+                    match decision {
+                        Decision::Release(i) => {
+                            let command = &mut job.commands[i];
+                            command.released_unix_ms = now;
+                            self.store.put_command(command)?;
+                            self.store
+                                .set_inflight(&command.agent_id, &command.id, true)?;
+                            if views[i].online {
+                                command.sent_unix_ms = now;
+                                outgoing.push((command.agent_id.clone(), command_message(command)));
+                            }
+                        }
+                        Decision::Undeliverable(i) => {
+                            let command = &mut job.commands[i];
+                            command.state = CommandState::Undeliverable.into();
+                            command.finished_unix_ms = now;
+                            command.message = format!(
+                                "host stayed offline for the delivery timeout ({})",
+                                humantime::format_duration(Duration::from_millis(
+                                    job.record.delivery_timeout_ms
+                                ))
+                            );
+                            self.store.put_command(command)?;
+                            self.store
+                                .set_inflight(&command.agent_id, &command.id, false)?;
+                            updates.push((
+                                job.record.id.clone(),
+                                views::host_command(command, Vec::new()),
+                            ));
+                        }
+                        Decision::Skip(i, reason) => {
+                            let command = &mut job.commands[i];
+                            command.state = CommandState::Cancelled.into();
+                            command.finished_unix_ms = now;
+                            command.message = match reason {
+                                Skip::ErrorBudget => format!(
+                                    "not started: more than {} host(s) failed (--max-errors {})",
+                                    job.record.max_errors_limit, job.record.max_errors
+                                ),
+                                Skip::JobCancelled => "not started: job cancelled".to_string(),
+                            };
+                            self.store.put_command(command)?;
+                            updates.push((
+                                job.record.id.clone(),
+                                views::host_command(command, Vec::new()),
+                            ));
+                        }
+                        Decision::Finish(outcome) => {
+                            if job.record.state == JobState::Running as i32 {
+                                job.record.state = outcome.into();
+                                job.record.finished_unix_ms = now;
+                                finished.push(job.record.id.clone());
+                            }
+                            job.record.settled = true;
+                            self.store.put_job(&job.record)?;
+                            settled.push(job.record.id.clone());
+                        }
+                    }
+                }
+                for (command, view) in job.commands.iter_mut().zip(&views) {
+                    if command.released_unix_ms != 0
+                        && command.state == CommandState::Pending as i32
+                        && view.online
+                        && now.saturating_sub(command.sent_unix_ms) >= RESEND_AFTER_MS
+                    {
+                        command.sent_unix_ms = now;
+                        outgoing.push((command.agent_id.clone(), command_message(command)));
+                    }
+                }
+            }
+            for job_id in settled {
+                if let Some(job) = state.jobs.remove(&job_id) {
+                    for command in &job.commands {
+                        state.owners.remove(&command.id);
+                    }
+                }
+            }
+        }
+        if !outgoing.is_empty() || !updates.is_empty() || !finished.is_empty() {
+            // Written before sent: a crash now resends, never forgets.
+            self.store.flush_async().await?;
+        }
+        for (agent_id, message) in outgoing {
+            self.registry.try_send(&agent_id, message);
+        }
+        for (job_id, host) in updates {
+            self.publish(
+                &job_id,
+                JobEvent {
+                    body: Some(job_event::Body::Host(host)),
+                },
+            );
+        }
+        for job_id in finished {
+            if let Ok(job) = self.job_view(&job_id, 0) {
+                tracing::info!(%job_id, state = ?JobState::try_from(job.state), "job finished");
+                self.publish(
+                    &job_id,
+                    JobEvent {
+                        body: Some(job_event::Body::Finished(job)),
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the scheduler until `shutdown`: on every wake-up and at least every [`TICK`].
+pub async fn run(dispatcher: Arc<Dispatcher>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = dispatcher.wake.notified() => {}
+            () = tokio::time::sleep(TICK) => {}
+        }
+        if let Err(err) = dispatcher.tick(crate::registry::now_unix_ms()).await {
+            tracing::error!(error = %err, "job scheduler cannot persist its decisions");
+        }
+    }
+}

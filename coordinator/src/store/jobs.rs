@@ -1,0 +1,195 @@
+//! Jobs, their commands, command output, the per-agent index of unfinished commands, and
+//! the audit log. Writes are ordered so that replaying an agent's unacknowledged events
+//! after a crash is idempotent: output before the command record, the record before the
+//! index.
+
+use convoy_proto::v1::{AuditEntry, CommandRecord, JobRecord};
+use prost::Message;
+
+use super::{Store, StoreError, decode};
+
+/// Output keys: `<command id> 0x00 <offset, 16 hex digits>`.
+fn output_key(command_id: &str, offset: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(command_id.len() + 17);
+    key.extend_from_slice(command_id.as_bytes());
+    key.push(0);
+    key.extend_from_slice(format!("{offset:016x}").as_bytes());
+    key
+}
+
+fn output_prefix(command_id: &str) -> Vec<u8> {
+    let mut key = command_id.as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+fn inflight_key(agent_id: &str, command_id: &str) -> Vec<u8> {
+    let mut key = agent_id.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(command_id.as_bytes());
+    key
+}
+
+impl Store {
+    pub fn put_job(&self, job: &JobRecord) -> Result<(), StoreError> {
+        self.jobs.insert(job.id.as_bytes(), job.encode_to_vec())?;
+        if !job.request_id.is_empty() {
+            self.requests
+                .insert(job.request_id.as_bytes(), job.id.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    pub fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        self.jobs
+            .get(id.as_bytes())?
+            .map(|raw| decode("jobs", id.as_bytes(), &raw))
+            .transpose()
+    }
+
+    /// The job an idempotency key created, if any.
+    pub fn job_for_request(&self, request_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .requests
+            .get(request_id.as_bytes())?
+            .map(|raw| String::from_utf8_lossy(&raw).into_owned()))
+    }
+
+    /// Jobs newest first (job ids sort by creation time).
+    pub fn recent_jobs(&self, limit: usize) -> Result<Vec<JobRecord>, StoreError> {
+        self.jobs
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|item| {
+                let (key, raw) = item?;
+                decode("jobs", &key, &raw)
+            })
+            .collect()
+    }
+
+    /// Every job with a command not yet terminal (loaded at start-up to resume them).
+    pub fn unsettled_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        let mut unsettled = Vec::new();
+        for item in self.jobs.iter() {
+            let (key, raw) = item?;
+            let job: JobRecord = decode("jobs", &key, &raw)?;
+            if !job.settled {
+                unsettled.push(job);
+            }
+        }
+        Ok(unsettled)
+    }
+
+    pub fn put_command(&self, command: &CommandRecord) -> Result<(), StoreError> {
+        self.commands
+            .insert(command.id.as_bytes(), command.encode_to_vec())?;
+        Ok(())
+    }
+
+    pub fn command(&self, id: &str) -> Result<Option<CommandRecord>, StoreError> {
+        self.commands
+            .get(id.as_bytes())?
+            .map(|raw| decode("commands", id.as_bytes(), &raw))
+            .transpose()
+    }
+
+    /// Marks a command as one its agent must still be sent (or told to cancel).
+    pub fn set_inflight(
+        &self,
+        agent_id: &str,
+        command_id: &str,
+        inflight: bool,
+    ) -> Result<(), StoreError> {
+        let key = inflight_key(agent_id, command_id);
+        if inflight {
+            self.inflight.insert(key, &[])?;
+        } else {
+            self.inflight.remove(key)?;
+        }
+        Ok(())
+    }
+
+    /// Unfinished commands released to `agent_id`.
+    pub fn inflight_for(&self, agent_id: &str) -> Result<Vec<String>, StoreError> {
+        let mut prefix = agent_id.as_bytes().to_vec();
+        prefix.push(0);
+        self.inflight
+            .scan_prefix(&prefix)
+            .map(|item| {
+                let (key, _) = item?;
+                Ok(String::from_utf8_lossy(&key[prefix.len()..]).into_owned())
+            })
+            .collect()
+    }
+
+    /// Stores one chunk of output at `offset` (idempotent: same offset, same key).
+    pub fn put_output(&self, command_id: &str, offset: u64, data: &[u8]) -> Result<(), StoreError> {
+        self.output.insert(output_key(command_id, offset), data)?;
+        Ok(())
+    }
+
+    /// A command's whole stored output.
+    pub fn output(&self, command_id: &str) -> Result<Vec<u8>, StoreError> {
+        let mut all = Vec::new();
+        for item in self.output.scan_prefix(output_prefix(command_id)) {
+            let (_, chunk) = item?;
+            all.extend_from_slice(&chunk);
+        }
+        Ok(all)
+    }
+
+    /// The last `max` bytes of a command's stored output.
+    pub fn output_tail(&self, command_id: &str, max: usize) -> Result<Vec<u8>, StoreError> {
+        let mut chunks = Vec::new();
+        let mut size = 0;
+        for item in self.output.scan_prefix(output_prefix(command_id)).rev() {
+            let (_, chunk) = item?;
+            size += chunk.len();
+            chunks.push(chunk);
+            if size >= max {
+                break;
+            }
+        }
+        let mut tail: Vec<u8> = chunks
+            .iter()
+            .rev()
+            .flat_map(|c| c.iter().copied())
+            .collect();
+        if tail.len() > max {
+            tail.drain(..tail.len() - max);
+        }
+        Ok(tail)
+    }
+
+    /// Appends to the audit log.
+    pub fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        // Time-ordered keys; the sled id breaks ties between entries of one millisecond.
+        let mut key = entry.at_unix_ms.to_be_bytes().to_vec();
+        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        self.audit.insert(key, entry.encode_to_vec())?;
+        Ok(())
+    }
+
+    /// Audit entries at or after `since`, oldest first, the newest `limit` of them.
+    pub fn audit(
+        &self,
+        since_unix_ms: i64,
+        operator: &str,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut entries = Vec::new();
+        for item in self.audit.range(since_unix_ms.max(0).to_be_bytes()..).rev() {
+            let (key, raw) = item?;
+            let entry: AuditEntry = decode("audit", &key, &raw)?;
+            if operator.is_empty() || entry.operator == operator {
+                entries.push(entry);
+                if entries.len() == limit {
+                    break;
+                }
+            }
+        }
+        entries.reverse();
+        Ok(entries)
+    }
+}
