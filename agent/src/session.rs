@@ -256,6 +256,7 @@ async fn session(
             labels: config.labels.clone(),
             facts: Some(metrics::facts()),
             commands: runner.journal().held().unwrap_or_default(),
+            actions: config.actions.keys().cloned().collect(),
         })),
     };
     // The queue is empty, so this cannot fail for lack of room.

@@ -39,6 +39,12 @@ pub enum DispatchError {
     BadRate(#[from] RateError),
     #[error("no agents match the selector {0:?}")]
     NoTargets(String),
+    #[error("unknown action {action:?}: none of the {hosts} matching host(s) allows it{known}")]
+    UnknownAction {
+        action: String,
+        hosts: usize,
+        known: String,
+    },
     #[error("no job {0:?}")]
     NoJob(String),
     #[error("job {job} has no host {host:?}")]
@@ -184,6 +190,26 @@ impl Dispatcher {
         let targets = self.registry.list(&selector);
         if targets.is_empty() {
             return Err(DispatchError::NoTargets(request.selector.clone()));
+        }
+        if !targets
+            .iter()
+            .any(|agent| agent.actions.contains(&request.action))
+        {
+            let mut known: Vec<&str> = targets
+                .iter()
+                .flat_map(|agent| agent.actions.iter().map(String::as_str))
+                .collect();
+            known.sort_unstable();
+            known.dedup();
+            return Err(DispatchError::UnknownAction {
+                action: request.action.clone(),
+                hosts: targets.len(),
+                known: if known.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (they allow: {})", known.join(", "))
+                },
+            });
         }
         let total = u32::try_from(targets.len()).unwrap_or(u32::MAX);
         let now = now_unix_ms();

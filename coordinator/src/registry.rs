@@ -155,6 +155,7 @@ impl Registry {
             record.labels = hello.labels.into_iter().collect();
             record.version = hello.version;
             record.facts = hello.facts;
+            record.actions = hello.actions;
             record.last_seen_unix_ms = now;
             record.connections.push(Connection {
                 connected_unix_ms: now,
@@ -376,6 +377,7 @@ fn summary(entry: &Entry) -> AgentSummary {
         first_seen_unix_ms: record.first_seen_unix_ms,
         last_seen_unix_ms: record.last_seen_unix_ms,
         metrics: record.last_metrics.clone(),
+        actions: record.actions.clone(),
         hostname: record
             .facts
             .as_ref()

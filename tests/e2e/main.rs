@@ -404,3 +404,183 @@ fn an_agent_with_a_foreign_certificate_logs_an_identity_problem_and_backs_off() 
     coordinator.signal("-TERM");
     assert!(coordinator.wait(Duration::from_secs(20)).success());
 }
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|err| panic!("not JSON ({err}): {text}"))
+}
+
+fn add_actions(fleet: &Fleet, id: &str, marks: &Path) {
+    let path = fleet.path().join(format!("{id}.toml"));
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config.push_str(&format!(
+        r#"
+[actions.hello]
+run = ["/bin/sh", "-c", "echo hello from {id}"]
+timeout = "10s"
+
+[actions.slow]
+run = ["/bin/sh", "-c", "echo run >> \"$MARK\"; exec sleep 30"]
+timeout = "60s"
+kill_grace = "1s"
+env = {{ MARK = "{mark}" }}
+"#,
+        mark = marks.join(format!("{id}.runs")).display()
+    ));
+    std::fs::write(path, config).unwrap();
+}
+
+fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn jobs_through_the_cli_and_an_agent_killed_mid_command() {
+    let fleet = Fleet::new(&[("web-1", "role=web"), ("web-2", "role=web")]);
+    let marks = tempfile::tempdir().unwrap();
+    for id in ["web-1", "web-2"] {
+        add_actions(&fleet, id, marks.path());
+    }
+    let coordinator = fleet.serve();
+    let mut web1 = fleet.agent("web-1");
+    let web2 = fleet.agent("web-2");
+    fleet.wait_online("role=web", 2);
+
+    // exec --wait -o json: blocks, exits 0, prints the job object.
+    let done = json(&fleet.ok(&[
+        "exec",
+        "hello",
+        "--selector",
+        "role=web",
+        "--wait",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(done["action"], "hello");
+    assert_eq!(done["state"], "succeeded");
+    let hosts = done["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 2);
+    for host in hosts {
+        assert_eq!(host["state"], "succeeded");
+        assert_eq!(host["exit_code"], 0);
+        assert_eq!(
+            host["output"],
+            format!("hello from {}\n", host["host"].as_str().unwrap())
+        );
+    }
+    let follow = fleet.ok(&["exec", "hello", "--selector", "role=web", "--follow"]);
+    assert!(
+        follow.contains("web-1 | hello from web-1") && follow.contains("web-2 | hello from web-2"),
+        "{follow}"
+    );
+
+    // A long command; kill web-1's agent with SIGKILL while it runs.
+    let started = json(&fleet.ok(&["exec", "slow", "--selector", "role=web", "-o", "json"]));
+    let job_id = started["id"].as_str().unwrap().to_string();
+    let runs = |id: &str| {
+        std::fs::read_to_string(marks.path().join(format!("{id}.runs"))).unwrap_or_default()
+    };
+    wait_until(
+        "slow running on both hosts",
+        Duration::from_secs(20),
+        || runs("web-1") == "run\n" && runs("web-2") == "run\n",
+    );
+    web1.signal("-KILL");
+    web1.wait(Duration::from_secs(10));
+    web1 = fleet.agent("web-1");
+    let show = |fleet: &Fleet| json(&fleet.ok(&["job", "show", &job_id, "-o", "json"]));
+    let host_state = |job: &serde_json::Value, host: &str| {
+        job["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["host"] == host)
+            .unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    wait_until(
+        "web-1 reported interrupted",
+        Duration::from_secs(20),
+        || host_state(&show(&fleet), "web-1") == "interrupted",
+    );
+    assert_eq!(host_state(&show(&fleet), "web-2"), "running");
+
+    // Cancel stops the rest; the job exits non-zero for --wait style callers.
+    let cancelled = fleet.convoy(&["job", "cancel", &job_id]);
+    assert!(
+        cancelled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cancelled.stderr)
+    );
+    wait_until("web-2 cancelled", Duration::from_secs(20), || {
+        host_state(&show(&fleet), "web-2") == "cancelled"
+    });
+    assert_eq!(show(&fleet)["state"], "cancelled");
+    // The killed command was never run again.
+    fleet.wait_online("role=web", 2);
+    assert_eq!(runs("web-1"), "run\n");
+
+    // Bad input: clear errors, nothing created.
+    let before = json(&fleet.ok(&["jobs", "-o", "json"]))
+        .as_array()
+        .unwrap()
+        .len();
+    let unknown = fleet.convoy(&["exec", "nope", "--selector", "role=web"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown action \"nope\""));
+    let zero = fleet.convoy(&["exec", "hello", "--concurrency", "0"]);
+    assert_eq!(zero.status.code(), Some(2));
+    let nobody = fleet.convoy(&["exec", "hello", "--selector", "role=db"]);
+    assert_eq!(nobody.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no agents match"));
+    let missing = fleet.convoy(&["job", "show", "j-nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        json(&fleet.ok(&["jobs", "-o", "json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        before
+    );
+
+    // Everything above is in the audit log, refusals included.
+    let audit = json(&fleet.ok(&[
+        "audit",
+        "--since",
+        "1h",
+        "--operator",
+        "alice",
+        "-o",
+        "json",
+    ]));
+    let calls: Vec<(&str, bool)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["call"].as_str().unwrap(), e["ok"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("StartJob", true),
+            ("StartJob", true),
+            ("StartJob", true),
+            ("CancelJob", true),
+            ("StartJob", false),
+            ("StartJob", false)
+        ],
+        "{audit}"
+    );
+
+    for agent in [web1, web2] {
+        agent.signal("-TERM");
+        assert!(agent.wait(Duration::from_secs(20)).success());
+    }
+    coordinator.signal("-TERM");
+    assert!(coordinator.wait(Duration::from_secs(20)).success());
+}

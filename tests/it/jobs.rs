@@ -194,19 +194,45 @@ async fn max_errors_stops_new_starts_and_unknown_actions_are_rejected() {
         assert_eq!(host.started_unix_ms, 0, "never started");
     }
 
-    let started = start(&mut admin, "rm-rf", "", "100%").await;
-    let job = finished(&admin, &started.id).await;
+    // An action no target allows is refused up front and creates nothing.
+    let refused = admin
+        .start_job(StartJobRequest {
+            action: "rm-rf".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
     assert!(
-        job.hosts
-            .iter()
-            .all(|h| h.state == CommandState::Rejected as i32),
-        "{job:?}"
-    );
-    assert!(
-        job.hosts[0].message.contains("unknown action \"rm-rf\""),
+        refused.message().contains("unknown action \"rm-rf\"")
+            && refused.message().contains("fail"),
         "{}",
-        job.hosts[0].message
+        refused.message()
     );
+    // One that only some targets allow is rejected by the others, which never run it.
+    let other = TestAgent::start_with_actions(
+        &pki,
+        &coordinator.url(),
+        "g-1",
+        &[],
+        actions(&[("other", sh("true", Duration::from_secs(5)))]),
+    );
+    fleet_online(&admin, 5).await;
+    let started = start(&mut admin, "other", "", "100%").await;
+    let job = finished(&admin, &started.id).await;
+    assert_eq!(host_state(&job, "g-1"), CommandState::Succeeded);
+    let rejected: Vec<_> = job
+        .hosts
+        .iter()
+        .filter(|h| h.state == CommandState::Rejected as i32)
+        .collect();
+    assert_eq!(rejected.len(), 4, "{job:?}");
+    assert!(
+        rejected[0].message.contains("unknown action \"other\""),
+        "{}",
+        rejected[0].message
+    );
+    other.stop().await;
     for agent in agents {
         agent.stop().await;
     }
@@ -465,5 +491,37 @@ async fn viewers_cannot_start_jobs_and_every_attempt_is_audited() {
         .entries;
     assert_eq!(vera_only.len(), 1);
     agent.stop().await;
+    coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn an_offline_host_becomes_undeliverable_and_is_reported_apart() {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let noop = || actions(&[("noop", sh("true", Duration::from_secs(5)))]);
+    let up = TestAgent::start_with_actions(&pki, &coordinator.url(), "u-1", &[], noop());
+    let gone = TestAgent::start_with_actions(&pki, &coordinator.url(), "u-2", &[], noop());
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("alice", Role::Operator))
+        .await;
+    fleet_online(&admin, 2).await;
+    gone.stop().await;
+    fleet_online(&admin, 1).await;
+    let job = admin
+        .start_job(StartJobRequest {
+            action: "noop".into(),
+            delivery_timeout_ms: 1_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let job = finished(&admin, &job.id).await;
+    assert_eq!(job.state, JobState::Failed as i32);
+    assert_eq!(host_state(&job, "u-1"), CommandState::Succeeded);
+    assert_eq!(host_state(&job, "u-2"), CommandState::Undeliverable);
+    let counts = job.counts.unwrap();
+    assert_eq!((counts.undeliverable, counts.errors), (1, 0));
+    up.stop().await;
     coordinator.stop().await;
 }

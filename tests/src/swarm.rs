@@ -398,6 +398,8 @@ impl AgentRun {
                 labels: self.config.labels.clone().into_iter().collect(),
                 facts: Some(fake_facts(&agent.agent_id)),
                 commands: Vec::new(),
+                // Simulated agents allow one action, a no-op.
+                actions: vec!["noop".to_string()],
             })),
         };
         tx.send(hello).await.context("request stream closed")?;

@@ -26,6 +26,7 @@ fn join(
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     let mut hello = Hello {
         agent_id: id.into(),
+        actions: vec!["noop".into()],
         ..Default::default()
     };
     hello.labels.insert("role".into(), role.into());
@@ -69,6 +70,10 @@ async fn bad_requests_change_nothing() {
     let _web = join(&registry, "web-1", "web");
     for (req, expected) in [
         (request("noop", "role=db", ""), "no agents match"),
+        (
+            request("rm-rf", "", ""),
+            "unknown action \"rm-rf\": none of the 1 matching host(s) allows it (they allow: noop)",
+        ),
         (request("Bad Action", "", ""), "invalid action name"),
         (request("noop", "role in (a", ""), "invalid selector"),
         (request("noop", "", "0"), "at least 1"),

@@ -267,7 +267,12 @@ impl Admin for AdminService {
                 return;
             }
             loop {
-                match events.recv().await {
+                let received = tokio::select! {
+                    received = events.recv() => received,
+                    // The watcher went away: stop, do not wait for the next event.
+                    () = tx.closed() => return,
+                };
+                match received {
                     Ok((id, event)) if id == job_id => {
                         let done = matches!(event.body, Some(job_event::Body::Finished(_)));
                         if tx.send(Ok(event)).await.is_err() || done {
