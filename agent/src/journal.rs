@@ -302,6 +302,27 @@ impl Journal {
         Ok(held)
     }
 
+    /// Forgets finished commands received before `before_unix_ms` whose events were all
+    /// acknowledged: the coordinator will never send them again. Returns how many.
+    pub fn prune_finished(&self, before_unix_ms: i64) -> Result<usize, JournalError> {
+        let mut pruned = 0;
+        for item in self.entries.iter() {
+            let (key, raw) = item?;
+            let entry = JournalEntry::decode(raw.as_ref())
+                .map_err(|_| JournalError::Corrupt(String::from_utf8_lossy(&key).into_owned()))?;
+            let mut prefix = entry.command_id.as_bytes().to_vec();
+            prefix.push(0);
+            if entry.stage == JournalStage::Finished as i32
+                && entry.received_unix_ms < before_unix_ms
+                && self.outbox.scan_prefix(&prefix).next().is_none()
+            {
+                self.entries.remove(&key)?;
+                pruned += 1;
+            }
+        }
+        Ok(pruned)
+    }
+
     pub fn flush(&self) -> Result<(), JournalError> {
         self.db.flush()?;
         Ok(())

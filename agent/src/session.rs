@@ -27,6 +27,9 @@ use crate::journal::Journal;
 use crate::metrics::{self, Sampler};
 use crate::runner::Runner;
 
+/// Finished, acknowledged command ids are remembered this long (30 days).
+const JOURNAL_RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
+
 /// Reconnect pacing.
 #[derive(Debug, Clone, Copy)]
 pub struct Tuning {
@@ -170,6 +173,13 @@ pub async fn run(
     let journal = Arc::new(Journal::open(&config.data_dir)?);
     for command_id in journal.recover_interrupted()? {
         warn!(%command_id, "command was running when the agent stopped; reported as interrupted, not run again");
+    }
+    // Ids older than this are long finished on the coordinator and never sent again.
+    let keep_since = crate::journal::now_unix_ms() - JOURNAL_RETENTION_MS;
+    match journal.prune_finished(keep_since) {
+        Ok(0) => {}
+        Ok(pruned) => info!(pruned, "forgot finished commands older than 30 days"),
+        Err(err) => warn!(error = %err, "cannot prune the command journal"),
     }
     let runner = Runner::new(journal, config.actions.clone(), shutdown.clone());
     let mut sampler = Sampler::new();

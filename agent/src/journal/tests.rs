@@ -150,3 +150,31 @@ fn a_journal_in_use_is_refused() {
         Err(JournalError::Locked(_))
     ));
 }
+
+#[test]
+fn only_old_fully_acked_finished_commands_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    journal.admit("j/acked", "j", "x", 0).unwrap();
+    journal.mark_started("j/acked").unwrap();
+    journal
+        .finish("j/acked", finished(CommandState::Succeeded))
+        .unwrap();
+    journal.ack("j/acked", 3).unwrap();
+    journal.admit("j/unacked", "j", "x", 0).unwrap();
+    journal.mark_started("j/unacked").unwrap();
+    journal
+        .finish("j/unacked", finished(CommandState::Succeeded))
+        .unwrap();
+    journal.admit("j/waiting", "j", "x", 0).unwrap();
+    journal.ack("j/waiting", 1).unwrap();
+    assert_eq!(
+        journal.prune_finished(0).unwrap(),
+        0,
+        "nothing is old enough"
+    );
+    assert_eq!(journal.prune_finished(i64::MAX).unwrap(), 1);
+    assert!(journal.entry("j/acked").unwrap().is_none());
+    assert!(journal.entry("j/unacked").unwrap().is_some());
+    assert!(journal.entry("j/waiting").unwrap().is_some());
+}
