@@ -584,3 +584,49 @@ fn jobs_through_the_cli_and_an_agent_killed_mid_command() {
     coordinator.signal("-TERM");
     assert!(coordinator.wait(Duration::from_secs(20)).success());
 }
+
+#[test]
+fn a_coordinator_killed_mid_job_resumes_it_and_loses_no_output() {
+    let fleet = Fleet::new(&[("db-1", "role=db")]);
+    let path = fleet.path().join("db-1.toml");
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    config.push_str(
+        r#"
+[actions.count]
+run = ["/bin/sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line $i; i=$((i+1)); sleep 0.005; done"]
+timeout = "60s"
+"#,
+    );
+    std::fs::write(&path, config).unwrap();
+    let coordinator = fleet.serve();
+    let agent = fleet.agent("db-1");
+    fleet.wait_online("role=db", 1);
+    let job = json(&fleet.ok(&["exec", "count", "--selector", "role=db", "-o", "json"]));
+    let job_id = job["id"].as_str().unwrap().to_string();
+    let stored = |fleet: &Fleet| {
+        let out = fleet.convoy(&["job", "show", &job_id, "-o", "json"]);
+        if !out.status.success() {
+            return 0;
+        }
+        json(&String::from_utf8_lossy(&out.stdout))["hosts"][0]["output_stored_bytes"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    wait_until("output flowing", Duration::from_secs(20), || {
+        stored(&fleet) > 0
+    });
+    coordinator.signal("-KILL");
+    coordinator.wait(Duration::from_secs(10));
+    let coordinator = fleet.serve();
+    wait_until("the killed job completed", Duration::from_secs(30), || {
+        let out = fleet.convoy(&["job", "show", &job_id, "-o", "json"]);
+        out.status.success() && json(&String::from_utf8_lossy(&out.stdout))["state"] == "succeeded"
+    });
+    let output = fleet.ok(&["job", "output", &job_id, "--host", "db-1"]);
+    let expected: String = (0..400).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(output, expected);
+    agent.signal("-TERM");
+    assert!(agent.wait(Duration::from_secs(20)).success());
+    coordinator.signal("-TERM");
+    assert!(coordinator.wait(Duration::from_secs(20)).success());
+}
