@@ -113,6 +113,35 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
     }
 }
 
+/// Prints a line to stdout. A closed stdout (`convoy jobs | head`) ends the program
+/// quietly, as a shell pipeline expects, instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($arg)*))
+    };
+}
+pub(crate) use out;
+
+#[doc(hidden)]
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    let mut line = args.to_string();
+    line.push('\n');
+    write_raw(line.as_bytes());
+}
+
+/// Writes bytes to stdout as they are (command output), with the same rules as `out!`.
+pub fn write_raw(bytes: &[u8]) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {err}");
+        std::process::exit(1);
+    }
+}
+
 /// A mistake in how the command was called; `main` exits with status 2 for it.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

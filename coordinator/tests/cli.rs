@@ -210,3 +210,23 @@ fn an_unreachable_coordinator_is_one_clear_line() {
         stderr(&missing)
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_the_program_quietly() {
+    use std::io::Read as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_convoy"))
+        .args(["ca", "init", "--dir", "pki"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the read end before the program writes: like `convoy ... | head -0`.
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(status.success(), "{status:?}: {stderr}");
+}

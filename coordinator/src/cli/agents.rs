@@ -1,5 +1,6 @@
 //! `convoy agents`, `convoy agents show ID` and `convoy whoami`.
 
+use crate::cli::out;
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use convoy_proto::v1::{GetAgentRequest, ListAgentsRequest, WhoAmIRequest};
@@ -54,7 +55,7 @@ async fn list(selector: &str, connect: &ConnectArgs, output: OutputFormat) -> an
     match output {
         OutputFormat::Json => {
             let json: Vec<AgentJson> = agents.iter().map(AgentJson::from).collect();
-            println!("{}", serde_json::to_string_pretty(&json)?);
+            out!("{}", serde_json::to_string_pretty(&json)?);
         }
         OutputFormat::Table => {
             let now = now_unix_ms();
@@ -94,12 +95,12 @@ async fn list(selector: &str, connect: &ConnectArgs, output: OutputFormat) -> an
                     output::ago(agent.last_seen_unix_ms, now),
                 ]);
             }
-            println!("{table}");
+            out!("{table}");
             let online = agents
                 .iter()
                 .filter(|a| output::state_name(a.state) == "online")
                 .count();
-            println!("agents: {}, online: {online}", agents.len());
+            out!("agents: {}, online: {online}", agents.len());
         }
     }
     Ok(())
@@ -114,7 +115,7 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
         .into_inner();
     let json = AgentDetailJson::from(&detail);
     if output == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        out!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
     let now = now_unix_ms();
@@ -128,6 +129,7 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
         row("state", agent.state.to_string());
         row("version", agent.version.clone());
         row("labels", output::labels(&agent.labels));
+        row("actions", agent.actions.join(", "));
         row("first seen", agent.first_seen.clone().unwrap_or_default());
         row(
             "last seen",
@@ -194,14 +196,14 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
         row("processes", m.process_count.to_string());
         row("sampled at", m.sampled_at.clone().unwrap_or_default());
     }
-    println!("{table}");
+    out!("{table}");
     if !detail.history.is_empty() {
         let cpu: Vec<String> = detail
             .history
             .iter()
             .map(|p| format!("{:.0}", p.cpu_percent))
             .collect();
-        println!("cpu % history (oldest first): {}", cpu.join(" "));
+        out!("cpu % history (oldest first): {}", cpu.join(" "));
     }
     let mut connections = Table::new();
     connections.load_preset(UTF8_BORDERS_ONLY).set_header([
@@ -218,7 +220,7 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
             c.reason.clone(),
         ]);
     }
-    println!("connections (newest first):\n{connections}");
+    out!("connections (newest first):\n{connections}");
     Ok(())
 }
 
@@ -230,11 +232,11 @@ pub async fn whoami(connect: &ConnectArgs, output: OutputFormat) -> anyhow::Resu
         .map_err(|status| rpc_error(&connect.addr, status))?
         .into_inner();
     match output {
-        OutputFormat::Json => println!(
+        OutputFormat::Json => out!(
             "{}",
             serde_json::json!({ "name": me.name, "role": me.role })
         ),
-        OutputFormat::Table => println!("{} ({})", me.name, me.role),
+        OutputFormat::Table => out!("{} ({})", me.name, me.role),
     }
     Ok(())
 }

@@ -1,10 +1,9 @@
 //! `convoy exec`, `convoy jobs`, `convoy job show|output|cancel` and `convoy audit`.
 
+use crate::cli::out;
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use convoy_proto::v1::{
@@ -117,9 +116,9 @@ pub async fn exec(
     if !args.follow && !args.wait {
         match format {
             OutputFormat::Json => {
-                println!("{}", serde_json::to_string_pretty(&JobJson::from(&job))?)
+                out!("{}", serde_json::to_string_pretty(&JobJson::from(&job))?)
             }
-            OutputFormat::Table => println!(
+            OutputFormat::Table => out!(
                 "job {} started: {} on {} host(s); see `convoy job show {}`",
                 job.id,
                 job.action,
@@ -143,7 +142,6 @@ pub async fn exec(
         .map_err(|status| rpc_error(&connect.addr, status))?
         .into_inner();
     let mut partial: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let stdout = std::io::stdout();
     while let Some(event) = events
         .message()
         .await
@@ -153,10 +151,10 @@ pub async fn exec(
             Some(job_event::Body::Output(chunk)) if args.follow => {
                 let buffer = partial.entry(chunk.host.clone()).or_default();
                 buffer.extend_from_slice(&chunk.data);
-                let mut out = stdout.lock();
                 while let Some(newline) = buffer.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = buffer.drain(..=newline).collect();
-                    let _ = write!(out, "{} | {}", chunk.host, String::from_utf8_lossy(&line));
+                    let prefixed = format!("{} | {}", chunk.host, String::from_utf8_lossy(&line));
+                    crate::cli::write_raw(prefixed.as_bytes());
                 }
             }
             Some(job_event::Body::Host(host)) if args.follow && format == OutputFormat::Table => {
@@ -179,7 +177,7 @@ pub async fn exec(
     }
     for (host, rest) in partial {
         if !rest.is_empty() {
-            println!("{host} | {}", String::from_utf8_lossy(&rest));
+            out!("{host} | {}", String::from_utf8_lossy(&rest));
         }
     }
     let job = fetch(&mut client, connect, &job.id).await?;
@@ -216,11 +214,11 @@ fn finish(job: &Job) -> anyhow::Result<()> {
 
 pub fn print_job(job: &Job, format: OutputFormat) -> anyhow::Result<()> {
     if format == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&JobJson::from(job))?);
+        out!("{}", serde_json::to_string_pretty(&JobJson::from(job))?);
         return Ok(());
     }
     let counts = job.counts.unwrap_or_default();
-    println!(
+    out!(
         "job {}: {} on {} host(s), {} (by {}, concurrency {}, max errors {})",
         job.id,
         job.action,
@@ -234,7 +232,7 @@ pub fn print_job(job: &Job, format: OutputFormat) -> anyhow::Result<()> {
         },
         job.max_errors
     );
-    println!(
+    out!(
         "succeeded {}, errors {}, undeliverable {}, cancelled {}, running {}, pending {}",
         counts.succeeded,
         counts.errors,
@@ -275,7 +273,7 @@ pub fn print_job(job: &Job, format: OutputFormat) -> anyhow::Result<()> {
             shown.trim().to_string(),
         ]);
     }
-    println!("{table}");
+    out!("{table}");
     Ok(())
 }
 
@@ -289,7 +287,7 @@ pub async fn jobs(connect: &ConnectArgs, format: OutputFormat) -> anyhow::Result
         .jobs;
     if format == OutputFormat::Json {
         let json: Vec<JobJson> = jobs.iter().map(JobJson::from).collect();
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        out!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
     let now = now_unix_ms();
@@ -312,7 +310,7 @@ pub async fn jobs(connect: &ConnectArgs, format: OutputFormat) -> anyhow::Result
             job.created_by.clone(),
         ]);
     }
-    println!("{table}");
+    out!("{table}");
     Ok(())
 }
 
@@ -338,7 +336,7 @@ pub async fn job(
                 .map_err(|status| rpc_error(&connect.addr, status))?
                 .into_inner();
             if format == OutputFormat::Json {
-                println!(
+                out!(
                     "{}",
                     serde_json::json!({
                         "host": out.host,
@@ -349,9 +347,7 @@ pub async fn job(
                     })
                 );
             } else {
-                std::io::stdout()
-                    .write_all(&out.data)
-                    .context("cannot write output")?;
+                crate::cli::write_raw(&out.data);
                 if out.output_truncated {
                     eprintln!(
                         "output truncated: {} of {} bytes stored",
@@ -408,7 +404,7 @@ pub async fn audit(
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        out!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
     let mut table = Table::new();
@@ -426,6 +422,6 @@ pub async fn audit(
             e.outcome.clone(),
         ]);
     }
-    println!("{table}");
+    out!("{table}");
     Ok(())
 }

@@ -89,6 +89,8 @@ pub struct AgentJson {
     pub labels: BTreeMap<String, String>,
     pub version: String,
     pub hostname: String,
+    /// Actions the host's config allows.
+    pub actions: Vec<String>,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
     pub metrics: Option<MetricsJson>,
@@ -102,6 +104,7 @@ impl From<&AgentSummary> for AgentJson {
             labels: a.labels.clone(),
             version: a.version.clone(),
             hostname: a.hostname.clone(),
+            actions: a.actions.clone(),
             first_seen: rfc3339(a.first_seen_unix_ms),
             last_seen: rfc3339(a.last_seen_unix_ms),
             metrics: a.metrics.as_ref().map(MetricsJson::from),

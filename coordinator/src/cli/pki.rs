@@ -1,5 +1,6 @@
 //! `convoy ca …` and `convoy cert …`: the fleet CA on local files.
 
+use crate::cli::out;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -120,9 +121,9 @@ pub fn run_cert(command: CertCommand, output: OutputFormat) -> anyhow::Result<()
 
 fn report(output: OutputFormat, what: &str, cert: &std::path::Path, key: &std::path::Path) {
     match output {
-        OutputFormat::Json => println!("{}", json!({ "identity": what, "cert": cert, "key": key })),
+        OutputFormat::Json => out!("{}", json!({ "identity": what, "cert": cert, "key": key })),
         OutputFormat::Table => {
-            println!("wrote {} and {} ({what})", cert.display(), key.display());
+            out!("wrote {} and {} ({what})", cert.display(), key.display());
         }
     }
 }
