@@ -11,9 +11,7 @@ use convoy_proto::MAX_AGENT_MESSAGE_BYTES;
 use convoy_proto::identity::{AgentId, Identity as ConvoyIdentity};
 use convoy_proto::tls::{LinkFailure, classify};
 use convoy_proto::v1::agent_link_client::AgentLinkClient;
-use convoy_proto::v1::{
-    AgentMessage, CoordinatorMessage, Heartbeat, Hello, agent_message, coordinator_message,
-};
+use convoy_proto::v1::{AgentMessage, Heartbeat, Hello, agent_message, coordinator_message};
 use rand::Rng as _;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -371,49 +369,8 @@ async fn session(
     SessionEnd::Shutdown
 }
 
-/// Outbox events not yet sent in this session, in order per command.
-fn unsent_events(runner: &Runner, sent: &mut HashMap<String, u64>) -> Vec<AgentMessage> {
-    let events = match runner.journal().unacked() {
-        Ok(events) => events,
-        Err(err) => {
-            error!(error = %err, "cannot read the outbox");
-            return Vec::new();
-        }
-    };
-    events
-        .into_iter()
-        .filter(|event| {
-            let last = sent.entry(event.command_id.clone()).or_insert(0);
-            if event.seq > *last {
-                *last = event.seq;
-                true
-            } else {
-                false
-            }
-        })
-        .map(|event| AgentMessage {
-            body: Some(agent_message::Body::Event(event)),
-        })
-        .collect()
-}
-
-fn handle(
-    runner: &Arc<Runner>,
-    message: CoordinatorMessage,
-) -> Result<(), crate::journal::JournalError> {
-    match message.body {
-        Some(coordinator_message::Body::Command(command)) => {
-            debug!(command_id = %command.command_id, "command received");
-            runner.on_command(command)
-        }
-        Some(coordinator_message::Body::Cancel(cancel)) => {
-            info!(command_id = %cancel.command_id, "cancel received");
-            runner.on_cancel(&cancel.command_id)
-        }
-        Some(coordinator_message::Body::Ack(ack)) => runner.journal().ack(&ack.command_id, ack.seq),
-        Some(coordinator_message::Body::Welcome(_)) | None => Ok(()),
-    }
-}
+mod commands;
+use commands::{handle, unsent_events};
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,54 @@
+//! The command half of a session: which outbox events still go out, and what to do with
+//! commands, cancels and acks from the coordinator.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use convoy_proto::v1::{AgentMessage, CoordinatorMessage, agent_message, coordinator_message};
+use tracing::{debug, error, info};
+
+use crate::runner::Runner;
+
+/// Outbox events not yet sent in this session, in order per command.
+pub(super) fn unsent_events(runner: &Runner, sent: &mut HashMap<String, u64>) -> Vec<AgentMessage> {
+    let events = match runner.journal().unacked() {
+        Ok(events) => events,
+        Err(err) => {
+            error!(error = %err, "cannot read the outbox");
+            return Vec::new();
+        }
+    };
+    events
+        .into_iter()
+        .filter(|event| {
+            let last = sent.entry(event.command_id.clone()).or_insert(0);
+            if event.seq > *last {
+                *last = event.seq;
+                true
+            } else {
+                false
+            }
+        })
+        .map(|event| AgentMessage {
+            body: Some(agent_message::Body::Event(event)),
+        })
+        .collect()
+}
+
+pub(super) fn handle(
+    runner: &Arc<Runner>,
+    message: CoordinatorMessage,
+) -> Result<(), crate::journal::JournalError> {
+    match message.body {
+        Some(coordinator_message::Body::Command(command)) => {
+            debug!(command_id = %command.command_id, "command received");
+            runner.on_command(command)
+        }
+        Some(coordinator_message::Body::Cancel(cancel)) => {
+            info!(command_id = %cancel.command_id, "cancel received");
+            runner.on_cancel(&cancel.command_id)
+        }
+        Some(coordinator_message::Body::Ack(ack)) => runner.journal().ack(&ack.command_id, ack.seq),
+        Some(coordinator_message::Body::Welcome(_)) | None => Ok(()),
+    }
+}
