@@ -6,6 +6,7 @@
 
 pub mod identity;
 pub mod labels;
+pub mod signing;
 pub mod tls;
 
 /// Generated code for package `convoy.v1`.

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::deploy::manifest::Manifest;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
@@ -34,6 +36,16 @@ pub struct Config {
     pub metrics_interval: Option<Duration>,
     /// The allow-list: the only things the coordinator can ask this host to run.
     pub actions: BTreeMap<String, ActionConfig>,
+    /// Apps this host may deploy, each with optional overrides of the release's
+    /// `convoy.toml` (`[apps.web.hooks]`, `[apps.web.health]`).
+    pub apps: BTreeMap<String, Manifest>,
+    /// Public keys (`NAME.pub` from `convoy release keygen`); when any is listed, releases
+    /// not signed by one of them are refused.
+    pub release_public_keys: Vec<PathBuf>,
+    /// Releases kept per app for instant rollback (the current one included).
+    pub keep_releases: usize,
+    /// An archive that would unpack to more than this is refused.
+    pub max_release_bytes: u64,
 }
 
 /// One allow-listed action: an argv (never a shell string) and its limits.
@@ -84,6 +96,22 @@ struct RawConfig {
     metrics_interval: Option<Duration>,
     #[serde(default)]
     actions: BTreeMap<String, ActionConfig>,
+    #[serde(default)]
+    apps: BTreeMap<String, Manifest>,
+    #[serde(default)]
+    release_public_keys: Vec<PathBuf>,
+    #[serde(default = "default_keep_releases")]
+    keep_releases: usize,
+    #[serde(default = "default_max_release_bytes")]
+    max_release_bytes: u64,
+}
+
+fn default_keep_releases() -> usize {
+    3
+}
+
+fn default_max_release_bytes() -> u64 {
+    4 * 1024 * 1024 * 1024
 }
 
 impl Config {
@@ -133,6 +161,16 @@ impl Config {
                 return Err(format!("actions.{name}.timeout must be greater than zero"));
             }
         }
+        for app in raw.apps.keys() {
+            if !valid_action_name(app) {
+                return Err(format!(
+                    "apps.{app}: invalid app name: expected [a-z0-9][a-z0-9._-]*, at most 63 characters"
+                ));
+            }
+        }
+        if raw.keep_releases == 0 {
+            return Err("keep_releases must be at least 1".into());
+        }
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         Ok(Self {
             coordinator: raw.coordinator,
@@ -145,6 +183,10 @@ impl Config {
             labels: raw.labels,
             metrics_interval: raw.metrics_interval,
             actions: raw.actions,
+            apps: raw.apps,
+            release_public_keys: raw.release_public_keys.into_iter().map(resolve).collect(),
+            keep_releases: raw.keep_releases,
+            max_release_bytes: raw.max_release_bytes,
         })
     }
 }
@@ -169,6 +211,9 @@ zone = "a"
 [actions.restart-nginx]
 run = ["systemctl", "restart", "nginx"]
 timeout = "60s"
+[apps.web]
+[apps.api.health]
+tcp = 8080
 [actions.report]
 run = ["/usr/local/bin/report"]
 env = { MODE = "short" }
@@ -187,6 +232,9 @@ working_dir = "/tmp"
         );
         assert_eq!(config.actions["report"].timeout, Duration::from_secs(600));
         assert_eq!(config.actions["report"].env["MODE"], "short");
+        assert_eq!(config.apps.len(), 2);
+        assert!(config.apps["api"].health.is_some() && config.apps["web"].health.is_none());
+        assert_eq!(config.keep_releases, 3);
     }
 
     #[test]
@@ -210,6 +258,8 @@ working_dir = "/tmp"
             ("\"1s\"", "\"1ms\""),
             ("\"1s\"", "\"often\""),
             ("[actions.report]", "[actions.Report]"),
+            ("tcp = 8080", "tcp = 0"),
+            ("[apps.web]", "[apps.Web]"),
             ("run = [\"/usr/local/bin/report\"]", "run = []"),
             (
                 "run = [\"/usr/local/bin/report\"]",

@@ -6,7 +6,9 @@
 //! acked) and the host's allow-list, and runs it with the [`executor`]. Configuration
 //! comes from [`config`].
 
+pub mod archive;
 pub mod config;
+pub mod deploy;
 pub mod executor;
 pub mod journal;
 pub mod metrics;

@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::ActionConfig;
+use crate::deploy::{ArtifactSource, Deployer, Release};
 use crate::executor::{self, ActionSpec, Outcome};
 use crate::journal::{Admission, Journal, JournalError};
 
@@ -23,6 +24,8 @@ pub const MAX_CONCURRENT_COMMANDS: usize = 16;
 
 pub struct Runner {
     journal: Arc<Journal>,
+    deployer: Arc<Deployer>,
+    source: Arc<dyn ArtifactSource>,
     actions: BTreeMap<String, ActionConfig>,
     running: Mutex<HashMap<String, CancellationToken>>,
     outbox_changed: Notify,
@@ -41,10 +44,14 @@ impl Runner {
     pub fn new(
         journal: Arc<Journal>,
         actions: BTreeMap<String, ActionConfig>,
+        deployer: Arc<Deployer>,
+        source: Arc<dyn ArtifactSource>,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         Arc::new(Self {
             journal,
+            deployer,
+            source,
             actions,
             running: Mutex::new(HashMap::new()),
             outbox_changed: Notify::new(),
@@ -56,6 +63,10 @@ impl Runner {
 
     pub fn journal(&self) -> &Journal {
         &self.journal
+    }
+
+    pub fn deployer(&self) -> &Deployer {
+        &self.deployer
     }
 
     /// Fires whenever the outbox has something new to send.
@@ -71,6 +82,10 @@ impl Runner {
     pub fn on_command(self: &Arc<Self>, command: Command) -> Result<(), JournalError> {
         let action = match &command.action {
             Some(command::Action::Run(run)) => run.name.clone(),
+            Some(command::Action::Deploy(d)) => format!("deploy {} {}", d.app, d.version),
+            Some(command::Action::Rollback(r)) => format!("rollback {} {}", r.app, r.version)
+                .trim_end()
+                .to_string(),
             None => String::new(),
         };
         // Held across the admission so that a second delivery racing the first cannot
@@ -92,6 +107,9 @@ impl Runner {
             drop(running);
             self.changed();
             return Ok(());
+        }
+        if let Some(command::Action::Deploy(_) | command::Action::Rollback(_)) = &command.action {
+            return self.start_deploy(command, running);
         }
         let Some(config) = self.actions.get(&action).cloned() else {
             drop(running);
@@ -128,6 +146,117 @@ impl Runner {
             runner.lock_running().remove(&id);
             runner.changed();
         });
+        Ok(())
+    }
+
+    /// Deploys and rollbacks: allowed only for apps the host's config names.
+    fn start_deploy(
+        self: &Arc<Self>,
+        command: Command,
+        mut running: std::sync::MutexGuard<'_, HashMap<String, CancellationToken>>,
+    ) -> Result<(), JournalError> {
+        let app = match &command.action {
+            Some(command::Action::Deploy(d)) => d.app.clone(),
+            Some(command::Action::Rollback(r)) => r.app.clone(),
+            _ => String::new(),
+        };
+        if !self.deployer.allows(&app) {
+            drop(running);
+            warn!(command_id = %command.command_id, %app, "rejected: app not in this host's [apps]");
+            self.journal.finish(
+                &command.command_id,
+                Finished {
+                    state: CommandState::Rejected.into(),
+                    message: format!("rejected: app {app:?} is not in this host's [apps]"),
+                    ..Default::default()
+                },
+            )?;
+            self.changed();
+            return Ok(());
+        }
+        let cancel = CancellationToken::new();
+        running.insert(command.command_id.clone(), cancel.clone());
+        drop(running);
+        self.changed();
+        let runner = self.clone();
+        self.tracker.spawn(async move {
+            let id = command.command_id.clone();
+            if let Err(err) = runner.execute_deploy(&command, cancel).await {
+                tracing::error!(command_id = %id, error = %err, "cannot journal deploy progress");
+            }
+            runner.lock_running().remove(&id);
+            runner.changed();
+        });
+        Ok(())
+    }
+
+    async fn execute_deploy(
+        &self,
+        command: &Command,
+        cancel: CancellationToken,
+    ) -> Result<(), JournalError> {
+        let id = &command.command_id;
+        let app = match &command.action {
+            Some(command::Action::Deploy(d)) => d.app.clone(),
+            Some(command::Action::Rollback(r)) => r.app.clone(),
+            _ => String::new(),
+        };
+        // One deploy or rollback of an app at a time.
+        let _app_lock = self.deployer.lock_app(&app).await;
+        self.journal.mark_started(id)?;
+        self.changed();
+        let journal_error = std::sync::Mutex::new(None);
+        let progress = |line: String| {
+            info!(command_id = %id, "{line}");
+            let chunk = OutputChunk {
+                stream: OutputStream::Stdout.into(),
+                data: format!("{line}\n").into_bytes(),
+            };
+            if let Err(err) = self.journal.append(id, command_event::Body::Output(chunk)) {
+                *journal_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+            }
+            self.changed();
+        };
+        let result = match &command.action {
+            Some(command::Action::Deploy(d)) => {
+                let release = Release {
+                    app: d.app.clone(),
+                    version: d.version.clone(),
+                    sha256: d.sha256.clone(),
+                    size: d.size,
+                    signature: d.signature.clone(),
+                    signer: d.signer.clone(),
+                };
+                self.deployer
+                    .deploy(&release, self.source.as_ref(), &progress, &cancel)
+                    .await
+            }
+            Some(command::Action::Rollback(r)) => {
+                self.deployer
+                    .rollback(&r.app, &r.version, &progress, &cancel)
+                    .await
+            }
+            _ => Err("not a deploy".to_string()),
+        };
+        if let Some(err) = journal_error
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            return Err(err);
+        }
+        let (state, message) = match result {
+            Ok(message) => (CommandState::Succeeded, message),
+            Err(message) => (CommandState::Failed, message),
+        };
+        info!(command_id = %id, ?state, %message, "deploy finished");
+        self.journal.finish(
+            id,
+            Finished {
+                state: state.into(),
+                message,
+                ..Default::default()
+            },
+        )?;
         Ok(())
     }
 

@@ -21,6 +21,7 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 use tracing::{debug, error, info, warn};
 
 use crate::config::Config;
+use crate::deploy::{DeployConfig, Deployer};
 use crate::journal::Journal;
 use crate::metrics::{self, Sampler};
 use crate::runner::Runner;
@@ -179,7 +180,15 @@ pub async fn run(
         Ok(pruned) => info!(pruned, "forgot finished commands older than 30 days"),
         Err(err) => warn!(error = %err, "cannot prune the command journal"),
     }
-    let runner = Runner::new(journal, config.actions.clone(), shutdown.clone());
+    let deployer = Arc::new(Deployer::new(deploy_config(&config)?));
+    let fetcher = Arc::new(fetch::Fetcher::new(link.endpoint.clone()));
+    let runner = Runner::new(
+        journal,
+        config.actions.clone(),
+        deployer,
+        fetcher,
+        shutdown.clone(),
+    );
     let mut sampler = Sampler::new();
     let mut backoff = Backoff::new(tuning.backoff_base, tuning.backoff_cap);
     loop {
@@ -265,6 +274,7 @@ async fn session(
             facts: Some(metrics::facts()),
             commands: runner.journal().held().unwrap_or_default(),
             actions: config.actions.keys().cloned().collect(),
+            apps: runner.deployer().status(),
         })),
     };
     // The queue is empty, so this cannot fail for lack of room.
@@ -310,7 +320,10 @@ async fn session(
         loop {
             let heartbeat = tokio::select! {
                 _ = ticker.tick() => Some(AgentMessage {
-                    body: Some(agent_message::Body::Heartbeat(Heartbeat { metrics: Some(sampler.sample()) })),
+                    body: Some(agent_message::Body::Heartbeat(Heartbeat {
+                        metrics: Some(sampler.sample()),
+                        apps: runner.deployer().status(),
+                    })),
                 }),
                 () = runner.outbox_changed().notified() => None,
             };
@@ -370,6 +383,30 @@ async fn session(
 }
 
 mod commands;
+mod fetch;
+
+/// The deploy settings from the agent config, with the release keys loaded.
+fn deploy_config(config: &Config) -> anyhow::Result<DeployConfig> {
+    let mut trusted_keys = Vec::new();
+    for path in &config.release_public_keys {
+        let key = convoy_proto::signing::load_public(path)?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        trusted_keys.push((name, key));
+    }
+    Ok(DeployConfig {
+        data_dir: config.data_dir.clone(),
+        apps: config.apps.clone(),
+        trusted_keys,
+        keep_releases: config.keep_releases,
+        limits: crate::archive::Limits {
+            max_total_bytes: config.max_release_bytes,
+            ..Default::default()
+        },
+    })
+}
 use commands::{handle, unsent_events};
 
 #[cfg(test)]

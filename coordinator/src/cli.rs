@@ -7,6 +7,7 @@ pub mod connect;
 pub mod jobs;
 pub mod output;
 pub mod pki;
+pub mod releases;
 
 use std::path::PathBuf;
 
@@ -93,6 +94,13 @@ pub enum Command {
     Job(jobs::JobCommand),
     /// Who did what, when, with what result.
     Audit(jobs::AuditArgs),
+    /// Release artifacts: signing keys, upload, list, status across the fleet.
+    #[command(subcommand)]
+    Release(releases::ReleaseCommand),
+    /// Deploy a pushed release to every matching host, as a job.
+    Deploy(releases::DeployArgs),
+    /// Return an app to each host's previous (or a named) kept release, as a job.
+    Rollback(releases::RollbackArgs),
 }
 
 /// Runs a parsed command line. `serve` runs until `shutdown` is cancelled.
@@ -110,6 +118,9 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Jobs => jobs::jobs(&cli.connect, cli.output).await,
         Command::Job(command) => jobs::job(command, &cli.connect, cli.output).await,
         Command::Audit(args) => jobs::audit(args, &cli.connect, cli.output).await,
+        Command::Release(command) => releases::run(command, &cli.connect, cli.output).await,
+        Command::Deploy(args) => releases::deploy(args, &cli.connect, cli.output).await,
+        Command::Rollback(args) => releases::rollback(args, &cli.connect, cli.output).await,
     }
 }
 

@@ -45,6 +45,12 @@ pub enum DispatchError {
         hosts: usize,
         known: String,
     },
+    #[error(
+        "no agent matching the selector allows app {app:?}: add [apps.{app}] to their agent config"
+    )]
+    UnknownApp { app: String },
+    #[error(transparent)]
+    Release(#[from] crate::releases::ReleaseError),
     #[error("no job {0:?}")]
     NoJob(String),
     #[error("job {job} has no host {host:?}")]
@@ -62,6 +68,30 @@ pub struct JobRequest {
     pub max_errors: String,
     pub delivery_timeout: Option<Duration>,
     pub request_id: String,
+    /// Instead of `action`: deploy a pushed release.
+    pub deploy: Option<convoy_proto::v1::DeploySpec>,
+    /// Instead of `action`: roll an app back.
+    pub rollback: Option<convoy_proto::v1::RollbackSpec>,
+}
+
+/// What each host's command does.
+#[derive(Debug, Clone)]
+enum Work {
+    Run(String),
+    Deploy(convoy_proto::v1::Deploy),
+    Rollback(convoy_proto::v1::Rollback),
+}
+
+impl Work {
+    /// How jobs show it: the action name, or "deploy web 1.4.2".
+    fn describe(&self) -> String {
+        match self {
+            Work::Run(action) => action.clone(),
+            Work::Deploy(d) => format!("deploy {} {}", d.app, d.version),
+            Work::Rollback(r) if r.version.is_empty() => format!("rollback {}", r.app),
+            Work::Rollback(r) => format!("rollback {} {}", r.app, r.version),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -173,9 +203,7 @@ impl Dispatcher {
                 }
             }
         }
-        if !valid_action_name(&request.action) {
-            return Err(DispatchError::BadAction(request.action.clone()));
-        }
+        let work = self.work(request)?;
         let selector = Selector::parse(&request.selector)?;
         let concurrency = if request.concurrency.trim().is_empty() {
             None
@@ -191,7 +219,19 @@ impl Dispatcher {
         if targets.is_empty() {
             return Err(DispatchError::NoTargets(request.selector.clone()));
         }
-        if !targets
+        let app = match &work {
+            Work::Run(_) => None,
+            Work::Deploy(d) => Some(d.app.clone()),
+            Work::Rollback(r) => Some(r.app.clone()),
+        };
+        if let Some(app) = app {
+            if !targets
+                .iter()
+                .any(|agent| agent.apps.iter().any(|a| a.app == app))
+            {
+                return Err(DispatchError::UnknownApp { app });
+            }
+        } else if !targets
             .iter()
             .any(|agent| agent.actions.contains(&request.action))
         {
@@ -221,15 +261,23 @@ impl Dispatcher {
                 id: format!("{job_id}/{}", agent.id),
                 job_id: job_id.clone(),
                 agent_id: agent.id.clone(),
-                action: request.action.clone(),
+                action: work.describe(),
                 state: CommandState::Pending.into(),
                 output_cap_bytes: self.output_cap,
+                deploy: match &work {
+                    Work::Deploy(d) => Some(d.clone()),
+                    _ => None,
+                },
+                rollback: match &work {
+                    Work::Rollback(r) => Some(r.clone()),
+                    _ => None,
+                },
                 ..Default::default()
             })
             .collect();
         let record = JobRecord {
             id: job_id.clone(),
-            action: request.action.clone(),
+            action: work.describe(),
             selector: selector.to_string(),
             state: JobState::Running.into(),
             created_by: created_by.to_string(),
@@ -265,6 +313,44 @@ impl Dispatcher {
         tracing::info!(%job_id, action = %record.action, hosts = total, by = created_by, "job started");
         self.wake();
         Ok(record)
+    }
+
+    /// What the request asks each host to do, checked.
+    fn work(&self, request: &JobRequest) -> Result<Work, DispatchError> {
+        use crate::releases::{ReleaseError, validate_app, validate_version};
+        if let Some(spec) = &request.deploy {
+            validate_app(&spec.app)?;
+            validate_version(&spec.version)?;
+            let release = self
+                .store
+                .release(&spec.app, &spec.version)?
+                .ok_or_else(|| ReleaseError::Unknown {
+                    app: spec.app.clone(),
+                    version: spec.version.clone(),
+                })?;
+            return Ok(Work::Deploy(convoy_proto::v1::Deploy {
+                app: release.app,
+                version: release.version,
+                sha256: release.sha256,
+                size: release.size,
+                signature: release.signature,
+                signer: release.signer,
+            }));
+        }
+        if let Some(spec) = &request.rollback {
+            validate_app(&spec.app)?;
+            if !spec.version.is_empty() {
+                validate_version(&spec.version)?;
+            }
+            return Ok(Work::Rollback(convoy_proto::v1::Rollback {
+                app: spec.app.clone(),
+                version: spec.version.clone(),
+            }));
+        }
+        if !valid_action_name(&request.action) {
+            return Err(DispatchError::BadAction(request.action.clone()));
+        }
+        Ok(Work::Run(request.action.clone()))
     }
 
     /// Cancels a job: queued hosts never start, released ones are told to stop.

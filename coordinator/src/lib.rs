@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod grpc;
 pub mod pki;
 pub mod registry;
+pub mod releases;
 pub mod selector;
 pub mod server;
 pub mod store;

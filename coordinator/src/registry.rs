@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use convoy_proto::identity::AgentId;
 use convoy_proto::v1::{
-    AgentDetail, AgentRecord, AgentState, AgentSummary, Connection, CoordinatorMessage, Hello,
-    MetricsPoint, MetricsSample,
+    AgentDetail, AgentRecord, AgentState, AgentSummary, AppStatus, Connection, CoordinatorMessage,
+    Hello, MetricsPoint, MetricsSample,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -156,6 +156,7 @@ impl Registry {
             record.version = hello.version;
             record.facts = hello.facts;
             record.actions = hello.actions;
+            record.apps = hello.apps;
             record.last_seen_unix_ms = now;
             record.connections.push(Connection {
                 connected_unix_ms: now,
@@ -186,7 +187,13 @@ impl Registry {
 
     /// Records a heartbeat. Returns false if this session is no longer the agent's
     /// current one (it was replaced or timed out), in which case the caller ends it.
-    pub fn heartbeat(&self, id: &AgentId, generation: u64, metrics: Option<MetricsSample>) -> bool {
+    pub fn heartbeat(
+        &self,
+        id: &AgentId,
+        generation: u64,
+        metrics: Option<MetricsSample>,
+        apps: Vec<AppStatus>,
+    ) -> bool {
         let mut agents = self.lock();
         let Some(entry) = agents.get_mut(id.as_str()) else {
             return false;
@@ -198,6 +205,9 @@ impl Registry {
             _ => return false,
         }
         entry.record.last_seen_unix_ms = now_unix_ms();
+        if !apps.is_empty() {
+            entry.record.apps = apps;
+        }
         if let Some(sample) = metrics {
             if entry.history.len() == HISTORY_POINTS {
                 entry.history.pop_front();
@@ -378,6 +388,7 @@ fn summary(entry: &Entry) -> AgentSummary {
         last_seen_unix_ms: record.last_seen_unix_ms,
         metrics: record.last_metrics.clone(),
         actions: record.actions.clone(),
+        apps: record.apps.clone(),
         hostname: record
             .facts
             .as_ref()

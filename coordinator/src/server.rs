@@ -59,6 +59,12 @@ pub async fn serve(
         )
         .context("cannot load jobs")?,
     );
+    let artifacts = crate::releases::Artifacts::open(&config.data_dir).with_context(|| {
+        format!(
+            "cannot open the artifact store in {}",
+            config.data_dir.display()
+        )
+    })?;
     let tracker = TaskTracker::new();
     spawn_housekeeping(&registry, &config, &shutdown, &tracker);
     tracker.spawn(dispatch::scheduler::run(
@@ -75,14 +81,19 @@ pub async fn serve(
     let agent_link = AgentLinkServer::new(AgentLinkService::new(
         registry.clone(),
         dispatcher.clone(),
+        artifacts.clone(),
         config.agents,
         tracker.clone(),
     ))
     .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_AGENT_MESSAGE_BYTES);
-    let admin = AdminServer::new(AdminService::new(registry.clone(), dispatcher.clone()))
-        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
+    let admin = AdminServer::new(AdminService::new(
+        registry.clone(),
+        dispatcher.clone(),
+        artifacts,
+    ))
+    .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 
     let local = listener.local_addr().context("listener has no address")?;
     let incoming = listener::incoming(listener, tls, shutdown.clone(), tracker.clone());

@@ -58,6 +58,7 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
 }
 
 mod jobs;
+mod releases;
 
 /// Group commit bookkeeping for [`Store::flush_async`].
 #[derive(Debug, Default)]
@@ -78,6 +79,7 @@ pub struct Store {
     inflight: sled::Tree,
     audit: sled::Tree,
     requests: sled::Tree,
+    releases: sled::Tree,
 }
 
 /// Decodes one record, naming the tree and key when it is corrupt.
@@ -131,6 +133,7 @@ impl Store {
             inflight: db.open_tree("inflight")?,
             audit: db.open_tree("audit")?,
             requests: db.open_tree("requests")?,
+            releases: db.open_tree("releases")?,
             flush: Arc::new(FlushState::default()),
             db,
         })

@@ -282,6 +282,7 @@ async fn a_second_session_replaces_the_first() {
                     cpu_percent: 42.0,
                     ..Default::default()
                 }),
+                apps: Vec::new(),
             })),
         })
         .await

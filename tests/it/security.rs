@@ -224,6 +224,7 @@ async fn an_oversized_message_ends_only_that_session() {
                 }],
                 ..Default::default()
             }),
+            apps: Vec::new(),
         })),
     };
     tx.send(huge).await.unwrap();

@@ -256,8 +256,21 @@ impl TestAgent {
         labels: &[(&str, &str)],
         actions: BTreeMap<String, convoy_agent::config::ActionConfig>,
     ) -> Self {
+        let mut config = Self::config(pki, coordinator_url, id, labels);
+        config.actions = actions;
+        Self::start_with(config)
+    }
+
+    /// A default agent config for `id` (its certificate minted), to adjust and pass to
+    /// [`TestAgent::start_with`].
+    pub fn config(
+        pki: &TestPki,
+        coordinator_url: &str,
+        id: &str,
+        labels: &[(&str, &str)],
+    ) -> convoy_agent::Config {
         let certs = pki.agent(id);
-        let config = convoy_agent::Config {
+        convoy_agent::Config {
             coordinator: coordinator_url.to_string(),
             data_dir: pki.dir().join(format!("agent-{id}")),
             tls: convoy_agent::config::TlsFiles {
@@ -270,9 +283,12 @@ impl TestAgent {
                 .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
                 .collect::<BTreeMap<_, _>>(),
             metrics_interval: None,
-            actions,
-        };
-        Self::start_with(config)
+            actions: BTreeMap::new(),
+            apps: BTreeMap::new(),
+            release_public_keys: Vec::new(),
+            keep_releases: 3,
+            max_release_bytes: 1 << 30,
+        }
     }
 
     pub fn start_with(config: convoy_agent::Config) -> Self {

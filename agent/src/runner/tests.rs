@@ -3,6 +3,42 @@ use std::time::Duration;
 use convoy_proto::v1::{Command, RunAction, command};
 
 use super::*;
+use crate::deploy::DeployConfig;
+
+/// Deploys are not exercised here: a deployer with no apps and a source that has nothing.
+struct NoSource;
+
+impl ArtifactSource for NoSource {
+    fn fetch_into<'a>(
+        &'a self,
+        _sha256: &'a str,
+        _offset: u64,
+        _file: &'a mut tokio::fs::File,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async { Err("no artifacts here".to_string()) })
+    }
+}
+
+fn new_runner(
+    dir: &std::path::Path,
+    journal: Arc<Journal>,
+    actions: BTreeMap<String, ActionConfig>,
+) -> Arc<Runner> {
+    let deployer = Deployer::new(DeployConfig {
+        data_dir: dir.to_path_buf(),
+        apps: BTreeMap::new(),
+        trusted_keys: Vec::new(),
+        keep_releases: 3,
+        limits: crate::archive::Limits::default(),
+    });
+    Runner::new(
+        journal,
+        actions,
+        Arc::new(deployer),
+        Arc::new(NoSource),
+        CancellationToken::new(),
+    )
+}
 
 fn command(id: &str, action: &str) -> Command {
     Command {
@@ -58,11 +94,7 @@ async fn the_same_command_delivered_twice_runs_once_even_across_restarts() {
     let file = dir.path().join("ran");
     for _ in 0..2 {
         let journal = Arc::new(Journal::open(dir.path()).unwrap());
-        let runner = Runner::new(
-            journal.clone(),
-            counting_action(&file),
-            CancellationToken::new(),
-        );
+        let runner = new_runner(dir.path(), journal.clone(), counting_action(&file));
         runner.on_command(command("j/1", "count")).unwrap();
         runner.on_command(command("j/1", "count")).unwrap();
         let entry = until_finished(&journal, "j/1").await;
@@ -77,11 +109,7 @@ async fn unknown_actions_are_rejected_and_never_run() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ran");
     let journal = Arc::new(Journal::open(dir.path()).unwrap());
-    let runner = Runner::new(
-        journal.clone(),
-        counting_action(&file),
-        CancellationToken::new(),
-    );
+    let runner = new_runner(dir.path(), journal.clone(), counting_action(&file));
     runner.on_command(command("j/2", "rm-rf")).unwrap();
     let entry = until_finished(&journal, "j/2").await;
     assert_eq!(entry.final_state, CommandState::Rejected as i32);
@@ -102,11 +130,7 @@ async fn a_cancel_that_arrives_first_keeps_the_command_from_ever_running() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ran");
     let journal = Arc::new(Journal::open(dir.path()).unwrap());
-    let runner = Runner::new(
-        journal.clone(),
-        counting_action(&file),
-        CancellationToken::new(),
-    );
+    let runner = new_runner(dir.path(), journal.clone(), counting_action(&file));
     runner.on_cancel("j/3").unwrap();
     runner.on_command(command("j/3", "count")).unwrap();
     let entry = until_finished(&journal, "j/3").await;

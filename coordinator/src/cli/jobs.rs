@@ -23,6 +23,13 @@ use crate::selector::Selector;
 pub struct ExecArgs {
     /// A named action from the agents' configs.
     pub action: String,
+    #[command(flatten)]
+    pub job: JobFlags,
+}
+
+/// How a job runs across the fleet: shared by `exec`, `deploy` and `rollback`.
+#[derive(Debug, Args)]
+pub struct JobFlags {
     /// Label selector for the target hosts, e.g. 'role=web'.
     #[arg(long, short = 's', default_value = "")]
     pub selector: String,
@@ -93,6 +100,21 @@ pub async fn exec(
         ))
         .into());
     }
+    let request = StartJobRequest {
+        action: args.action.clone(),
+        ..Default::default()
+    };
+    run_job(request, args.job, connect, format).await
+}
+
+/// Starts a job from `request` plus the shared flags, then prints it, follows it or
+/// waits for it.
+pub async fn run_job(
+    mut request: StartJobRequest,
+    args: JobFlags,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
     Selector::parse(&args.selector).map_err(|err| UsageError(err.render()))?;
     if let Some(concurrency) = &args.concurrency {
         Rate::parse(concurrency, "concurrency", false)
@@ -101,14 +123,14 @@ pub async fn exec(
     Rate::parse(&args.max_errors, "max-errors", true).map_err(|err| UsageError(err.to_string()))?;
     let mut client = admin(connect).await?;
     let job = client
-        .start_job(StartJobRequest {
-            action: args.action.clone(),
-            selector: args.selector.clone(),
-            concurrency: args.concurrency.clone().unwrap_or_default(),
-            max_errors: args.max_errors.clone(),
-            delivery_timeout_ms: u64::try_from(args.delivery_timeout.as_millis())
-                .unwrap_or(u64::MAX),
-            request_id: args.request_id.clone(),
+        .start_job({
+            request.selector = args.selector.clone();
+            request.concurrency = args.concurrency.clone().unwrap_or_default();
+            request.max_errors = args.max_errors.clone();
+            request.delivery_timeout_ms =
+                u64::try_from(args.delivery_timeout.as_millis()).unwrap_or(u64::MAX);
+            request.request_id = args.request_id.clone();
+            request
         })
         .await
         .map_err(|status| rpc_error(&connect.addr, status))?

@@ -402,3 +402,32 @@ impl From<&Job> for JobJson {
         }
     }
 }
+
+#[derive(Debug, Serialize)]
+pub struct ReleaseJson {
+    pub app: String,
+    pub version: String,
+    pub sha256: String,
+    pub size: u64,
+    pub format: String,
+    pub signed: bool,
+    pub signer: String,
+    pub pushed_at: Option<String>,
+    pub pushed_by: String,
+}
+
+impl From<&convoy_proto::v1::Release> for ReleaseJson {
+    fn from(r: &convoy_proto::v1::Release) -> Self {
+        Self {
+            app: r.app.clone(),
+            version: r.version.clone(),
+            sha256: r.sha256.clone(),
+            size: r.size,
+            format: r.format.clone(),
+            signed: !r.signature.is_empty(),
+            signer: r.signer.clone(),
+            pushed_at: rfc3339(r.pushed_unix_ms),
+            pushed_by: r.pushed_by.clone(),
+        }
+    }
+}

@@ -24,9 +24,13 @@ pub fn command_message(record: &CommandRecord) -> CoordinatorMessage {
             command_id: record.id.clone(),
             job_id: record.job_id.clone(),
             output_cap_bytes: record.output_cap_bytes,
-            action: Some(command::Action::Run(RunAction {
-                name: record.action.clone(),
-            })),
+            action: Some(match (&record.deploy, &record.rollback) {
+                (Some(deploy), _) => command::Action::Deploy(deploy.clone()),
+                (None, Some(rollback)) => command::Action::Rollback(rollback.clone()),
+                (None, None) => command::Action::Run(RunAction {
+                    name: record.action.clone(),
+                }),
+            }),
         })),
     }
 }

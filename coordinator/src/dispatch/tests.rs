@@ -44,6 +44,8 @@ fn request(action: &str, selector: &str, concurrency: &str) -> JobRequest {
         max_errors: String::new(),
         delivery_timeout: None,
         request_id: String::new(),
+        deploy: None,
+        rollback: None,
     }
 }
 

@@ -10,29 +10,34 @@ use convoy_proto::identity::{Identity, Role};
 use convoy_proto::v1::admin_server::Admin;
 use convoy_proto::v1::{
     AgentDetail, AuditEntry, CancelJobRequest, CommandOutput, GetAgentRequest,
-    GetCommandOutputRequest, GetJobRequest, Job, JobEvent, JobState, ListAgentsRequest,
-    ListAgentsResponse, ListAuditRequest, ListAuditResponse, ListJobsRequest, ListJobsResponse,
-    StartJobRequest, WatchJobRequest, WhoAmIRequest, WhoAmIResponse, job_event,
+    GetCommandOutputRequest, GetJobRequest, HostRelease, Job, JobEvent, JobState,
+    ListAgentsRequest, ListAgentsResponse, ListAuditRequest, ListAuditResponse, ListJobsRequest,
+    ListJobsResponse, ListReleasesRequest, ListReleasesResponse, PushReleaseChunk, Release,
+    ReleaseMeta, ReleaseStatusRequest, ReleaseStatusResponse, StartJobRequest, WatchJobRequest,
+    WhoAmIRequest, WhoAmIResponse, job_event, push_release_chunk,
 };
 use tokio_stream::Stream;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 use super::auth;
 use crate::dispatch::views::DEFAULT_TAIL_BYTES;
 use crate::dispatch::{DispatchError, Dispatcher, JobRequest};
 use crate::registry::{Registry, now_unix_ms};
+use crate::releases::{Artifacts, validate_app, validate_version};
 use crate::selector::Selector;
 
 pub struct AdminService {
     registry: Arc<Registry>,
     dispatcher: Arc<Dispatcher>,
+    artifacts: Artifacts,
 }
 
 impl AdminService {
-    pub fn new(registry: Arc<Registry>, dispatcher: Arc<Dispatcher>) -> Self {
+    pub fn new(registry: Arc<Registry>, dispatcher: Arc<Dispatcher>, artifacts: Artifacts) -> Self {
         Self {
             registry,
             dispatcher,
+            artifacts,
         }
     }
 
@@ -88,6 +93,7 @@ impl From<DispatchError> for Status {
     fn from(err: DispatchError) -> Self {
         match err {
             DispatchError::Store(store) => store.into(),
+            DispatchError::Release(release) => release.into(),
             DispatchError::NoJob(_) | DispatchError::NoHost { .. } => {
                 Status::not_found(err.to_string())
             }
@@ -140,9 +146,16 @@ impl Admin for AdminService {
     #[tracing::instrument(skip_all)]
     async fn start_job(&self, request: Request<StartJobRequest>) -> Result<Response<Job>, Status> {
         let body = request.get_ref().clone();
+        let what = match (&body.deploy, &body.rollback) {
+            (Some(d), _) => format!("deploy={} {}", d.app, d.version),
+            (None, Some(r)) => format!("rollback={} {}", r.app, r.version)
+                .trim_end()
+                .to_string(),
+            (None, None) => format!("action={}", body.action),
+        };
         let summary = format!(
-            "action={} selector={:?} concurrency={} max_errors={}",
-            body.action,
+            "{} selector={:?} concurrency={} max_errors={}",
+            what,
             body.selector,
             if body.concurrency.is_empty() {
                 "all"
@@ -166,6 +179,8 @@ impl Admin for AdminService {
                     delivery_timeout: (body.delivery_timeout_ms > 0)
                         .then(|| Duration::from_millis(body.delivery_timeout_ms)),
                     request_id: body.request_id,
+                    deploy: body.deploy,
+                    rollback: body.rollback,
                 };
                 let record = dispatcher.start_job(&caller.name, &job_request).await?;
                 let outcome = format!("job {} on {} host(s)", record.id, record.command_ids.len());
@@ -301,6 +316,91 @@ impl Admin for AdminService {
         Ok(Response::new(Box::pin(stream)))
     }
 
+    #[tracing::instrument(skip_all)]
+    async fn push_release(
+        &self,
+        request: Request<Streaming<PushReleaseChunk>>,
+    ) -> Result<Response<Release>, Status> {
+        let (metadata, extensions, mut stream) = request.into_parts();
+        let caller = Request::from_parts(metadata, extensions, ());
+        // Only the metadata is read before the role check; the bytes after it.
+        let meta = match stream.message().await? {
+            Some(PushReleaseChunk {
+                body: Some(push_release_chunk::Body::Meta(meta)),
+            }) => meta,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the first message must carry the release metadata",
+                ));
+            }
+        };
+        let summary = format!(
+            "app={} version={} signed={}",
+            meta.app,
+            meta.version,
+            if meta.signature.is_empty() {
+                "no".to_string()
+            } else {
+                format!("by {}", meta.signer)
+            }
+        );
+        let dispatcher = self.dispatcher.clone();
+        let artifacts = self.artifacts.clone();
+        let release = self
+            .audited(&caller, "PushRelease", summary, |operator| async move {
+                let release =
+                    receive_release(&dispatcher, &artifacts, &operator.name, meta, stream).await?;
+                let outcome = format!(
+                    "{} {} sha256 {} ({} bytes)",
+                    release.app, release.version, release.sha256, release.size
+                );
+                Ok((release, outcome))
+            })
+            .await?;
+        Ok(Response::new(release))
+    }
+
+    async fn list_releases(
+        &self,
+        request: Request<ListReleasesRequest>,
+    ) -> Result<Response<ListReleasesResponse>, Status> {
+        auth::require_role(&request, Role::Viewer)?;
+        let app = &request.get_ref().app;
+        if !app.is_empty() {
+            validate_app(app)?;
+        }
+        Ok(Response::new(ListReleasesResponse {
+            releases: self.dispatcher.store().releases(app)?,
+        }))
+    }
+
+    async fn release_status(
+        &self,
+        request: Request<ReleaseStatusRequest>,
+    ) -> Result<Response<ReleaseStatusResponse>, Status> {
+        auth::require_role(&request, Role::Viewer)?;
+        let body = request.get_ref();
+        validate_app(&body.app)?;
+        let selector = Selector::parse(&body.selector)
+            .map_err(|err| Status::invalid_argument(format!("invalid selector: {err}")))?;
+        let hosts = self
+            .registry
+            .list(&selector)
+            .into_iter()
+            .filter_map(|agent| {
+                let app = agent.apps.iter().find(|a| a.app == body.app)?;
+                Some(HostRelease {
+                    host: agent.id.clone(),
+                    state: agent.state,
+                    version: app.version.clone(),
+                    healthy: app.healthy,
+                    previous: app.previous.clone(),
+                })
+            })
+            .collect();
+        Ok(Response::new(ReleaseStatusResponse { hosts }))
+    }
+
     async fn list_audit(
         &self,
         request: Request<ListAuditRequest>,
@@ -319,6 +419,84 @@ impl Admin for AdminService {
                 .map_err(Status::from)?,
         }))
     }
+}
+
+impl From<crate::releases::ReleaseError> for Status {
+    fn from(err: crate::releases::ReleaseError) -> Self {
+        use crate::releases::ReleaseError;
+        match err {
+            ReleaseError::Conflict { .. } => Status::already_exists(err.to_string()),
+            ReleaseError::Unknown { .. } => Status::not_found(err.to_string()),
+            ReleaseError::Corrupt { .. } => Status::data_loss(err.to_string()),
+            ReleaseError::Io(io) => {
+                tracing::error!(error = %io, "artifact storage failure");
+                Status::internal("coordinator artifact storage failure")
+            }
+            other => Status::invalid_argument(other.to_string()),
+        }
+    }
+}
+
+/// Receives an artifact upload after its metadata, stores it and records the release.
+async fn receive_release(
+    dispatcher: &Dispatcher,
+    artifacts: &Artifacts,
+    pushed_by: &str,
+    meta: ReleaseMeta,
+    mut stream: Streaming<PushReleaseChunk>,
+) -> Result<Release, Status> {
+    validate_app(&meta.app)?;
+    validate_version(&meta.version)?;
+    let mut upload = artifacts.begin().await?;
+    loop {
+        let chunk = match stream.message().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(status) => {
+                upload.abort().await;
+                return Err(status);
+            }
+        };
+        let Some(push_release_chunk::Body::Data(data)) = chunk.body else {
+            upload.abort().await;
+            return Err(Status::invalid_argument("metadata sent twice"));
+        };
+        if let Err(err) = upload.write(&data).await {
+            upload.abort().await;
+            return Err(err.into());
+        }
+    }
+    let (sha256, size, format) = upload.finish(artifacts, &meta.sha256).await?;
+    let store = dispatcher.store();
+    if let Some(existing) = store.release(&meta.app, &meta.version)? {
+        if existing.sha256 == sha256 {
+            return Ok(existing);
+        }
+        // The new bytes stay only if another release uses them.
+        if !store.releases("")?.iter().any(|r| r.sha256 == sha256) {
+            let _ = tokio::fs::remove_file(artifacts.path(&sha256)).await;
+        }
+        return Err(crate::releases::ReleaseError::Conflict {
+            app: meta.app,
+            version: meta.version,
+            existing: existing.sha256,
+        }
+        .into());
+    }
+    let release = Release {
+        app: meta.app,
+        version: meta.version,
+        sha256,
+        size,
+        signature: meta.signature,
+        signer: meta.signer,
+        pushed_unix_ms: now_unix_ms(),
+        pushed_by: pushed_by.to_string(),
+        format: format.to_string(),
+    };
+    store.put_release(&release)?;
+    store.flush_async().await?;
+    Ok(release)
 }
 
 /// A stream fed by a spawned producer through a bounded channel.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use convoy_proto::identity::AgentId;
 use convoy_proto::v1::agent_link_server::AgentLink;
 use convoy_proto::v1::{
-    AgentMessage, CoordinatorMessage, Hello, Welcome, agent_message, coordinator_message,
+    AgentMessage, ArtifactChunk, CoordinatorMessage, FetchArtifactRequest, Hello, Welcome,
+    agent_message, coordinator_message,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -20,6 +21,7 @@ use super::auth;
 use crate::config::AgentsConfig;
 use crate::dispatch::Dispatcher;
 use crate::registry::{Registry, SessionTicket, now_unix_ms, reason};
+use crate::releases::{Artifacts, CHUNK_BYTES, valid_sha256};
 
 /// An agent must send its Hello this soon after opening the stream.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,6 +32,7 @@ const MAX_LABELS: usize = 64;
 pub struct AgentLinkService {
     registry: Arc<Registry>,
     dispatcher: Arc<Dispatcher>,
+    artifacts: Artifacts,
     settings: AgentsConfig,
     tracker: TaskTracker,
 }
@@ -38,12 +41,14 @@ impl AgentLinkService {
     pub fn new(
         registry: Arc<Registry>,
         dispatcher: Arc<Dispatcher>,
+        artifacts: Artifacts,
         settings: AgentsConfig,
         tracker: TaskTracker,
     ) -> Self {
         Self {
             registry,
             dispatcher,
+            artifacts,
             settings,
             tracker,
         }
@@ -124,6 +129,70 @@ impl AgentLink for AgentLinkService {
         ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
+
+    type FetchArtifactStream = ReceiverStream<Result<ArtifactChunk, Status>>;
+
+    #[tracing::instrument(skip_all, fields(agent_id))]
+    async fn fetch_artifact(
+        &self,
+        request: Request<FetchArtifactRequest>,
+    ) -> Result<Response<Self::FetchArtifactStream>, Status> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let (agent_id, _) = auth::require_agent(&request)?;
+        tracing::Span::current().record("agent_id", agent_id.as_str());
+        let FetchArtifactRequest { sha256, offset } = request.into_inner();
+        if !valid_sha256(&sha256) {
+            return Err(Status::invalid_argument(
+                "sha256 must be 64 lowercase hex digits",
+            ));
+        }
+        let mut file = tokio::fs::File::open(self.artifacts.path(&sha256))
+            .await
+            .map_err(|_| Status::not_found(format!("no artifact {sha256}")))?;
+        let size = file
+            .metadata()
+            .await
+            .map_err(|_| Status::internal("cannot read artifact"))?
+            .len();
+        if offset > size {
+            return Err(Status::out_of_range(format!(
+                "offset {offset} is past the end ({size} bytes)"
+            )));
+        }
+        file.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(|_| Status::internal("cannot read artifact"))?;
+        debug!(%agent_id, %sha256, offset, size, "artifact download");
+        // A few chunks in flight: memory stays bounded whatever the artifact's size.
+        let (tx, rx) = mpsc::channel(4);
+        self.tracker.spawn(async move {
+            let mut position = offset;
+            let mut buffer = vec![0u8; CHUNK_BYTES];
+            loop {
+                let read = match file.read(&mut buffer).await {
+                    Ok(0) => break,
+                    Ok(read) => read,
+                    Err(err) => {
+                        let _ = tx
+                            .send(Err(Status::internal(format!(
+                                "artifact read failed: {err}"
+                            ))))
+                            .await;
+                        break;
+                    }
+                };
+                let chunk = ArtifactChunk {
+                    offset: position,
+                    data: buffer[..read].to_vec(),
+                };
+                if tx.send(Ok(chunk)).await.is_err() {
+                    break;
+                }
+                position += read as u64;
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
 }
 
 /// Applies a command event and any others already waiting on the stream, makes them
@@ -158,7 +227,7 @@ async fn apply_events(
                 Some(Ok(Some(AgentMessage {
                     body: Some(agent_message::Body::Heartbeat(heartbeat)),
                 }))) => {
-                    registry.heartbeat(agent_id, generation, heartbeat.metrics);
+                    registry.heartbeat(agent_id, generation, heartbeat.metrics, heartbeat.apps);
                 }
                 Some(Ok(None)) => ended = Some(reason::STREAM_CLOSED.to_string()),
                 Some(Err(status)) => ended = Some(format!("stream error: {}", status.message())),
@@ -242,7 +311,12 @@ async fn run_session(
             Ok(Some(AgentMessage {
                 body: Some(agent_message::Body::Heartbeat(heartbeat)),
             })) => {
-                if !registry.heartbeat(&agent_id, ticket.generation, heartbeat.metrics) {
+                if !registry.heartbeat(
+                    &agent_id,
+                    ticket.generation,
+                    heartbeat.metrics,
+                    heartbeat.apps,
+                ) {
                     break reason::REPLACED.to_string();
                 }
             }

@@ -39,8 +39,8 @@ fn a_newer_session_replaces_the_older_one() {
         .unwrap();
     assert!(first.cancel.is_cancelled());
     assert!(!second.cancel.is_cancelled());
-    assert!(!registry.heartbeat(&id(), first.generation, None));
-    assert!(registry.heartbeat(&id(), second.generation, None));
+    assert!(!registry.heartbeat(&id(), first.generation, None, Vec::new()));
+    assert!(registry.heartbeat(&id(), second.generation, None, Vec::new()));
     // The old session's clean-up must not mark the agent offline.
     registry
         .disconnect(&id(), first.generation, reason::STREAM_CLOSED)
@@ -64,7 +64,7 @@ async fn sweep_ends_silent_sessions_only() {
         .unwrap();
     tokio::time::advance(Duration::from_secs(10)).await;
     assert!(registry.sweep(Instant::now()).is_empty());
-    assert!(registry.heartbeat(&id(), ticket.generation, None));
+    assert!(registry.heartbeat(&id(), ticket.generation, None, Vec::new()));
     tokio::time::advance(Duration::from_secs(14)).await;
     assert!(registry.sweep(Instant::now()).is_empty());
     tokio::time::advance(Duration::from_secs(2)).await;
@@ -94,7 +94,7 @@ fn history_is_capped_and_metrics_kept() {
             cpu_percent: 1.0,
             ..Default::default()
         };
-        assert!(registry.heartbeat(&id(), ticket.generation, Some(sample)));
+        assert!(registry.heartbeat(&id(), ticket.generation, Some(sample), Vec::new()));
     }
     let detail = registry.get("web-1").unwrap();
     assert_eq!(detail.history.len(), HISTORY_POINTS);

@@ -1,5 +1,6 @@
 //! `convoy-swarm`: runs N simulated agents against a coordinator for a fixed time, then
-//! closes every stream and prints a summary. Thin: parses flags and calls
+//! closes every stream and prints a summary. The agents advertise one action, `noop`,
+//! and answer its commands with the real command events. Thin: parses flags and calls
 //! [`convoy_tests::swarm`].
 
 use std::collections::BTreeMap;
@@ -41,6 +42,24 @@ struct Cli {
     /// Connects in flight at once.
     #[arg(long, default_value_t = 64)]
     connect_concurrency: usize,
+    /// Time each command takes from Started to Finished (0 = answer at once).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    command_delay: Duration,
+    /// Share of agents (0.0 to 1.0, spread evenly by index) whose commands fail with exit
+    /// code 1.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
+    fail_share: f64,
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    let share: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=1.0).contains(&share) {
+        Ok(share)
+    } else {
+        Err(format!("{share} is not between 0.0 and 1.0"))
+    }
 }
 
 fn parse_labels(text: &str) -> Result<BTreeMap<String, String>, String> {
@@ -64,6 +83,8 @@ async fn main() -> anyhow::Result<()> {
         heartbeat: cli.heartbeat,
         id_prefix: cli.id_prefix,
         connect_concurrency: cli.connect_concurrency,
+        command_delay: cli.command_delay,
+        fail_share: cli.fail_share,
         ..SwarmConfig::new(cli.coordinator, cli.ca_dir, cli.agents)
     };
     let deadline = tokio::time::Instant::now() + cli.duration;
@@ -114,5 +135,14 @@ mod tests {
         assert!(parse_labels("").unwrap().is_empty());
         assert!(parse_labels("role").is_err());
         assert!(parse_labels("ro le=x").is_err());
+    }
+
+    #[test]
+    fn shares_are_between_zero_and_one() {
+        assert_eq!(parse_share("0.25"), Ok(0.25));
+        assert_eq!(parse_share("1"), Ok(1.0));
+        assert!(parse_share("1.5").is_err());
+        assert!(parse_share("-0.1").is_err());
+        assert!(parse_share("half").is_err());
     }
 }

@@ -1,0 +1,353 @@
+//! Health checks: runs a release's [`HealthSpec`] probe until it passes or gives up.
+//!
+//! How [`wait_healthy`] works:
+//! - The first probe starts at once, the next ones every `interval` (start to start; a probe
+//!   that overran its interval is followed right away).
+//! - It is Healthy as soon as one probe passes. It is Unhealthy after `retries` failed probes
+//!   (so at most `retries` probes), when `deadline` has passed since the start, or when it is
+//!   cancelled; `last_error` says why.
+//! - Each probe is limited to min(interval × 5, time left before the deadline).
+//! - TCP: a connection to `127.0.0.1:<port>` passes. HTTP: a hand-written HTTP/1.1 GET
+//!   (`Connection: close`); a 2xx status line passes; at most 8 KiB are read.
+//! - Command: argv run directly (no shell) in `working_dir`, with `env` added to the agent's
+//!   environment and stdin/stdout/stderr on `/dev/null`; exit 0 passes. A relative program with
+//!   a `/` (`./bin/check`) is taken from `working_dir`. The check leads its own process group;
+//!   a check that overruns its limit, or is cancelled or dropped mid-run, has the whole group
+//!   SIGKILLed (through the `kill` utility: std offers no safe `killpg`), and `kill_on_drop`
+//!   backs that up for the check itself.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio_util::sync::CancellationToken;
+
+use super::manifest::{HealthSpec, HttpTarget, Probe};
+
+/// The most an HTTP probe reads while looking for the status line.
+const MAX_RESPONSE_BYTES: usize = 8 * 1024;
+/// How long a killed check may take to be reaped.
+const REAP_GRACE: Duration = Duration::from_secs(2);
+/// Stands in for a deadline too far away to represent.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthOutcome {
+    Healthy { attempts: u32 },
+    Unhealthy { attempts: u32, last_error: String },
+}
+
+impl HealthOutcome {
+    pub fn is_healthy(&self) -> bool {
+        matches!(self, HealthOutcome::Healthy { .. })
+    }
+
+    /// Probes that finished (a probe cut short by a cancel does not count).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            HealthOutcome::Healthy { attempts } | HealthOutcome::Unhealthy { attempts, .. } => {
+                *attempts
+            }
+        }
+    }
+}
+
+impl fmt::Display for HealthOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HealthOutcome::Healthy { attempts } => write!(f, "healthy after {attempts} probe(s)"),
+            HealthOutcome::Unhealthy {
+                attempts,
+                last_error,
+            } => write!(f, "unhealthy after {attempts} probe(s): {last_error}"),
+        }
+    }
+}
+
+/// Probes every `interval` until one probe passes (Healthy), or `retries` consecutive probes
+/// failed, or `deadline` passed since start, or `cancel` fired (Unhealthy; `last_error` says
+/// why, e.g. "connection refused on 127.0.0.1:8080", "http status 503 from
+/// http://127.0.0.1:8080/healthz", "check exited with status 1", "deadline of 60s passed; last
+/// probe: ...", "cancelled").
+///
+/// Command probes run with `working_dir` and `env` (argv, no shell); each probe attempt is
+/// limited to min(interval*5, remaining deadline) and its process group is killed if it overruns.
+pub async fn wait_healthy(
+    spec: &HealthSpec,
+    working_dir: &Path,
+    env: &BTreeMap<String, String>,
+    cancel: CancellationToken,
+) -> HealthOutcome {
+    let started = Instant::now();
+    let deadline = later(started, spec.deadline);
+    let mut attempts = 0u32;
+    let mut last_error: Option<String> = None;
+    let give_up = |attempts: u32, why: String, last: &Option<String>| HealthOutcome::Unhealthy {
+        attempts,
+        last_error: match last {
+            Some(last) => format!("{why}; last probe: {last}"),
+            None => why,
+        },
+    };
+    loop {
+        let attempt_start = Instant::now();
+        if attempt_start >= deadline {
+            let why = format!("deadline of {:?} passed", spec.deadline);
+            return give_up(attempts, why, &last_error);
+        }
+        let limit = spec
+            .interval
+            .saturating_mul(5)
+            .min(deadline - attempt_start);
+        let result = tokio::select! {
+            biased;
+            () = cancel.cancelled() => return give_up(attempts, "cancelled".into(), &last_error),
+            result = probe_once(&spec.probe, limit, working_dir, env) => result,
+        };
+        attempts += 1;
+        match result {
+            Ok(()) => return HealthOutcome::Healthy { attempts },
+            Err(err) if attempts >= spec.retries => {
+                return HealthOutcome::Unhealthy {
+                    attempts,
+                    last_error: err,
+                };
+            }
+            Err(err) => last_error = Some(err),
+        }
+        let next = later(attempt_start, spec.interval).min(deadline);
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return give_up(attempts, "cancelled".into(), &last_error),
+            () = sleep_until(next) => {}
+        }
+    }
+}
+
+/// A duration rounded to the nearest millisecond, for messages.
+fn rounded(duration: Duration) -> Duration {
+    let millis = (duration.as_micros() + 500) / 1000;
+    Duration::from_millis(millis.try_into().unwrap_or(u64::MAX))
+}
+
+fn later(from: Instant, by: Duration) -> Instant {
+    from.checked_add(by)
+        .or_else(|| from.checked_add(FAR_FUTURE))
+        .unwrap_or(from)
+}
+
+/// One probe, within `limit`; the error is the human-readable reason it failed.
+async fn probe_once(
+    probe: &Probe,
+    limit: Duration,
+    working_dir: &Path,
+    env: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    match probe {
+        Probe::Tcp(port) => probe_tcp(*port, limit).await,
+        Probe::Http(url) => probe_http(url, limit).await,
+        Probe::Command(argv) => probe_command(argv, limit, working_dir, env).await,
+    }
+}
+
+async fn probe_tcp(port: u16, limit: Duration) -> Result<(), String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    match timeout(limit, connect(&[addr])).await {
+        Ok(result) => result.map(drop),
+        Err(_) => Err(format!(
+            "no connection to {addr} within {:?}",
+            rounded(limit)
+        )),
+    }
+}
+
+/// Tries each address in turn; the error is the first address's.
+async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, String> {
+    let mut first_error = None;
+    for &addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+                first_error.get_or_insert_with(|| format!("connection refused on {addr}"));
+            }
+            Err(err) => {
+                first_error.get_or_insert_with(|| format!("cannot connect to {addr}: {err}"));
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| "no address to connect to".into()))
+}
+
+async fn probe_http(url: &str, limit: Duration) -> Result<(), String> {
+    let target = HttpTarget::parse(url)?;
+    match timeout(limit, http_status(&target, url)).await {
+        Ok(Ok(status)) if (200..300).contains(&status) => Ok(()),
+        Ok(Ok(status)) => Err(format!("http status {status} from {url}")),
+        Ok(Err(err)) => Err(err),
+        Err(_) => Err(format!(
+            "no http response from {url} within {:?}",
+            rounded(limit)
+        )),
+    }
+}
+
+/// Sends the GET and returns the status code from the response's status line.
+async fn http_status(target: &HttpTarget, url: &str) -> Result<u16, String> {
+    let mut stream = connect(&target.addrs()).await?;
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: convoy-agent\r\nConnection: close\r\n\r\n",
+        target.path,
+        target.authority()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|err| format!("cannot send http request to {url}: {err}"))?;
+    let mut response = Vec::with_capacity(256);
+    let mut chunk = [0u8; 1024];
+    loop {
+        if let Some(end) = response.iter().position(|&b| b == b'\n') {
+            return parse_status_line(&response[..end], url);
+        }
+        if response.len() >= MAX_RESPONSE_BYTES {
+            return Err(format!("no http status line in the first 8 KiB from {url}"));
+        }
+        let room = chunk.len().min(MAX_RESPONSE_BYTES - response.len());
+        let n = stream
+            .read(&mut chunk[..room])
+            .await
+            .map_err(|err| format!("cannot read http response from {url}: {err}"))?;
+        if n == 0 {
+            return Err(format!(
+                "connection closed before an http status line from {url}"
+            ));
+        }
+        response.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// `HTTP/1.1 200 OK` → 200.
+fn parse_status_line(line: &[u8], url: &str) -> Result<u16, String> {
+    let line = String::from_utf8_lossy(line);
+    let line = line.trim_end_matches('\r');
+    let mut parts = line.split(' ');
+    let version = parts.next().unwrap_or_default();
+    let code = parts.next().unwrap_or_default();
+    match code.parse::<u16>() {
+        Ok(status) if version.starts_with("HTTP/") && code.len() == 3 && status >= 100 => {
+            Ok(status)
+        }
+        _ => {
+            let shown: String = line.chars().take(80).collect();
+            Err(format!("malformed http status line from {url}: {shown:?}"))
+        }
+    }
+}
+
+async fn probe_command(
+    argv: &[String],
+    limit: Duration,
+    working_dir: &Path,
+    env: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err("check has an empty argv".into());
+    };
+    let mut command = tokio::process::Command::new(resolve_program(program, working_dir));
+    command
+        .args(args)
+        .current_dir(working_dir)
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .map_err(|err| format!("cannot start check {program:?}: {err}"))?;
+    // Declared after `child`, so it is dropped first: the group is killed while the check,
+    // still unreaped, keeps its pid (and so the group id) from being reused.
+    let mut group = GroupKiller(child.id());
+    let outcome = tokio::select! {
+        status = child.wait() => Some(status),
+        () = sleep(limit) => None,
+    };
+    match outcome {
+        Some(status) => {
+            group.disarm();
+            let status = status.map_err(|err| format!("cannot wait for check: {err}"))?;
+            exit_result(status)
+        }
+        None => {
+            group.kill();
+            // The group's SIGKILL already ended it; this covers a missing `kill` utility.
+            let _ = child.start_kill();
+            let _ = timeout(REAP_GRACE, child.wait()).await;
+            Err(format!(
+                "check did not finish within {:?} and was killed",
+                rounded(limit)
+            ))
+        }
+    }
+}
+
+/// `./bin/check` is relative to `working_dir`; `check` is looked up in `PATH`.
+fn resolve_program(program: &str, working_dir: &Path) -> PathBuf {
+    let path = Path::new(program);
+    if program.contains('/') && path.is_relative() {
+        working_dir.join(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+fn exit_result(status: ExitStatus) -> Result<(), String> {
+    use std::os::unix::process::ExitStatusExt;
+    if status.success() {
+        Ok(())
+    } else if let Some(code) = status.code() {
+        Err(format!("check exited with status {code}"))
+    } else if let Some(signal) = status.signal() {
+        Err(format!("check was killed by signal {signal}"))
+    } else {
+        Err(format!("check failed: {status}"))
+    }
+}
+
+/// SIGKILLs a check's process group when dropped, unless disarmed once the check was reaped.
+struct GroupKiller(Option<u32>);
+
+impl GroupKiller {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+
+    fn kill(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            // The whole group: the check and anything it started. A failure (already
+            // gone) leaves nothing to do; `kill_on_drop` is the backup for the check itself.
+            if let Ok(pgid) = i32::try_from(pgid) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pgid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+}
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,363 @@
+//! `convoy release keygen|push|list|status`, `convoy deploy` and `convoy rollback`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
+use convoy_proto::v1::{
+    DeploySpec, ListReleasesRequest, PushReleaseChunk, ReleaseMeta, ReleaseStatusRequest,
+    RollbackSpec, StartJobRequest, push_release_chunk,
+};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+use super::connect::{admin, rpc_error};
+use super::jobs::{JobFlags, run_job};
+use super::output::{self};
+use super::{ConnectArgs, OutputFormat, UsageError};
+use crate::cli::out;
+use crate::registry::now_unix_ms;
+use crate::releases::{CHUNK_BYTES, validate_app, validate_version};
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub.
+    Keygen {
+        /// Path prefix of the two files.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed.
+    Push {
+        app: String,
+        version: String,
+        artifact: PathBuf,
+        /// Private key from `convoy release keygen` to sign with.
+        #[arg(long)]
+        sign_key: Option<PathBuf>,
+    },
+    /// Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at.
+    List { app: Option<String> },
+    /// Which hosts run which version of APP, healthy or not.
+    Status {
+        app: String,
+        #[arg(long, short = 's', default_value = "")]
+        selector: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    pub app: String,
+    pub version: String,
+    #[command(flatten)]
+    pub job: JobFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    pub app: String,
+    /// A kept release to return to (default: each host's previous one).
+    #[arg(long)]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub job: JobFlags,
+}
+
+fn usage<E: std::fmt::Display>(err: E) -> anyhow::Error {
+    UsageError(err.to_string()).into()
+}
+
+pub async fn deploy(
+    args: DeployArgs,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    validate_app(&args.app).map_err(usage)?;
+    validate_version(&args.version).map_err(usage)?;
+    let request = StartJobRequest {
+        deploy: Some(DeploySpec {
+            app: args.app,
+            version: args.version,
+        }),
+        ..Default::default()
+    };
+    run_job(request, args.job, connect, format).await
+}
+
+pub async fn rollback(
+    args: RollbackArgs,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    validate_app(&args.app).map_err(usage)?;
+    if let Some(version) = &args.to {
+        validate_version(version).map_err(usage)?;
+    }
+    let request = StartJobRequest {
+        rollback: Some(RollbackSpec {
+            app: args.app,
+            version: args.to.unwrap_or_default(),
+        }),
+        ..Default::default()
+    };
+    run_job(request, args.job, connect, format).await
+}
+
+pub async fn run(
+    command: ReleaseCommand,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    match command {
+        ReleaseCommand::Keygen { out: prefix, force } => keygen(&prefix, force, format),
+        ReleaseCommand::Push {
+            app,
+            version,
+            artifact,
+            sign_key,
+        } => push(app, version, artifact, sign_key, connect, format).await,
+        ReleaseCommand::List { app } => list(app.unwrap_or_default(), connect, format).await,
+        ReleaseCommand::Status { app, selector } => status(app, selector, connect, format).await,
+    }
+}
+
+fn keygen(prefix: &std::path::Path, force: bool, format: OutputFormat) -> anyhow::Result<()> {
+    let private_path = prefix.with_extension("key");
+    let public_path = prefix.with_extension("pub");
+    crate::pki::ensure_writable(&[&private_path, &public_path], force)?;
+    let (private, public) = convoy_proto::signing::generate(rand::random())?;
+    crate::pki::write_file(&private_path, &private, true, force)?;
+    crate::pki::write_file(&public_path, &public, false, force)?;
+    match format {
+        OutputFormat::Json => out!(
+            "{}",
+            serde_json::json!({ "private_key": private_path, "public_key": public_path })
+        ),
+        OutputFormat::Table => out!(
+            "wrote {} (keep it secret) and {} (list it in agents' release_public_keys)",
+            private_path.display(),
+            public_path.display()
+        ),
+    }
+    Ok(())
+}
+
+async fn sha256_of(path: &std::path::Path) -> anyhow::Result<(String, u64)> {
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; CHUNK_BYTES];
+    let mut size = 0u64;
+    loop {
+        let read = file.read(&mut buffer).await?;
+        if read == 0 {
+            break;
+        }
+        size += read as u64;
+        hasher.update(&buffer[..read]);
+    }
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
+async fn push(
+    app: String,
+    version: String,
+    artifact: PathBuf,
+    sign_key: Option<PathBuf>,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    validate_app(&app).map_err(usage)?;
+    validate_version(&version).map_err(usage)?;
+    let (sha256, size) = sha256_of(&artifact).await?;
+    let (signature, signer) = match &sign_key {
+        Some(path) => {
+            let key = convoy_proto::signing::load_private(path)?;
+            let signer = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (
+                convoy_proto::signing::sign(&key, &app, &version, &sha256),
+                signer,
+            )
+        }
+        None => (Vec::new(), String::new()),
+    };
+    let mut client = admin(connect).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let meta = PushReleaseChunk {
+        body: Some(push_release_chunk::Body::Meta(ReleaseMeta {
+            app,
+            version,
+            signature,
+            signer,
+            sha256,
+        })),
+    };
+    // The queue is empty, so this cannot fail for lack of room.
+    let _ = tx.try_send(meta);
+    let reader = tokio::spawn(async move {
+        let mut file = tokio::fs::File::open(&artifact).await?;
+        let mut buffer = vec![0u8; CHUNK_BYTES];
+        loop {
+            let read = file.read(&mut buffer).await?;
+            if read == 0 {
+                return Ok::<(), std::io::Error>(());
+            }
+            let chunk = PushReleaseChunk {
+                body: Some(push_release_chunk::Body::Data(buffer[..read].to_vec())),
+            };
+            if tx.send(chunk).await.is_err() {
+                return Ok(());
+            }
+        }
+    });
+    let release = client
+        .push_release(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner();
+    reader
+        .await
+        .context("reader task")?
+        .context("cannot read the artifact")?;
+    match format {
+        OutputFormat::Json => out!(
+            "{}",
+            serde_json::to_string_pretty(&output::ReleaseJson::from(&release))?
+        ),
+        OutputFormat::Table => out!(
+            "pushed {} {}: {} bytes, sha256 {}{}",
+            release.app,
+            release.version,
+            size,
+            release.sha256,
+            if release.signer.is_empty() {
+                ", unsigned".to_string()
+            } else {
+                format!(", signed by {}", release.signer)
+            }
+        ),
+    }
+    Ok(())
+}
+
+async fn list(app: String, connect: &ConnectArgs, format: OutputFormat) -> anyhow::Result<()> {
+    let mut client = admin(connect).await?;
+    let releases = client
+        .list_releases(ListReleasesRequest { app })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner()
+        .releases;
+    if format == OutputFormat::Json {
+        let json: Vec<output::ReleaseJson> =
+            releases.iter().map(output::ReleaseJson::from).collect();
+        out!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    let now = now_unix_ms();
+    let mut table = Table::new();
+    table.load_preset(UTF8_BORDERS_ONLY).set_header([
+        "APP",
+        "VERSION",
+        "SIZE",
+        "SHA256",
+        "SIGNED BY",
+        "PUSHED",
+        "BY",
+    ]);
+    for r in &releases {
+        table.add_row([
+            r.app.clone(),
+            r.version.clone(),
+            output::bytes(r.size),
+            r.sha256[..16.min(r.sha256.len())].to_string(),
+            if r.signer.is_empty() {
+                "(unsigned)".to_string()
+            } else {
+                r.signer.clone()
+            },
+            output::ago(r.pushed_unix_ms, now),
+            r.pushed_by.clone(),
+        ]);
+    }
+    out!("{table}");
+    Ok(())
+}
+
+async fn status(
+    app: String,
+    selector: String,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    crate::selector::Selector::parse(&selector).map_err(|err| UsageError(err.render()))?;
+    let mut client = admin(connect).await?;
+    let hosts = client
+        .release_status(ReleaseStatusRequest {
+            app: app.clone(),
+            selector,
+        })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner()
+        .hosts;
+    if format == OutputFormat::Json {
+        let json: Vec<serde_json::Value> = hosts
+            .iter()
+            .map(|h| {
+                serde_json::json!({
+                    "host": h.host,
+                    "state": output::state_name(h.state),
+                    "version": h.version,
+                    "healthy": h.healthy,
+                    "previous": h.previous,
+                })
+            })
+            .collect();
+        out!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_BORDERS_ONLY)
+        .set_header(["HOST", "STATE", "VERSION", "HEALTHY", "PREVIOUS"]);
+    for h in &hosts {
+        table.add_row([
+            h.host.clone(),
+            output::state_name(h.state).to_string(),
+            if h.version.is_empty() {
+                "(none)".to_string()
+            } else {
+                h.version.clone()
+            },
+            if h.version.is_empty() {
+                String::new()
+            } else if h.healthy {
+                "yes".into()
+            } else {
+                "NO".into()
+            },
+            h.previous.clone(),
+        ]);
+    }
+    out!("{table}");
+    let mut versions: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for h in &hosts {
+        *versions.entry(h.version.as_str()).or_default() += 1;
+    }
+    let summary: Vec<String> = versions
+        .iter()
+        .map(|(v, n)| format!("{}: {n}", if v.is_empty() { "(none)" } else { v }))
+        .collect();
+    out!("{app} on {} host(s): {}", hosts.len(), summary.join(", "));
+    Ok(())
+}

@@ -1,0 +1,318 @@
+//! One simulated agent's task: connect (with retries), Hello, Welcome, then heartbeats
+//! and the command pipeline ([`Commands`]) until the swarm stops or the stream drops.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use convoy_coordinator::registry::now_unix_ms;
+use convoy_proto::MAX_AGENT_MESSAGE_BYTES;
+use convoy_proto::identity::AgentId;
+use convoy_proto::v1::agent_link_client::AgentLinkClient;
+use convoy_proto::v1::{
+    AgentMessage, CommandEvent, CoordinatorMessage, Facts, Heartbeat, Hello, MetricsSample,
+    agent_message, coordinator_message,
+};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::Instant;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Endpoint;
+
+use super::commands::{Behaviour, Commands, fails};
+use super::{CommandTrace, Progress, Shared, SwarmConfig};
+
+/// What one simulated agent needs.
+pub(super) struct SimAgent {
+    pub index: usize,
+    pub agent_id: AgentId,
+    pub endpoint: Endpoint,
+}
+
+pub(super) struct AgentOutcome {
+    pub connect_latency: Option<Duration>,
+    pub heartbeats_sent: u64,
+    /// Commands not finished, or finished and not fully acked, when the agent stopped.
+    pub commands_open: usize,
+    pub error: Option<String>,
+}
+
+/// What every simulated agent's task shares.
+pub(super) struct AgentRun {
+    pub config: SwarmConfig,
+    pub stop: CancellationToken,
+    pub progress: Arc<watch::Sender<Progress>>,
+    pub connects: Arc<Semaphore>,
+    pub shared: Arc<Shared>,
+    pub started: Instant,
+}
+
+/// An open session: the request sender and the response stream.
+struct Session {
+    tx: mpsc::Sender<AgentMessage>,
+    inbound: tonic::Streaming<CoordinatorMessage>,
+}
+
+/// Why the session loop ended.
+enum End {
+    Stopped,
+    Dropped(String),
+}
+
+impl AgentRun {
+    pub async fn run(self, agent: SimAgent) -> AgentOutcome {
+        let mut outcome = AgentOutcome {
+            connect_latency: None,
+            heartbeats_sent: 0,
+            commands_open: 0,
+            error: None,
+        };
+        let first_attempt = Instant::now();
+        let mut session = None;
+        for attempt in 0..self.config.connect_attempts {
+            if attempt > 0 {
+                // 200 ms doubling, capped at 5 s, spread by the agent's index so retries
+                // do not come back in lockstep.
+                let backoff = Duration::from_millis(200)
+                    .saturating_mul(1 << attempt.min(5))
+                    .min(Duration::from_secs(5))
+                    + Duration::from_millis((agent.index as u64 * 7919) % 200);
+                tokio::select! {
+                    () = self.stop.cancelled() => return outcome,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+            }
+            let Ok(_permit) = self.connects.acquire().await else {
+                return outcome;
+            };
+            let attempt = tokio::select! {
+                () = self.stop.cancelled() => return outcome,
+                attempt = self.connect(&agent) => attempt,
+            };
+            match attempt {
+                Ok(open) => {
+                    session = Some(open);
+                    break;
+                }
+                Err(err) => outcome.error = Some(format!("{}: {err:#}", agent.agent_id)),
+            }
+        }
+        let Some(Session { tx, mut inbound }) = session else {
+            self.progress.send_modify(|p| p.failed += 1);
+            return outcome;
+        };
+        outcome.error = None;
+        outcome.connect_latency = Some(first_attempt.elapsed());
+        let agents = self.config.agents;
+        let since_start = self.started.elapsed();
+        self.progress.send_modify(|p| {
+            p.connected += 1;
+            if p.connected == agents {
+                p.all_connected_after = Some(since_start);
+            }
+        });
+
+        let mut commands = Commands::new(Behaviour {
+            delay: self.config.command_delay,
+            fail: fails(agent.index, self.config.fail_share),
+            pid: 10_000 + u32::try_from(agent.index).unwrap_or(u32::MAX - 10_000),
+        });
+        let end = self
+            .session(&agent, &mut commands, &mut outcome, &tx, &mut inbound)
+            .await;
+        outcome.commands_open = commands.open_count();
+        if let End::Dropped(why) = end {
+            self.progress.send_modify(|p| p.dropped += 1);
+            outcome.error = Some(format!("{}: {why}", agent.agent_id));
+            return outcome;
+        }
+        // Closing our half ends the session; give the coordinator a moment to close its.
+        drop(tx);
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Ok(Some(_)) = inbound.message().await {}
+        })
+        .await;
+        outcome
+    }
+
+    /// Heartbeats and commands until the swarm stops or the stream ends.
+    async fn session(
+        &self,
+        agent: &SimAgent,
+        commands: &mut Commands,
+        outcome: &mut AgentOutcome,
+        tx: &mpsc::Sender<AgentMessage>,
+        inbound: &mut tonic::Streaming<CoordinatorMessage>,
+    ) -> End {
+        // Spread the heartbeats of the swarm evenly over one interval.
+        let offset = self
+            .config
+            .heartbeat
+            .mul_f64(agent.index as f64 / self.config.agents as f64);
+        let mut ticker = tokio::time::interval_at(Instant::now() + offset, self.config.heartbeat);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let due = commands.next_due();
+            let events = tokio::select! {
+                () = self.stop.cancelled() => return End::Stopped,
+                _ = ticker.tick() => {
+                    let heartbeat = AgentMessage {
+                        body: Some(agent_message::Body::Heartbeat(Heartbeat {
+                            metrics: Some(synthetic_sample(agent.index, outcome.heartbeats_sent)),
+                            apps: Vec::new(),
+                        })),
+                    };
+                    if tx.send(heartbeat).await.is_err() {
+                        return End::Dropped("request stream closed".into());
+                    }
+                    outcome.heartbeats_sent += 1;
+                    continue;
+                }
+                () = sleep_until(due) => commands.fire_due(Instant::now()),
+                message = inbound.message() => match message {
+                    Ok(Some(message)) => self.handle(agent, commands, message),
+                    Ok(None) => return End::Dropped("coordinator closed the stream".into()),
+                    Err(status) => return End::Dropped(format!("stream failed: {status}")),
+                },
+            };
+            if !self.send_events(tx, events).await {
+                return End::Dropped("request stream closed".into());
+            }
+        }
+    }
+
+    /// Applies one coordinator message; returns the events to send.
+    fn handle(
+        &self,
+        agent: &SimAgent,
+        commands: &mut Commands,
+        message: CoordinatorMessage,
+    ) -> Vec<CommandEvent> {
+        let shared = &self.shared;
+        match message.body {
+            Some(coordinator_message::Body::Command(command)) => {
+                shared.commands.fetch_add(1, Ordering::Relaxed);
+                let before = commands.duplicates;
+                let events = commands.on_command(&command, Instant::now());
+                if commands.duplicates > before {
+                    shared.duplicates.fetch_add(1, Ordering::Relaxed);
+                }
+                events
+            }
+            Some(coordinator_message::Body::Cancel(cancel)) => {
+                shared.cancels.fetch_add(1, Ordering::Relaxed);
+                commands.on_cancel(&cancel.command_id)
+            }
+            Some(coordinator_message::Body::Ack(ack)) => {
+                shared.acks.fetch_add(1, Ordering::Relaxed);
+                if let Some(trace) = commands.on_ack(&ack.command_id, ack.seq) {
+                    shared.record(CommandTrace {
+                        agent: agent.index,
+                        trace,
+                    });
+                }
+                Vec::new()
+            }
+            Some(coordinator_message::Body::Welcome(_)) | None => Vec::new(),
+        }
+    }
+
+    async fn send_events(
+        &self,
+        tx: &mpsc::Sender<AgentMessage>,
+        events: Vec<CommandEvent>,
+    ) -> bool {
+        for event in events {
+            let message = AgentMessage {
+                body: Some(agent_message::Body::Event(event)),
+            };
+            if tx.send(message).await.is_err() {
+                return false;
+            }
+            self.shared.events.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// One attempt: channel, Hello, Welcome.
+    async fn connect(&self, agent: &SimAgent) -> anyhow::Result<Session> {
+        let channel = agent.endpoint.connect().await.context("cannot connect")?;
+        let mut client = AgentLinkClient::new(channel)
+            .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_AGENT_MESSAGE_BYTES);
+        // Room for a command's four events and a heartbeat without waiting. (tokio
+        // allocates a channel's slots in blocks of 32 anyway.)
+        let (tx, rx) = mpsc::channel(16);
+        let hello = AgentMessage {
+            body: Some(agent_message::Body::Hello(Hello {
+                agent_id: agent.agent_id.to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                labels: self.config.labels.clone().into_iter().collect(),
+                facts: Some(fake_facts(&agent.agent_id)),
+                // The swarm never reconnects, so it never holds a command at a Hello.
+                commands: Vec::new(),
+                // Simulated agents allow one action, a no-op.
+                actions: vec!["noop".to_string()],
+                apps: Vec::new(),
+            })),
+        };
+        tx.send(hello).await.context("request stream closed")?;
+        let mut inbound = client
+            .session(ReceiverStream::new(rx))
+            .await
+            .context("session refused")?
+            .into_inner();
+        let first = tokio::time::timeout(Duration::from_secs(10), inbound.message())
+            .await
+            .context("no welcome within 10s")?
+            .context("stream failed before the welcome")?;
+        let first = first.context("stream closed before the welcome")?;
+        match first.body {
+            Some(coordinator_message::Body::Welcome(_)) => Ok(Session { tx, inbound }),
+            _ => anyhow::bail!("the first message was not a welcome"),
+        }
+    }
+}
+
+/// Sleeps until `due`, or forever when there is nothing due.
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn fake_facts(agent_id: &AgentId) -> Facts {
+    Facts {
+        hostname: agent_id.to_string(),
+        os: "Simulated Linux".into(),
+        os_version: "1".into(),
+        kernel: "6.0.0-sim".into(),
+        arch: "x86_64".into(),
+        cpus: 4,
+        mem_total_bytes: 8 << 30,
+        boot_time_unix: 1_700_000_000,
+    }
+}
+
+/// Plausible, varying numbers without reading the host.
+fn synthetic_sample(index: usize, sequence: u64) -> MetricsSample {
+    let wobble = ((index as u64 + sequence) % 50) as f64;
+    MetricsSample {
+        sampled_at_unix_ms: now_unix_ms(),
+        cpu_percent: 5.0 + wobble,
+        load1: 0.1 + wobble / 100.0,
+        load5: 0.2,
+        load15: 0.3,
+        mem_used_bytes: (2 << 30) + sequence * 4096,
+        mem_total_bytes: 8 << 30,
+        swap_used_bytes: 0,
+        swap_total_bytes: 0,
+        disks: Vec::new(),
+        net_rx_bytes_per_sec: 1000.0 + wobble,
+        net_tx_bytes_per_sec: 500.0 + wobble,
+        uptime_secs: 100_000 + sequence,
+        process_count: 120,
+    }
+}
