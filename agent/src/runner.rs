@@ -29,6 +29,7 @@ pub struct Runner {
     actions: BTreeMap<String, ActionConfig>,
     running: Mutex<HashMap<String, CancellationToken>>,
     outbox_changed: Notify,
+    apps_changed: Notify,
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
@@ -55,6 +56,7 @@ impl Runner {
             actions,
             running: Mutex::new(HashMap::new()),
             outbox_changed: Notify::new(),
+            apps_changed: Notify::new(),
             slots: Arc::new(Semaphore::new(MAX_CONCURRENT_COMMANDS)),
             tracker: TaskTracker::new(),
             shutdown,
@@ -72,6 +74,12 @@ impl Runner {
     /// Fires whenever the outbox has something new to send.
     pub fn outbox_changed(&self) -> &Notify {
         &self.outbox_changed
+    }
+
+    /// Fires when a deploy or rollback changed what runs, so the session reports it at
+    /// once (ahead of the command's result) instead of at the next heartbeat.
+    pub fn apps_changed(&self) -> &Notify {
+        &self.apps_changed
     }
 
     fn changed(&self) {
@@ -244,6 +252,7 @@ impl Runner {
         {
             return Err(err);
         }
+        self.apps_changed.notify_one();
         let (state, message) = match result {
             Ok(message) => (CommandState::Succeeded, message),
             Err(message) => (CommandState::Failed, message),

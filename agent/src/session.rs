@@ -319,14 +319,16 @@ async fn session(
         let mut sent: HashMap<String, u64> = HashMap::new();
         loop {
             let heartbeat = tokio::select! {
-                _ = ticker.tick() => Some(AgentMessage {
-                    body: Some(agent_message::Body::Heartbeat(Heartbeat {
-                        metrics: Some(sampler.sample()),
-                        apps: runner.deployer().status(),
-                    })),
-                }),
-                () = runner.outbox_changed().notified() => None,
+                _ = ticker.tick() => true,
+                () = runner.apps_changed().notified() => true,
+                () = runner.outbox_changed().notified() => false,
             };
+            let heartbeat = heartbeat.then(|| AgentMessage {
+                body: Some(agent_message::Body::Heartbeat(Heartbeat {
+                    metrics: Some(sampler.sample()),
+                    apps: runner.deployer().status(),
+                })),
+            });
             for message in heartbeat
                 .into_iter()
                 .chain(unsent_events(runner, &mut sent))

@@ -2,6 +2,7 @@
 //! the CLI as the README tells a new user, killed with SIGKILL and stopped with SIGTERM.
 
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -625,6 +626,139 @@ timeout = "60s"
     let output = fleet.ok(&["job", "output", &job_id, "--host", "db-1"]);
     let expected: String = (0..400).map(|i| format!("line {i}\n")).collect();
     assert_eq!(output, expected);
+    agent.signal("-TERM");
+    assert!(agent.wait(Duration::from_secs(20)).success());
+    coordinator.signal("-TERM");
+    assert!(coordinator.wait(Duration::from_secs(20)).success());
+}
+
+/// A tar.gz release of `web` with a start hook and a health check.
+fn web_release(dir: &Path, version: &str) -> std::path::PathBuf {
+    let manifest = "[hooks]\nstart = [\"/bin/sh\", \"-c\", \"echo $CONVOY_VERSION > ../../running\"]\n[health]\ncommand = [\"/bin/sh\", \"-c\", \"test -f VERSION\"]\ninterval = \"50ms\"\nretries = 3\ndeadline = \"5s\"\n";
+    let path = dir.join(format!("web-{version}.tar.gz"));
+    let file = std::fs::File::create(&path).unwrap();
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        file,
+        flate2::Compression::fast(),
+    ));
+    for (name, contents) in [
+        ("convoy.toml", manifest.to_string()),
+        ("VERSION", format!("{version}\n")),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, name, contents.as_bytes())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap();
+    path
+}
+
+#[test]
+fn releases_are_signed_pushed_deployed_and_rolled_back_through_the_cli() {
+    let fleet = Fleet::new(&[("web-1", "role=web")]);
+    fleet.ok(&["release", "keygen", "--out", "signing"]);
+    let mode = std::fs::metadata(fleet.path().join("signing.key"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let path = fleet.path().join("web-1.toml");
+    let mut config = std::fs::read_to_string(&path).unwrap();
+    // Top-level keys must come before the [tls] table.
+    config = format!("release_public_keys = [\"signing.pub\"]\n{config}\n[apps.web]\n");
+    std::fs::write(&path, config).unwrap();
+    let coordinator = fleet.serve();
+    let agent = fleet.agent("web-1");
+    fleet.wait_online("role=web", 1);
+
+    for version in ["1.0", "2.0"] {
+        let artifact = web_release(fleet.path(), version);
+        let pushed = json(&fleet.ok(&[
+            "release",
+            "push",
+            "web",
+            version,
+            artifact.to_str().unwrap(),
+            "--sign-key",
+            "signing.key",
+            "-o",
+            "json",
+        ]));
+        assert_eq!(pushed["signed"], true);
+        assert_eq!(pushed["signer"], "signing");
+    }
+    let unsigned = web_release(fleet.path(), "3.0");
+    fleet.ok(&["release", "push", "web", "3.0", unsigned.to_str().unwrap()]);
+    let conflict = fleet.convoy(&["release", "push", "web", "1.0", unsigned.to_str().unwrap()]);
+    assert_eq!(conflict.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&conflict.stderr).contains("already pushed with other bytes"));
+    let listed = json(&fleet.ok(&["release", "list", "web", "-o", "json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 3);
+
+    let done = json(&fleet.ok(&[
+        "deploy",
+        "web",
+        "1.0",
+        "--selector",
+        "role=web",
+        "--wait",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(done["state"], "succeeded", "{done}");
+    fleet.ok(&["deploy", "web", "2.0", "--selector", "role=web", "--wait"]);
+    let running =
+        || std::fs::read_to_string(fleet.path().join("web-1-data/apps/web/running")).unwrap();
+    assert_eq!(running(), "2.0\n");
+    // Reported with the deploy's result, not a heartbeat later.
+    let status = json(&fleet.ok(&["release", "status", "web", "-o", "json"]));
+    assert_eq!(status[0]["version"], "2.0", "{status}");
+    assert_eq!(status[0]["previous"], "1.0");
+    assert_eq!(status[0]["healthy"], true);
+
+    // The unsigned release is refused by the host: --wait exits 1.
+    let refused = fleet.convoy(&[
+        "deploy",
+        "web",
+        "3.0",
+        "--selector",
+        "role=web",
+        "--wait",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    let refused = json(&String::from_utf8_lossy(&refused.stdout));
+    assert!(
+        refused["hosts"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not signed"),
+        "{refused}"
+    );
+    assert_eq!(running(), "2.0\n");
+
+    fleet.ok(&["rollback", "web", "--selector", "role=web", "--wait"]);
+    assert_eq!(running(), "1.0\n");
+    let agents = json(&fleet.ok(&["agents", "-o", "json"]));
+    wait_until("agents report web 1.0", Duration::from_secs(10), || {
+        json(&fleet.ok(&["agents", "-o", "json"]))[0]["apps"][0]["version"] == "1.0"
+    });
+    assert!(agents[0]["apps"].is_array());
+    let unknown = fleet.convoy(&["deploy", "web", "9.9"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no release web 9.9"));
+    let audit = fleet.ok(&["audit", "-o", "json"]);
+    assert!(
+        audit.contains("PushRelease") && audit.contains("deploy=web 2.0"),
+        "{audit}"
+    );
+
     agent.signal("-TERM");
     assert!(agent.wait(Duration::from_secs(20)).success());
     coordinator.signal("-TERM");

@@ -65,6 +65,7 @@ async fn list(selector: &str, connect: &ConnectArgs, output: OutputFormat) -> an
                 "STATE",
                 "LABELS",
                 "VERSION",
+                "APPS",
                 "CPU",
                 "MEM",
                 "DISK",
@@ -78,6 +79,7 @@ async fn list(selector: &str, connect: &ConnectArgs, output: OutputFormat) -> an
                     output::state_name(agent.state).to_string(),
                     output::labels(&agent.labels),
                     agent.version.clone(),
+                    output::apps(&agent.apps),
                     m.map(|m| format!("{:.0}%", m.cpu_percent))
                         .unwrap_or_default(),
                     m.map(|m| {
@@ -130,6 +132,9 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
         row("version", agent.version.clone());
         row("labels", output::labels(&agent.labels));
         row("actions", agent.actions.join(", "));
+        if let Some(summary) = &detail.agent {
+            row("apps", output::apps(&summary.apps));
+        }
         row("first seen", agent.first_seen.clone().unwrap_or_default());
         row(
             "last seen",

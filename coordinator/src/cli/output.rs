@@ -91,6 +91,8 @@ pub struct AgentJson {
     pub hostname: String,
     /// Actions the host's config allows.
     pub actions: Vec<String>,
+    /// Apps the host may deploy and what runs of each.
+    pub apps: Vec<AppJson>,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
     pub metrics: Option<MetricsJson>,
@@ -105,6 +107,7 @@ impl From<&AgentSummary> for AgentJson {
             version: a.version.clone(),
             hostname: a.hostname.clone(),
             actions: a.actions.clone(),
+            apps: a.apps.iter().map(AppJson::from).collect(),
             first_seen: rfc3339(a.first_seen_unix_ms),
             last_seen: rfc3339(a.last_seen_unix_ms),
             metrics: a.metrics.as_ref().map(MetricsJson::from),
@@ -430,4 +433,36 @@ impl From<&convoy_proto::v1::Release> for ReleaseJson {
             pushed_by: r.pushed_by.clone(),
         }
     }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AppJson {
+    pub app: String,
+    /// Null until the first deploy.
+    pub version: Option<String>,
+    pub healthy: bool,
+    pub previous: Option<String>,
+}
+
+impl From<&convoy_proto::v1::AppStatus> for AppJson {
+    fn from(a: &convoy_proto::v1::AppStatus) -> Self {
+        Self {
+            app: a.app.clone(),
+            version: (!a.version.is_empty()).then(|| a.version.clone()),
+            healthy: a.healthy,
+            previous: (!a.previous.is_empty()).then(|| a.previous.clone()),
+        }
+    }
+}
+
+/// Apps for the agents table: `web=1.4.2`, `web=1.4.3(unhealthy)`, `web=-`.
+pub fn apps(apps: &[convoy_proto::v1::AppStatus]) -> String {
+    apps.iter()
+        .map(|a| match (a.version.as_str(), a.healthy) {
+            ("", _) => format!("{}=-", a.app),
+            (v, true) => format!("{}={v}", a.app),
+            (v, false) => format!("{}={v}(unhealthy)", a.app),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -34,6 +34,7 @@ pub enum ReleaseCommand {
     /// Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed.
     Push {
         app: String,
+        #[arg(id = "release_version", value_name = "VERSION")]
         version: String,
         artifact: PathBuf,
         /// Private key from `convoy release keygen` to sign with.
@@ -53,6 +54,7 @@ pub enum ReleaseCommand {
 #[derive(Debug, Args)]
 pub struct DeployArgs {
     pub app: String,
+    #[arg(id = "release_version", value_name = "VERSION")]
     pub version: String,
     #[command(flatten)]
     pub job: JobFlags,

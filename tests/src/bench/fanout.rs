@@ -158,20 +158,7 @@ pub async fn fanout_bench(args: &FanoutArgs) -> anyhow::Result<()> {
         runs.push(result);
         tokio::time::sleep(args.pause).await;
     }
-    #[allow(clippy::cast_precision_loss)]
-    let med = |f: &dyn Fn(&FanoutRun) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
-    #[allow(clippy::cast_precision_loss)]
-    {
-        println!(
-            "median: total {:.0} ms; host latency p50 {:.0} / p99 {:.0} / max {:.0} ms; \
-             coordinator cpu {:.2} s",
-            med(&|r| ms(r.total)),
-            med(&|r| r.hosts.p50 as f64),
-            med(&|r| r.hosts.p99 as f64),
-            med(&|r| r.hosts.max as f64),
-            med(&|r| r.coordinator_cpu_s),
-        );
-    }
+    print_medians(&runs);
 
     let report = swarm.stop().await;
     println!("{report}");
@@ -274,6 +261,20 @@ async fn fanout_run(
         watch_events,
         duplicates: swarm.command_counts().duplicates - duplicates_before,
     })
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn print_medians(runs: &[FanoutRun]) {
+    let med = |f: fn(&FanoutRun) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+    println!(
+        "median: total {:.0} ms; host latency p50 {:.0} / p99 {:.0} / max {:.0} ms; \
+         coordinator cpu {:.2} s",
+        med(|r| ms(r.total)),
+        med(|r| r.hosts.p50 as f64),
+        med(|r| r.hosts.p99 as f64),
+        med(|r| r.hosts.max as f64),
+        med(|r| r.coordinator_cpu_s),
+    );
 }
 
 /// Every host of `job` succeeded with exit code 0, and the job says so.

@@ -9,11 +9,15 @@
 //! - `agent-idle`: CPU and memory of one real idle agent with a 1 s heartbeat.
 //! - `fanout`: one no-op job to every agent of a swarm at once: time to the job's end,
 //!   per-host latency and coordinator CPU.
+//! - `deploy`: one real agent fetches, verifies and unpacks a large artifact: transfer
+//!   rate against a bare `FetchArtifact` floor, phase times and agent memory.
 //!
 //! The benches live in `tests/src/bench/`. Everything listens on 127.0.0.1 and every
 //! child process is killed if the bench ends early (an error, a panic, Ctrl-C or
 //! SIGTERM).
 
+#[path = "../bench/deploy.rs"]
+mod deploy;
 #[path = "../bench/fanout.rs"]
 mod fanout;
 #[path = "../bench/fleet.rs"]
@@ -61,6 +65,8 @@ enum Bench {
     },
     /// A no-op job to every simulated agent at once: time until every result is stored.
     Fanout(fanout::FanoutArgs),
+    /// One real agent deploys a large artifact: transfer rate, phase times, agent memory.
+    Deploy(deploy::DeployArgs),
     /// Internal: the bare tonic server that floor-memory measures.
     #[command(hide = true)]
     FloorServer {
@@ -110,6 +116,7 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::FloorMemory(args) => memory::memory_bench(Target::Floor, &args).await,
         Bench::AgentIdle { duration, runs } => idle::agent_idle_bench(duration, runs).await,
         Bench::Fanout(args) => fanout::fanout_bench(&args).await,
+        Bench::Deploy(args) => deploy::deploy_bench(&args).await,
         Bench::FloorServer { .. } => unreachable!("handled in main"),
     }
 }
