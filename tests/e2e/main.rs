@@ -764,3 +764,91 @@ fn releases_are_signed_pushed_deployed_and_rolled_back_through_the_cli() {
     coordinator.signal("-TERM");
     assert!(coordinator.wait(Duration::from_secs(20)).success());
 }
+
+/// A plain tar of one large file of pseudo-random bytes (incompressible, cheap to make).
+fn big_release(dir: &Path, megabytes: usize) -> std::path::PathBuf {
+    let mut data = vec![0u8; megabytes << 20];
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    for chunk in data.chunks_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let bytes = state.to_le_bytes();
+        chunk.copy_from_slice(&bytes[..chunk.len()]);
+    }
+    let path = dir.join("big.tar");
+    let mut builder = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append_data(&mut header, "blob", &data[..]).unwrap();
+    builder.into_inner().unwrap();
+    path
+}
+
+#[test]
+fn a_download_cut_by_a_coordinator_kill_resumes_and_completes() {
+    let fleet = Fleet::new(&[("web-1", "role=web")]);
+    let path = fleet.path().join("web-1.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{config}\n[apps.web]\n")).unwrap();
+    let coordinator = fleet.serve();
+    let agent = fleet.agent("web-1");
+    fleet.wait_online("role=web", 1);
+    let artifact = big_release(fleet.path(), 96);
+    let release = json(&fleet.ok(&[
+        "release",
+        "push",
+        "web",
+        "1.0",
+        artifact.to_str().unwrap(),
+        "-o",
+        "json",
+    ]));
+    let sha = release["sha256"].as_str().unwrap().to_string();
+    let size = release["size"].as_u64().unwrap();
+    let job = json(&fleet.ok(&["deploy", "web", "1.0", "-o", "json"]));
+    let job_id = job["id"].as_str().unwrap().to_string();
+    let part = fleet
+        .path()
+        .join(format!("web-1-data/downloads/{sha}.part"));
+    // Kill the coordinator while the download is under way.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+        if have > 0 && have < size {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "download never observed in flight"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    coordinator.signal("-KILL");
+    coordinator.wait(Duration::from_secs(10));
+    let cut_at = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    assert!(cut_at < size, "the download finished before the kill");
+    let coordinator = fleet.serve();
+    wait_until(
+        "the deploy completed after the restart",
+        Duration::from_secs(60),
+        || {
+            let out = fleet.convoy(&["job", "show", &job_id, "-o", "json"]);
+            out.status.success()
+                && json(&String::from_utf8_lossy(&out.stdout))["state"] == "succeeded"
+        },
+    );
+    let blob = std::fs::metadata(fleet.path().join("web-1-data/apps/web/current/blob")).unwrap();
+    assert_eq!(blob.len(), 96 << 20);
+    assert!(
+        fleet.log("convoy-agent").contains("resuming"),
+        "{}",
+        fleet.log("convoy-agent")
+    );
+    agent.signal("-TERM");
+    assert!(agent.wait(Duration::from_secs(20)).success());
+    coordinator.signal("-TERM");
+    assert!(coordinator.wait(Duration::from_secs(20)).success());
+}
