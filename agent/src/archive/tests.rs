@@ -3,6 +3,7 @@
 //! truncation and destination checks in `budget`.
 
 mod budget;
+mod full_disk;
 mod happy;
 mod hostile;
 
