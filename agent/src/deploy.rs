@@ -156,7 +156,11 @@ impl Deployer {
             })
             .await
             .map_err(|_| "unpack task failed".to_string())?
-            .map_err(|err| format!("refused the archive: {err}"))?;
+            .map_err(|err| match err {
+                // The disk, not the archive: say so.
+                archive::ArchiveError::Io { .. } => format!("cannot unpack: {err}"),
+                _ => format!("refused the archive: {err}"),
+            })?;
             let _ = tokio::fs::remove_file(&artifact).await;
             progress(format!(
                 "unpacked {} files, {} bytes",
