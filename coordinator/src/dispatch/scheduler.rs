@@ -17,6 +17,8 @@ use crate::store::StoreError;
 pub const RESEND_AFTER_MS: i64 = 10_000;
 /// The scheduler runs at least this often (delivery timeouts, resends).
 pub const TICK: Duration = Duration::from_secs(1);
+/// And at most this often.
+pub const MIN_GAP: Duration = Duration::from_millis(20);
 
 impl Dispatcher {
     /// One scheduling pass over every active job.
@@ -163,6 +165,13 @@ pub async fn run(dispatcher: Arc<Dispatcher>, shutdown: CancellationToken) {
         }
         if let Err(err) = dispatcher.tick(crate::registry::now_unix_ms()).await {
             tracing::error!(error = %err, "job scheduler cannot persist its decisions");
+        }
+        // Wake-ups that arrive meanwhile (a finished command each) are served by one pass:
+        // a pass looks at every command of every active job, so one per event would cost
+        // O(n²) in a big fan-out.
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(MIN_GAP) => {}
         }
     }
 }
