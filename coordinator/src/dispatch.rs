@@ -98,6 +98,27 @@ impl Work {
 struct ActiveJob {
     record: JobRecord,
     commands: Vec<CommandRecord>,
+    index: HashMap<String, usize>,
+}
+
+impl ActiveJob {
+    fn new(record: JobRecord, commands: Vec<CommandRecord>) -> Self {
+        let index = commands
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
+        Self {
+            record,
+            commands,
+            index,
+        }
+    }
+
+    fn command_mut(&mut self, id: &str) -> Option<&mut CommandRecord> {
+        let at = *self.index.get(id)?;
+        self.commands.get_mut(at)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -157,9 +178,10 @@ impl Dispatcher {
             }
             state
                 .jobs
-                .insert(record.id.clone(), ActiveJob { record, commands });
+                .insert(record.id.clone(), ActiveJob::new(record, commands));
         }
-        let (events, _) = broadcast::channel(4096);
+        // Large enough that a watcher of a 1,000-host job keeps up; a slow one is told it lagged.
+        let (events, _) = broadcast::channel(16_384);
         Ok(Self {
             store,
             registry,
@@ -302,13 +324,9 @@ impl Dispatcher {
             for command in &commands {
                 state.owners.insert(command.id.clone(), job_id.clone());
             }
-            state.jobs.insert(
-                job_id.clone(),
-                ActiveJob {
-                    record: record.clone(),
-                    commands,
-                },
-            );
+            state
+                .jobs
+                .insert(job_id.clone(), ActiveJob::new(record.clone(), commands));
         }
         tracing::info!(%job_id, action = %record.action, hosts = total, by = created_by, "job started");
         self.wake();

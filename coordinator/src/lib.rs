@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod pki;
 pub mod registry;
 pub mod releases;
+pub mod rollout;
 pub mod selector;
 pub mod server;
 pub mod store;

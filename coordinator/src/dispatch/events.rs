@@ -68,7 +68,7 @@ impl Dispatcher {
                 Some(job_id) => state
                     .jobs
                     .get_mut(&job_id)
-                    .and_then(|job| job.commands.iter_mut().find(|c| c.id == command_id))
+                    .and_then(|job| job.command_mut(&command_id))
                     .map(|c| {
                         c.sent_unix_ms = now;
                         c.clone()
@@ -100,7 +100,7 @@ impl Dispatcher {
             drop(state);
             return self.on_event_for_inactive(agent_id, event);
         };
-        let Some(command) = job.commands.iter_mut().find(|c| c.id == event.command_id) else {
+        let Some(command) = job.command_mut(&event.command_id) else {
             return Ok(None);
         };
         if command.agent_id != agent_id {

@@ -30,13 +30,25 @@ impl Dispatcher {
             let mut state = self.lock();
             let mut settled = Vec::new();
             for job in state.jobs.values_mut() {
+                let delivery_timeout_ms =
+                    i64::try_from(job.record.delivery_timeout_ms).unwrap_or(i64::MAX);
                 let views: Vec<View> = job
                     .commands
                     .iter()
-                    .map(|c| View {
-                        state: CommandState::try_from(c.state).unwrap_or(CommandState::Pending),
-                        released_unix_ms: (c.released_unix_ms != 0).then_some(c.released_unix_ms),
-                        online: self.registry.is_online(&c.agent_id),
+                    .map(|c| {
+                        let state =
+                            CommandState::try_from(c.state).unwrap_or(CommandState::Pending);
+                        let released = (c.released_unix_ms != 0).then_some(c.released_unix_ms);
+                        let needs_host = state == CommandState::Pending
+                            && released.is_none_or(|at| {
+                                now.saturating_sub(at) >= delivery_timeout_ms
+                                    || now.saturating_sub(c.sent_unix_ms) >= RESEND_AFTER_MS
+                            });
+                        View {
+                            state,
+                            released_unix_ms: released,
+                            online: needs_host && self.registry.is_online(&c.agent_id),
+                        }
                     })
                     .collect();
                 let limits = Limits {

@@ -1,0 +1,409 @@
+//! The rollout state machine: `on_event(now, event) -> Vec<Action>`. It owns the order of
+//! waves, bake times, promotion, the failure budget, pause/abort/rollback and offline
+//! hosts. It does no I/O and reads no clock: the driver persists the [`Rollout`] after
+//! every call, then carries out the actions, and sends `Tick` at each `WaitUntil`.
+//!
+//! Work per event is O(hosts in the current wave) at worst: hosts are found through an
+//! index and each wave keeps its own counters.
+
+use std::collections::BTreeMap;
+
+use crate::rollout::gate::{self, Baseline, MetricsView};
+use crate::rollout::plan::Plan;
+
+mod host;
+mod progress;
+mod rollback;
+mod status;
+mod types;
+
+pub use host::{HostEntry, HostState, WaveEntry};
+pub use status::{HostStatus, Status, WaveStatus};
+pub use types::{Action, Event, Offline, OnFailure, PauseCause, Settings, State};
+
+/// One rollout's whole state; the driver persists it after every call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollout {
+    pub version: String,
+    pub settings: Settings,
+    pub hosts: Vec<HostEntry>,
+    pub waves: Vec<WaveEntry>,
+    pub index: BTreeMap<String, usize>,
+    /// Never `Paused`: a pause is `paused` on top of the phase.
+    pub phase: State,
+    pub paused: Option<PauseCause>,
+    pub started: bool,
+    /// The failure budget is exceeded: nothing new starts; in-flight hosts finish.
+    pub halted: bool,
+    pub wave: usize,
+    pub bake_until: Option<i64>,
+    pub promoted: bool,
+    pub wait_since: Option<i64>,
+    pub failures: u32,
+    /// Failures the operator accepted by resuming after a failure pause.
+    pub acknowledged: u32,
+    pub budget: u32,
+    pub batch_size: u32,
+    pub deploying: u32,
+    pub deployed: Vec<usize>,
+    pub rollback_queue: Vec<usize>,
+    pub rollback_next: usize,
+    pub rollback_in_flight: u32,
+    pub rollback_failed: u32,
+    pub late: Vec<usize>,
+    pub established_at: Option<i64>,
+    pub last_wait: Option<i64>,
+}
+
+impl Rollout {
+    pub fn new(plan: &Plan, settings: Settings) -> Rollout {
+        let mut hosts = Vec::new();
+        let mut waves = Vec::new();
+        let mut index = BTreeMap::new();
+        for (wave_index, wave) in plan.waves.iter().enumerate() {
+            let mut members = Vec::new();
+            for planned in &wave.hosts {
+                index.insert(planned.id.clone(), hosts.len());
+                members.push(hosts.len());
+                hosts.push(HostEntry {
+                    id: planned.id.clone(),
+                    previous_version: planned.previous_version.clone(),
+                    state: HostState::Pending,
+                    online: planned.online,
+                    wave: wave_index,
+                    waiting_since: 0,
+                    reason: None,
+                    late_sent: false,
+                });
+            }
+            waves.push(WaveEntry {
+                group: wave.group.clone(),
+                open: u32::try_from(members.len()).unwrap_or(u32::MAX),
+                hosts: members,
+                parallel: wave.parallel.max(1),
+                next: 0,
+                in_flight: 0,
+                waiting: 0,
+                succeeded: 0,
+            });
+        }
+        let budget = settings.max_failures.resolve(plan.targets());
+        Rollout {
+            version: plan.version.clone(),
+            settings,
+            hosts,
+            waves,
+            index,
+            phase: State::Running,
+            paused: None,
+            started: false,
+            halted: false,
+            wave: 0,
+            bake_until: None,
+            promoted: false,
+            wait_since: None,
+            failures: 0,
+            acknowledged: 0,
+            budget,
+            batch_size: plan.batch_size.max(1),
+            deploying: 0,
+            deployed: Vec::new(),
+            rollback_queue: Vec::new(),
+            rollback_next: 0,
+            rollback_in_flight: 0,
+            rollback_failed: 0,
+            late: Vec::new(),
+            established_at: None,
+            last_wait: None,
+        }
+    }
+
+    /// The state operators see: `paused` over a non-terminal phase.
+    pub fn state(&self) -> State {
+        match self.paused {
+            Some(_) if !self.phase.is_terminal() => State::Paused,
+            _ => self.phase,
+        }
+    }
+
+    pub fn start(&mut self, now: i64) -> Vec<Action> {
+        let mut out = Vec::new();
+        if !self.started {
+            self.started = true;
+            self.advance(now, &mut out);
+        }
+        out
+    }
+
+    pub fn on_event(&mut self, now: i64, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        if !self.started {
+            return out;
+        }
+        match event {
+            Event::DeploySucceeded { host } => self.deploy_done(&host, None),
+            Event::DeployFailed { host, reason } => self.deploy_done(&host, Some(reason)),
+            Event::RollbackSucceeded { host } => self.rollback_done(&host, None),
+            Event::RollbackFailed { host, reason } => self.rollback_done(&host, Some(reason)),
+            Event::HostOffline { host } => {
+                if let Some(&i) = self.index.get(&host) {
+                    self.hosts[i].online = false;
+                }
+            }
+            Event::HostOnline { host } => self.host_online(now, &host, &mut out),
+            Event::Metrics {
+                host,
+                view,
+                baseline,
+            } => self.metrics(&host, &view, &baseline),
+            Event::Tick => self.expire_offline(now),
+            Event::Pause => self.pause(now),
+            Event::Resume => self.resume(now),
+            Event::Promote => self.promote(now, &mut out),
+            Event::Abort => self.abort(&mut out),
+            Event::Rollback => self.begin_rollback(),
+        }
+        self.advance(now, &mut out);
+        out
+    }
+
+    fn can_start(&self) -> bool {
+        self.phase == State::Running && self.paused.is_none() && !self.halted
+    }
+
+    fn over_budget(&self) -> bool {
+        self.failures.saturating_sub(self.acknowledged) > self.budget
+    }
+
+    fn count_failure(&mut self) {
+        self.failures += 1;
+        let forward = matches!(
+            self.phase,
+            State::Running | State::Baking | State::AwaitingPromotion
+        );
+        if forward && self.over_budget() {
+            self.halted = true;
+        }
+    }
+
+    /// A host of wave `w` reached a done state (from in flight, or from pending).
+    fn close_host(&mut self, i: usize, state: HostState, was_in_flight: bool) {
+        let host = &mut self.hosts[i];
+        let wave = &mut self.waves[host.wave];
+        if host.state == HostState::Waiting {
+            wave.waiting -= 1;
+        }
+        host.state = state;
+        wave.open = wave.open.saturating_sub(1);
+        if was_in_flight {
+            wave.in_flight = wave.in_flight.saturating_sub(1);
+        }
+        match state {
+            HostState::Succeeded => wave.succeeded += 1,
+            HostState::Skipped | HostState::Unreachable => self.late.push(i),
+            _ => {}
+        }
+    }
+
+    fn deploy_done(&mut self, id: &str, failure: Option<String>) {
+        let Some(&i) = self.index.get(id) else { return };
+        if self.hosts[i].state != HostState::Deploying {
+            return;
+        }
+        self.deploying -= 1;
+        let failed = failure.is_some();
+        self.hosts[i].reason = failure;
+        let state = if failed {
+            HostState::Failed
+        } else {
+            HostState::Succeeded
+        };
+        self.close_host(i, state, true);
+        if failed {
+            self.count_failure();
+        }
+        if self.phase == State::RollingBack {
+            self.rollback_queue.push(i);
+        }
+    }
+
+    fn host_online(&mut self, now: i64, id: &str, out: &mut Vec<Action>) {
+        let Some(&i) = self.index.get(id) else { return };
+        self.hosts[i].online = true;
+        let host = &self.hosts[i];
+        if host.state == HostState::Waiting && host.wave == self.wave && self.can_start() {
+            self.deploy(i, out);
+        } else if matches!(host.state, HostState::Skipped | HostState::Unreachable) {
+            self.converge_late(now, i, out);
+        }
+    }
+
+    fn converge_late(&mut self, now: i64, i: usize, out: &mut Vec<Action>) {
+        let Some(established) = self.established_at else {
+            return;
+        };
+        let host = &mut self.hosts[i];
+        let late_state = matches!(host.state, HostState::Skipped | HostState::Unreachable);
+        let in_window = now.saturating_sub(established) <= self.settings.late_window_ms;
+        if late_state && !host.late_sent && host.online && in_window {
+            host.late_sent = true;
+            out.push(Action::ConvergeLate {
+                host: host.id.clone(),
+            });
+        }
+    }
+
+    fn metrics(&mut self, id: &str, view: &MetricsView, baseline: &Baseline) {
+        let Some(&i) = self.index.get(id) else { return };
+        let watched = matches!(self.phase, State::Baking | State::AwaitingPromotion);
+        let host = &self.hosts[i];
+        if !watched || host.wave != self.wave || host.state != HostState::Succeeded {
+            return;
+        }
+        if let Some(reason) = gate::check_all(&self.settings.gates, view, baseline) {
+            self.waves[self.wave].succeeded -= 1;
+            self.hosts[i].state = HostState::Failed;
+            self.hosts[i].reason = Some(reason);
+            self.count_failure();
+        }
+    }
+
+    fn expire_offline(&mut self, now: i64) {
+        if self.phase.is_terminal() || self.waves.is_empty() || self.waves[self.wave].waiting == 0 {
+            return;
+        }
+        let timeout = self.settings.offline_timeout_ms;
+        for position in 0..self.waves[self.wave].hosts.len() {
+            let i = self.waves[self.wave].hosts[position];
+            let host = &self.hosts[i];
+            if host.state == HostState::Waiting && now.saturating_sub(host.waiting_since) >= timeout
+            {
+                self.close_host(i, HostState::Unreachable, true);
+            }
+        }
+    }
+
+    fn pause(&mut self, now: i64) {
+        if self.phase.is_terminal() || self.paused.is_some() {
+            return;
+        }
+        self.paused = Some(PauseCause::Operator);
+        self.wait_since.get_or_insert(now);
+    }
+
+    fn resume(&mut self, now: i64) {
+        let Some(cause) = self.paused.take() else {
+            return;
+        };
+        if cause == PauseCause::FailureBudget {
+            self.acknowledged = self.failures;
+        }
+        self.wait_since = (self.phase == State::AwaitingPromotion).then_some(now);
+    }
+
+    fn promote(&mut self, now: i64, out: &mut Vec<Action>) {
+        match self.phase {
+            State::AwaitingPromotion => {
+                self.promoted = true;
+                if self.paused.is_none() {
+                    self.wait_since = None;
+                }
+                self.enter_wave(now, self.wave + 1, out);
+            }
+            State::Running | State::Baking if self.wave == 0 => self.promoted = true,
+            _ => {}
+        }
+    }
+
+    fn abort(&mut self, out: &mut Vec<Action>) {
+        if self.phase.is_terminal() {
+            return;
+        }
+        self.unwait_current_wave();
+        self.paused = None;
+        self.halted = false;
+        self.finish(State::Aborted, out);
+    }
+
+    /// Hosts waiting to come online go back to pending: they will not be started.
+    fn unwait_current_wave(&mut self) {
+        let Some(wave) = self.waves.get_mut(self.wave) else {
+            return;
+        };
+        if wave.waiting == 0 {
+            return;
+        }
+        for &i in &wave.hosts {
+            if self.hosts[i].state == HostState::Waiting {
+                self.hosts[i].state = HostState::Pending;
+                wave.in_flight -= 1;
+            }
+        }
+        wave.waiting = 0;
+    }
+
+    fn deploy(&mut self, i: usize, out: &mut Vec<Action>) {
+        let host = &mut self.hosts[i];
+        let wave = &mut self.waves[host.wave];
+        if host.state == HostState::Waiting {
+            wave.waiting -= 1;
+        } else {
+            wave.in_flight += 1;
+        }
+        host.state = HostState::Deploying;
+        self.deploying += 1;
+        self.deployed.push(i);
+        out.push(Action::Deploy {
+            host: host.id.clone(),
+        });
+    }
+
+    fn fill(&mut self, now: i64, out: &mut Vec<Action>) {
+        if !self.can_start() {
+            return;
+        }
+        if self.waves[self.wave].waiting > 0 {
+            for position in 0..self.waves[self.wave].hosts.len() {
+                let i = self.waves[self.wave].hosts[position];
+                if self.hosts[i].state == HostState::Waiting && self.hosts[i].online {
+                    self.deploy(i, out);
+                }
+            }
+        }
+        loop {
+            let wave = &self.waves[self.wave];
+            if wave.in_flight >= wave.parallel || wave.next >= wave.hosts.len() {
+                break;
+            }
+            let i = wave.hosts[wave.next];
+            self.waves[self.wave].next += 1;
+            if self.hosts[i].online {
+                self.deploy(i, out);
+            } else if self.settings.offline == Offline::Skip {
+                self.close_host(i, HostState::Skipped, false);
+            } else {
+                self.hosts[i].state = HostState::Waiting;
+                self.hosts[i].waiting_since = now;
+                self.waves[self.wave].waiting += 1;
+                self.waves[self.wave].in_flight += 1;
+            }
+        }
+    }
+
+    fn enter_wave(&mut self, now: i64, wave: usize, out: &mut Vec<Action>) {
+        self.wave = wave;
+        self.phase = State::Running;
+        self.bake_until = None;
+        self.fill(now, out);
+    }
+
+    fn finish(&mut self, state: State, out: &mut Vec<Action>) {
+        self.phase = state;
+        self.bake_until = None;
+        self.wait_since = None;
+        out.push(Action::Finished { state });
+    }
+}
+
+#[cfg(test)]
+mod tests;

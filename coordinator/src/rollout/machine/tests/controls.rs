@@ -1,0 +1,121 @@
+//! Operator controls and the failure budget in corners: resuming after a failure pause,
+//! rolling back a finished rollout, pausing a rollback, percentage budgets.
+
+use super::*;
+
+#[test]
+fn resume_after_a_failure_pause_accepts_the_failures_so_far() {
+    let settings = Settings {
+        auto_promote: true,
+        ..Settings::default()
+    };
+    let r = check(
+        rollout(&hosts(4, &[]), batches("1", "3"), settings),
+        "deploy h0",
+        &[
+            (1, failed("h0"), ""),
+            (2, Event::Tick, ""),
+            (3, Event::Resume, "deploy h1, deploy h2, deploy h3"),
+            (4, failed("h1"), ""),
+            (5, ok("h2"), ""),
+            // The last wave is complete, but over budget: paused, not succeeded.
+            (6, ok("h3"), ""),
+        ],
+        "paused",
+    );
+    assert_eq!((r.failures, r.acknowledged), (2, 1));
+    let mut r = r;
+    assert_eq!(render(&r.on_event(7, Event::Resume)), "finished succeeded");
+}
+
+#[test]
+fn operator_rolls_back_a_finished_rollout_in_batches() {
+    let settings = Settings {
+        auto_promote: true,
+        late_window_ms: 1_000,
+        ..Settings::default()
+    };
+    let mut fleet = hosts(3, &[]);
+    fleet[2].version = None;
+    let r = check(
+        rollout(&fleet, batches("1", "2"), settings),
+        "deploy h0",
+        &[
+            (1, ok("h0"), "deploy h1, deploy h2"),
+            (2, ok("h1"), ""),
+            (3, ok("h2"), "finished succeeded"),
+            (4, Event::Rollback, "rollback h2 to -, rollback h1 to 1"),
+            (5, Event::Pause, ""),
+            (6, rolled("h2"), ""),
+            (7, Event::Resume, "rollback h0 to 1"),
+            (
+                8,
+                Event::RollbackFailed {
+                    host: "h1".to_string(),
+                    reason: "disk full".to_string(),
+                },
+                "",
+            ),
+            (9, rolled("h0"), "finished failed"),
+            (10, Event::Rollback, ""),
+        ],
+        "failed",
+    );
+    assert_eq!(r.hosts[1].state, HostState::RollbackFailed);
+    assert_eq!(r.established_at, None);
+}
+
+#[test]
+fn percentage_budget_tolerates_failures() {
+    let settings = Settings {
+        auto_promote: true,
+        max_failures: Rate::Percent(50),
+        ..Settings::default()
+    };
+    let r = check(
+        rollout(&hosts(4, &[]), batches("1", "3"), settings),
+        "deploy h0",
+        &[
+            (1, failed("h0"), "deploy h1, deploy h2, deploy h3"),
+            (2, failed("h1"), ""),
+            (3, ok("h2"), ""),
+            (4, ok("h3"), "finished succeeded"),
+        ],
+        "succeeded",
+    );
+    assert_eq!(r.status().failure_budget, 2);
+}
+
+#[test]
+fn rollback_during_a_wave_waits_for_in_flight_hosts() {
+    let settings = Settings {
+        auto_promote: true,
+        ..Settings::default()
+    };
+    check(
+        rollout(&hosts(3, &[]), batches("1", "2"), settings),
+        "deploy h0",
+        &[
+            (1, ok("h0"), "deploy h1, deploy h2"),
+            (2, Event::Rollback, "rollback h0 to 1"),
+            (3, ok("h1"), "rollback h1 to 1"),
+            (4, rolled("h0"), ""),
+            (5, failed("h2"), "rollback h2 to 1"),
+            (6, rolled("h1"), ""),
+            (7, rolled("h2"), "finished rolled_back"),
+        ],
+        "rolled_back",
+    );
+}
+
+#[test]
+fn events_before_start_and_for_unknown_hosts_are_ignored() {
+    let mut r = rollout(&hosts(2, &[]), batches("1", "1"), Settings::default());
+    assert!(r.on_event(0, Event::Abort).is_empty());
+    assert_eq!(render(&r.start(0)), "deploy h0");
+    assert!(r.start(0).is_empty());
+    assert!(r.on_event(1, ok("nope")).is_empty());
+    assert!(r.on_event(1, rolled("h0")).is_empty());
+    assert!(r.on_event(1, ok("h1")).is_empty());
+    assert_eq!(r.state(), State::Running);
+}

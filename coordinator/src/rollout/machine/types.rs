@@ -1,0 +1,149 @@
+//! The machine's vocabulary: rollout states, settings, events and actions.
+
+use crate::dispatch::rate::Rate;
+use crate::rollout::gate::{Baseline, Gate, MetricsView};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    Running,
+    Baking,
+    AwaitingPromotion,
+    Paused,
+    Succeeded,
+    Failed,
+    Aborted,
+    RollingBack,
+    RolledBack,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::Baking => "baking",
+            State::AwaitingPromotion => "awaiting_promotion",
+            State::Paused => "paused",
+            State::Succeeded => "succeeded",
+            State::Failed => "failed",
+            State::Aborted => "aborted",
+            State::RollingBack => "rolling_back",
+            State::RolledBack => "rolled_back",
+        }
+    }
+
+    /// Whether the rollout is over (nothing will ever be started again, late convergence
+    /// and an operator rollback of a succeeded rollout aside).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            State::Succeeded | State::Failed | State::Aborted | State::RolledBack
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    Pause,
+    Rollback,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offline {
+    /// Wait up to `offline_timeout_ms`, then the host is unreachable.
+    Wait,
+    Skip,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub max_failures: Rate,
+    pub bake_ms: i64,
+    pub gates: Vec<Gate>,
+    pub auto_promote: bool,
+    pub on_failure: OnFailure,
+    /// A wait (awaiting promotion or paused) longer than this aborts the rollout.
+    pub pause_timeout_ms: Option<i64>,
+    pub offline: Offline,
+    pub offline_timeout_ms: i64,
+    pub late_window_ms: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_failures: Rate::Count(0),
+            bake_ms: 0,
+            gates: Vec::new(),
+            auto_promote: false,
+            on_failure: OnFailure::Pause,
+            pause_timeout_ms: None,
+            offline: Offline::Wait,
+            offline_timeout_ms: 10 * 60 * 1000,
+            late_window_ms: 24 * 60 * 60 * 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    DeploySucceeded {
+        host: String,
+    },
+    DeployFailed {
+        host: String,
+        reason: String,
+    },
+    RollbackSucceeded {
+        host: String,
+    },
+    RollbackFailed {
+        host: String,
+        reason: String,
+    },
+    HostOffline {
+        host: String,
+    },
+    HostOnline {
+        host: String,
+    },
+    Metrics {
+        host: String,
+        view: MetricsView,
+        baseline: Baseline,
+    },
+    Tick,
+    Pause,
+    Resume,
+    Promote,
+    Abort,
+    Rollback,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Deploy {
+        host: String,
+    },
+    /// Return the host to the version it ran before the rollout.
+    RollbackHost {
+        host: String,
+        to: Option<String>,
+    },
+    /// Send a `Tick` at this time (unix ms).
+    WaitUntil {
+        at: i64,
+    },
+    /// A host skipped or unreachable came back after the version was established.
+    ConvergeLate {
+        host: String,
+    },
+    Finished {
+        state: State,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseCause {
+    Operator,
+    FailureBudget,
+}
