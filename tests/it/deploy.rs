@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::support::{WAIT, list, online};
+use crate::support::{WAIT, fleet_online};
 
 const MANIFEST: &str = r#"
 [hooks]
@@ -161,22 +161,6 @@ fn current(app_dir: &Path) -> String {
     std::fs::read_link(app_dir.join("current"))
         .map(|t| t.display().to_string())
         .unwrap_or_default()
-}
-
-async fn fleet_online(admin: &AdminClient<Channel>, count: usize) {
-    wait_for("agents online", WAIT, || {
-        let mut admin = admin.clone();
-        async move {
-            (list(&mut admin, "")
-                .await
-                .iter()
-                .filter(|a| online(a))
-                .count()
-                == count)
-                .then_some(())
-        }
-    })
-    .await;
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use convoy_tests::{TestAgent, TestCoordinator, TestPki, fast_agents, wait_for};
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::support::{WAIT, list, online};
+use crate::support::{WAIT, fleet_online};
 
 fn sh(script: &str, timeout: Duration) -> ActionConfig {
     ActionConfig {
@@ -32,22 +32,6 @@ fn actions(list: &[(&str, ActionConfig)]) -> BTreeMap<String, ActionConfig> {
     list.iter()
         .map(|(name, a)| ((*name).to_string(), a.clone()))
         .collect()
-}
-
-async fn fleet_online(admin: &AdminClient<Channel>, count: usize) {
-    wait_for("agents online", WAIT, || {
-        let mut admin = admin.clone();
-        async move {
-            (list(&mut admin, "")
-                .await
-                .iter()
-                .filter(|a| online(a))
-                .count()
-                == count)
-                .then_some(())
-        }
-    })
-    .await;
 }
 
 async fn start(

@@ -8,6 +8,7 @@ use convoy_proto::v1::{
     AgentDetail, AgentMessage, AgentSummary, CoordinatorMessage, Hello, ListAgentsRequest,
     agent_message,
 };
+use convoy_tests::wait_for;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
@@ -64,4 +65,21 @@ pub async fn raw_session(
         .await
         .map(tonic::Response::into_inner);
     (tx, response)
+}
+
+/// Waits until `count` agents are online.
+pub async fn fleet_online(admin: &AdminClient<Channel>, count: usize) {
+    wait_for("agents online", WAIT, || {
+        let mut admin = admin.clone();
+        async move {
+            (list(&mut admin, "")
+                .await
+                .iter()
+                .filter(|a| online(a))
+                .count()
+                == count)
+                .then_some(())
+        }
+    })
+    .await;
 }
