@@ -28,12 +28,14 @@ use state::AppState;
 
 /// Where release bytes come from (the coordinator, over the session's link).
 pub trait ArtifactSource: Send + Sync {
-    /// Appends the artifact's bytes from `offset` to `file`; returns when all arrived.
+    /// Appends the artifact's bytes from `offset` to `file`, feeding each chunk to `hasher`
+    /// as it is written (one pass over the bytes); returns when all arrived.
     fn fetch_into<'a>(
         &'a self,
         sha256: &'a str,
         offset: u64,
         file: &'a mut tokio::fs::File,
+        hasher: &'a mut Sha256,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
 }
 
@@ -241,13 +243,25 @@ impl Deployer {
                 release.app, release.version, release.size
             ));
         }
-        if have < release.size {
-            source.fetch_into(&release.sha256, have, &mut file).await?;
+        // The bytes already on disk are hashed once; new ones as they arrive.
+        let mut hasher = Sha256::new();
+        if have > 0 {
+            hash_prefix(&part, have, &mut hasher)
+                .await
+                .map_err(|e| format!("cannot read the partial download: {e}"))?;
         }
-        drop(file);
-        let (digest, size) = hash_file(&part)
+        if have < release.size {
+            source
+                .fetch_into(&release.sha256, have, &mut file, &mut hasher)
+                .await?;
+        }
+        let size = file
+            .metadata()
             .await
+            .map(|m| m.len())
             .map_err(|e| format!("cannot read the download: {e}"))?;
+        drop(file);
+        let digest = hex::encode(hasher.finalize());
         if digest != release.sha256 || size != release.size {
             let _ = tokio::fs::remove_file(&part).await;
             return Err(format!(
@@ -483,17 +497,15 @@ impl Deployer {
     }
 }
 
-async fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = tokio::fs::File::open(path).await?;
-    let mut hasher = Sha256::new();
+/// Feeds the first `len` bytes of `path` to `hasher`.
+async fn hash_prefix(path: &Path, len: u64, hasher: &mut Sha256) -> std::io::Result<()> {
+    let mut file = tokio::fs::File::open(path).await?.take(len);
     let mut buffer = vec![0u8; 256 * 1024];
-    let mut size = 0;
     loop {
         let read = file.read(&mut buffer).await?;
         if read == 0 {
-            return Ok((hex::encode(hasher.finalize()), size));
+            return Ok(());
         }
-        size += read as u64;
         hasher.update(&buffer[..read]);
     }
 }

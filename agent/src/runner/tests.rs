@@ -14,6 +14,7 @@ impl ArtifactSource for NoSource {
         _sha256: &'a str,
         _offset: u64,
         _file: &'a mut tokio::fs::File,
+        _hasher: &'a mut sha2::Sha256,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async { Err("no artifacts here".to_string()) })
     }

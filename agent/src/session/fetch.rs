@@ -9,6 +9,7 @@ use std::time::Duration;
 use convoy_proto::MAX_AGENT_MESSAGE_BYTES;
 use convoy_proto::v1::FetchArtifactRequest;
 use convoy_proto::v1::agent_link_client::AgentLinkClient;
+use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tonic::transport::Endpoint;
 use tracing::warn;
@@ -32,6 +33,7 @@ impl Fetcher {
         sha256: &str,
         offset: &mut u64,
         file: &mut tokio::fs::File,
+        hasher: &mut Sha256,
     ) -> Result<(), String> {
         let channel = self
             .endpoint
@@ -62,6 +64,8 @@ impl Fetcher {
             file.write_all(&chunk.data)
                 .await
                 .map_err(|e| format!("cannot write the download: {e}"))?;
+            // Only what is on disk: a retry resumes from exactly these bytes.
+            hasher.update(&chunk.data);
             *offset += chunk.data.len() as u64;
         }
         file.flush()
@@ -77,12 +81,13 @@ impl ArtifactSource for Fetcher {
         sha256: &'a str,
         offset: u64,
         file: &'a mut tokio::fs::File,
+        hasher: &'a mut Sha256,
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async move {
             let mut offset = offset;
             let mut last = String::new();
             for attempt in 1..=ATTEMPTS {
-                match self.attempt(sha256, &mut offset, file).await {
+                match self.attempt(sha256, &mut offset, file, hasher).await {
                     Ok(()) => return Ok(()),
                     Err(err) if err.starts_with("NotFound") => {
                         return Err(format!("the coordinator has no artifact {sha256}"));
