@@ -105,11 +105,17 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(agent_link)
         .add_service(admin)
-        .serve_with_incoming_shutdown(incoming, async move {
-            stop.cancelled().await;
-            info!("shutting down: closing agent sessions");
-            stop_registry.end_all_sessions();
-        });
+        .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await });
+    // Ending the sessions must not depend on tonic polling its shutdown signal: when the
+    // incoming stream ends first (the accept loop watches the same token), tonic goes
+    // straight to draining and never polls it, and open agent streams would hold the
+    // drain until the grace period ran out.
+    let closing = shutdown.clone();
+    tracker.spawn(async move {
+        closing.cancelled().await;
+        info!("shutting down: closing agent sessions");
+        stop_registry.end_all_sessions();
+    });
     info!(listen = %local, data_dir = %config.data_dir.display(), "coordinator ready");
 
     let grace_expired = async {

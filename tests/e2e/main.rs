@@ -13,11 +13,13 @@ use convoy_tests::binary;
 struct Proc {
     child: Child,
     name: &'static str,
+    log: PathBuf,
 }
 
 impl Proc {
     fn spawn(name: &'static str, dir: &Path, args: &[&str]) -> Self {
-        let log = std::fs::File::create(dir.join(format!("{name}.log"))).expect("log file");
+        let log_path = dir.join(format!("{name}.log"));
+        let log = std::fs::File::create(&log_path).expect("log file");
         let child = Command::new(binary(name))
             .args(args)
             .current_dir(dir)
@@ -25,7 +27,11 @@ impl Proc {
             .stderr(log)
             .spawn()
             .expect("spawn");
-        Self { child, name }
+        Self {
+            child,
+            name,
+            log: log_path,
+        }
     }
 
     fn signal(&self, signal: &str) {
@@ -45,8 +51,9 @@ impl Proc {
             }
             assert!(
                 Instant::now() < deadline,
-                "{} did not exit within {timeout:?}",
-                self.name
+                "{} did not exit within {timeout:?}; its log:\n{}",
+                self.name,
+                std::fs::read_to_string(&self.log).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
