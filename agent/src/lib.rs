@@ -7,6 +7,7 @@
 //! comes from [`config`].
 
 pub mod archive;
+pub mod backup;
 pub mod config;
 pub mod deploy;
 pub mod executor;
