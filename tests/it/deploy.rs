@@ -4,22 +4,20 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
 use convoy_agent::deploy::manifest::Manifest;
 use convoy_proto::identity::Role;
 use convoy_proto::v1::admin_client::AdminClient;
 use convoy_proto::v1::{
-    CommandState, DeploySpec, GetCommandOutputRequest, GetJobRequest, Job, JobState,
-    PushReleaseChunk, Release, ReleaseMeta, ReleaseStatusRequest, RollbackSpec, StartJobRequest,
-    push_release_chunk,
+    CommandState, DeploySpec, GetCommandOutputRequest, Job, JobState, PushReleaseChunk, Release,
+    ReleaseMeta, ReleaseStatusRequest, RollbackSpec, StartJobRequest, push_release_chunk,
 };
 use convoy_tests::{TestAgent, TestCoordinator, TestPki, wait_for};
 use sha2::{Digest, Sha256};
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::support::{WAIT, fleet_online};
+use crate::support::{WAIT, finished, fleet_online};
 
 const MANIFEST: &str = r#"
 [hooks]
@@ -114,24 +112,7 @@ async fn run(admin: &mut AdminClient<Channel>, request: StartJobRequest) -> Job 
         .await
         .expect("start job")
         .into_inner();
-    wait_for("job finished", Duration::from_secs(30), || {
-        let mut admin = admin.clone();
-        let id = job.id.clone();
-        async move {
-            let job = admin
-                .get_job(GetJobRequest { id, tail_bytes: 0 })
-                .await
-                .ok()?
-                .into_inner();
-            (job.state != JobState::Running as i32
-                && job
-                    .hosts
-                    .iter()
-                    .all(|h| h.state >= CommandState::Succeeded as i32))
-            .then_some(job)
-        }
-    })
-    .await
+    finished(admin, &job.id).await
 }
 
 fn deploy(version: &str) -> StartJobRequest {

@@ -16,7 +16,7 @@ use convoy_tests::{TestAgent, TestCoordinator, TestPki, fast_agents, wait_for};
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::support::{WAIT, fleet_online};
+use crate::support::{WAIT, finished, fleet_online};
 
 fn sh(script: &str, timeout: Duration) -> ActionConfig {
     ActionConfig {
@@ -50,27 +50,6 @@ async fn start(
         .await
         .expect("start job")
         .into_inner()
-}
-
-async fn finished(admin: &AdminClient<Channel>, id: &str) -> Job {
-    wait_for("job finished", Duration::from_secs(30), || {
-        let mut admin = admin.clone();
-        let id = id.to_string();
-        async move {
-            let job = admin
-                .get_job(GetJobRequest { id, tail_bytes: 0 })
-                .await
-                .ok()?
-                .into_inner();
-            (job.state != JobState::Running as i32
-                && job
-                    .hosts
-                    .iter()
-                    .all(|h| h.state >= CommandState::Succeeded as i32))
-            .then_some(job)
-        }
-    })
-    .await
 }
 
 fn host_state(job: &Job, host: &str) -> CommandState {

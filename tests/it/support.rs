@@ -5,8 +5,8 @@ use std::time::Duration;
 use convoy_proto::v1::admin_client::AdminClient;
 use convoy_proto::v1::agent_link_client::AgentLinkClient;
 use convoy_proto::v1::{
-    AgentDetail, AgentMessage, AgentSummary, CoordinatorMessage, Hello, ListAgentsRequest,
-    agent_message,
+    AgentDetail, AgentMessage, AgentSummary, CommandState, CoordinatorMessage, GetJobRequest,
+    Hello, Job, JobState, ListAgentsRequest, agent_message,
 };
 use convoy_tests::wait_for;
 use tokio::sync::mpsc;
@@ -82,4 +82,26 @@ pub async fn fleet_online(admin: &AdminClient<Channel>, count: usize) {
         }
     })
     .await;
+}
+
+/// Waits until job `id` has ended and every host is terminal.
+pub async fn finished(admin: &AdminClient<Channel>, id: &str) -> Job {
+    wait_for("job finished", Duration::from_secs(30), || {
+        let mut admin = admin.clone();
+        let id = id.to_string();
+        async move {
+            let job = admin
+                .get_job(GetJobRequest { id, tail_bytes: 0 })
+                .await
+                .ok()?
+                .into_inner();
+            (job.state != JobState::Running as i32
+                && job
+                    .hosts
+                    .iter()
+                    .all(|h| h.state >= CommandState::Succeeded as i32))
+            .then_some(job)
+        }
+    })
+    .await
 }
