@@ -6,6 +6,7 @@
 
 pub mod identity;
 pub mod labels;
+pub mod service;
 pub mod signing;
 pub mod tls;
 

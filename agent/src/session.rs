@@ -190,6 +190,12 @@ pub async fn run(
         shutdown.clone(),
     );
     let mut sampler = Sampler::new();
+    // Ready once the journal is recovered: not waiting for the coordinator, which may be
+    // down for a long time without the agent being broken.
+    convoy_proto::service::ready();
+    let watchdog = tokio::spawn(convoy_proto::service::watchdog(
+        shutdown.clone().cancelled_owned(),
+    ));
     let mut backoff = Backoff::new(tuning.backoff_base, tuning.backoff_cap);
     loop {
         let started = Instant::now();
@@ -235,7 +241,9 @@ pub async fn run(
             () = tokio::time::sleep(delay) => {}
         }
     }
+    convoy_proto::service::stopping();
     runner.drain(Duration::from_secs(15)).await;
+    let _ = watchdog.await;
     runner.journal().flush()?;
     info!("agent stopped");
     Ok(())

@@ -113,10 +113,15 @@ pub async fn serve(
     let closing = shutdown.clone();
     tracker.spawn(async move {
         closing.cancelled().await;
+        convoy_proto::service::stopping();
         info!("shutting down: closing agent sessions");
         stop_registry.end_all_sessions();
     });
     info!(listen = %local, data_dir = %config.data_dir.display(), "coordinator ready");
+    convoy_proto::service::ready();
+    tracker.spawn(convoy_proto::service::watchdog(
+        shutdown.clone().cancelled_owned(),
+    ));
 
     let grace_expired = async {
         shutdown.cancelled().await;

@@ -18,10 +18,15 @@ struct Proc {
 
 impl Proc {
     fn spawn(name: &'static str, dir: &Path, args: &[&str]) -> Self {
+        Self::spawn_env(name, dir, args, &[])
+    }
+
+    fn spawn_env(name: &'static str, dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Self {
         let log_path = dir.join(format!("{name}.log"));
         let log = std::fs::File::create(&log_path).expect("log file");
         let child = Command::new(binary(name))
             .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(log)
@@ -858,4 +863,92 @@ fn a_download_cut_by_a_coordinator_kill_resumes_and_completes() {
     assert!(agent.wait(Duration::from_secs(20)).success());
     coordinator.signal("-TERM");
     assert!(coordinator.wait(Duration::from_secs(20)).success());
+}
+
+/// Reads service-manager notifications until one equals `want`.
+fn expect_notification(socket: &std::os::unix::net::UnixDatagram, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut buffer = [0u8; 4096];
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        let Ok(read) = socket.recv(&mut buffer) else {
+            continue;
+        };
+        let message = String::from_utf8_lossy(&buffer[..read]).into_owned();
+        if message.lines().any(|line| line == want) {
+            return;
+        }
+        seen.push(message);
+    }
+    panic!("no {want} within 20s; got {seen:?}");
+}
+
+#[test]
+fn both_programs_tell_the_service_manager_when_ready_and_when_stopping() {
+    let fleet = Fleet::new(&[("web-1", "role=web")]);
+    let socket_path = fleet.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let env = [("NOTIFY_SOCKET", socket_path.as_path())];
+    let coordinator = Proc::spawn_env(
+        "convoy",
+        fleet.path(),
+        &["serve", "--config", "coordinator.toml"],
+        &env,
+    );
+    expect_notification(&socket, "READY=1");
+    let agent = Proc::spawn_env(
+        "convoy-agent",
+        fleet.path(),
+        &["run", "--config", "web-1.toml"],
+        &env,
+    );
+    expect_notification(&socket, "READY=1");
+    fleet.wait_online("", 1);
+    agent.signal("-TERM");
+    expect_notification(&socket, "STOPPING=1");
+    assert!(agent.wait(Duration::from_secs(20)).success());
+    coordinator.signal("-TERM");
+    expect_notification(&socket, "STOPPING=1");
+    assert!(coordinator.wait(Duration::from_secs(20)).success());
+}
+
+#[test]
+fn the_systemd_units_verify() {
+    let Ok(version) = Command::new("systemd-analyze").arg("--version").output() else {
+        eprintln!("skipped: systemd-analyze is not installed");
+        return;
+    };
+    assert!(version.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let units = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/systemd");
+    let mut paths = Vec::new();
+    for unit in ["convoy-agent.service", "convoy-coordinator.service"] {
+        // Point ExecStart at the binaries just built: verify checks they exist.
+        let text = std::fs::read_to_string(units.join(unit))
+            .unwrap()
+            .replace(
+                "/usr/bin/convoy-agent",
+                binary("convoy-agent").to_str().unwrap(),
+            )
+            .replace(
+                "/usr/bin/convoy ",
+                &format!("{} ", binary("convoy").display()),
+            );
+        let path = dir.path().join(unit);
+        std::fs::write(&path, text).unwrap();
+        paths.push(path);
+    }
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(&paths)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
