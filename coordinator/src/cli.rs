@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod output;
 pub mod pki;
 pub mod releases;
+pub mod rollouts;
 
 use std::path::PathBuf;
 
@@ -101,6 +102,9 @@ pub enum Command {
     Deploy(releases::DeployArgs),
     /// Return an app to each host's previous (or a named) kept release, as a job.
     Rollback(releases::RollbackArgs),
+    /// Rolling releases in canary waves behind health and metric gates.
+    #[command(subcommand)]
+    Rollout(rollouts::RolloutCommand),
 }
 
 /// Runs a parsed command line. `serve` runs until `shutdown` is cancelled.
@@ -121,6 +125,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Release(command) => releases::run(command, &cli.connect, cli.output).await,
         Command::Deploy(args) => releases::deploy(args, &cli.connect, cli.output).await,
         Command::Rollback(args) => releases::rollback(args, &cli.connect, cli.output).await,
+        Command::Rollout(command) => rollouts::run(command, &cli.connect, cli.output).await,
     }
 }
 

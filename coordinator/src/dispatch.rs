@@ -76,7 +76,7 @@ pub struct JobRequest {
 
 /// What each host's command does.
 #[derive(Debug, Clone)]
-enum Work {
+pub enum Work {
     Run(String),
     Deploy(convoy_proto::v1::Deploy),
     Rollback(convoy_proto::v1::Rollback),
@@ -84,7 +84,7 @@ enum Work {
 
 impl Work {
     /// How jobs show it: the action name, or "deploy web 1.4.2".
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             Work::Run(action) => action.clone(),
             Work::Deploy(d) => format!("deploy {} {}", d.app, d.version),
@@ -121,6 +121,29 @@ impl ActiveJob {
     }
 }
 
+/// A job on an explicit list of hosts under a caller-chosen id (the rollout driver's):
+/// creating it again is a no-op, so a replay after a crash never sends anything twice.
+#[derive(Debug, Clone)]
+pub struct HostJob {
+    pub id: String,
+    pub hosts: Vec<String>,
+    pub work: Work,
+    pub created_by: String,
+    /// Shown where a selector would be, e.g. "rollout r-…".
+    pub origin: String,
+    pub delivery_timeout: Duration,
+}
+
+/// A command reached a final state (told to [`Dispatcher::on_finished`]'s listener once
+/// it is written to the store; it is on disk after the next flush).
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub job_id: String,
+    pub agent_id: String,
+    pub state: CommandState,
+    pub message: String,
+}
+
 #[derive(Debug, Default)]
 struct State {
     jobs: HashMap<String, ActiveJob>,
@@ -135,6 +158,9 @@ pub struct Dispatcher {
     state: Mutex<State>,
     events: broadcast::Sender<(String, JobEvent)>,
     wake: Notify,
+    /// Unbounded on purpose: one message per finished command, and commands are bounded
+    /// by the jobs that exist; a full channel must never make a result wait.
+    finished: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Finished>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -189,6 +215,7 @@ impl Dispatcher {
             state: Mutex::new(state),
             events,
             wake: Notify::new(),
+            finished: std::sync::OnceLock::new(),
         })
     }
 
@@ -205,6 +232,23 @@ impl Dispatcher {
     fn publish(&self, job_id: &str, event: JobEvent) {
         // No receivers is fine.
         let _ = self.events.send((job_id.to_string(), event));
+    }
+
+    /// Sets the one listener told about every command that reaches a final state (the
+    /// rollout driver). Later calls are ignored.
+    pub fn on_finished(&self, listener: tokio::sync::mpsc::UnboundedSender<Finished>) {
+        let _ = self.finished.set(listener);
+    }
+
+    fn tell_finished(&self, command: &CommandRecord) {
+        if let Some(listener) = self.finished.get() {
+            let _ = listener.send(Finished {
+                job_id: command.job_id.clone(),
+                agent_id: command.agent_id.clone(),
+                state: CommandState::try_from(command.state).unwrap_or(CommandState::Failed),
+                message: command.message.clone(),
+            });
+        }
     }
 
     /// Wakes the scheduler (new job, agent connected, command finished).
@@ -279,23 +323,7 @@ impl Dispatcher {
         let delivery_timeout = request.delivery_timeout.unwrap_or(DEFAULT_DELIVERY_TIMEOUT);
         let commands: Vec<CommandRecord> = targets
             .iter()
-            .map(|agent| CommandRecord {
-                id: format!("{job_id}/{}", agent.id),
-                job_id: job_id.clone(),
-                agent_id: agent.id.clone(),
-                action: work.describe(),
-                state: CommandState::Pending.into(),
-                output_cap_bytes: self.output_cap,
-                deploy: match &work {
-                    Work::Deploy(d) => Some(d.clone()),
-                    _ => None,
-                },
-                rollback: match &work {
-                    Work::Rollback(r) => Some(r.clone()),
-                    _ => None,
-                },
-                ..Default::default()
-            })
+            .map(|agent| self.command_record(&job_id, &agent.id, &work))
             .collect();
         let record = JobRecord {
             id: job_id.clone(),
@@ -331,6 +359,85 @@ impl Dispatcher {
         tracing::info!(%job_id, action = %record.action, hosts = total, by = created_by, "job started");
         self.wake();
         Ok(record)
+    }
+
+    /// Creates jobs on explicit hosts under the caller's ids, skipping ids that exist, and
+    /// flushes once for all of them. Hosts the registry does not know are left out.
+    pub async fn create_host_jobs(&self, jobs: Vec<HostJob>) -> Result<(), DispatchError> {
+        let now = now_unix_ms();
+        let mut created = Vec::new();
+        for job in jobs {
+            if self.store.job(&job.id)?.is_some() {
+                continue;
+            }
+            let action = job.work.describe();
+            let commands: Vec<CommandRecord> = job
+                .hosts
+                .iter()
+                .map(|host| self.command_record(&job.id, host, &job.work))
+                .collect();
+            let total = u32::try_from(commands.len()).unwrap_or(u32::MAX);
+            let record = JobRecord {
+                id: job.id.clone(),
+                action,
+                selector: job.origin.clone(),
+                state: JobState::Running.into(),
+                created_by: job.created_by.clone(),
+                created_unix_ms: now,
+                concurrency_limit: total,
+                // Every host's result matters to the caller: one failure stops nothing.
+                max_errors: "100%".to_string(),
+                max_errors_limit: total,
+                delivery_timeout_ms: u64::try_from(job.delivery_timeout.as_millis())
+                    .unwrap_or(u64::MAX),
+                output_cap_bytes: self.output_cap,
+                command_ids: commands.iter().map(|c| c.id.clone()).collect(),
+                ..Default::default()
+            };
+            for command in &commands {
+                self.store.put_command(command)?;
+            }
+            self.store.put_job(&record)?;
+            created.push((record, commands));
+        }
+        if created.is_empty() {
+            return Ok(());
+        }
+        self.store.flush_async().await?;
+        {
+            let mut state = self.lock();
+            for (record, commands) in created {
+                for command in &commands {
+                    state.owners.insert(command.id.clone(), record.id.clone());
+                }
+                tracing::info!(job_id = %record.id, action = %record.action, hosts = commands.len(), origin = %record.selector, "job started");
+                state
+                    .jobs
+                    .insert(record.id.clone(), ActiveJob::new(record, commands));
+            }
+        }
+        self.wake();
+        Ok(())
+    }
+
+    fn command_record(&self, job_id: &str, host: &str, work: &Work) -> CommandRecord {
+        CommandRecord {
+            id: format!("{job_id}/{host}"),
+            job_id: job_id.to_string(),
+            agent_id: host.to_string(),
+            action: work.describe(),
+            state: CommandState::Pending.into(),
+            output_cap_bytes: self.output_cap,
+            deploy: match work {
+                Work::Deploy(d) => Some(d.clone()),
+                _ => None,
+            },
+            rollback: match work {
+                Work::Rollback(r) => Some(r.clone()),
+                _ => None,
+            },
+            ..Default::default()
+        }
     }
 
     /// What the request asks each host to do, checked.

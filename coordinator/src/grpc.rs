@@ -4,8 +4,10 @@
 
 pub mod admin;
 pub mod agent_link;
+pub mod audit;
 pub mod auth;
 pub mod listener;
+pub mod rollouts;
 
 use crate::store::StoreError;
 

@@ -75,6 +75,18 @@ pub struct Registry {
     agents: Mutex<HashMap<String, Entry>>,
     /// Set (under the `agents` lock) when shutdown begins: later sessions end at once.
     closed: std::sync::atomic::AtomicBool,
+    /// Told `(agent id, online)` at every session start and end (the rollout driver).
+    /// Unbounded: one message per connection change, and a full channel must not stall a
+    /// session.
+    presence: std::sync::OnceLock<mpsc::UnboundedSender<(String, bool)>>,
+}
+
+/// What the rollout driver reads of a host for its gates.
+#[derive(Debug, Clone)]
+pub struct HostSnapshot {
+    pub online: bool,
+    pub metrics: Option<MetricsSample>,
+    pub app: Option<AppStatus>,
 }
 
 pub fn now_unix_ms() -> i64 {
@@ -112,6 +124,7 @@ impl Registry {
             next_generation: AtomicU64::new(1),
             agents: Mutex::new(agents),
             closed: std::sync::atomic::AtomicBool::new(false),
+            presence: std::sync::OnceLock::new(),
         })
     }
 
@@ -182,6 +195,7 @@ impl Registry {
             entry.record.clone()
         };
         self.store.put_agent(&record)?;
+        self.tell_presence(id.as_str(), true);
         Ok(SessionTicket { generation, cancel })
     }
 
@@ -255,7 +269,35 @@ impl Registry {
             entry.dirty = false;
             entry.record.clone()
         };
+        self.tell_presence(id.as_str(), false);
         self.store.put_agent(&record)
+    }
+
+    /// Sets the one listener told about sessions starting and ending. Later calls are
+    /// ignored.
+    pub fn on_presence(&self, listener: mpsc::UnboundedSender<(String, bool)>) {
+        let _ = self.presence.set(listener);
+    }
+
+    fn tell_presence(&self, id: &str, online: bool) {
+        if let Some(listener) = self.presence.get() {
+            let _ = listener.send((id.to_string(), online));
+        }
+    }
+
+    /// Online state, latest metrics and the status of `app` for each of `ids` (None for
+    /// an unknown host), under one lock.
+    pub fn snapshots(&self, ids: &[&str], app: &str) -> Vec<Option<HostSnapshot>> {
+        let agents = self.lock();
+        ids.iter()
+            .map(|id| {
+                agents.get(*id).map(|entry| HostSnapshot {
+                    online: entry.session.is_some(),
+                    metrics: entry.record.last_metrics.clone(),
+                    app: entry.record.apps.iter().find(|a| a.app == app).cloned(),
+                })
+            })
+            .collect()
     }
 
     /// Ends every session whose last heartbeat is older than `offline_after`. The

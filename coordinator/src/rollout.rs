@@ -2,13 +2,16 @@
 //! ([`plan`]), the metric gates checked while a wave bakes ([`gate`]), and the state
 //! machine that turns events into actions ([`machine`]).
 //!
-//! Nothing here does I/O, reads a clock, spawns a task or knows proto types: time is a
-//! unix-ms `now` passed in, and the driver persists the [`machine::Rollout`] after every
-//! call and carries out the actions it returns.
+//! `plan`, `gate` and `machine` do no I/O, read no clock, spawn no task and know no proto
+//! types: time is a unix-ms `now` passed in. [`driver`] is the I/O shell: it logs every
+//! input before applying it and carries out the actions; [`record`] converts between
+//! the engine's types and what is stored and shown.
 
+pub mod driver;
 pub mod gate;
 pub mod machine;
 pub mod plan;
+pub mod record;
 
 #[cfg(test)]
 mod tests;

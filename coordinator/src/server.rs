@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use convoy_proto::v1::admin_server::AdminServer;
 use convoy_proto::v1::agent_link_server::AgentLinkServer;
+use convoy_proto::v1::rollouts_server::RolloutsServer;
 use convoy_proto::{MAX_ADMIN_MESSAGE_BYTES, MAX_AGENT_MESSAGE_BYTES};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -19,7 +20,9 @@ use crate::dispatch::{self, Dispatcher};
 use crate::grpc::admin::AdminService;
 use crate::grpc::agent_link::AgentLinkService;
 use crate::grpc::listener;
+use crate::grpc::rollouts::RolloutService;
 use crate::registry::Registry;
+use crate::rollout::driver::Rollouts;
 use crate::store::Store;
 
 /// How long open sessions get to close after shutdown starts.
@@ -67,6 +70,16 @@ pub async fn serve(
     })?;
     let tracker = TaskTracker::new();
     spawn_housekeeping(&registry, &config, &shutdown, &tracker);
+    // Before the scheduler and the listener: the driver hears of every result and session.
+    let rollouts = Rollouts::start(
+        store.clone(),
+        registry.clone(),
+        dispatcher.clone(),
+        &tracker,
+        shutdown.clone(),
+    )
+    .await
+    .context("cannot resume rollouts")?;
     tracker.spawn(dispatch::scheduler::run(
         dispatcher.clone(),
         shutdown.clone(),
@@ -77,6 +90,7 @@ pub async fn serve(
         .set_serving::<AgentLinkServer<AgentLinkService>>()
         .await;
     health.set_serving::<AdminServer<AdminService>>().await;
+    health.set_serving::<RolloutsServer<RolloutService>>().await;
 
     let agent_link = AgentLinkServer::new(AgentLinkService::new(
         registry.clone(),
@@ -95,6 +109,10 @@ pub async fn serve(
     .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 
+    let rollout_service = RolloutsServer::new(RolloutService::new(rollouts, store.clone()))
+        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
+
     let local = listener.local_addr().context("listener has no address")?;
     let incoming = listener::incoming(listener, tls, shutdown.clone(), tracker.clone());
     let stop_registry = registry.clone();
@@ -105,6 +123,7 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(agent_link)
         .add_service(admin)
+        .add_service(rollout_service)
         .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await });
     // Ending the sessions must not depend on tonic polling its shutdown signal: when the
     // incoming stream ends first (the accept loop watches the same token), tonic goes

@@ -59,6 +59,7 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
 
 mod jobs;
 mod releases;
+mod rollouts;
 
 /// Group commit bookkeeping for [`Store::flush_async`].
 #[derive(Debug, Default)]
@@ -80,6 +81,9 @@ pub struct Store {
     audit: sled::Tree,
     requests: sled::Tree,
     releases: sled::Tree,
+    rollouts: sled::Tree,
+    rollout_log: sled::Tree,
+    rollout_requests: sled::Tree,
 }
 
 /// Decodes one record, naming the tree and key when it is corrupt.
@@ -134,6 +138,9 @@ impl Store {
             audit: db.open_tree("audit")?,
             requests: db.open_tree("requests")?,
             releases: db.open_tree("releases")?,
+            rollouts: db.open_tree("rollouts")?,
+            rollout_log: db.open_tree("rollout_log")?,
+            rollout_requests: db.open_tree("rollout_requests")?,
             flush: Arc::new(FlushState::default()),
             db,
         })

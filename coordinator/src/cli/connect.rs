@@ -7,6 +7,7 @@ use anyhow::{Context as _, anyhow};
 use convoy_proto::MAX_ADMIN_MESSAGE_BYTES;
 use convoy_proto::tls::{LinkFailure, classify};
 use convoy_proto::v1::admin_client::AdminClient;
+use convoy_proto::v1::rollouts_client::RolloutsClient;
 use tonic::Code;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
@@ -24,6 +25,20 @@ fn read(
 
 /// An admin client over mTLS.
 pub async fn admin(args: &ConnectArgs) -> anyhow::Result<AdminClient<Channel>> {
+    Ok(AdminClient::new(channel(args).await?)
+        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES))
+}
+
+/// A rollouts client over mTLS.
+pub async fn rollouts(args: &ConnectArgs) -> anyhow::Result<RolloutsClient<Channel>> {
+    Ok(RolloutsClient::new(channel(args).await?)
+        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES))
+}
+
+/// An mTLS channel to the coordinator with the operator's certificate.
+pub async fn channel(args: &ConnectArgs) -> anyhow::Result<Channel> {
     convoy_proto::tls::install_crypto_provider();
     let ca = read(args.ca.as_ref(), "CA certificate", "--ca", "CONVOY_CA")?;
     let cert = read(
@@ -42,13 +57,10 @@ pub async fn admin(args: &ConnectArgs) -> anyhow::Result<AdminClient<Channel>> {
         .with_context(|| format!("cannot set up TLS for {}", args.addr))?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30));
-    let channel = endpoint
+    endpoint
         .connect()
         .await
-        .map_err(|err| describe(&args.addr, &err))?;
-    Ok(AdminClient::new(channel)
-        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES))
+        .map_err(|err| describe(&args.addr, &err))
 }
 
 fn describe(addr: &str, err: &(dyn std::error::Error + 'static)) -> anyhow::Error {

@@ -190,6 +190,9 @@ impl Dispatcher {
             });
         }
         let reply = ack(&command.id, command.last_seq);
+        if finished {
+            self.tell_finished(command);
+        }
         drop(state);
         for event in publish {
             self.publish(&job_id, event);

@@ -84,6 +84,7 @@ impl Dispatcher {
                             self.store.put_command(command)?;
                             self.store
                                 .set_inflight(&command.agent_id, &command.id, false)?;
+                            self.tell_finished(command);
                             updates.push((
                                 job.record.id.clone(),
                                 views::host_command(command, Vec::new()),
@@ -101,6 +102,7 @@ impl Dispatcher {
                                 Skip::JobCancelled => "not started: job cancelled".to_string(),
                             };
                             self.store.put_command(command)?;
+                            self.tell_finished(command);
                             updates.push((
                                 job.record.id.clone(),
                                 views::host_command(command, Vec::new()),

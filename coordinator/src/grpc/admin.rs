@@ -6,15 +6,15 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use convoy_proto::identity::{Identity, Role};
+use convoy_proto::identity::Role;
 use convoy_proto::v1::admin_server::Admin;
 use convoy_proto::v1::{
-    AgentDetail, AuditEntry, CancelJobRequest, CommandOutput, GetAgentRequest,
-    GetCommandOutputRequest, GetJobRequest, HostRelease, Job, JobEvent, JobState,
-    ListAgentsRequest, ListAgentsResponse, ListAuditRequest, ListAuditResponse, ListJobsRequest,
-    ListJobsResponse, ListReleasesRequest, ListReleasesResponse, PushReleaseChunk, Release,
-    ReleaseMeta, ReleaseStatusRequest, ReleaseStatusResponse, StartJobRequest, WatchJobRequest,
-    WhoAmIRequest, WhoAmIResponse, job_event, push_release_chunk,
+    AgentDetail, CancelJobRequest, CommandOutput, GetAgentRequest, GetCommandOutputRequest,
+    GetJobRequest, HostRelease, Job, JobEvent, JobState, ListAgentsRequest, ListAgentsResponse,
+    ListAuditRequest, ListAuditResponse, ListJobsRequest, ListJobsResponse, ListReleasesRequest,
+    ListReleasesResponse, PushReleaseChunk, Release, ReleaseMeta, ReleaseStatusRequest,
+    ReleaseStatusResponse, StartJobRequest, WatchJobRequest, WhoAmIRequest, WhoAmIResponse,
+    job_event, push_release_chunk,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
@@ -54,38 +54,7 @@ impl AdminService {
         F: FnOnce(auth::Operator) -> Fut,
         Fut: std::future::Future<Output = Result<(T, String), Status>>,
     {
-        let (operator, role) = match auth::peer(request).map(|p| p.identity) {
-            Ok(Identity::Operator { name, role }) => (name, role.to_string()),
-            Ok(other) => (other.to_string(), String::new()),
-            Err(_) => ("unknown".to_string(), String::new()),
-        };
-        let result = match auth::require_role(request, Role::Operator) {
-            Ok(caller) => f(caller).await,
-            Err(status) => Err(status),
-        };
-        let entry = AuditEntry {
-            at_unix_ms: now_unix_ms(),
-            operator,
-            role,
-            call: call.to_string(),
-            request: summary,
-            ok: result.is_ok(),
-            outcome: match &result {
-                Ok((_, outcome)) => outcome.clone(),
-                Err(status) => format!("{:?}: {}", status.code(), status.message()),
-            },
-        };
-        self.dispatcher
-            .store()
-            .append_audit(&entry)
-            .map_err(Status::from)?;
-        self.dispatcher
-            .store()
-            .flush_async()
-            .await
-            .map_err(Status::from)?;
-        tracing::info!(operator = %entry.operator, call, ok = entry.ok, outcome = %entry.outcome, "audit");
-        result.map(|(value, _)| value)
+        super::audit::audited(self.dispatcher.store(), request, call, summary, f).await
     }
 }
 

@@ -143,6 +143,7 @@ impl Rollout {
         match event {
             Event::DeploySucceeded { host } => self.deploy_done(&host, None),
             Event::DeployFailed { host, reason } => self.deploy_done(&host, Some(reason)),
+            Event::DeployUndelivered { host } => self.deploy_undelivered(&host),
             Event::RollbackSucceeded { host } => self.rollback_done(&host, None),
             Event::RollbackFailed { host, reason } => self.rollback_done(&host, Some(reason)),
             Event::HostOffline { host } => {
@@ -225,6 +226,18 @@ impl Rollout {
         if self.phase == State::RollingBack {
             self.rollback_queue.push(i);
         }
+    }
+
+    fn deploy_undelivered(&mut self, id: &str) {
+        let Some(&i) = self.index.get(id) else { return };
+        if self.hosts[i].state != HostState::Deploying {
+            return;
+        }
+        self.deploying -= 1;
+        self.hosts[i].online = false;
+        self.hosts[i].reason = Some("offline for the whole delivery timeout".to_string());
+        // Never reached, so a rollback has nothing to undo there.
+        self.close_host(i, HostState::Unreachable, true);
     }
 
     fn host_online(&mut self, now: i64, id: &str, out: &mut Vec<Action>) {

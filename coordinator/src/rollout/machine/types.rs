@@ -93,6 +93,11 @@ pub enum Event {
         host: String,
         reason: String,
     },
+    /// The deploy never reached the host: it stayed offline for the whole delivery
+    /// timeout. The host is unreachable, not failed.
+    DeployUndelivered {
+        host: String,
+    },
     RollbackSucceeded {
         host: String,
     },

@@ -1,0 +1,310 @@
+//! `convoy rollout start|list|status|watch|pause|resume|promote|abort|rollback|history`.
+
+mod render;
+mod watch;
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use convoy_proto::v1::{
+    ControlRolloutRequest, GetRolloutRequest, ListRolloutsRequest, RolloutControl, RolloutSpec,
+    RolloutView, StartRolloutRequest,
+};
+
+use super::connect::{rollouts, rpc_error};
+use super::{ConnectArgs, OutputFormat, UsageError};
+use crate::cli::out;
+use crate::rollout::record::parse_spec;
+use crate::selector::Selector;
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Roll APP out to VERSION on every matching host, in canary waves behind gates.
+    Start(Box<StartArgs>),
+    /// Rollouts of every app, newest first.
+    List {
+        /// Only rollouts still going.
+        #[arg(long)]
+        active: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// One rollout: waves, hosts per wave with state, gates, failures against the budget,
+    /// and what it waits for.
+    Status { id: String },
+    /// Live progress per wave until the rollout ends; exits 0 only if it succeeded.
+    Watch { id: String },
+    /// Start no new hosts; those in flight finish.
+    Pause { id: String },
+    /// Continue a paused rollout (after a failure pause, the failures so far are accepted).
+    Resume { id: String },
+    /// Let a rollout go on past its canary wave.
+    Promote { id: String },
+    /// Stop for good: no new hosts, nothing reverted. Always wins.
+    Abort { id: String },
+    /// Return every host the rollout moved to its previous version, in waves.
+    Rollback {
+        id: String,
+        /// Block until the rollback ends; exit 0 only if it rolled back cleanly.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Past rollouts of an app and their outcome.
+    History {
+        app: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    pub app: String,
+    #[arg(id = "release_version", value_name = "VERSION")]
+    pub version: String,
+    /// Label selector for the target hosts, e.g. 'role=web'.
+    #[arg(long, short = 's', default_value = "")]
+    pub selector: String,
+    /// The first wave: N hosts or P% (default 1).
+    #[arg(long)]
+    pub canary: Option<String>,
+    /// Hosts per later wave: N or P% (default 10%). Also the size of rollback waves.
+    #[arg(long)]
+    pub batch: Option<String>,
+    /// A ramp of cumulative shares instead of canary and batch, e.g. 1,10%,50%,100%.
+    #[arg(long, conflicts_with = "canary")]
+    pub steps: Option<String>,
+    /// Failed hosts tolerated over the whole rollout: N or P% (default 0).
+    #[arg(long)]
+    pub max_failures: Option<String>,
+    /// How long each finished wave must stay healthy, within its gates, before the next.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub bake: Duration,
+    /// A metric gate checked on every host of a baking wave: cpu<90, mem<95, load1<8,
+    /// disk</:90, cpu<1.5*baseline. Repeatable.
+    #[arg(long = "gate", value_name = "EXPR")]
+    pub gates: Vec<String>,
+    /// Waves never mix values of this label; groups go one after another.
+    #[arg(long)]
+    pub group_by: Option<String>,
+    /// When failures exceed the budget: pause (the operator decides) or rollback.
+    #[arg(long, default_value = "pause", value_parser = ["pause", "rollback"])]
+    pub on_failure: String,
+    /// Go on after the canary bakes without waiting for `convoy rollout promote`.
+    #[arg(long)]
+    pub auto_promote: bool,
+    /// Abort when a wait for promotion or a pause lasts longer than this.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub pause_timeout: Option<Duration>,
+    /// Hosts offline when their turn comes: wait for them, or skip them.
+    #[arg(long, default_value = "wait", value_parser = ["wait", "skip"])]
+    pub offline: String,
+    /// How long to wait for an offline host before counting it unreachable.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub offline_timeout: Duration,
+    /// Hosts skipped or unreachable that come back within this long after the rollout
+    /// succeeded still get the version.
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    pub late_window: Duration,
+    /// Print the plan (waves and their hosts) and start nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Block until the rollout ends; exit 0 only if it succeeded.
+    #[arg(long)]
+    pub wait: bool,
+    /// Idempotency key: repeating a start with the same key returns the first rollout.
+    #[arg(long, default_value = "")]
+    pub request_id: String,
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl StartArgs {
+    fn spec(&self) -> RolloutSpec {
+        RolloutSpec {
+            app: self.app.clone(),
+            version: self.version.clone(),
+            selector: self.selector.clone(),
+            canary: self.canary.clone().unwrap_or_default(),
+            batch: self.batch.clone().unwrap_or_default(),
+            steps: self.steps.clone().unwrap_or_default(),
+            max_failures: self.max_failures.clone().unwrap_or_default(),
+            bake_ms: millis(self.bake),
+            gates: self.gates.clone(),
+            group_by: self.group_by.clone().unwrap_or_default(),
+            on_failure: self.on_failure.clone(),
+            auto_promote: self.auto_promote,
+            pause_timeout_ms: self.pause_timeout.map_or(0, millis),
+            offline: self.offline.clone(),
+            offline_timeout_ms: millis(self.offline_timeout).max(1),
+            late_window_ms: millis(self.late_window).max(1),
+        }
+    }
+}
+
+/// A rollout that ended other than `succeeded` (or, for `rollback --wait`, `rolled_back`).
+#[derive(Debug, thiserror::Error)]
+#[error("rollout {id} {state}")]
+pub struct RolloutNotSucceeded {
+    pub id: String,
+    pub state: String,
+}
+
+pub async fn run(
+    command: RolloutCommand,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    match command {
+        RolloutCommand::Start(args) => start(*args, connect, format).await,
+        RolloutCommand::List { active, limit } => list("", active, limit, connect, format).await,
+        RolloutCommand::History { app, limit } => list(&app, false, limit, connect, format).await,
+        RolloutCommand::Status { id } => {
+            let view = get(&id, connect).await?;
+            render::print_view(&view, format)
+        }
+        RolloutCommand::Watch { id } => {
+            let view = watch::watch(&id, connect, format).await?;
+            render::print_view(&view, format)?;
+            expect(&view, "succeeded")
+        }
+        RolloutCommand::Pause { id } => {
+            control(&id, RolloutControl::Pause, false, connect, format).await
+        }
+        RolloutCommand::Resume { id } => {
+            control(&id, RolloutControl::Resume, false, connect, format).await
+        }
+        RolloutCommand::Promote { id } => {
+            control(&id, RolloutControl::Promote, false, connect, format).await
+        }
+        RolloutCommand::Abort { id } => {
+            control(&id, RolloutControl::Abort, false, connect, format).await
+        }
+        RolloutCommand::Rollback { id, wait } => {
+            control(&id, RolloutControl::Rollback, wait, connect, format).await
+        }
+    }
+}
+
+fn expect(view: &RolloutView, state: &str) -> anyhow::Result<()> {
+    if view.state == state {
+        Ok(())
+    } else {
+        Err(RolloutNotSucceeded {
+            id: view.id.clone(),
+            state: view.state.clone(),
+        }
+        .into())
+    }
+}
+
+async fn start(args: StartArgs, connect: &ConnectArgs, format: OutputFormat) -> anyhow::Result<()> {
+    let spec = args.spec();
+    // Checked here too, so a typo is a usage error before anything is contacted.
+    parse_spec(&spec).map_err(|err| UsageError(err.to_string()))?;
+    Selector::parse(&spec.selector).map_err(|err| UsageError(err.render()))?;
+    let mut client = rollouts(connect).await?;
+    let started = client
+        .start_rollout(StartRolloutRequest {
+            spec: Some(spec),
+            dry_run: args.dry_run,
+            request_id: args.request_id.clone(),
+        })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner();
+    if args.dry_run {
+        return render::print_plan(&started.plan, format);
+    }
+    if !args.wait {
+        match format {
+            OutputFormat::Json => out!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "id": started.id }))?
+            ),
+            OutputFormat::Table => {
+                for line in &started.plan {
+                    eprintln!("{line}");
+                }
+                out!("{}", started.id);
+            }
+        }
+        return Ok(());
+    }
+    if format == OutputFormat::Table {
+        for line in &started.plan {
+            eprintln!("{line}");
+        }
+        eprintln!("rollout {} started", started.id);
+    }
+    let view = watch::watch(&started.id, connect, format).await?;
+    render::print_view(&view, format)?;
+    expect(&view, "succeeded")
+}
+
+async fn get(id: &str, connect: &ConnectArgs) -> anyhow::Result<RolloutView> {
+    let mut client = rollouts(connect).await?;
+    Ok(client
+        .get_rollout(GetRolloutRequest { id: id.to_string() })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner())
+}
+
+async fn list(
+    app: &str,
+    active_only: bool,
+    limit: u32,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    let mut client = rollouts(connect).await?;
+    let list = client
+        .list_rollouts(ListRolloutsRequest {
+            app: app.to_string(),
+            active_only,
+            limit,
+        })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner();
+    render::print_list(&list.rollouts, !app.is_empty(), format)
+}
+
+async fn control(
+    id: &str,
+    control: RolloutControl,
+    wait: bool,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    let mut client = rollouts(connect).await?;
+    let view = client
+        .control_rollout(ControlRolloutRequest {
+            id: id.to_string(),
+            control: control.into(),
+        })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner();
+    if wait {
+        let view = watch::watch(id, connect, format).await?;
+        render::print_view(&view, format)?;
+        return expect(&view, "rolled_back");
+    }
+    match format {
+        OutputFormat::Json => render::print_view(&view, format),
+        OutputFormat::Table => {
+            out!(
+                "rollout {} is {}: {}",
+                view.id,
+                view.state,
+                view.waiting_for
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! Following a rollout until it ends: progress bars per wave on a terminal, a line per
+//! change otherwise. A dropped connection (a coordinator restart) is retried, so
+//! `--wait` in a pipeline survives one.
+
+use std::io::IsTerminal as _;
+use std::time::{Duration, Instant};
+
+use convoy_proto::v1::{GetRolloutRequest, RolloutView};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::cli::connect::{rollouts, rpc_error};
+use crate::cli::{ConnectArgs, OutputFormat};
+
+/// Give up when the coordinator stays unreachable this long.
+const RECONNECT_FOR: Duration = Duration::from_secs(300);
+const FINAL: [&str; 4] = ["succeeded", "failed", "aborted", "rolled_back"];
+
+fn settled(view: &RolloutView) -> bool {
+    FINAL.contains(&view.state.as_str()) && view.late.iter().all(|h| h.state != "deploying")
+}
+
+/// Follows rollout `id` until it ends; returns its final view.
+pub async fn watch(
+    id: &str,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<RolloutView> {
+    let mut display = Display::new(format);
+    let mut failing_since: Option<Instant> = None;
+    loop {
+        let result = follow(id, connect, &mut display).await;
+        match result {
+            Ok(Some(view)) => {
+                display.finish();
+                return Ok(view);
+            }
+            Ok(None) => {}
+            Err(err) => {
+                let since = *failing_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > RECONNECT_FOR {
+                    display.finish();
+                    return Err(err);
+                }
+                display.note(&format!("lost the coordinator ({err:#}); retrying"));
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Ok(view) = follow_once(id, connect).await {
+            failing_since = None;
+            if settled(&view) {
+                display.show(&view);
+                display.finish();
+                return Ok(view);
+            }
+        }
+    }
+}
+
+async fn follow_once(id: &str, connect: &ConnectArgs) -> anyhow::Result<RolloutView> {
+    let mut client = rollouts(connect).await?;
+    Ok(client
+        .get_rollout(GetRolloutRequest { id: id.to_string() })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner())
+}
+
+/// One watch stream: Some(final view) if the rollout ended, None if the stream ended
+/// before it did.
+async fn follow(
+    id: &str,
+    connect: &ConnectArgs,
+    display: &mut Display,
+) -> anyhow::Result<Option<RolloutView>> {
+    let mut client = rollouts(connect).await?;
+    let mut stream = client
+        .watch_rollout(GetRolloutRequest { id: id.to_string() })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner();
+    while let Some(view) = stream
+        .message()
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+    {
+        display.show(&view);
+        if settled(&view) {
+            return Ok(Some(view));
+        }
+    }
+    Ok(None)
+}
+
+enum Display {
+    Bars {
+        multi: MultiProgress,
+        waves: Vec<ProgressBar>,
+        status: ProgressBar,
+    },
+    Lines {
+        last: String,
+    },
+    Quiet,
+}
+
+impl Display {
+    fn new(format: OutputFormat) -> Self {
+        if format == OutputFormat::Json {
+            Display::Quiet
+        } else if std::io::stderr().is_terminal() {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let status = multi.add(ProgressBar::new_spinner());
+            status.enable_steady_tick(Duration::from_millis(200));
+            Display::Bars {
+                multi,
+                waves: Vec::new(),
+                status,
+            }
+        } else {
+            Display::Lines {
+                last: String::new(),
+            }
+        }
+    }
+
+    fn note(&mut self, message: &str) {
+        match self {
+            Display::Bars { multi, .. } => {
+                let _ = multi.println(message);
+            }
+            Display::Lines { .. } => eprintln!("{message}"),
+            Display::Quiet => {}
+        }
+    }
+
+    fn show(&mut self, view: &RolloutView) {
+        match self {
+            Display::Bars {
+                multi,
+                waves,
+                status,
+            } => {
+                let style =
+                    ProgressStyle::with_template("{prefix:>18} [{bar:30}] {pos}/{len} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> ");
+                while waves.len() < view.waves.len() {
+                    let index = waves.len();
+                    let wave = &view.waves[index];
+                    let bar = multi.insert_before(
+                        status,
+                        ProgressBar::new(wave.hosts.len() as u64).with_style(style.clone()),
+                    );
+                    let mut prefix = format!("wave {}", index + 1);
+                    if index == 0 {
+                        prefix.push_str(" canary");
+                    }
+                    if !wave.group.is_empty() {
+                        prefix = format!("{prefix} [{}]", wave.group);
+                    }
+                    bar.set_prefix(prefix);
+                    waves.push(bar);
+                }
+                for (bar, wave) in waves.iter().zip(&view.waves) {
+                    let (done, failed) = counts(wave);
+                    bar.set_position(done as u64);
+                    bar.set_message(if failed > 0 {
+                        format!("{} ({failed} failed)", wave.state)
+                    } else {
+                        wave.state.clone()
+                    });
+                }
+                status.set_message(format!(
+                    "{}: {} — failures {}/{}",
+                    view.state, view.waiting_for, view.failures, view.failure_budget
+                ));
+            }
+            Display::Lines { last } => {
+                let wave = view.waves.get(view.current_wave as usize);
+                let line = format!(
+                    "{} {}: wave {}/{} {} ({}/{} done), failures {}/{}; {}",
+                    view.id,
+                    view.state,
+                    view.current_wave + 1,
+                    view.waves.len(),
+                    wave.map_or("", |w| w.state.as_str()),
+                    wave.map_or(0, |w| counts(w).0),
+                    wave.map_or(0, |w| w.hosts.len()),
+                    view.failures,
+                    view.failure_budget,
+                    view.waiting_for
+                );
+                if line != *last {
+                    eprintln!("{line}");
+                    *last = line;
+                }
+            }
+            Display::Quiet => {}
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Display::Bars { waves, status, .. } = self {
+            for bar in waves.iter() {
+                bar.abandon();
+            }
+            status.finish_and_clear();
+        }
+    }
+}
+
+/// Hosts of a wave that are done, and of those how many failed.
+fn counts(wave: &convoy_proto::v1::RolloutWave) -> (usize, usize) {
+    let done = wave
+        .hosts
+        .iter()
+        .filter(|h| !matches!(h.state.as_str(), "pending" | "waiting" | "deploying"))
+        .count();
+    let failed = wave
+        .hosts
+        .iter()
+        .filter(|h| matches!(h.state.as_str(), "failed" | "rollback_failed"))
+        .count();
+    (done, failed)
+}

@@ -1,0 +1,230 @@
+//! The `Rollouts` service: `convoy rollout ...`. Reads need a viewer certificate; starts
+//! and controls need an operator and are audited. Holds no rules: the driver decides.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use convoy_proto::identity::Role;
+use convoy_proto::v1::rollouts_server::Rollouts as RolloutsRpc;
+use convoy_proto::v1::{
+    ControlRolloutRequest, GetRolloutRequest, ListRolloutsRequest, ListRolloutsResponse,
+    RolloutControl, RolloutView, StartRolloutRequest, StartRolloutResponse,
+};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::{audit, auth};
+use crate::rollout::driver::{Control, RolloutError, Rollouts};
+use crate::store::Store;
+
+/// A watcher gets at most this many views a second.
+const WATCH_MIN_GAP: Duration = Duration::from_millis(200);
+
+pub struct RolloutService {
+    rollouts: Arc<Rollouts>,
+    store: Store,
+}
+
+impl RolloutService {
+    pub fn new(rollouts: Arc<Rollouts>, store: Store) -> Self {
+        Self { rollouts, store }
+    }
+}
+
+impl From<RolloutError> for Status {
+    fn from(err: RolloutError) -> Self {
+        match err {
+            RolloutError::Store(store) => store.into(),
+            RolloutError::Release(release) => release.into(),
+            RolloutError::Dispatch(dispatch) => dispatch.into(),
+            RolloutError::NotFound(_) => Status::not_found(err.to_string()),
+            RolloutError::Active { .. } => Status::already_exists(err.to_string()),
+            RolloutError::Refused { .. } => Status::failed_precondition(err.to_string()),
+            RolloutError::Stopped => Status::unavailable(err.to_string()),
+            RolloutError::Spec(_)
+            | RolloutError::Selector(_)
+            | RolloutError::NoTargets(_)
+            | RolloutError::UnknownApp { .. } => Status::invalid_argument(err.to_string()),
+        }
+    }
+}
+
+fn terminal(view: &RolloutView) -> bool {
+    matches!(
+        view.state.as_str(),
+        "succeeded" | "failed" | "aborted" | "rolled_back"
+    ) && view.late.iter().all(|h| h.state != "deploying")
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<RolloutView, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl RolloutsRpc for RolloutService {
+    #[tracing::instrument(skip_all)]
+    async fn start_rollout(
+        &self,
+        request: Request<StartRolloutRequest>,
+    ) -> Result<Response<StartRolloutResponse>, Status> {
+        let body = request.get_ref().clone();
+        let spec = body.spec.clone().unwrap_or_default();
+        if body.dry_run {
+            let caller = auth::require_role(&request, Role::Viewer)?;
+            let started = self
+                .rollouts
+                .start_rollout(spec, true, String::new(), caller.name)
+                .await?;
+            return Ok(Response::new(StartRolloutResponse {
+                id: String::new(),
+                plan: started.plan,
+                rollout: None,
+            }));
+        }
+        let summary = format!(
+            "app={} version={} selector={:?} canary={:?} batch={:?} steps={:?} max_failures={:?} bake_ms={} gates={:?} group_by={:?} on_failure={:?} auto_promote={}",
+            spec.app,
+            spec.version,
+            spec.selector,
+            spec.canary,
+            spec.batch,
+            spec.steps,
+            spec.max_failures,
+            spec.bake_ms,
+            spec.gates,
+            spec.group_by,
+            spec.on_failure,
+            spec.auto_promote
+        );
+        let rollouts = self.rollouts.clone();
+        let started = audit::audited(
+            &self.store,
+            &request,
+            "StartRollout",
+            summary,
+            |operator| async move {
+                let started = rollouts
+                    .start_rollout(spec, false, body.request_id, operator.name)
+                    .await?;
+                let outcome = format!("started {}", started.id);
+                Ok((started, outcome))
+            },
+        )
+        .await?;
+        Ok(Response::new(StartRolloutResponse {
+            id: started.id,
+            plan: started.plan,
+            rollout: started.view,
+        }))
+    }
+
+    async fn list_rollouts(
+        &self,
+        request: Request<ListRolloutsRequest>,
+    ) -> Result<Response<ListRolloutsResponse>, Status> {
+        auth::require_role(&request, Role::Viewer)?;
+        let body = request.get_ref();
+        let limit = match body.limit {
+            0 => 100,
+            n => n.min(10_000) as usize,
+        };
+        Ok(Response::new(ListRolloutsResponse {
+            rollouts: self.rollouts.list(&body.app, body.active_only, limit)?,
+        }))
+    }
+
+    async fn get_rollout(
+        &self,
+        request: Request<GetRolloutRequest>,
+    ) -> Result<Response<RolloutView>, Status> {
+        auth::require_role(&request, Role::Viewer)?;
+        Ok(Response::new(
+            self.rollouts.get(&request.get_ref().id).await?,
+        ))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn control_rollout(
+        &self,
+        request: Request<ControlRolloutRequest>,
+    ) -> Result<Response<RolloutView>, Status> {
+        let body = request.get_ref().clone();
+        let control = match RolloutControl::try_from(body.control) {
+            Ok(RolloutControl::Pause) => Control::Pause,
+            Ok(RolloutControl::Resume) => Control::Resume,
+            Ok(RolloutControl::Promote) => Control::Promote,
+            Ok(RolloutControl::Abort) => Control::Abort,
+            Ok(RolloutControl::Rollback) => Control::Rollback,
+            _ => return Err(Status::invalid_argument("unknown rollout control")),
+        };
+        let rollouts = self.rollouts.clone();
+        let view = audit::audited(
+            &self.store,
+            &request,
+            "ControlRollout",
+            format!("{} {}", control.as_str(), body.id),
+            |operator| async move {
+                let view = rollouts.control(&body.id, control, &operator.name).await?;
+                let outcome = format!("{} is {}", view.id, view.state);
+                Ok((view, outcome))
+            },
+        )
+        .await?;
+        Ok(Response::new(view))
+    }
+
+    type WatchRolloutStream = WatchStream;
+
+    async fn watch_rollout(
+        &self,
+        request: Request<GetRolloutRequest>,
+    ) -> Result<Response<Self::WatchRolloutStream>, Status> {
+        auth::require_role(&request, Role::Viewer)?;
+        let id = request.get_ref().id.clone();
+        // Subscribe before the first view: no change can fall in between.
+        let changes = self.rollouts.subscribe();
+        let first = self.rollouts.get(&id).await?;
+        let rollouts = self.rollouts.clone();
+        struct Watch {
+            rollouts: Arc<Rollouts>,
+            changes: tokio::sync::broadcast::Receiver<String>,
+            id: String,
+            next: Option<RolloutView>,
+            done: bool,
+        }
+        let watch = Watch {
+            rollouts,
+            changes,
+            id,
+            next: Some(first),
+            done: false,
+        };
+        let stream = futures_util::stream::unfold(watch, |mut watch| async move {
+            if watch.done {
+                return None;
+            }
+            if let Some(view) = watch.next.take() {
+                watch.done = terminal(&view);
+                return Some((Ok(view), watch));
+            }
+            loop {
+                match watch.changes.recv().await {
+                    Ok(id) if id != watch.id => continue,
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+                tokio::time::sleep(WATCH_MIN_GAP).await;
+                // Changes that arrived during the gap are covered by this one view.
+                while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) =
+                    watch.changes.try_recv()
+                {}
+                let view = match watch.rollouts.get(&watch.id).await {
+                    Ok(view) => view,
+                    Err(err) => return Some((Err(Status::from(err)), watch)),
+                };
+                watch.done = terminal(&view);
+                return Some((Ok(view), watch));
+            }
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

@@ -1,0 +1,493 @@
+//! The rollout driver: the I/O shell around the pure [`machine`](super::machine). One task
+//! owns every loaded rollout; the gRPC layer talks to it through [`Rollouts`].
+//!
+//! Each input (an operator's request, a command that finished, a host coming or going, a
+//! deadline, a gate that failed) becomes a `RolloutLogEntry` appended to the rollout's
+//! log, is applied to its machine, and the machine's actions become jobs whose ids derive
+//! from the entry's sequence number. Inputs are taken in batches; a batch's entries are
+//! flushed to disk before any of its jobs is created or any reply is sent
+//! (persist-before-effects). After a crash, replaying a rollout's log from its plan
+//! rebuilds the machine and the same job ids, so a job created before the crash is not
+//! created again and one that was not is created now; commands that finished while the
+//! driver was down are fed in from the store.
+
+mod gates;
+mod inputs;
+mod load;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use convoy_proto::v1::{RolloutRecord, RolloutSpec, RolloutSummary, RolloutView};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::machine::{Action, Rollout};
+use super::record::{self, LateResults, SpecError};
+use crate::dispatch::{DispatchError, Dispatcher, HostJob, Work};
+use crate::registry::{Registry, now_unix_ms};
+use crate::releases::ReleaseError;
+use crate::selector::SelectorError;
+use crate::store::{Store, StoreError};
+
+/// How often the gates of baking waves are checked against the hosts' latest reports.
+pub const GATE_INTERVAL: Duration = Duration::from_secs(1);
+/// Inputs taken into one batch (one flush) at most.
+const MAX_BATCH: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RolloutError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("invalid selector: {0}")]
+    Selector(#[from] SelectorError),
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    #[error("no agents match the selector {0:?}")]
+    NoTargets(String),
+    #[error(
+        "no agent matching the selector allows app {app:?}: add [apps.{app}] to their agent config"
+    )]
+    UnknownApp { app: String },
+    #[error("app {app:?} already has an active rollout: {id}")]
+    Active { app: String, id: String },
+    #[error("no rollout {0:?}")]
+    NotFound(String),
+    #[error("rollout {id} is {state}: {why}")]
+    Refused {
+        id: String,
+        state: String,
+        why: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Dispatch(#[from] DispatchError),
+    #[error("the coordinator is shutting down")]
+    Stopped,
+}
+
+/// What an operator can do to a running rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    Resume,
+    Promote,
+    Abort,
+    Rollback,
+}
+
+impl Control {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::Pause => "pause",
+            Control::Resume => "resume",
+            Control::Promote => "promote",
+            Control::Abort => "abort",
+            Control::Rollback => "rollback",
+        }
+    }
+}
+
+/// A started (or, for a dry run, only planned) rollout.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// Empty for a dry run.
+    pub id: String,
+    pub plan: Vec<String>,
+    pub view: Option<RolloutView>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, RolloutError>>;
+
+enum Request {
+    Start {
+        spec: Box<RolloutSpec>,
+        dry_run: bool,
+        request_id: String,
+        by: String,
+        reply: Reply<Started>,
+    },
+    Control {
+        id: String,
+        control: Control,
+        by: String,
+        reply: Reply<RolloutView>,
+    },
+    Get {
+        id: String,
+        reply: Reply<RolloutView>,
+    },
+}
+
+/// A reply held until the batch that produced it is on disk.
+enum Deferred {
+    Started(Reply<Started>, Result<Started, RolloutError>),
+    View(Reply<RolloutView>, Result<RolloutView, RolloutError>),
+}
+
+impl Deferred {
+    fn send(self) {
+        // A caller that went away does not need its answer.
+        match self {
+            Deferred::Started(reply, result) => drop(reply.send(result)),
+            Deferred::View(reply, result) => drop(reply.send(result)),
+        }
+    }
+
+    fn fail(self, err: &StoreError) {
+        let failed = || RolloutError::Store(StoreError::FlushAborted);
+        tracing::error!(error = %err, "rollout driver cannot persist its log");
+        match self {
+            Deferred::Started(reply, _) => drop(reply.send(Err(failed()))),
+            Deferred::View(reply, _) => drop(reply.send(Err(failed()))),
+        }
+    }
+}
+
+/// The handle the gRPC layer holds.
+#[derive(Debug)]
+pub struct Rollouts {
+    requests: mpsc::Sender<Request>,
+    changes: broadcast::Sender<String>,
+    store: Store,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Request")
+    }
+}
+
+impl Rollouts {
+    /// Loads every rollout that is still going, brings each up to date with what
+    /// happened while the coordinator was down, and starts the driver task.
+    pub async fn start(
+        store: Store,
+        registry: Arc<Registry>,
+        dispatcher: Arc<Dispatcher>,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Rollouts>, RolloutError> {
+        let (finished_tx, finished) = mpsc::unbounded_channel();
+        let (presence_tx, presence) = mpsc::unbounded_channel();
+        // Listen before reading the store: a command finishing in between is then seen
+        // twice (harmless) rather than never.
+        dispatcher.on_finished(finished_tx);
+        registry.on_presence(presence_tx);
+        let (changes, _) = broadcast::channel(1024);
+        let mut driver = Driver {
+            store: store.clone(),
+            registry,
+            dispatcher,
+            active: BTreeMap::new(),
+            jobs: HashMap::new(),
+            changes: changes.clone(),
+            touched: BTreeSet::new(),
+            pending_jobs: Vec::new(),
+        };
+        driver.load_all()?;
+        driver.commit(Vec::new()).await;
+        let (requests, requests_rx) = mpsc::channel(256);
+        tracker.spawn(driver.run(requests_rx, finished, presence, shutdown));
+        Ok(Arc::new(Rollouts {
+            requests,
+            changes,
+            store,
+        }))
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Request) -> Result<T, RolloutError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(make(reply))
+            .await
+            .map_err(|_| RolloutError::Stopped)?;
+        answer.await.map_err(|_| RolloutError::Stopped)?
+    }
+
+    pub async fn start_rollout(
+        &self,
+        spec: RolloutSpec,
+        dry_run: bool,
+        request_id: String,
+        by: String,
+    ) -> Result<Started, RolloutError> {
+        self.ask(|reply| Request::Start {
+            spec: Box::new(spec),
+            dry_run,
+            request_id,
+            by,
+            reply,
+        })
+        .await
+    }
+
+    pub async fn control(
+        &self,
+        id: &str,
+        control: Control,
+        by: &str,
+    ) -> Result<RolloutView, RolloutError> {
+        self.ask(|reply| Request::Control {
+            id: id.to_string(),
+            control,
+            by: by.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    pub async fn get(&self, id: &str) -> Result<RolloutView, RolloutError> {
+        self.ask(|reply| Request::Get {
+            id: id.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// Rollouts newest first, from their stored summaries.
+    pub fn list(
+        &self,
+        app: &str,
+        active_only: bool,
+        limit: usize,
+    ) -> Result<Vec<RolloutSummary>, RolloutError> {
+        Ok(self
+            .store
+            .rollouts()?
+            .iter()
+            .filter(|r| app.is_empty() || r.spec.as_ref().is_some_and(|s| s.app == app))
+            .filter(|r| !active_only || r.active)
+            .take(limit)
+            .map(record::summary)
+            .collect())
+    }
+
+    /// Ids of rollouts as they change (after the change is on disk).
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.changes.subscribe()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobKind {
+    Deploy,
+    Rollback,
+    Late,
+}
+
+/// One loaded rollout.
+struct Loaded {
+    record: RolloutRecord,
+    machine: Rollout,
+    next_seq: u64,
+    late: LateResults,
+    /// Each host's latest job: results of older ones are stale.
+    host_jobs: HashMap<String, String>,
+}
+
+impl Loaded {
+    fn view(&self) -> RolloutView {
+        record::view(&self.record, &self.machine, &self.late)
+    }
+
+    /// Whether the driver still has anything to do for it: it is going, or it succeeded
+    /// and hosts that were skipped or unreachable may still come back for the version.
+    fn keep(&self, now: i64) -> bool {
+        if !self.machine.state().is_terminal() {
+            return true;
+        }
+        let Some(established) = self.machine.established_at else {
+            return false;
+        };
+        let in_window = now.saturating_sub(established) <= self.machine.settings.late_window_ms;
+        let late_open = self.machine.late.iter().any(|&i| {
+            let host = &self.machine.hosts[i];
+            !host.late_sent || !self.late.contains_key(&host.id)
+        });
+        in_window && late_open
+    }
+}
+
+struct Driver {
+    store: Store,
+    registry: Arc<Registry>,
+    dispatcher: Arc<Dispatcher>,
+    active: BTreeMap<String, Loaded>,
+    /// Job id -> (rollout id, kind), for every job of a loaded rollout.
+    jobs: HashMap<String, (String, JobKind)>,
+    changes: broadcast::Sender<String>,
+    /// Rollouts changed in the current batch.
+    touched: BTreeSet<String>,
+    pending_jobs: Vec<HostJob>,
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut requests: mpsc::Receiver<Request>,
+        mut finished: mpsc::UnboundedReceiver<crate::dispatch::Finished>,
+        mut presence: mpsc::UnboundedReceiver<(String, bool)>,
+        shutdown: CancellationToken,
+    ) {
+        let mut gates = tokio::time::interval(GATE_INTERVAL);
+        gates.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let mut deferred = Vec::new();
+            let wait = self
+                .next_deadline()
+                .map(|at| Duration::from_millis(u64::try_from(at - now_unix_ms()).unwrap_or(0)));
+            let sleep = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600)));
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                Some(request) = requests.recv() => self.request(request, &mut deferred),
+                Some(done) = finished.recv() => self.finished(&done),
+                Some((host, online)) = presence.recv() => self.presence(&host, online),
+                () = sleep, if wait.is_some() => self.tick(),
+                _ = gates.tick() => self.check_gates(),
+            }
+            for _ in 0..MAX_BATCH {
+                let mut took = false;
+                if let Ok(done) = finished.try_recv() {
+                    self.finished(&done);
+                    took = true;
+                }
+                if let Ok((host, online)) = presence.try_recv() {
+                    self.presence(&host, online);
+                    took = true;
+                }
+                if !took {
+                    break;
+                }
+            }
+            self.commit(deferred).await;
+        }
+        tracing::info!(loaded = self.active.len(), "rollout driver stopped");
+    }
+
+    /// Writes the batch's summaries, flushes, creates the batch's jobs, then answers.
+    async fn commit(&mut self, deferred: Vec<Deferred>) {
+        let now = now_unix_ms();
+        let touched = std::mem::take(&mut self.touched);
+        let mut result = Ok(());
+        for id in &touched {
+            if let Some(loaded) = self.active.get_mut(id) {
+                record::summarize(&mut loaded.record, &loaded.machine, now);
+                if let Err(err) = self.store.put_rollout(&loaded.record) {
+                    result = Err(err);
+                }
+            }
+        }
+        if result.is_ok() && !touched.is_empty() {
+            result = self.store.flush_async().await;
+        }
+        if let Err(err) = &result {
+            for reply in deferred {
+                reply.fail(err);
+            }
+            return;
+        }
+        let jobs = std::mem::take(&mut self.pending_jobs);
+        if !jobs.is_empty() {
+            if let Err(err) = self.dispatcher.create_host_jobs(jobs).await {
+                // The entries are on disk: the next start replays them and creates these.
+                tracing::error!(error = %err, "rollout driver cannot create its jobs");
+            }
+        }
+        for reply in deferred {
+            reply.send();
+        }
+        for id in touched {
+            let _ = self.changes.send(id.clone());
+            let keep = self.active.get(&id).is_some_and(|l| l.keep(now));
+            if !keep {
+                if let Some(loaded) = self.active.remove(&id) {
+                    tracing::info!(rollout = %id, state = %loaded.record.state, "rollout ended");
+                    self.jobs.retain(|_, (owner, _)| owner != &id);
+                }
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<i64> {
+        self.active
+            .values()
+            .filter_map(|l| l.machine.next_deadline())
+            .min()
+    }
+
+    /// Turns a batch of the machine's actions, from the entry numbered `seq`, into jobs.
+    fn actions(&mut self, id: &str, seq: u64, actions: Vec<Action>) {
+        let Some(loaded) = self.active.get_mut(id) else {
+            return;
+        };
+        let origin = format!("rollout {id}");
+        let timeout = record::delivery_timeout(&loaded.machine.settings);
+        let deploy = loaded.record.deploy.clone().unwrap_or_default();
+        let mut deploys = Vec::new();
+        let mut late = Vec::new();
+        let mut rollbacks: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for action in actions {
+            match action {
+                Action::Deploy { host } => deploys.push(host),
+                Action::ConvergeLate { host } => late.push(host),
+                Action::RollbackHost { host, to } => {
+                    rollbacks
+                        .entry(to.unwrap_or_default())
+                        .or_default()
+                        .push(host);
+                }
+                Action::Finished { state } => {
+                    tracing::info!(rollout = %id, state = state.as_str(), "rollout finished");
+                }
+                Action::WaitUntil { .. } => {}
+            }
+        }
+        let mut jobs = Vec::new();
+        if !deploys.is_empty() {
+            jobs.push((
+                format!("{id}.{seq}.deploy"),
+                deploys,
+                JobKind::Deploy,
+                Work::Deploy(deploy.clone()),
+            ));
+        }
+        if !late.is_empty() {
+            jobs.push((
+                format!("{id}.{seq}.late"),
+                late,
+                JobKind::Late,
+                Work::Deploy(deploy.clone()),
+            ));
+        }
+        for (n, (to, hosts)) in rollbacks.into_iter().enumerate() {
+            let work = Work::Rollback(convoy_proto::v1::Rollback {
+                app: deploy.app.clone(),
+                version: to,
+            });
+            jobs.push((
+                format!("{id}.{seq}.rollback{n}"),
+                hosts,
+                JobKind::Rollback,
+                work,
+            ));
+        }
+        for (job_id, hosts, kind, work) in jobs {
+            for host in &hosts {
+                loaded.host_jobs.insert(host.clone(), job_id.clone());
+            }
+            self.jobs.insert(job_id.clone(), (id.to_string(), kind));
+            self.pending_jobs.push(HostJob {
+                id: job_id,
+                hosts,
+                work,
+                created_by: loaded.record.created_by.clone(),
+                origin: origin.clone(),
+                delivery_timeout: timeout,
+            });
+        }
+    }
+}

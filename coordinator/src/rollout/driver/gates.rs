@@ -1,0 +1,185 @@
+//! Checking a baking wave's gates against what its hosts last reported. Only a gate that
+//! fails becomes a log entry; passing checks leave no trace (the machine would ignore
+//! them, and a bake of minutes would otherwise log thousands of entries).
+
+use convoy_proto::v1::MetricsSample;
+
+use super::Driver;
+use crate::registry::HostSnapshot;
+use crate::rollout::gate::{self, Baseline, Gate, Limit, MetricsView};
+use crate::rollout::machine::{Event, HostState, State};
+
+impl Driver {
+    pub(super) fn check_gates(&mut self) {
+        let mut failing = Vec::new();
+        for (id, loaded) in &self.active {
+            let machine = &loaded.machine;
+            if !matches!(machine.phase, State::Baking | State::AwaitingPromotion) {
+                continue;
+            }
+            let Some(wave) = machine.waves.get(machine.wave) else {
+                continue;
+            };
+            let hosts: Vec<&str> = wave
+                .hosts
+                .iter()
+                .map(|&i| &machine.hosts[i])
+                .filter(|h| h.state == HostState::Succeeded)
+                .map(|h| h.id.as_str())
+                .collect();
+            if hosts.is_empty() {
+                continue;
+            }
+            let app = loaded.record.spec.as_ref().map_or("", |s| s.app.as_str());
+            let baseline = if needs_baseline(&machine.settings.gates) {
+                let pending: Vec<&str> = machine
+                    .hosts
+                    .iter()
+                    .filter(|h| h.state == HostState::Pending)
+                    .map(|h| h.id.as_str())
+                    .collect();
+                baseline(&self.registry.snapshots(&pending, app))
+            } else {
+                Baseline::default()
+            };
+            for (host, snapshot) in hosts.iter().zip(self.registry.snapshots(&hosts, app)) {
+                let Some(view) = snapshot.and_then(|s| view(&s, &machine.version)) else {
+                    continue;
+                };
+                if gate::check_all(&machine.settings.gates, &view, &baseline).is_some() {
+                    failing.push((
+                        id.clone(),
+                        Event::Metrics {
+                            host: (*host).to_string(),
+                            view,
+                            baseline: baseline.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+        for (id, event) in failing {
+            self.apply_event(&id, &event);
+        }
+    }
+}
+
+fn needs_baseline(gates: &[Gate]) -> bool {
+    gates.iter().any(|g| {
+        matches!(
+            g,
+            Gate::Below {
+                limit: Limit::Baseline(_),
+                ..
+            }
+        )
+    })
+}
+
+/// What the gates see of a host, or None while it has not reported the rollout's version
+/// yet (its first report after the deploy is still on its way).
+fn view(snapshot: &HostSnapshot, version: &str) -> Option<MetricsView> {
+    let app = snapshot.app.as_ref()?;
+    if app.version != version {
+        return None;
+    }
+    let metrics = snapshot.metrics.clone().unwrap_or_default();
+    Some(MetricsView {
+        cpu_percent: metrics.cpu_percent,
+        mem_percent: mem_percent(&metrics),
+        load1: metrics.load1,
+        disks: disks(&metrics),
+        healthy: app.healthy,
+    })
+}
+
+fn mem_percent(metrics: &MetricsSample) -> f64 {
+    if metrics.mem_total_bytes == 0 {
+        return 0.0;
+    }
+    metrics.mem_used_bytes as f64 * 100.0 / metrics.mem_total_bytes as f64
+}
+
+fn disks(metrics: &MetricsSample) -> Vec<(String, f64)> {
+    metrics
+        .disks
+        .iter()
+        .filter(|d| d.total_bytes > 0)
+        .map(|d| {
+            (
+                d.mount.clone(),
+                d.used_bytes as f64 * 100.0 / d.total_bytes as f64,
+            )
+        })
+        .collect()
+}
+
+/// The median of each metric over the hosts not yet updated that have reported.
+fn baseline(snapshots: &[Option<HostSnapshot>]) -> Baseline {
+    let samples: Vec<&MetricsSample> = snapshots
+        .iter()
+        .flatten()
+        .filter(|s| s.online)
+        .filter_map(|s| s.metrics.as_ref())
+        .collect();
+    if samples.is_empty() {
+        return Baseline::default();
+    }
+    let mut mounts: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for sample in &samples {
+        for (mount, percent) in disks(sample) {
+            mounts.entry(mount).or_default().push(percent);
+        }
+    }
+    Baseline {
+        cpu_percent: median(samples.iter().map(|s| s.cpu_percent).collect()),
+        mem_percent: median(samples.iter().map(|s| mem_percent(s)).collect()),
+        load1: median(samples.iter().map(|s| s.load1).collect()),
+        disks: mounts
+            .into_iter()
+            .filter_map(|(mount, values)| median(values).map(|m| (mount, m)))
+            .collect(),
+    }
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), Some(2.5));
+    }
+
+    #[test]
+    fn a_host_on_another_version_is_not_judged_yet() {
+        let snapshot = HostSnapshot {
+            online: true,
+            metrics: None,
+            app: Some(convoy_proto::v1::AppStatus {
+                app: "web".into(),
+                version: "1.0".into(),
+                healthy: false,
+                ..Default::default()
+            }),
+        };
+        assert!(view(&snapshot, "2.0").is_none());
+        let judged = view(&snapshot, "1.0").unwrap();
+        assert!(!judged.healthy);
+    }
+}

@@ -1,0 +1,425 @@
+//! What the driver does with each kind of input: operator requests, finished commands,
+//! hosts coming and going, and deadlines. Each turns into log entries through
+//! [`Driver::apply`].
+
+use convoy_proto::v1::{
+    AgentState, CommandState, Deploy, RolloutEventKind, RolloutLogEntry, RolloutRecord, RolloutSpec,
+};
+
+use super::{Control, Deferred, Driver, JobKind, Loaded, Request, RolloutError, Started};
+use crate::dispatch::Finished;
+use crate::registry::now_unix_ms;
+use crate::releases::{ReleaseError, validate_app, validate_version};
+use crate::rollout::machine::{Action, Event, HostState, Rollout, State};
+use crate::rollout::plan;
+use crate::rollout::record::{self, Replayed};
+use crate::selector::Selector;
+use crate::store::StoreError;
+
+/// Applies one entry to a loaded rollout's machine; the actions it returns.
+pub(super) fn run_entry(loaded: &mut Loaded, entry: &RolloutLogEntry) -> Vec<Action> {
+    match record::replayed(entry) {
+        Replayed::Start => loaded.machine.start(entry.at_unix_ms),
+        Replayed::Machine(event) => loaded.machine.on_event(entry.at_unix_ms, event),
+        Replayed::Late { host, ok, reason } => {
+            let state = if ok { "succeeded" } else { "failed" };
+            loaded.late.insert(host, (state.to_string(), reason));
+            Vec::new()
+        }
+        Replayed::Unknown => Vec::new(),
+    }
+}
+
+impl Driver {
+    /// Appends one entry to the rollout's log, applies it and queues its jobs.
+    pub(super) fn apply(&mut self, id: &str, entry: RolloutLogEntry) -> Result<(), StoreError> {
+        let Some(loaded) = self.active.get_mut(id) else {
+            return Ok(());
+        };
+        let seq = loaded.next_seq;
+        self.store.append_rollout_entry(id, seq, &entry)?;
+        loaded.next_seq += 1;
+        self.touched.insert(id.to_string());
+        let actions = run_entry(loaded, &entry);
+        self.actions(id, seq, actions);
+        Ok(())
+    }
+
+    pub(super) fn apply_event(&mut self, id: &str, event: &Event) {
+        let entry = record::entry(now_unix_ms(), event);
+        if let Err(err) = self.apply(id, entry) {
+            tracing::error!(rollout = %id, error = %err, "cannot record a rollout event");
+        }
+    }
+
+    pub(super) fn request(&mut self, request: Request, deferred: &mut Vec<Deferred>) {
+        match request {
+            Request::Start {
+                spec,
+                dry_run,
+                request_id,
+                by,
+                reply,
+            } => {
+                let result = self.start(*spec, dry_run, &request_id, &by);
+                deferred.push(Deferred::Started(reply, result));
+            }
+            Request::Control {
+                id,
+                control,
+                by,
+                reply,
+            } => {
+                let result = self.control(&id, control, &by);
+                deferred.push(Deferred::View(reply, result));
+            }
+            Request::Get { id, reply } => {
+                let result = self.view_of(&id);
+                deferred.push(Deferred::View(reply, result));
+            }
+        }
+    }
+
+    fn start(
+        &mut self,
+        spec: RolloutSpec,
+        dry_run: bool,
+        request_id: &str,
+        by: &str,
+    ) -> Result<Started, RolloutError> {
+        validate_app(&spec.app)?;
+        validate_version(&spec.version)?;
+        if !request_id.is_empty() {
+            if let Some(id) = self.store.rollout_for_request(request_id)? {
+                let view = self.view_of(&id)?;
+                return Ok(Started {
+                    id,
+                    plan: Vec::new(),
+                    view: Some(view),
+                });
+            }
+        }
+        let release = self
+            .store
+            .release(&spec.app, &spec.version)?
+            .ok_or_else(|| ReleaseError::Unknown {
+                app: spec.app.clone(),
+                version: spec.version.clone(),
+            })?;
+        let (strategy, settings) = record::parse_spec(&spec)?;
+        let selector = Selector::parse(&spec.selector)?;
+        let agents = self.registry.list(&selector);
+        if agents.is_empty() {
+            return Err(RolloutError::NoTargets(spec.selector.clone()));
+        }
+        let (runs_app, others): (Vec<_>, Vec<_>) = agents
+            .into_iter()
+            .partition(|a| a.apps.iter().any(|s| s.app == spec.app));
+        if runs_app.is_empty() {
+            return Err(RolloutError::UnknownApp { app: spec.app });
+        }
+        let hosts: Vec<plan::Host> = runs_app
+            .iter()
+            .map(|agent| {
+                let status = agent.apps.iter().find(|s| s.app == spec.app);
+                plan::Host {
+                    id: agent.id.clone(),
+                    labels: agent.labels.clone().into_iter().collect(),
+                    version: status.map(|s| s.version.clone()).filter(|v| !v.is_empty()),
+                    healthy: status.is_some_and(|s| s.healthy),
+                    online: agent.state == AgentState::Online as i32,
+                }
+            })
+            .collect();
+        let plan = plan::build(&spec.version, &selector, &hosts, &strategy)
+            .map_err(record::SpecError::from)?;
+        let mut lines = plan.describe();
+        if !others.is_empty() {
+            let mut ids: Vec<&str> = others.iter().take(10).map(|a| a.id.as_str()).collect();
+            if others.len() > ids.len() {
+                ids.push("…");
+            }
+            lines.push(format!(
+                "{} matching host(s) left out: no [apps.{}] in their agent config: {}",
+                others.len(),
+                spec.app,
+                ids.join(", ")
+            ));
+        }
+        if dry_run {
+            return Ok(Started {
+                id: String::new(),
+                plan: lines,
+                view: None,
+            });
+        }
+        if let Some((id, _)) = self.active.iter().find(|(_, l)| {
+            !l.machine.state().is_terminal()
+                && l.record.spec.as_ref().is_some_and(|s| s.app == spec.app)
+        }) {
+            return Err(RolloutError::Active {
+                app: spec.app,
+                id: id.clone(),
+            });
+        }
+        let now = now_unix_ms();
+        let id = new_rollout_id(now, |id| self.store.rollout(id).ok().flatten().is_some());
+        let record = RolloutRecord {
+            id: id.clone(),
+            created_by: by.to_string(),
+            created_unix_ms: now,
+            plan: Some(record::plan_to_record(&plan)),
+            deploy: Some(Deploy {
+                app: release.app,
+                version: release.version,
+                sha256: release.sha256,
+                size: release.size,
+                signature: release.signature,
+                signer: release.signer,
+            }),
+            request_id: request_id.to_string(),
+            state: State::Running.as_str().to_string(),
+            active: true,
+            spec: Some(spec),
+            ..Default::default()
+        };
+        self.store.put_rollout(&record)?;
+        if !request_id.is_empty() {
+            self.store.put_rollout_request(request_id, &id)?;
+        }
+        let machine = Rollout::new(&plan, settings);
+        self.active.insert(
+            id.clone(),
+            Loaded {
+                record,
+                machine,
+                next_seq: 0,
+                late: Default::default(),
+                host_jobs: Default::default(),
+            },
+        );
+        self.apply(
+            &id,
+            RolloutLogEntry {
+                at_unix_ms: now,
+                kind: RolloutEventKind::Start.into(),
+                by: by.to_string(),
+                ..Default::default()
+            },
+        )?;
+        tracing::info!(rollout = %id, by, targets = plan.targets(), waves = plan.waves.len(), "rollout started");
+        let view = self.active.get(&id).map(Loaded::view);
+        Ok(Started {
+            id,
+            plan: lines,
+            view,
+        })
+    }
+
+    fn control(
+        &mut self,
+        id: &str,
+        control: Control,
+        by: &str,
+    ) -> Result<super::RolloutView, RolloutError> {
+        if !self.active.contains_key(id) {
+            let record = self
+                .store
+                .rollout(id)?
+                .ok_or_else(|| RolloutError::NotFound(id.to_string()))?;
+            if control != Control::Rollback || record.active {
+                return Err(RolloutError::Refused {
+                    id: id.to_string(),
+                    state: record.state,
+                    why: format!("it is over; there is nothing to {}", control.as_str()),
+                });
+            }
+            let loaded = self.load_one(record, true)?;
+            self.active.insert(id.to_string(), loaded);
+        }
+        let Some(loaded) = self.active.get(id) else {
+            return Err(RolloutError::NotFound(id.to_string()));
+        };
+        let machine = &loaded.machine;
+        let state = machine.state();
+        let refuse = |why: &str| RolloutError::Refused {
+            id: id.to_string(),
+            state: state.as_str().to_string(),
+            why: why.to_string(),
+        };
+        let event = match control {
+            _ if state.is_terminal() && control != Control::Rollback => {
+                return Err(refuse("it is over"));
+            }
+            Control::Pause if machine.paused.is_some() => return Ok(loaded.view()),
+            Control::Pause => Event::Pause,
+            Control::Resume if machine.paused.is_none() => return Err(refuse("it is not paused")),
+            Control::Resume => Event::Resume,
+            Control::Promote => {
+                let canary =
+                    machine.wave == 0 && matches!(machine.phase, State::Running | State::Baking);
+                if machine.phase != State::AwaitingPromotion && !canary {
+                    return Err(refuse("only the canary wave awaits promotion"));
+                }
+                Event::Promote
+            }
+            Control::Abort => Event::Abort,
+            Control::Rollback => {
+                if matches!(
+                    machine.phase,
+                    State::Aborted | State::Failed | State::RolledBack | State::RollingBack
+                ) {
+                    return Err(refuse("it cannot be rolled back from here"));
+                }
+                Event::Rollback
+            }
+        };
+        let mut entry = record::entry(now_unix_ms(), &event);
+        entry.by = by.to_string();
+        self.apply(id, entry)?;
+        tracing::info!(rollout = %id, by, control = control.as_str(), "rollout control");
+        self.view_of(id)
+    }
+
+    pub(super) fn view_of(&mut self, id: &str) -> Result<super::RolloutView, RolloutError> {
+        if let Some(loaded) = self.active.get(id) {
+            return Ok(loaded.view());
+        }
+        let record = self
+            .store
+            .rollout(id)?
+            .ok_or_else(|| RolloutError::NotFound(id.to_string()))?;
+        Ok(self.load_one(record, false)?.view())
+    }
+
+    /// A command of one of our jobs finished.
+    pub(super) fn finished(&mut self, done: &Finished) {
+        let Some((id, kind)) = self.jobs.get(&done.job_id).cloned() else {
+            return;
+        };
+        let Some(loaded) = self.active.get(&id) else {
+            return;
+        };
+        if loaded.host_jobs.get(&done.agent_id) != Some(&done.job_id) {
+            return;
+        }
+        let Some(&i) = loaded.machine.index.get(&done.agent_id) else {
+            return;
+        };
+        let state = loaded.machine.hosts[i].state;
+        let host = done.agent_id.clone();
+        let ok = done.state == CommandState::Succeeded;
+        let reason = failure_reason(done);
+        let event = match kind {
+            JobKind::Deploy if state == HostState::Deploying => match done.state {
+                CommandState::Succeeded => Event::DeploySucceeded { host },
+                CommandState::Undeliverable => Event::DeployUndelivered { host },
+                _ => Event::DeployFailed { host, reason },
+            },
+            JobKind::Rollback if state == HostState::RollingBack => {
+                if ok {
+                    Event::RollbackSucceeded { host }
+                } else {
+                    Event::RollbackFailed { host, reason }
+                }
+            }
+            JobKind::Late if !loaded.late.contains_key(&host) => {
+                let entry = RolloutLogEntry {
+                    at_unix_ms: now_unix_ms(),
+                    kind: if ok {
+                        RolloutEventKind::LateSucceeded
+                    } else {
+                        RolloutEventKind::LateFailed
+                    }
+                    .into(),
+                    host,
+                    reason: if ok { String::new() } else { reason },
+                    ..Default::default()
+                };
+                if let Err(err) = self.apply(&id, entry) {
+                    tracing::error!(rollout = %id, error = %err, "cannot record a rollout event");
+                }
+                return;
+            }
+            _ => return,
+        };
+        self.apply_event(&id, &event);
+    }
+
+    /// A host's session started or ended.
+    pub(super) fn presence(&mut self, host: &str, online: bool) {
+        let changed: Vec<String> = self
+            .active
+            .iter()
+            .filter(|(_, l)| {
+                l.machine
+                    .index
+                    .get(host)
+                    .is_some_and(|&i| l.machine.hosts[i].online != online)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in changed {
+            let host = host.to_string();
+            let event = if online {
+                Event::HostOnline { host }
+            } else {
+                Event::HostOffline { host }
+            };
+            self.apply_event(&id, &event);
+        }
+    }
+
+    /// A deadline passed: bakes end, offline waits and pauses time out.
+    pub(super) fn tick(&mut self) {
+        let now = now_unix_ms();
+        let due: Vec<String> = self
+            .active
+            .iter()
+            .filter(|(_, l)| l.machine.next_deadline().is_some_and(|at| at <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            self.apply_event(&id, &Event::Tick);
+        }
+    }
+}
+
+/// Why a command failed, in words.
+fn failure_reason(done: &Finished) -> String {
+    let state = match done.state {
+        CommandState::Failed => "failed",
+        CommandState::TimedOut => "timed out",
+        CommandState::Cancelled => "cancelled",
+        CommandState::Interrupted => "interrupted (the agent restarted mid-command)",
+        CommandState::Undeliverable => "undeliverable",
+        CommandState::Rejected => "rejected",
+        _ => "did not succeed",
+    };
+    if done.message.is_empty() {
+        state.to_string()
+    } else {
+        format!("{state}: {}", done.message)
+    }
+}
+
+/// `r-YYYYMMDD-HHMMSS-xxxx`, unused so far.
+fn new_rollout_id(now_unix_ms: i64, taken: impl Fn(&str) -> bool) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_unix_ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    loop {
+        let suffix: u16 = rand::random();
+        let id = format!(
+            "r-{:04}{:02}{:02}-{:02}{:02}{:02}-{suffix:04x}",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        );
+        if !taken(&id) {
+            return id;
+        }
+    }
+}

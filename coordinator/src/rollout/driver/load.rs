@@ -1,0 +1,125 @@
+//! Bringing rollouts back from the store: replay a rollout's log from its plan, recreate
+//! any job the log asked for that does not exist yet, and feed in results that reached
+//! the store while the driver was not listening.
+
+use convoy_proto::v1::{CommandState, RolloutRecord};
+
+use super::inputs::run_entry;
+use super::{Driver, JobKind, Loaded, RolloutError};
+use crate::dispatch::Finished;
+use crate::dispatch::plan::is_terminal;
+use crate::registry::now_unix_ms;
+use crate::rollout::machine::{HostState, Rollout};
+use crate::rollout::record;
+
+/// A succeeded rollout is looked at again for late convergence this long after it ended
+/// at most (its own window, checked by [`Loaded::keep`], may be shorter).
+const LATE_LOOKBACK_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+impl Driver {
+    /// Loads every rollout the driver still has work for.
+    pub(super) fn load_all(&mut self) -> Result<(), RolloutError> {
+        let now = now_unix_ms();
+        for record in self.store.rollouts()? {
+            let recent_success = record.state == "succeeded"
+                && now.saturating_sub(record.finished_unix_ms) < LATE_LOOKBACK_MS;
+            if !record.active && !recent_success {
+                continue;
+            }
+            let id = record.id.clone();
+            let loaded = self.load_one(record, true)?;
+            if !loaded.keep(now) {
+                self.jobs.retain(|_, (owner, _)| owner != &id);
+                continue;
+            }
+            tracing::info!(rollout = %id, state = loaded.machine.state().as_str(), entries = loaded.next_seq, "rollout resumed");
+            self.active.insert(id.clone(), loaded);
+            self.reconcile(&id)?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds a rollout by replaying its log. With `register`, the jobs its entries
+    /// asked for are queued (creating them is a no-op for those that exist) and tracked.
+    pub(super) fn load_one(
+        &mut self,
+        record: RolloutRecord,
+        register: bool,
+    ) -> Result<Loaded, RolloutError> {
+        let version = record
+            .spec
+            .as_ref()
+            .map(|s| s.version.clone())
+            .unwrap_or_default();
+        let plan = record::plan_from_record(&version, &record.plan.clone().unwrap_or_default());
+        let (_, settings) = record::parse_spec(&record.spec.clone().unwrap_or_default())?;
+        let id = record.id.clone();
+        let entries = self.store.rollout_entries(&id)?;
+        let mut loaded = Loaded {
+            machine: Rollout::new(&plan, settings),
+            record,
+            next_seq: 0,
+            late: Default::default(),
+            host_jobs: Default::default(),
+        };
+        if !register {
+            for (seq, entry) in &entries {
+                run_entry(&mut loaded, entry);
+                loaded.next_seq = seq + 1;
+            }
+            return Ok(loaded);
+        }
+        // Actions are turned into jobs through `self.actions`, which finds the rollout in
+        // `self.active`: replay it there, then take it back out.
+        self.active.insert(id.clone(), loaded);
+        for (seq, entry) in &entries {
+            let Some(loaded) = self.active.get_mut(&id) else {
+                break;
+            };
+            let actions = run_entry(loaded, entry);
+            loaded.next_seq = seq + 1;
+            self.actions(&id, *seq, actions);
+        }
+        self.active
+            .remove(&id)
+            .ok_or_else(|| RolloutError::NotFound(id.clone()))
+    }
+
+    /// Feeds in the results of commands that finished while nobody listened.
+    fn reconcile(&mut self, id: &str) -> Result<(), RolloutError> {
+        let Some(loaded) = self.active.get(id) else {
+            return Ok(());
+        };
+        let mut done = Vec::new();
+        for host in &loaded.machine.hosts {
+            let Some(job_id) = loaded.host_jobs.get(&host.id) else {
+                continue;
+            };
+            let waiting = match self.jobs.get(job_id).map(|(_, kind)| *kind) {
+                Some(JobKind::Deploy) => host.state == HostState::Deploying,
+                Some(JobKind::Rollback) => host.state == HostState::RollingBack,
+                Some(JobKind::Late) => !loaded.late.contains_key(&host.id),
+                None => false,
+            };
+            if !waiting {
+                continue;
+            }
+            let Some(command) = self.store.command(&format!("{job_id}/{}", host.id))? else {
+                continue;
+            };
+            let state = CommandState::try_from(command.state).unwrap_or(CommandState::Pending);
+            if is_terminal(state) {
+                done.push(Finished {
+                    job_id: job_id.clone(),
+                    agent_id: host.id.clone(),
+                    state,
+                    message: command.message,
+                });
+            }
+        }
+        for finished in done {
+            self.finished(&finished);
+        }
+        Ok(())
+    }
+}
