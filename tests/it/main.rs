@@ -4,5 +4,6 @@
 mod deploy;
 mod jobs;
 mod link;
+mod rollout;
 mod security;
 mod support;

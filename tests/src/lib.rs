@@ -213,6 +213,18 @@ impl TestCoordinator {
             .expect("admin channel");
         AdminClient::new(channel)
     }
+
+    /// A rollouts client authenticated as `certs`.
+    pub async fn rollouts(
+        &self,
+        pki: &TestPki,
+        certs: &CertFiles,
+    ) -> convoy_proto::v1::rollouts_client::RolloutsClient<Channel> {
+        let channel = channel(&self.url(), &pki.ca_cert(), Some(certs))
+            .await
+            .expect("rollouts channel");
+        convoy_proto::v1::rollouts_client::RolloutsClient::new(channel)
+    }
 }
 
 async fn bind_retrying(addr: SocketAddr) -> TcpListener {

@@ -1,0 +1,565 @@
+//! Rolling releases with real agents and real artifacts: a bad release stops at the
+//! canary and is undone, a good one reaches every host wave by wave, gates halt a bake,
+//! operators steer, offline hosts converge late, and bad requests change nothing.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use convoy_proto::identity::Role;
+use convoy_proto::v1::admin_client::AdminClient;
+use convoy_proto::v1::rollouts_client::RolloutsClient;
+use convoy_proto::v1::{
+    ControlRolloutRequest, GetRolloutRequest, JobState, ListJobsRequest, ListRolloutsRequest,
+    RolloutControl, RolloutSpec, RolloutView, StartRolloutRequest,
+};
+use convoy_tests::{TestAgent, TestCoordinator, TestPki, wait_for};
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::deploy::{artifact, current, push, run};
+use crate::support::fleet_online;
+
+const ROLLOUT_WAIT: Duration = Duration::from_secs(60);
+
+struct Fleet {
+    pki: TestPki,
+    coordinator: TestCoordinator,
+    agents: Vec<(TestAgent, std::path::PathBuf)>,
+    admin: AdminClient<Channel>,
+    rollouts: RolloutsClient<Channel>,
+}
+
+/// `n` web agents (web-1..), labels zone=a for the first half and zone=b for the rest,
+/// all on 1.0 (deployed by a plain job), with 2.0 (healthy) and 3.0 (unhealthy) pushed.
+async fn fleet(n: usize) -> Fleet {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let mut agents = Vec::new();
+    for i in 1..=n {
+        let zone = if i <= n.div_ceil(2) { "a" } else { "b" };
+        let mut config = TestAgent::config(
+            &pki,
+            &coordinator.url(),
+            &format!("web-{i}"),
+            &[("role", "web"), ("zone", zone)],
+        );
+        config.apps = BTreeMap::from([("web".to_string(), Default::default())]);
+        let dir = config.data_dir.join("apps/web");
+        agents.push((TestAgent::start_with(config), dir));
+    }
+    let operator = pki.operator("alice", Role::Operator);
+    let mut admin = coordinator.admin(&pki, &operator).await;
+    let rollouts = coordinator.rollouts(&pki, &operator).await;
+    fleet_online(&admin, n).await;
+    for (version, healthy) in [("1.0", true), ("2.0", true), ("3.0", false)] {
+        push(&mut admin, version, &artifact(version, healthy), None)
+            .await
+            .unwrap();
+    }
+    let job = run(&mut admin, crate::deploy::deploy("1.0")).await;
+    assert_eq!(job.state, JobState::Succeeded as i32, "{job:?}");
+    Fleet {
+        pki,
+        coordinator,
+        agents,
+        admin,
+        rollouts,
+    }
+}
+
+fn spec(version: &str) -> RolloutSpec {
+    RolloutSpec {
+        app: "web".into(),
+        version: version.into(),
+        selector: "role=web".into(),
+        ..Default::default()
+    }
+}
+
+async fn start(rollouts: &mut RolloutsClient<Channel>, spec: RolloutSpec) -> String {
+    let started = rollouts
+        .start_rollout(StartRolloutRequest {
+            spec: Some(spec),
+            ..Default::default()
+        })
+        .await
+        .expect("start rollout")
+        .into_inner();
+    assert!(started.id.starts_with("r-"), "{started:?}");
+    started.id
+}
+
+async fn view(rollouts: &mut RolloutsClient<Channel>, id: &str) -> RolloutView {
+    rollouts
+        .get_rollout(GetRolloutRequest { id: id.into() })
+        .await
+        .expect("get rollout")
+        .into_inner()
+}
+
+/// Waits until rollout `id` is in `state`.
+async fn reaches(rollouts: &RolloutsClient<Channel>, id: &str, state: &str) -> RolloutView {
+    wait_for(&format!("rollout {state}"), ROLLOUT_WAIT, || {
+        let mut rollouts = rollouts.clone();
+        let id = id.to_string();
+        let state = state.to_string();
+        async move {
+            let view = rollouts
+                .get_rollout(GetRolloutRequest { id })
+                .await
+                .ok()?
+                .into_inner();
+            (view.state == state).then_some(view)
+        }
+    })
+    .await
+}
+
+async fn control(
+    rollouts: &mut RolloutsClient<Channel>,
+    id: &str,
+    control: RolloutControl,
+) -> Result<RolloutView, tonic::Status> {
+    rollouts
+        .control_rollout(ControlRolloutRequest {
+            id: id.into(),
+            control: control.into(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+fn host_states(view: &RolloutView) -> Vec<Vec<(String, String)>> {
+    view.waves
+        .iter()
+        .map(|w| {
+            w.hosts
+                .iter()
+                .map(|h| (h.host.clone(), h.state.clone()))
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_bad_release_stops_at_the_canary_and_is_rolled_back() {
+    let mut f = fleet(3).await;
+    let id = start(
+        &mut f.rollouts,
+        RolloutSpec {
+            canary: "1".into(),
+            batch: "1".into(),
+            on_failure: "rollback".into(),
+            auto_promote: true,
+            ..spec("3.0")
+        },
+    )
+    .await;
+    let done = reaches(&f.rollouts, &id, "rolled_back").await;
+    assert_eq!(done.failures, 1);
+    assert_eq!(
+        host_states(&done),
+        vec![
+            vec![("web-1".to_string(), "rolled_back".to_string())],
+            vec![("web-2".to_string(), "pending".to_string())],
+            vec![("web-3".to_string(), "pending".to_string())],
+        ]
+    );
+    assert!(done.waves[0].hosts[0].reason.contains("health"), "{done:?}");
+    // The canary is back on 1.0; nobody else was touched.
+    for (_, dir) in &f.agents {
+        assert_eq!(current(dir), "releases/1.0");
+    }
+    // The history says so too.
+    let history = f
+        .rollouts
+        .list_rollouts(ListRolloutsRequest {
+            app: "web".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .rollouts;
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        (history[0].state.as_str(), history[0].failures),
+        ("rolled_back", 1)
+    );
+    f.coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn a_good_release_reaches_every_host_wave_by_wave() {
+    let mut f = fleet(4).await;
+    let id = start(
+        &mut f.rollouts,
+        RolloutSpec {
+            canary: "1".into(),
+            batch: "2".into(),
+            auto_promote: true,
+            bake_ms: 300,
+            ..spec("2.0")
+        },
+    )
+    .await;
+    let done = reaches(&f.rollouts, &id, "succeeded").await;
+    let sizes: Vec<usize> = done.waves.iter().map(|w| w.hosts.len()).collect();
+    assert_eq!(sizes, vec![1, 2, 1]);
+    assert!(done.waves.iter().all(|w| w.state == "done"), "{done:?}");
+    assert!(
+        host_states(&done)
+            .iter()
+            .flatten()
+            .all(|(_, state)| state == "succeeded")
+    );
+    for (_, dir) in &f.agents {
+        assert_eq!(current(dir), "releases/2.0");
+    }
+    // One deploy job per wave, each started after the previous one finished.
+    let mut jobs: Vec<_> = f
+        .admin
+        .list_jobs(ListJobsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .jobs
+        .into_iter()
+        .filter(|j| j.id.starts_with(&id))
+        .collect();
+    jobs.sort_by_key(|j| j.created_unix_ms);
+    assert_eq!(jobs.len(), 3, "{jobs:?}");
+    for pair in jobs.windows(2) {
+        assert!(
+            pair[1].created_unix_ms >= pair[0].finished_unix_ms,
+            "{pair:?}"
+        );
+    }
+    // Every host already runs 2.0 healthy: a second rollout has nothing to do.
+    let again = start(&mut f.rollouts, spec("2.0")).await;
+    let nothing = reaches(&f.rollouts, &again, "succeeded").await;
+    assert_eq!((nothing.targets, nothing.already_current.len()), (0, 4));
+    f.coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn operators_promote_pause_resume_and_abort() {
+    let mut f = fleet(3).await;
+    let id = start(
+        &mut f.rollouts,
+        RolloutSpec {
+            canary: "1".into(),
+            batch: "1".into(),
+            ..spec("2.0")
+        },
+    )
+    .await;
+    let waiting = reaches(&f.rollouts, &id, "awaiting_promotion").await;
+    assert_eq!(waiting.waves[1].hosts[0].state, "pending");
+    // One active rollout per app: a second start names the first.
+    let refused = f
+        .rollouts
+        .start_rollout(StartRolloutRequest {
+            spec: Some(spec("3.0")),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::AlreadyExists);
+    assert!(refused.message().contains(&id), "{refused:?}");
+    // Controls that make no sense now are refused and change nothing.
+    let refused = control(&mut f.rollouts, &id, RolloutControl::Resume)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+
+    let paused = control(&mut f.rollouts, &id, RolloutControl::Pause)
+        .await
+        .unwrap();
+    assert_eq!(paused.state, "paused");
+    let resumed = control(&mut f.rollouts, &id, RolloutControl::Resume)
+        .await
+        .unwrap();
+    assert_eq!(resumed.state, "awaiting_promotion");
+    control(&mut f.rollouts, &id, RolloutControl::Pause)
+        .await
+        .unwrap();
+    // Promoting a paused rollout records the promotion; it moves on when resumed.
+    control(&mut f.rollouts, &id, RolloutControl::Promote)
+        .await
+        .unwrap();
+    control(&mut f.rollouts, &id, RolloutControl::Resume)
+        .await
+        .unwrap();
+    let done = reaches(&f.rollouts, &id, "succeeded").await;
+    assert!(
+        host_states(&done)
+            .iter()
+            .flatten()
+            .all(|(_, s)| s == "succeeded")
+    );
+
+    // Abort wins: nothing new starts and nothing is reverted.
+    let second = start(
+        &mut f.rollouts,
+        RolloutSpec {
+            canary: "1".into(),
+            batch: "1".into(),
+            version: "1.0".into(),
+            ..spec("1.0")
+        },
+    )
+    .await;
+    reaches(&f.rollouts, &second, "awaiting_promotion").await;
+    let aborted = control(&mut f.rollouts, &second, RolloutControl::Abort)
+        .await
+        .unwrap();
+    assert_eq!(aborted.state, "aborted");
+    let refused = control(&mut f.rollouts, &second, RolloutControl::Promote)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    let states: Vec<String> = f.agents.iter().map(|(_, dir)| current(dir)).collect();
+    assert_eq!(states, vec!["releases/1.0", "releases/2.0", "releases/2.0"]);
+    f.coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_gate_during_bake_halts_the_rollout() {
+    let mut f = fleet(3).await;
+    let id = start(
+        &mut f.rollouts,
+        RolloutSpec {
+            canary: "1".into(),
+            batch: "1".into(),
+            bake_ms: 30_000,
+            // Any real host uses more than 0.001% of its memory.
+            gates: vec!["mem<0.001".into()],
+            auto_promote: true,
+            ..spec("2.0")
+        },
+    )
+    .await;
+    let halted = reaches(&f.rollouts, &id, "paused").await;
+    assert_eq!(halted.failures, 1);
+    let canary = &halted.waves[0].hosts[0];
+    assert_eq!(canary.state, "failed");
+    assert!(canary.reason.contains("mem"), "{canary:?}");
+    assert!(halted.waiting_for.contains("budget"), "{halted:?}");
+    // Nothing beyond the canary moved.
+    assert_eq!(current(&f.agents[1].1), "releases/1.0");
+    // The operator decides: roll back.
+    control(&mut f.rollouts, &id, RolloutControl::Rollback)
+        .await
+        .unwrap();
+    reaches(&f.rollouts, &id, "rolled_back").await;
+    assert_eq!(current(&f.agents[0].1), "releases/1.0");
+    f.coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn group_by_goes_zone_by_zone() {
+    let mut f = fleet(4).await;
+    let id = start(
+        &mut f.rollouts,
+        RolloutSpec {
+            canary: "1".into(),
+            batch: "1".into(),
+            group_by: "zone".into(),
+            auto_promote: true,
+            ..spec("2.0")
+        },
+    )
+    .await;
+    let done = reaches(&f.rollouts, &id, "succeeded").await;
+    let groups: Vec<&str> = done.waves.iter().map(|w| w.group.as_str()).collect();
+    assert_eq!(groups, vec!["a", "a", "b", "b"]);
+    let hosts: Vec<Vec<(String, String)>> = host_states(&done);
+    assert_eq!(hosts[0][0].0, "web-1");
+    assert_eq!(hosts[2][0].0, "web-3");
+    f.coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn an_offline_host_converges_when_it_returns() {
+    let pki_fleet = fleet(2).await;
+    let Fleet {
+        pki,
+        coordinator,
+        mut agents,
+        admin,
+        mut rollouts,
+    } = pki_fleet;
+    // web-2 goes away before the rollout.
+    let (web2, dir2) = agents.pop().unwrap();
+    web2.stop().await;
+    fleet_online(&admin, 1).await;
+    let id = start(
+        &mut rollouts,
+        RolloutSpec {
+            offline: "skip".into(),
+            auto_promote: true,
+            ..spec("2.0")
+        },
+    )
+    .await;
+    let done = reaches(&rollouts, &id, "succeeded").await;
+    let states: Vec<(String, String)> = host_states(&done).into_iter().flatten().collect();
+    assert!(
+        states.contains(&("web-2".to_string(), "skipped".to_string())),
+        "{states:?}"
+    );
+    assert_eq!(current(&dir2), "releases/1.0");
+    // It comes back: it gets the version the rollout established.
+    let (_web2, dir2) = web_agent_with_zone(&pki, &coordinator.url(), "web-2");
+    let late = wait_for("late convergence", ROLLOUT_WAIT, || {
+        let mut rollouts = rollouts.clone();
+        let id = id.clone();
+        async move {
+            let view = view(&mut rollouts, &id).await;
+            view.late
+                .iter()
+                .any(|h| h.host == "web-2" && h.state == "succeeded")
+                .then_some(view)
+        }
+    })
+    .await;
+    assert_eq!(late.state, "succeeded");
+    assert_eq!(current(&dir2), "releases/2.0");
+    coordinator.stop().await;
+}
+
+fn web_agent_with_zone(pki: &TestPki, url: &str, id: &str) -> (TestAgent, std::path::PathBuf) {
+    let mut config = TestAgent::config(pki, url, id, &[("role", "web"), ("zone", "b")]);
+    config.apps = BTreeMap::from([("web".to_string(), Default::default())]);
+    let dir = config.data_dir.join("apps/web");
+    (TestAgent::start_with(config), dir)
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_and_change_nothing() {
+    let mut f = fleet(2).await;
+    let cases: Vec<(RolloutSpec, Code, &str)> = vec![
+        (
+            RolloutSpec {
+                gates: vec!["cpu<<9".into()],
+                ..spec("2.0")
+            },
+            Code::InvalidArgument,
+            "gate",
+        ),
+        (
+            RolloutSpec {
+                canary: "0".into(),
+                ..spec("2.0")
+            },
+            Code::InvalidArgument,
+            "canary",
+        ),
+        (
+            RolloutSpec {
+                steps: "50%,10%".into(),
+                ..spec("2.0")
+            },
+            Code::InvalidArgument,
+            "cumulative",
+        ),
+        (
+            RolloutSpec {
+                steps: "1,50%".into(),
+                ..spec("2.0")
+            },
+            Code::InvalidArgument,
+            "100%",
+        ),
+        (
+            RolloutSpec {
+                selector: "role in (".into(),
+                ..spec("2.0")
+            },
+            Code::InvalidArgument,
+            "selector",
+        ),
+        (
+            RolloutSpec {
+                selector: "role=db".into(),
+                ..spec("2.0")
+            },
+            Code::InvalidArgument,
+            "no agents",
+        ),
+        (
+            RolloutSpec {
+                on_failure: "explode".into(),
+                ..spec("2.0")
+            },
+            Code::InvalidArgument,
+            "on-failure",
+        ),
+        (spec("9.9"), Code::NotFound, "9.9"),
+        (
+            RolloutSpec {
+                app: "api".into(),
+                ..spec("2.0")
+            },
+            Code::NotFound,
+            "api",
+        ),
+        (
+            RolloutSpec {
+                app: "Bad App".into(),
+                ..spec("2.0")
+            },
+            Code::InvalidArgument,
+            "app",
+        ),
+    ];
+    for (spec, code, needle) in cases {
+        let err = f
+            .rollouts
+            .start_rollout(StartRolloutRequest {
+                spec: Some(spec.clone()),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), code, "{spec:?}: {err:?}");
+        assert!(err.message().contains(needle), "{spec:?}: {err:?}");
+    }
+    let unknown = control(&mut f.rollouts, "r-nope", RolloutControl::Abort)
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    // A viewer may plan and read, not start.
+    let viewer = f.pki.operator("victor", Role::Viewer);
+    let mut as_viewer = f.coordinator.rollouts(&f.pki, &viewer).await;
+    let plan = as_viewer
+        .start_rollout(StartRolloutRequest {
+            spec: Some(spec("2.0")),
+            dry_run: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(plan.id.is_empty());
+    assert!(plan.plan[0].contains("2 to update"), "{plan:?}");
+    let denied = as_viewer
+        .start_rollout(StartRolloutRequest {
+            spec: Some(spec("2.0")),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let none = f
+        .rollouts
+        .list_rollouts(ListRolloutsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .rollouts;
+    assert!(none.is_empty(), "{none:?}");
+    assert_eq!(current(&f.agents[0].1), "releases/1.0");
+    f.coordinator.stop().await;
+}
