@@ -31,7 +31,7 @@ deadline = "5s"
 
 /// A tar.gz with `convoy.toml`, a version file, and (if `healthy`) the file the health
 /// check looks for.
-fn artifact(version: &str, healthy: bool) -> Vec<u8> {
+pub(crate) fn artifact(version: &str, healthy: bool) -> Vec<u8> {
     let mut files = vec![
         ("convoy.toml", MANIFEST.to_string()),
         ("VERSION", format!("{version}\n")),
@@ -72,7 +72,7 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-async fn push(
+pub(crate) async fn push(
     admin: &mut AdminClient<Channel>,
     version: &str,
     bytes: &[u8],
@@ -106,7 +106,7 @@ async fn push(
         .map(tonic::Response::into_inner)
 }
 
-async fn run(admin: &mut AdminClient<Channel>, request: StartJobRequest) -> Job {
+pub(crate) async fn run(admin: &mut AdminClient<Channel>, request: StartJobRequest) -> Job {
     let job = admin
         .start_job(request)
         .await
@@ -115,7 +115,7 @@ async fn run(admin: &mut AdminClient<Channel>, request: StartJobRequest) -> Job 
     finished(admin, &job.id).await
 }
 
-fn deploy(version: &str) -> StartJobRequest {
+pub(crate) fn deploy(version: &str) -> StartJobRequest {
     StartJobRequest {
         deploy: Some(DeploySpec {
             app: "web".into(),
