@@ -2,12 +2,14 @@
 //! [`ArtifactSource`]), verify (sha256 always, ed25519 when keys are configured), unpack
 //! safely into `<data_dir>/apps/<app>/releases/<version>`, run the hooks, switch the
 //! `current` symlink atomically, check health, and switch back when the new release is not
-//! healthy. Progress goes out as lines of command output.
+//! healthy. Progress goes out as lines of command output. Once a release runs, [`monitor`]
+//! keeps probing its health check.
 //!
 //! Knows nothing of gRPC: the bytes come from an [`ArtifactSource`].
 
 pub mod health;
 pub mod manifest;
+pub mod monitor;
 mod state;
 
 use std::collections::BTreeMap;
@@ -23,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::archive::{self, Limits};
 use crate::executor::{self, ActionSpec, Outcome};
 use health::{HealthOutcome, wait_healthy};
-use manifest::{Hook, Manifest};
+use manifest::{Hook, Manifest, ManifestError};
 use state::AppState;
 
 /// Where release bytes come from (the coordinator, over the session's link).
@@ -69,7 +71,9 @@ pub type DeployResult = Result<String, String>;
 
 pub struct Deployer {
     config: DeployConfig,
-    locks: std::sync::Mutex<BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+    /// Per app: the lock deploys, rollbacks and the health monitor take, holding the
+    /// number of deploys and rollbacks so far (so the monitor can tell one happened).
+    locks: std::sync::Mutex<BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<u64>>>>,
 }
 
 impl Deployer {
@@ -80,16 +84,28 @@ impl Deployer {
         }
     }
 
-    /// Serialises deploys and rollbacks of one app.
-    pub async fn lock_app(&self, app: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = self
-            .locks
+    /// Serialises deploys and rollbacks of one app (and the health monitor's probes of it);
+    /// counts them in the lock.
+    pub async fn lock_app(&self, app: &str) -> tokio::sync::OwnedMutexGuard<u64> {
+        let mut guard = self.app_lock(app).lock_owned().await;
+        *guard = guard.wrapping_add(1);
+        guard
+    }
+
+    fn app_lock(&self, app: &str) -> std::sync::Arc<tokio::sync::Mutex<u64>> {
+        self.locks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(app.to_string())
             .or_default()
-            .clone();
-        lock.lock_owned().await
+            .clone()
+    }
+
+    /// The manifest of `app`'s release `version`, with this host's overrides applied.
+    fn manifest(&self, app: &str, version: &str) -> Result<Manifest, ManifestError> {
+        let overrides = self.config.apps.get(app).cloned().unwrap_or_default();
+        Manifest::load(&self.app_dir(app).join("releases").join(version))
+            .map(|m| m.overridden_by(&overrides))
     }
 
     fn app_dir(&self, app: &str) -> PathBuf {
@@ -283,10 +299,8 @@ impl Deployer {
         cancel: &CancellationToken,
     ) -> DeployResult {
         let dir = self.app_dir(app);
-        let overrides = self.config.apps.get(app).cloned().unwrap_or_default();
         let manifest_of = |v: &str| -> Result<Manifest, String> {
-            Manifest::load(&dir.join("releases").join(v))
-                .map(|m| m.overridden_by(&overrides))
+            self.manifest(app, v)
                 .map_err(|err| format!("bad convoy.toml in {v}: {err}"))
         };
         let manifest = manifest_of(version)?;
@@ -356,12 +370,7 @@ impl Deployer {
         cancel: &CancellationToken,
     ) -> String {
         let dir = self.app_dir(app);
-        let overrides = self.config.apps.get(app).cloned().unwrap_or_default();
-        let load = |v: &str| {
-            Manifest::load(&dir.join("releases").join(v))
-                .map(|m| m.overridden_by(&overrides))
-                .unwrap_or_default()
-        };
+        let load = |v: &str| self.manifest(app, v).unwrap_or_default();
         let _ = self
             .hook(
                 app,

@@ -76,8 +76,9 @@ impl Runner {
         &self.outbox_changed
     }
 
-    /// Fires when a deploy or rollback changed what runs, so the session reports it at
-    /// once (ahead of the command's result) instead of at the next heartbeat.
+    /// Fires when a deploy or rollback changed what runs, or the health monitor saw an
+    /// app's health change, so the session reports it at once (ahead of the command's
+    /// result) instead of at the next heartbeat.
     pub fn apps_changed(&self) -> &Notify {
         &self.apps_changed
     }

@@ -196,6 +196,14 @@ pub async fn run(
     let watchdog = tokio::spawn(convoy_proto::service::watchdog(
         shutdown.clone().cancelled_owned(),
     ));
+    // Keeps probing running releases; a change of health is reported like a deploy's.
+    let monitor = tokio::spawn({
+        let (runner, shutdown) = (runner.clone(), shutdown.clone());
+        async move {
+            let on_change = || runner.apps_changed().notify_one();
+            crate::deploy::monitor::run(runner.deployer(), on_change, &shutdown).await;
+        }
+    });
     let mut backoff = Backoff::new(tuning.backoff_base, tuning.backoff_cap);
     loop {
         let started = Instant::now();
@@ -244,6 +252,7 @@ pub async fn run(
     convoy_proto::service::stopping();
     runner.drain(Duration::from_secs(15)).await;
     let _ = watchdog.await;
+    let _ = monitor.await;
     runner.journal().flush()?;
     info!("agent stopped");
     Ok(())

@@ -2,6 +2,7 @@
 //! loopback mTLS with certificates minted per test.
 
 mod deploy;
+mod health;
 mod jobs;
 mod link;
 mod rollout;

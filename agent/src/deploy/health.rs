@@ -1,4 +1,5 @@
 //! Health checks: runs a release's [`HealthSpec`] probe until it passes or gives up.
+//! [`probe_once`] is the single probe, shared with the monitor (`deploy::monitor`).
 //!
 //! How [`wait_healthy`] works:
 //! - The first probe starts at once, the next ones every `interval` (start to start; a probe
@@ -101,10 +102,7 @@ pub async fn wait_healthy(
             let why = format!("deadline of {:?} passed", spec.deadline);
             return give_up(attempts, why, &last_error);
         }
-        let limit = spec
-            .interval
-            .saturating_mul(5)
-            .min(deadline - attempt_start);
+        let limit = probe_limit(spec).min(deadline - attempt_start);
         let result = tokio::select! {
             biased;
             () = cancel.cancelled() => return give_up(attempts, "cancelled".into(), &last_error),
@@ -142,8 +140,14 @@ fn later(from: Instant, by: Duration) -> Instant {
         .unwrap_or(from)
 }
 
-/// One probe, within `limit`; the error is the human-readable reason it failed.
-async fn probe_once(
+/// The most one probe of `spec` may take: five intervals.
+pub fn probe_limit(spec: &HealthSpec) -> Duration {
+    spec.interval.saturating_mul(5)
+}
+
+/// One probe, within `limit`; the error is the human-readable reason it failed. Both
+/// [`wait_healthy`] and the running-release monitor probe through this one function.
+pub async fn probe_once(
     probe: &Probe,
     limit: Duration,
     working_dir: &Path,

@@ -13,6 +13,7 @@
 //! interval = "1s"
 //! retries = 5
 //! deadline = "60s"
+//! monitor_interval = "10s"  # how often the agent re-checks a running release
 //! ```
 //!
 //! Unknown keys are an error, and every error names the dotted key it is about
@@ -35,9 +36,19 @@ pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 const DEFAULT_RETRIES: u32 = 5;
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
+/// How often a running release is probed after its deploy, by default.
+pub const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_secs(10);
 
 const HOOK_KEYS: [&str; 3] = ["stop", "before_activate", "start"];
-const HEALTH_KEYS: [&str; 6] = ["command", "tcp", "http", "interval", "retries", "deadline"];
+const HEALTH_KEYS: [&str; 7] = [
+    "command",
+    "tcp",
+    "http",
+    "interval",
+    "retries",
+    "deadline",
+    "monitor_interval",
+];
 const PROBE_KEYS: [&str; 3] = ["command", "tcp", "http"];
 const HOOK_FORMS: &str = "an argv array or a table { run, timeout }";
 
@@ -91,6 +102,9 @@ pub struct HealthSpec {
     pub retries: u32,
     /// Overall cap from the first probe (default 60s).
     pub deadline: Duration,
+    /// Between two probes of the current release once it is running (default 10s); `retries`
+    /// failed probes in a row turn it unhealthy, one passing probe healthy again.
+    pub monitor_interval: Duration,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -251,11 +265,17 @@ fn health_from_value(value: Value) -> Result<HealthSpec, String> {
         }
     };
     let (interval, deadline) = (table.remove("interval"), table.remove("deadline"));
+    let monitor_interval = table.remove("monitor_interval");
     Ok(HealthSpec {
         probe,
         interval: duration(interval, "health.interval", DEFAULT_INTERVAL)?,
         retries,
         deadline: duration(deadline, "health.deadline", DEFAULT_DEADLINE)?,
+        monitor_interval: duration(
+            monitor_interval,
+            "health.monitor_interval",
+            DEFAULT_MONITOR_INTERVAL,
+        )?,
     })
 }
 

@@ -13,6 +13,7 @@ fn spec(probe: Probe, interval_ms: u64, retries: u32, deadline_ms: u64) -> Healt
         interval: Duration::from_millis(interval_ms),
         retries,
         deadline: Duration::from_millis(deadline_ms),
+        monitor_interval: Duration::from_secs(10),
     }
 }
 

@@ -15,6 +15,7 @@ command = ["./bin/check"]
 interval = "2s"
 retries = 7
 deadline = "90s"
+monitor_interval = "30s"
 "#;
 
 fn argv(args: &[&str]) -> Vec<String> {
@@ -34,6 +35,7 @@ fn health(probe: Probe) -> HealthSpec {
         interval: Duration::from_secs(1),
         retries: 5,
         deadline: Duration::from_secs(60),
+        monitor_interval: Duration::from_secs(10),
     }
 }
 
@@ -60,6 +62,7 @@ fn parses_the_documented_shape() {
                 interval: Duration::from_secs(2),
                 retries: 7,
                 deadline: Duration::from_secs(90),
+                monitor_interval: Duration::from_secs(30),
             }),
         }
     );
@@ -199,6 +202,14 @@ fn invalid_values_name_the_key() {
         (
             "[health]\ntcp = 1\ninterval = \"0ms\"",
             "health.interval: must be greater than zero",
+        ),
+        (
+            "[health]\ntcp = 1\nmonitor_interval = \"0s\"",
+            "health.monitor_interval: must be greater than zero",
+        ),
+        (
+            "[health]\ntcp = 1\nmonitor_interval = \"often\"",
+            "health.monitor_interval: invalid duration",
         ),
         (
             "[health]\ntcp = 1\ndeadline = \"0s\"",
