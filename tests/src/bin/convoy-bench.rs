@@ -9,6 +9,8 @@
 //! - `agent-idle`: CPU and memory of one real idle agent with a 1 s heartbeat.
 //! - `fanout`: one no-op job to every agent of a swarm at once: time to the job's end,
 //!   per-host latency and coordinator CPU.
+//! - `rollout-engine`: the coordinator's cost per host of a rollout over N fake hosts
+//!   answering at once, in process and without the network.
 //! - `deploy`: one real agent fetches, verifies and unpacks a large artifact: transfer
 //!   rate against a bare `FetchArtifact` floor, phase times and agent memory.
 //!
@@ -30,6 +32,8 @@ mod idle;
 mod memory;
 #[path = "../bench/procfs.rs"]
 mod procfs;
+#[path = "../bench/rollout_engine.rs"]
+mod rollout_engine;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -67,6 +71,8 @@ enum Bench {
     Fanout(fanout::FanoutArgs),
     /// One real agent deploys a large artifact: transfer rate, phase times, agent memory.
     Deploy(deploy::DeployArgs),
+    /// The coordinator's own cost per host of a rollout (fake instant agents, no network).
+    RolloutEngine(rollout_engine::RolloutEngineArgs),
     /// Internal: the bare tonic server that floor-memory measures.
     #[command(hide = true)]
     FloorServer {
@@ -117,6 +123,7 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::AgentIdle { duration, runs } => idle::agent_idle_bench(duration, runs).await,
         Bench::Fanout(args) => fanout::fanout_bench(&args).await,
         Bench::Deploy(args) => deploy::deploy_bench(&args).await,
+        Bench::RolloutEngine(args) => rollout_engine::rollout_engine_bench(&args).await,
         Bench::FloorServer { .. } => unreachable!("handled in main"),
     }
 }
