@@ -3,6 +3,7 @@
 //! gRPC client of a running coordinator and never opens its database.
 
 pub mod agents;
+pub mod backups;
 pub mod connect;
 pub mod jobs;
 pub mod output;
@@ -101,6 +102,9 @@ pub enum Command {
     Deploy(releases::DeployArgs),
     /// Return an app to each host's previous (or a named) kept release, as a job.
     Rollback(releases::RollbackArgs),
+    /// Backups: run, list, verify, restore, drill and schedule.
+    #[command(subcommand)]
+    Backup(backups::BackupCommand),
 }
 
 /// Runs a parsed command line. `serve` runs until `shutdown` is cancelled.
@@ -121,6 +125,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Release(command) => releases::run(command, &cli.connect, cli.output).await,
         Command::Deploy(args) => releases::deploy(args, &cli.connect, cli.output).await,
         Command::Rollback(args) => releases::rollback(args, &cli.connect, cli.output).await,
+        Command::Backup(command) => backups::run(command, &cli.connect, cli.output).await,
     }
 }
 

@@ -5,6 +5,8 @@
 pub mod admin;
 pub mod agent_link;
 pub mod auth;
+pub mod backup_link;
+pub mod backups;
 pub mod listener;
 
 use crate::store::StoreError;

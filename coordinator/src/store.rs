@@ -57,6 +57,7 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
+mod backups;
 mod jobs;
 mod releases;
 
@@ -80,6 +81,8 @@ pub struct Store {
     audit: sled::Tree,
     requests: sled::Tree,
     releases: sled::Tree,
+    backups: sled::Tree,
+    backup_schedules: sled::Tree,
 }
 
 /// Decodes one record, naming the tree and key when it is corrupt.
@@ -134,6 +137,8 @@ impl Store {
             audit: db.open_tree("audit")?,
             requests: db.open_tree("requests")?,
             releases: db.open_tree("releases")?,
+            backups: db.open_tree("backups")?,
+            backup_schedules: db.open_tree("backup_schedules")?,
             flush: Arc::new(FlushState::default()),
             db,
         })

@@ -24,6 +24,24 @@ fn read(
 
 /// An admin client over mTLS.
 pub async fn admin(args: &ConnectArgs) -> anyhow::Result<AdminClient<Channel>> {
+    Ok(AdminClient::new(channel(args).await?)
+        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES))
+}
+
+/// A client of the `Backups` service over mTLS.
+pub async fn backups(
+    args: &ConnectArgs,
+) -> anyhow::Result<convoy_proto::v1::backups_client::BackupsClient<Channel>> {
+    Ok(
+        convoy_proto::v1::backups_client::BackupsClient::new(channel(args).await?)
+            .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES),
+    )
+}
+
+/// An mTLS channel to the coordinator with the operator's certificate.
+pub async fn channel(args: &ConnectArgs) -> anyhow::Result<Channel> {
     convoy_proto::tls::install_crypto_provider();
     let ca = read(args.ca.as_ref(), "CA certificate", "--ca", "CONVOY_CA")?;
     let cert = read(
@@ -42,13 +60,10 @@ pub async fn admin(args: &ConnectArgs) -> anyhow::Result<AdminClient<Channel>> {
         .with_context(|| format!("cannot set up TLS for {}", args.addr))?
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30));
-    let channel = endpoint
+    endpoint
         .connect()
         .await
-        .map_err(|err| describe(&args.addr, &err))?;
-    Ok(AdminClient::new(channel)
-        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES))
+        .map_err(|err| describe(&args.addr, &err))
 }
 
 fn describe(addr: &str, err: &(dyn std::error::Error + 'static)) -> anyhow::Error {
