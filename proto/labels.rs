@@ -68,6 +68,15 @@ fn valid_prefix(prefix: &str) -> bool {
         })
 }
 
+/// How an agent's Hello lists a backup set among its actions: `backup:NAME`. The colon
+/// cannot appear in an action name, so a set never collides with an action.
+pub const BACKUP_SET_PREFIX: &str = "backup:";
+
+/// The Hello action that says a host has backup set `set`.
+pub fn backup_set_action(set: &str) -> String {
+    format!("{BACKUP_SET_PREFIX}{set}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

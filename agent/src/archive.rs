@@ -59,7 +59,19 @@ impl Compression {
     }
 }
 
-/// How much an archive may expand to.
+/// What an extraction does with a symlink whose target leaves the destination.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LinkPolicy {
+    /// Refuse the archive (releases): every link must resolve inside the destination.
+    #[default]
+    Contained,
+    /// Keep every link exactly as archived, whatever its target (backups of `/etc` hold
+    /// absolute links such as `/etc/alternatives/*`). A link is data: extraction still never
+    /// writes through one, and names are checked as always.
+    Verbatim,
+}
+
+/// How much an archive may expand to, and which links it may hold.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Ceiling on the sum of all entry sizes, both as declared by the headers and as read.
@@ -67,6 +79,8 @@ pub struct Limits {
     /// Ceiling on the number of entries (metadata entries describing a following entry,
     /// such as GNU long names and pax headers, are not counted).
     pub max_entries: u64,
+    /// Symlinks pointing outside the destination: refused, or kept verbatim.
+    pub links: LinkPolicy,
 }
 
 impl Default for Limits {
@@ -74,6 +88,7 @@ impl Default for Limits {
         Limits {
             max_total_bytes: 4 << 30,
             max_entries: 1_000_000,
+            links: LinkPolicy::Contained,
         }
     }
 }

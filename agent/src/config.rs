@@ -46,6 +46,40 @@ pub struct Config {
     pub keep_releases: usize,
     /// An archive that would unpack to more than this is refused.
     pub max_release_bytes: u64,
+    /// Backup sets (`[backup.sets.NAME]`): the only things this host backs up or restores.
+    pub backup_sets: BTreeMap<String, BackupSetConfig>,
+}
+
+/// One backup set: what to back up, how to prepare, how many to keep.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BackupSetConfig {
+    /// Absolute paths to back up (directories are walked; symlinks are not followed).
+    pub paths: Vec<PathBuf>,
+    /// Glob patterns matched against file names and paths, e.g. `*.tmp`.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// A program (argv, never a shell string) run before the backup, e.g. a database dump;
+    /// the backup fails if it fails.
+    #[serde(default)]
+    pub before: Vec<String>,
+    /// `before` is killed after this long.
+    #[serde(default = "default_before_timeout", with = "humantime_serde")]
+    pub before_timeout: Duration,
+    /// Complete backups of this set kept on the coordinator (0 = keep all).
+    #[serde(default)]
+    pub keep: u32,
+}
+
+fn default_before_timeout() -> Duration {
+    Duration::from_secs(600)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackup {
+    #[serde(default)]
+    sets: BTreeMap<String, BackupSetConfig>,
 }
 
 /// One allow-listed action: an argv (never a shell string) and its limits.
@@ -104,6 +138,8 @@ struct RawConfig {
     keep_releases: usize,
     #[serde(default = "default_max_release_bytes")]
     max_release_bytes: u64,
+    #[serde(default)]
+    backup: RawBackup,
 }
 
 fn default_keep_releases() -> usize {
@@ -168,6 +204,9 @@ impl Config {
                 ));
             }
         }
+        for (name, set) in &raw.backup.sets {
+            check_backup_set(name, set)?;
+        }
         if raw.keep_releases == 0 {
             return Err("keep_releases must be at least 1".into());
         }
@@ -187,8 +226,43 @@ impl Config {
             release_public_keys: raw.release_public_keys.into_iter().map(resolve).collect(),
             keep_releases: raw.keep_releases,
             max_release_bytes: raw.max_release_bytes,
+            backup_sets: raw.backup.sets,
         })
     }
+}
+
+fn check_backup_set(name: &str, set: &BackupSetConfig) -> Result<(), String> {
+    if !valid_action_name(name) {
+        return Err(format!(
+            "backup.sets.{name}: invalid set name: expected [a-z0-9][a-z0-9._-]*, at most 63 characters"
+        ));
+    }
+    if set.paths.is_empty() {
+        return Err(format!("backup.sets.{name}.paths: needs at least one path"));
+    }
+    for path in &set.paths {
+        let mut parts = path.components();
+        let absolute = parts.next() == Some(std::path::Component::RootDir);
+        if !absolute || !parts.all(|c| matches!(c, std::path::Component::Normal(_))) {
+            return Err(format!(
+                "backup.sets.{name}.paths: {} must be absolute, without . or ..",
+                path.display()
+            ));
+        }
+    }
+    for pattern in &set.exclude {
+        globset::Glob::new(pattern)
+            .map_err(|err| format!("backup.sets.{name}.exclude: {pattern:?}: {err}"))?;
+    }
+    if set.before.first().is_some_and(String::is_empty) {
+        return Err(format!("backup.sets.{name}.before: needs a program to run"));
+    }
+    if set.before_timeout.is_zero() {
+        return Err(format!(
+            "backup.sets.{name}.before_timeout must be greater than zero"
+        ));
+    }
+    Ok(())
 }
 
 pub use convoy_proto::labels::valid_action_name;
@@ -218,6 +292,11 @@ tcp = 8080
 run = ["/usr/local/bin/report"]
 env = { MODE = "short" }
 working_dir = "/tmp"
+[backup.sets.pgdata]
+paths = ["/var/lib/app", "/etc/app"]
+exclude = ["*.tmp"]
+before = ["pg_dump", "-f", "/var/lib/app/dump.sql", "app"]
+keep = 7
 "#;
 
     #[test]
@@ -235,6 +314,11 @@ working_dir = "/tmp"
         assert_eq!(config.apps.len(), 2);
         assert!(config.apps["api"].health.is_some() && config.apps["web"].health.is_none());
         assert_eq!(config.keep_releases, 3);
+        let set = &config.backup_sets["pgdata"];
+        assert_eq!(set.paths.len(), 2);
+        assert_eq!(set.keep, 7);
+        assert_eq!(set.before[0], "pg_dump");
+        assert_eq!(set.before_timeout, Duration::from_secs(600));
     }
 
     #[test]
@@ -267,6 +351,14 @@ working_dir = "/tmp"
             ),
             ("timeout = \"60s\"", "timeout = \"0s\""),
             ("working_dir = \"/tmp\"", "shell = true"),
+            ("[backup.sets.pgdata]", "[backup.sets.PgData]"),
+            ("\"/etc/app\"]", "\"etc/app\"]"),
+            ("\"/etc/app\"]", "\"/etc/../app\"]"),
+            ("paths = [\"/var/lib/app\", \"/etc/app\"]", "paths = []"),
+            ("exclude = [\"*.tmp\"]", "exclude = [\"a[\"]"),
+            ("keep = 7", "keep = -1"),
+            ("keep = 7", "retain = 7"),
+            ("[backup.sets.pgdata]", "[backup.other]"),
         ] {
             assert!(
                 Config::parse(&GOOD.replace(from, to), base).is_err(),

@@ -3,7 +3,7 @@
 //! and records every event in the journal's outbox for the session to send.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use convoy_proto::v1::{
@@ -18,6 +18,7 @@ use crate::config::ActionConfig;
 use crate::deploy::{ArtifactSource, Deployer, Release};
 use crate::executor::{self, ActionSpec, Outcome};
 use crate::journal::{Admission, Journal, JournalError};
+use crate::recovery::{BackupTransport, Recovery, RestoreRequest};
 
 /// Commands running at once on one host; more wait their turn.
 pub const MAX_CONCURRENT_COMMANDS: usize = 16;
@@ -33,6 +34,7 @@ pub struct Runner {
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
+    recovery: OnceLock<(Arc<Recovery>, Arc<dyn BackupTransport>)>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -60,7 +62,14 @@ impl Runner {
             slots: Arc::new(Semaphore::new(MAX_CONCURRENT_COMMANDS)),
             tracker: TaskTracker::new(),
             shutdown,
+            recovery: OnceLock::new(),
         })
+    }
+
+    /// Enables backup, restore and drill commands for the host's backup sets. Without it
+    /// they are rejected like any action the host does not allow.
+    pub fn set_recovery(&self, recovery: Arc<Recovery>, transport: Arc<dyn BackupTransport>) {
+        let _ = self.recovery.set((recovery, transport));
     }
 
     pub fn journal(&self) -> &Journal {
@@ -95,6 +104,9 @@ impl Runner {
             Some(command::Action::Rollback(r)) => format!("rollback {} {}", r.app, r.version)
                 .trim_end()
                 .to_string(),
+            Some(command::Action::Backup(b)) => format!("backup {}", b.set),
+            Some(command::Action::Restore(r)) => format!("restore {}", r.backup_id),
+            Some(command::Action::Drill(d)) => format!("drill {}", d.set),
             None => String::new(),
         };
         // Held across the admission so that a second delivery racing the first cannot
@@ -119,6 +131,12 @@ impl Runner {
         }
         if let Some(command::Action::Deploy(_) | command::Action::Rollback(_)) = &command.action {
             return self.start_deploy(command, running);
+        }
+        if let Some(
+            command::Action::Backup(_) | command::Action::Restore(_) | command::Action::Drill(_),
+        ) = &command.action
+        {
+            return self.start_recovery(command, running);
         }
         let Some(config) = self.actions.get(&action).cloned() else {
             drop(running);
@@ -259,6 +277,137 @@ impl Runner {
             Err(message) => (CommandState::Failed, message),
         };
         info!(command_id = %id, ?state, %message, "deploy finished");
+        self.journal.finish(
+            id,
+            Finished {
+                state: state.into(),
+                message,
+                ..Default::default()
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Backups, restores and drills: allowed only for sets the host's config names.
+    fn start_recovery(
+        self: &Arc<Self>,
+        command: Command,
+        mut running: std::sync::MutexGuard<'_, HashMap<String, CancellationToken>>,
+    ) -> Result<(), JournalError> {
+        let set = match &command.action {
+            Some(command::Action::Backup(b)) => b.set.clone(),
+            Some(command::Action::Restore(r)) => r.set.clone(),
+            Some(command::Action::Drill(d)) => d.set.clone(),
+            _ => String::new(),
+        };
+        let Some((recovery, transport)) = self
+            .recovery
+            .get()
+            .filter(|(recovery, _)| recovery.allows(&set))
+            .cloned()
+        else {
+            drop(running);
+            warn!(command_id = %command.command_id, %set, "rejected: set not in this host's [backup.sets]");
+            self.journal.finish(
+                &command.command_id,
+                Finished {
+                    state: CommandState::Rejected.into(),
+                    message: format!(
+                        "rejected: backup set {set:?} is not in this host's [backup.sets]"
+                    ),
+                    ..Default::default()
+                },
+            )?;
+            self.changed();
+            return Ok(());
+        };
+        let cancel = CancellationToken::new();
+        running.insert(command.command_id.clone(), cancel.clone());
+        drop(running);
+        self.changed();
+        let runner = self.clone();
+        self.tracker.spawn(async move {
+            let id = command.command_id.clone();
+            if let Err(err) = runner
+                .execute_recovery(&command, &recovery, transport.as_ref(), cancel)
+                .await
+            {
+                tracing::error!(command_id = %id, error = %err, "cannot journal backup progress");
+            }
+            runner.lock_running().remove(&id);
+            runner.changed();
+        });
+        Ok(())
+    }
+
+    async fn execute_recovery(
+        &self,
+        command: &Command,
+        recovery: &Recovery,
+        transport: &dyn BackupTransport,
+        cancel: CancellationToken,
+    ) -> Result<(), JournalError> {
+        let id = &command.command_id;
+        self.journal.mark_started(id)?;
+        self.changed();
+        let journal_error = std::sync::Mutex::new(None);
+        let progress = |line: String| {
+            info!(command_id = %id, "{line}");
+            let chunk = OutputChunk {
+                stream: OutputStream::Stdout.into(),
+                data: format!("{line}\n").into_bytes(),
+            };
+            if let Err(err) = self.journal.append(id, command_event::Body::Output(chunk)) {
+                *journal_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
+            }
+            self.changed();
+        };
+        let stop = CancellationToken::new();
+        let work = async {
+            match &command.action {
+                Some(command::Action::Backup(b)) => {
+                    recovery
+                        .backup(id, &b.set, transport, &progress, &stop)
+                        .await
+                }
+                Some(command::Action::Restore(r)) => {
+                    let request = RestoreRequest {
+                        backup_id: r.backup_id.clone(),
+                        set: r.set.clone(),
+                        target_dir: r.target_dir.clone(),
+                        in_place: r.in_place,
+                        force: r.force,
+                    };
+                    recovery.restore(id, &request, transport, &progress).await
+                }
+                Some(command::Action::Drill(d)) => {
+                    recovery.drill(id, &d.set, transport, &progress).await
+                }
+                _ => Err("not a backup command".to_string()),
+            }
+        };
+        let (state, message) = tokio::select! {
+            result = work => match result {
+                Ok(message) => (CommandState::Succeeded, message),
+                Err(message) => (CommandState::Failed, message),
+            },
+            () = cancel.cancelled() => {
+                stop.cancel();
+                (CommandState::Cancelled, "cancelled".to_string())
+            }
+            () = self.shutdown.cancelled() => {
+                // Left started: found at the next start-up and reported interrupted.
+                stop.cancel();
+                return Ok(());
+            }
+        };
+        if let Some(err) = journal_error
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            return Err(err);
+        }
+        info!(command_id = %id, ?state, %message, "backup command finished");
         self.journal.finish(
             id,
             Finished {

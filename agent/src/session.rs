@@ -189,6 +189,14 @@ pub async fn run(
         fetcher,
         shutdown.clone(),
     );
+    runner.set_recovery(
+        Arc::new(crate::recovery::Recovery::new(
+            config.data_dir.clone(),
+            config.backup_sets.clone(),
+            config.max_release_bytes.max(64 << 30),
+        )),
+        Arc::new(backup_link::BackupLink::new(link.endpoint.clone())),
+    );
     let mut sampler = Sampler::new();
     // Ready once the journal is recovered: not waiting for the coordinator, which may be
     // down for a long time without the agent being broken.
@@ -290,7 +298,17 @@ async fn session(
             labels: config.labels.clone(),
             facts: Some(metrics::facts()),
             commands: runner.journal().held().unwrap_or_default(),
-            actions: config.actions.keys().cloned().collect(),
+            actions: config
+                .actions
+                .keys()
+                .cloned()
+                .chain(
+                    config
+                        .backup_sets
+                        .keys()
+                        .map(|set| convoy_proto::labels::backup_set_action(set)),
+                )
+                .collect(),
             apps: runner.deployer().status(),
         })),
     };
@@ -401,6 +419,7 @@ async fn session(
     SessionEnd::Shutdown
 }
 
+mod backup_link;
 mod commands;
 mod fetch;
 

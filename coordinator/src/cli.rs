@@ -3,6 +3,7 @@
 //! gRPC client of a running coordinator and never opens its database.
 
 pub mod agents;
+pub mod backups;
 pub mod connect;
 pub mod jobs;
 pub mod output;
@@ -105,6 +106,9 @@ pub enum Command {
     /// Rolling releases in canary waves behind health and metric gates.
     #[command(subcommand)]
     Rollout(rollouts::RolloutCommand),
+    /// Backups: run, list, verify, restore, drill and schedule.
+    #[command(subcommand)]
+    Backup(backups::BackupCommand),
 }
 
 /// Runs a parsed command line. `serve` runs until `shutdown` is cancelled.
@@ -126,6 +130,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Deploy(args) => releases::deploy(args, &cli.connect, cli.output).await,
         Command::Rollback(args) => releases::rollback(args, &cli.connect, cli.output).await,
         Command::Rollout(command) => rollouts::run(command, &cli.connect, cli.output).await,
+        Command::Backup(command) => backups::run(command, &cli.connect, cli.output).await,
     }
 }
 

@@ -33,6 +33,8 @@ pub const DEFAULT_DELIVERY_TIMEOUT: Duration = Duration::from_secs(600);
 pub enum DispatchError {
     #[error("invalid action name {0:?}: expected [a-z0-9][a-z0-9._-]*, at most 63 characters")]
     BadAction(String),
+    #[error("invalid backup set name {0:?}: expected [a-z0-9][a-z0-9._-]*, at most 63 characters")]
+    BadSet(String),
     #[error("invalid selector: {0}")]
     BadSelector(#[from] crate::selector::SelectorError),
     #[error(transparent)]
@@ -49,6 +51,10 @@ pub enum DispatchError {
         "no agent matching the selector allows app {app:?}: add [apps.{app}] to their agent config"
     )]
     UnknownApp { app: String },
+    #[error(
+        "no agent matching the selector has backup set {set:?}: add [backup.sets.{set}] to their agent config"
+    )]
+    UnknownSet { set: String },
     #[error(transparent)]
     Release(#[from] crate::releases::ReleaseError),
     #[error("no job {0:?}")]
@@ -72,6 +78,20 @@ pub struct JobRequest {
     pub deploy: Option<convoy_proto::v1::DeploySpec>,
     /// Instead of `action`: roll an app back.
     pub rollback: Option<convoy_proto::v1::RollbackSpec>,
+    /// Instead of `action`: back up, restore or drill a backup set.
+    pub backup: Option<BackupWork>,
+}
+
+/// Backup work for a job (see `crate::backups`).
+#[derive(Debug, Clone)]
+pub enum BackupWork {
+    Backup(convoy_proto::v1::BackupAction),
+    /// Restore runs on one named host only.
+    Restore {
+        action: convoy_proto::v1::RestoreAction,
+        host: String,
+    },
+    Drill(convoy_proto::v1::DrillAction),
 }
 
 /// What each host's command does.
@@ -80,6 +100,7 @@ pub enum Work {
     Run(String),
     Deploy(convoy_proto::v1::Deploy),
     Rollback(convoy_proto::v1::Rollback),
+    Backup(BackupWork),
 }
 
 impl Work {
@@ -90,6 +111,11 @@ impl Work {
             Work::Deploy(d) => format!("deploy {} {}", d.app, d.version),
             Work::Rollback(r) if r.version.is_empty() => format!("rollback {}", r.app),
             Work::Rollback(r) => format!("rollback {} {}", r.app, r.version),
+            Work::Backup(BackupWork::Backup(b)) => format!("backup {}", b.set),
+            Work::Backup(BackupWork::Restore { action, .. }) => {
+                format!("restore {}", action.backup_id)
+            }
+            Work::Backup(BackupWork::Drill(d)) => format!("drill {}", d.set),
         }
     }
 }
@@ -281,16 +307,25 @@ impl Dispatcher {
         } else {
             Rate::parse(&request.max_errors, "max-errors", true)?
         };
-        let targets = self.registry.list(&selector);
+        let mut targets = self.registry.list(&selector);
+        if let Work::Backup(BackupWork::Restore { host, .. }) = &work {
+            targets.retain(|agent| &agent.id == host);
+        }
         if targets.is_empty() {
             return Err(DispatchError::NoTargets(request.selector.clone()));
         }
         let app = match &work {
-            Work::Run(_) => None,
+            Work::Run(_) | Work::Backup(_) => None,
             Work::Deploy(d) => Some(d.app.clone()),
             Work::Rollback(r) => Some(r.app.clone()),
         };
-        if let Some(app) = app {
+        if let Work::Backup(backup) = &work {
+            let set = crate::backups::set_of(backup);
+            let wanted = convoy_proto::labels::backup_set_action(&set);
+            if !targets.iter().any(|agent| agent.actions.contains(&wanted)) {
+                return Err(DispatchError::UnknownSet { set });
+            }
+        } else if let Some(app) = app {
             if !targets
                 .iter()
                 .any(|agent| agent.apps.iter().any(|a| a.app == app))
@@ -436,6 +471,18 @@ impl Dispatcher {
                 Work::Rollback(r) => Some(r.clone()),
                 _ => None,
             },
+            backup: match work {
+                Work::Backup(BackupWork::Backup(b)) => Some(b.clone()),
+                _ => None,
+            },
+            restore: match work {
+                Work::Backup(BackupWork::Restore { action, .. }) => Some(action.clone()),
+                _ => None,
+            },
+            drill: match work {
+                Work::Backup(BackupWork::Drill(d)) => Some(d.clone()),
+                _ => None,
+            },
             ..Default::default()
         }
     }
@@ -443,6 +490,13 @@ impl Dispatcher {
     /// What the request asks each host to do, checked.
     fn work(&self, request: &JobRequest) -> Result<Work, DispatchError> {
         use crate::releases::{ReleaseError, validate_app, validate_version};
+        if let Some(backup) = &request.backup {
+            let set = crate::backups::set_of(backup);
+            if !valid_action_name(&set) {
+                return Err(DispatchError::BadSet(set));
+            }
+            return Ok(Work::Backup(backup.clone()));
+        }
         if let Some(spec) = &request.deploy {
             validate_app(&spec.app)?;
             validate_version(&spec.version)?;

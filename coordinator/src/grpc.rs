@@ -6,6 +6,8 @@ pub mod admin;
 pub mod agent_link;
 pub mod audit;
 pub mod auth;
+pub mod backup_link;
+pub mod backups;
 pub mod listener;
 pub mod rollouts;
 

@@ -5,6 +5,7 @@
 //! other subcommands ([`cli`]) are the operator CLI: a gRPC client that never opens the
 //! live database, plus the fleet CA ([`pki`]).
 
+pub mod backups;
 pub mod cli;
 pub mod config;
 pub mod dispatch;

@@ -19,11 +19,13 @@ use crate::config::Config;
 use crate::dispatch::{self, Dispatcher};
 use crate::grpc::admin::AdminService;
 use crate::grpc::agent_link::AgentLinkService;
+use crate::grpc::backups::BackupsService;
 use crate::grpc::listener;
 use crate::grpc::rollouts::RolloutService;
 use crate::registry::Registry;
 use crate::rollout::driver::Rollouts;
 use crate::store::Store;
+use convoy_proto::v1::backups_server::BackupsServer;
 
 /// How long open sessions get to close after shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -68,7 +70,22 @@ pub async fn serve(
             config.data_dir.display()
         )
     })?;
+    let backups =
+        crate::backups::Backups::open(&config.data_dir, store.clone()).with_context(|| {
+            format!(
+                "cannot open the backup store in {}",
+                config.data_dir.display()
+            )
+        })?;
     let tracker = TaskTracker::new();
+    tracker.spawn(crate::backups::schedule::run(
+        backups.clone(),
+        Arc::new(crate::backups::schedule::DispatchLauncher {
+            dispatcher: dispatcher.clone(),
+        }),
+        Arc::new(crate::backups::schedule::SystemClock),
+        shutdown.clone(),
+    ));
     spawn_housekeeping(&registry, &config, &shutdown, &tracker);
     // Before the scheduler and the listener: the driver hears of every result and session.
     let rollouts = Rollouts::start(
@@ -92,13 +109,16 @@ pub async fn serve(
     health.set_serving::<AdminServer<AdminService>>().await;
     health.set_serving::<RolloutsServer<RolloutService>>().await;
 
-    let agent_link = AgentLinkServer::new(AgentLinkService::new(
-        registry.clone(),
-        dispatcher.clone(),
-        artifacts.clone(),
-        config.agents,
-        tracker.clone(),
-    ))
+    let agent_link = AgentLinkServer::new(
+        AgentLinkService::new(
+            registry.clone(),
+            dispatcher.clone(),
+            artifacts.clone(),
+            config.agents,
+            tracker.clone(),
+        )
+        .with_backups(backups.clone()),
+    )
     .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_AGENT_MESSAGE_BYTES);
     let admin = AdminServer::new(AdminService::new(
@@ -108,6 +128,10 @@ pub async fn serve(
     ))
     .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
+    // Backups: the same operator certificates and audit log as Admin.
+    let backups_service = BackupsServer::new(BackupsService::new(dispatcher.clone(), backups))
+        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 
     let rollout_service = RolloutsServer::new(RolloutService::new(rollouts, store.clone()))
         .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
@@ -124,6 +148,7 @@ pub async fn serve(
         .add_service(agent_link)
         .add_service(admin)
         .add_service(rollout_service)
+        .add_service(backups_service)
         .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await });
     // Ending the sessions must not depend on tonic polling its shutdown signal: when the
     // incoming stream ends first (the accept loop watches the same token), tonic goes

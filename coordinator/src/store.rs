@@ -57,6 +57,7 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
+mod backups;
 mod jobs;
 mod releases;
 mod rollouts;
@@ -84,6 +85,8 @@ pub struct Store {
     rollouts: sled::Tree,
     rollout_log: sled::Tree,
     rollout_requests: sled::Tree,
+    backups: sled::Tree,
+    backup_schedules: sled::Tree,
 }
 
 /// Decodes one record, naming the tree and key when it is corrupt.
@@ -141,6 +144,8 @@ impl Store {
             rollouts: db.open_tree("rollouts")?,
             rollout_log: db.open_tree("rollout_log")?,
             rollout_requests: db.open_tree("rollout_requests")?,
+            backups: db.open_tree("backups")?,
+            backup_schedules: db.open_tree("backup_schedules")?,
             flush: Arc::new(FlushState::default()),
             db,
         })

@@ -1,6 +1,7 @@
 //! In-process integration tests: a real coordinator and real agents in one process, over
 //! loopback mTLS with certificates minted per test.
 
+mod backup;
 mod deploy;
 mod health;
 mod jobs;

@@ -300,6 +300,7 @@ impl TestAgent {
             release_public_keys: Vec::new(),
             keep_releases: 3,
             max_release_bytes: 1 << 30,
+            backup_sets: BTreeMap::new(),
         }
     }
 

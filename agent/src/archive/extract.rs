@@ -15,7 +15,7 @@ use tar::{Archive, Entry, EntryType};
 use super::meta::{Names, Pending};
 use super::names::{self, BadName};
 use super::tree::{Kind, Tree};
-use super::{ArchiveError, Limits, UnpackReport};
+use super::{ArchiveError, Limits, LinkPolicy, UnpackReport};
 
 /// Cap on what may follow the end-of-archive marker (record padding, compression trailers).
 const MAX_TRAILING: u64 = 16 * 1024 * 1024;
@@ -239,7 +239,11 @@ impl Walk<'_> {
     }
 
     fn symlink(&mut self, rel: &Path, name: String, target: Vec<u8>) -> Result<(), ArchiveError> {
-        if !names::symlink_stays_inside(rel, &target) {
+        let allowed = match self.limits.links {
+            LinkPolicy::Contained => names::symlink_stays_inside(rel, &target),
+            LinkPolicy::Verbatim => !target.is_empty(),
+        };
+        if !allowed {
             return Err(ArchiveError::LinkEscapes {
                 entry: name,
                 target: names::lossy(&target),

@@ -37,6 +37,17 @@ pub async fn rollouts(args: &ConnectArgs) -> anyhow::Result<RolloutsClient<Chann
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES))
 }
 
+/// A client of the `Backups` service over mTLS.
+pub async fn backups(
+    args: &ConnectArgs,
+) -> anyhow::Result<convoy_proto::v1::backups_client::BackupsClient<Channel>> {
+    Ok(
+        convoy_proto::v1::backups_client::BackupsClient::new(channel(args).await?)
+            .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES),
+    )
+}
+
 /// An mTLS channel to the coordinator with the operator's certificate.
 pub async fn channel(args: &ConnectArgs) -> anyhow::Result<Channel> {
     convoy_proto::tls::install_crypto_provider();

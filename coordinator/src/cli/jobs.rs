@@ -135,6 +135,18 @@ pub async fn run_job(
         .await
         .map_err(|status| rpc_error(&connect.addr, status))?
         .into_inner();
+    follow_started(client, job, &args, connect, format).await
+}
+
+/// Prints a started job, or follows it or waits for it as the flags say (exit 1 unless it
+/// succeeded when waiting).
+pub async fn follow_started(
+    mut client: convoy_proto::v1::admin_client::AdminClient<tonic::transport::Channel>,
+    job: Job,
+    args: &JobFlags,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
     if !args.follow && !args.wait {
         match format {
             OutputFormat::Json => {

@@ -27,9 +27,14 @@ pub fn command_message(record: &CommandRecord) -> CoordinatorMessage {
             action: Some(match (&record.deploy, &record.rollback) {
                 (Some(deploy), _) => command::Action::Deploy(deploy.clone()),
                 (None, Some(rollback)) => command::Action::Rollback(rollback.clone()),
-                (None, None) => command::Action::Run(RunAction {
-                    name: record.action.clone(),
-                }),
+                (None, None) => match (&record.backup, &record.restore, &record.drill) {
+                    (Some(backup), _, _) => command::Action::Backup(backup.clone()),
+                    (None, Some(restore), _) => command::Action::Restore(restore.clone()),
+                    (None, None, Some(drill)) => command::Action::Drill(drill.clone()),
+                    (None, None, None) => command::Action::Run(RunAction {
+                        name: record.action.clone(),
+                    }),
+                },
             }),
         })),
     }

@@ -46,6 +46,7 @@ fn request(action: &str, selector: &str, concurrency: &str) -> JobRequest {
         request_id: String::new(),
         deploy: None,
         rollback: None,
+        backup: None,
     }
 }
 

@@ -150,6 +150,7 @@ impl Admin for AdminService {
                     request_id: body.request_id,
                     deploy: body.deploy,
                     rollback: body.rollback,
+                    backup: None,
                 };
                 let record = dispatcher.start_job(&caller.name, &job_request).await?;
                 let outcome = format!("job {} on {} host(s)", record.id, record.command_ids.len());

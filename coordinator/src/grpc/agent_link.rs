@@ -35,6 +35,7 @@ pub struct AgentLinkService {
     artifacts: Artifacts,
     settings: AgentsConfig,
     tracker: TaskTracker,
+    backups: Option<crate::backups::Backups>,
 }
 
 impl AgentLinkService {
@@ -51,7 +52,20 @@ impl AgentLinkService {
             artifacts,
             settings,
             tracker,
+            backups: None,
         }
+    }
+
+    /// Serves backup uploads, downloads and drill reports (`grpc::backup_link`).
+    pub fn with_backups(mut self, backups: crate::backups::Backups) -> Self {
+        self.backups = Some(backups);
+        self
+    }
+
+    fn backups(&self) -> Result<&crate::backups::Backups, Status> {
+        self.backups
+            .as_ref()
+            .ok_or_else(|| Status::unimplemented("this coordinator keeps no backups"))
     }
 }
 
@@ -131,6 +145,31 @@ impl AgentLink for AgentLinkService {
     }
 
     type FetchArtifactStream = ReceiverStream<Result<ArtifactChunk, Status>>;
+    type FetchBackupStream = ReceiverStream<Result<convoy_proto::v1::BackupChunk, Status>>;
+
+    #[tracing::instrument(skip_all)]
+    async fn upload_backup(
+        &self,
+        request: Request<Streaming<convoy_proto::v1::BackupUpload>>,
+    ) -> Result<Response<convoy_proto::v1::BackupUploaded>, Status> {
+        super::backup_link::upload(self.backups()?, request).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn fetch_backup(
+        &self,
+        request: Request<convoy_proto::v1::FetchBackupRequest>,
+    ) -> Result<Response<Self::FetchBackupStream>, Status> {
+        super::backup_link::fetch(self.backups()?, &self.tracker, request).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn report_drill(
+        &self,
+        request: Request<convoy_proto::v1::DrillReport>,
+    ) -> Result<Response<convoy_proto::v1::DrillRecorded>, Status> {
+        super::backup_link::report_drill(self.backups()?, request).await
+    }
 
     #[tracing::instrument(skip_all, fields(agent_id))]
     async fn fetch_artifact(

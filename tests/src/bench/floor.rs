@@ -37,6 +37,30 @@ impl AgentLink for FloorLink {
         Err(Status::unimplemented("the floor server has no artifacts"))
     }
 
+    type FetchBackupStream = ReceiverStream<Result<convoy_proto::v1::BackupChunk, Status>>;
+
+    /// The floor keeps no backups.
+    async fn upload_backup(
+        &self,
+        _request: Request<Streaming<convoy_proto::v1::BackupUpload>>,
+    ) -> Result<Response<convoy_proto::v1::BackupUploaded>, Status> {
+        Err(Status::unimplemented("the floor server keeps no backups"))
+    }
+
+    async fn fetch_backup(
+        &self,
+        _request: Request<convoy_proto::v1::FetchBackupRequest>,
+    ) -> Result<Response<Self::FetchBackupStream>, Status> {
+        Err(Status::unimplemented("the floor server keeps no backups"))
+    }
+
+    async fn report_drill(
+        &self,
+        _request: Request<convoy_proto::v1::DrillReport>,
+    ) -> Result<Response<convoy_proto::v1::DrillRecorded>, Status> {
+        Err(Status::unimplemented("the floor server keeps no backups"))
+    }
+
     async fn session(
         &self,
         request: Request<Streaming<AgentMessage>>,

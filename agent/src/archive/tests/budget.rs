@@ -8,6 +8,7 @@ fn small_limits() -> Limits {
     Limits {
         max_total_bytes: 1024 * 1024,
         max_entries: 100,
+        ..Limits::default()
     }
 }
 

@@ -181,6 +181,7 @@ fn archive_exactly_at_the_limits_is_accepted() {
     let limits = Limits {
         max_total_bytes: 1000,
         max_entries: 2,
+        ..Limits::default()
     };
     let report = unpack(&tar[..], Compression::None, &scene.dest, &limits).unwrap();
     assert_eq!(report.bytes, 1000);

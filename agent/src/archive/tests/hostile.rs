@@ -261,3 +261,43 @@ fn hostile_names_hidden_in_metadata() {
         .symlink("l", "fine");
     matches_err(&refuse(&link.build()), "LinkEscapes");
 }
+
+#[test]
+fn verbatim_links_keep_absolute_targets_but_never_write_through_them() {
+    let verbatim = Limits {
+        links: LinkPolicy::Verbatim,
+        ..Limits::default()
+    };
+    // Kept as data: the link exists with its original target, nothing else is touched.
+    let first = scene();
+    let tar = Tar::new()
+        .raw(b"etc", EntryType::Symlink, b"/etc", b"")
+        .raw(b"up", EntryType::Symlink, b"../../outside", b"")
+        .build();
+    let report = unpack(&tar[..], Compression::None, &first.dest, &verbatim).unwrap();
+    assert_eq!(report.symlinks, 2);
+    assert_eq!(
+        fs::read_link(first.dest.join("etc")).unwrap(),
+        Path::new("/etc")
+    );
+    // A later entry beneath such a link is refused, so nothing lands outside.
+    let second = scene();
+    let target = second.sentinel.to_string_lossy().into_owned();
+    let tar = Tar::new()
+        .raw(b"out", EntryType::Symlink, target.as_bytes(), b"")
+        .raw(b"out/pwned", EntryType::Regular, b"", b"x")
+        .build();
+    let err = second.refuse_with(&tar, Compression::None, &verbatim);
+    matches_err(&err, "ThroughSymlink");
+    // Names are checked as always.
+    let tar = Tar::new()
+        .raw(b"../x", EntryType::Regular, b"", b"x")
+        .build();
+    let err = second.refuse_with(&tar, Compression::None, &verbatim);
+    matches_err(&err, "ParentDir");
+    let tar = Tar::new().raw(b"l", EntryType::Symlink, b"", b"").build();
+    matches_err(
+        &second.refuse_with(&tar, Compression::None, &verbatim),
+        "LinkEscapes",
+    );
+}

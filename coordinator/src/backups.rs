@@ -1,0 +1,445 @@
+//! Backups on the coordinator: this module owns the archives under `<data_dir>/backups` and
+//! the catalog records that describe them (through the store), the rules for who may upload
+//! or download what, retention, verification and schedules (`schedule`).
+//!
+//! An upload is written to `<id>.tar.zst.part` and `<id>.manifest.json.part`, hashed as it
+//! arrives, and renamed into place only when the trailer's hashes and sizes match; only then
+//! does the record leave `uploading`. A broken-off upload is never listed: the agent packs
+//! the set again and restarts it (a new header truncates the part files), and once its command
+//! is over without a completed upload the record turns `failed` (`sweep`). Retention prunes the
+//! oldest complete backups of a host and set only after a new one completed.
+//!
+//! Who is asking always comes from the caller's certificate: an agent may upload only for a
+//! backup command that was sent to it and is not finished, and download only the backup its
+//! own restore or drill command names. It knows nothing of gRPC (`grpc/backup_link.rs` and
+//! `grpc/backups.rs` are the edges).
+
+pub mod schedule;
+mod upload;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use convoy_proto::v1::{Backup, BackupState, CommandRecord, CommandState, DrillResult};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+use crate::dispatch::{BackupWork, plan};
+use crate::registry::now_unix_ms;
+use crate::store::{Store, StoreError};
+
+pub use upload::{UploadSink, UploadTrailer};
+
+/// Skipped-entry lines kept in a record.
+const MAX_SKIPPED: usize = 100;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("command {0:?} is not a backup command sent to this agent")]
+    NotYourCommand(String),
+    #[error("command {0:?} is already finished")]
+    CommandFinished(String),
+    #[error("no backup {0:?}")]
+    NoBackup(String),
+    #[error("no complete backup of set {set:?} for host {host:?}")]
+    NoLatest { host: String, set: String },
+    #[error("backup {0} has no stored archive (state {1})")]
+    NotStored(String, &'static str),
+    #[error("upload of backup {id} is corrupt: {why}")]
+    Corrupt { id: String, why: String },
+    #[error("the upload ended without a trailer")]
+    Truncated,
+    #[error("upload is out of order: {0}")]
+    Protocol(&'static str),
+    #[error("backup storage: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The set a piece of backup work is about.
+pub fn set_of(work: &BackupWork) -> String {
+    match work {
+        BackupWork::Backup(b) => b.set.clone(),
+        BackupWork::Restore { action, .. } => action.set.clone(),
+        BackupWork::Drill(d) => d.set.clone(),
+    }
+}
+
+/// The backup id a backup command produces: `b-<job time and suffix>-<host>`. The same
+/// command always maps to the same id, so a restarted upload replaces its own record.
+pub fn backup_id_for(command: &CommandRecord) -> String {
+    let job = command.job_id.trim_start_matches("j-");
+    format!("b-{job}-{}", command.agent_id)
+}
+
+pub fn state_name(state: i32) -> &'static str {
+    match BackupState::try_from(state).unwrap_or(BackupState::Unspecified) {
+        BackupState::Uploading => "uploading",
+        BackupState::Complete => "complete",
+        BackupState::Partial => "partial",
+        BackupState::Failed => "failed",
+        BackupState::Unspecified => "unknown",
+    }
+}
+
+fn is_stored(backup: &Backup) -> bool {
+    matches!(
+        BackupState::try_from(backup.state),
+        Ok(BackupState::Complete | BackupState::Partial)
+    )
+}
+
+fn is_finished(command: &CommandRecord) -> bool {
+    plan::is_terminal(CommandState::try_from(command.state).unwrap_or(CommandState::Pending))
+}
+
+/// The archives and the catalog.
+#[derive(Clone)]
+pub struct Backups {
+    store: Store,
+    data_dir: PathBuf,
+}
+
+impl std::fmt::Debug for Backups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backups").finish_non_exhaustive()
+    }
+}
+
+impl Backups {
+    /// Opens `<data_dir>/backups`, removing part files a crash left behind (their uploads
+    /// restart from the beginning).
+    pub fn open(data_dir: &Path, store: Store) -> std::io::Result<Self> {
+        let root = data_dir.join("backups");
+        std::fs::create_dir_all(&root)?;
+        for host in std::fs::read_dir(&root)? {
+            let host = host?.path();
+            if !host.is_dir() {
+                continue;
+            }
+            for entry in std::fs::read_dir(&host)? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "part") {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+        }
+        Ok(Self {
+            store,
+            data_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn relative_paths(host: &str, id: &str) -> (String, String) {
+        (
+            format!("backups/{host}/{id}.tar.zst"),
+            format!("backups/{host}/{id}.manifest.json"),
+        )
+    }
+
+    fn absolute(&self, relative: &str) -> PathBuf {
+        self.data_dir.join(relative)
+    }
+
+    /// The command, if it is an unfinished command of `agent_id`.
+    fn own_command(&self, agent_id: &str, command_id: &str) -> Result<CommandRecord, BackupError> {
+        let command = self
+            .store
+            .command(command_id)?
+            .filter(|c| c.agent_id == agent_id)
+            .ok_or_else(|| BackupError::NotYourCommand(command_id.to_string()))?;
+        if is_finished(&command) {
+            return Err(BackupError::CommandFinished(command_id.to_string()));
+        }
+        Ok(command)
+    }
+
+    /// Starts (or restarts) the upload for a backup command sent to `agent_id`.
+    pub async fn begin_upload(
+        &self,
+        agent_id: &str,
+        command_id: &str,
+        keep: u32,
+    ) -> Result<UploadSink, BackupError> {
+        let command = self.own_command(agent_id, command_id)?;
+        let Some(action) = &command.backup else {
+            return Err(BackupError::NotYourCommand(command_id.to_string()));
+        };
+        let id = backup_id_for(&command);
+        let (archive_path, manifest_path) = Self::relative_paths(agent_id, &id);
+        let mut record = self.store.backup(&id)?.unwrap_or_else(|| Backup {
+            id: id.clone(),
+            host: agent_id.to_string(),
+            set: action.set.clone(),
+            created_unix_ms: now_unix_ms(),
+            command_id: command_id.to_string(),
+            ..Default::default()
+        });
+        record.state = BackupState::Uploading.into();
+        record.archive_path = archive_path.clone();
+        record.manifest_path = manifest_path.clone();
+        record.keep = keep;
+        self.store.put_backup(&record)?;
+        self.store.flush_async().await?;
+        UploadSink::create(
+            record,
+            self.absolute(&archive_path),
+            self.absolute(&manifest_path),
+        )
+        .await
+    }
+
+    /// Checks a finished upload against its trailer, moves the files into place, completes
+    /// the record and applies retention. Any error leaves the record `uploading`.
+    pub async fn finish_upload(
+        &self,
+        sink: UploadSink,
+        trailer: UploadTrailer,
+    ) -> Result<Backup, BackupError> {
+        let mut record = sink.finish(&trailer).await?;
+        let partial = !trailer.missing.is_empty() || !trailer.skipped.is_empty();
+        record.state = if partial {
+            BackupState::Partial
+        } else {
+            BackupState::Complete
+        }
+        .into();
+        record.completed_unix_ms = now_unix_ms();
+        record.size = trailer.archive_bytes;
+        record.sha256 = trailer.archive_sha256;
+        record.files = trailer.files;
+        record.bytes = trailer.bytes;
+        record.missing = trailer.missing;
+        record.skipped = trailer.skipped.into_iter().take(MAX_SKIPPED).collect();
+        record.message = if partial {
+            format!(
+                "{} missing path(s), {} skipped entr(ies)",
+                record.missing.len(),
+                record.skipped.len()
+            )
+        } else {
+            String::new()
+        };
+        self.store.put_backup(&record)?;
+        self.store.flush_async().await?;
+        tracing::info!(backup_id = %record.id, host = %record.host, set = %record.set, size = record.size, state = state_name(record.state), "backup stored");
+        if !partial && record.keep > 0 {
+            self.prune(&record.host, &record.set, record.keep as usize)
+                .await?;
+        }
+        Ok(record)
+    }
+
+    /// Keeps the newest `keep` complete backups of a host and set; older complete ones go,
+    /// and so do partial and failed records older than the oldest one kept.
+    pub async fn prune(
+        &self,
+        host: &str,
+        set: &str,
+        keep: usize,
+    ) -> Result<Vec<String>, BackupError> {
+        let mut records: Vec<Backup> = self
+            .store
+            .backups()?
+            .into_iter()
+            .filter(|b| b.host == host && b.set == set)
+            .collect();
+        records.sort_by_key(|b| std::cmp::Reverse(b.created_unix_ms));
+        let complete: Vec<&Backup> = records
+            .iter()
+            .filter(|b| b.state == BackupState::Complete as i32)
+            .collect();
+        if complete.len() <= keep {
+            return Ok(Vec::new());
+        }
+        let oldest_kept = complete
+            .get(keep.saturating_sub(1))
+            .map_or(i64::MAX, |b| b.created_unix_ms);
+        let doomed: Vec<Backup> = records
+            .iter()
+            .filter(|b| b.state != BackupState::Uploading as i32 && b.created_unix_ms < oldest_kept)
+            .cloned()
+            .collect();
+        let mut removed = Vec::new();
+        for backup in doomed {
+            self.remove_files(&backup).await;
+            self.store.remove_backup(&backup.id)?;
+            tracing::info!(backup_id = %backup.id, %host, %set, "backup pruned by retention");
+            removed.push(backup.id);
+        }
+        self.store.flush_async().await?;
+        Ok(removed)
+    }
+
+    async fn remove_files(&self, backup: &Backup) {
+        for path in [&backup.archive_path, &backup.manifest_path] {
+            if !path.is_empty() {
+                let _ = tokio::fs::remove_file(self.absolute(path)).await;
+            }
+        }
+    }
+
+    /// Records whose upload can no longer complete (their command is over) become `failed`.
+    pub async fn sweep(&self) -> Result<usize, BackupError> {
+        let mut failed = 0;
+        for mut backup in self.store.backups()? {
+            if backup.state != BackupState::Uploading as i32 {
+                continue;
+            }
+            let over = self
+                .store
+                .command(&backup.command_id)?
+                .is_none_or(|c| is_finished(&c));
+            if !over {
+                continue;
+            }
+            for path in [&backup.archive_path, &backup.manifest_path] {
+                let _ = tokio::fs::remove_file(self.absolute(&format!("{path}.part"))).await;
+            }
+            backup.state = BackupState::Failed.into();
+            backup.message = "the upload never completed".into();
+            self.store.put_backup(&backup)?;
+            failed += 1;
+        }
+        if failed > 0 {
+            self.store.flush_async().await?;
+        }
+        Ok(failed)
+    }
+
+    /// The catalog, newest first: stored backups only, or every record with `all`.
+    pub fn list(&self, host: &str, set: &str, all: bool) -> Result<Vec<Backup>, BackupError> {
+        let mut list: Vec<Backup> = self
+            .store
+            .backups()?
+            .into_iter()
+            .filter(|b| host.is_empty() || b.host == host)
+            .filter(|b| set.is_empty() || b.set == set)
+            .filter(|b| all || is_stored(b))
+            .collect();
+        list.sort_by_key(|b| std::cmp::Reverse((b.created_unix_ms, b.id.clone())));
+        Ok(list)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Backup, BackupError> {
+        self.store
+            .backup(id)?
+            .ok_or_else(|| BackupError::NoBackup(id.to_string()))
+    }
+
+    /// Re-hashes the stored archive and records the result (`verified_ok`).
+    pub async fn verify(&self, id: &str) -> Result<Backup, BackupError> {
+        let mut backup = self.get(id)?;
+        if !is_stored(&backup) {
+            return Err(BackupError::NotStored(backup.id, state_name(backup.state)));
+        }
+        let path = self.absolute(&backup.archive_path);
+        let outcome = hash_file(&path).await;
+        backup.verified_unix_ms = now_unix_ms();
+        match outcome {
+            Ok((sha256, size)) if sha256 == backup.sha256 && size == backup.size => {
+                backup.verified_ok = true;
+            }
+            Ok((sha256, size)) => {
+                backup.verified_ok = false;
+                backup.message = format!(
+                    "verify failed: the stored archive is {size} bytes with sha256 {sha256}; the catalog says {} bytes, {}",
+                    backup.size, backup.sha256
+                );
+            }
+            Err(err) => {
+                backup.verified_ok = false;
+                backup.message = format!("verify failed: cannot read the stored archive: {err}");
+            }
+        }
+        self.store.put_backup(&backup)?;
+        self.store.flush_async().await?;
+        Ok(backup)
+    }
+
+    /// What a restore or drill command of `agent_id` may download, and the open archive.
+    pub async fn open_for_fetch(
+        &self,
+        agent_id: &str,
+        command_id: &str,
+        backup_id: &str,
+    ) -> Result<(Backup, tokio::fs::File), BackupError> {
+        let command = self.own_command(agent_id, command_id)?;
+        let backup = match (&command.restore, &command.drill) {
+            (Some(restore), _) => {
+                if !backup_id.is_empty() && backup_id != restore.backup_id {
+                    return Err(BackupError::NotYourCommand(command_id.to_string()));
+                }
+                self.get(&restore.backup_id)?
+            }
+            (None, Some(drill)) if backup_id.is_empty() => self
+                .list(agent_id, &drill.set, false)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| BackupError::NoLatest {
+                    host: agent_id.to_string(),
+                    set: drill.set.clone(),
+                })?,
+            (None, Some(drill)) => {
+                let backup = self.get(backup_id)?;
+                if backup.host != agent_id || backup.set != drill.set {
+                    return Err(BackupError::NotYourCommand(command_id.to_string()));
+                }
+                backup
+            }
+            (None, None) => return Err(BackupError::NotYourCommand(command_id.to_string())),
+        };
+        if !is_stored(&backup) {
+            return Err(BackupError::NotStored(backup.id, state_name(backup.state)));
+        }
+        let file = tokio::fs::File::open(self.absolute(&backup.archive_path)).await?;
+        Ok((backup, file))
+    }
+
+    /// Records a drill's result on the backup it restored.
+    pub async fn record_drill(
+        &self,
+        agent_id: &str,
+        command_id: &str,
+        backup_id: &str,
+        result: DrillResult,
+    ) -> Result<(), BackupError> {
+        let command = self.own_command(agent_id, command_id)?;
+        let Some(drill) = &command.drill else {
+            return Err(BackupError::NotYourCommand(command_id.to_string()));
+        };
+        let mut backup = self.get(backup_id)?;
+        if backup.host != agent_id || backup.set != drill.set {
+            return Err(BackupError::NotYourCommand(command_id.to_string()));
+        }
+        tracing::info!(%backup_id, host = %agent_id, ok = result.ok, files = result.files, "drill recorded");
+        backup.last_drill = Some(result);
+        self.store.put_backup(&backup)?;
+        self.store.flush_async().await?;
+        Ok(())
+    }
+}
+
+/// sha256 and size of a file, read in fixed-size blocks.
+async fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let read = file.read(&mut buffer).await?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+        size += read as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), size))
+}

@@ -1,0 +1,229 @@
+//! Retention, sweeps and schedules against a real store, with a fake job launcher and the
+//! time passed in (no sleeping).
+
+use std::sync::Mutex;
+
+use convoy_proto::v1::{BackupAction, BackupSchedule, BackupState, CommandRecord};
+
+use super::schedule::{self, Launcher};
+use super::*;
+
+fn backups() -> (tempfile::TempDir, Backups) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let backups = Backups::open(dir.path(), store).unwrap();
+    (dir, backups)
+}
+
+fn record(id: &str, state: BackupState, created: i64) -> Backup {
+    Backup {
+        id: id.into(),
+        host: "db-1".into(),
+        set: "pgdata".into(),
+        state: state.into(),
+        created_unix_ms: created,
+        archive_path: format!("backups/db-1/{id}.tar.zst"),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn retention_prunes_the_oldest_complete_backups_only() {
+    let (dir, backups) = backups();
+    let store = backups.store().clone();
+    std::fs::create_dir_all(dir.path().join("backups/db-1")).unwrap();
+    for (id, state, at) in [
+        ("b-1", BackupState::Complete, 1),
+        ("b-2", BackupState::Partial, 2),
+        ("b-3", BackupState::Complete, 3),
+        ("b-4", BackupState::Complete, 4),
+        ("b-5", BackupState::Uploading, 5),
+        ("b-6", BackupState::Complete, 6),
+    ] {
+        store.put_backup(&record(id, state, at)).unwrap();
+        std::fs::write(dir.path().join(format!("backups/db-1/{id}.tar.zst")), b"x").unwrap();
+    }
+    let mut other = record("b-other", BackupState::Complete, 0);
+    other.host = "db-2".into();
+    store.put_backup(&other).unwrap();
+    let removed = backups.prune("db-1", "pgdata", 2).await.unwrap();
+    assert_eq!(removed, ["b-3", "b-2", "b-1"]);
+    let mut left: Vec<String> = backups
+        .list("", "", true)
+        .unwrap()
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    left.sort();
+    assert_eq!(left, ["b-4", "b-5", "b-6", "b-other"]);
+    assert!(!dir.path().join("backups/db-1/b-1.tar.zst").exists());
+    assert!(dir.path().join("backups/db-1/b-4.tar.zst").exists());
+    // Nothing more to prune.
+    assert!(backups.prune("db-1", "pgdata", 2).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_broken_off_upload_is_never_listed_and_fails_once_its_command_is_over() {
+    let (_dir, backups) = backups();
+    let store = backups.store().clone();
+    let command = CommandRecord {
+        id: "j-20250101-000000-abcd/db-1".into(),
+        job_id: "j-20250101-000000-abcd".into(),
+        agent_id: "db-1".into(),
+        state: CommandState::Running.into(),
+        backup: Some(BackupAction {
+            set: "pgdata".into(),
+        }),
+        ..Default::default()
+    };
+    store.put_command(&command).unwrap();
+    let mut sink = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
+    sink.write_archive(b"half an archive").await.unwrap();
+    sink.abort().await;
+    assert!(backups.list("", "", false).unwrap().is_empty());
+    assert_eq!(backups.sweep().await.unwrap(), 0, "its command still runs");
+    // Another host may not upload for it, nor may anyone once it is over.
+    assert!(matches!(
+        backups.begin_upload("db-2", &command.id, 3).await,
+        Err(BackupError::NotYourCommand(_))
+    ));
+    let mut finished = command.clone();
+    finished.state = CommandState::Failed.into();
+    store.put_command(&finished).unwrap();
+    assert_eq!(backups.sweep().await.unwrap(), 1);
+    let all = backups.list("", "", true).unwrap();
+    assert_eq!(all[0].state, BackupState::Failed as i32);
+    assert!(backups.list("", "", false).unwrap().is_empty());
+    assert!(matches!(
+        backups.begin_upload("db-1", &command.id, 3).await,
+        Err(BackupError::CommandFinished(_))
+    ));
+}
+
+/// Starts numbered jobs and says which still run.
+#[derive(Default)]
+struct FakeLauncher {
+    started: Mutex<Vec<(String, bool)>>,
+    running: Mutex<Vec<String>>,
+}
+
+impl Launcher for FakeLauncher {
+    fn start<'a>(
+        &'a self,
+        _schedule: &'a BackupSchedule,
+        drill: bool,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            let mut started = self.started.lock().unwrap();
+            let id = format!("j-{}", started.len() + 1);
+            started.push((id.clone(), drill));
+            self.running.lock().unwrap().push(id.clone());
+            Ok(id)
+        })
+    }
+
+    fn is_running(&self, job_id: &str) -> bool {
+        self.running.lock().unwrap().iter().any(|j| j == job_id)
+    }
+}
+
+const MINUTE: i64 = 60_000;
+const HOUR: i64 = 60 * MINUTE;
+/// 2025-01-01T00:00:00Z
+const T0: i64 = 1_735_689_600_000;
+
+#[tokio::test]
+async fn a_schedule_fires_when_due_and_never_overlaps_itself() {
+    let (_dir, backups) = backups();
+    let store = backups.store().clone();
+    store
+        .put_backup_schedule(&BackupSchedule {
+            id: "s-1".into(),
+            set: "pgdata".into(),
+            cron: "0 3 * * *".into(),
+            drill_cron: schedule::drill_cron("weekly").unwrap(),
+            created_unix_ms: T0,
+            ..Default::default()
+        })
+        .unwrap();
+    let launcher = FakeLauncher::default();
+    // Not due before 03:00.
+    assert_eq!(
+        schedule::tick(&store, &launcher, T0 + 2 * HOUR)
+            .await
+            .unwrap(),
+        0
+    );
+    // Due at 03:00: one job.
+    assert_eq!(
+        schedule::tick(&store, &launcher, T0 + 3 * HOUR)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        schedule::tick(&store, &launcher, T0 + 3 * HOUR + MINUTE)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(launcher.started.lock().unwrap().len(), 1);
+    // The next day the first job still runs: skipped and counted, not overlapped.
+    schedule::tick(&store, &launcher, T0 + 27 * HOUR)
+        .await
+        .unwrap();
+    let s = &store.backup_schedules().unwrap()[0];
+    assert_eq!((s.skipped, s.last_job_id.as_str()), (1, "j-1"));
+    assert_eq!(launcher.started.lock().unwrap().len(), 1);
+    // Once it finished, the day after runs again.
+    launcher.running.lock().unwrap().clear();
+    schedule::tick(&store, &launcher, T0 + 51 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(store.backup_schedules().unwrap()[0].last_job_id, "j-2");
+}
+
+#[tokio::test]
+async fn runs_missed_while_down_run_once_and_drills_follow_their_cron() {
+    let (_dir, backups) = backups();
+    let store = backups.store().clone();
+    store
+        .put_backup_schedule(&BackupSchedule {
+            id: "s-1".into(),
+            set: "pgdata".into(),
+            cron: "0 3 * * *".into(),
+            drill_cron: schedule::drill_cron("weekly").unwrap(),
+            created_unix_ms: T0,
+            ..Default::default()
+        })
+        .unwrap();
+    let launcher = FakeLauncher::default();
+    // Ten days later (coordinator was down): one backup and one drill, not ten.
+    let later = T0 + 10 * 24 * HOUR + 12 * HOUR;
+    assert_eq!(schedule::tick(&store, &launcher, later).await.unwrap(), 2);
+    let started = launcher.started.lock().unwrap().clone();
+    // The drill waits for nothing of its own; but the schedule's backup just started, so it is
+    // skipped rather than run over a backup in progress.
+    assert_eq!(started, [("j-1".to_string(), false)]);
+    let s = &store.backup_schedules().unwrap()[0];
+    assert_eq!(s.skipped, 1);
+    assert!(s.next_run_unix_ms > later && s.next_drill_unix_ms > later);
+    assert_eq!(
+        schedule::tick(&store, &launcher, later + MINUTE)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
+fn cron_and_drill_expressions_are_checked() {
+    assert!(schedule::check_cron("0 3 * * *").is_ok());
+    assert!(schedule::check_cron("not cron").is_err());
+    assert!(schedule::check_cron("61 3 * * *").is_err());
+    assert_eq!(schedule::drill_cron("daily").unwrap(), "30 4 * * *");
+    assert_eq!(schedule::drill_cron("").unwrap(), "");
+    assert!(schedule::drill_cron("sometimes").is_err());
+    assert_eq!(schedule::next_after("0 3 * * *", T0), Some(T0 + 3 * HOUR));
+}

@@ -1,0 +1,318 @@
+//! The `Backups` service: what `convoy backup ...` calls. Viewers may list backups and
+//! schedules; everything that starts a job or changes the catalog needs an operator and is
+//! audited, refusals included, exactly like `Admin` (see `AdminService::audited`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use convoy_proto::identity::{Identity, Role};
+use convoy_proto::v1::backups_server::Backups as BackupsRpc;
+use convoy_proto::v1::{
+    AddScheduleRequest, AuditEntry, Backup, BackupSchedule, DrillAction, DrillBackupsRequest, Job,
+    JobOptions, ListBackupsRequest, ListBackupsResponse, ListSchedulesRequest,
+    ListSchedulesResponse, RemoveScheduleRequest, RestoreAction, RestoreBackupRequest,
+    RunBackupRequest, VerifyBackupRequest,
+};
+use tonic::{Request, Response, Status};
+
+use super::auth;
+use crate::backups::{Backups, schedule, state_name};
+use crate::dispatch::{BackupWork, Dispatcher, JobRequest, valid_action_name};
+use crate::registry::now_unix_ms;
+use crate::selector::Selector;
+
+pub struct BackupsService {
+    dispatcher: Arc<Dispatcher>,
+    backups: Backups,
+}
+
+impl BackupsService {
+    pub fn new(dispatcher: Arc<Dispatcher>, backups: Backups) -> Self {
+        Self {
+            dispatcher,
+            backups,
+        }
+    }
+
+    /// Runs a mutating call for an operator and records it in the audit log, whatever the
+    /// outcome. The caller's identity comes from its certificate.
+    async fn audited<T, F, Fut>(
+        &self,
+        request: &Request<impl Sized>,
+        call: &str,
+        summary: String,
+        f: F,
+    ) -> Result<T, Status>
+    where
+        F: FnOnce(auth::Operator) -> Fut,
+        Fut: std::future::Future<Output = Result<(T, String), Status>>,
+    {
+        let (operator, role) = match auth::peer(request).map(|p| p.identity) {
+            Ok(Identity::Operator { name, role }) => (name, role.to_string()),
+            Ok(other) => (other.to_string(), String::new()),
+            Err(_) => ("unknown".to_string(), String::new()),
+        };
+        let result = match auth::require_role(request, Role::Operator) {
+            Ok(caller) => f(caller).await,
+            Err(status) => Err(status),
+        };
+        let entry = AuditEntry {
+            at_unix_ms: now_unix_ms(),
+            operator,
+            role,
+            call: call.to_string(),
+            request: summary,
+            ok: result.is_ok(),
+            outcome: match &result {
+                Ok((_, outcome)) => outcome.clone(),
+                Err(status) => format!("{:?}: {}", status.code(), status.message()),
+            },
+        };
+        let store = self.dispatcher.store();
+        store.append_audit(&entry).map_err(Status::from)?;
+        store.flush_async().await.map_err(Status::from)?;
+        tracing::info!(operator = %entry.operator, call, ok = entry.ok, outcome = %entry.outcome, "audit");
+        result.map(|(value, _)| value)
+    }
+
+    /// Starts a backup job and returns its view.
+    async fn start(
+        &self,
+        request: &Request<impl Sized>,
+        call: &str,
+        summary: String,
+        options: JobOptions,
+        work: BackupWork,
+    ) -> Result<Response<Job>, Status> {
+        let dispatcher = self.dispatcher.clone();
+        let job = self
+            .audited(request, call, summary, |caller| async move {
+                let job_request = JobRequest {
+                    action: String::new(),
+                    selector: options.selector,
+                    concurrency: options.concurrency,
+                    max_errors: options.max_errors,
+                    delivery_timeout: (options.delivery_timeout_ms > 0)
+                        .then(|| Duration::from_millis(options.delivery_timeout_ms)),
+                    request_id: options.request_id,
+                    deploy: None,
+                    rollback: None,
+                    backup: Some(work),
+                };
+                let record = dispatcher.start_job(&caller.name, &job_request).await?;
+                let outcome = format!("job {} on {} host(s)", record.id, record.command_ids.len());
+                Ok((record.id, outcome))
+            })
+            .await?;
+        Ok(Response::new(self.dispatcher.job_view(&job, 0)?))
+    }
+}
+
+fn check_set(set: &str) -> Result<(), Status> {
+    if valid_action_name(set) {
+        Ok(())
+    } else {
+        Err(Status::invalid_argument(format!(
+            "invalid backup set name {set:?}: expected [a-z0-9][a-z0-9._-]*, at most 63 characters"
+        )))
+    }
+}
+
+fn annotated(mut schedule: BackupSchedule) -> BackupSchedule {
+    schedule::annotate(&mut schedule);
+    schedule
+}
+
+#[tonic::async_trait]
+impl BackupsRpc for BackupsService {
+    async fn run_backup(
+        &self,
+        request: Request<RunBackupRequest>,
+    ) -> Result<Response<Job>, Status> {
+        let body = request.get_ref().clone();
+        let options = body.options.unwrap_or_default();
+        let summary = format!("set={} selector={:?}", body.set, options.selector);
+        check_set(&body.set)?;
+        let work = BackupWork::Backup(convoy_proto::v1::BackupAction { set: body.set });
+        self.start(&request, "RunBackup", summary, options, work)
+            .await
+    }
+
+    async fn list_backups(
+        &self,
+        request: Request<ListBackupsRequest>,
+    ) -> Result<Response<ListBackupsResponse>, Status> {
+        auth::require_role(&request, Role::Viewer)?;
+        let body = request.into_inner();
+        let backups = self.backups.list(&body.host, &body.set, body.all)?;
+        Ok(Response::new(ListBackupsResponse { backups }))
+    }
+
+    async fn verify_backup(
+        &self,
+        request: Request<VerifyBackupRequest>,
+    ) -> Result<Response<Backup>, Status> {
+        let id = request.get_ref().id.clone();
+        let backups = self.backups.clone();
+        let backup = self
+            .audited(
+                &request,
+                "VerifyBackup",
+                format!("id={id}"),
+                |_| async move {
+                    let backup = backups.verify(&id).await?;
+                    let outcome = if backup.verified_ok {
+                        format!("backup {id} verified: sha256 matches")
+                    } else {
+                        format!("backup {id} is corrupt: {}", backup.message)
+                    };
+                    Ok((backup, outcome))
+                },
+            )
+            .await?;
+        Ok(Response::new(backup))
+    }
+
+    async fn restore_backup(
+        &self,
+        request: Request<RestoreBackupRequest>,
+    ) -> Result<Response<Job>, Status> {
+        let body = request.get_ref().clone();
+        let backup = self.backups.get(&body.id)?;
+        if !matches!(state_name(backup.state), "complete" | "partial") {
+            return Err(Status::failed_precondition(format!(
+                "backup {} is {}; only complete or partial backups can be restored",
+                backup.id,
+                state_name(backup.state)
+            )));
+        }
+        if body.in_place != body.target_dir.is_empty() {
+            return Err(Status::invalid_argument(
+                "give exactly one of a target directory (--to DIR) or --in-place",
+            ));
+        }
+        if !body.in_place && !body.target_dir.starts_with('/') {
+            return Err(Status::invalid_argument(format!(
+                "restore target {:?} must be an absolute path",
+                body.target_dir
+            )));
+        }
+        let host = if body.host.is_empty() {
+            backup.host.clone()
+        } else {
+            body.host.clone()
+        };
+        let summary = format!(
+            "id={} host={host} {}{}",
+            body.id,
+            if body.in_place {
+                "in-place".to_string()
+            } else {
+                format!("to={}", body.target_dir)
+            },
+            if body.force { " force" } else { "" }
+        );
+        let mut options = body.options.unwrap_or_default();
+        options.selector = String::new();
+        let work = BackupWork::Restore {
+            action: RestoreAction {
+                backup_id: backup.id,
+                set: backup.set,
+                target_dir: body.target_dir,
+                in_place: body.in_place,
+                force: body.force,
+            },
+            host,
+        };
+        self.start(&request, "RestoreBackup", summary, options, work)
+            .await
+    }
+
+    async fn drill_backups(
+        &self,
+        request: Request<DrillBackupsRequest>,
+    ) -> Result<Response<Job>, Status> {
+        let body = request.get_ref().clone();
+        let options = body.options.unwrap_or_default();
+        check_set(&body.set)?;
+        let summary = format!("set={} selector={:?}", body.set, options.selector);
+        let work = BackupWork::Drill(DrillAction { set: body.set });
+        self.start(&request, "DrillBackups", summary, options, work)
+            .await
+    }
+
+    async fn add_schedule(
+        &self,
+        request: Request<AddScheduleRequest>,
+    ) -> Result<Response<BackupSchedule>, Status> {
+        let body = request.get_ref().clone();
+        let summary = format!(
+            "set={} selector={:?} cron={:?} drill={:?}",
+            body.set, body.selector, body.cron, body.drill
+        );
+        let store = self.dispatcher.store().clone();
+        let schedule = self
+            .audited(&request, "AddSchedule", summary, |caller| async move {
+                check_set(&body.set)?;
+                Selector::parse(&body.selector)
+                    .map_err(|err| Status::invalid_argument(format!("invalid selector: {err}")))?;
+                schedule::check_cron(&body.cron).map_err(Status::invalid_argument)?;
+                let drill_cron =
+                    schedule::drill_cron(&body.drill).map_err(Status::invalid_argument)?;
+                let schedule = BackupSchedule {
+                    id: format!("s-{:06x}", rand::random::<u32>() & 0xff_ffff),
+                    set: body.set,
+                    selector: body.selector,
+                    cron: body.cron,
+                    drill_cron,
+                    created_by: caller.name,
+                    created_unix_ms: now_unix_ms(),
+                    ..Default::default()
+                };
+                store.put_backup_schedule(&schedule)?;
+                store.flush_async().await?;
+                let outcome = format!("schedule {}", schedule.id);
+                Ok((annotated(schedule), outcome))
+            })
+            .await?;
+        Ok(Response::new(schedule))
+    }
+
+    async fn list_schedules(
+        &self,
+        request: Request<ListSchedulesRequest>,
+    ) -> Result<Response<ListSchedulesResponse>, Status> {
+        auth::require_role(&request, Role::Viewer)?;
+        let schedules = self
+            .dispatcher
+            .store()
+            .backup_schedules()?
+            .into_iter()
+            .map(annotated)
+            .collect();
+        Ok(Response::new(ListSchedulesResponse { schedules }))
+    }
+
+    async fn remove_schedule(
+        &self,
+        request: Request<RemoveScheduleRequest>,
+    ) -> Result<Response<BackupSchedule>, Status> {
+        let id = request.get_ref().id.clone();
+        let store = self.dispatcher.store().clone();
+        let schedule = self
+            .audited(
+                &request,
+                "RemoveSchedule",
+                format!("id={id}"),
+                |_| async move {
+                    let removed = store
+                        .remove_backup_schedule(&id)?
+                        .ok_or_else(|| Status::not_found(format!("no schedule {id:?}")))?;
+                    store.flush_async().await?;
+                    Ok((removed, format!("schedule {id} removed")))
+                },
+            )
+            .await?;
+        Ok(Response::new(schedule))
+    }
+}
