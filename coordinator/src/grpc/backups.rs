@@ -1,17 +1,17 @@
 //! The `Backups` service: what `convoy backup ...` calls. Viewers may list backups and
 //! schedules; everything that starts a job or changes the catalog needs an operator and is
-//! audited, refusals included, exactly like `Admin` (see `AdminService::audited`).
+//! audited, refusals included, exactly like `Admin` (see `grpc::audit::audited`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use convoy_proto::identity::{Identity, Role};
+use convoy_proto::identity::Role;
 use convoy_proto::v1::backups_server::Backups as BackupsRpc;
 use convoy_proto::v1::{
-    AddScheduleRequest, AuditEntry, Backup, BackupSchedule, DrillAction, DrillBackupsRequest, Job,
-    JobOptions, ListBackupsRequest, ListBackupsResponse, ListSchedulesRequest,
-    ListSchedulesResponse, RemoveScheduleRequest, RestoreAction, RestoreBackupRequest,
-    RunBackupRequest, VerifyBackupRequest,
+    AddScheduleRequest, Backup, BackupSchedule, DrillAction, DrillBackupsRequest, Job, JobOptions,
+    ListBackupsRequest, ListBackupsResponse, ListSchedulesRequest, ListSchedulesResponse,
+    RemoveScheduleRequest, RestoreAction, RestoreBackupRequest, RunBackupRequest,
+    VerifyBackupRequest,
 };
 use tonic::{Request, Response, Status};
 
@@ -34,8 +34,7 @@ impl BackupsService {
         }
     }
 
-    /// Runs a mutating call for an operator and records it in the audit log, whatever the
-    /// outcome. The caller's identity comes from its certificate.
+    /// Runs a mutating call for an operator and records it in the audit log.
     async fn audited<T, F, Fut>(
         &self,
         request: &Request<impl Sized>,
@@ -47,32 +46,7 @@ impl BackupsService {
         F: FnOnce(auth::Operator) -> Fut,
         Fut: std::future::Future<Output = Result<(T, String), Status>>,
     {
-        let (operator, role) = match auth::peer(request).map(|p| p.identity) {
-            Ok(Identity::Operator { name, role }) => (name, role.to_string()),
-            Ok(other) => (other.to_string(), String::new()),
-            Err(_) => ("unknown".to_string(), String::new()),
-        };
-        let result = match auth::require_role(request, Role::Operator) {
-            Ok(caller) => f(caller).await,
-            Err(status) => Err(status),
-        };
-        let entry = AuditEntry {
-            at_unix_ms: now_unix_ms(),
-            operator,
-            role,
-            call: call.to_string(),
-            request: summary,
-            ok: result.is_ok(),
-            outcome: match &result {
-                Ok((_, outcome)) => outcome.clone(),
-                Err(status) => format!("{:?}: {}", status.code(), status.message()),
-            },
-        };
-        let store = self.dispatcher.store();
-        store.append_audit(&entry).map_err(Status::from)?;
-        store.flush_async().await.map_err(Status::from)?;
-        tracing::info!(operator = %entry.operator, call, ok = entry.ok, outcome = %entry.outcome, "audit");
-        result.map(|(value, _)| value)
+        super::audit::audited(self.dispatcher.store(), request, call, summary, f).await
     }
 
     /// Starts a backup job and returns its view.
