@@ -109,6 +109,14 @@ fn apply(rollout: &mut Rollout, model: &mut Model, now: i64, event: Event) {
     }
     let actions = rollout.on_event(now, event);
     check_actions(rollout, model, now, &actions);
+    // The driver ticks at the next deadline: one already due would make it spin.
+    if let Some(at) = rollout.next_deadline() {
+        assert!(
+            at > now,
+            "deadline {at} is not after {now}: {:?}",
+            rollout.status()
+        );
+    }
 }
 
 fn check_actions(rollout: &Rollout, model: &mut Model, now: i64, actions: &[Action]) {
@@ -192,6 +200,7 @@ fn random_step(rng: &mut Rng, rollout: &mut Rollout, model: &mut Model, now: &mu
                 model.succeeded_at.insert(host.clone(), *now);
                 Event::DeploySucceeded { host }
             }
+            Some(host) if rng.chance(25) => Event::DeployUndelivered { host },
             Some(host) => Event::DeployFailed {
                 host,
                 reason: "boom".to_string(),

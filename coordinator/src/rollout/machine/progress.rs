@@ -78,7 +78,8 @@ impl Rollout {
         if self.phase.is_terminal() {
             return None;
         }
-        let mut deadline = self.bake_until;
+        // A paused bake does not end by itself: its end is no deadline until a resume.
+        let mut deadline = self.bake_until.filter(|_| self.paused.is_none());
         let mut consider = |at: i64| deadline = Some(deadline.map_or(at, |d| d.min(at)));
         if let (Some(since), Some(timeout)) = (self.wait_since, self.settings.pause_timeout_ms) {
             consider(since.saturating_add(timeout));

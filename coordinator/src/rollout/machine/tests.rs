@@ -397,6 +397,31 @@ fn offline_skip_and_late_window() {
 }
 
 #[test]
+fn a_deploy_never_delivered_is_unreachable_not_failed_and_converges_late() {
+    let settings = Settings {
+        auto_promote: true,
+        ..Settings::default()
+    };
+    let undelivered = Event::DeployUndelivered {
+        host: "h0".to_string(),
+    };
+    let r = check(
+        rollout(&hosts(2, &[]), batches("1", "1"), settings),
+        "deploy h0",
+        &[
+            (1, undelivered.clone(), "deploy h1"),
+            // A late duplicate changes nothing.
+            (2, undelivered, ""),
+            (3, ok("h1"), "finished succeeded"),
+            (4, online("h0"), "converge h0"),
+        ],
+        "succeeded",
+    );
+    assert_eq!(r.hosts[0].state, HostState::Unreachable);
+    assert_eq!(r.failures, 0);
+}
+
+#[test]
 fn waiting_for_a_host_in_words() {
     let mut fleet = hosts(2, &[]);
     fleet[0].online = false;
