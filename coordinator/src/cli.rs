@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod connect;
+pub mod docs;
 pub mod jobs;
 pub mod output;
 pub mod pki;
@@ -101,6 +102,11 @@ pub enum Command {
     Deploy(releases::DeployArgs),
     /// Return an app to each host's previous (or a named) kept release, as a job.
     Rollback(releases::RollbackArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
+    Completions(docs::CompletionsArgs),
+    /// Write man pages for every command into a directory (packaging/generate-docs uses it).
+    #[command(hide = true)]
+    Man(docs::ManArgs),
 }
 
 /// Runs a parsed command line. `serve` runs until `shutdown` is cancelled.
@@ -121,6 +127,8 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Release(command) => releases::run(command, &cli.connect, cli.output).await,
         Command::Deploy(args) => releases::deploy(args, &cli.connect, cli.output).await,
         Command::Rollback(args) => releases::rollback(args, &cli.connect, cli.output).await,
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man(args) => docs::man_pages(&args),
     }
 }
 

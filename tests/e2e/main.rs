@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use convoy_tests::binary;
 
+mod packaging;
+
 /// A child process that is killed if the test ends early.
 struct Proc {
     child: Child,
