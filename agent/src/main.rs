@@ -33,10 +33,28 @@ enum Command {
         #[arg(long, short = 'c', default_value = "/etc/convoy/agent.toml")]
         config: PathBuf,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages for every command into a directory (packaging/generate-docs uses it).
+    #[command(hide = true)]
+    Man {
+        /// Directory to write convoy-agent.1 and one page per subcommand into.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let config = match cli.command {
+        Command::Run { config } => config,
+        Command::Completions { shell } => return completions(shell),
+        Command::Man { out } => return man_pages(&out),
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -47,7 +65,6 @@ fn main() -> ExitCode {
         LogFormat::Json => builder.json().init(),
     }
     convoy_proto::tls::install_crypto_provider();
-    let Command::Run { config } = cli.command;
     let config = match convoy_agent::Config::load(&config) {
         Ok(config) => config,
         Err(err) => {
@@ -75,6 +92,38 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints the completion script for `shell`, generated from the definitions above.
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory as _;
+    use std::io::Write as _;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "convoy-agent", &mut script);
+    match std::io::stdout().lock().write_all(&script) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: cannot write to stdout: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Writes `convoy-agent.1` and a page per visible subcommand into `dir`.
+fn man_pages(dir: &std::path::Path) -> ExitCode {
+    use clap::CommandFactory as _;
+    let written =
+        std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(Cli::command(), dir));
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!(
+                "error: cannot write man pages into {}: {err}",
+                dir.display()
+            );
             ExitCode::FAILURE
         }
     }

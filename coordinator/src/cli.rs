@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod backups;
 pub mod connect;
+pub mod docs;
 pub mod jobs;
 pub mod output;
 pub mod pki;
@@ -109,6 +110,11 @@ pub enum Command {
     /// Backups: run, list, verify, restore, drill and schedule.
     #[command(subcommand)]
     Backup(backups::BackupCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
+    Completions(docs::CompletionsArgs),
+    /// Write man pages for every command into a directory (packaging/generate-docs uses it).
+    #[command(hide = true)]
+    Man(docs::ManArgs),
 }
 
 /// Runs a parsed command line. `serve` runs until `shutdown` is cancelled.
@@ -131,6 +137,8 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Rollback(args) => releases::rollback(args, &cli.connect, cli.output).await,
         Command::Rollout(command) => rollouts::run(command, &cli.connect, cli.output).await,
         Command::Backup(command) => backups::run(command, &cli.connect, cli.output).await,
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man(args) => docs::man_pages(&args),
     }
 }
 

@@ -1,0 +1,679 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_convoy_global_optspecs
+    string join \n addr= ca= cert= key= o/output= log-format= h/help V/version
+end
+
+function __fish_convoy_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_convoy_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_convoy_using_subcommand
+    set -l cmd (__fish_convoy_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c convoy -n "__fish_convoy_needs_command" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_needs_command" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_needs_command" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_needs_command" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_needs_command" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_needs_command" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_needs_command" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "serve" -d 'Run the coordinator'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "cert" -d 'Issue certificates from the fleet CA'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "agents" -d 'List agents, or show one'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "whoami" -d 'Show who the coordinator thinks you are'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "job" -d 'Inspect or cancel one job'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "audit" -d 'Who did what, when, with what result'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -s c -l config -d 'Path to coordinator.toml' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l dir -d 'Directory to write the CA into' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l days -d 'Validity in days' -r
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l force -d 'Overwrite an existing CA (every certificate it issued stops being trusted)'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l role -d 'Operator role: viewer, operator or admin' -r
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l san -d 'DNS name or IP address the server is reached by (servers only; repeatable)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l ca-dir -d 'Directory holding ca.pem and ca.key' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l out -d 'Directory to write the certificate and key into' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l days -d 'Validity in days' -r
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l force -d 'Overwrite existing files'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s s -l selector -d 'Label selector, e.g. \'role=web,zone in (a,b)\'' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'One agent: facts, labels, latest metrics, metrics history, connection history'
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "show" -d 'One agent: facts, labels, latest metrics, metrics history, connection history'
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l max-errors -d 'Failures after which no new host starts: N or P%' -r
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l delivery-timeout -d 'A host offline this long after its turn came is undeliverable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l request-id -d 'Idempotency key: repeating a request with the same key returns the first job' -r
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -f -a "show" -d 'One job: per host state, exit code, duration and output tail'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -f -a "output" -d 'One host\'s whole output for a job'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -f -a "cancel" -d 'Cancel a job: pending hosts never start, running ones are stopped'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l host -r
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from help" -f -a "show" -d 'One job: per host state, exit code, duration and output tail'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from help" -f -a "output" -d 'One host\'s whole output for a job'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Cancel a job: pending hosts never start, running ones are stopped'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -l since -d 'Only entries this recent, e.g. 1h, 30m, 7d' -r
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -l operator -d 'Only this operator\'s entries' -r
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -l limit -d 'At most this many (the newest)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l out -d 'Path prefix of the two files' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l force -d 'Overwrite existing files'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l sign-key -d 'Private key from `convoy release keygen` to sign with' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s s -l selector -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l max-errors -d 'Failures after which no new host starts: N or P%' -r
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l delivery-timeout -d 'A host offline this long after its turn came is undeliverable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l request-id -d 'Idempotency key: repeating a request with the same key returns the first job' -r
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l to -d 'A kept release to return to (default: each host\'s previous one)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l max-errors -d 'Failures after which no new host starts: N or P%' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l delivery-timeout -d 'A host offline this long after its turn came is undeliverable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l request-id -d 'Idempotency key: repeating a request with the same key returns the first job' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "list" -d 'Rollouts of every app, newest first'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "status" -d 'One rollout: waves, hosts per wave with state, gates, failures against the budget, and what it waits for'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "pause" -d 'Start no new hosts; those in flight finish'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "resume" -d 'Continue a paused rollout (after a failure pause, the failures so far are accepted)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "promote" -d 'Let a rollout go on past its canary wave'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "history" -d 'Past rollouts of an app and their outcome'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l canary -d 'The first wave: N hosts or P% (default 1)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l batch -d 'Hosts per later wave: N or P% (default 10%). Also the size of rollback waves' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l steps -d 'A ramp of cumulative shares instead of canary and batch, e.g. 1,10%,50%,100%' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l max-failures -d 'Failed hosts tolerated over the whole rollout: N or P% (default 0)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l bake -d 'How long each finished wave must stay healthy, within its gates, before the next' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l gate -d 'A metric gate checked on every host of a baking wave: cpu<90, mem<95, load1<8, disk</:90, cpu<1.5*baseline. Repeatable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l group-by -d 'Waves never mix values of this label; groups go one after another' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l on-failure -d 'When failures exceed the budget: pause (the operator decides) or rollback' -r -f -a "pause\t''
+rollback\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l pause-timeout -d 'Abort when a wait for promotion or a pause lasts longer than this' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l offline -d 'Hosts offline when their turn comes: wait for them, or skip them' -r -f -a "wait\t''
+skip\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l offline-timeout -d 'How long to wait for an offline host before counting it unreachable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l late-window -d 'Hosts skipped or unreachable that come back within this long after the rollout succeeded still get the version' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l request-id -d 'Idempotency key: repeating a start with the same key returns the first rollout' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l auto-promote -d 'Go on after the canary bakes without waiting for `convoy rollout promote`'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l dry-run -d 'Print the plan (waves and their hosts) and start nothing'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l wait -d 'Block until the rollout ends; exit 0 only if it succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l limit -d 'At most this many' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l active -d 'Only rollouts still going'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l wait -d 'Block until the rollback ends; exit 0 only if it rolled back cleanly'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l limit -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "list" -d 'Rollouts of every app, newest first'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "status" -d 'One rollout: waves, hosts per wave with state, gates, failures against the budget, and what it waits for'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "pause" -d 'Start no new hosts; those in flight finish'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "resume" -d 'Continue a paused rollout (after a failure pause, the failures so far are accepted)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Let a rollout go on past its canary wave'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "history" -d 'Past rollouts of an app and their outcome'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "run" -d 'Back up a set on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "list" -d 'Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "verify" -d 'Re-hash a stored archive on the coordinator; exit 1 if it does not match'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "restore" -d 'Put a backup back on a host: under --to DIR, or --in-place (never the default)'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l max-errors -d 'Failures after which no new host starts: N or P%' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l delivery-timeout -d 'A host offline this long after its turn came is undeliverable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l request-id -d 'Idempotency key: repeating a request with the same key returns the first job' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l host -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l set -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l all -d 'Include uploads in progress and failed ones'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l host -d 'The host to restore on (default: the host the backup came from)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l to -d 'Restore under this absolute directory (must be empty unless --force)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l max-errors -d 'Failures after which no new host starts: N or P%' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l delivery-timeout -d 'A host offline this long after its turn came is undeliverable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l request-id -d 'Idempotency key: repeating a request with the same key returns the first job' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l in-place -d 'Restore to the original paths'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l force -d 'Restore into a non-empty --to directory'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l max-errors -d 'Failures after which no new host starts: N or P%' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l delivery-timeout -d 'A host offline this long after its turn came is undeliverable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l request-id -d 'Idempotency key: repeating a request with the same key returns the first job' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -f -a "add" -d 'Back up a set on a cron schedule, optionally with periodic drills'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -f -a "list"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -f -a "remove"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "run" -d 'Back up a set on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "list" -d 'Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Re-hash a stored archive on the coordinator; exit 1 if it does not match'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Put a backup back on a host: under --to DIR, or --in-place (never the default)'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand man" -l out -d 'Directory to write convoy.1 and one page per subcommand (convoy-serve.1, ...) into' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand man" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand man" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand man" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand man" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand man" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand man" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand man" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "serve" -d 'Run the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "cert" -d 'Issue certificates from the fleet CA'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "agents" -d 'List agents, or show one'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "job" -d 'Inspect or cancel one job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "audit" -d 'Who did what, when, with what result'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agents" -f -a "show" -d 'One agent: facts, labels, latest metrics, metrics history, connection history'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from job" -f -a "show" -d 'One job: per host state, exit code, duration and output tail'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from job" -f -a "output" -d 'One host\'s whole output for a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from job" -f -a "cancel" -d 'Cancel a job: pending hosts never start, running ones are stopped'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "list" -d 'Rollouts of every app, newest first'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "status" -d 'One rollout: waves, hosts per wave with state, gates, failures against the budget, and what it waits for'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "pause" -d 'Start no new hosts; those in flight finish'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "resume" -d 'Continue a paused rollout (after a failure pause, the failures so far are accepted)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "promote" -d 'Let a rollout go on past its canary wave'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "history" -d 'Past rollouts of an app and their outcome'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "run" -d 'Back up a set on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "list" -d 'Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Re-hash a stored archive on the coordinator; exit 1 if it does not match'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "restore" -d 'Put a backup back on a host: under --to DIR, or --in-place (never the default)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
