@@ -65,6 +65,15 @@ pub enum DispatchError {
     Store(#[from] StoreError),
 }
 
+impl From<crate::releases::DeployLookupError> for DispatchError {
+    fn from(err: crate::releases::DeployLookupError) -> Self {
+        match err {
+            crate::releases::DeployLookupError::Release(e) => DispatchError::Release(e),
+            crate::releases::DeployLookupError::Store(e) => DispatchError::Store(e),
+        }
+    }
+}
+
 /// What an operator asks for.
 #[derive(Debug, Clone)]
 pub struct JobRequest {
@@ -489,7 +498,7 @@ impl Dispatcher {
 
     /// What the request asks each host to do, checked.
     fn work(&self, request: &JobRequest) -> Result<Work, DispatchError> {
-        use crate::releases::{ReleaseError, validate_app, validate_version};
+        use crate::releases::{validate_app, validate_version};
         if let Some(backup) = &request.backup {
             let set = crate::backups::set_of(backup);
             if !valid_action_name(&set) {
@@ -498,23 +507,11 @@ impl Dispatcher {
             return Ok(Work::Backup(backup.clone()));
         }
         if let Some(spec) = &request.deploy {
-            validate_app(&spec.app)?;
-            validate_version(&spec.version)?;
-            let release = self
-                .store
-                .release(&spec.app, &spec.version)?
-                .ok_or_else(|| ReleaseError::Unknown {
-                    app: spec.app.clone(),
-                    version: spec.version.clone(),
-                })?;
-            return Ok(Work::Deploy(convoy_proto::v1::Deploy {
-                app: release.app,
-                version: release.version,
-                sha256: release.sha256,
-                size: release.size,
-                signature: release.signature,
-                signer: release.signer,
-            }));
+            return Ok(Work::Deploy(crate::releases::deploy_command(
+                &self.store,
+                &spec.app,
+                &spec.version,
+            )?));
         }
         if let Some(spec) = &request.rollback {
             validate_app(&spec.app)?;

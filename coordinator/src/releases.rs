@@ -232,3 +232,37 @@ mod tests {
         );
     }
 }
+
+/// The deploy command for `app` `version`: the stored release's digest, size and
+/// signature, checked names first. Unknown releases are an error.
+pub fn deploy_command(
+    store: &crate::store::Store,
+    app: &str,
+    version: &str,
+) -> Result<convoy_proto::v1::Deploy, DeployLookupError> {
+    validate_app(app)?;
+    validate_version(version)?;
+    let release = store
+        .release(app, version)?
+        .ok_or_else(|| ReleaseError::Unknown {
+            app: app.to_string(),
+            version: version.to_string(),
+        })?;
+    Ok(convoy_proto::v1::Deploy {
+        app: release.app,
+        version: release.version,
+        sha256: release.sha256,
+        size: release.size,
+        signature: release.signature,
+        signer: release.signer,
+    })
+}
+
+/// Why [`deploy_command`] found no release to deploy.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployLookupError {
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}

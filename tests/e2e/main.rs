@@ -650,6 +650,11 @@ timeout = "60s"
 /// A tar.gz release of `web` with a start hook and a health check.
 fn web_release(dir: &Path, version: &str) -> std::path::PathBuf {
     let manifest = "[hooks]\nstart = [\"/bin/sh\", \"-c\", \"echo $CONVOY_VERSION > ../../running\"]\n[health]\ncommand = [\"/bin/sh\", \"-c\", \"test -f VERSION\"]\ninterval = \"50ms\"\nretries = 3\ndeadline = \"5s\"\n";
+    web_release_with(dir, version, manifest)
+}
+
+/// A tar.gz release of `web`: `convoy.toml` (the manifest given) and a `VERSION` file.
+fn web_release_with(dir: &Path, version: &str, manifest: &str) -> std::path::PathBuf {
     let path = dir.join(format!("web-{version}.tar.gz"));
     let file = std::fs::File::create(&path).unwrap();
     let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(

@@ -3,6 +3,7 @@
 //! exits 0 only for a rollout that succeeded.
 
 use std::path::{Path, PathBuf};
+
 use std::time::Duration;
 
 use super::{Fleet, json, wait_until};
@@ -14,26 +15,7 @@ fn release(dir: &Path, version: &str, healthy: bool) -> PathBuf {
     let manifest = format!(
         "[hooks]\nstart = [\"/bin/sh\", \"-c\", \"echo $CONVOY_VERSION >> ../../deploys\"]\n[health]\ncommand = [\"/bin/sh\", \"-c\", \"test -f {check}\"]\ninterval = \"50ms\"\nretries = 2\ndeadline = \"2s\"\nmonitor_interval = \"200ms\"\n"
     );
-    let path = dir.join(format!("web-{version}.tar.gz"));
-    let file = std::fs::File::create(&path).unwrap();
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        file,
-        flate2::Compression::fast(),
-    ));
-    for (name, contents) in [
-        ("convoy.toml", manifest),
-        ("VERSION", format!("{version}\n")),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(contents.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, name, contents.as_bytes())
-            .unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap();
-    path
+    super::web_release_with(dir, version, &manifest)
 }
 
 fn deploys(fleet: &Fleet, id: &str) -> String {

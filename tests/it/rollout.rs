@@ -37,15 +37,7 @@ async fn fleet(n: usize) -> Fleet {
     let mut agents = Vec::new();
     for i in 1..=n {
         let zone = if i <= n.div_ceil(2) { "a" } else { "b" };
-        let mut config = TestAgent::config(
-            &pki,
-            &coordinator.url(),
-            &format!("web-{i}"),
-            &[("role", "web"), ("zone", zone)],
-        );
-        config.apps = BTreeMap::from([("web".to_string(), Default::default())]);
-        let dir = config.data_dir.join("apps/web");
-        agents.push((TestAgent::start_with(config), dir));
+        agents.push(web(&pki, &coordinator.url(), &format!("web-{i}"), zone));
     }
     let operator = pki.operator("alice", Role::Operator);
     let mut admin = coordinator.admin(&pki, &operator).await;
@@ -411,7 +403,7 @@ async fn an_offline_host_converges_when_it_returns() {
     );
     assert_eq!(current(&dir2), "releases/1.0");
     // It comes back: it gets the version the rollout established.
-    let (_web2, dir2) = web_agent_with_zone(&pki, &coordinator.url(), "web-2");
+    let (_web2, dir2) = web(&pki, &coordinator.url(), "web-2", "b");
     let late = wait_for("late convergence", ROLLOUT_WAIT, || {
         let mut rollouts = rollouts.clone();
         let id = id.clone();
@@ -429,8 +421,9 @@ async fn an_offline_host_converges_when_it_returns() {
     coordinator.stop().await;
 }
 
-fn web_agent_with_zone(pki: &TestPki, url: &str, id: &str) -> (TestAgent, std::path::PathBuf) {
-    let mut config = TestAgent::config(pki, url, id, &[("role", "web"), ("zone", "b")]);
+/// A web agent (role=web, the given zone) that names app `web`; and its app dir.
+fn web(pki: &TestPki, url: &str, id: &str, zone: &str) -> (TestAgent, std::path::PathBuf) {
+    let mut config = TestAgent::config(pki, url, id, &[("role", "web"), ("zone", zone)]);
     config.apps = BTreeMap::from([("web".to_string(), Default::default())]);
     let dir = config.data_dir.join("apps/web");
     (TestAgent::start_with(config), dir)

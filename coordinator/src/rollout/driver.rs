@@ -69,6 +69,15 @@ pub enum RolloutError {
     Stopped,
 }
 
+impl From<crate::releases::DeployLookupError> for RolloutError {
+    fn from(err: crate::releases::DeployLookupError) -> Self {
+        match err {
+            crate::releases::DeployLookupError::Release(e) => RolloutError::Release(e),
+            crate::releases::DeployLookupError::Store(e) => RolloutError::Store(e),
+        }
+    }
+}
+
 /// What an operator can do to a running rollout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {

@@ -45,7 +45,7 @@ pub async fn watch(
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
-        if let Ok(view) = follow_once(id, connect).await {
+        if let Ok(view) = super::get(id, connect).await {
             failing_since = None;
             if settled(&view) {
                 display.show(&view);
@@ -54,15 +54,6 @@ pub async fn watch(
             }
         }
     }
-}
-
-async fn follow_once(id: &str, connect: &ConnectArgs) -> anyhow::Result<RolloutView> {
-    let mut client = rollouts(connect).await?;
-    Ok(client
-        .get_rollout(GetRolloutRequest { id: id.to_string() })
-        .await
-        .map_err(|status| rpc_error(&connect.addr, status))?
-        .into_inner())
 }
 
 /// One watch stream: Some(final view) if the rollout ended, None if the stream ended

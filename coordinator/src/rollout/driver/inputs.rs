@@ -3,13 +3,13 @@
 //! [`Driver::apply`].
 
 use convoy_proto::v1::{
-    AgentState, CommandState, Deploy, RolloutEventKind, RolloutLogEntry, RolloutRecord, RolloutSpec,
+    AgentState, CommandState, RolloutEventKind, RolloutLogEntry, RolloutRecord, RolloutSpec,
 };
 
 use super::{Control, Deferred, Driver, JobKind, Loaded, Request, RolloutError, Started};
 use crate::dispatch::Finished;
 use crate::registry::now_unix_ms;
-use crate::releases::{ReleaseError, validate_app, validate_version};
+use crate::releases::deploy_command;
 use crate::rollout::machine::{Action, Event, HostState, Rollout, State};
 use crate::rollout::plan;
 use crate::rollout::record::{self, Replayed};
@@ -87,8 +87,6 @@ impl Driver {
         request_id: &str,
         by: &str,
     ) -> Result<Started, RolloutError> {
-        validate_app(&spec.app)?;
-        validate_version(&spec.version)?;
         if !request_id.is_empty() {
             if let Some(id) = self.store.rollout_for_request(request_id)? {
                 let view = self.view_of(&id)?;
@@ -99,13 +97,7 @@ impl Driver {
                 });
             }
         }
-        let release = self
-            .store
-            .release(&spec.app, &spec.version)?
-            .ok_or_else(|| ReleaseError::Unknown {
-                app: spec.app.clone(),
-                version: spec.version.clone(),
-            })?;
+        let deploy = deploy_command(&self.store, &spec.app, &spec.version)?;
         let (strategy, settings) = record::parse_spec(&spec)?;
         let selector = Selector::parse(&spec.selector)?;
         let agents = self.registry.list(&selector);
@@ -169,14 +161,7 @@ impl Driver {
             created_by: by.to_string(),
             created_unix_ms: now,
             plan: Some(record::plan_to_record(&plan)),
-            deploy: Some(Deploy {
-                app: release.app,
-                version: release.version,
-                sha256: release.sha256,
-                size: release.size,
-                signature: release.signature,
-                signer: release.signer,
-            }),
+            deploy: Some(deploy),
             request_id: request_id.to_string(),
             state: State::Running.as_str().to_string(),
             active: true,
