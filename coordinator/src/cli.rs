@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod backups;
 pub mod connect;
+pub mod demo;
 pub mod jobs;
 pub mod output;
 pub mod pki;
@@ -109,6 +110,12 @@ pub enum Command {
     /// Backups: run, list, verify, restore, drill and schedule.
     #[command(subcommand)]
     Backup(backups::BackupCommand),
+    /// A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release
+    /// rolled back by itself, a backup and a recovery drill; runs until Ctrl-C.
+    Demo(demo::DemoArgs),
+    /// The demo's sample app (used by the demo's release hooks).
+    #[command(subcommand, hide = true)]
+    DemoApp(demo::DemoAppCommand),
 }
 
 /// Runs a parsed command line. `serve` runs until `shutdown` is cancelled.
@@ -131,6 +138,8 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Rollback(args) => releases::rollback(args, &cli.connect, cli.output).await,
         Command::Rollout(command) => rollouts::run(command, &cli.connect, cli.output).await,
         Command::Backup(command) => backups::run(command, &cli.connect, cli.output).await,
+        Command::Demo(args) => demo::run(args, cli.log_format).await,
+        Command::DemoApp(command) => demo::run_app(command).await,
     }
 }
 

@@ -167,7 +167,7 @@ async fn sha256_of(path: &std::path::Path) -> anyhow::Result<(String, u64)> {
     Ok((hex::encode(hasher.finalize()), size))
 }
 
-async fn push(
+pub(crate) async fn push(
     app: String,
     version: String,
     artifact: PathBuf,
