@@ -122,6 +122,27 @@ fn demo_script_tells_the_story_checks_it_and_leaves_nothing_behind() {
     assert_nothing_left(&stdout);
 }
 
+fn interrupt(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Interrupts the demo if the test fails half-way, so it still cleans up its fleet.
+struct Interrupted(Option<u32>);
+
+impl Drop for Interrupted {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = Command::new("kill")
+                .args(["-INT", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
 #[test]
 fn interactive_demo_runs_until_sigint_then_stops_everything() {
     let mut child = Command::new(binary("convoy"))
@@ -133,6 +154,7 @@ fn interactive_demo_runs_until_sigint_then_stops_everything() {
         .spawn()
         .unwrap();
     let pid = child.id();
+    let mut interrupted = Interrupted(Some(pid));
     let stdout = child.stdout.take().unwrap();
     // Read lines on a thread, so the deadline below holds even if the demo stalls.
     let (tx, rx) = std::sync::mpsc::channel::<String>();
@@ -146,7 +168,8 @@ fn interactive_demo_runs_until_sigint_then_stops_everything() {
     });
     let mut seen = String::new();
     let deadline = Instant::now() + Duration::from_secs(150);
-    while !seen.contains("The fleet is live") {
+    // The last line before it waits: "Send SIGINT or SIGTERM to stop the fleet and delete …".
+    while !seen.contains("to stop the fleet and delete") {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(line) => {
@@ -154,7 +177,6 @@ fn interactive_demo_runs_until_sigint_then_stops_everything() {
                 seen.push('\n');
             }
             Err(_) => {
-                let _ = child.kill();
                 panic!("the demo never said the fleet is live:\n{seen}");
             }
         }
@@ -187,11 +209,7 @@ fn interactive_demo_runs_until_sigint_then_stops_everything() {
         String::from_utf8_lossy(&agents.stderr)
     );
 
-    let status = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    interrupt(pid);
     let deadline = Instant::now() + Duration::from_secs(60);
     let exit = loop {
         if let Some(exit) = child.try_wait().unwrap() {
@@ -203,6 +221,8 @@ fn interactive_demo_runs_until_sigint_then_stops_everything() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
+    // It exited: nothing left to interrupt (its pid may be reused from here on).
+    interrupted.0 = None;
     reader.join().unwrap();
     while let Ok(line) = rx.try_recv() {
         seen.push_str(&line);
