@@ -100,7 +100,9 @@ pub async fn run(args: DemoArgs, log_format: crate::telemetry::LogFormat) -> any
             passed: false,
             detail: format!("{err:#}"),
         });
-        print_log_tail(&fleet);
+        if !shutdown.is_cancelled() {
+            print_log_tail(&fleet);
+        }
     }
 
     if mode == Mode::Interactive && told.is_ok() && !shutdown.is_cancelled() {
