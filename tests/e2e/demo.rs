@@ -258,3 +258,36 @@ fn demo_without_the_agent_binary_says_how_to_build_it() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn demo_with_its_stdout_closed_still_cleans_up() {
+    // `convoy demo --script | head -1`: the reader goes away after the first line.
+    let mut child = Command::new(binary("convoy"))
+        .args(["demo", "--script"])
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let dir = fleet_dir(&first);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the demo did not finish with its stdout closed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    assert!(!dir.exists(), "{} was not deleted", dir.display());
+    let left = processes_in(&dir);
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

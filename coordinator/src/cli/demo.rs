@@ -11,6 +11,23 @@
 //! This module drives a coordinator it embeds through the same gRPC clients as the rest of
 //! the CLI; it never opens the store itself.
 
+/// Prints a line to stdout, ignoring a closed stdout: the demo must still clean up after
+/// `convoy demo | head` (`out!` would end the process on a broken pipe).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `say!` for stderr.
+macro_rules! warn_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod app;
 mod fleet;
 mod ops;
@@ -26,8 +43,6 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 pub use app::{DemoAppCommand, run as run_app};
-
-use crate::cli::out;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -68,8 +83,8 @@ pub async fn run(args: DemoArgs, log_format: crate::telemetry::LogFormat) -> any
     let log = std::fs::File::create(fleet.dir.join("coordinator.log"))
         .context("cannot create the coordinator log")?;
     crate::telemetry::init_to(log_format, "info", log);
-    out!("convoy demo: a throwaway fleet in {}", fleet.dir.display());
-    out!(
+    say!("convoy demo: a throwaway fleet in {}", fleet.dir.display());
+    say!(
         "  logs: {0}/coordinator.log and {0}/<host>/agent.log",
         fleet.dir.display()
     );
@@ -78,9 +93,9 @@ pub async fn run(args: DemoArgs, log_format: crate::telemetry::LogFormat) -> any
     let told = tokio::select! {
         told = async {
             fleet.start().await?;
-            out!("  coordinator: {} (embedded)", fleet.connect.addr);
+            say!("  coordinator: {} (embedded)", fleet.connect.addr);
             for host in &fleet.hosts {
-                out!(
+                say!(
                     "  agent {} (zone {}): pid {}, app on 127.0.0.1:{}",
                     host.id,
                     host.zone,
@@ -93,8 +108,8 @@ pub async fn run(args: DemoArgs, log_format: crate::telemetry::LogFormat) -> any
         () = shutdown.cancelled() => Err(anyhow::anyhow!("interrupted")),
     };
     if let Err(err) = &told {
-        out!("");
-        out!("the story stopped: {err:#}");
+        say!("");
+        say!("the story stopped: {err:#}");
         story.checks.push(story::Check {
             name: "the story ran to its end".into(),
             passed: false,
@@ -108,15 +123,15 @@ pub async fn run(args: DemoArgs, log_format: crate::telemetry::LogFormat) -> any
     if mode == Mode::Interactive && told.is_ok() && !shutdown.is_cancelled() {
         print_poke(&fleet, &story);
         shutdown.cancelled().await;
-        out!("");
+        say!("");
     }
-    out!(
+    say!(
         "Stopping the fleet: agents, apps, the coordinator; deleting {}",
         fleet.dir.display()
     );
     let cleanup = fleet.shutdown().await;
     signals.abort();
-    out!(
+    say!(
         "  stopped {} agents and {} app processes; temp dir {}",
         cleanup.agents_stopped,
         cleanup.apps_stopped,
@@ -154,7 +169,7 @@ async fn watch_signals(shutdown: CancellationToken) {
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
-        eprintln!("warning: cannot install signal handlers; Ctrl-C will not clean up");
+        warn_line!("warning: cannot install signal handlers; Ctrl-C will not clean up");
         return;
     };
     loop {
@@ -163,7 +178,7 @@ async fn watch_signals(shutdown: CancellationToken) {
             _ = int.recv() => {},
         }
         if shutdown.is_cancelled() {
-            eprintln!("still cleaning up; it takes a few seconds at most");
+            warn_line!("still cleaning up; it takes a few seconds at most");
         }
         shutdown.cancel();
     }
@@ -172,9 +187,9 @@ async fn watch_signals(shutdown: CancellationToken) {
 fn print_log_tail(fleet: &fleet::Fleet) {
     let log = std::fs::read_to_string(fleet.dir.join("coordinator.log")).unwrap_or_default();
     let lines: Vec<&str> = log.lines().collect();
-    out!("last lines of the coordinator log:");
+    say!("last lines of the coordinator log:");
     for line in &lines[lines.len().saturating_sub(20)..] {
-        out!("  {line}");
+        say!("  {line}");
     }
 }
 
@@ -185,42 +200,42 @@ fn print_poke(fleet: &fleet::Fleet, story: &story::Story) {
         .and_then(|exe| exe.parent().map(|dir| dir.display().to_string()))
         .unwrap_or_else(|| ".".into());
     let first = fleet.hosts.first().map_or(0, |h| h.port);
-    out!("");
-    out!("The fleet is live. In another terminal:");
-    out!("");
-    out!("  export PATH={exe_dir}:$PATH");
-    out!("  export CONVOY_ADDR={}", fleet.connect.addr);
-    out!("  export CONVOY_CA={}", pki.join("ca.pem").display());
-    out!("  export CONVOY_CERT={}", pki.join("demo.pem").display());
-    out!("  export CONVOY_KEY={}", pki.join("demo.key").display());
-    out!("");
-    out!("  convoy agents                              # the inventory, with live metrics");
-    out!("  convoy agents --selector zone=b            # label selectors");
-    out!("  convoy release status web                  # which host runs which version");
-    out!("  convoy rollout list                        # the two rollouts and how they ended");
+    say!("");
+    say!("The fleet is live. In another terminal:");
+    say!("");
+    say!("  export PATH={exe_dir}:$PATH");
+    say!("  export CONVOY_ADDR={}", fleet.connect.addr);
+    say!("  export CONVOY_CA={}", pki.join("ca.pem").display());
+    say!("  export CONVOY_CERT={}", pki.join("demo.pem").display());
+    say!("  export CONVOY_KEY={}", pki.join("demo.key").display());
+    say!("");
+    say!("  convoy agents                              # the inventory, with live metrics");
+    say!("  convoy agents --selector zone=b            # label selectors");
+    say!("  convoy release status web                  # which host runs which version");
+    say!("  convoy rollout list                        # the two rollouts and how they ended");
     if !story.bad_rollout.is_empty() {
-        out!(
+        say!(
             "  convoy rollout status {}       # the canary that failed and was rolled back",
             story.bad_rollout
         );
     }
-    out!("  convoy backup list                         # the backup and its drill");
-    out!("  convoy exec uname --selector role=web --follow");
-    out!(
+    say!("  convoy backup list                         # the backup and its drill");
+    say!("  convoy exec uname --selector role=web --follow");
+    say!(
         "  convoy rollout start web 1.0 --selector role=web --group-by zone --canary 1 --auto-promote --wait"
     );
-    out!(
+    say!(
         "  convoy audit                               # everything the demo did, as operator demo"
     );
-    out!("  curl http://127.0.0.1:{first}/             # web-a1's copy of the app");
-    out!("");
+    say!("  curl http://127.0.0.1:{first}/             # web-a1's copy of the app");
+    say!("");
     if std::io::stdin().is_terminal() {
-        out!(
+        say!(
             "Press Ctrl-C to stop the fleet and delete {}.",
             fleet.dir.display()
         );
     } else {
-        out!(
+        say!(
             "Send SIGINT or SIGTERM to stop the fleet and delete {}.",
             fleet.dir.display()
         );
@@ -228,10 +243,10 @@ fn print_poke(fleet: &fleet::Fleet, story: &story::Story) {
 }
 
 fn summary(story: &story::Story, started: Instant) {
-    out!("");
-    out!("Summary:");
+    say!("");
+    say!("Summary:");
     for check in &story.checks {
-        out!(
+        say!(
             "  [{}] {}{}",
             if check.passed { "pass" } else { "FAIL" },
             check.name,
@@ -243,7 +258,7 @@ fn summary(story: &story::Story, started: Instant) {
         );
     }
     let passed = story.checks.iter().filter(|c| c.passed).count();
-    out!(
+    say!(
         "demo: {passed} of {} checks passed in {:.1}s",
         story.checks.len(),
         started.elapsed().as_secs_f64()

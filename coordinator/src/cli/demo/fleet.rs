@@ -285,15 +285,15 @@ impl Fleet {
         if let Some(server) = self.server.take() {
             match tokio::time::timeout(SERVER_STOP_GRACE, server).await {
                 Ok(Ok(Ok(()))) => {}
-                Ok(Ok(Err(err))) => eprintln!("warning: the coordinator stopped with: {err:#}"),
-                Ok(Err(err)) => eprintln!("warning: the coordinator task failed: {err}"),
-                Err(_) => eprintln!("warning: the coordinator did not stop in time"),
+                Ok(Ok(Err(err))) => warn_line!("warning: the coordinator stopped with: {err:#}"),
+                Ok(Err(err)) => warn_line!("warning: the coordinator task failed: {err}"),
+                Err(_) => warn_line!("warning: the coordinator did not stop in time"),
             }
         }
         if let Some(temp) = self.temp.take() {
             match temp.close() {
                 Ok(()) => cleanup.removed_dir = true,
-                Err(err) => eprintln!("warning: cannot delete {}: {err}", self.dir.display()),
+                Err(err) => warn_line!("warning: cannot delete {}: {err}", self.dir.display()),
             }
         }
         cleanup.leftovers = procs::under(&self.dir);

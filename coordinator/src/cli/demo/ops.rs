@@ -190,9 +190,9 @@ pub async fn rollout(
         .map_err(|status| rpc_error(&connect.addr, status))?
         .into_inner();
     for line in &started.plan {
-        crate::cli::out!("    {line}");
+        say!("    {line}");
     }
-    crate::cli::out!("    rollout {} started", started.id);
+    say!("    rollout {} started", started.id);
     let follow = watch::watch_styled(
         &started.id,
         connect,

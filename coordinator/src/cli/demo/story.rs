@@ -16,9 +16,7 @@ use super::fleet::{APP, BACKUP_SET, Fleet, HOSTS};
 use super::ops::{
     job_problems, rollout, rollout_command, rollout_spec, settled_versions, wait_job, wait_online,
 };
-use crate::cli::OutputFormat;
 use crate::cli::connect::{admin, backups, rpc_error};
-use crate::cli::out;
 
 /// The host whose backup set the demo backs up and drills.
 pub const BACKUP_HOST: &str = "web-b1";
@@ -41,7 +39,7 @@ pub struct Story {
 
 impl Story {
     fn check(&mut self, name: &str, passed: bool, detail: String) {
-        out!(
+        say!(
             "    {} {name}{}",
             if passed { "ok:    " } else { "FAILED:" },
             if detail.is_empty() {
@@ -59,8 +57,8 @@ impl Story {
 }
 
 fn step(started: Instant, title: &str) {
-    out!("");
-    out!("[{:>5.1}s] {title}", started.elapsed().as_secs_f64());
+    say!("");
+    say!("[{:>5.1}s] {title}", started.elapsed().as_secs_f64());
 }
 
 fn versions_line(hosts: &BTreeMap<String, HostRelease>) -> String {
@@ -114,17 +112,15 @@ pub async fn tell(fleet: &Fleet, mode: Mode, story: &mut Story) -> anyhow::Resul
     for (version, broken) in [("1.0", false), ("2.0", false), ("3.0", true)] {
         let artifact = build_release(&fleet.dir, version, broken)?;
         if broken {
-            out!("    {APP} {version} is broken on purpose: its /health answers 500");
+            say!("    {APP} {version} is broken on purpose: its /health answers 500");
         }
-        crate::cli::releases::push(
-            APP.into(),
-            version.into(),
-            artifact,
-            None,
-            connect,
-            OutputFormat::Table,
-        )
-        .await?;
+        let (release, size) =
+            crate::cli::releases::upload(APP.into(), version.into(), artifact, None, connect)
+                .await?;
+        say!(
+            "    pushed {APP} {version}: {size} bytes, sha256 {}",
+            release.sha256
+        );
     }
 
     step(
@@ -148,7 +144,7 @@ pub async fn tell(fleet: &Fleet, mode: Mode, story: &mut Story) -> anyhow::Resul
         .into_inner();
     let job = wait_job(&mut client, connect, job, "deploy web 1.0", mode).await?;
     let versions = settled_versions(connect, "1.0").await?;
-    out!("    {}", versions_line(&versions));
+    say!("    {}", versions_line(&versions));
     story.check(
         "web 1.0 deployed and healthy on every host",
         job.state == JobState::Succeeded as i32 && all_on(&versions, "1.0"),
@@ -159,10 +155,10 @@ pub async fn tell(fleet: &Fleet, mode: Mode, story: &mut Story) -> anyhow::Resul
         started,
         "Rolling out web 2.0 in canary waves, zone by zone, gated on health",
     );
-    out!("    {}", rollout_command("2.0", "pause"));
+    say!("    {}", rollout_command("2.0", "pause"));
     let good = rollout(connect, rollout_spec("2.0", "pause"), mode).await?;
     let versions = settled_versions(connect, "2.0").await?;
-    out!("    {}", versions_line(&versions));
+    say!("    {}", versions_line(&versions));
     story.check(
         "web 2.0 rolled out: rollout succeeded",
         good.state == "succeeded",
@@ -188,7 +184,7 @@ pub async fn tell(fleet: &Fleet, mode: Mode, story: &mut Story) -> anyhow::Resul
         started,
         "Rolling out web 3.0, which fails its health check, with --on-failure rollback",
     );
-    out!("    {}", rollout_command("3.0", "rollback"));
+    say!("    {}", rollout_command("3.0", "rollback"));
     let bad = rollout(connect, rollout_spec("3.0", "rollback"), mode).await?;
     story.bad_rollout = bad.id.clone();
     check_rolled_back(fleet, &bad, story, connect).await?;
@@ -199,8 +195,8 @@ pub async fn tell(fleet: &Fleet, mode: Mode, story: &mut Story) -> anyhow::Resul
     );
     backup_and_drill(connect, mode, story).await?;
 
-    out!("");
-    out!(
+    say!("");
+    say!(
         "[{:>5.1}s] Story told: {} of {} checks passed",
         started.elapsed().as_secs_f64(),
         story.checks.iter().filter(|c| c.passed).count(),
@@ -221,7 +217,7 @@ async fn check_rolled_back(
         .and_then(|w| w.hosts.first())
         .map(|h| (h.host.clone(), h.state.clone(), h.reason.clone()))
         .unwrap_or_default();
-    out!("    canary {}: {} ({})", canary.0, canary.1, canary.2);
+    say!("    canary {}: {} ({})", canary.0, canary.1, canary.2);
     story.check(
         "web 3.0 stopped at the canary and rolled back by itself",
         bad.state == "rolled_back" && canary.1 == "rolled_back",
@@ -244,7 +240,7 @@ async fn check_rolled_back(
         String::new(),
     );
     let versions = settled_versions(connect, "2.0").await?;
-    out!("    {}", versions_line(&versions));
+    say!("    {}", versions_line(&versions));
     story.check(
         "every host, the canary too, is back on web 2.0 and healthy",
         all_on(&versions, "2.0"),
@@ -264,7 +260,7 @@ async fn backup_and_drill(
         delivery_timeout_ms: 60_000,
         ..Default::default()
     };
-    out!("    convoy backup run {BACKUP_SET} --selector host={BACKUP_HOST} --wait");
+    say!("    convoy backup run {BACKUP_SET} --selector host={BACKUP_HOST} --wait");
     let mut client = backups(connect).await?;
     let job = client
         .run_backup(RunBackupRequest {
@@ -297,7 +293,7 @@ async fn backup_and_drill(
         .as_ref()
         .is_some_and(|b| b.state == BackupState::Complete as i32 && b.files > 0);
     if let Some(b) = &backup {
-        out!(
+        say!(
             "    backup {}: {} files, {} bytes stored",
             b.id,
             b.files,
@@ -311,7 +307,7 @@ async fn backup_and_drill(
         job_problems(&job).join("; "),
     );
 
-    out!("    convoy backup drill {BACKUP_SET} --selector host={BACKUP_HOST}");
+    say!("    convoy backup drill {BACKUP_SET} --selector host={BACKUP_HOST}");
     let drill = client
         .drill_backups(DrillBackupsRequest {
             set: BACKUP_SET.into(),
@@ -327,7 +323,7 @@ async fn backup_and_drill(
         .find(|b| b.id == story.backup_id)
         .and_then(|b| b.last_drill);
     if let Some(d) = &drilled {
-        out!(
+        say!(
             "    drill on {}: {} ({} files, {} bytes checked in {} ms)",
             d.host,
             if d.ok { "passed" } else { "FAILED" },
