@@ -281,7 +281,7 @@ fn demo_with_its_stdout_closed_still_cleans_up() {
             break exit;
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
+            interrupt(child.id());
             panic!("the demo did not finish with its stdout closed");
         }
         std::thread::sleep(Duration::from_millis(50));
