@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod backups;
 pub mod connect;
+pub mod demo;
 pub mod docs;
 pub mod jobs;
 pub mod output;
@@ -115,6 +116,12 @@ pub enum Command {
     /// Write man pages for every command into a directory (packaging/generate-docs uses it).
     #[command(hide = true)]
     Man(docs::ManArgs),
+    /// A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release
+    /// rolled back by itself, a backup and a recovery drill; runs until Ctrl-C.
+    Demo(demo::DemoArgs),
+    /// The demo's sample app (used by the demo's release hooks).
+    #[command(subcommand, hide = true)]
+    DemoApp(demo::DemoAppCommand),
 }
 
 /// Runs a parsed command line. `serve` runs until `shutdown` is cancelled.
@@ -139,6 +146,8 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Backup(command) => backups::run(command, &cli.connect, cli.output).await,
         Command::Completions(args) => docs::completions(&args),
         Command::Man(args) => docs::man_pages(&args),
+        Command::Demo(args) => demo::run(args, cli.log_format).await,
+        Command::DemoApp(command) => demo::run_app(command).await,
     }
 }
 

@@ -11,9 +11,13 @@ use tokio_util::sync::CancellationToken;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let serving = matches!(cli.command, Command::Serve { .. });
-    telemetry::init(cli.log_format, if serving { "info" } else { "warn" });
+    // The demo runs a coordinator too; it sends logs to a file in its own directory.
+    let demo = matches!(cli.command, Command::Demo(_));
+    if !demo {
+        telemetry::init(cli.log_format, if serving { "info" } else { "warn" });
+    }
     convoy_proto::tls::install_crypto_provider();
-    let runtime = if serving {
+    let runtime = if serving || demo {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

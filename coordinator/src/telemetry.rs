@@ -27,3 +27,20 @@ pub fn init(format: LogFormat, default_level: &str) {
     // Err only if a subscriber is already installed (tests); keep that one.
     let _ = result;
 }
+
+/// Installs the global subscriber writing to `file` (no colours): `convoy demo` keeps its
+/// embedded coordinator's logs out of the story it prints.
+pub fn init_to(format: LogFormat, default_level: &str, file: std::fs::File) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file));
+    let result = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    // Err only if a subscriber is already installed (tests); keep that one.
+    let _ = result;
+}

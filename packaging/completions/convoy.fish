@@ -50,6 +50,8 @@ complete -c convoy -n "__fish_convoy_needs_command" -f -a "rollout" -d 'Rolling 
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -s c -l config -d 'Path to coordinator.toml' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l addr -d 'Coordinator address' -r
@@ -634,23 +636,93 @@ complete -c convoy -n "__fish_convoy_using_subcommand man" -l log-format -d 'Log
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c convoy -n "__fish_convoy_using_subcommand man" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "serve" -d 'Run the coordinator'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "cert" -d 'Issue certificates from the fleet CA'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "agents" -d 'List agents, or show one'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "job" -d 'Inspect or cancel one job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "audit" -d 'Who did what, when, with what result'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -l script -d 'Tell the story non-interactively: plain lines, every step checked, a summary, then clean up and exit (0 only if every check passed)'
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -f -a "start" -d 'Start the sample app in the background (a release\'s start hook)'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -f -a "stop" -d 'Stop the app named in the pid file (a release\'s stop hook)'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -f -a "serve" -d 'Serve HTTP in the foreground: GET /health answers 200, or 500 when broken'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l port -d 'Local port to serve HTTP on' -r
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l pidfile -d 'Pid file of the running app (its log goes beside it)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l app-version -d 'The version to report (set by the agent for hooks)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l broken -d 'Answer /health with 500: a release that fails its health check'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l pidfile -d 'Pid file of the running app' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l port -d 'Local port to serve HTTP on' -r
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l pidfile -d 'Pid file to write; the server exits when it no longer names it' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l app-version -d 'The version to report' -r
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
+json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l broken -d 'Answer /health with 500'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "start" -d 'Start the sample app in the background (a release\'s start hook)'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop the app named in the pid file (a release\'s stop hook)'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve HTTP in the foreground: GET /health answers 200, or 500 when broken'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agents" -f -a "show" -d 'One agent: facts, labels, latest metrics, metrics history, connection history'
@@ -677,3 +749,6 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "restore" -d 'Put a backup back on a host: under --to DIR, or --in-place (never the default)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from demo-app" -f -a "start" -d 'Start the sample app in the background (a release\'s start hook)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from demo-app" -f -a "stop" -d 'Stop the app named in the pid file (a release\'s stop hook)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from demo-app" -f -a "serve" -d 'Serve HTTP in the foreground: GET /health answers 200, or 500 when broken'

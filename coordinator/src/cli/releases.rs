@@ -175,6 +175,37 @@ async fn push(
     connect: &ConnectArgs,
     format: OutputFormat,
 ) -> anyhow::Result<()> {
+    let (release, size) = upload(app, version, artifact, sign_key, connect).await?;
+    match format {
+        OutputFormat::Json => out!(
+            "{}",
+            serde_json::to_string_pretty(&output::ReleaseJson::from(&release))?
+        ),
+        OutputFormat::Table => out!(
+            "pushed {} {}: {} bytes, sha256 {}{}",
+            release.app,
+            release.version,
+            size,
+            release.sha256,
+            if release.signer.is_empty() {
+                ", unsigned".to_string()
+            } else {
+                format!(", signed by {}", release.signer)
+            }
+        ),
+    }
+    Ok(())
+}
+
+/// Uploads an artifact (signed with `sign_key` if given); returns the stored release and
+/// the artifact's size. Prints nothing.
+pub(crate) async fn upload(
+    app: String,
+    version: String,
+    artifact: PathBuf,
+    sign_key: Option<PathBuf>,
+    connect: &ConnectArgs,
+) -> anyhow::Result<(convoy_proto::v1::Release, u64)> {
     validate_app(&app).map_err(usage)?;
     validate_version(&version).map_err(usage)?;
     let (sha256, size) = sha256_of(&artifact).await?;
@@ -230,25 +261,7 @@ async fn push(
         .await
         .context("reader task")?
         .context("cannot read the artifact")?;
-    match format {
-        OutputFormat::Json => out!(
-            "{}",
-            serde_json::to_string_pretty(&output::ReleaseJson::from(&release))?
-        ),
-        OutputFormat::Table => out!(
-            "pushed {} {}: {} bytes, sha256 {}{}",
-            release.app,
-            release.version,
-            size,
-            release.sha256,
-            if release.signer.is_empty() {
-                ", unsigned".to_string()
-            } else {
-                format!(", signed by {}", release.signer)
-            }
-        ),
-    }
-    Ok(())
+    Ok((release, size))
 }
 
 async fn list(app: String, connect: &ConnectArgs, format: OutputFormat) -> anyhow::Result<()> {

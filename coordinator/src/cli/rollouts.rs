@@ -1,7 +1,7 @@
 //! `convoy rollout start|list|status|watch|pause|resume|promote|abort|rollback|history`.
 
 mod render;
-mod watch;
+pub(crate) mod watch;
 
 use std::time::Duration;
 

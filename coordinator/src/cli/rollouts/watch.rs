@@ -25,7 +25,18 @@ pub async fn watch(
     connect: &ConnectArgs,
     format: OutputFormat,
 ) -> anyhow::Result<RolloutView> {
-    let mut display = Display::new(format);
+    watch_styled(id, connect, format, false).await
+}
+
+/// [`watch`], with `lines_only` to print a line per change even on a terminal
+/// (`convoy demo --script`).
+pub async fn watch_styled(
+    id: &str,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+    lines_only: bool,
+) -> anyhow::Result<RolloutView> {
+    let mut display = Display::new(format, lines_only);
     let mut failing_since: Option<Instant> = None;
     loop {
         let result = follow(id, connect, &mut display).await;
@@ -95,10 +106,10 @@ enum Display {
 }
 
 impl Display {
-    fn new(format: OutputFormat) -> Self {
+    fn new(format: OutputFormat, lines_only: bool) -> Self {
         if format == OutputFormat::Json {
             Display::Quiet
-        } else if std::io::stderr().is_terminal() {
+        } else if !lines_only && std::io::stderr().is_terminal() {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let status = multi.add(ProgressBar::new_spinner());
             status.enable_steady_tick(Duration::from_millis(200));
