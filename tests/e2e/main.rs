@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use convoy_tests::binary;
 
+mod backup;
 mod rollout;
 
 /// A child process that is killed if the test ends early.
