@@ -1,0 +1,567 @@
+//! `backup`: one real agent backs up a set of mixed files (many small files, a few large ones;
+//! mostly incompressible, some compressible text), then restores it `--to` a fresh directory
+//! and drills it, each through the real `convoy backup ...` CLI. Measures each command's wall
+//! time, the agent's CPU time meanwhile and its resident memory (polled VmRSS and VmHWM); then,
+//! as floors on the same data, `tar | zstd -3 -T1`, `tar | sha256sum` and
+//! `zstd -d | tar -x` of the stored archive.
+//!
+//! The data set is built once per invocation and stays in the page cache (the machine has the
+//! memory), so the figures are the CPU-bound path, not the disk. Each run uses a freshly
+//! started agent, so its VmHWM after the backup covers that backup (and start-up) only.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail, ensure};
+use tokio::time::Instant;
+
+use crate::fleet::{Fleet, Proc, Target, sibling_binary};
+use crate::procfs::{CLK_TCK, median, mib, proc_status_kib};
+
+const AGENT: &str = "backup-1";
+const SET: &str = "bench";
+/// Resident memory is polled this often while a command runs.
+const POLL: Duration = Duration::from_millis(20);
+
+#[derive(Debug, clap::Args)]
+pub struct BackupArgs {
+    /// Bytes in the backed-up set, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    size_mib: u64,
+    /// Small files (1 byte to 32 KiB each, in nested directories).
+    #[arg(long, default_value_t = 20_000)]
+    small_files: u64,
+    /// Backup, restore and drill rounds, each on a freshly started agent.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+}
+
+/// One command's cost.
+#[derive(Debug, Clone, Copy, Default)]
+struct Phase {
+    wall: Duration,
+    agent_cpu_s: f64,
+    /// The kernel-mode part of `agent_cpu_s`.
+    agent_sys_s: f64,
+    agent_rss_max_kib: u64,
+}
+
+struct Round {
+    backup: Phase,
+    restore: Phase,
+    drill: Phase,
+    /// VmHWM right after the backup (a fresh agent: start-up + backup), and at the end.
+    hwm_after_backup_kib: u64,
+    hwm_end_kib: u64,
+    rss_idle_kib: u64,
+}
+
+/// The data set on disk.
+struct DataSet {
+    root: PathBuf,
+    files: u64,
+    bytes: u64,
+    compressible: u64,
+}
+
+pub async fn backup_bench(args: &BackupArgs) -> anyhow::Result<()> {
+    ensure!(
+        args.size_mib >= 64 && args.runs > 0,
+        "--size-mib must be at least 64 and --runs at least 1"
+    );
+    let fleet = Fleet::new(&[AGENT])?;
+    let dir = fleet.dir().to_path_buf();
+    let data = tokio::task::spawn_blocking({
+        let (root, size, small) = (
+            dir.join("backup-set"),
+            args.size_mib << 20,
+            args.small_files,
+        );
+        move || make_data_set(&root, size, small)
+    })
+    .await
+    .context("the data builder panicked")??;
+    println!(
+        "backup: one convoy-agent backs up {} files, {:.1} MiB ({:.1} MiB of it compressible \
+         text, the rest pseudo-random), restores it --to a fresh dir and drills it; {} runs",
+        data.files,
+        mib(data.bytes / 1024),
+        mib(data.compressible / 1024),
+        args.runs
+    );
+    let config = dir.join(format!("{AGENT}.toml"));
+    let mut text = std::fs::read_to_string(&config)?;
+    text.push_str(&format!(
+        "[backup.sets.{SET}]\npaths = [\"{}\"]\nkeep = 1\n",
+        data.root.display()
+    ));
+    std::fs::write(&config, text)?;
+
+    floors(&data)?;
+    let mut coordinator = fleet.spawn_coordinator()?;
+    fleet
+        .wait_ready(&mut coordinator, Target::Coordinator)
+        .await?;
+    let mut rounds = Vec::new();
+    for run in 1..=args.runs {
+        let round = round(&fleet, &data, run)
+            .await
+            .with_context(|| format!("run {run}\n{}", coordinator.log_tail()))?;
+        print_round(run, &round, &data);
+        rounds.push(round);
+    }
+    print_medians(&rounds, &data);
+    coordinator.terminate(Duration::from_secs(30)).await?;
+    Ok(())
+}
+
+async fn round(fleet: &Fleet, data: &DataSet, run: usize) -> anyhow::Result<Round> {
+    let mut agent = fleet.spawn_agent(AGENT)?;
+    let online = fleet.wait_online(1, Duration::from_secs(30));
+    tokio::select! {
+        result = online => result.with_context(|| agent.log_tail())?,
+        () = agent.exited() => bail!("the agent exited early\n{}", agent.log_tail()),
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_idle_kib = proc_status_kib(agent.pid(), "VmRSS")?;
+    let selector = "role=bench";
+    let (backup, out) = measure(
+        fleet,
+        &mut agent,
+        &["backup", "run", SET, "--selector", selector, "--wait"],
+    )
+    .await
+    .context("backup run")?;
+    let hwm_after_backup_kib = proc_status_kib(agent.pid(), "VmHWM")?;
+    ensure!(out.contains("succeeded"), "backup run said:\n{out}");
+    let listed = cli(fleet, &["backup", "list", "--set", SET, "-o", "json"]).await?;
+    let list: serde_json::Value = serde_json::from_str(&listed)?;
+    let newest = &list[0];
+    ensure!(
+        newest["state"] == "complete" && newest["files"].as_u64() >= Some(data.files),
+        "unexpected backup list:\n{listed}"
+    );
+    let id = newest["id"].as_str().context("no backup id")?.to_string();
+    println!(
+        "       backup {id}: archive {:.1} MiB, {} entries",
+        mib(newest["size"].as_u64().unwrap_or(0) / 1024),
+        newest["files"]
+    );
+
+    let target = fleet.dir().join(format!("restored-{run}"));
+    let target_arg = target.display().to_string();
+    let (restore, out) = measure(
+        fleet,
+        &mut agent,
+        &[
+            "backup",
+            "restore",
+            &id,
+            "--host",
+            AGENT,
+            "--to",
+            &target_arg,
+        ],
+    )
+    .await
+    .context("backup restore")?;
+    ensure!(out.contains("succeeded"), "backup restore said:\n{out}");
+    let restored = target.join(data.root.strip_prefix("/").unwrap_or(&data.root));
+    let same = tokio::task::spawn_blocking({
+        let (a, b) = (data.root.clone(), restored.clone());
+        move || same_trees(&a, &b)
+    })
+    .await
+    .context("the tree comparer panicked")??;
+    ensure!(
+        same == data.files,
+        "restored {same} of {} files",
+        data.files
+    );
+    std::fs::remove_dir_all(&target)?;
+
+    let (drill, out) = measure(
+        fleet,
+        &mut agent,
+        &["backup", "drill", SET, "--selector", selector],
+    )
+    .await
+    .context("backup drill")?;
+    ensure!(out.contains("succeeded"), "backup drill said:\n{out}");
+    let hwm_end_kib = proc_status_kib(agent.pid(), "VmHWM")?;
+    agent.terminate(Duration::from_secs(10)).await?;
+    fleet.wait_online(0, Duration::from_secs(15)).await?;
+    Ok(Round {
+        backup,
+        restore,
+        drill,
+        hwm_after_backup_kib,
+        hwm_end_kib,
+        rss_idle_kib,
+    })
+}
+
+/// Runs `convoy ARGS` to its end, polling the agent's memory and reading its CPU time.
+async fn measure(
+    fleet: &Fleet,
+    agent: &mut Proc,
+    args: &[&str],
+) -> anyhow::Result<(Phase, String)> {
+    let pid = agent.pid();
+    let (user_before, sys_before) = user_sys_ticks(pid)?;
+    let started = Instant::now();
+    let child = cli_command(fleet, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot start convoy")?;
+    // Dropped early, the child is killed (kill_on_drop).
+    let finished = child.wait_with_output();
+    tokio::pin!(finished);
+    let mut rss_max = proc_status_kib(pid, "VmRSS")?;
+    let mut tick = tokio::time::interval(POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let output = loop {
+        tokio::select! {
+            output = &mut finished => break output?,
+            _ = tick.tick() => {
+                rss_max = rss_max.max(proc_status_kib(pid, "VmRSS")?);
+                agent.ensure_running()?;
+            }
+        }
+    };
+    let wall = started.elapsed();
+    let (user_after, sys_after) = user_sys_ticks(pid)?;
+    rss_max = rss_max.max(proc_status_kib(pid, "VmRSS")?);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    ensure!(
+        output.status.success(),
+        "convoy {args:?} exited {}:\n{stdout}\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr),
+        agent.log_tail()
+    );
+    #[allow(clippy::cast_precision_loss)]
+    let seconds = |ticks: u64| ticks as f64 / *CLK_TCK as f64;
+    let agent_sys_s = seconds(sys_after - sys_before);
+    Ok((
+        Phase {
+            wall,
+            agent_cpu_s: seconds(user_after - user_before) + agent_sys_s,
+            agent_sys_s,
+            agent_rss_max_kib: rss_max,
+        },
+        stdout,
+    ))
+}
+
+/// The CLI with the fleet's operator certificate.
+fn cli_command(fleet: &Fleet, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(
+        sibling_binary("convoy").unwrap_or_else(|_| PathBuf::from("convoy")),
+    );
+    let operator = fleet.operator();
+    command
+        .args(args)
+        .current_dir(fleet.dir())
+        .env("CONVOY_ADDR", fleet.url())
+        .env(
+            "CONVOY_CA",
+            fleet.ca_dir().join(convoy_coordinator::pki::CA_CERT_FILE),
+        )
+        .env("CONVOY_CERT", &operator.cert)
+        .env("CONVOY_KEY", &operator.key)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+async fn cli(fleet: &Fleet, args: &[&str]) -> anyhow::Result<String> {
+    let output = cli_command(fleet, args).output().await?;
+    ensure!(
+        output.status.success(),
+        "convoy {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8(output.stdout)?)
+}
+
+/// `size` bytes: `small` files of 1 B..32 KiB in 2-level nested dirs, 1/8 of the total as
+/// compressible log-like text in 4 files, the rest in 8 large pseudo-random files.
+fn make_data_set(root: &Path, size: u64, small: u64) -> anyhow::Result<DataSet> {
+    let mut rng = WyRand(0x9e37_79b9_7f4a_7c15);
+    let mut bytes = 0;
+    let mut files = 0;
+    for index in 0..small {
+        let dir = root.join(format!("d{:02}/e{:02}", index % 32, (index / 32) % 16));
+        if index < 512 {
+            std::fs::create_dir_all(&dir)?;
+        }
+        let len = 1 + rng.next() % (32 * 1024);
+        write_random(&dir.join(format!("f{index:06}.bin")), len, &mut rng)?;
+        bytes += len;
+        files += 1;
+    }
+    let compressible = size / 8;
+    let text_dir = root.join("logs");
+    std::fs::create_dir_all(&text_dir)?;
+    for index in 0..4 {
+        let path = text_dir.join(format!("app-{index}.log"));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        let mut written = 0;
+        let mut line = 0u64;
+        while written < compressible / 4 {
+            let text = format!(
+                "2025-01-01T03:{:02}:{:02}Z INFO request id={} path=/api/v1/items/{} status=200 \
+                 took_ms={}\n",
+                (line / 60) % 60,
+                line % 60,
+                rng.next() % 1_000_000,
+                rng.next() % 5000,
+                rng.next() % 900
+            );
+            out.write_all(text.as_bytes())?;
+            written += text.len() as u64;
+            line += 1;
+        }
+        out.flush()?;
+        bytes += written;
+        files += 1;
+    }
+    let large_total = size.saturating_sub(bytes);
+    let large_dir = root.join("large");
+    std::fs::create_dir_all(&large_dir)?;
+    for index in 0..8u64 {
+        let len = large_total / 8 + u64::from(index < large_total % 8);
+        write_random(&large_dir.join(format!("blob-{index}.bin")), len, &mut rng)?;
+        bytes += len;
+        files += 1;
+    }
+    // A few modes other than the default, so a restore that loses them shows.
+    let script = root.join("logs/app-0.log");
+    std::fs::set_permissions(
+        &script,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600),
+    )?;
+    Ok(DataSet {
+        root: root.to_path_buf(),
+        files,
+        bytes,
+        compressible: compressible / 4 * 4,
+    })
+}
+
+/// wyrand: fast, and random enough that zstd finds nothing to compress.
+struct WyRand(u64);
+
+impl WyRand {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = u128::from(self.0) * u128::from(self.0 ^ 0xe703_7ed1_a0b4_28db);
+        ((t >> 64) as u64) ^ (t as u64)
+    }
+}
+
+/// `len` pseudo-random bytes into a new file, written 64 KiB at a time.
+fn write_random(path: &Path, len: u64, rng: &mut WyRand) -> anyhow::Result<()> {
+    let mut out = std::fs::File::create(path)?;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let n = buffer
+            .len()
+            .min(usize::try_from(left).unwrap_or(usize::MAX));
+        for word in buffer[..n].chunks_mut(8) {
+            let bytes = rng.next().to_le_bytes();
+            word.copy_from_slice(&bytes[..word.len()]);
+        }
+        out.write_all(&buffer[..n])?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+/// Counts the files of `a` found in `b` with the same bytes and mode; errors on the first
+/// difference.
+fn same_trees(a: &Path, b: &Path) -> anyhow::Result<u64> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut same = 0;
+    let mut stack = vec![PathBuf::new()];
+    while let Some(relative) = stack.pop() {
+        for entry in std::fs::read_dir(a.join(&relative))? {
+            let entry = entry?;
+            let path = relative.join(entry.file_name());
+            let meta = entry.metadata()?;
+            if meta.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let other = b.join(&path);
+            let other_meta = std::fs::metadata(&other)
+                .with_context(|| format!("{} is missing", other.display()))?;
+            ensure!(
+                other_meta.permissions().mode() == meta.permissions().mode()
+                    && std::fs::read(a.join(&path))? == std::fs::read(&other)?,
+                "{} differs",
+                other.display()
+            );
+            same += 1;
+        }
+    }
+    Ok(same)
+}
+
+/// A shell pipeline's wall time and its processes' CPU time (this process's waited-for
+/// children).
+fn timed_shell(script: &str) -> anyhow::Result<(Duration, f64)> {
+    let before = children_ticks()?;
+    let started = std::time::Instant::now();
+    let status = std::process::Command::new("/bin/sh")
+        .args(["-c", script])
+        .stdin(Stdio::null())
+        .status()
+        .context("cannot run /bin/sh")?;
+    let wall = started.elapsed();
+    ensure!(status.success(), "`{script}` failed: {status}");
+    #[allow(clippy::cast_precision_loss)]
+    let cpu = (children_ticks()? - before) as f64 / *CLK_TCK as f64;
+    Ok((wall, cpu))
+}
+
+/// utime and stime of a process, in clock ticks.
+fn user_sys_ticks(pid: u32) -> anyhow::Result<(u64, u64)> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    let after_name = &stat[stat.rfind(')').context("malformed stat")? + 1..];
+    let fields: Vec<u64> = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    ensure!(fields.len() == 2, "malformed {path}");
+    Ok((fields[0], fields[1]))
+}
+
+/// cutime + cstime of this process.
+fn children_ticks() -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let after_name = &stat[stat.rfind(')').context("malformed stat")? + 1..];
+    let fields: Vec<u64> = after_name
+        .split_whitespace()
+        .skip(13)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    ensure!(fields.len() == 2, "malformed /proc/self/stat");
+    Ok(fields[0] + fields[1])
+}
+
+/// The floors on the same data: what tar, zstd and sha256sum alone take.
+fn floors(data: &DataSet) -> anyhow::Result<()> {
+    let root = data.root.display();
+    let archive = data.root.with_file_name("floor.tar.zst");
+    let scratch = data.root.with_file_name("floor-extract");
+    for (what, script) in [
+        (
+            "tar | zstd -3 -T1 > /dev/null",
+            format!("tar -cf - -C {root} . | zstd -q -3 -T1 -c > /dev/null"),
+        ),
+        (
+            "tar | sha256sum",
+            format!("tar -cf - -C {root} . | sha256sum > /dev/null"),
+        ),
+        (
+            "tar | zstd -3 -T1 > file (for the restore floor)",
+            format!(
+                "tar -cf - -C {root} . | zstd -q -3 -T1 -c > {}",
+                archive.display()
+            ),
+        ),
+        (
+            "zstd -d file | tar -x (restore floor)",
+            format!(
+                "mkdir -p {s} && zstd -q -d -c {a} | tar -xf - -C {s}",
+                s = scratch.display(),
+                a = archive.display()
+            ),
+        ),
+    ] {
+        let (wall, cpu) = timed_shell(&script)?;
+        println!(
+            "floor: {what}: {:.2} s ({:.0} MB/s), cpu {:.2} s (both ends of the pipe)",
+            wall.as_secs_f64(),
+            mb_per_s(data.bytes, wall),
+            cpu
+        );
+    }
+    let size = std::fs::metadata(&archive)?.len();
+    println!("floor: the zstd -3 archive is {:.1} MiB", mib(size / 1024));
+    std::fs::remove_file(&archive)?;
+    std::fs::remove_dir_all(&scratch)?;
+    Ok(())
+}
+
+/// Decimal megabytes per second.
+#[allow(clippy::cast_precision_loss)]
+fn mb_per_s(bytes: u64, took: Duration) -> f64 {
+    bytes as f64 / 1e6 / took.as_secs_f64()
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn mb_per_cpu_s(bytes: u64, cpu_s: f64) -> f64 {
+    bytes as f64 / 1e6 / cpu_s
+}
+
+fn print_round(run: usize, r: &Round, data: &DataSet) {
+    for (what, p) in [
+        ("backup", r.backup),
+        ("restore", r.restore),
+        ("drill", r.drill),
+    ] {
+        println!(
+            "run {run}: {what:<7} {:.2} s ({:.0} MB/s); agent cpu {:.2} s (sys {:.2} s; {:.0} MB/s \
+             per core second); agent rss max {:.1} MiB",
+            p.wall.as_secs_f64(),
+            mb_per_s(data.bytes, p.wall),
+            p.agent_cpu_s,
+            p.agent_sys_s,
+            mb_per_cpu_s(data.bytes, p.agent_cpu_s),
+            mib(p.agent_rss_max_kib)
+        );
+    }
+    println!(
+        "       agent rss idle {:.1} MiB; VmHWM after the backup {:.1} MiB, at the end {:.1} MiB",
+        mib(r.rss_idle_kib),
+        mib(r.hwm_after_backup_kib),
+        mib(r.hwm_end_kib)
+    );
+}
+
+fn print_medians(rounds: &[Round], data: &DataSet) {
+    let of = |f: &dyn Fn(&Round) -> f64| median(&rounds.iter().map(f).collect::<Vec<_>>());
+    for (what, phase) in [
+        ("backup", (|r: &Round| r.backup) as fn(&Round) -> Phase),
+        ("restore", |r: &Round| r.restore),
+        ("drill", |r: &Round| r.drill),
+    ] {
+        let wall = of(&|r| phase(r).wall.as_secs_f64());
+        let cpu = of(&|r| phase(r).agent_cpu_s);
+        let sys = of(&|r| phase(r).agent_sys_s);
+        #[allow(clippy::cast_precision_loss)]
+        let rss = of(&|r| phase(r).agent_rss_max_kib as f64) / 1024.0;
+        println!(
+            "median {what:<7}: {wall:.2} s ({:.0} MB/s); agent cpu {cpu:.2} s (sys {sys:.2} s; \
+             {:.0} MB/s per core second); agent rss max {rss:.1} MiB",
+            mb_per_s(data.bytes, Duration::from_secs_f64(wall)),
+            mb_per_cpu_s(data.bytes, cpu),
+        );
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let hwm = of(&|r| r.hwm_after_backup_kib as f64) / 1024.0;
+    #[allow(clippy::cast_precision_loss)]
+    let hwm_end = of(&|r| r.hwm_end_kib as f64) / 1024.0;
+    println!("median agent VmHWM: {hwm:.1} MiB after the backup, {hwm_end:.1} MiB at the end");
+}
