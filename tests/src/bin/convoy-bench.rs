@@ -22,6 +22,8 @@
 
 #[path = "../bench/backup.rs"]
 mod backup;
+#[path = "../bench/backup_data.rs"]
+mod backup_data;
 #[path = "../bench/deploy.rs"]
 mod deploy;
 #[path = "../bench/fanout.rs"]
