@@ -1,9 +1,9 @@
 //! `backup`: one real agent backs up a set of mixed files (many small files, a few large ones;
 //! mostly incompressible, some compressible text), then restores it `--to` a fresh directory
 //! and drills it, each through the real `convoy backup ...` CLI. Measures each command's wall
-//! time, the agent's CPU time meanwhile and its resident memory (polled VmRSS and VmHWM); then,
-//! as floors on the same data, `tar | zstd -3 -T1`, `tar | sha256sum` and
-//! `zstd -d | tar -x` of the stored archive.
+//! time, the agent's CPU time meanwhile and its resident memory (polled VmRSS and VmHWM). As
+//! floors, before and after the runs, on the same data: `tar | zstd -3 -T1`, `tar | sha256sum`
+//! and `zstd -d | tar -x` of a zstd -3 archive of it (`backup_data.rs`).
 //!
 //! The data set is built once per invocation and stays in the page cache (the machine has the
 //! memory), so the figures are the CPU-bound path, not the disk. Each run uses a freshly
