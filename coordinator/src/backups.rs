@@ -2,18 +2,21 @@
 //! the catalog records that describe them (through the store), the rules for who may upload
 //! or download what, retention, verification and schedules (`schedule`).
 //!
-//! An upload is written to `<id>.tar.zst.part` and `<id>.manifest.json.part`, hashed as it
-//! arrives, and renamed into place only when the trailer's hashes and sizes match; only then
-//! does the record leave `uploading`. A broken-off upload is never listed: the agent packs
-//! the set again and restarts it (a new header truncates the part files), and once its command
-//! is over without a completed upload the record turns `failed` (`sweep`). Retention prunes the
-//! oldest complete backups of a host and set only after a new one completed.
+//! An upload is written to `<id>.tar.zst.<attempt>.part` and `<id>.manifest.json.<attempt>.part`,
+//! hashed as it arrives, and renamed into place only when the trailer's hashes and sizes match;
+//! only then does the record leave `uploading`. A broken-off upload is never listed: the agent
+//! packs the set again and restarts it under the same backup id; the restart supersedes any
+//! older attempt still writing, and only the newest attempt may complete (`attempts`). Once
+//! its command is over without a completed upload the record turns `failed` (`sweep`).
+//! Retention prunes the oldest complete backups of a host and set only after a new one
+//! completed.
 //!
 //! Who is asking always comes from the caller's certificate: an agent may upload only for a
 //! backup command that was sent to it and is not finished, and download only the backup its
 //! own restore or drill command names. It knows nothing of gRPC (`grpc/backup_link.rs` and
 //! `grpc/backups.rs` are the edges).
 
+mod attempts;
 pub mod schedule;
 mod upload;
 
@@ -21,6 +24,7 @@ mod upload;
 mod tests;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use convoy_proto::v1::{Backup, BackupState, CommandRecord, CommandState, DrillResult};
 use sha2::{Digest, Sha256};
@@ -51,6 +55,8 @@ pub enum BackupError {
     Corrupt { id: String, why: String },
     #[error("the upload ended without a trailer")]
     Truncated,
+    #[error("the upload of backup {0} was superseded by a newer attempt")]
+    Superseded(String),
     #[error("upload is out of order: {0}")]
     Protocol(&'static str),
     #[error("backup storage: {0}")]
@@ -101,6 +107,7 @@ fn is_finished(command: &CommandRecord) -> bool {
 pub struct Backups {
     store: Store,
     data_dir: PathBuf,
+    attempts: Arc<attempts::Attempts>,
 }
 
 impl std::fmt::Debug for Backups {
@@ -130,6 +137,7 @@ impl Backups {
         Ok(Self {
             store,
             data_dir: data_dir.to_path_buf(),
+            attempts: Arc::default(),
         })
     }
 
@@ -174,6 +182,10 @@ impl Backups {
         };
         let id = backup_id_for(&command);
         let (archive_path, manifest_path) = Self::relative_paths(agent_id, &id);
+        // Not while an older attempt commits: the record it completes would be marked
+        // `uploading` again under it.
+        let commit = self.attempts.commit_lock().await;
+        let lease = self.attempts.take_over(&id);
         let mut record = self.store.backup(&id)?.unwrap_or_else(|| Backup {
             id: id.clone(),
             host: agent_id.to_string(),
@@ -188,7 +200,9 @@ impl Backups {
         record.keep = keep;
         self.store.put_backup(&record)?;
         self.store.flush_async().await?;
+        drop(commit);
         UploadSink::create(
+            lease,
             record,
             self.absolute(&archive_path),
             self.absolute(&manifest_path),
@@ -203,7 +217,7 @@ impl Backups {
         sink: UploadSink,
         trailer: UploadTrailer,
     ) -> Result<Backup, BackupError> {
-        let mut record = sink.finish(&trailer).await?;
+        let (mut record, commit) = sink.finish(&trailer).await?;
         let partial = !trailer.missing.is_empty() || !trailer.skipped.is_empty();
         record.state = if partial {
             BackupState::Partial
@@ -229,6 +243,7 @@ impl Backups {
         };
         self.store.put_backup(&record)?;
         self.store.flush_async().await?;
+        drop(commit);
         tracing::info!(backup_id = %record.id, host = %record.host, set = %record.set, size = record.size, state = state_name(record.state), "backup stored");
         if !partial && record.keep > 0 {
             self.prune(&record.host, &record.set, record.keep as usize)
@@ -289,7 +304,7 @@ impl Backups {
     /// Records whose upload can no longer complete (their command is over) become `failed`.
     pub async fn sweep(&self) -> Result<usize, BackupError> {
         let mut failed = 0;
-        for mut backup in self.store.backups()? {
+        for backup in self.store.backups()? {
             if backup.state != BackupState::Uploading as i32 {
                 continue;
             }
@@ -300,12 +315,23 @@ impl Backups {
             if !over {
                 continue;
             }
+            // An attempt still writing stops, and none commits after this.
+            let commit = self.attempts.commit_lock().await;
+            let Some(mut backup) = self
+                .store
+                .backup(&backup.id)?
+                .filter(|b| b.state == BackupState::Uploading as i32)
+            else {
+                continue;
+            };
+            self.attempts.cancel(&backup.id);
             for path in [&backup.archive_path, &backup.manifest_path] {
-                let _ = tokio::fs::remove_file(self.absolute(&format!("{path}.part"))).await;
+                upload::remove_parts(&self.absolute(path)).await;
             }
             backup.state = BackupState::Failed.into();
             backup.message = "the upload never completed".into();
             self.store.put_backup(&backup)?;
+            drop(commit);
             failed += 1;
         }
         if failed > 0 {

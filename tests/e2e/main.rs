@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use convoy_tests::binary;
 
+mod backup;
 mod demo;
 mod packaging;
 mod rollout;

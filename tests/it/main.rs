@@ -2,6 +2,7 @@
 //! loopback mTLS with certificates minted per test.
 
 mod backup;
+mod backup_race;
 mod deploy;
 mod health;
 mod jobs;

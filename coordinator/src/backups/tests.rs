@@ -100,6 +100,158 @@ async fn a_broken_off_upload_is_never_listed_and_fails_once_its_command_is_over(
     ));
 }
 
+fn running_backup_command(store: &Store) -> CommandRecord {
+    let command = CommandRecord {
+        id: "j-20250101-000000-abcd/db-1".into(),
+        job_id: "j-20250101-000000-abcd".into(),
+        agent_id: "db-1".into(),
+        state: CommandState::Running.into(),
+        backup: Some(BackupAction {
+            set: "pgdata".into(),
+        }),
+        ..Default::default()
+    };
+    store.put_command(&command).unwrap();
+    command
+}
+
+fn trailer_for(archive: &[u8], manifest: &[u8]) -> UploadTrailer {
+    UploadTrailer {
+        archive_sha256: hex::encode(Sha256::digest(archive)),
+        archive_bytes: archive.len() as u64,
+        manifest_sha256: hex::encode(Sha256::digest(manifest)),
+        files: 1,
+        bytes: 1,
+        ..Default::default()
+    }
+}
+
+fn part_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("backups/db-1"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".part"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn an_older_upload_still_writing_cannot_corrupt_or_remove_a_retry() {
+    let (dir, backups) = backups();
+    let command = running_backup_command(backups.store());
+    let mut old = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
+    old.write_archive(b"old attempt, first half; ")
+        .await
+        .unwrap();
+    // The retry starts while the old stream's handler still runs: it is told to stop.
+    let mut new = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
+    assert_ne!(old.attempt(), new.attempt());
+    tokio::time::timeout(std::time::Duration::from_secs(5), old.superseded())
+        .await
+        .expect("the older attempt is cancelled");
+    assert_eq!(
+        part_files(dir.path()).len(),
+        4,
+        "each attempt has its own files"
+    );
+    new.write_archive(b"new ").await.unwrap();
+    // The old handler has not looked yet and writes on: into its own files only.
+    old.write_archive(b"old attempt, second half")
+        .await
+        .unwrap();
+    new.write_archive(b"archive").await.unwrap();
+    new.write_manifest(b"{\"files\":[]}").await.unwrap();
+    // Even a complete, self-consistent old upload may not commit any more.
+    let old_archive = b"old attempt, first half; old attempt, second half";
+    let refused = backups
+        .finish_upload(old, trailer_for(old_archive, b""))
+        .await;
+    assert!(
+        matches!(&refused, Err(BackupError::Superseded(id)) if id.starts_with("b-")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        part_files(dir.path()).len(),
+        2,
+        "the old attempt removed only its own"
+    );
+    assert!(backups.list("", "", false).unwrap().is_empty());
+    let done = backups
+        .finish_upload(new, trailer_for(b"new archive", b"{\"files\":[]}"))
+        .await
+        .unwrap();
+    assert_eq!(done.state, BackupState::Complete as i32);
+    assert_eq!(done.sha256, hex::encode(Sha256::digest(b"new archive")));
+    let stored = std::fs::read(dir.path().join(&done.archive_path)).unwrap();
+    assert_eq!(stored, b"new archive");
+    assert!(part_files(dir.path()).is_empty());
+    assert!(backups.verify(&done.id).await.unwrap().verified_ok);
+}
+
+#[tokio::test]
+async fn a_retry_waits_for_an_older_commit_and_a_dropped_attempt_leaves_nothing_listed() {
+    let (dir, backups) = backups();
+    let command = running_backup_command(backups.store());
+    // An attempt whose handler was dropped mid-stream (no abort): its files stay until the
+    // next attempt commits, and it does not hold the backup id.
+    let mut dropped = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
+    dropped.write_archive(b"lost").await.unwrap();
+    drop(dropped);
+    assert_eq!(part_files(dir.path()).len(), 2);
+    let mut first = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
+    first.write_archive(b"first").await.unwrap();
+    first.write_manifest(b"m1").await.unwrap();
+    let first = backups
+        .finish_upload(first, trailer_for(b"first", b"m1"))
+        .await
+        .unwrap();
+    assert!(
+        part_files(dir.path()).is_empty(),
+        "stale parts are cleaned on commit"
+    );
+    // A later attempt of the same backup id replaces it whole: record and files agree.
+    let mut second = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
+    assert!(
+        backups.list("", "", false).unwrap().is_empty(),
+        "uploading again"
+    );
+    second.write_archive(b"second").await.unwrap();
+    second.write_manifest(b"m2").await.unwrap();
+    let second = backups
+        .finish_upload(second, trailer_for(b"second", b"m2"))
+        .await
+        .unwrap();
+    assert_eq!(first.id, second.id);
+    assert_eq!(
+        std::fs::read(dir.path().join(&second.archive_path)).unwrap(),
+        b"second"
+    );
+    assert!(backups.verify(&second.id).await.unwrap().verified_ok);
+    // Once the command is over, a sweep stops whatever still writes.
+    let mut late = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
+    late.write_archive(b"late").await.unwrap();
+    let mut finished = command.clone();
+    finished.state = CommandState::Failed.into();
+    backups.store().put_command(&finished).unwrap();
+    assert_eq!(backups.sweep().await.unwrap(), 1);
+    assert!(part_files(dir.path()).is_empty());
+    tokio::time::timeout(std::time::Duration::from_secs(5), late.superseded())
+        .await
+        .expect("the sweep cancels the attempt");
+    late.write_manifest(b"m").await.unwrap();
+    assert!(matches!(
+        backups
+            .finish_upload(late, trailer_for(b"late", b"m"))
+            .await,
+        Err(BackupError::Superseded(_))
+    ));
+    assert_eq!(
+        backups.list("", "", true).unwrap()[0].state,
+        BackupState::Failed as i32
+    );
+}
+
 /// Starts numbered jobs and says which still run.
 #[derive(Default)]
 struct FakeLauncher {

@@ -1,13 +1,17 @@
-//! One upload in progress: the archive and manifest part files, hashed and counted as the
-//! bytes arrive, checked against the trailer and renamed into place only if they match.
+//! One upload attempt in progress: its own archive and manifest part files
+//! (`<file>.<attempt>.part`), hashed and counted as the bytes arrive, checked against the
+//! trailer and renamed into place only if they match and no newer attempt took over
+//! (`attempts`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use convoy_proto::v1::Backup;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
+use tokio::sync::OwnedMutexGuard;
 
 use super::BackupError;
+use super::attempts::Lease;
 
 /// Largest manifest accepted (it lists every file of a backup).
 pub const MAX_MANIFEST_BYTES: u64 = 1 << 30;
@@ -25,6 +29,7 @@ pub struct UploadTrailer {
 }
 
 pub struct UploadSink {
+    lease: Lease,
     record: Backup,
     archive_path: PathBuf,
     manifest_path: PathBuf,
@@ -36,14 +41,37 @@ pub struct UploadSink {
     manifest_bytes: u64,
 }
 
-fn part(path: &std::path::Path) -> PathBuf {
+/// The part file of `path` that attempt `attempt` writes.
+pub(super) fn part(path: &Path, attempt: u64) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
-    name.push(".part");
+    name.push(format!(".{attempt}.part"));
     PathBuf::from(name)
+}
+
+/// Removes every attempt's part files of `path` (`<file>.<n>.part`).
+pub(super) async fn remove_parts(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+        return;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        let attempt = file_name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".part"));
+        if attempt.is_some_and(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit())) {
+            let _ = tokio::fs::remove_file(entry.path()).await;
+        }
+    }
 }
 
 impl UploadSink {
     pub(super) async fn create(
+        lease: Lease,
         record: Backup,
         archive_path: PathBuf,
         manifest_path: PathBuf,
@@ -51,10 +79,11 @@ impl UploadSink {
         if let Some(dir) = archive_path.parent() {
             tokio::fs::create_dir_all(dir).await?;
         }
-        // `create` truncates: a restarted upload begins again from nothing.
-        let archive = tokio::fs::File::create(part(&archive_path)).await?;
-        let manifest = tokio::fs::File::create(part(&manifest_path)).await?;
+        // Files of this attempt only: an older attempt still writing keeps its own.
+        let archive = tokio::fs::File::create(part(&archive_path, lease.attempt())).await?;
+        let manifest = tokio::fs::File::create(part(&manifest_path, lease.attempt())).await?;
         Ok(Self {
+            lease,
             record,
             archive_path,
             manifest_path,
@@ -69,6 +98,15 @@ impl UploadSink {
 
     pub fn backup_id(&self) -> &str {
         &self.record.id
+    }
+
+    pub fn attempt(&self) -> u64 {
+        self.lease.attempt()
+    }
+
+    /// Resolves once a newer attempt of the same backup took over: this one must stop.
+    pub async fn superseded(&self) {
+        self.lease.superseded().await;
     }
 
     pub async fn write_archive(&mut self, data: &[u8]) -> Result<(), BackupError> {
@@ -91,8 +129,13 @@ impl UploadSink {
         Ok(())
     }
 
-    /// Checks the trailer, syncs both files and renames them into place.
-    pub(super) async fn finish(mut self, trailer: &UploadTrailer) -> Result<Backup, BackupError> {
+    /// Checks the trailer, syncs both files and, with the commit lock held and only if this
+    /// is still the newest attempt, renames them into place. Returns the record with the lock
+    /// still held, so the caller completes it before a newer attempt can take over.
+    pub(super) async fn finish(
+        mut self,
+        trailer: &UploadTrailer,
+    ) -> Result<(Backup, OwnedMutexGuard<()>), BackupError> {
         let archive_sha256 = hex::encode(self.archive_hash.finalize_reset());
         let manifest_sha256 = hex::encode(self.manifest_hash.finalize_reset());
         let corrupt = |why: String| BackupError::Corrupt {
@@ -116,22 +159,34 @@ impl UploadSink {
         self.archive.sync_all().await?;
         self.manifest.flush().await?;
         self.manifest.sync_all().await?;
-        tokio::fs::rename(part(&self.manifest_path), &self.manifest_path).await?;
-        tokio::fs::rename(part(&self.archive_path), &self.archive_path).await?;
+        let commit = self.lease.commit_lock().await;
+        if !self.lease.is_current() {
+            let err = BackupError::Superseded(self.record.id.clone());
+            self.abort().await;
+            return Err(err);
+        }
+        let attempt = self.lease.attempt();
+        tokio::fs::rename(part(&self.manifest_path, attempt), &self.manifest_path).await?;
+        tokio::fs::rename(part(&self.archive_path, attempt), &self.archive_path).await?;
         if let Some(dir) = self.archive_path.parent() {
             // The renames are durable once the directory is.
             if let Ok(dir) = tokio::fs::File::open(dir).await {
                 let _ = dir.sync_all().await;
             }
         }
-        Ok(self.record)
+        // Older attempts that never cleaned up (their handler was dropped) leave files behind.
+        remove_parts(&self.archive_path).await;
+        remove_parts(&self.manifest_path).await;
+        Ok((self.record, commit))
     }
 
-    /// Removes the part files (the record stays `uploading` until retried or swept).
+    /// Removes this attempt's part files (the record stays `uploading` until retried or
+    /// swept).
     pub async fn abort(self) {
+        let attempt = self.lease.attempt();
         drop(self.archive);
         drop(self.manifest);
-        let _ = tokio::fs::remove_file(part(&self.archive_path)).await;
-        let _ = tokio::fs::remove_file(part(&self.manifest_path)).await;
+        let _ = tokio::fs::remove_file(part(&self.archive_path, attempt)).await;
+        let _ = tokio::fs::remove_file(part(&self.manifest_path, attempt)).await;
     }
 }

@@ -32,6 +32,7 @@ impl From<BackupError> for Status {
                 Status::failed_precondition(err.to_string())
             }
             BackupError::Corrupt { .. } => Status::data_loss(err.to_string()),
+            BackupError::Superseded(_) => Status::aborted(err.to_string()),
             BackupError::Truncated | BackupError::Protocol(_) => {
                 Status::invalid_argument(err.to_string())
             }
@@ -64,7 +65,16 @@ pub async fn upload(
         .await?;
     tracing::info!(%agent_id, backup_id = sink.backup_id(), "backup upload started");
     let trailer = loop {
-        let message = match stream.message().await {
+        let next = tokio::select! {
+            next = stream.message() => next,
+            () = sink.superseded() => {
+                tracing::warn!(%agent_id, backup_id = sink.backup_id(), attempt = sink.attempt(), "backup upload superseded by a newer attempt");
+                let err = BackupError::Superseded(sink.backup_id().to_string());
+                sink.abort().await;
+                return Err(err.into());
+            }
+        };
+        let message = match next {
             Ok(Some(message)) => message,
             Ok(None) => {
                 sink.abort().await;

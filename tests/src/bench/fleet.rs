@@ -88,6 +88,16 @@ impl Fleet {
         format!("https://127.0.0.1:{}", self.port)
     }
 
+    /// The fleet's temp dir: configs, logs and the processes' working directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The operator certificate the benches call the coordinator with.
+    pub fn operator(&self) -> &CertFiles {
+        &self.operator
+    }
+
     pub fn ca_dir(&self) -> PathBuf {
         self.dir.path().join("pki")
     }

@@ -13,11 +13,17 @@
 //!   answering at once, in process and without the network.
 //! - `deploy`: one real agent fetches, verifies and unpacks a large artifact: transfer
 //!   rate against a bare `FetchArtifact` floor, phase times and agent memory.
+//! - `backup`: one real agent backs up, restores and drills a set of mixed files through the
+//!   CLI: throughput, agent CPU and memory, against tar/zstd/sha256sum floors.
 //!
 //! The benches live in `tests/src/bench/`. Everything listens on 127.0.0.1 and every
 //! child process is killed if the bench ends early (an error, a panic, Ctrl-C or
 //! SIGTERM).
 
+#[path = "../bench/backup.rs"]
+mod backup;
+#[path = "../bench/backup_data.rs"]
+mod backup_data;
 #[path = "../bench/deploy.rs"]
 mod deploy;
 #[path = "../bench/fanout.rs"]
@@ -71,6 +77,8 @@ enum Bench {
     Fanout(fanout::FanoutArgs),
     /// One real agent deploys a large artifact: transfer rate, phase times, agent memory.
     Deploy(deploy::DeployArgs),
+    /// One real agent backs up, restores and drills 1 GiB of mixed files: MB/s, CPU, memory.
+    Backup(backup::BackupArgs),
     /// The coordinator's own cost per host of a rollout (fake instant agents, no network).
     RolloutEngine(rollout_engine::RolloutEngineArgs),
     /// Internal: the bare tonic server that floor-memory measures.
@@ -123,6 +131,7 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::AgentIdle { duration, runs } => idle::agent_idle_bench(duration, runs).await,
         Bench::Fanout(args) => fanout::fanout_bench(&args).await,
         Bench::Deploy(args) => deploy::deploy_bench(&args).await,
+        Bench::Backup(args) => backup::backup_bench(&args).await,
         Bench::RolloutEngine(args) => rollout_engine::rollout_engine_bench(&args).await,
         Bench::FloorServer { .. } => unreachable!("handled in main"),
     }
