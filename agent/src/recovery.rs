@@ -341,7 +341,7 @@ impl Recovery {
             ))
         }
         .await;
-        remove_tree(&work);
+        remove_tree_off_thread(&work).await;
         result
     }
 
@@ -365,7 +365,7 @@ impl Recovery {
         let checked = self
             .drill_in(command_id, &work, transport, progress, &mut outcome)
             .await;
-        remove_tree(&work);
+        remove_tree_off_thread(&work).await;
         outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if let Err(problem) = &checked {
             outcome.ok = false;
@@ -585,6 +585,13 @@ async fn run_before(
         Outcome::Cancelled => Err(format!("before command of set {name} was cancelled")),
         Outcome::SpawnFailed(why) => Err(format!("before command of set {name}: {why}")),
     }
+}
+
+/// [`remove_tree`] on a blocking thread: a scratch tree may hold many thousands of files,
+/// and the agent's one runtime thread also carries its heartbeats.
+async fn remove_tree_off_thread(dir: &Path) {
+    let dir = dir.to_path_buf();
+    let _ = tokio::task::spawn_blocking(move || remove_tree(&dir)).await;
 }
 
 /// Best-effort removal of a scratch tree (directories made writable first if needed).
