@@ -66,17 +66,23 @@ impl Fleet {
         for id in agents {
             let identity = Identity::Agent(AgentId::new(*id)?);
             pki::issue_to_dir(&ca, &identity, id, &[], 30, &pki_dir, false)?;
-            fleet.write(
-                &format!("{id}.toml"),
-                &format!(
-                    "coordinator = \"{}\"\ndata_dir = \"{id}-data\"\nmetrics_interval = \"1s\"\n\
-                     [tls]\nca = \"pki/ca.pem\"\ncert = \"pki/{id}.pem\"\nkey = \"pki/{id}.key\"\n\
-                     [labels]\nrole = \"bench\"\n",
-                    fleet.url()
-                ),
-            )?;
+            fleet.write_agent_config(id, Duration::from_secs(1))?;
         }
         Ok(fleet)
+    }
+
+    /// (Re)writes agent `id`'s config with this heartbeat (`metrics_interval`).
+    pub fn write_agent_config(&self, id: &str, metrics_interval: Duration) -> anyhow::Result<()> {
+        self.write(
+            &format!("{id}.toml"),
+            &format!(
+                "coordinator = \"{}\"\ndata_dir = \"{id}-data\"\nmetrics_interval = \"{}\"\n\
+                 [tls]\nca = \"pki/ca.pem\"\ncert = \"pki/{id}.pem\"\nkey = \"pki/{id}.key\"\n\
+                 [labels]\nrole = \"bench\"\n",
+                self.url(),
+                humantime::format_duration(metrics_interval)
+            ),
+        )
     }
 
     fn write(&self, name: &str, text: &str) -> anyhow::Result<()> {
@@ -86,6 +92,25 @@ impl Fleet {
 
     pub fn url(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// Rewrites the coordinator's config with these agent timings (before it starts).
+    pub fn set_agent_timing(
+        &self,
+        heartbeat: Duration,
+        offline_after: Duration,
+    ) -> anyhow::Result<()> {
+        let port = self.port;
+        self.write(
+            "coordinator.toml",
+            &format!(
+                "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n\
+                 [tls]\nca = \"pki/ca.pem\"\ncert = \"pki/coordinator.pem\"\nkey = \"pki/coordinator.key\"\n\
+                 [agents]\nheartbeat_interval = \"{}\"\noffline_after = \"{}\"\n",
+                humantime::format_duration(heartbeat),
+                humantime::format_duration(offline_after)
+            ),
+        )
     }
 
     pub fn ca_dir(&self) -> PathBuf {
@@ -111,31 +136,32 @@ impl Fleet {
         )
     }
 
-    pub fn spawn_floor(&self) -> anyhow::Result<Proc> {
+    /// The bare `floor-server`; with `echo`, it answers each heartbeat.
+    pub fn spawn_floor(&self, echo: bool) -> anyhow::Result<Proc> {
         let exe = std::env::current_exe().context("cannot find this executable")?;
         let listen = format!("127.0.0.1:{}", self.port);
-        Proc::spawn(
+        let mut args = vec![
             "floor-server",
-            &exe,
-            self.dir.path(),
-            &[
-                "floor-server",
-                "--listen",
-                &listen,
-                "--ca",
-                "pki/ca.pem",
-                "--cert",
-                "pki/coordinator.pem",
-                "--key",
-                "pki/coordinator.key",
-            ],
-        )
+            "--listen",
+            &listen,
+            "--ca",
+            "pki/ca.pem",
+            "--cert",
+            "pki/coordinator.pem",
+            "--key",
+            "pki/coordinator.key",
+        ];
+        if echo {
+            args.push("--echo");
+        }
+        Proc::spawn("floor-server", &exe, self.dir.path(), &args)
     }
 
     pub async fn admin(&self) -> anyhow::Result<AdminClient<tonic::transport::Channel>> {
         let ca = self.ca_dir().join(pki::CA_CERT_FILE);
         let channel = convoy_tests::channel(&self.url(), &ca, Some(&self.operator)).await?;
-        Ok(AdminClient::new(channel))
+        // ListAgents of 10,000 agents with their metrics is a few MiB.
+        Ok(AdminClient::new(channel).max_decoding_message_size(64 << 20))
     }
 
     /// Waits until `server` completes an mTLS handshake (and, for the coordinator, answers
@@ -260,6 +286,15 @@ impl Proc {
         while matches!(self.child.try_wait(), Ok(None)) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    pub fn kill9(&mut self) -> anyhow::Result<()> {
+        self.child.kill().context("cannot kill")?;
+        self.child
+            .wait()
+            .context("cannot wait for the killed process")?;
+        Ok(())
     }
 
     /// SIGTERM, then checks it exits 0 within `timeout`.
