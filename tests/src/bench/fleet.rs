@@ -117,13 +117,17 @@ impl Fleet {
         self.dir.path().join("pki")
     }
 
+    /// `convoy serve`. With `CONVOY_BENCH_COORDINATOR_WRAPPER` set (e.g. to
+    /// `valgrind --tool=massif --massif-out-file=/tmp/massif.out`), it runs under that
+    /// command, for profiles; the figures of such a run measure the wrapper.
     pub fn spawn_coordinator(&self) -> anyhow::Result<Proc> {
-        Proc::spawn(
-            "convoy",
-            &sibling_binary("convoy")?,
-            self.dir.path(),
-            &["serve", "--config", "coordinator.toml"],
-        )
+        let binary = sibling_binary("convoy")?;
+        let binary = binary.to_string_lossy();
+        let wrapper = std::env::var("CONVOY_BENCH_COORDINATOR_WRAPPER").unwrap_or_default();
+        let mut words: Vec<&str> = wrapper.split_whitespace().collect();
+        words.extend([binary.as_ref(), "serve", "--config", "coordinator.toml"]);
+        let (program, args) = words.split_first().context("no coordinator command")?;
+        Proc::spawn("convoy", Path::new(program), self.dir.path(), args)
     }
 
     pub fn spawn_agent(&self, id: &str) -> anyhow::Result<Proc> {
@@ -167,7 +171,8 @@ impl Fleet {
     /// Waits until `server` completes an mTLS handshake (and, for the coordinator, answers
     /// an admin call). This also warms up its TLS before the baseline reading.
     pub async fn wait_ready(&self, server: &mut Proc, target: Target) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Generous, for a coordinator started under a profiler.
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             server.ensure_running()?;
             let ready = match target {
@@ -187,7 +192,7 @@ impl Fleet {
             }
             ensure!(
                 Instant::now() < deadline,
-                "{} did not get ready within 30s\n{}",
+                "{} did not get ready within 120s\n{}",
                 server.name,
                 server.log_tail()
             );
