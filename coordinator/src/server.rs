@@ -178,8 +178,15 @@ fn spawn_housekeeping(
             tokio::select! {
                 () = stop.cancelled() => break,
                 _ = tick.tick() => {
-                    if let Err(err) = flusher.flush_dirty() {
-                        tracing::error!(error = %err, "cannot persist agent records");
+                    // Thousands of sled writes: off the runtime's workers, which carry
+                    // every session's heartbeats.
+                    let flushing = flusher.clone();
+                    match tokio::task::spawn_blocking(move || flushing.flush_dirty()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(err)) => {
+                            tracing::error!(error = %err, "cannot persist agent records");
+                        }
+                        Err(err) => tracing::error!(error = %err, "agent record flush panicked"),
                     }
                 }
             }
