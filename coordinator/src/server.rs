@@ -150,7 +150,7 @@ fn spawn_housekeeping(
     tracker: &TaskTracker,
 ) {
     // An agent is shown offline up to one sweep after `offline_after`; a twentieth keeps
-    // that lag small (150 ms for a 3 s window). One sweep of 10,000 agents is about 1 ms.
+    // that lag small (150 ms for a 3 s window). A sweep is one pass over the registry.
     let sweep_every =
         (config.agents.offline_after / 20).clamp(Duration::from_millis(50), Duration::from_secs(1));
     let sweeper = registry.clone();
