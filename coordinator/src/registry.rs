@@ -28,6 +28,8 @@ use crate::store::{Store, StoreError};
 pub const HISTORY_POINTS: usize = 30;
 /// Sessions kept in an agent's connection history.
 pub const CONNECTION_HISTORY: usize = 20;
+/// Records copied and written per step of [`Registry::flush_dirty`].
+const FLUSH_CHUNK: usize = 256;
 
 /// Why a session ended, as recorded in the agent's connection history.
 pub mod reason {
@@ -331,23 +333,36 @@ impl Registry {
         }
     }
 
-    /// Writes records changed by heartbeats since the last flush.
+    /// Writes records changed by heartbeats since the last flush. It works in chunks of
+    /// [`FLUSH_CHUNK`] records, so that at 10,000 agents it neither holds every record's
+    /// copy at once (tens of MiB every few seconds, which the allocator keeps) nor the
+    /// registry lock for long.
     pub fn flush_dirty(&self) -> Result<usize, StoreError> {
-        let dirty: Vec<AgentRecord> = {
-            let mut agents = self.lock();
-            agents
-                .values_mut()
-                .filter(|entry| entry.dirty)
-                .map(|entry| {
-                    entry.dirty = false;
-                    entry.record.clone()
-                })
-                .collect()
-        };
-        for record in &dirty {
-            self.store.put_agent(record)?;
+        let dirty: Vec<String> = self
+            .lock()
+            .iter()
+            .filter(|(_, entry)| entry.dirty)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut written = 0;
+        for ids in dirty.chunks(FLUSH_CHUNK) {
+            let records: Vec<AgentRecord> = {
+                let mut agents = self.lock();
+                let mut records = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(entry) = agents.get_mut(id).filter(|entry| entry.dirty) {
+                        entry.dirty = false;
+                        records.push(entry.record.clone());
+                    }
+                }
+                records
+            };
+            for record in &records {
+                self.store.put_agent(record)?;
+            }
+            written += records.len();
         }
-        Ok(dirty.len())
+        Ok(written)
     }
 
     /// Agents matching `selector`, sorted by id.

@@ -193,8 +193,10 @@ fn spawn_housekeeping(
     shutdown: &CancellationToken,
     tracker: &TaskTracker,
 ) {
+    // An agent is shown offline up to one sweep after `offline_after`; a twentieth keeps
+    // that lag small (150 ms for a 3 s window). A sweep is one pass over the registry.
     let sweep_every =
-        (config.agents.offline_after / 4).clamp(Duration::from_millis(100), Duration::from_secs(1));
+        (config.agents.offline_after / 20).clamp(Duration::from_millis(50), Duration::from_secs(1));
     let sweeper = registry.clone();
     let stop = shutdown.clone();
     tracker.spawn(async move {
@@ -220,8 +222,15 @@ fn spawn_housekeeping(
             tokio::select! {
                 () = stop.cancelled() => break,
                 _ = tick.tick() => {
-                    if let Err(err) = flusher.flush_dirty() {
-                        tracing::error!(error = %err, "cannot persist agent records");
+                    // Thousands of sled writes: off the runtime's workers, which carry
+                    // every session's heartbeats.
+                    let flushing = flusher.clone();
+                    match tokio::task::spawn_blocking(move || flushing.flush_dirty()).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(err)) => {
+                            tracing::error!(error = %err, "cannot persist agent records");
+                        }
+                        Err(err) => tracing::error!(error = %err, "agent record flush panicked"),
                     }
                 }
             }

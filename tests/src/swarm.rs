@@ -6,16 +6,25 @@
 //! `CommandEvent`s (received, started, output, finished), kept until acked
 //! ([`commands`]).
 //!
-//! It generates load and counts what happened; it never reconnects a dropped stream
-//! (a drop is reported, not hidden) and never reads host metrics or runs anything.
+//! Each agent allows the apps in [`SwarmConfig::apps`] and answers deploys and rollbacks
+//! of them with fake ones ([`apps`]): afterwards it reports the new version, healthy, in
+//! its heartbeats, so a deploy job or a rollout can run across the swarm. Connections are
+//! spread over several 127.0.0.x source addresses (one address has about 28,000
+//! ephemeral ports).
+//!
+//! It generates load and counts what happened; it never reads host metrics or runs
+//! anything. A dropped stream is counted; it is reconnected only with
+//! [`SwarmConfig::reconnect`] (for reconnect storms), as a real agent would.
 
 mod agent;
+pub mod apps;
 pub mod commands;
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -31,6 +40,11 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
 use agent::{AgentOutcome, AgentRun, SimAgent};
+
+/// The command id of the `Ack` with which a bare echo server (`convoy-bench floor-server
+/// --echo`) answers each heartbeat; its `seq` is the heartbeat's `sampled_at_unix_ms`.
+/// The coordinator never uses it (its command ids are `<job>/<agent>`).
+pub const ECHO_COMMAND_ID: &str = "echo";
 
 /// What to simulate and where.
 #[derive(Debug, Clone)]
@@ -53,6 +67,13 @@ pub struct SwarmConfig {
     /// Share of agents (0.0 to 1.0, chosen evenly by index) whose commands fail with
     /// exit code 1.
     pub fail_share: f64,
+    /// Apps every agent allows (fake deploys and rollbacks).
+    pub apps: Vec<String>,
+    /// Reconnect a dropped session (capped, jittered backoff, as the real agent).
+    pub reconnect: bool,
+    /// Spread connections over 127.0.0.1 ..= 127.0.0.N as source addresses; 0 lets the
+    /// kernel choose (one address). Needs a loopback coordinator.
+    pub source_addresses: u8,
 }
 
 impl SwarmConfig {
@@ -68,17 +89,35 @@ impl SwarmConfig {
             connect_attempts: 5,
             command_delay: Duration::ZERO,
             fail_share: 0.0,
+            apps: vec!["sim".to_string()],
+            reconnect: false,
+            source_addresses: 8,
         }
     }
+}
+
+/// How an agent disappears ([`Swarm::vanish`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vanish {
+    /// A frozen host or a cut network: the connection stays open, nothing more is sent.
+    /// The coordinator can only notice the missing heartbeats.
+    Silent,
+    /// A dead process: the connection is closed.
+    Closed,
 }
 
 /// Counts so far, updated as agents connect, fail or drop.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
+    /// Agents that had a first Welcome.
     pub connected: usize,
     pub failed: usize,
     /// Streams that ended before the swarm was stopped.
     pub dropped: usize,
+    /// Agents in a session now (Welcome received, stream not ended).
+    pub online: usize,
+    /// Sessions opened again after a drop.
+    pub reconnects: usize,
     /// From the start of connecting until the last agent had its Welcome.
     pub all_connected_after: Option<Duration>,
 }
@@ -106,15 +145,25 @@ pub struct CommandTrace {
 /// What the agents' tasks share with the swarm: counters and finished-command traces.
 #[derive(Debug, Default)]
 struct Shared {
+    heartbeats: AtomicU64,
     commands: AtomicU64,
     duplicates: AtomicU64,
     cancels: AtomicU64,
     events: AtomicU64,
     acks: AtomicU64,
     traces: Mutex<Vec<CommandTrace>>,
+    /// Round trips of heartbeats echoed by `convoy-bench floor-server --echo`, in ms.
+    echoes: Mutex<Vec<u32>>,
 }
 
 impl Shared {
+    fn record_echo(&self, round_trip_ms: u32) {
+        self.echoes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(round_trip_ms);
+    }
+
     fn record(&self, trace: CommandTrace) {
         self.traces
             .lock()
@@ -140,6 +189,7 @@ pub struct SwarmReport {
     pub connected: usize,
     pub failed: usize,
     pub dropped: usize,
+    pub reconnects: usize,
     pub all_connected_after: Option<Duration>,
     /// Per agent, from its first connect attempt to its Welcome (retries included).
     pub connect_p50: Option<Duration>,
@@ -165,6 +215,7 @@ impl fmt::Display for SwarmReport {
         writeln!(f, "connected:       {}", self.connected)?;
         writeln!(f, "failed:          {}", self.failed)?;
         writeln!(f, "dropped early:   {}", self.dropped)?;
+        writeln!(f, "reconnected:     {}", self.reconnects)?;
         writeln!(f, "all connected:   {}", ms(self.all_connected_after))?;
         writeln!(
             f,
@@ -201,6 +252,8 @@ pub struct Swarm {
     tasks: JoinSet<AgentOutcome>,
     progress: watch::Receiver<Progress>,
     shared: Arc<Shared>,
+    fates: Vec<watch::Sender<Option<Vanish>>>,
+    id_prefix: String,
 }
 
 impl Swarm {
@@ -216,9 +269,15 @@ impl Swarm {
             "the failing share must be between 0.0 and 1.0, not {}",
             config.fail_share
         );
+        for app in &config.apps {
+            anyhow::ensure!(
+                convoy_proto::labels::valid_action_name(app),
+                "{app:?} is not a valid app name"
+            );
+        }
         convoy_proto::tls::install_crypto_provider();
         let minting = config.clone();
-        let agents = tokio::task::spawn_blocking(move || mint_agents(&minting))
+        let endpoints = tokio::task::spawn_blocking(move || mint_agents(&minting))
             .await
             .context("certificate minting panicked")??;
 
@@ -229,7 +288,16 @@ impl Swarm {
         let shared = Arc::new(Shared::default());
         let started = Instant::now();
         let mut tasks = JoinSet::new();
-        for agent in agents {
+        let mut fates = Vec::with_capacity(endpoints.len());
+        for (index, (agent_id, endpoint)) in endpoints.into_iter().enumerate() {
+            let (fate_tx, fate) = watch::channel(None);
+            fates.push(fate_tx);
+            let agent = SimAgent {
+                index,
+                agent_id,
+                endpoint,
+                fate,
+            };
             let run = AgentRun {
                 config: config.clone(),
                 stop: stop.clone(),
@@ -246,7 +314,30 @@ impl Swarm {
             tasks,
             progress,
             shared,
+            fates,
+            id_prefix: config.id_prefix.clone(),
         })
+    }
+
+    /// Makes agent `index` vanish: it stops heartbeating and never comes back. Returns
+    /// its id, or None for an index out of range.
+    pub fn vanish(&self, index: usize, how: Vanish) -> Option<String> {
+        let fate = self.fates.get(index)?;
+        fate.send_replace(Some(how));
+        let width = self.agents.saturating_sub(1).to_string().len();
+        Some(format!("{}{index:0width$}", self.id_prefix))
+    }
+
+    /// Waits until `done` holds for the progress, or `timeout` passes; returns the
+    /// progress either way.
+    pub async fn wait(&mut self, timeout: Duration, done: impl Fn(&Progress) -> bool) -> Progress {
+        let _ = tokio::time::timeout(timeout, self.progress.wait_for(|p| done(p))).await;
+        self.progress()
+    }
+
+    /// Heartbeats sent so far, by every agent.
+    pub fn heartbeats_sent(&self) -> u64 {
+        self.shared.heartbeats.load(Ordering::Relaxed)
     }
 
     pub fn progress(&self) -> Progress {
@@ -269,15 +360,22 @@ impl Swarm {
         )
     }
 
+    /// Takes the echo round trips (ms) measured since the last call.
+    pub fn take_echoes(&self) -> Vec<u32> {
+        std::mem::take(
+            &mut *self
+                .shared
+                .echoes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
     /// Waits until every agent has connected or given up, or `timeout` passes.
     pub async fn settled(&mut self, timeout: Duration) -> Progress {
         let agents = self.agents;
-        let _ = tokio::time::timeout(
-            timeout,
-            self.progress.wait_for(|p| p.connected + p.failed >= agents),
-        )
-        .await;
-        self.progress()
+        self.wait(timeout, |p| p.connected + p.failed >= agents)
+            .await
     }
 
     /// Closes every stream and waits for the agents to finish.
@@ -306,6 +404,7 @@ impl Swarm {
             connected: progress.connected,
             failed: progress.failed,
             dropped: progress.dropped,
+            reconnects: progress.reconnects,
             all_connected_after: progress.all_connected_after,
             connect_p50: percentile(&latencies, 50),
             connect_p99: percentile(&latencies, 99),
@@ -327,7 +426,31 @@ pub fn percentile<T: Copy>(sorted: &[T], pct: usize) -> Option<T> {
     sorted.get(rank - 1).copied()
 }
 
-fn mint_agents(config: &SwarmConfig) -> anyhow::Result<Vec<SimAgent>> {
+/// The source address of agent `index`: 127.0.0.1 ..= 127.0.0.N in turn, or None.
+fn source_address(index: usize, count: u8) -> Option<IpAddr> {
+    let count = usize::from(count);
+    (count > 0).then(|| {
+        let last = u8::try_from(index % count + 1).unwrap_or(u8::MAX);
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+    })
+}
+
+/// Each agent's id and endpoint (its own certificate, its source address).
+fn mint_agents(config: &SwarmConfig) -> anyhow::Result<Vec<(AgentId, Endpoint)>> {
+    if config.source_addresses > 0 {
+        let host = config
+            .coordinator
+            .parse::<tonic::transport::Uri>()
+            .ok()
+            .and_then(|uri| uri.host().map(str::to_string))
+            .unwrap_or_default();
+        anyhow::ensure!(
+            host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback()),
+            "source addresses 127.0.0.x need a coordinator on a 127.x.x.x address, not {:?} \
+             (use --source-addresses 0)",
+            config.coordinator
+        );
+    }
     let ca = Ca::load(&config.ca_dir)
         .with_context(|| format!("cannot load the CA from {}", config.ca_dir.display()))?;
     let validity = Validity::days(1)?;
@@ -352,12 +475,9 @@ fn mint_agents(config: &SwarmConfig) -> anyhow::Result<Vec<SimAgent>> {
                 .connect_timeout(Duration::from_secs(10))
                 .http2_keep_alive_interval(Duration::from_secs(30))
                 .keep_alive_timeout(Duration::from_secs(20))
-                .keep_alive_while_idle(true);
-            Ok(SimAgent {
-                index,
-                agent_id,
-                endpoint,
-            })
+                .keep_alive_while_idle(true)
+                .local_address(source_address(index, config.source_addresses));
+            Ok((agent_id, endpoint))
         })
         .collect()
 }

@@ -291,18 +291,17 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-async fn run_session(
-    registry: Arc<Registry>,
-    dispatcher: Arc<Dispatcher>,
-    agent_id: AgentId,
-    ticket: SessionTicket,
-    mut inbound: Streaming<AgentMessage>,
-    tx: mpsc::Sender<Result<CoordinatorMessage, Status>>,
+/// The Welcome promises the agent is in the inventory on disk, so the registration is
+/// flushed first. Then every command still owed to this agent goes out again (it runs an
+/// id at most once). Returns whether the session can go on.
+async fn greet(
+    registry: &Registry,
+    dispatcher: &Dispatcher,
+    agent_id: &AgentId,
+    tx: &mpsc::Sender<Result<CoordinatorMessage, Status>>,
     welcome: CoordinatorMessage,
-) {
-    // The Welcome promises the agent is in the inventory on disk. Then every command
-    // still owed to this agent goes out again (it runs an id at most once).
-    let synced = match registry.sync().await {
+) -> bool {
+    match registry.sync().await {
         Ok(()) => match dispatcher.on_connect(agent_id.as_str()) {
             Ok(owed) => {
                 let mut ok = tx.send(Ok(welcome)).await.is_ok();
@@ -326,7 +325,21 @@ async fn run_session(
                 .await;
             false
         }
-    };
+    }
+}
+
+async fn run_session(
+    registry: Arc<Registry>,
+    dispatcher: Arc<Dispatcher>,
+    agent_id: AgentId,
+    ticket: SessionTicket,
+    mut inbound: Streaming<AgentMessage>,
+    tx: mpsc::Sender<Result<CoordinatorMessage, Status>>,
+    welcome: CoordinatorMessage,
+) {
+    // Large futures awaited only now and then are boxed: this task lives as long as the
+    // session, and its size is memory per connected agent.
+    let synced = Box::pin(greet(&registry, &dispatcher, &agent_id, &tx, welcome)).await;
     let why = loop {
         if !synced {
             break "registration failed".to_string();
@@ -363,9 +376,9 @@ async fn run_session(
                 body: Some(agent_message::Body::Event(event)),
             })) => {
                 let session = (&*registry, ticket.generation);
-                if let Err(why) =
-                    apply_events(&dispatcher, session, &agent_id, event, &mut inbound, &tx).await
-                {
+                let applying =
+                    apply_events(&dispatcher, session, &agent_id, event, &mut inbound, &tx);
+                if let Err(why) = Box::pin(applying).await {
                     break why;
                 }
             }
@@ -392,5 +405,26 @@ async fn run_session(
     info!(%agent_id, reason = %why, "agent disconnected");
     if let Err(err) = registry.disconnect(&agent_id, ticket.generation, &why) {
         warn!(%agent_id, error = %err, "could not record disconnect");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future an async fn with seven arguments returns.
+    fn future_size<A, B, C, D, E, F, G, Fut>(_: fn(A, B, C, D, E, F, G) -> Fut) -> usize {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// One session task lives as long as its agent is connected, so its future is part of
+    /// the coordinator's memory per agent: the large futures it awaits only now and then
+    /// (the registration flush, applying events) are boxed and do not count.
+    #[test]
+    fn the_session_task_stays_small() {
+        let size = future_size(run_session as fn(_, _, _, _, _, _, _) -> _);
+        println!("run_session future: {size} bytes");
+        // 2,696 bytes before the boxing, 1,896 after (release build).
+        assert!(size <= 2048, "run_session future: {size} bytes");
     }
 }

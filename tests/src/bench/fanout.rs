@@ -18,6 +18,7 @@ use tonic::transport::Channel;
 
 use crate::fleet::{Fleet, Proc, Target};
 use crate::procfs::{CLK_TCK, cpu_ticks, median, secs};
+use crate::stage::ConnectArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct FanoutArgs {
@@ -26,9 +27,8 @@ pub struct FanoutArgs {
     /// Jobs to run, one after another, against the same coordinator and swarm.
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Swarm connects in flight at once.
-    #[arg(long, default_value_t = 64)]
-    connect_concurrency: usize,
+    #[command(flatten)]
+    connect: ConnectArgs,
     /// Time each simulated command takes from Started to Finished.
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     command_delay: Duration,
@@ -97,7 +97,7 @@ pub async fn fanout_bench(args: &FanoutArgs) -> anyhow::Result<()> {
     println!(
         "fan-out: no-op job to {} simulated agents, all at once, {} runs ({} connects in flight, \
          command delay {:?})",
-        args.agents, args.runs, args.connect_concurrency, args.command_delay
+        args.agents, args.runs, args.connect.connect_concurrency, args.command_delay
     );
     let fleet = Fleet::new(&[])?;
     let mut coordinator = fleet.spawn_coordinator()?;
@@ -105,7 +105,8 @@ pub async fn fanout_bench(args: &FanoutArgs) -> anyhow::Result<()> {
         .wait_ready(&mut coordinator, Target::Coordinator)
         .await?;
     let config = SwarmConfig {
-        connect_concurrency: args.connect_concurrency,
+        connect_concurrency: args.connect.connect_concurrency,
+        source_addresses: args.connect.source_addresses,
         command_delay: args.command_delay,
         ..SwarmConfig::new(fleet.url(), fleet.ca_dir(), args.agents)
     };

@@ -66,17 +66,23 @@ impl Fleet {
         for id in agents {
             let identity = Identity::Agent(AgentId::new(*id)?);
             pki::issue_to_dir(&ca, &identity, id, &[], 30, &pki_dir, false)?;
-            fleet.write(
-                &format!("{id}.toml"),
-                &format!(
-                    "coordinator = \"{}\"\ndata_dir = \"{id}-data\"\nmetrics_interval = \"1s\"\n\
-                     [tls]\nca = \"pki/ca.pem\"\ncert = \"pki/{id}.pem\"\nkey = \"pki/{id}.key\"\n\
-                     [labels]\nrole = \"bench\"\n",
-                    fleet.url()
-                ),
-            )?;
+            fleet.write_agent_config(id, Duration::from_secs(1))?;
         }
         Ok(fleet)
+    }
+
+    /// (Re)writes agent `id`'s config with this heartbeat (`metrics_interval`).
+    pub fn write_agent_config(&self, id: &str, metrics_interval: Duration) -> anyhow::Result<()> {
+        self.write(
+            &format!("{id}.toml"),
+            &format!(
+                "coordinator = \"{}\"\ndata_dir = \"{id}-data\"\nmetrics_interval = \"{}\"\n\
+                 [tls]\nca = \"pki/ca.pem\"\ncert = \"pki/{id}.pem\"\nkey = \"pki/{id}.key\"\n\
+                 [labels]\nrole = \"bench\"\n",
+                self.url(),
+                humantime::format_duration(metrics_interval)
+            ),
+        )
     }
 
     fn write(&self, name: &str, text: &str) -> anyhow::Result<()> {
@@ -98,17 +104,40 @@ impl Fleet {
         &self.operator
     }
 
+    /// Rewrites the coordinator's config with these agent timings (before it starts).
+    pub fn set_agent_timing(
+        &self,
+        heartbeat: Duration,
+        offline_after: Duration,
+    ) -> anyhow::Result<()> {
+        let port = self.port;
+        self.write(
+            "coordinator.toml",
+            &format!(
+                "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n\
+                 [tls]\nca = \"pki/ca.pem\"\ncert = \"pki/coordinator.pem\"\nkey = \"pki/coordinator.key\"\n\
+                 [agents]\nheartbeat_interval = \"{}\"\noffline_after = \"{}\"\n",
+                humantime::format_duration(heartbeat),
+                humantime::format_duration(offline_after)
+            ),
+        )
+    }
+
     pub fn ca_dir(&self) -> PathBuf {
         self.dir.path().join("pki")
     }
 
+    /// `convoy serve`. With `CONVOY_BENCH_COORDINATOR_WRAPPER` set (e.g. to
+    /// `valgrind --tool=massif --massif-out-file=/tmp/massif.out`), it runs under that
+    /// command, for profiles; the figures of such a run measure the wrapper.
     pub fn spawn_coordinator(&self) -> anyhow::Result<Proc> {
-        Proc::spawn(
-            "convoy",
-            &sibling_binary("convoy")?,
-            self.dir.path(),
-            &["serve", "--config", "coordinator.toml"],
-        )
+        let binary = sibling_binary("convoy")?;
+        let binary = binary.to_string_lossy();
+        let wrapper = std::env::var("CONVOY_BENCH_COORDINATOR_WRAPPER").unwrap_or_default();
+        let mut words: Vec<&str> = wrapper.split_whitespace().collect();
+        words.extend([binary.as_ref(), "serve", "--config", "coordinator.toml"]);
+        let (program, args) = words.split_first().context("no coordinator command")?;
+        Proc::spawn("convoy", Path::new(program), self.dir.path(), args)
     }
 
     pub fn spawn_agent(&self, id: &str) -> anyhow::Result<Proc> {
@@ -121,37 +150,39 @@ impl Fleet {
         )
     }
 
-    pub fn spawn_floor(&self) -> anyhow::Result<Proc> {
+    /// The bare `floor-server`; with `echo`, it answers each heartbeat.
+    pub fn spawn_floor(&self, echo: bool) -> anyhow::Result<Proc> {
         let exe = std::env::current_exe().context("cannot find this executable")?;
         let listen = format!("127.0.0.1:{}", self.port);
-        Proc::spawn(
+        let mut args = vec![
             "floor-server",
-            &exe,
-            self.dir.path(),
-            &[
-                "floor-server",
-                "--listen",
-                &listen,
-                "--ca",
-                "pki/ca.pem",
-                "--cert",
-                "pki/coordinator.pem",
-                "--key",
-                "pki/coordinator.key",
-            ],
-        )
+            "--listen",
+            &listen,
+            "--ca",
+            "pki/ca.pem",
+            "--cert",
+            "pki/coordinator.pem",
+            "--key",
+            "pki/coordinator.key",
+        ];
+        if echo {
+            args.push("--echo");
+        }
+        Proc::spawn("floor-server", &exe, self.dir.path(), &args)
     }
 
     pub async fn admin(&self) -> anyhow::Result<AdminClient<tonic::transport::Channel>> {
         let ca = self.ca_dir().join(pki::CA_CERT_FILE);
         let channel = convoy_tests::channel(&self.url(), &ca, Some(&self.operator)).await?;
-        Ok(AdminClient::new(channel))
+        // ListAgents of 10,000 agents with their metrics is a few MiB.
+        Ok(AdminClient::new(channel).max_decoding_message_size(64 << 20))
     }
 
     /// Waits until `server` completes an mTLS handshake (and, for the coordinator, answers
     /// an admin call). This also warms up its TLS before the baseline reading.
     pub async fn wait_ready(&self, server: &mut Proc, target: Target) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Generous, for a coordinator started under a profiler.
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             server.ensure_running()?;
             let ready = match target {
@@ -171,7 +202,7 @@ impl Fleet {
             }
             ensure!(
                 Instant::now() < deadline,
-                "{} did not get ready within 30s\n{}",
+                "{} did not get ready within 120s\n{}",
                 server.name,
                 server.log_tail()
             );
@@ -270,6 +301,15 @@ impl Proc {
         while matches!(self.child.try_wait(), Ok(None)) {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// SIGKILL, and waits for the process to be gone.
+    pub fn kill9(&mut self) -> anyhow::Result<()> {
+        self.child.kill().context("cannot kill")?;
+        self.child
+            .wait()
+            .context("cannot wait for the killed process")?;
+        Ok(())
     }
 
     /// SIGTERM, then checks it exits 0 within `timeout`.

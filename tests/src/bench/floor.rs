@@ -1,5 +1,7 @@
 //! The hidden `floor-server` mode: `convoy.v1.AgentLink` with nothing behind it, the
-//! least memory one mTLS gRPC stream can cost.
+//! least memory one mTLS gRPC stream can cost. With `--echo` it is also a bare
+//! bidirectional-stream echo: each heartbeat is answered at once with an `Ack` carrying
+//! the heartbeat's timestamp ([`ECHO_COMMAND_ID`]), the floor for heartbeat ingest.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -8,8 +10,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use convoy_proto::v1::agent_link_server::{AgentLink, AgentLinkServer};
 use convoy_proto::v1::{
-    AgentMessage, CoordinatorMessage, Welcome, agent_message, coordinator_message,
+    Ack, AgentMessage, CoordinatorMessage, Welcome, agent_message, coordinator_message,
 };
+use convoy_tests::swarm::ECHO_COMMAND_ID;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +25,7 @@ use tonic::{Request, Response, Status, Streaming};
 struct FloorLink {
     stop: CancellationToken,
     tracker: TaskTracker,
+    echo: bool,
 }
 
 #[tonic::async_trait]
@@ -74,7 +78,7 @@ impl AgentLink for FloorLink {
                 ));
             }
         };
-        let (tx, rx) = mpsc::channel(1);
+        let (tx, rx) = mpsc::channel(if self.echo { 16 } else { 1 });
         let welcome = CoordinatorMessage {
             body: Some(coordinator_message::Body::Welcome(Welcome {
                 agent_id,
@@ -86,12 +90,32 @@ impl AgentLink for FloorLink {
         // The queue is empty, so this cannot fail for lack of room.
         let _ = tx.try_send(Ok(welcome));
         let stop = self.stop.clone();
+        let echo = self.echo;
         self.tracker.spawn(async move {
+            let serve = async {
+                while let Ok(Some(message)) = inbound.message().await {
+                    let Some(agent_message::Body::Heartbeat(heartbeat)) = message.body else {
+                        continue;
+                    };
+                    if !echo {
+                        continue;
+                    }
+                    let sent = heartbeat.metrics.map_or(0, |m| m.sampled_at_unix_ms);
+                    let ack = CoordinatorMessage {
+                        body: Some(coordinator_message::Body::Ack(Ack {
+                            command_id: ECHO_COMMAND_ID.to_string(),
+                            seq: u64::try_from(sent).unwrap_or(0),
+                        })),
+                    };
+                    if tx.send(Ok(ack)).await.is_err() {
+                        break;
+                    }
+                }
+            };
             tokio::select! {
                 () = stop.cancelled() => {}
-                () = async { while let Ok(Some(_)) = inbound.message().await {} } => {}
+                () = serve => {}
             }
-            drop(tx);
         });
         Ok(Response::new(ReceiverStream::new(rx)))
     }
@@ -102,6 +126,7 @@ pub async fn floor_server(
     ca: &Path,
     cert: &Path,
     key: &Path,
+    echo: bool,
 ) -> anyhow::Result<()> {
     let read = |path: &Path| {
         std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
@@ -117,6 +142,7 @@ pub async fn floor_server(
     let service = AgentLinkServer::new(FloorLink {
         stop: stop.clone(),
         tracker: tracker.clone(),
+        echo,
     })
     .max_decoding_message_size(convoy_proto::MAX_AGENT_MESSAGE_BYTES)
     .max_encoding_message_size(convoy_proto::MAX_AGENT_MESSAGE_BYTES);

@@ -1,5 +1,5 @@
-//! `agent-idle`: CPU and resident memory of one real idle `convoy-agent` with a 1 s
-//! heartbeat.
+//! `agent-idle`: CPU and resident memory of one real idle `convoy-agent` with a given
+//! heartbeat (its `metrics_interval`: a full sysinfo sample and a heartbeat each time).
 
 use std::time::Duration;
 
@@ -15,16 +15,21 @@ struct IdleRun {
     rss_max_mib: f64,
 }
 
-pub async fn agent_idle_bench(duration: Duration, runs: usize) -> anyhow::Result<()> {
+pub async fn agent_idle_bench(
+    duration: Duration,
+    heartbeat: Duration,
+    runs: usize,
+) -> anyhow::Result<()> {
     println!(
-        "convoy-agent idle with metrics_interval = 1s: {} s window after a 5 s warm-up, {runs} runs",
+        "convoy-agent idle with metrics_interval = {}: {} s window after a 5 s warm-up, {runs} runs",
+        humantime::format_duration(heartbeat),
         duration.as_secs()
     );
     let mut cpu = Vec::new();
     let mut rss_median = Vec::new();
     let mut rss_max = Vec::new();
     for run in 1..=runs {
-        let result = agent_idle_run(duration)
+        let result = agent_idle_run(duration, heartbeat)
             .await
             .with_context(|| format!("run {run}"))?;
         println!(
@@ -44,9 +49,10 @@ pub async fn agent_idle_bench(duration: Duration, runs: usize) -> anyhow::Result
     Ok(())
 }
 
-async fn agent_idle_run(duration: Duration) -> anyhow::Result<IdleRun> {
+async fn agent_idle_run(duration: Duration, heartbeat: Duration) -> anyhow::Result<IdleRun> {
     const AGENT: &str = "idle-1";
     let fleet = Fleet::new(&[AGENT])?;
+    fleet.write_agent_config(AGENT, heartbeat)?;
     let mut coordinator = fleet.spawn_coordinator()?;
     fleet
         .wait_ready(&mut coordinator, Target::Coordinator)

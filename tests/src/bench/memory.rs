@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use crate::fleet::{Fleet, Target};
 use crate::procfs::{cpu_percent, cpu_ticks, median, mib, proc_status_kib, secs};
+use crate::stage::ConnectArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct MemoryArgs {
@@ -19,9 +20,8 @@ pub struct MemoryArgs {
     /// How long heartbeats flow after every agent is online, before the second reading.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     settle: Duration,
-    /// Swarm connects in flight at once.
-    #[arg(long, default_value_t = 64)]
-    connect_concurrency: usize,
+    #[command(flatten)]
+    connect: ConnectArgs,
 }
 
 struct MemoryRun {
@@ -42,7 +42,7 @@ pub async fn memory_bench(target: Target, args: &MemoryArgs) -> anyhow::Result<(
     println!(
         "{what}: resident memory per agent with {} agents ({} connects in flight), {} s settle, {} runs",
         args.agents,
-        args.connect_concurrency,
+        args.connect.connect_concurrency,
         args.settle.as_secs(),
         args.runs
     );
@@ -66,8 +66,11 @@ pub async fn memory_bench(target: Target, args: &MemoryArgs) -> anyhow::Result<(
         per_agent.push(result.kib_per_agent);
         cpu.push(result.cpu_percent);
     }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    #[allow(clippy::cast_precision_loss)]
+    let machine = median(&cpu) / cores as f64;
     println!(
-        "median: {:.1} KiB/agent, cpu {:.1}% of one core",
+        "median: {:.1} KiB/agent, cpu {:.1}% of one core ({machine:.1}% of the machine's {cores} cores)",
         median(&per_agent),
         median(&cpu)
     );
@@ -78,14 +81,15 @@ async fn memory_run(target: Target, args: &MemoryArgs) -> anyhow::Result<MemoryR
     let fleet = Fleet::new(&[])?;
     let mut server = match target {
         Target::Coordinator => fleet.spawn_coordinator()?,
-        Target::Floor => fleet.spawn_floor()?,
+        Target::Floor => fleet.spawn_floor(false)?,
     };
     fleet.wait_ready(&mut server, target).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_before_kib = proc_status_kib(server.pid(), "VmRSS")?;
 
     let config = SwarmConfig {
-        connect_concurrency: args.connect_concurrency,
+        connect_concurrency: args.connect.connect_concurrency,
+        source_addresses: args.connect.source_addresses,
         ..SwarmConfig::new(fleet.url(), fleet.ca_dir(), args.agents)
     };
     let mut swarm = Swarm::start(config).await?;

@@ -6,11 +6,20 @@
 //!   agents heartbeating every second.
 //! - `floor-memory`: the same against a bare tonic server (the hidden `floor-server`
 //!   mode of this binary), the floor to compare with.
-//! - `agent-idle`: CPU and memory of one real idle agent with a 1 s heartbeat.
+//! - `agent-idle`: CPU and memory of one real idle agent with a given heartbeat.
 //! - `fanout`: one no-op job to every agent of a swarm at once: time to the job's end,
 //!   per-host latency and coordinator CPU.
 //! - `rollout-engine`: the coordinator's cost per host of a rollout over N fake hosts
 //!   answering at once, in process and without the network.
+//! - `connect-storm`: time until N agents are all registered, for several N.
+//! - `ingest` / `echo-floor`: heartbeats at rising rates, their latency and CPU cost,
+//!   against the coordinator and a bare echo server.
+//! - `reconnect`: kill -9 the coordinator with N agents connected, restart it, time until
+//!   every agent is back.
+//! - `dead-agent`: time from an agent vanishing until it is shown offline.
+//!
+//! The scale benches start from a [`stage::Stage`]: `convoy serve` in its own process and
+//! the swarm in this one.
 //! - `deploy`: one real agent fetches, verifies and unpacks a large artifact: transfer
 //!   rate against a bare `FetchArtifact` floor, phase times and agent memory.
 //! - `backup`: one real agent backs up, restores and drills a set of mixed files through the
@@ -34,12 +43,20 @@ mod fleet;
 mod floor;
 #[path = "../bench/idle.rs"]
 mod idle;
+#[path = "../bench/ingest.rs"]
+mod ingest;
 #[path = "../bench/memory.rs"]
 mod memory;
 #[path = "../bench/procfs.rs"]
 mod procfs;
 #[path = "../bench/rollout_engine.rs"]
 mod rollout_engine;
+#[path = "../bench/recovery.rs"]
+mod recovery;
+#[path = "../bench/stage.rs"]
+mod stage;
+#[path = "../bench/storm.rs"]
+mod storm;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -65,11 +82,14 @@ enum Bench {
     LinkMemory(MemoryArgs),
     /// Resident memory per connection of a bare tonic mTLS server: the floor.
     FloorMemory(MemoryArgs),
-    /// CPU and resident memory of one idle `convoy-agent` with a 1 s heartbeat.
+    /// CPU and resident memory of one idle `convoy-agent`.
     AgentIdle {
         /// Measurement window, after a 5 s warm-up.
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         duration: Duration,
+        /// The agent's heartbeat (`metrics_interval`).
+        #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+        heartbeat: Duration,
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
@@ -81,6 +101,16 @@ enum Bench {
     Backup(backup::BackupArgs),
     /// The coordinator's own cost per host of a rollout (fake instant agents, no network).
     RolloutEngine(rollout_engine::RolloutEngineArgs),
+    /// Time until N simulated agents are all registered, from a fresh coordinator.
+    ConnectStorm(storm::StormArgs),
+    /// Heartbeats at rising rates: latency to the registry and coordinator CPU.
+    Ingest(ingest::IngestArgs),
+    /// The same heartbeat load against a bare bidirectional-stream echo server.
+    EchoFloor(ingest::IngestArgs),
+    /// kill -9 the coordinator with N agents connected, restart it: time until all are back.
+    Reconnect(recovery::ReconnectArgs),
+    /// Time from an agent vanishing (silently, or closing its connection) to offline.
+    DeadAgent(recovery::DeadArgs),
     /// Internal: the bare tonic server that floor-memory measures.
     #[command(hide = true)]
     FloorServer {
@@ -92,6 +122,9 @@ enum Bench {
         cert: PathBuf,
         #[arg(long)]
         key: PathBuf,
+        /// Answer each heartbeat with an Ack carrying its timestamp.
+        #[arg(long)]
+        echo: bool,
     },
 }
 
@@ -104,9 +137,10 @@ async fn main() -> anyhow::Result<()> {
         ca,
         cert,
         key,
+        echo,
     } = cli.command
     {
-        return floor::floor_server(listen, &ca, &cert, &key).await;
+        return floor::floor_server(listen, &ca, &cert, &key, echo).await;
     }
     let files = swarm::raise_open_file_limit().context("cannot raise the open-file limit")?;
     println!(
@@ -128,11 +162,20 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
     match command {
         Bench::LinkMemory(args) => memory::memory_bench(Target::Coordinator, &args).await,
         Bench::FloorMemory(args) => memory::memory_bench(Target::Floor, &args).await,
-        Bench::AgentIdle { duration, runs } => idle::agent_idle_bench(duration, runs).await,
+        Bench::AgentIdle {
+            duration,
+            heartbeat,
+            runs,
+        } => idle::agent_idle_bench(duration, heartbeat, runs).await,
         Bench::Fanout(args) => fanout::fanout_bench(&args).await,
         Bench::Deploy(args) => deploy::deploy_bench(&args).await,
         Bench::Backup(args) => backup::backup_bench(&args).await,
         Bench::RolloutEngine(args) => rollout_engine::rollout_engine_bench(&args).await,
+        Bench::ConnectStorm(args) => storm::storm_bench(&args).await,
+        Bench::Ingest(args) => ingest::ingest_bench(Target::Coordinator, &args).await,
+        Bench::EchoFloor(args) => ingest::ingest_bench(Target::Floor, &args).await,
+        Bench::Reconnect(args) => recovery::reconnect_bench(&args).await,
+        Bench::DeadAgent(args) => recovery::dead_agent_bench(&args).await,
         Bench::FloorServer { .. } => unreachable!("handled in main"),
     }
 }

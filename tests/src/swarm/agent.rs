@@ -1,11 +1,15 @@
 //! One simulated agent's task: connect (with retries), Hello, Welcome, then heartbeats
-//! and the command pipeline ([`Commands`]) until the swarm stops or the stream drops.
+//! and the command pipeline ([`Commands`]) until the swarm stops, the agent is made to
+//! vanish, or the stream drops. With `reconnect` set, a dropped agent comes back as a real
+//! one does: capped exponential backoff with full jitter (the agent's own [`Backoff`]),
+//! a Hello that reports the commands it holds, then its unacked events again.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use convoy_agent::session::Backoff;
 use convoy_coordinator::registry::now_unix_ms;
 use convoy_proto::MAX_AGENT_MESSAGE_BYTES;
 use convoy_proto::identity::AgentId;
@@ -21,13 +25,21 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::Endpoint;
 
 use super::commands::{Behaviour, Commands, fails};
-use super::{CommandTrace, Progress, Shared, SwarmConfig};
+use super::{CommandTrace, ECHO_COMMAND_ID, Progress, Shared, SwarmConfig, Vanish};
+
+/// Reconnect pacing, as the real agent's defaults: first retry within 0.5 s, no retry
+/// later than 60 s, reset after a session that lasted 30 s.
+const BACKOFF_BASE: Duration = Duration::from_millis(500);
+const BACKOFF_CAP: Duration = Duration::from_secs(60);
+const HEALTHY_AFTER: Duration = Duration::from_secs(30);
 
 /// What one simulated agent needs.
 pub(super) struct SimAgent {
     pub index: usize,
     pub agent_id: AgentId,
     pub endpoint: Endpoint,
+    /// Set once to make the agent vanish.
+    pub fate: watch::Receiver<Option<Vanish>>,
 }
 
 pub(super) struct AgentOutcome {
@@ -57,48 +69,28 @@ struct Session {
 /// Why the session loop ended.
 enum End {
     Stopped,
+    Vanished(Vanish),
     Dropped(String),
 }
 
 impl AgentRun {
-    pub async fn run(self, agent: SimAgent) -> AgentOutcome {
+    pub async fn run(self, mut agent: SimAgent) -> AgentOutcome {
         let mut outcome = AgentOutcome {
             connect_latency: None,
             heartbeats_sent: 0,
             commands_open: 0,
             error: None,
         };
+        let mut commands = Commands::new(
+            Behaviour {
+                delay: self.config.command_delay,
+                fail: fails(agent.index, self.config.fail_share),
+                pid: 10_000 + u32::try_from(agent.index).unwrap_or(u32::MAX - 10_000),
+            },
+            &self.config.apps,
+        );
         let first_attempt = Instant::now();
-        let mut session = None;
-        for attempt in 0..self.config.connect_attempts {
-            if attempt > 0 {
-                // 200 ms doubling, capped at 5 s, spread by the agent's index so retries
-                // do not come back in lockstep.
-                let backoff = Duration::from_millis(200)
-                    .saturating_mul(1 << attempt.min(5))
-                    .min(Duration::from_secs(5))
-                    + Duration::from_millis((agent.index as u64 * 7919) % 200);
-                tokio::select! {
-                    () = self.stop.cancelled() => return outcome,
-                    () = tokio::time::sleep(backoff) => {}
-                }
-            }
-            let Ok(_permit) = self.connects.acquire().await else {
-                return outcome;
-            };
-            let attempt = tokio::select! {
-                () = self.stop.cancelled() => return outcome,
-                attempt = self.connect(&agent) => attempt,
-            };
-            match attempt {
-                Ok(open) => {
-                    session = Some(open);
-                    break;
-                }
-                Err(err) => outcome.error = Some(format!("{}: {err:#}", agent.agent_id)),
-            }
-        }
-        let Some(Session { tx, mut inbound }) = session else {
+        let Some(mut session) = self.first_connect(&agent, &commands, &mut outcome).await else {
             self.progress.send_modify(|p| p.failed += 1);
             return outcome;
         };
@@ -112,22 +104,43 @@ impl AgentRun {
                 p.all_connected_after = Some(since_start);
             }
         });
-
-        let mut commands = Commands::new(Behaviour {
-            delay: self.config.command_delay,
-            fail: fails(agent.index, self.config.fail_share),
-            pid: 10_000 + u32::try_from(agent.index).unwrap_or(u32::MAX - 10_000),
-        });
-        let end = self
-            .session(&agent, &mut commands, &mut outcome, &tx, &mut inbound)
-            .await;
-        outcome.commands_open = commands.open_count();
-        if let End::Dropped(why) = end {
-            self.progress.send_modify(|p| p.dropped += 1);
-            outcome.error = Some(format!("{}: {why}", agent.agent_id));
-            return outcome;
+        let mut backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP);
+        loop {
+            self.progress.send_modify(|p| p.online += 1);
+            let began = Instant::now();
+            let end = self
+                .session(&mut agent, &mut commands, &mut outcome, &mut session)
+                .await;
+            self.progress.send_modify(|p| p.online -= 1);
+            outcome.commands_open = commands.open_count();
+            match end {
+                End::Stopped => break,
+                End::Vanished(Vanish::Silent) => {
+                    // A frozen host: the connection stays open, nothing is sent or read.
+                    self.stop.cancelled().await;
+                    return outcome;
+                }
+                End::Vanished(Vanish::Closed) => return outcome,
+                End::Dropped(why) => {
+                    self.progress.send_modify(|p| p.dropped += 1);
+                    outcome.error = Some(format!("{}: {why}", agent.agent_id));
+                    if !self.config.reconnect {
+                        return outcome;
+                    }
+                    if began.elapsed() >= HEALTHY_AFTER {
+                        backoff.reset();
+                    }
+                    drop(session);
+                    match self.reconnect(&agent, &commands, &mut backoff).await {
+                        Some(again) => session = again,
+                        None => return outcome,
+                    }
+                    self.progress.send_modify(|p| p.reconnects += 1);
+                }
+            }
         }
         // Closing our half ends the session; give the coordinator a moment to close its.
+        let Session { tx, mut inbound } = session;
         drop(tx);
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
             while let Ok(Some(_)) = inbound.message().await {}
@@ -136,15 +149,78 @@ impl AgentRun {
         outcome
     }
 
-    /// Heartbeats and commands until the swarm stops or the stream ends.
-    async fn session(
+    /// The first connect: a few attempts, 200 ms doubling (capped at 5 s), spread by the
+    /// agent's index so retries do not come back in lockstep.
+    async fn first_connect(
         &self,
         agent: &SimAgent,
+        commands: &Commands,
+        outcome: &mut AgentOutcome,
+    ) -> Option<Session> {
+        for attempt in 0..self.config.connect_attempts {
+            if attempt > 0 {
+                let backoff = Duration::from_millis(200)
+                    .saturating_mul(1 << attempt.min(5))
+                    .min(Duration::from_secs(5))
+                    + Duration::from_millis((agent.index as u64 * 7919) % 200);
+                tokio::select! {
+                    () = self.stop.cancelled() => return None,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+            }
+            match self.attempt(agent, commands).await? {
+                Ok(session) => return Some(session),
+                Err(err) => outcome.error = Some(format!("{}: {err:#}", agent.agent_id)),
+            }
+        }
+        None
+    }
+
+    /// Reconnects until it works or the swarm stops.
+    async fn reconnect(
+        &self,
+        agent: &SimAgent,
+        commands: &Commands,
+        backoff: &mut Backoff,
+    ) -> Option<Session> {
+        loop {
+            tokio::select! {
+                () = self.stop.cancelled() => return None,
+                () = tokio::time::sleep(backoff.next_delay()) => {}
+            }
+            if let Ok(session) = self.attempt(agent, commands).await? {
+                return Some(session);
+            }
+        }
+    }
+
+    /// One attempt under the connect semaphore; None when the swarm stops meanwhile.
+    async fn attempt(
+        &self,
+        agent: &SimAgent,
+        commands: &Commands,
+    ) -> Option<anyhow::Result<Session>> {
+        let _permit = self.connects.acquire().await.ok()?;
+        tokio::select! {
+            () = self.stop.cancelled() => None,
+            attempt = self.connect(agent, commands) => Some(attempt),
+        }
+    }
+
+    /// Heartbeats and commands until the swarm stops, the agent vanishes or the stream
+    /// ends. Starts by sending every unacked event again (none on a first session).
+    async fn session(
+        &self,
+        agent: &mut SimAgent,
         commands: &mut Commands,
         outcome: &mut AgentOutcome,
-        tx: &mpsc::Sender<AgentMessage>,
-        inbound: &mut tonic::Streaming<CoordinatorMessage>,
+        session: &mut Session,
     ) -> End {
+        let Session { tx, inbound } = session;
+        let unsent: Vec<CommandEvent> = commands.unacked().cloned().collect();
+        if !self.send_events(tx, unsent).await {
+            return End::Dropped("request stream closed".into());
+        }
         // Spread the heartbeats of the swarm evenly over one interval.
         let offset = self
             .config
@@ -154,30 +230,38 @@ impl AgentRun {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let due = commands.next_due();
-            let events = tokio::select! {
+            let (events, tick) = tokio::select! {
                 () = self.stop.cancelled() => return End::Stopped,
-                _ = ticker.tick() => {
-                    let heartbeat = AgentMessage {
-                        body: Some(agent_message::Body::Heartbeat(Heartbeat {
-                            metrics: Some(synthetic_sample(agent.index, outcome.heartbeats_sent)),
-                            apps: Vec::new(),
-                        })),
-                    };
-                    if tx.send(heartbeat).await.is_err() {
-                        return End::Dropped("request stream closed".into());
-                    }
-                    outcome.heartbeats_sent += 1;
-                    continue;
-                }
-                () = sleep_until(due) => commands.fire_due(Instant::now()),
+                fate = async { agent.fate.wait_for(Option::is_some).await.ok().and_then(|f| *f) } => match fate {
+                    Some(vanish) => return End::Vanished(vanish),
+                    // The swarm is gone: nobody can make this agent vanish any more.
+                    None => return End::Stopped,
+                },
+                _ = ticker.tick() => (Vec::new(), true),
+                () = sleep_until(due) => (commands.fire_due(Instant::now()), false),
                 message = inbound.message() => match message {
-                    Ok(Some(message)) => self.handle(agent, commands, message),
+                    Ok(Some(message)) => (self.handle(agent, commands, message), false),
                     Ok(None) => return End::Dropped("coordinator closed the stream".into()),
                     Err(status) => return End::Dropped(format!("stream failed: {status}")),
                 },
             };
             if !self.send_events(tx, events).await {
                 return End::Dropped("request stream closed".into());
+            }
+            // A tick, or a deploy that changed an app (reported at once, as a real agent
+            // does).
+            if tick || commands.apps_changed() {
+                let heartbeat = AgentMessage {
+                    body: Some(agent_message::Body::Heartbeat(Heartbeat {
+                        metrics: Some(synthetic_sample(agent.index, outcome.heartbeats_sent)),
+                        apps: commands.apps(),
+                    })),
+                };
+                if tx.send(heartbeat).await.is_err() {
+                    return End::Dropped("request stream closed".into());
+                }
+                outcome.heartbeats_sent += 1;
+                self.shared.heartbeats.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
@@ -203,6 +287,12 @@ impl AgentRun {
             Some(coordinator_message::Body::Cancel(cancel)) => {
                 shared.cancels.fetch_add(1, Ordering::Relaxed);
                 commands.on_cancel(&cancel.command_id)
+            }
+            Some(coordinator_message::Body::Ack(ack)) if ack.command_id == ECHO_COMMAND_ID => {
+                let sent = i64::try_from(ack.seq).unwrap_or(i64::MAX);
+                let round_trip = now_unix_ms().saturating_sub(sent).max(0);
+                shared.record_echo(u32::try_from(round_trip).unwrap_or(u32::MAX));
+                Vec::new()
             }
             Some(coordinator_message::Body::Ack(ack)) => {
                 shared.acks.fetch_add(1, Ordering::Relaxed);
@@ -235,8 +325,8 @@ impl AgentRun {
         true
     }
 
-    /// One attempt: channel, Hello, Welcome.
-    async fn connect(&self, agent: &SimAgent) -> anyhow::Result<Session> {
+    /// One attempt: channel, Hello (with the commands held and the apps), Welcome.
+    async fn connect(&self, agent: &SimAgent, commands: &Commands) -> anyhow::Result<Session> {
         let channel = agent.endpoint.connect().await.context("cannot connect")?;
         let mut client = AgentLinkClient::new(channel)
             .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES)
@@ -250,11 +340,10 @@ impl AgentRun {
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 labels: self.config.labels.clone().into_iter().collect(),
                 facts: Some(fake_facts(&agent.agent_id)),
-                // The swarm never reconnects, so it never holds a command at a Hello.
-                commands: Vec::new(),
+                commands: commands.held(),
                 // Simulated agents allow one action, a no-op.
                 actions: vec!["noop".to_string()],
-                apps: Vec::new(),
+                apps: commands.apps(),
             })),
         };
         tx.send(hello).await.context("request stream closed")?;
@@ -296,7 +385,10 @@ fn fake_facts(agent_id: &AgentId) -> Facts {
     }
 }
 
-/// Plausible, varying numbers without reading the host.
+/// Plausible, varying numbers without reading the host. `sampled_at_unix_ms` is the
+/// moment the heartbeat is built, just before it is queued: the coordinator's
+/// `last_seen_unix_ms` minus it is the heartbeat's delivery and processing time (one
+/// machine, one clock), which the `ingest` bench reads.
 fn synthetic_sample(index: usize, sequence: u64) -> MetricsSample {
     let wobble = ((index as u64 + sequence) % 50) as f64;
     MetricsSample {

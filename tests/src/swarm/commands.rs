@@ -2,13 +2,16 @@
 //! no I/O, no clock of its own (the caller passes `now`).
 //!
 //! On a new command id it emits `Received` and `Started`, then (at once, or when the
-//! configured delay has passed) one small `OutputChunk` and `Finished`. A command id is
-//! run at most once: a second delivery of an id it has seen is counted and ignored. A
-//! `Cancel` for a command that has not finished emits `Finished{CANCELLED}` (for an id
-//! never seen, as the first and only event, so the id can never start later). Every
-//! event stays in the command's outbox until an `Ack` with a sequence number at or past
-//! it (acks are cumulative); a command whose `Finished` is acked is retired to a list of
-//! bare ids.
+//! configured delay has passed) one small `OutputChunk` and `Finished`. A `Deploy` or
+//! `Rollback` is a fake one ([`Apps`]): when it finishes well, the app's version changes
+//! and the agent reports it in its next heartbeat; a deploy of an app the agent does not
+//! allow is rejected at once. A command id is run at most once: a second delivery of an
+//! id it has seen is counted and ignored. A `Cancel` for a command that has not finished
+//! emits `Finished{CANCELLED}` (for an id never seen, as the first and only event, so the
+//! id can never start later). Every event stays in the command's outbox until an `Ack`
+//! with a sequence number at or past it (acks are cumulative); a command whose `Finished`
+//! is acked is retired to a list of bare ids. After a reconnect, [`Commands::held`] is
+//! what the Hello reports and [`Commands::unacked`] what is sent again.
 //!
 //! Memory: one small slot per command with unacked events, one boxed id per retired
 //! command. Nothing else grows.
@@ -18,10 +21,12 @@ use std::time::Duration;
 
 use convoy_coordinator::registry::now_unix_ms;
 use convoy_proto::v1::{
-    Command, CommandEvent, CommandState, Finished, OutputChunk, OutputStream, Received, Started,
-    command_event,
+    AppStatus, Command, CommandEvent, CommandState, Finished, HeldCommand, OutputChunk,
+    OutputStream, Received, Started, command, command_event,
 };
 use tokio::time::Instant;
+
+use super::apps::Apps;
 
 /// What a simulated command does.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,9 +58,56 @@ pub struct Trace {
     pub acked_unix_ms: i64,
 }
 
+/// What a command asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Work {
+    /// A named action: every name is a no-op here.
+    Run,
+    Deploy {
+        app: String,
+        version: String,
+    },
+    Rollback {
+        app: String,
+        version: String,
+    },
+}
+
+impl Work {
+    fn of(command: &Command) -> Self {
+        match &command.action {
+            Some(command::Action::Deploy(d)) => Self::Deploy {
+                app: d.app.clone(),
+                version: d.version.clone(),
+            },
+            Some(command::Action::Rollback(r)) => Self::Rollback {
+                app: r.app.clone(),
+                version: r.version.clone(),
+            },
+            // Backups are not simulated: a backup, restore or drill is answered like an
+            // action, with no data moved.
+            Some(
+                command::Action::Run(_)
+                | command::Action::Backup(_)
+                | command::Action::Restore(_)
+                | command::Action::Drill(_),
+            )
+            | None => Self::Run,
+        }
+    }
+
+    fn app(&self) -> Option<&str> {
+        match self {
+            Self::Run => None,
+            Self::Deploy { app, .. } | Self::Rollback { app, .. } => Some(app),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Slot {
     id: Box<str>,
+    work: Work,
     next_seq: u64,
     /// When to emit the output and `Finished`; None once finished.
     due: Option<Instant>,
@@ -84,12 +136,47 @@ impl Slot {
         self.finished = Some((state, event.at_unix_ms));
         event
     }
+
+    /// Output, then `Finished`, for an outcome.
+    fn complete(&mut self, outcome: Result<Vec<u8>, (Vec<u8>, String)>) -> [CommandEvent; 2] {
+        let (stream, data, finished) = match outcome {
+            Ok(stdout) => (
+                OutputStream::Stdout,
+                stdout,
+                Finished {
+                    state: CommandState::Succeeded.into(),
+                    exit_code: Some(0),
+                    ..Default::default()
+                },
+            ),
+            Err((stderr, message)) => (
+                OutputStream::Stderr,
+                stderr,
+                Finished {
+                    state: CommandState::Failed.into(),
+                    exit_code: Some(1),
+                    message,
+                    ..Default::default()
+                },
+            ),
+        };
+        let finished = Finished {
+            output_bytes: data.len() as u64,
+            ..finished
+        };
+        let output = self.event(command_event::Body::Output(OutputChunk {
+            stream: stream.into(),
+            data,
+        }));
+        [output, self.finish(finished)]
+    }
 }
 
 /// The commands of one simulated agent.
 #[derive(Debug)]
 pub struct Commands {
     behaviour: Behaviour,
+    apps: Apps,
     /// Commands not yet finished, or whose events are not all acked.
     open: Vec<Slot>,
     /// Finished and fully acked: only the id is kept, so it never runs again.
@@ -99,9 +186,11 @@ pub struct Commands {
 }
 
 impl Commands {
-    pub fn new(behaviour: Behaviour) -> Self {
+    /// A simulated agent that allows the apps in `apps` (none deployed yet).
+    pub fn new(behaviour: Behaviour, apps: &[String]) -> Self {
         Self {
             behaviour,
+            apps: Apps::new(apps),
             open: Vec::new(),
             retired: Vec::new(),
             duplicates: 0,
@@ -112,9 +201,10 @@ impl Commands {
         self.open.iter().any(|s| &*s.id == id) || self.retired.iter().any(|r| &**r == id)
     }
 
-    fn open_slot(&mut self, id: &str) -> &mut Slot {
+    fn open_slot(&mut self, id: &str, work: Work) -> &mut Slot {
         self.open.push(Slot {
             id: id.into(),
+            work,
             next_seq: 1,
             due: None,
             finished: None,
@@ -131,10 +221,24 @@ impl Commands {
             return Vec::new();
         }
         let behaviour = self.behaviour;
-        let slot = self.open_slot(&command.command_id);
+        let work = Work::of(command);
+        let refused = work
+            .app()
+            .filter(|app| !self.apps.allows(app))
+            .map(|app| format!("app {app:?} is not configured on this host"));
+        let slot = self.open_slot(&command.command_id, work);
+        let received = slot.event(command_event::Body::Received(Received {}));
+        if let Some(message) = refused {
+            let rejected = slot.finish(Finished {
+                state: CommandState::Rejected.into(),
+                message,
+                ..Default::default()
+            });
+            return vec![received, rejected];
+        }
         slot.due = Some(now + behaviour.delay);
         let mut events = vec![
-            slot.event(command_event::Body::Received(Received {})),
+            received,
             slot.event(command_event::Body::Started(Started { pid: behaviour.pid })),
         ];
         if behaviour.delay.is_zero() {
@@ -161,7 +265,7 @@ impl Commands {
             return Vec::new();
         }
         // Never seen: remember it as cancelled so a late delivery never starts it.
-        let slot = self.open_slot(command_id);
+        let slot = self.open_slot(command_id, Work::Run);
         vec![slot.finish(Finished {
             message: "cancelled before it started".into(),
             ..cancelled
@@ -175,36 +279,30 @@ impl Commands {
 
     /// Finishes every command whose delay has passed. Returns the events to send.
     pub fn fire_due(&mut self, now: Instant) -> Vec<CommandEvent> {
-        let behaviour = self.behaviour;
+        let Self {
+            behaviour,
+            apps,
+            open,
+            ..
+        } = self;
         let mut events = Vec::new();
-        for slot in self
-            .open
-            .iter_mut()
-            .filter(|s| s.due.is_some_and(|d| d <= now))
-        {
-            let (stream, data, finished) = if behaviour.fail {
-                let finished = Finished {
-                    state: CommandState::Failed.into(),
-                    exit_code: Some(1),
-                    message: "simulated failure (exit code 1)".into(),
-                    output_bytes: FAIL_OUTPUT.len() as u64,
-                    ..Default::default()
-                };
-                (OutputStream::Stderr, FAIL_OUTPUT, finished)
+        for slot in open.iter_mut().filter(|s| s.due.is_some_and(|d| d <= now)) {
+            let outcome = if behaviour.fail {
+                Err((
+                    FAIL_OUTPUT.to_vec(),
+                    "simulated failure (exit code 1)".to_string(),
+                ))
             } else {
-                let finished = Finished {
-                    state: CommandState::Succeeded.into(),
-                    exit_code: Some(0),
-                    output_bytes: OK_OUTPUT.len() as u64,
-                    ..Default::default()
+                let applied = match &slot.work {
+                    Work::Run => Ok(String::new()),
+                    Work::Deploy { app, version } => apps.deploy(app, version),
+                    Work::Rollback { app, version } => apps.rollback(app, version),
                 };
-                (OutputStream::Stdout, OK_OUTPUT, finished)
+                applied
+                    .map(|_| OK_OUTPUT.to_vec())
+                    .map_err(|why| (format!("{why}\n").into_bytes(), why))
             };
-            events.push(slot.event(command_event::Body::Output(OutputChunk {
-                stream: stream.into(),
-                data: data.to_vec(),
-            })));
-            events.push(slot.finish(finished));
+            events.extend(slot.complete(outcome));
         }
         events
     }
@@ -233,9 +331,35 @@ impl Commands {
         Some(trace)
     }
 
-    /// Events not yet acked, in order per command: what a new session would send again.
+    /// Events not yet acked, in order per command: what a new session sends again.
     pub fn unacked(&self) -> impl Iterator<Item = &CommandEvent> {
         self.open.iter().flat_map(|s| s.unacked.iter())
+    }
+
+    /// What a new session's Hello reports: every command not fully acked, its state and
+    /// the last sequence number written.
+    pub fn held(&self) -> Vec<HeldCommand> {
+        self.open
+            .iter()
+            .map(|s| HeldCommand {
+                command_id: s.id.to_string(),
+                state: s
+                    .finished
+                    .map_or(CommandState::Running, |(state, _)| state)
+                    .into(),
+                last_seq: s.next_seq - 1,
+            })
+            .collect()
+    }
+
+    /// What runs of each app.
+    pub fn apps(&self) -> Vec<AppStatus> {
+        self.apps.status()
+    }
+
+    /// Whether an app changed since the last call.
+    pub fn apps_changed(&mut self) -> bool {
+        self.apps.take_changed()
     }
 
     /// Commands not yet finished, or finished with events not yet acked.
@@ -253,144 +377,4 @@ pub fn fails(index: usize, share: f64) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use convoy_proto::v1::command_event::Body;
-
-    fn command(id: &str) -> Command {
-        Command {
-            command_id: id.into(),
-            job_id: "j".into(),
-            ..Default::default()
-        }
-    }
-
-    fn behaviour(delay_ms: u64, fail: bool) -> Behaviour {
-        Behaviour {
-            delay: Duration::from_millis(delay_ms),
-            fail,
-            pid: 42,
-        }
-    }
-
-    fn kinds(events: &[CommandEvent]) -> Vec<(u64, &'static str)> {
-        events
-            .iter()
-            .map(|e| {
-                let kind = match &e.body {
-                    Some(Body::Received(_)) => "received",
-                    Some(Body::Started(_)) => "started",
-                    Some(Body::Output(_)) => "output",
-                    Some(Body::Finished(f)) => match CommandState::try_from(f.state) {
-                        Ok(CommandState::Succeeded) => "succeeded",
-                        Ok(CommandState::Failed) => "failed",
-                        Ok(CommandState::Cancelled) => "cancelled",
-                        _ => "other",
-                    },
-                    None => "none",
-                };
-                (e.seq, kind)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn an_instant_command_sends_everything_once_and_retires_on_the_last_ack() {
-        let mut commands = Commands::new(behaviour(0, false));
-        let now = Instant::now();
-        let events = commands.on_command(&command("c1"), now);
-        assert_eq!(
-            kinds(&events),
-            [
-                (1, "received"),
-                (2, "started"),
-                (3, "output"),
-                (4, "succeeded")
-            ]
-        );
-        let Some(Body::Finished(done)) = &events[3].body else {
-            panic!("not finished")
-        };
-        assert_eq!((done.exit_code, done.output_bytes), (Some(0), 3));
-        // A second delivery runs nothing.
-        assert!(commands.on_command(&command("c1"), now).is_empty());
-        assert_eq!(commands.duplicates, 1);
-        // Cumulative acks: 2 drops two events; a stale ack changes nothing.
-        assert!(commands.on_ack("c1", 2).is_none());
-        assert_eq!(commands.unacked().count(), 2);
-        assert!(commands.on_ack("c1", 1).is_none());
-        assert_eq!(commands.unacked().count(), 2);
-        let trace = commands.on_ack("c1", 4).expect("retired");
-        assert_eq!(trace.state, CommandState::Succeeded);
-        assert_eq!(commands.open_count(), 0);
-        // Retired ids still never run again.
-        assert!(commands.on_command(&command("c1"), now).is_empty());
-        assert!(commands.on_cancel("c1").is_empty());
-        assert_eq!(commands.duplicates, 2);
-    }
-
-    #[test]
-    fn a_delayed_command_finishes_when_due_or_is_cancelled() {
-        let mut commands = Commands::new(behaviour(200, true));
-        let now = Instant::now();
-        assert_eq!(
-            kinds(&commands.on_command(&command("a"), now)),
-            [(1, "received"), (2, "started")]
-        );
-        commands.on_command(&command("b"), now + Duration::from_millis(50));
-        assert_eq!(commands.next_due(), Some(now + Duration::from_millis(200)));
-        assert!(
-            commands
-                .fire_due(now + Duration::from_millis(199))
-                .is_empty()
-        );
-        let events = commands.fire_due(now + Duration::from_millis(200));
-        assert_eq!(kinds(&events), [(3, "output"), (4, "failed")]);
-        assert_eq!(events[0].command_id, "a");
-        // b is cancelled before it is due: it finishes cancelled, and never again.
-        assert_eq!(kinds(&commands.on_cancel("b")), [(3, "cancelled")]);
-        assert!(commands.on_cancel("b").is_empty());
-        assert_eq!(commands.next_due(), None);
-        assert!(commands.fire_due(now + Duration::from_secs(1)).is_empty());
-        // Unacked events are all kept for a resend, in order.
-        let pending: Vec<_> = commands
-            .unacked()
-            .map(|e| (e.command_id.as_str(), e.seq))
-            .collect();
-        assert_eq!(
-            pending,
-            [
-                ("a", 1),
-                ("a", 2),
-                ("a", 3),
-                ("a", 4),
-                ("b", 1),
-                ("b", 2),
-                ("b", 3)
-            ]
-        );
-    }
-
-    #[test]
-    fn a_cancel_before_the_command_means_it_never_starts() {
-        let mut commands = Commands::new(behaviour(0, false));
-        let now = Instant::now();
-        assert_eq!(kinds(&commands.on_cancel("x")), [(1, "cancelled")]);
-        assert!(commands.on_command(&command("x"), now).is_empty());
-        assert_eq!(
-            commands.on_ack("x", 1).unwrap().state,
-            CommandState::Cancelled
-        );
-        assert!(commands.on_command(&command("x"), now).is_empty());
-        assert!(commands.on_ack("unknown", 1).is_none());
-    }
-
-    #[test]
-    fn failing_agents_are_spread_by_index() {
-        let failing: Vec<usize> = (0..20).filter(|&i| fails(i, 0.25)).collect();
-        assert_eq!(failing, [3, 7, 11, 15, 19]);
-        assert_eq!((0..1000).filter(|&i| fails(i, 0.1)).count(), 100);
-        assert!(!(0..1000).any(|i| fails(i, 0.0)));
-        assert!((0..1000).all(|i| fails(i, 1.0)));
-    }
-}
+mod tests;

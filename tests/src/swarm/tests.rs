@@ -83,7 +83,7 @@ async fn a_small_swarm_comes_online_and_leaves_cleanly() {
     coordinator.stop().await;
 }
 
-async fn job_done(
+pub(super) async fn job_done(
     admin: &AdminClient<Channel>,
     job_id: &str,
     what: &str,
@@ -209,3 +209,5 @@ async fn slow_commands_are_cancelled_not_finished() {
     drop(admin);
     coordinator.stop().await;
 }
+
+mod scale;
