@@ -73,7 +73,9 @@ impl Default for AgentsConfig {
     fn default() -> Self {
         Self {
             heartbeat_interval: Duration::from_secs(5),
-            offline_after: Duration::from_secs(15),
+            // Under 3 heartbeats, so that with the sweep's own delay (offline_after / 20) a silent
+            // agent is shown offline within 3 heartbeat intervals.
+            offline_after: Duration::from_secs(13),
         }
     }
 }
