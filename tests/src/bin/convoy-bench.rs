@@ -9,6 +9,7 @@
 //! - `agent-idle`: CPU and memory of one real idle agent with a given heartbeat.
 //! - `fanout`: one no-op job to every agent of a swarm at once: time to the job's end,
 //!   per-host latency and coordinator CPU.
+//! - `rollout`: a rollout (canary, then 10 % waves) across N simulated agents over mTLS.
 //! - `rollout-engine`: the coordinator's cost per host of a rollout over N fake hosts
 //!   answering at once, in process and without the network.
 //! - `connect-storm`: time until N agents are all registered, for several N.
@@ -49,10 +50,12 @@ mod ingest;
 mod memory;
 #[path = "../bench/procfs.rs"]
 mod procfs;
-#[path = "../bench/rollout_engine.rs"]
-mod rollout_engine;
 #[path = "../bench/recovery.rs"]
 mod recovery;
+#[path = "../bench/rollout.rs"]
+mod rollout;
+#[path = "../bench/rollout_engine.rs"]
+mod rollout_engine;
 #[path = "../bench/stage.rs"]
 mod stage;
 #[path = "../bench/storm.rs"]
@@ -99,6 +102,8 @@ enum Bench {
     Deploy(deploy::DeployArgs),
     /// One real agent backs up, restores and drills 1 GiB of mixed files: MB/s, CPU, memory.
     Backup(backup::BackupArgs),
+    /// A rollout across N simulated agents: total time and coordinator CPU per host.
+    Rollout(rollout::RolloutArgs),
     /// The coordinator's own cost per host of a rollout (fake instant agents, no network).
     RolloutEngine(rollout_engine::RolloutEngineArgs),
     /// Time until N simulated agents are all registered, from a fresh coordinator.
@@ -170,6 +175,7 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::Fanout(args) => fanout::fanout_bench(&args).await,
         Bench::Deploy(args) => deploy::deploy_bench(&args).await,
         Bench::Backup(args) => backup::backup_bench(&args).await,
+        Bench::Rollout(args) => rollout::rollout_bench(&args).await,
         Bench::RolloutEngine(args) => rollout_engine::rollout_engine_bench(&args).await,
         Bench::ConnectStorm(args) => storm::storm_bench(&args).await,
         Bench::Ingest(args) => ingest::ingest_bench(Target::Coordinator, &args).await,
