@@ -115,6 +115,32 @@ async fn certificates_may_only_call_their_own_service() {
         status.message()
     );
 
+    // ... and the other operator services: Rollouts (read and write) and Backups.
+    let agent_channel = channel(&coordinator.url(), &pki.ca_cert(), Some(&agent))
+        .await
+        .unwrap();
+    let mut rollouts =
+        convoy_proto::v1::rollouts_client::RolloutsClient::new(agent_channel.clone());
+    let status = rollouts
+        .list_rollouts(convoy_proto::v1::ListRolloutsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let status = rollouts
+        .control_rollout(convoy_proto::v1::ControlRolloutRequest {
+            id: "r-x".into(),
+            control: convoy_proto::v1::RolloutControl::Abort.into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let mut backups = convoy_proto::v1::backups_client::BackupsClient::new(agent_channel);
+    let status = backups
+        .list_backups(convoy_proto::v1::ListBackupsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+
     // An operator certificate opening an agent session.
     let operator = pki.operator("alice", Role::Admin);
     let channel_op = channel(&coordinator.url(), &pki.ca_cert(), Some(&operator))
