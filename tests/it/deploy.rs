@@ -32,8 +32,13 @@ deadline = "5s"
 /// A tar.gz with `convoy.toml`, a version file, and (if `healthy`) the file the health
 /// check looks for.
 pub(crate) fn artifact(version: &str, healthy: bool) -> Vec<u8> {
+    artifact_with(version, healthy, MANIFEST)
+}
+
+/// Like [`artifact`], with another `convoy.toml`.
+pub(crate) fn artifact_with(version: &str, healthy: bool, manifest: &str) -> Vec<u8> {
     let mut files = vec![
-        ("convoy.toml", MANIFEST.to_string()),
+        ("convoy.toml", manifest.to_string()),
         ("VERSION", format!("{version}\n")),
     ];
     if healthy {

@@ -16,7 +16,7 @@ use convoy_tests::{TestAgent, TestCoordinator, TestPki, wait_for};
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::deploy::{artifact, current, push, run};
+use crate::deploy::{artifact, artifact_with, current, push, run};
 use crate::support::fleet_online;
 
 const ROLLOUT_WAIT: Duration = Duration::from_secs(60);
@@ -313,6 +313,45 @@ async fn operators_promote_pause_resume_and_abort() {
     assert_eq!(refused.code(), Code::FailedPrecondition);
     let states: Vec<String> = f.agents.iter().map(|(_, dir)| current(dir)).collect();
     assert_eq!(states, vec!["releases/1.0", "releases/2.0", "releases/2.0"]);
+    f.coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn an_abort_lets_hosts_in_flight_finish_and_records_them() {
+    let mut f = fleet(2).await;
+    // 4.0's start hook takes a while: the abort lands while the canary deploys.
+    let slow = "[hooks]\nstart = [\"/bin/sh\", \"-c\", \"sleep 1\"]\n[health]\ncommand = [\"/bin/sh\", \"-c\", \"test -f healthy\"]\ninterval = \"50ms\"\nretries = 3\ndeadline = \"5s\"\n";
+    push(&mut f.admin, "4.0", &artifact_with("4.0", true, slow), None)
+        .await
+        .unwrap();
+    let id = start(
+        &mut f.rollouts,
+        RolloutSpec {
+            canary: "1".into(),
+            auto_promote: true,
+            ..spec("4.0")
+        },
+    )
+    .await;
+    let aborted = control(&mut f.rollouts, &id, RolloutControl::Abort)
+        .await
+        .unwrap();
+    assert_eq!(aborted.state, "aborted");
+    assert_eq!(aborted.waves[0].hosts[0].state, "deploying", "{aborted:?}");
+    // The canary's deploy finishes and is recorded; the next wave never starts.
+    let done = wait_for("the in-flight deploy is recorded", ROLLOUT_WAIT, || {
+        let mut rollouts = f.rollouts.clone();
+        let id = id.clone();
+        async move {
+            let view = view(&mut rollouts, &id).await;
+            (view.waves[0].hosts[0].state == "succeeded").then_some(view)
+        }
+    })
+    .await;
+    assert_eq!(done.state, "aborted");
+    assert_eq!(done.waves[1].hosts[0].state, "pending");
+    assert_eq!(current(&f.agents[0].1), "releases/4.0");
+    assert_eq!(current(&f.agents[1].1), "releases/1.0");
     f.coordinator.stop().await;
 }
 

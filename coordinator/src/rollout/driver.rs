@@ -303,10 +303,12 @@ impl Loaded {
         record::view(&self.record, &self.machine, &self.late)
     }
 
-    /// Whether the driver still has anything to do for it: it is going, or it succeeded
-    /// and hosts that were skipped or unreachable may still come back for the version.
+    /// Whether the driver still has anything to do for it: it is going, hosts it started
+    /// are still deploying, or it succeeded and hosts that were skipped or unreachable may
+    /// still come back for the version.
     fn keep(&self, now: i64) -> bool {
-        if !self.machine.state().is_terminal() {
+        // An aborted rollout lets its in-flight hosts finish: their results still count.
+        if !self.machine.state().is_terminal() || self.machine.deploying > 0 {
             return true;
         }
         let Some(established) = self.machine.established_at else {

@@ -12,8 +12,9 @@ use crate::registry::now_unix_ms;
 use crate::rollout::machine::{HostState, Rollout};
 use crate::rollout::record;
 
-/// A succeeded rollout is looked at again for late convergence this long after it ended
-/// at most (its own window, checked by [`Loaded::keep`], may be shorter).
+/// A rollout that ended is looked at again on start (late convergence, results of hosts
+/// still deploying when it was aborted) this long after it ended at most; its own late
+/// window, checked by [`Loaded::keep`], may be shorter.
 const LATE_LOOKBACK_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 
 impl Driver {
@@ -21,9 +22,10 @@ impl Driver {
     pub(super) fn load_all(&mut self) -> Result<(), RolloutError> {
         let now = now_unix_ms();
         for record in self.store.rollouts()? {
-            let recent_success = record.state == "succeeded"
-                && now.saturating_sub(record.finished_unix_ms) < LATE_LOOKBACK_MS;
-            if !record.active && !recent_success {
+            // Recently ended ones may still await late hosts or in-flight results;
+            // `Loaded::keep` decides once replayed.
+            let recent = now.saturating_sub(record.finished_unix_ms) < LATE_LOOKBACK_MS;
+            if !record.active && !recent {
                 continue;
             }
             let id = record.id.clone();
