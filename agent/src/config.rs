@@ -269,6 +269,34 @@ pub use convoy_proto::labels::valid_action_name;
 
 #[cfg(test)]
 mod tests {
+    use super::Config;
+
+    /// The annotated config shipped in packaging/ parses as it is, and with every commented
+    /// example switched on.
+    #[test]
+    fn the_packaged_config_and_its_examples_parse() {
+        let shipped = include_str!("../../packaging/config/agent.toml");
+        let base = std::path::Path::new("/etc/convoy");
+        Config::parse(shipped, base).expect("the shipped agent.toml parses");
+        let examples: String = shipped
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with('[')
+                        || rest.split_once(" = ").is_some_and(|(key, _)| {
+                            key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        }) =>
+                {
+                    rest
+                }
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let config = Config::parse(&examples, base).expect("every example parses");
+        assert!(config.actions.contains_key("uptime") && config.apps.contains_key("web"));
+    }
+
     use super::*;
 
     const GOOD: &str = r#"

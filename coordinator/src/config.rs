@@ -145,6 +145,22 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    /// The annotated config shipped in packaging/ parses, with the documented defaults.
+    #[test]
+    fn the_packaged_config_parses() {
+        let shipped = include_str!("../../packaging/config/coordinator.toml");
+        let config = super::Config::parse(shipped, std::path::Path::new("/etc/convoy"))
+            .expect("the shipped coordinator.toml parses");
+        let defaults = super::AgentsConfig::default();
+        assert_eq!(
+            (
+                config.agents.heartbeat_interval,
+                config.agents.offline_after
+            ),
+            (defaults.heartbeat_interval, defaults.offline_after)
+        );
+    }
+
     use super::*;
 
     const GOOD: &str = r#"
