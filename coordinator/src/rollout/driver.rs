@@ -296,6 +296,10 @@ struct Loaded {
     late: LateResults,
     /// Each host's latest job: results of older ones are stale.
     host_jobs: HashMap<String, String>,
+    /// For each host whose deploy succeeded while this driver ran: the time of the metrics
+    /// sample it had then. Gates judge only later samples, never one taken mid-deploy.
+    /// (Not persisted: after a restart every sample counts.)
+    sampled_before: HashMap<String, i64>,
 }
 
 impl Loaded {

@@ -44,11 +44,16 @@ impl Driver {
             };
             for (host, snapshot) in hosts.iter().zip(self.registry.snapshots(&hosts, app)) {
                 let Some(snapshot) = snapshot else { continue };
-                let has_metrics = snapshot.metrics.is_some();
+                let after = loaded.sampled_before.get(*host).copied().unwrap_or(i64::MIN);
+                let has_metrics = snapshot
+                    .metrics
+                    .as_ref()
+                    .is_some_and(|m| m.sampled_at_unix_ms > after);
                 let Some(view) = view(&snapshot, &machine.version) else {
                     continue;
                 };
-                // Without metrics yet only the health check can be judged.
+                // Without a sample taken since the deploy only the health check can be
+                // judged.
                 let gates: &[Gate] = if has_metrics {
                     &machine.settings.gates
                 } else {

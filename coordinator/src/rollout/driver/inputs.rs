@@ -181,6 +181,7 @@ impl Driver {
                 next_seq: 0,
                 late: Default::default(),
                 host_jobs: Default::default(),
+                sampled_before: Default::default(),
             },
         );
         self.apply(
@@ -297,7 +298,20 @@ impl Driver {
         let reason = failure_reason(done);
         let event = match kind {
             JobKind::Deploy if state == HostState::Deploying => match done.state {
-                CommandState::Succeeded => Event::DeploySucceeded { host },
+                CommandState::Succeeded => {
+                    let app = loaded.record.spec.as_ref().map_or("", |s| s.app.as_str());
+                    let sampled = self
+                        .registry
+                        .snapshots(&[host.as_str()], app)
+                        .into_iter()
+                        .flatten()
+                        .find_map(|s| s.metrics.map(|m| m.sampled_at_unix_ms))
+                        .unwrap_or(0);
+                    if let Some(loaded) = self.active.get_mut(&id) {
+                        loaded.sampled_before.insert(host.clone(), sampled);
+                    }
+                    Event::DeploySucceeded { host }
+                }
                 CommandState::Undeliverable => Event::DeployUndelivered { host },
                 _ => Event::DeployFailed { host, reason },
             },

@@ -63,6 +63,7 @@ impl Driver {
             next_seq: 0,
             late: Default::default(),
             host_jobs: Default::default(),
+            sampled_before: Default::default(),
         };
         if !register {
             for (seq, entry) in &entries {
