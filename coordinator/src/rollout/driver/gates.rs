@@ -44,7 +44,11 @@ impl Driver {
             };
             for (host, snapshot) in hosts.iter().zip(self.registry.snapshots(&hosts, app)) {
                 let Some(snapshot) = snapshot else { continue };
-                let after = loaded.sampled_before.get(*host).copied().unwrap_or(i64::MIN);
+                let after = loaded
+                    .sampled_before
+                    .get(*host)
+                    .copied()
+                    .unwrap_or(i64::MIN);
                 let has_metrics = snapshot
                     .metrics
                     .as_ref()
