@@ -20,6 +20,9 @@ use crate::executor::{self, ActionSpec, Outcome};
 use crate::journal::{Admission, Journal, JournalError};
 use crate::recovery::{BackupTransport, Recovery, RestoreRequest};
 
+/// The ids of commands running now, locked.
+type Running<'a> = std::sync::MutexGuard<'a, HashMap<String, CancellationToken>>;
+
 /// Commands running at once on one host; more wait their turn.
 pub const MAX_CONCURRENT_COMMANDS: usize = 16;
 
@@ -111,7 +114,7 @@ impl Runner {
         };
         // Held across the admission so that a second delivery racing the first cannot
         // also find the command "not started" and start it again.
-        let mut running = self.lock_running();
+        let running = self.lock_running();
         if running.contains_key(&command.command_id) {
             drop(running);
             self.changed();
@@ -142,45 +145,73 @@ impl Runner {
             drop(running);
             let allowed: Vec<&str> = self.actions.keys().map(String::as_str).collect();
             warn!(command_id = %command.command_id, %action, "rejected: action not in this host's allow-list");
-            self.journal.finish(
-                &command.command_id,
-                Finished {
-                    state: CommandState::Rejected.into(),
-                    message: if action.is_empty() {
-                        "rejected: this agent does not support that kind of command".into()
-                    } else {
-                        format!(
-                            "rejected: unknown action {action:?}; this host allows: {}",
-                            allowed.join(", ")
-                        )
-                    },
-                    ..Default::default()
-                },
-            )?;
-            self.changed();
-            return Ok(());
+            let message = if action.is_empty() {
+                "rejected: this agent does not support that kind of command".into()
+            } else {
+                format!(
+                    "rejected: unknown action {action:?}; this host allows: {}",
+                    allowed.join(", ")
+                )
+            };
+            return self.reject(&command.command_id, message);
         };
+        self.launch(
+            command.command_id.clone(),
+            running,
+            "command",
+            move |runner, cancel| async move {
+                runner.execute(&command, &action, config, cancel).await
+            },
+        );
+        Ok(())
+    }
+
+    /// Finishes a command as rejected: nothing runs.
+    fn reject(&self, command_id: &str, message: String) -> Result<(), JournalError> {
+        self.journal.finish(
+            command_id,
+            Finished {
+                state: CommandState::Rejected.into(),
+                message,
+                ..Default::default()
+            },
+        )?;
+        self.changed();
+        Ok(())
+    }
+
+    /// Marks the command running and runs `work` on a tracked task; when it ends, the
+    /// command leaves `running`. `what` names the work if its journal writes fail.
+    fn launch<F, Fut>(
+        self: &Arc<Self>,
+        command_id: String,
+        mut running: Running<'_>,
+        what: &'static str,
+        work: F,
+    ) where
+        F: FnOnce(Arc<Self>, CancellationToken) -> Fut,
+        Fut: std::future::Future<Output = Result<(), JournalError>> + Send + 'static,
+    {
         let cancel = CancellationToken::new();
-        running.insert(command.command_id.clone(), cancel.clone());
+        running.insert(command_id.clone(), cancel.clone());
         drop(running);
         self.changed();
         let runner = self.clone();
+        let work = work(runner.clone(), cancel);
         self.tracker.spawn(async move {
-            let id = command.command_id.clone();
-            if let Err(err) = runner.execute(&command, &action, config, cancel).await {
-                tracing::error!(command_id = %id, error = %err, "cannot journal command progress");
+            if let Err(err) = work.await {
+                tracing::error!(%command_id, error = %err, "cannot journal {what} progress");
             }
-            runner.lock_running().remove(&id);
+            runner.lock_running().remove(&command_id);
             runner.changed();
         });
-        Ok(())
     }
 
     /// Deploys and rollbacks: allowed only for apps the host's config names.
     fn start_deploy(
         self: &Arc<Self>,
         command: Command,
-        mut running: std::sync::MutexGuard<'_, HashMap<String, CancellationToken>>,
+        running: Running<'_>,
     ) -> Result<(), JournalError> {
         let app = match &command.action {
             Some(command::Action::Deploy(d)) => d.app.clone(),
@@ -190,30 +221,17 @@ impl Runner {
         if !self.deployer.allows(&app) {
             drop(running);
             warn!(command_id = %command.command_id, %app, "rejected: app not in this host's [apps]");
-            self.journal.finish(
+            return self.reject(
                 &command.command_id,
-                Finished {
-                    state: CommandState::Rejected.into(),
-                    message: format!("rejected: app {app:?} is not in this host's [apps]"),
-                    ..Default::default()
-                },
-            )?;
-            self.changed();
-            return Ok(());
+                format!("rejected: app {app:?} is not in this host's [apps]"),
+            );
         }
-        let cancel = CancellationToken::new();
-        running.insert(command.command_id.clone(), cancel.clone());
-        drop(running);
-        self.changed();
-        let runner = self.clone();
-        self.tracker.spawn(async move {
-            let id = command.command_id.clone();
-            if let Err(err) = runner.execute_deploy(&command, cancel).await {
-                tracing::error!(command_id = %id, error = %err, "cannot journal deploy progress");
-            }
-            runner.lock_running().remove(&id);
-            runner.changed();
-        });
+        self.launch(
+            command.command_id.clone(),
+            running,
+            "deploy",
+            move |runner, cancel| async move { runner.execute_deploy(&command, cancel).await },
+        );
         Ok(())
     }
 
@@ -292,7 +310,7 @@ impl Runner {
     fn start_recovery(
         self: &Arc<Self>,
         command: Command,
-        mut running: std::sync::MutexGuard<'_, HashMap<String, CancellationToken>>,
+        running: Running<'_>,
     ) -> Result<(), JournalError> {
         let set = match &command.action {
             Some(command::Action::Backup(b)) => b.set.clone(),
@@ -308,35 +326,21 @@ impl Runner {
         else {
             drop(running);
             warn!(command_id = %command.command_id, %set, "rejected: set not in this host's [backup.sets]");
-            self.journal.finish(
+            return self.reject(
                 &command.command_id,
-                Finished {
-                    state: CommandState::Rejected.into(),
-                    message: format!(
-                        "rejected: backup set {set:?} is not in this host's [backup.sets]"
-                    ),
-                    ..Default::default()
-                },
-            )?;
-            self.changed();
-            return Ok(());
+                format!("rejected: backup set {set:?} is not in this host's [backup.sets]"),
+            );
         };
-        let cancel = CancellationToken::new();
-        running.insert(command.command_id.clone(), cancel.clone());
-        drop(running);
-        self.changed();
-        let runner = self.clone();
-        self.tracker.spawn(async move {
-            let id = command.command_id.clone();
-            if let Err(err) = runner
-                .execute_recovery(&command, &recovery, transport.as_ref(), cancel)
-                .await
-            {
-                tracing::error!(command_id = %id, error = %err, "cannot journal backup progress");
-            }
-            runner.lock_running().remove(&id);
-            runner.changed();
-        });
+        self.launch(
+            command.command_id.clone(),
+            running,
+            "backup",
+            move |runner, cancel| async move {
+                runner
+                    .execute_recovery(&command, &recovery, transport.as_ref(), cancel)
+                    .await
+            },
+        );
         Ok(())
     }
 
@@ -419,7 +423,7 @@ impl Runner {
         Ok(())
     }
 
-    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+    fn lock_running(&self) -> Running<'_> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

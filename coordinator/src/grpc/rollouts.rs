@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status};
 
 use super::{audit, auth};
 use crate::rollout::driver::{Control, RolloutError, Rollouts};
+use crate::rollout::record::is_settled;
 use crate::store::Store;
 
 /// A watcher gets at most this many views a second.
@@ -48,13 +49,6 @@ impl From<RolloutError> for Status {
             | RolloutError::UnknownApp { .. } => Status::invalid_argument(err.to_string()),
         }
     }
-}
-
-fn terminal(view: &RolloutView) -> bool {
-    matches!(
-        view.state.as_str(),
-        "succeeded" | "failed" | "aborted" | "rolled_back"
-    ) && view.late.iter().all(|h| h.state != "deploying")
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<RolloutView, Status>> + Send>>;
@@ -203,7 +197,7 @@ impl RolloutsRpc for RolloutService {
                 return None;
             }
             if let Some(view) = watch.next.take() {
-                watch.done = terminal(&view);
+                watch.done = is_settled(&view);
                 return Some((Ok(view), watch));
             }
             loop {
@@ -221,7 +215,7 @@ impl RolloutsRpc for RolloutService {
                     Ok(view) => view,
                     Err(err) => return Some((Err(Status::from(err)), watch)),
                 };
-                watch.done = terminal(&view);
+                watch.done = is_settled(&view);
                 return Some((Ok(view), watch));
             }
         });

@@ -259,6 +259,20 @@ pub fn replayed(entry: &RolloutLogEntry) -> Replayed {
     Replayed::Machine(event)
 }
 
+/// Whether a view is final: the rollout ended and no late host is still deploying. What
+/// `WatchRollout` and the CLI's `watch` stop on.
+pub fn is_settled(view: &RolloutView) -> bool {
+    let ended = [
+        State::Succeeded,
+        State::Failed,
+        State::Aborted,
+        State::RolledBack,
+    ]
+    .iter()
+    .any(|s| s.as_str() == view.state);
+    ended && view.late.iter().all(|h| h.state != "deploying")
+}
+
 /// Result of a late convergence deploy: `(state, reason)`.
 pub type LateResults = BTreeMap<String, (String, String)>;
 

@@ -10,14 +10,10 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::connect::{rollouts, rpc_error};
 use crate::cli::{ConnectArgs, OutputFormat};
+use crate::rollout::record::is_settled;
 
 /// Give up when the coordinator stays unreachable this long.
 const RECONNECT_FOR: Duration = Duration::from_secs(300);
-const FINAL: [&str; 4] = ["succeeded", "failed", "aborted", "rolled_back"];
-
-fn settled(view: &RolloutView) -> bool {
-    FINAL.contains(&view.state.as_str()) && view.late.iter().all(|h| h.state != "deploying")
-}
 
 /// Follows rollout `id` until it ends; returns its final view.
 pub async fn watch(
@@ -58,7 +54,7 @@ pub async fn watch_styled(
         tokio::time::sleep(Duration::from_secs(1)).await;
         if let Ok(view) = super::get(id, connect).await {
             failing_since = None;
-            if settled(&view) {
+            if is_settled(&view) {
                 display.show(&view);
                 display.finish();
                 return Ok(view);
@@ -86,7 +82,7 @@ async fn follow(
         .map_err(|status| rpc_error(&connect.addr, status))?
     {
         display.show(&view);
-        if settled(&view) {
+        if is_settled(&view) {
             return Ok(Some(view));
         }
     }

@@ -22,9 +22,11 @@ impl Driver {
     pub(super) fn load_all(&mut self) -> Result<(), RolloutError> {
         let now = now_unix_ms();
         for record in self.store.rollouts()? {
-            // Recently ended ones may still await late hosts or in-flight results;
-            // `Loaded::keep` decides once replayed.
-            let recent = now.saturating_sub(record.finished_unix_ms) < LATE_LOOKBACK_MS;
+            // A recent success may still await late hosts, a recent abort results of
+            // hosts in flight (no other end leaves any); `Loaded::keep` decides once
+            // replayed.
+            let recent = now.saturating_sub(record.finished_unix_ms) < LATE_LOOKBACK_MS
+                && matches!(record.state.as_str(), "succeeded" | "aborted");
             if !record.active && !recent {
                 continue;
             }
