@@ -295,6 +295,7 @@ async fn session(
         body: Some(agent_message::Body::Hello(Hello {
             agent_id: link.agent_id.to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            allow_unsigned_releases: false,
             labels: config.labels.clone(),
             facts: Some(metrics::facts()),
             commands: runner.journal().held().unwrap_or_default(),

@@ -446,6 +446,7 @@ fn summary(entry: &Entry) -> AgentSummary {
         metrics: record.last_metrics.clone(),
         actions: record.actions.clone(),
         apps: record.apps.clone(),
+        allow_unsigned_releases: record.allow_unsigned_releases,
         hostname: record
             .facts
             .as_ref()

@@ -6,6 +6,7 @@
 //!
 //! Everything stays on loopback and in temp dirs.
 
+pub mod hostile;
 pub mod swarm;
 
 use std::collections::BTreeMap;

@@ -326,6 +326,7 @@ async fn schedule(
                         selector,
                         cron,
                         drill,
+                        keep: 0,
                     })
                     .await
                     .map_err(|status| rpc_error(&connect.addr, status))?

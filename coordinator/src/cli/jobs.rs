@@ -418,6 +418,7 @@ pub async fn audit(
             since_unix_ms: since.max(0),
             operator: args.operator,
             limit: args.limit,
+            page_token: String::new(),
         })
         .await
         .map_err(|status| rpc_error(&connect.addr, status))?

@@ -387,6 +387,8 @@ impl Admin for AdminService {
                 .store()
                 .audit(body.since_unix_ms, &body.operator, limit)
                 .map_err(Status::from)?,
+            next_page_token: String::new(),
+            refusals_not_stored: 0,
         }))
     }
 }
@@ -463,6 +465,7 @@ async fn receive_release(
         pushed_unix_ms: now_unix_ms(),
         pushed_by: pushed_by.to_string(),
         format: format.to_string(),
+        signature_verified: false,
     };
     store.put_release(&release)?;
     store.flush_async().await?;

@@ -195,6 +195,7 @@ impl BackupsRpc for BackupsService {
                 target_dir: body.target_dir,
                 in_place: body.in_place,
                 force: body.force,
+                source_host: String::new(),
             },
             host,
         };

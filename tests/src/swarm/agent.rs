@@ -338,6 +338,8 @@ impl AgentRun {
             body: Some(agent_message::Body::Hello(Hello {
                 agent_id: agent.agent_id.to_string(),
                 version: env!("CARGO_PKG_VERSION").to_string(),
+                // Simulated deploys take any release: say so, as a real agent would.
+                allow_unsigned_releases: true,
                 labels: self.config.labels.clone().into_iter().collect(),
                 facts: Some(fake_facts(&agent.agent_id)),
                 commands: commands.held(),

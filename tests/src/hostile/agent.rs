@@ -1,0 +1,1 @@
+//! A hostile agent: a real agent certificate, any message it likes.

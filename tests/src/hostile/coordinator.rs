@@ -1,0 +1,1 @@
+//! A hostile coordinator: the real server certificate, any command it likes.
