@@ -196,7 +196,13 @@ pub struct Dispatcher {
     /// Unbounded on purpose: one message per finished command, and commands are bounded
     /// by the jobs that exist; a full channel must never make a result wait.
     finished: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Finished>>,
+    /// Commands whose after-the-end events were already logged (bounded: cleared when
+    /// full, so at worst a command is logged again).
+    warned_after_end: Mutex<std::collections::HashSet<String>>,
 }
+
+/// How many commands [`Dispatcher::first_warning`] remembers.
+const WARNED_AFTER_END_CAP: usize = 4096;
 
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -251,6 +257,7 @@ impl Dispatcher {
             events,
             wake: Notify::new(),
             finished: std::sync::OnceLock::new(),
+            warned_after_end: Mutex::default(),
         })
     }
 
@@ -284,6 +291,18 @@ impl Dispatcher {
                 message: command.message.clone(),
             });
         }
+    }
+
+    /// True the first time it is asked about `command_id` (within the bounded memory).
+    fn first_warning(&self, command_id: &str) -> bool {
+        let mut warned = self
+            .warned_after_end
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if warned.len() >= WARNED_AFTER_END_CAP {
+            warned.clear();
+        }
+        warned.insert(command_id.to_string())
     }
 
     /// Wakes the scheduler (new job, agent connected, command finished).

@@ -112,6 +112,9 @@ impl Dispatcher {
             tracing::warn!(agent_id, command_id = %event.command_id, owner = %command.agent_id, "event for another host's command ignored");
             return Ok(None);
         }
+        if let Some(reply) = self.after_end(agent_id, command, event) {
+            return Ok(Some(reply));
+        }
         if event.seq != command.last_seq + 1 {
             // A replay (already applied) or a gap (an earlier event is still to come):
             // acknowledge what we have; the agent resends the rest in order.
@@ -120,67 +123,37 @@ impl Dispatcher {
         let host = command.agent_id.clone();
         let job_id = command.job_id.clone();
         let mut publish = Vec::new();
-        let mut finished = false;
-        match &event.body {
-            Some(command_event::Body::Received(_))
-                if command.state == CommandState::Pending as i32 =>
-            {
-                command.state = CommandState::Delivered.into();
-                command.delivered_unix_ms = event.at_unix_ms;
+        if let Some(command_event::Body::Output(chunk)) = &event.body {
+            let room = command
+                .output_cap_bytes
+                .saturating_sub(command.output_stored_bytes);
+            let keep = chunk
+                .data
+                .len()
+                .min(usize::try_from(room).unwrap_or(usize::MAX));
+            if keep > 0 {
+                self.store.put_output(
+                    &command.id,
+                    command.output_stored_bytes,
+                    &chunk.data[..keep],
+                )?;
+                command.output_stored_bytes += keep as u64;
             }
-            Some(command_event::Body::Received(_)) => {}
-            Some(command_event::Body::Started(_)) => {
-                command.state = CommandState::Running.into();
-                command.started_unix_ms = event.at_unix_ms;
+            if keep < chunk.data.len() {
+                command.output_truncated = true;
             }
-            Some(command_event::Body::Output(chunk)) => {
-                let room = command
-                    .output_cap_bytes
-                    .saturating_sub(command.output_stored_bytes);
-                let keep = chunk
-                    .data
-                    .len()
-                    .min(usize::try_from(room).unwrap_or(usize::MAX));
-                if keep > 0 {
-                    self.store.put_output(
-                        &command.id,
-                        command.output_stored_bytes,
-                        &chunk.data[..keep],
-                    )?;
-                    command.output_stored_bytes += keep as u64;
-                }
-                if keep < chunk.data.len() {
-                    command.output_truncated = true;
-                }
-                command.output_bytes += chunk.data.len() as u64;
-                publish.push(JobEvent {
-                    body: Some(job_event::Body::Output(HostOutput {
-                        host: host.clone(),
-                        stream: OutputStream::try_from(chunk.stream)
-                            .unwrap_or(OutputStream::Stdout)
-                            .into(),
-                        data: chunk.data[..keep].to_vec(),
-                    })),
-                });
-            }
-            Some(command_event::Body::Finished(done)) => {
-                let state = CommandState::try_from(done.state).unwrap_or(CommandState::Failed);
-                command.state = if plan::is_terminal(state) {
-                    state
-                } else {
-                    CommandState::Failed
-                }
-                .into();
-                command.exit_code = done.exit_code;
-                command.signal = done.signal;
-                command.message = done.message.clone();
-                command.finished_unix_ms = event.at_unix_ms;
-                command.output_bytes = command.output_bytes.max(done.output_bytes);
-                command.output_truncated |= done.output_truncated;
-                finished = true;
-            }
-            None => {}
+            command.output_bytes += chunk.data.len() as u64;
+            publish.push(JobEvent {
+                body: Some(job_event::Body::Output(HostOutput {
+                    host: host.clone(),
+                    stream: OutputStream::try_from(chunk.stream)
+                        .unwrap_or(OutputStream::Stdout)
+                        .into(),
+                    data: chunk.data[..keep].to_vec(),
+                })),
+            });
         }
+        let finished = apply(command, event, now_unix_ms());
         command.last_seq = event.seq;
         self.store.put_command(command)?;
         if finished {
@@ -223,17 +196,109 @@ impl Dispatcher {
             tracing::warn!(agent_id, command_id = %event.command_id, "event for another host's command ignored");
             return Ok(None);
         }
+        if let Some(reply) = self.after_end(agent_id, &command, event) {
+            return Ok(Some(reply));
+        }
         if event.seq == command.last_seq + 1 {
-            if let Some(command_event::Body::Finished(done)) = &event.body {
-                command.state = done.state;
-                command.exit_code = done.exit_code;
-                command.message = done.message.clone();
-                command.finished_unix_ms = event.at_unix_ms;
-                self.store.set_inflight(agent_id, &command.id, false)?;
+            // Output of a command whose job ended is counted, not stored.
+            if let Some(command_event::Body::Output(chunk)) = &event.body {
+                command.output_bytes += chunk.data.len() as u64;
             }
+            let finished = apply(&mut command, event, now_unix_ms());
             command.last_seq = event.seq;
             self.store.put_command(&command)?;
+            if finished {
+                self.store.set_inflight(agent_id, &command.id, false)?;
+            }
         }
         Ok(Some(ack(&command.id, command.last_seq)))
     }
+}
+
+impl Dispatcher {
+    /// An event for a command that already reached a terminal state changes nothing: a
+    /// finished result is final, whatever the host says later (a compromised host must not
+    /// turn a refused deploy into a success). It is acknowledged, so an honest agent's
+    /// outbox drains, and logged once per command. (A result that arrives after the
+    /// coordinator gave up on delivering the command, `undeliverable`, is dropped the same
+    /// way: one command has one terminal state, and its listeners were told it once.)
+    fn after_end(
+        &self,
+        agent_id: &str,
+        command: &CommandRecord,
+        event: &CommandEvent,
+    ) -> Option<CoordinatorMessage> {
+        let state = CommandState::try_from(command.state).unwrap_or(CommandState::Pending);
+        if !plan::is_terminal(state) {
+            return None;
+        }
+        // The events that made it terminal are replays: acknowledged, nothing to say.
+        if event.seq > command.last_seq && self.first_warning(&command.id) {
+            tracing::warn!(
+                agent_id,
+                command_id = %command.id,
+                state = state.as_str_name(),
+                "event for a command that already finished ignored"
+            );
+        }
+        Some(ack(&command.id, event.seq.max(command.last_seq)))
+    }
+}
+
+/// Applies one in-sequence event of a command that is not yet terminal to its record (all
+/// but the output bytes, which the caller stores). Times are the coordinator's `now`; the
+/// agent's own clock is kept apart and never used for ordering or durations. Returns
+/// whether the command is now finished.
+///
+/// A `Finished` must carry a terminal state: anything else (running, pending, a value this
+/// coordinator does not know) is recorded as `failed`, with a note in the message.
+pub(crate) fn apply(command: &mut CommandRecord, event: &CommandEvent, now: i64) -> bool {
+    match &event.body {
+        Some(command_event::Body::Received(_)) => {
+            if command.state == CommandState::Pending as i32 {
+                command.state = CommandState::Delivered.into();
+                command.delivered_unix_ms = now;
+            }
+        }
+        Some(command_event::Body::Started(_)) => {
+            command.state = CommandState::Running.into();
+            command.started_unix_ms = now;
+            command.agent_started_unix_ms = event.at_unix_ms;
+        }
+        Some(command_event::Body::Output(_)) | None => {}
+        Some(command_event::Body::Finished(done)) => {
+            let reported = CommandState::try_from(done.state).ok();
+            match reported.filter(|state| plan::is_terminal(*state)) {
+                Some(state) => {
+                    command.state = state.into();
+                    command.message = done.message.clone();
+                }
+                None => {
+                    tracing::warn!(
+                        agent_id = %command.agent_id,
+                        command_id = %command.id,
+                        state = done.state,
+                        "finished without a terminal state; recorded as failed"
+                    );
+                    command.state = CommandState::Failed.into();
+                    command.message = format!(
+                        "the agent reported a non-terminal state ({}) as its result: {}",
+                        reported.map_or_else(
+                            || done.state.to_string(),
+                            |s| s.as_str_name().to_string()
+                        ),
+                        done.message
+                    );
+                }
+            }
+            command.exit_code = done.exit_code;
+            command.signal = done.signal;
+            command.finished_unix_ms = now;
+            command.agent_finished_unix_ms = event.at_unix_ms;
+            command.output_bytes = command.output_bytes.max(done.output_bytes);
+            command.output_truncated |= done.output_truncated;
+            return true;
+        }
+    }
+    false
 }
