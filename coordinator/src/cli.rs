@@ -152,7 +152,9 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
 }
 
 /// Prints a line to stdout. A closed stdout (`convoy jobs | head`) ends the program
-/// quietly, as a shell pipeline expects, instead of panicking.
+/// quietly, as a shell pipeline expects, instead of panicking. Control characters are
+/// replaced (see [`printable`]): what hosts report (labels, versions, hostnames, messages)
+/// reaches tables and text through here and must not drive the operator's terminal.
 macro_rules! out {
     ($($arg:tt)*) => {
         $crate::cli::write_stdout(format_args!($($arg)*))
@@ -162,9 +164,26 @@ pub(crate) use out;
 
 #[doc(hidden)]
 pub fn write_stdout(args: std::fmt::Arguments<'_>) {
-    let mut line = args.to_string();
+    let mut line = printable(&args.to_string());
     line.push('\n');
     write_raw(line.as_bytes());
+}
+
+/// `text` with every control character but newline and tab (C0, DEL, C1: escape
+/// sequences, carriage returns, backspaces) and every bidirectional override replaced by
+/// U+FFFD, so a value cannot move the cursor, recolour, retitle or reorder what the
+/// operator reads. JSON output is unaffected: serde escapes control characters already.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi = matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+            if (c.is_control() && c != '\n' && c != '\t') || bidi {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// Writes bytes to stdout as they are (command output), with the same rules as `out!`.
@@ -188,6 +207,15 @@ pub struct UsageError(pub String);
 #[cfg(test)]
 mod tests {
     /// Every subcommand's arguments are consistent (clap checks names, ids and conflicts).
+    #[test]
+    fn printed_text_carries_no_control_characters() {
+        let hostile = "web\u{1b}]0;pwned\u{7}\r\u{8}\u{9b}31m\u{202E}1-bew\nnext\tcol";
+        assert_eq!(
+            super::printable(hostile),
+            "web\u{FFFD}]0;pwned\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}31m\u{FFFD}1-bew\nnext\tcol"
+        );
+    }
+
     #[test]
     fn the_command_line_definition_is_valid() {
         use clap::CommandFactory as _;

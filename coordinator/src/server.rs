@@ -126,15 +126,15 @@ pub async fn serve(
         dispatcher.clone(),
         artifacts,
     ))
-    .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+    .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
     .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
     // Backups: the same operator certificates and audit log as Admin.
     let backups_service = BackupsServer::new(BackupsService::new(dispatcher.clone(), backups))
-        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+        .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 
     let rollout_service = RolloutsServer::new(RolloutService::new(rollouts, store.clone()))
-        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+        .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 
     let local = listener.local_addr().context("listener has no address")?;

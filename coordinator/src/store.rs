@@ -64,8 +64,11 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
+mod audit;
 mod backups;
 mod jobs;
+
+pub use audit::{Appended, AuditPage};
 mod releases;
 mod rollouts;
 
@@ -94,6 +97,7 @@ pub struct Store {
     rollout_requests: sled::Tree,
     backups: sled::Tree,
     backup_schedules: sled::Tree,
+    refusals: Arc<audit::RefusalBudget>,
 }
 
 /// Decodes one record, naming the tree and key when it is corrupt.
@@ -153,6 +157,7 @@ impl Store {
             rollout_requests: db.open_tree("rollout_requests")?,
             backups: db.open_tree("backups")?,
             backup_schedules: db.open_tree("backup_schedules")?,
+            refusals: Arc::default(),
             flush: Arc::new(FlushState::default()),
             db,
         })

@@ -1,6 +1,7 @@
 //! In-process integration tests: a real coordinator and real agents in one process, over
 //! loopback mTLS with certificates minted per test.
 
+mod abuse;
 mod backup;
 mod backup_race;
 mod deploy;

@@ -187,7 +187,12 @@ pub async fn follow_started(
                 buffer.extend_from_slice(&chunk.data);
                 while let Some(newline) = buffer.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = buffer.drain(..=newline).collect();
-                    let prefixed = format!("{} | {}", chunk.host, String::from_utf8_lossy(&line));
+                    // Interleaved lines of many hosts: printable, unlike `job output`'s raw bytes.
+                    let prefixed = crate::cli::printable(&format!(
+                        "{} | {}",
+                        chunk.host,
+                        String::from_utf8_lossy(&line)
+                    ));
                     crate::cli::write_raw(prefixed.as_bytes());
                 }
             }
@@ -200,7 +205,7 @@ pub async fn follow_started(
                         if host.message.is_empty() {
                             String::new()
                         } else {
-                            format!(" ({})", host.message)
+                            format!(" ({})", crate::cli::printable(&host.message))
                         }
                     );
                 }
@@ -413,17 +418,33 @@ pub async fn audit(
         .map(|d| now_unix_ms() - i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     let mut client = admin(connect).await?;
-    let entries = client
-        .list_audit(ListAuditRequest {
-            since_unix_ms: since.max(0),
-            operator: args.operator,
-            limit: args.limit,
-            page_token: String::new(),
-        })
-        .await
-        .map_err(|status| rpc_error(&connect.addr, status))?
-        .into_inner()
-        .entries;
+    // Pages come newest first, each bounded in bytes; follow them until `--limit`.
+    let wanted = if args.limit == 0 {
+        1000
+    } else {
+        args.limit as usize
+    };
+    let mut entries = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = client
+            .list_audit(ListAuditRequest {
+                since_unix_ms: since.max(0),
+                operator: args.operator.clone(),
+                limit: u32::try_from(wanted - entries.len()).unwrap_or(u32::MAX),
+                page_token,
+            })
+            .await
+            .map_err(|status| rpc_error(&connect.addr, status))?
+            .into_inner();
+        let mut older = page.entries;
+        older.append(&mut entries);
+        entries = older;
+        if page.next_page_token.is_empty() || entries.len() >= wanted {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
     if format == OutputFormat::Json {
         let json: Vec<serde_json::Value> = entries
             .iter()

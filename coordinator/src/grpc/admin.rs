@@ -73,6 +73,10 @@ impl From<DispatchError> for Status {
 
 type JobEventStream = Pin<Box<dyn Stream<Item = Result<JobEvent, Status>> + Send>>;
 
+/// One page of `ListAudit` holds at most this many bytes of entries (well under the
+/// message cap, so a page always fits however large its entries are).
+const AUDIT_PAGE_BYTES: usize = 1024 * 1024;
+
 #[tonic::async_trait]
 impl Admin for AdminService {
     #[tracing::instrument(skip_all)]
@@ -80,6 +84,7 @@ impl Admin for AdminService {
         &self,
         request: Request<ListAgentsRequest>,
     ) -> Result<Response<ListAgentsResponse>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let selector = Selector::parse(&request.get_ref().selector)
             .map_err(|err| Status::invalid_argument(format!("invalid selector: {err}")))?;
@@ -93,6 +98,7 @@ impl Admin for AdminService {
         &self,
         request: Request<GetAgentRequest>,
     ) -> Result<Response<AgentDetail>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let id = &request.get_ref().id;
         self.registry
@@ -105,6 +111,7 @@ impl Admin for AdminService {
         &self,
         request: Request<WhoAmIRequest>,
     ) -> Result<Response<WhoAmIResponse>, Status> {
+        super::limits::check(request.get_ref())?;
         let operator = auth::require_role(&request, Role::Viewer)?;
         Ok(Response::new(WhoAmIResponse {
             name: operator.name,
@@ -114,6 +121,7 @@ impl Admin for AdminService {
 
     #[tracing::instrument(skip_all)]
     async fn start_job(&self, request: Request<StartJobRequest>) -> Result<Response<Job>, Status> {
+        super::limits::check(request.get_ref())?;
         let body = request.get_ref().clone();
         let what = match (&body.deploy, &body.rollback) {
             (Some(d), _) => format!("deploy={} {}", d.app, d.version),
@@ -164,6 +172,7 @@ impl Admin for AdminService {
         &self,
         request: Request<ListJobsRequest>,
     ) -> Result<Response<ListJobsResponse>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let limit = match request.get_ref().limit {
             0 => 20,
@@ -175,6 +184,7 @@ impl Admin for AdminService {
     }
 
     async fn get_job(&self, request: Request<GetJobRequest>) -> Result<Response<Job>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let tail = match request.get_ref().tail_bytes {
             0 => DEFAULT_TAIL_BYTES,
@@ -189,6 +199,7 @@ impl Admin for AdminService {
         &self,
         request: Request<GetCommandOutputRequest>,
     ) -> Result<Response<CommandOutput>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let body = request.get_ref();
         Ok(Response::new(
@@ -201,6 +212,7 @@ impl Admin for AdminService {
         &self,
         request: Request<CancelJobRequest>,
     ) -> Result<Response<Job>, Status> {
+        super::limits::check(request.get_ref())?;
         let id = request.get_ref().id.clone();
         let dispatcher = self.dispatcher.clone();
         let job = self
@@ -225,6 +237,7 @@ impl Admin for AdminService {
         &self,
         request: Request<WatchJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let job_id = request.get_ref().id.clone();
         // Subscribe before reading the state, so nothing falls between the two.
@@ -304,6 +317,7 @@ impl Admin for AdminService {
                 ));
             }
         };
+        super::limits::check(&meta)?;
         let summary = format!(
             "app={} version={} signed={}",
             meta.app,
@@ -334,6 +348,7 @@ impl Admin for AdminService {
         &self,
         request: Request<ListReleasesRequest>,
     ) -> Result<Response<ListReleasesResponse>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let app = &request.get_ref().app;
         if !app.is_empty() {
@@ -348,6 +363,7 @@ impl Admin for AdminService {
         &self,
         request: Request<ReleaseStatusRequest>,
     ) -> Result<Response<ReleaseStatusResponse>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let body = request.get_ref();
         validate_app(&body.app)?;
@@ -375,20 +391,33 @@ impl Admin for AdminService {
         &self,
         request: Request<ListAuditRequest>,
     ) -> Result<Response<ListAuditResponse>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let body = request.get_ref();
         let limit = match body.limit {
             0 => 1000,
             n => n.min(100_000) as usize,
         };
+        let before = match body.page_token.as_str() {
+            "" => None,
+            token => Some(hex::decode(token).map_err(|_| {
+                Status::invalid_argument("page_token is not one this coordinator gave out")
+            })?),
+        };
+        let store = self.dispatcher.store();
+        let page = store
+            .audit(
+                body.since_unix_ms,
+                &body.operator,
+                limit,
+                before.as_deref(),
+                AUDIT_PAGE_BYTES,
+            )
+            .map_err(Status::from)?;
         Ok(Response::new(ListAuditResponse {
-            entries: self
-                .dispatcher
-                .store()
-                .audit(body.since_unix_ms, &body.operator, limit)
-                .map_err(Status::from)?,
-            next_page_token: String::new(),
-            refusals_not_stored: 0,
+            entries: page.entries,
+            next_page_token: page.next.map(hex::encode).unwrap_or_default(),
+            refusals_not_stored: store.audit_refusals_not_stored(),
         }))
     }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use convoy_proto::identity::AgentId;
 use convoy_proto::v1::agent_link_server::AgentLink;
 use convoy_proto::v1::{
-    AgentMessage, ArtifactChunk, CoordinatorMessage, FetchArtifactRequest, Hello, Welcome,
-    agent_message, coordinator_message,
+    AgentMessage, ArtifactChunk, CoordinatorMessage, FetchArtifactRequest, Welcome, agent_message,
+    coordinator_message,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -18,6 +18,9 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{debug, info, warn};
 
 use super::auth;
+use checks::{HeartbeatBudget, bound_heartbeat, check_hello};
+
+mod checks;
 use crate::config::AgentsConfig;
 use crate::dispatch::Dispatcher;
 use crate::registry::{Registry, SessionTicket, now_unix_ms, reason};
@@ -27,7 +30,6 @@ use crate::releases::{Artifacts, CHUNK_BYTES, valid_sha256};
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Messages queued towards one agent before the sender waits.
 const OUTBOUND_QUEUE: usize = 16;
-const MAX_LABELS: usize = 64;
 
 pub struct AgentLinkService {
     registry: Arc<Registry>,
@@ -67,32 +69,6 @@ impl AgentLinkService {
             .as_ref()
             .ok_or_else(|| Status::unimplemented("this coordinator keeps no backups"))
     }
-}
-
-/// Refuses a Hello that claims another identity or carries unusable labels.
-pub fn check_hello(cert_id: &AgentId, hello: &Hello) -> Result<(), Status> {
-    if hello.agent_id != cert_id.as_str() {
-        warn!(
-            certificate = %cert_id,
-            claimed = %hello.agent_id,
-            "hello claims an id that differs from the certificate; refused"
-        );
-        return Err(Status::permission_denied(format!(
-            "hello claims agent id {:?} but the certificate is for {:?}",
-            hello.agent_id,
-            cert_id.as_str()
-        )));
-    }
-    if hello.labels.len() > MAX_LABELS {
-        return Err(Status::invalid_argument(format!(
-            "{} labels; at most {MAX_LABELS} are allowed",
-            hello.labels.len()
-        )));
-    }
-    for (key, value) in &hello.labels {
-        convoy_proto::labels::validate_label(key, value).map_err(Status::invalid_argument)?;
-    }
-    Ok(())
 }
 
 #[tonic::async_trait]
@@ -263,10 +239,12 @@ async fn apply_events(
                 Some(Ok(Some(AgentMessage {
                     body: Some(agent_message::Body::Event(more)),
                 }))) => next = Some(more),
+                // Between events: recorded, and counted by the session's budget when the
+                // loop next sees one (a burst of events carries few heartbeats).
                 Some(Ok(Some(AgentMessage {
                     body: Some(agent_message::Body::Heartbeat(heartbeat)),
                 }))) => {
-                    registry.heartbeat(agent_id, generation, heartbeat.metrics, heartbeat.apps);
+                    record_heartbeat(registry, agent_id, generation, heartbeat);
                 }
                 Some(Ok(None)) => ended = Some(reason::STREAM_CLOSED.to_string()),
                 Some(Err(status)) => ended = Some(format!("stream error: {}", status.message())),
@@ -285,6 +263,26 @@ async fn apply_events(
         }
     }
     ended.map_or(Ok(()), Err)
+}
+
+/// Records a heartbeat, cut to its bounds; false when the session was replaced.
+fn record_heartbeat(
+    registry: &Registry,
+    agent_id: &AgentId,
+    generation: u64,
+    heartbeat: convoy_proto::v1::Heartbeat,
+) -> bool {
+    let convoy_proto::v1::Heartbeat {
+        mut metrics,
+        mut apps,
+    } = heartbeat;
+    let mut no_disks = Vec::new();
+    let disks = metrics.as_mut().map_or(&mut no_disks, |m| &mut m.disks);
+    let left_out = bound_heartbeat(disks, &mut apps);
+    if left_out > 0 {
+        debug!(%agent_id, left_out, "heartbeat entries out of bounds left out");
+    }
+    registry.heartbeat(agent_id, generation, metrics, apps)
 }
 
 fn millis(duration: Duration) -> u64 {
@@ -340,6 +338,7 @@ async fn run_session(
     // Large futures awaited only now and then are boxed: this task lives as long as the
     // session, and its size is memory per connected agent.
     let synced = Box::pin(greet(&registry, &dispatcher, &agent_id, &tx, welcome)).await;
+    let mut heartbeats = HeartbeatBudget::new(std::time::Instant::now());
     let why = loop {
         if !synced {
             break "registration failed".to_string();
@@ -363,12 +362,10 @@ async fn run_session(
             Ok(Some(AgentMessage {
                 body: Some(agent_message::Body::Heartbeat(heartbeat)),
             })) => {
-                if !registry.heartbeat(
-                    &agent_id,
-                    ticket.generation,
-                    heartbeat.metrics,
-                    heartbeat.apps,
-                ) {
+                if !heartbeats.allow(&agent_id, std::time::Instant::now()) {
+                    continue;
+                }
+                if !record_heartbeat(&registry, &agent_id, ticket.generation, heartbeat) {
                     break reason::REPLACED.to_string();
                 }
             }

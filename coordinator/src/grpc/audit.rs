@@ -7,7 +7,10 @@ use tonic::{Request, Status};
 
 use super::auth;
 use crate::registry::now_unix_ms;
-use crate::store::Store;
+use crate::store::{Appended, Store};
+
+/// The request summary and the outcome of an audit entry are cut to this many bytes.
+pub const AUDIT_TEXT_BYTES: usize = 1024;
 
 /// Runs a mutating call for an operator (or admin) and records it in the audit log,
 /// whatever the outcome. The caller's identity comes from its certificate.
@@ -31,7 +34,7 @@ where
         Ok(caller) => f(caller).await,
         Err(status) => Err(status),
     };
-    let entry = AuditEntry {
+    let mut entry = AuditEntry {
         at_unix_ms: now_unix_ms(),
         operator,
         role,
@@ -43,8 +46,15 @@ where
             Err(status) => format!("{:?}: {}", status.code(), status.message()),
         },
     };
-    store.append_audit(&entry).map_err(Status::from)?;
-    store.flush_async().await.map_err(Status::from)?;
-    tracing::info!(operator = %entry.operator, call, ok = entry.ok, outcome = %entry.outcome, "audit");
+    super::limits::truncate(&mut entry.request, AUDIT_TEXT_BYTES);
+    super::limits::truncate(&mut entry.outcome, AUDIT_TEXT_BYTES);
+    match store.append_audit(&entry).map_err(Status::from)? {
+        Appended::Stored => {
+            store.flush_async().await.map_err(Status::from)?;
+            tracing::info!(operator = %entry.operator, call, ok = entry.ok, outcome = %entry.outcome, "audit");
+        }
+        // Over this identity's budget of stored refusals: counted, and not logged either.
+        Appended::Counted => {}
+    }
     result.map(|(value, _)| value)
 }

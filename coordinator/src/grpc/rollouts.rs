@@ -60,6 +60,7 @@ impl RolloutsRpc for RolloutService {
         &self,
         request: Request<StartRolloutRequest>,
     ) -> Result<Response<StartRolloutResponse>, Status> {
+        super::limits::check(request.get_ref())?;
         let body = request.get_ref().clone();
         let spec = body.spec.clone().unwrap_or_default();
         if body.dry_run {
@@ -115,6 +116,7 @@ impl RolloutsRpc for RolloutService {
         &self,
         request: Request<ListRolloutsRequest>,
     ) -> Result<Response<ListRolloutsResponse>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let body = request.get_ref();
         let limit = match body.limit {
@@ -130,6 +132,7 @@ impl RolloutsRpc for RolloutService {
         &self,
         request: Request<GetRolloutRequest>,
     ) -> Result<Response<RolloutView>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         Ok(Response::new(
             self.rollouts.get(&request.get_ref().id).await?,
@@ -141,6 +144,7 @@ impl RolloutsRpc for RolloutService {
         &self,
         request: Request<ControlRolloutRequest>,
     ) -> Result<Response<RolloutView>, Status> {
+        super::limits::check(request.get_ref())?;
         let body = request.get_ref().clone();
         let control = match RolloutControl::try_from(body.control) {
             Ok(RolloutControl::Pause) => Control::Pause,
@@ -172,6 +176,7 @@ impl RolloutsRpc for RolloutService {
         &self,
         request: Request<GetRolloutRequest>,
     ) -> Result<Response<Self::WatchRolloutStream>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let id = request.get_ref().id.clone();
         // Subscribe before the first view: no change can fall in between.

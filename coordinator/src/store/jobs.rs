@@ -1,9 +1,8 @@
-//! Jobs, their commands, command output, the per-agent index of unfinished commands, and
-//! the audit log. Writes are ordered so that replaying an agent's unacknowledged events
-//! after a crash is idempotent: output before the command record, the record before the
+//! Jobs, their commands, command output and the per-agent index of unfinished commands.
+//! Writes are ordered so that replaying an agent's unacknowledged events after a crash is idempotent: output before the command record, the record before the
 //! index.
 
-use convoy_proto::v1::{AuditEntry, CommandRecord, JobRecord};
+use convoy_proto::v1::{CommandRecord, JobRecord};
 use prost::Message;
 
 use super::{Store, StoreError, decode};
@@ -160,36 +159,5 @@ impl Store {
             tail.drain(..tail.len() - max);
         }
         Ok(tail)
-    }
-
-    /// Appends to the audit log.
-    pub fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        // Time-ordered keys; the sled id breaks ties between entries of one millisecond.
-        let mut key = entry.at_unix_ms.to_be_bytes().to_vec();
-        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
-        self.audit.insert(key, entry.encode_to_vec())?;
-        Ok(())
-    }
-
-    /// Audit entries at or after `since`, oldest first, the newest `limit` of them.
-    pub fn audit(
-        &self,
-        since_unix_ms: i64,
-        operator: &str,
-        limit: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut entries = Vec::new();
-        for item in self.audit.range(since_unix_ms.max(0).to_be_bytes()..).rev() {
-            let (key, raw) = item?;
-            let entry: AuditEntry = decode("audit", &key, &raw)?;
-            if operator.is_empty() || entry.operator == operator {
-                entries.push(entry);
-                if entries.len() == limit {
-                    break;
-                }
-            }
-        }
-        entries.reverse();
-        Ok(entries)
     }
 }

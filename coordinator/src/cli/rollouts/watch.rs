@@ -126,7 +126,7 @@ impl Display {
             Display::Bars { multi, .. } => {
                 let _ = multi.println(message);
             }
-            Display::Lines { .. } => eprintln!("{message}"),
+            Display::Lines { .. } => eprintln!("{}", crate::cli::printable(&message)),
             Display::Quiet => {}
         }
     }
@@ -189,7 +189,7 @@ impl Display {
                     view.waiting_for
                 );
                 if line != *last {
-                    eprintln!("{line}");
+                    eprintln!("{}", crate::cli::printable(&line));
                     *last = line;
                 }
             }

@@ -1,0 +1,193 @@
+//! Size caps on every free-text field of every unary operator request, checked first thing
+//! in each handler (before the role check, the audit summary, a lookup or a write), so an
+//! oversized request is refused with `InvalidArgument` and changes nothing. The services'
+//! decoding limit (`MAX_OPERATOR_REQUEST_BYTES`) bounds the whole message before that.
+//!
+//! Each request type lists its fields here once, with the cap that applies; a new request
+//! type must be added to compile in a handler that calls [`check`].
+
+use convoy_proto::v1::{
+    AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, DeploySpec, DrillBackupsRequest,
+    GetAgentRequest, GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions,
+    ListAgentsRequest, ListAuditRequest, ListBackupsRequest, ListJobsRequest, ListReleasesRequest,
+    ListRolloutsRequest, ListSchedulesRequest, ReleaseMeta, ReleaseStatusRequest,
+    RemoveScheduleRequest, RestoreBackupRequest, RollbackSpec, RolloutSpec, RunBackupRequest,
+    StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
+};
+use tonic::Status;
+
+/// The operator services decode no message larger than this: a release chunk is 256 KiB
+/// and every other request a few KiB at most.
+pub const MAX_OPERATOR_REQUEST_BYTES: usize = 1024 * 1024;
+/// A label selector.
+pub const SELECTOR: usize = 4096;
+/// A filesystem path (a restore's target directory).
+pub const PATH: usize = 4096;
+/// Every other free-text field: names, ids, versions, rates, durations, cron expressions.
+pub const TEXT: usize = 1024;
+/// Gates of one rollout.
+pub const MAX_GATES: usize = 64;
+
+/// A request whose free-text fields are within their caps.
+pub trait Bounded {
+    fn check_sizes(&self) -> Result<(), Status>;
+}
+
+/// Refuses `message` when any field is over its cap.
+pub fn check<M: Bounded>(message: &M) -> Result<(), Status> {
+    message.check_sizes()
+}
+
+fn cap(field: &str, value: &str, max: usize) -> Result<(), Status> {
+    if value.len() > max {
+        return Err(Status::invalid_argument(format!(
+            "{field} is {} bytes; at most {max} are allowed",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `Type { field: CAP, ...; nested, ... }`: strings checked against their caps, optional
+/// nested messages checked in turn.
+macro_rules! bounded {
+    ($($ty:ty { $($field:ident : $max:expr),* $(; $($nested:ident),*)? })*) => {
+        $(impl Bounded for $ty {
+            #[allow(unused_variables)]
+            fn check_sizes(&self) -> Result<(), Status> {
+                $(cap(stringify!($field), &self.$field, $max)?;)*
+                $($(if let Some(nested) = &self.$nested { nested.check_sizes()?; })*)?
+                Ok(())
+            }
+        })*
+    };
+}
+
+bounded! {
+    WhoAmIRequest {}
+    ListJobsRequest {}
+    ListSchedulesRequest {}
+    ListAgentsRequest { selector: SELECTOR }
+    GetAgentRequest { id: TEXT }
+    DeploySpec { app: TEXT, version: TEXT }
+    RollbackSpec { app: TEXT, version: TEXT }
+    StartJobRequest {
+        action: TEXT, selector: SELECTOR, concurrency: TEXT, max_errors: TEXT,
+        request_id: TEXT; deploy, rollback
+    }
+    GetJobRequest { id: TEXT }
+    GetCommandOutputRequest { job_id: TEXT, host: TEXT }
+    CancelJobRequest { id: TEXT }
+    WatchJobRequest { id: TEXT }
+    ListAuditRequest { operator: TEXT, page_token: TEXT }
+    ReleaseMeta { app: TEXT, version: TEXT, signer: TEXT, sha256: TEXT }
+    ListReleasesRequest { app: TEXT }
+    ReleaseStatusRequest { app: TEXT, selector: SELECTOR }
+    StartRolloutRequest { request_id: TEXT; spec }
+    ListRolloutsRequest { app: TEXT }
+    GetRolloutRequest { id: TEXT }
+    ControlRolloutRequest { id: TEXT }
+    JobOptions { selector: SELECTOR, concurrency: TEXT, max_errors: TEXT, request_id: TEXT }
+    RunBackupRequest { set: TEXT; options }
+    ListBackupsRequest { host: TEXT, set: TEXT }
+    VerifyBackupRequest { id: TEXT }
+    RestoreBackupRequest { id: TEXT, host: TEXT, target_dir: PATH; options }
+    DrillBackupsRequest { set: TEXT; options }
+    AddScheduleRequest { set: TEXT, selector: SELECTOR, cron: TEXT, drill: TEXT }
+    RemoveScheduleRequest { id: TEXT }
+}
+
+impl Bounded for RolloutSpec {
+    fn check_sizes(&self) -> Result<(), Status> {
+        for (field, value, max) in [
+            ("app", &self.app, TEXT),
+            ("version", &self.version, TEXT),
+            ("selector", &self.selector, SELECTOR),
+            ("canary", &self.canary, TEXT),
+            ("batch", &self.batch, TEXT),
+            ("steps", &self.steps, TEXT),
+            ("max_failures", &self.max_failures, TEXT),
+            ("group_by", &self.group_by, TEXT),
+            ("on_failure", &self.on_failure, TEXT),
+            ("offline", &self.offline, TEXT),
+        ] {
+            cap(field, value, max)?;
+        }
+        if self.gates.len() > MAX_GATES {
+            return Err(Status::invalid_argument(format!(
+                "{} gates; at most {MAX_GATES} are allowed",
+                self.gates.len()
+            )));
+        }
+        self.gates
+            .iter()
+            .try_for_each(|gate| cap("gate", gate, TEXT))
+    }
+}
+
+/// Shortens `text` to at most `max` bytes (on a character boundary), saying how much was
+/// cut: audit summaries and outcomes stay small whatever a request held.
+pub fn truncate(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let dropped = text.len();
+    let mut end = max.saturating_sub(32);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&format!("… ({dropped} bytes)"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_fields_are_refused_with_their_name() {
+        let request = ListAgentsRequest {
+            selector: "a".repeat(SELECTOR + 1),
+        };
+        let status = check(&request).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(
+            status.message().contains("selector"),
+            "{}",
+            status.message()
+        );
+        let nested = RunBackupRequest {
+            set: "db".into(),
+            options: Some(JobOptions {
+                selector: "x".repeat(SELECTOR + 1),
+                ..Default::default()
+            }),
+        };
+        assert!(check(&nested).is_err());
+        let gates = StartRolloutRequest {
+            spec: Some(RolloutSpec {
+                gates: vec!["cpu<90".into(); MAX_GATES + 1],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(check(&gates).is_err());
+        let fine = StartJobRequest {
+            action: "restart".into(),
+            selector: "a".repeat(SELECTOR),
+            ..Default::default()
+        };
+        assert!(check(&fine).is_ok());
+    }
+
+    #[test]
+    fn truncation_keeps_a_char_boundary_and_says_how_long_it_was() {
+        let mut text = "é".repeat(2000);
+        truncate(&mut text, 1024);
+        assert!(text.len() <= 1024, "{}", text.len());
+        assert!(text.ends_with("(4000 bytes)"), "{text}");
+        let mut short = "short".to_string();
+        truncate(&mut short, 1024);
+        assert_eq!(short, "short");
+    }
+}

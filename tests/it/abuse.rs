@@ -1,0 +1,137 @@
+//! Certificates that abuse what they are allowed to send: oversized operator requests,
+//! floods of refused calls, and hosts that describe themselves with hostile strings. Each
+//! is refused or bounded, and the audit log stays small and readable.
+
+use convoy_proto::identity::Role;
+use convoy_proto::v1::admin_client::AdminClient;
+use convoy_proto::v1::{
+    AgentMessage, Hello, ListAgentsRequest, ListAuditRequest, StartJobRequest, agent_message,
+};
+use convoy_tests::{TestCoordinator, TestPki, channel};
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::support::raw_session;
+
+async fn audit(admin: &mut AdminClient<Channel>, operator: &str, limit: u32) -> (usize, u64) {
+    let page = admin
+        .list_audit(ListAuditRequest {
+            operator: operator.into(),
+            limit,
+            ..Default::default()
+        })
+        .await
+        .expect("audit readable")
+        .into_inner();
+    (page.entries.len(), page.refusals_not_stored)
+}
+
+#[tokio::test]
+async fn oversized_requests_and_refusal_floods_cannot_fill_or_break_the_audit_log() {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let mut viewer = coordinator
+        .admin(&pki, &pki.operator("vera", Role::Viewer))
+        .await;
+    let viewer = &mut viewer;
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("root", Role::Admin))
+        .await;
+
+    // 15 MB selectors: refused before anything is decoded into a request.
+    for _ in 0..3 {
+        let status = viewer
+            .start_job(StartJobRequest {
+                action: "noop".into(),
+                selector: "a".repeat(15 * 1024 * 1024),
+                ..Default::default()
+            })
+            .await
+            .expect_err("15 MB selector refused");
+        assert_ne!(status.code(), Code::Ok);
+    }
+    // Just over the selector cap: a clear InvalidArgument that names the field.
+    let status = admin
+        .start_job(StartJobRequest {
+            action: "noop".into(),
+            selector: "a".repeat(4097),
+            ..Default::default()
+        })
+        .await
+        .expect_err("5 KiB selector refused");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("selector"),
+        "{}",
+        status.message()
+    );
+    let status = admin
+        .list_agents(ListAgentsRequest {
+            selector: "role=".repeat(1000),
+        })
+        .await
+        .expect_err("oversized read selector refused");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        audit(&mut admin, "", 100).await.0,
+        0,
+        "nothing was recorded"
+    );
+
+    // A flood of refused calls of ordinary size: the burst is stored, the rest counted.
+    for _ in 0..60 {
+        let status = viewer
+            .start_job(StartJobRequest {
+                action: "noop".into(),
+                selector: format!("role={}", "w".repeat(60)),
+                ..Default::default()
+            })
+            .await
+            .expect_err("viewer refused");
+        assert_eq!(status.code(), Code::PermissionDenied);
+    }
+    let (stored, not_stored) = audit(&mut admin, "vera", 1000).await;
+    assert!((20..=25).contains(&stored), "{stored} refusals stored");
+    assert_eq!(stored as u64 + not_stored, 60);
+    // And the log still reads in small pages.
+    assert_eq!(audit(&mut admin, "", 3).await.0, 3);
+    coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn a_hello_with_hostile_strings_is_refused_and_nothing_is_stored() {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let certs = pki.agent("web-1");
+    let agent_channel = channel(&coordinator.url(), &pki.ca_cert(), Some(&certs))
+        .await
+        .unwrap();
+    let hostile = [
+        ("version", "1.0\u{1b}]0;owned\u{7}".to_string()),
+        ("version", "v".repeat(129)),
+    ];
+    for (field, version) in hostile {
+        let hello = AgentMessage {
+            body: Some(agent_message::Body::Hello(Hello {
+                agent_id: "web-1".into(),
+                version,
+                ..Default::default()
+            })),
+        };
+        let (_tx, response) = raw_session(agent_channel.clone(), hello).await;
+        let status = response.expect_err("hostile hello refused");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains(field), "{}", status.message());
+    }
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("vera", Role::Viewer))
+        .await;
+    let agents = admin
+        .list_agents(ListAgentsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .agents;
+    assert!(agents.is_empty(), "nothing registered: {agents:?}");
+    coordinator.stop().await;
+}
