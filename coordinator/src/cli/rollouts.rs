@@ -227,7 +227,7 @@ async fn start(args: StartArgs, connect: &ConnectArgs, format: OutputFormat) -> 
             ),
             OutputFormat::Table => {
                 for line in &started.plan {
-                    eprintln!("{}", crate::cli::printable(&line));
+                    eprintln!("{}", crate::cli::printable(line));
                 }
                 out!("{}", started.id);
             }
@@ -236,7 +236,7 @@ async fn start(args: StartArgs, connect: &ConnectArgs, format: OutputFormat) -> 
     }
     if format == OutputFormat::Table {
         for line in &started.plan {
-            eprintln!("{}", crate::cli::printable(&line));
+            eprintln!("{}", crate::cli::printable(line));
         }
         eprintln!("rollout {} started", started.id);
     }

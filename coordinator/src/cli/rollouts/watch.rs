@@ -126,7 +126,7 @@ impl Display {
             Display::Bars { multi, .. } => {
                 let _ = multi.println(message);
             }
-            Display::Lines { .. } => eprintln!("{}", crate::cli::printable(&message)),
+            Display::Lines { .. } => eprintln!("{}", crate::cli::printable(message)),
             Display::Quiet => {}
         }
     }

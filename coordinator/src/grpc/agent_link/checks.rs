@@ -189,7 +189,8 @@ mod tests {
     fn hello_fields_are_bounded_and_printable() {
         let id = AgentId::new("web-1").unwrap();
         check_hello(&id, &hello()).unwrap();
-        let cases: Vec<(&str, Box<dyn Fn(&mut Hello)>)> = vec![
+        type Change = Box<dyn Fn(&mut Hello)>;
+        let cases: Vec<(&str, Change)> = vec![
             ("version", Box::new(|h| h.version = "x".repeat(129))),
             ("version", Box::new(|h| h.version = "1.0\u{1b}[2J".into())),
             (
