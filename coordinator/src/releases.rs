@@ -92,7 +92,7 @@ impl Artifacts {
     /// Opens `<data_dir>/artifacts`, removing uploads a crash left half-written.
     pub fn open(data_dir: &Path) -> std::io::Result<Self> {
         let dir = data_dir.join("artifacts");
-        std::fs::create_dir_all(&dir)?;
+        crate::server::private_dir(&dir)?;
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
             if entry.file_name().to_string_lossy().starts_with(".upload-") {
@@ -110,7 +110,12 @@ impl Artifacts {
         let path = self
             .dir
             .join(format!(".upload-{:016x}", rand::random::<u64>()));
-        let file = tokio::fs::File::create(&path).await?;
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .await?;
         Ok(Upload {
             file,
             path,

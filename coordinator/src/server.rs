@@ -48,7 +48,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let tls = listener::server_config(&config.tls.ca, &config.tls.cert, &config.tls.key)
         .context("cannot set up TLS")?;
-    std::fs::create_dir_all(&config.data_dir)
+    private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let store = Store::open(&config.data_dir)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
@@ -236,4 +236,20 @@ fn spawn_housekeeping(
             }
         }
     });
+}
+
+/// Creates `dir` (and its parents) and makes it `0700`: the store, artifacts and backups
+/// under it are the fleet's state, readable by the coordinator's user alone. An existing
+/// dir that was open to others is closed, with a warning.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o777;
+    if mode != 0o700 {
+        if mode & 0o077 != 0 {
+            tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "data dir was open to other users; set to 0700");
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }

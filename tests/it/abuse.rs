@@ -4,10 +4,13 @@
 
 use convoy_proto::identity::Role;
 use convoy_proto::v1::admin_client::AdminClient;
+use convoy_proto::v1::agent_link_client::AgentLinkClient;
 use convoy_proto::v1::{
-    AgentMessage, Hello, ListAgentsRequest, ListAuditRequest, StartJobRequest, agent_message,
+    AgentMessage, FetchArtifactRequest, Hello, ListAgentsRequest, ListAuditRequest,
+    PushReleaseChunk, ReleaseMeta, StartJobRequest, agent_message, push_release_chunk,
 };
 use convoy_tests::{TestCoordinator, TestPki, channel};
+use sha2::{Digest, Sha256};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -133,5 +136,69 @@ async fn a_hello_with_hostile_strings_is_refused_and_nothing_is_stored() {
         .into_inner()
         .agents;
     assert!(agents.is_empty(), "nothing registered: {agents:?}");
+    coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn an_agent_downloads_only_artifacts_of_deploys_sent_to_it() {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("root", Role::Admin))
+        .await;
+    let bytes = {
+        let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut builder = tar::Builder::new(encoder);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(6);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "secret.txt", &b"secret"[..])
+            .unwrap();
+        builder.into_inner().unwrap().finish().unwrap()
+    };
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let chunks = vec![
+        PushReleaseChunk {
+            body: Some(push_release_chunk::Body::Meta(ReleaseMeta {
+                app: "secret".into(),
+                version: "1.0".into(),
+                sha256: sha256.clone(),
+                ..Default::default()
+            })),
+        },
+        PushReleaseChunk {
+            body: Some(push_release_chunk::Body::Data(bytes)),
+        },
+    ];
+    admin
+        .push_release(tokio_stream::iter(chunks))
+        .await
+        .expect("an admin may push an unsigned release");
+    // The fleet's state is the coordinator user's alone.
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&coordinator.data_dir), 0o700);
+    assert_eq!(mode(&coordinator.data_dir.join("artifacts")), 0o700);
+    assert_eq!(
+        mode(&coordinator.data_dir.join("artifacts").join(&sha256)),
+        0o600
+    );
+    let certs = pki.agent("web-1");
+    let agent_channel = channel(&coordinator.url(), &pki.ca_cert(), Some(&certs))
+        .await
+        .unwrap();
+    let status = AgentLinkClient::new(agent_channel)
+        .fetch_artifact(FetchArtifactRequest { sha256, offset: 0 })
+        .await
+        .expect_err("no deploy was sent to web-1");
+    assert_eq!(
+        status.code(),
+        Code::PermissionDenied,
+        "{}",
+        status.message()
+    );
     coordinator.stop().await;
 }

@@ -90,6 +90,36 @@ impl Dispatcher {
         Ok(messages)
     }
 
+    /// Whether `agent_id` holds an unfinished deploy command for the artifact `sha256`: the
+    /// only reason an agent may download one (a host must not read releases it was never
+    /// sent, e.g. another team's app).
+    pub fn owes_artifact(&self, agent_id: &str, sha256: &str) -> Result<bool, StoreError> {
+        for command_id in self.store.inflight_for(agent_id)? {
+            let record = {
+                let state = self.lock();
+                state
+                    .owners
+                    .get(&command_id)
+                    .and_then(|job_id| state.jobs.get(job_id))
+                    .and_then(|job| job.commands.iter().find(|c| c.id == command_id))
+                    .cloned()
+            };
+            let record = match record {
+                Some(record) => Some(record),
+                None => self.store.command(&command_id)?,
+            };
+            let Some(record) = record else { continue };
+            let state = CommandState::try_from(record.state).unwrap_or(CommandState::Pending);
+            if record.agent_id == agent_id
+                && !plan::is_terminal(state)
+                && record.deploy.as_ref().is_some_and(|d| d.sha256 == sha256)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Applies one command event from `agent_id`. Returns the ack to send once the store
     /// is flushed, or None for an event that must not be acked (a host reporting on a
     /// command that is not its own).

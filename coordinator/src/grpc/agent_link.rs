@@ -161,6 +161,19 @@ impl AgentLink for AgentLinkService {
                 "sha256 must be 64 lowercase hex digits",
             ));
         }
+        match self.dispatcher.owes_artifact(agent_id.as_str(), &sha256) {
+            Ok(true) => {}
+            Ok(false) => {
+                warn!(%agent_id, %sha256, "artifact download without a deploy command refused");
+                return Err(Status::permission_denied(format!(
+                    "no unfinished deploy of artifact {sha256} was sent to {agent_id}"
+                )));
+            }
+            Err(err) => {
+                tracing::error!(%agent_id, error = %err, "cannot read the agent's commands");
+                return Err(Status::unavailable("coordinator store failure"));
+            }
+        }
         let mut file = tokio::fs::File::open(self.artifacts.path(&sha256))
             .await
             .map_err(|_| Status::not_found(format!("no artifact {sha256}")))?;
