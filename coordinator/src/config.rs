@@ -30,6 +30,10 @@ pub struct Config {
     pub tls: TlsFiles,
     pub agents: AgentsConfig,
     pub jobs: JobsConfig,
+    /// Release signing keys (`NAME.pub`, as on the agents): a signed push is verified
+    /// against them and refused when it does not verify; only then is it shown as
+    /// "signed by NAME". Empty: signatures are stored as claimed and shown as unverified.
+    pub release_public_keys: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -91,6 +95,8 @@ struct RawConfig {
     agents: AgentsConfig,
     #[serde(default)]
     jobs: JobsConfig,
+    #[serde(default)]
+    release_public_keys: Vec<PathBuf>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -139,6 +145,7 @@ impl Config {
             },
             agents: raw.agents,
             jobs: raw.jobs,
+            release_public_keys: raw.release_public_keys.into_iter().map(resolve).collect(),
         })
     }
 }

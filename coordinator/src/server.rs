@@ -121,11 +121,11 @@ pub async fn serve(
     )
     .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_AGENT_MESSAGE_BYTES);
-    let admin = AdminServer::new(AdminService::new(
-        registry.clone(),
-        dispatcher.clone(),
-        artifacts,
-    ))
+    let release_keys = load_release_keys(&config.release_public_keys)?;
+    let admin = AdminServer::new(
+        AdminService::new(registry.clone(), dispatcher.clone(), artifacts)
+            .with_release_keys(release_keys),
+    )
     .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
     .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
     // Backups: the same operator certificates and audit log as Admin.
@@ -252,4 +252,22 @@ pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
+}
+
+/// The release signing keys named in the config, each named by its file's stem.
+fn load_release_keys(
+    paths: &[std::path::PathBuf],
+) -> anyhow::Result<Vec<(String, ed25519_dalek::VerifyingKey)>> {
+    paths
+        .iter()
+        .map(|path| {
+            let key = convoy_proto::signing::load_public(path)
+                .with_context(|| format!("cannot load release key {}", path.display()))?;
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok((name, key))
+        })
+        .collect()
 }

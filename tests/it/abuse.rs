@@ -202,3 +202,129 @@ async fn an_agent_downloads_only_artifacts_of_deploys_sent_to_it() {
     );
     coordinator.stop().await;
 }
+
+/// A tar.gz with one small file.
+fn tarball(content: &[u8]) -> Vec<u8> {
+    let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(encoder);
+    let mut header = tar::Header::new_gnu();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder.append_data(&mut header, "file", content).unwrap();
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// Pushes `bytes` as web `version`, signed by the private key at `key` (if any), claiming
+/// `signer`.
+async fn push_signed(
+    admin: &mut AdminClient<Channel>,
+    version: &str,
+    bytes: &[u8],
+    key: Option<&std::path::Path>,
+    signer: &str,
+) -> Result<convoy_proto::v1::Release, tonic::Status> {
+    let sha256 = hex::encode(Sha256::digest(bytes));
+    let signature = key
+        .map(|path| {
+            let key = convoy_proto::signing::load_private(path).unwrap();
+            convoy_proto::signing::sign(&key, "web", version, &sha256)
+        })
+        .unwrap_or_default();
+    let chunks = vec![
+        PushReleaseChunk {
+            body: Some(push_release_chunk::Body::Meta(ReleaseMeta {
+                app: "web".into(),
+                version: version.into(),
+                sha256,
+                signature,
+                signer: signer.into(),
+            })),
+        },
+        PushReleaseChunk {
+            body: Some(push_release_chunk::Body::Data(bytes.to_vec())),
+        },
+    ];
+    admin
+        .push_release(tokio_stream::iter(chunks))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+#[tokio::test]
+async fn the_coordinator_verifies_signatures_at_push_and_names_only_the_key_that_verified() {
+    let pki = TestPki::new();
+    let keys = pki.dir().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    for (name, seed) in [("ci", [1u8; 32]), ("rogue", [2u8; 32])] {
+        let (private, public) = convoy_proto::signing::generate(seed).unwrap();
+        std::fs::write(keys.join(format!("{name}.key")), private).unwrap();
+        std::fs::write(keys.join(format!("{name}.pub")), public).unwrap();
+    }
+    let trusted = keys.join("ci.pub");
+    let coordinator = TestCoordinator::start_configured(&pki, |config| {
+        config.release_public_keys = vec![trusted]
+    })
+    .await;
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("root", Role::Admin))
+        .await;
+
+    // Signed by the trusted key while claiming another name: the key's name is recorded.
+    let release = push_signed(
+        &mut admin,
+        "1.0",
+        &tarball(b"one"),
+        Some(&keys.join("ci.key")),
+        "alice",
+    )
+    .await
+    .expect("a signature by a trusted key is accepted");
+    assert!(release.signature_verified);
+    assert_eq!(release.signer, "ci");
+
+    // Signed by a key the coordinator does not trust: refused before a byte is stored.
+    let bytes = tarball(b"two");
+    let status = push_signed(
+        &mut admin,
+        "2.0",
+        &bytes,
+        Some(&keys.join("rogue.key")),
+        "ci",
+    )
+    .await
+    .expect_err("a signature that does not verify is refused");
+    assert_eq!(
+        status.code(),
+        Code::PermissionDenied,
+        "{}",
+        status.message()
+    );
+    let listed = admin
+        .list_releases(convoy_proto::v1::ListReleasesRequest { app: "web".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .releases;
+    assert_eq!(listed.len(), 1, "only 1.0 is recorded");
+    let sha = hex::encode(Sha256::digest(&bytes));
+    assert!(!coordinator.data_dir.join("artifacts").join(sha).exists());
+    coordinator.stop().await;
+
+    // A coordinator without keys stores a signature as a claim, never as verified.
+    let coordinator = TestCoordinator::start(&pki).await;
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("root", Role::Admin))
+        .await;
+    let release = push_signed(
+        &mut admin,
+        "3.0",
+        &tarball(b"three"),
+        Some(&keys.join("rogue.key")),
+        "ci",
+    )
+    .await
+    .expect("stored as claimed");
+    assert!(!release.signature_verified);
+    coordinator.stop().await;
+}

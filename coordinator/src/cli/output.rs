@@ -406,6 +406,17 @@ impl From<&Job> for JobJson {
     }
 }
 
+/// How a release's signature reads in tables: "signed by NAME" only for a signature the
+/// coordinator verified; a claimed signer is shown as a claim.
+pub fn signature(release: &convoy_proto::v1::Release) -> String {
+    match (release.signature.is_empty(), release.signature_verified) {
+        (true, _) => "unsigned".to_string(),
+        (false, true) => format!("signed by {}", release.signer),
+        (false, false) if release.signer.is_empty() => "signed (not verified)".to_string(),
+        (false, false) => format!("signed (not verified; claims {})", release.signer),
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct ReleaseJson {
     pub app: String,
@@ -414,7 +425,10 @@ pub struct ReleaseJson {
     pub size: u64,
     pub format: String,
     pub signed: bool,
+    /// What the pusher claimed, unless `signature_verified`: then the coordinator's key.
     pub signer: String,
+    /// The coordinator checked the signature against its own `release_public_keys`.
+    pub signature_verified: bool,
     pub pushed_at: Option<String>,
     pub pushed_by: String,
 }
@@ -429,6 +443,7 @@ impl From<&convoy_proto::v1::Release> for ReleaseJson {
             format: r.format.clone(),
             signed: !r.signature.is_empty(),
             signer: r.signer.clone(),
+            signature_verified: r.signature_verified,
             pushed_at: rfc3339(r.pushed_unix_ms),
             pushed_by: r.pushed_by.clone(),
         }

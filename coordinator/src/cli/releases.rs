@@ -187,11 +187,7 @@ async fn push(
             release.version,
             size,
             release.sha256,
-            if release.signer.is_empty() {
-                ", unsigned".to_string()
-            } else {
-                format!(", signed by {}", release.signer)
-            }
+            format!(", {}", output::signature(&release))
         ),
     }
     Ok(())
@@ -285,7 +281,7 @@ async fn list(app: String, connect: &ConnectArgs, format: OutputFormat) -> anyho
         "VERSION",
         "SIZE",
         "SHA256",
-        "SIGNED BY",
+        "SIGNATURE",
         "PUSHED",
         "BY",
     ]);
@@ -295,11 +291,7 @@ async fn list(app: String, connect: &ConnectArgs, format: OutputFormat) -> anyho
             r.version.clone(),
             output::bytes(r.size),
             r.sha256[..16.min(r.sha256.len())].to_string(),
-            if r.signer.is_empty() {
-                "(unsigned)".to_string()
-            } else {
-                r.signer.clone()
-            },
+            output::signature(r),
             output::ago(r.pushed_unix_ms, now),
             r.pushed_by.clone(),
         ]);

@@ -4,6 +4,8 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+
+use ed25519_dalek::VerifyingKey;
 use std::time::Duration;
 
 use convoy_proto::identity::Role;
@@ -30,6 +32,8 @@ pub struct AdminService {
     registry: Arc<Registry>,
     dispatcher: Arc<Dispatcher>,
     artifacts: Artifacts,
+    /// Release signing keys the coordinator verifies pushes against.
+    release_keys: Arc<Vec<(String, VerifyingKey)>>,
 }
 
 impl AdminService {
@@ -38,7 +42,14 @@ impl AdminService {
             registry,
             dispatcher,
             artifacts,
+            release_keys: Arc::default(),
         }
+    }
+
+    /// Verifies signed pushes against `keys` (`release_public_keys` in the config).
+    pub fn with_release_keys(mut self, keys: Vec<(String, VerifyingKey)>) -> Self {
+        self.release_keys = Arc::new(keys);
+        self
     }
 
     /// Runs a mutating call for an operator (or admin) and records it in the audit log,
@@ -330,10 +341,14 @@ impl Admin for AdminService {
         );
         let dispatcher = self.dispatcher.clone();
         let artifacts = self.artifacts.clone();
+        let keys = self.release_keys.clone();
         let release = self
             .audited(&caller, "PushRelease", summary, |operator| async move {
+                // Before a byte is stored: a signature this coordinator can check must hold.
+                let verified = verify_signature(&keys, &meta)?;
                 let release =
                     receive_release(&dispatcher, &artifacts, &operator.name, meta, stream).await?;
+                let release = record_verification(&dispatcher, release, verified).await?;
                 let outcome = format!(
                     "{} {} sha256 {} ({} bytes)",
                     release.app, release.version, release.sha256, release.size
@@ -436,6 +451,59 @@ impl From<crate::releases::ReleaseError> for Status {
             other => Status::invalid_argument(other.to_string()),
         }
     }
+}
+
+/// Checks a push's signature against the coordinator's release keys, before any byte is
+/// received: `Some(key name)` when it verified, `None` when there is nothing to verify
+/// against (no signature, or no keys configured). A signature that the configured keys do
+/// not verify is refused.
+fn verify_signature(
+    keys: &[(String, VerifyingKey)],
+    meta: &ReleaseMeta,
+) -> Result<Option<String>, Status> {
+    if meta.signature.is_empty() || keys.is_empty() {
+        return Ok(None);
+    }
+    if meta.sha256.is_empty() {
+        return Err(Status::invalid_argument(
+            "a signed push must name the artifact's sha256 in its metadata",
+        ));
+    }
+    convoy_proto::signing::verify(
+        keys,
+        &meta.app,
+        &meta.version,
+        &meta.sha256,
+        &meta.signature,
+    )
+    .map(Some)
+    .map_err(|err| {
+        Status::permission_denied(format!(
+            "the signature on {} {} does not verify: {err}",
+            meta.app, meta.version
+        ))
+    })
+}
+
+/// Records that the coordinator verified a new release's signature, naming the key that
+/// did (not what the pusher claimed).
+async fn record_verification(
+    dispatcher: &Dispatcher,
+    mut release: Release,
+    verified: Option<String>,
+) -> Result<Release, Status> {
+    let Some(key) = verified else {
+        return Ok(release);
+    };
+    if release.signature_verified && release.signer == key {
+        return Ok(release);
+    }
+    release.signature_verified = true;
+    release.signer = key;
+    let store = dispatcher.store();
+    store.put_release(&release)?;
+    store.flush_async().await?;
+    Ok(release)
 }
 
 /// Receives an artifact upload after its metadata, stores it and records the release.
