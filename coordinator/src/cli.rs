@@ -60,6 +60,15 @@ pub struct ConnectArgs {
     /// Operator private key (PEM).
     #[arg(long, env = "CONVOY_KEY", global = true)]
     pub key: Option<PathBuf>,
+    /// How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms).
+    #[arg(
+        long,
+        env = "CONVOY_TIMEOUT",
+        global = true,
+        default_value = "10s",
+        value_parser = humantime::parse_duration
+    )]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

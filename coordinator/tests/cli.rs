@@ -212,6 +212,54 @@ fn an_unreachable_coordinator_is_one_clear_line() {
 }
 
 #[test]
+fn a_port_that_never_finishes_tls_is_a_bounded_wait_and_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        convoy(dir.path(), &["ca", "init", "--dir", "pki"])
+            .status
+            .success()
+    );
+    assert!(
+        convoy(
+            dir.path(),
+            &[
+                "cert", "issue", "operator", "alice", "--role", "viewer", "--ca-dir", "pki",
+                "--out", "pki"
+            ]
+        )
+        .status
+        .success()
+    );
+    // Accepts TCP, then says nothing: connections are held open by the backlog.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("https://{}", silent.local_addr().unwrap());
+    let started = std::time::Instant::now();
+    let out = convoy(
+        dir.path(),
+        &[
+            "agents",
+            "--addr",
+            &addr,
+            "--ca",
+            "pki/ca.pem",
+            "--cert",
+            "pki/alice.pem",
+            "--key",
+            "pki/alice.key",
+            "--timeout",
+            "1s",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert_eq!(text.trim().lines().count(), 1, "{text}");
+    assert!(text.contains("within 1s"), "{text}");
+    assert!(took < std::time::Duration::from_secs(8), "took {took:?}");
+    drop(silent);
+}
+
+#[test]
 fn a_closed_stdout_ends_the_program_quietly() {
     use std::io::Read as _;
     let dir = tempfile::tempdir().unwrap();

@@ -488,7 +488,7 @@ _convoy() {
 
     case "${cmd}" in
         convoy)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -507,6 +507,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -530,7 +534,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__agents)
-            opts="-s -o -h -V --selector --addr --ca --cert --key --output --log-format --help --version show help"
+            opts="-s -o -h -V --selector --addr --ca --cert --key --timeout --output --log-format --help --version show help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -557,6 +561,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -622,7 +630,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__agents__subcmd__show)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -641,6 +649,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -664,7 +676,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__audit)
-            opts="-o -h -V --since --operator --limit --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --since --operator --limit --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -698,6 +710,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -718,7 +734,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version run list verify restore drill schedule help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version run list verify restore drill schedule help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -737,6 +753,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -760,7 +780,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup__subcmd__drill)
-            opts="-s -o -h -V --selector --concurrency --max-errors --delivery-timeout --follow --wait --request-id --addr --ca --cert --key --output --log-format --help --version"
+            opts="-s -o -h -V --selector --concurrency --max-errors --delivery-timeout --follow --wait --request-id --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -803,6 +823,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -980,7 +1004,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup__subcmd__list)
-            opts="-o -h -V --host --set --all --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --host --set --all --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1010,6 +1034,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1030,7 +1058,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup__subcmd__restore)
-            opts="-s -o -h -V --host --to --in-place --force --selector --concurrency --max-errors --delivery-timeout --follow --wait --request-id --addr --ca --cert --key --output --log-format --help --version"
+            opts="-s -o -h -V --host --to --in-place --force --selector --concurrency --max-errors --delivery-timeout --follow --wait --request-id --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1084,6 +1112,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1104,7 +1136,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup__subcmd__run)
-            opts="-s -o -h -V --selector --concurrency --max-errors --delivery-timeout --follow --wait --request-id --addr --ca --cert --key --output --log-format --help --version"
+            opts="-s -o -h -V --selector --concurrency --max-errors --delivery-timeout --follow --wait --request-id --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1150,6 +1182,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1170,7 +1206,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup__subcmd__schedule)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version add list remove help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version add list remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1189,6 +1225,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1212,7 +1252,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup__subcmd__schedule__subcmd__add)
-            opts="-s -o -h -V --selector --cron --drill --addr --ca --cert --key --output --log-format --help --version"
+            opts="-s -o -h -V --selector --cron --drill --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1247,6 +1287,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1340,7 +1384,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup__subcmd__schedule__subcmd__list)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1359,6 +1403,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1382,7 +1430,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup__subcmd__schedule__subcmd__remove)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1401,6 +1449,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1424,7 +1476,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup__subcmd__verify)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1443,6 +1495,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1466,7 +1522,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__ca)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version init help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version init help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1485,6 +1541,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1550,7 +1610,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__ca__subcmd__init)
-            opts="-o -h -V --dir --days --force --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --dir --days --force --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1580,6 +1640,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1600,7 +1664,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__cert)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version issue help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version issue help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1619,6 +1683,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1684,7 +1752,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__cert__subcmd__issue)
-            opts="-o -h -V --role --san --ca-dir --out --days --force --addr --ca --cert --key --output --log-format --help --version server agent operator"
+            opts="-o -h -V --role --san --ca-dir --out --days --force --addr --ca --cert --key --timeout --output --log-format --help --version server agent operator"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1726,6 +1794,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1746,7 +1818,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__completions)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version bash elvish fish powershell zsh"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1765,6 +1837,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1788,7 +1864,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__demo)
-            opts="-o -h -V --script --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --script --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1807,6 +1883,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1830,7 +1910,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__demo__subcmd__app)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version start stop serve help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version start stop serve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1849,6 +1929,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1942,7 +2026,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__demo__subcmd__app__subcmd__serve)
-            opts="-o -h -V --port --pidfile --app-version --broken --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --port --pidfile --app-version --broken --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1973,6 +2057,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1996,7 +2084,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__demo__subcmd__app__subcmd__start)
-            opts="-o -h -V --port --pidfile --app-version --broken --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --port --pidfile --app-version --broken --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2030,6 +2118,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2050,7 +2142,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__demo__subcmd__app__subcmd__stop)
-            opts="-o -h -V --pidfile --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --pidfile --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2076,6 +2168,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2096,7 +2192,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__deploy)
-            opts="-s -o -h -V --selector --concurrency --max-errors --delivery-timeout --follow --wait --request-id --addr --ca --cert --key --output --log-format --help --version"
+            opts="-s -o -h -V --selector --concurrency --max-errors --delivery-timeout --follow --wait --request-id --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2139,6 +2235,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2162,7 +2262,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__exec)
-            opts="-s -o -h -V --selector --concurrency --max-errors --delivery-timeout --follow --wait --request-id --addr --ca --cert --key --output --log-format --help --version"
+            opts="-s -o -h -V --selector --concurrency --max-errors --delivery-timeout --follow --wait --request-id --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2205,6 +2305,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2956,7 +3060,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__job)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version show output cancel help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version show output cancel help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2975,6 +3079,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2998,7 +3106,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__job__subcmd__cancel)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3017,6 +3125,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3110,7 +3222,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__job__subcmd__output)
-            opts="-o -h -V --host --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --host --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3136,6 +3248,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -3156,7 +3272,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__job__subcmd__show)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3175,6 +3291,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3198,7 +3318,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__jobs)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3217,6 +3337,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3240,7 +3364,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__man)
-            opts="-o -h -V --out --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --out --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3266,6 +3390,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -3286,7 +3414,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__release)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version keygen push list status help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version keygen push list status help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3305,6 +3433,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3412,7 +3544,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__release__subcmd__keygen)
-            opts="-o -h -V --out --force --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --out --force --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3438,6 +3570,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -3458,7 +3594,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__release__subcmd__list)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3477,6 +3613,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3500,7 +3640,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__release__subcmd__push)
-            opts="-o -h -V --sign-key --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --sign-key --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3526,6 +3666,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -3546,7 +3690,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__release__subcmd__status)
-            opts="-s -o -h -V --selector --addr --ca --cert --key --output --log-format --help --version"
+            opts="-s -o -h -V --selector --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3576,6 +3720,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -3596,7 +3744,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollback)
-            opts="-s -o -h -V --to --selector --concurrency --max-errors --delivery-timeout --follow --wait --request-id --addr --ca --cert --key --output --log-format --help --version"
+            opts="-s -o -h -V --to --selector --concurrency --max-errors --delivery-timeout --follow --wait --request-id --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3646,6 +3794,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -3666,7 +3818,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version start list status watch pause resume promote abort rollback history help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version start list status watch pause resume promote abort rollback history help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3685,6 +3837,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3708,7 +3864,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__abort)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3727,6 +3883,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3918,7 +4078,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__history)
-            opts="-o -h -V --limit --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --limit --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3941,6 +4101,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3964,7 +4128,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__list)
-            opts="-o -h -V --active --limit --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --active --limit --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3990,6 +4154,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -4010,7 +4178,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__pause)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4029,6 +4197,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4052,7 +4224,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__promote)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4071,6 +4243,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4094,7 +4270,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__resume)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4113,6 +4289,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4136,7 +4316,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__rollback)
-            opts="-o -h -V --wait --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --wait --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4155,6 +4335,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4178,7 +4362,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__start)
-            opts="-s -o -h -V --selector --canary --batch --steps --max-failures --bake --gate --group-by --on-failure --auto-promote --pause-timeout --offline --offline-timeout --late-window --dry-run --wait --request-id --addr --ca --cert --key --output --log-format --help --version"
+            opts="-s -o -h -V --selector --canary --batch --steps --max-failures --bake --gate --group-by --on-failure --auto-promote --pause-timeout --offline --offline-timeout --late-window --dry-run --wait --request-id --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4260,6 +4444,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -4280,7 +4468,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__status)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4299,6 +4487,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4322,7 +4514,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__watch)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4341,6 +4533,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4364,7 +4560,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__serve)
-            opts="-c -o -h -V --config --addr --ca --cert --key --output --log-format --help --version"
+            opts="-c -o -h -V --config --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4394,6 +4590,10 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -4414,7 +4614,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__whoami)
-            opts="-o -h -V --addr --ca --cert --key --output --log-format --help --version"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4433,6 +4633,10 @@ _convoy() {
                     return 0
                     ;;
                 --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

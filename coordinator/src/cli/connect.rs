@@ -66,12 +66,19 @@ pub async fn channel(args: &ConnectArgs) -> anyhow::Result<Channel> {
         .with_context(|| format!("invalid coordinator address {:?}", args.addr))?
         .tls_config(tls)
         .with_context(|| format!("cannot set up TLS for {}", args.addr))?
-        .connect_timeout(Duration::from_secs(5))
+        .connect_timeout(args.timeout)
         .timeout(Duration::from_secs(30));
-    endpoint
-        .connect()
-        .await
-        .map_err(|err| describe(&args.addr, &err))
+    // The bound covers the TLS handshake too: a port that accepts TCP and then says
+    // nothing must not hang the CLI.
+    match tokio::time::timeout(args.timeout, endpoint.connect()).await {
+        Ok(connected) => connected.map_err(|err| describe(&args.addr, &err)),
+        Err(_) => Err(anyhow!(
+            "coordinator at {} did not complete the connection and TLS handshake within {} \
+             (is something else listening there?)",
+            args.addr,
+            humantime::format_duration(args.timeout)
+        )),
+    }
 }
 
 fn describe(addr: &str, err: &(dyn std::error::Error + 'static)) -> anyhow::Error {

@@ -177,6 +177,7 @@ impl Fleet {
             ca: Some(pki_dir.join("ca.pem")),
             cert: Some(pki_dir.join(format!("{OPERATOR}.pem"))),
             key: Some(pki_dir.join(format!("{OPERATOR}.key"))),
+            timeout: std::time::Duration::from_secs(10),
         };
         Ok(Self {
             dir,
