@@ -126,6 +126,9 @@ impl Fleet {
             ),
         )
         .unwrap();
+        // Agents require signed releases: every fleet has a key they trust
+        // (`release.key`; push with `--sign-key release.key`).
+        fleet.ok(&["release", "keygen", "--out", "release"]);
         for (id, labels) in agents {
             fleet.ok(&[
                 "cert", "issue", "agent", id, "--ca-dir", "pki", "--out", "pki",
@@ -141,7 +144,7 @@ impl Fleet {
             std::fs::write(
                 fleet.path().join(format!("{id}.toml")),
                 format!(
-                    "coordinator = \"{}\"\ndata_dir = \"{id}-data\"\n[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/{id}.pem\"\nkey = \"pki/{id}.key\"\n[labels]\n{labels}",
+                    "coordinator = \"{}\"\ndata_dir = \"{id}-data\"\nrelease_public_keys = [\"release.pub\"]\n[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/{id}.pem\"\nkey = \"pki/{id}.key\"\n[labels]\n{labels}",
                     fleet.addr
                 ),
             )
@@ -691,8 +694,11 @@ fn releases_are_signed_pushed_deployed_and_rolled_back_through_the_cli() {
     assert_eq!(mode, 0o600);
     let path = fleet.path().join("web-1.toml");
     let mut config = std::fs::read_to_string(&path).unwrap();
-    // Top-level keys must come before the [tls] table.
-    config = format!("release_public_keys = [\"signing.pub\"]\n{config}\n[apps.web]\n");
+    // This host trusts only the key made above.
+    config = format!(
+        "{}\n[apps.web]\n",
+        config.replace("\"release.pub\"", "\"signing.pub\"")
+    );
     std::fs::write(&path, config).unwrap();
     let coordinator = fleet.serve();
     let agent = fleet.agent("web-1");
@@ -825,6 +831,8 @@ fn a_download_cut_by_a_coordinator_kill_resumes_and_completes() {
         "web",
         "1.0",
         artifact.to_str().unwrap(),
+        "--sign-key",
+        "release.key",
         "-o",
         "json",
     ]));

@@ -318,6 +318,15 @@ impl Admin for AdminService {
         let artifacts = self.artifacts.clone();
         let release = self
             .audited(&caller, "PushRelease", summary, |operator| async move {
+                // Unsigned code runs only on hosts that opted out of signatures, and is
+                // refused before a byte is stored unless an admin pushes it.
+                if meta.signature.is_empty() && operator.role < Role::Admin {
+                    return Err(Status::permission_denied(format!(
+                        "operator {} has role {}; pushing an unsigned release needs admin \
+                         (sign it with `convoy release push --sign-key KEY`)",
+                        operator.name, operator.role
+                    )));
+                }
                 let release =
                     receive_release(&dispatcher, &artifacts, &operator.name, meta, stream).await?;
                 let outcome = format!(
