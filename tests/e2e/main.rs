@@ -270,6 +270,12 @@ fn quick_start_kill_restart_and_clean_shutdown() {
         ("web-2", "role=web,zone=c"),
         ("db-1", "role=db,zone=b"),
     ]);
+    // db-1 opts out of release signatures (it trusts no key): the CLI shows and counts it.
+    let db = fleet.path().join("db-1.toml");
+    let config = std::fs::read_to_string(&db)
+        .unwrap()
+        .replace("release_public_keys = [\"release.pub\"]\n", "");
+    std::fs::write(&db, format!("allow_unsigned_releases = true\n{config}")).unwrap();
     let coordinator = fleet.serve();
     let agents: Vec<Proc> = ["web-1", "web-2", "db-1"]
         .iter()
@@ -305,14 +311,19 @@ fn quick_start_kill_restart_and_clean_shutdown() {
     assert!(
         table.contains("LAST SEEN")
             && table.contains("web-2")
-            && table.contains("agents: 3, online: 3"),
+            && table.contains("agents: 3, online: 3")
+            && table.contains("allow unsigned releases: 1"),
         "{table}"
     );
+    assert!(all[0].raw.contains("\"allow_unsigned_releases\": true"), "{}", all[0].raw);
+    assert!(all[1].raw.contains("\"allow_unsigned_releases\": false"), "{}", all[1].raw);
     let show = fleet.ok(&["agents", "show", "web-1"]);
     assert!(
-        show.contains("kernel") && show.contains("connections"),
+        show.contains("kernel") && show.contains("connections") && show.contains("signed only"),
         "{show}"
     );
+    let show = fleet.ok(&["agents", "show", "db-1"]);
+    assert!(show.contains("UNSIGNED ALLOWED"), "{show}");
     let show_json = fleet.ok(&["agents", "show", "web-1", "-o", "json"]);
     assert!(
         show_json.contains("\"facts\"") && show_json.contains("\"connections\""),

@@ -499,3 +499,54 @@ async fn a_broken_off_download_resumes_where_it_stopped() {
     agent.stop().await;
     coordinator.stop().await;
 }
+
+#[tokio::test]
+async fn a_host_that_opted_out_of_signatures_is_shown_and_runs_only_what_an_admin_pushed() {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let (signed, signed_dir) = web_agent(&pki, &coordinator.url(), "web-1", Vec::new());
+    let mut config = TestAgent::config(&pki, &coordinator.url(), "web-2", &[("role", "web")]);
+    config.apps = BTreeMap::from([("web".to_string(), Manifest::default())]);
+    config.release_public_keys.clear();
+    config.allow_unsigned_releases = true;
+    let unsigned_dir = config.data_dir.join("apps/web");
+    let opted_out = TestAgent::start_with(config);
+    let mut operator = coordinator
+        .admin(&pki, &pki.operator("alice", Role::Operator))
+        .await;
+    fleet_online(&operator, 2).await;
+    // The coordinator keeps and shows what each host said in its Hello.
+    let agents = crate::support::list(&mut operator, "").await;
+    let allows: BTreeMap<_, _> = agents
+        .iter()
+        .map(|a| (a.id.as_str(), a.allow_unsigned_releases))
+        .collect();
+    assert_eq!(allows, BTreeMap::from([("web-1", false), ("web-2", true)]));
+    let detail = crate::support::get(&mut operator, "web-2").await.unwrap();
+    assert!(detail.agent.unwrap().allow_unsigned_releases);
+
+    // An operator may not push unsigned code; an admin may.
+    let bytes = artifact("1.0", true);
+    let denied = push(&mut operator, "1.0", &bytes, None).await.unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    let mut root = coordinator
+        .admin(&pki, &pki.operator("root", Role::Admin))
+        .await;
+    let release = push(&mut root, "1.0", &bytes, None).await.unwrap();
+    assert!(release.signature.is_empty());
+    let job = run(&mut operator, deploy("1.0")).await;
+    let by_host: BTreeMap<_, _> = job
+        .hosts
+        .iter()
+        .map(|h| (h.host.as_str(), (h.state, h.message.clone())))
+        .collect();
+    assert_eq!(by_host["web-2"].0, CommandState::Succeeded as i32, "{job:?}");
+    assert_eq!(by_host["web-1"].0, CommandState::Failed as i32, "{job:?}");
+    assert!(by_host["web-1"].1.contains("not signed"), "{job:?}");
+    assert_eq!(current(&unsigned_dir), "releases/1.0");
+    assert_eq!(current(&signed_dir), "");
+    for agent in [signed, opted_out] {
+        agent.stop().await;
+    }
+    coordinator.stop().await;
+}
