@@ -11,6 +11,7 @@
 
 mod fetch;
 pub mod health;
+mod hooks;
 pub mod manifest;
 pub mod monitor;
 pub mod record;
@@ -20,7 +21,6 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use convoy_proto::v1::AppStatus;
 use ed25519_dalek::VerifyingKey;
@@ -28,9 +28,7 @@ use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
 use crate::archive::{self, Limits};
-use crate::executor::{self, ActionSpec, Outcome};
-use health::{HealthOutcome, wait_healthy};
-use manifest::{Hook, Manifest, ManifestError};
+use manifest::{Manifest, ManifestError};
 use record::{ReleaseRecord, SignaturePolicy};
 use state::AppState;
 
@@ -480,102 +478,6 @@ impl Deployer {
             Err(err) => format!(
                 "{failed} failed: {why}; reverted to {old}, which is NOT healthy either: {err}"
             ),
-        }
-    }
-
-    fn env(app: &str, version: &str, release_dir: &Path) -> BTreeMap<String, String> {
-        BTreeMap::from([
-            ("CONVOY_APP".to_string(), app.to_string()),
-            ("CONVOY_VERSION".to_string(), version.to_string()),
-            (
-                "CONVOY_RELEASE_DIR".to_string(),
-                release_dir.display().to_string(),
-            ),
-        ])
-    }
-
-    async fn hook(
-        &self,
-        app: &str,
-        version: &str,
-        name: &str,
-        hook: Option<&Hook>,
-        progress: &(dyn Fn(String) + Sync),
-    ) -> Result<(), String> {
-        let Some(hook) = hook else {
-            return Ok(());
-        };
-        let release_dir = self.app_dir(app).join("releases").join(version);
-        let spec = ActionSpec {
-            argv: hook.run.clone(),
-            env: Self::env(app, version, &release_dir),
-            working_dir: Some(release_dir),
-            timeout: hook.timeout,
-        };
-        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-        let run = executor::run(&spec, tx, CancellationToken::new(), Duration::from_secs(10));
-        tokio::pin!(run);
-        let report = loop {
-            tokio::select! {
-                report = &mut run => break report,
-                Some(chunk) = rx.recv() => progress(format!("{name}: {}", String::from_utf8_lossy(&chunk.data).trim_end())),
-            }
-        };
-        match report.outcome {
-            Outcome::Exited { code: 0 } => {
-                progress(format!("{name} hook of {version} succeeded"));
-                Ok(())
-            }
-            Outcome::Exited { code } => Err(format!(
-                "{name} hook of {version} exited with status {code}"
-            )),
-            Outcome::Signaled { signal } => Err(format!(
-                "{name} hook of {version} was killed by signal {signal}"
-            )),
-            Outcome::TimedOut => Err(format!(
-                "{name} hook of {version} timed out after {}",
-                humantime::format_duration(hook.timeout)
-            )),
-            Outcome::Cancelled => Err(format!("{name} hook of {version} was cancelled")),
-            Outcome::SpawnFailed(why) => Err(format!("{name} hook of {version}: {why}")),
-        }
-    }
-
-    async fn health(
-        &self,
-        app: &str,
-        version: &str,
-        manifest: &Manifest,
-        progress: &(dyn Fn(String) + Sync),
-        cancel: &CancellationToken,
-    ) -> Result<(), String> {
-        let Some(spec) = &manifest.health else {
-            progress(format!(
-                "{version} has no health check; taken as healthy once started"
-            ));
-            return Ok(());
-        };
-        let release_dir = self.app_dir(app).join("releases").join(version);
-        match wait_healthy(
-            spec,
-            &release_dir,
-            &Self::env(app, version, &release_dir),
-            cancel.clone(),
-        )
-        .await
-        {
-            HealthOutcome::Healthy { attempts } => {
-                progress(format!(
-                    "{version} is healthy (after {attempts} attempt(s))"
-                ));
-                Ok(())
-            }
-            HealthOutcome::Unhealthy {
-                attempts,
-                last_error,
-            } => Err(format!(
-                "health check failed after {attempts} attempt(s): {last_error}"
-            )),
         }
     }
 }
