@@ -315,8 +315,16 @@ fn quick_start_kill_restart_and_clean_shutdown() {
             && table.contains("allow unsigned releases: 1"),
         "{table}"
     );
-    assert!(all[0].raw.contains("\"allow_unsigned_releases\": true"), "{}", all[0].raw);
-    assert!(all[1].raw.contains("\"allow_unsigned_releases\": false"), "{}", all[1].raw);
+    assert!(
+        all[0].raw.contains("\"allow_unsigned_releases\": true"),
+        "{}",
+        all[0].raw
+    );
+    assert!(
+        all[1].raw.contains("\"allow_unsigned_releases\": false"),
+        "{}",
+        all[1].raw
+    );
     let show = fleet.ok(&["agents", "show", "web-1"]);
     assert!(
         show.contains("kernel") && show.contains("connections") && show.contains("signed only"),

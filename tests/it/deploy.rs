@@ -540,7 +540,11 @@ async fn a_host_that_opted_out_of_signatures_is_shown_and_runs_only_what_an_admi
         .iter()
         .map(|h| (h.host.as_str(), (h.state, h.message.clone())))
         .collect();
-    assert_eq!(by_host["web-2"].0, CommandState::Succeeded as i32, "{job:?}");
+    assert_eq!(
+        by_host["web-2"].0,
+        CommandState::Succeeded as i32,
+        "{job:?}"
+    );
     assert_eq!(by_host["web-1"].0, CommandState::Failed as i32, "{job:?}");
     assert!(by_host["web-1"].1.contains("not signed"), "{job:?}");
     assert_eq!(current(&unsigned_dir), "releases/1.0");
