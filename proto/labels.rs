@@ -29,6 +29,48 @@ pub fn valid_action_name(name: &str) -> bool {
         })
 }
 
+/// An app name, as agents list them in `[apps]` and releases name them: the action-name
+/// grammar, so it is always one plain path component.
+pub fn valid_app_name(app: &str) -> bool {
+    valid_action_name(app)
+}
+
+/// A release version: `[A-Za-z0-9][A-Za-z0-9._+-]*`, at most 64 characters. It is a
+/// directory name on every host, so it can never hold `/`, NUL or be `.`/`..`.
+pub fn valid_release_version(version: &str) -> bool {
+    let bytes = version.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-'))
+}
+
+/// A sha256 digest as lowercase hex (64 characters).
+pub fn valid_sha256(hex: &str) -> bool {
+    hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Checks an app and version a deploy, rollback or push names; the error is a sentence
+/// naming the bad one. The coordinator and every agent use this one rule.
+pub fn validate_release(app: &str, version: &str) -> Result<(), String> {
+    if !valid_app_name(app) {
+        return Err(format!(
+            "invalid app name {app:?}: expected [a-z0-9][a-z0-9._-]*, at most 63 characters"
+        ));
+    }
+    if !valid_release_version(version) {
+        return Err(format!(
+            "invalid version {version:?}: expected [A-Za-z0-9][A-Za-z0-9._+-]*, at most 64 characters"
+        ));
+    }
+    Ok(())
+}
+
 /// A label key: an optional DNS-subdomain prefix and `/`, then a name.
 pub fn valid_key(key: &str) -> bool {
     match key.split_once('/') {
@@ -80,6 +122,34 @@ pub fn backup_set_action(set: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_names_are_single_plain_path_components() {
+        assert!(validate_release("web", "1.4.2").is_ok());
+        assert!(validate_release("web", "2.0.0-rc.1+b7").is_ok());
+        for (app, version) in [
+            ("web", "../../../../tmp/x"),
+            ("web", ".."),
+            ("web", "."),
+            ("web", ".hidden"),
+            ("web", "1/2"),
+            ("web", "1\0"),
+            ("web", "1\u{0}"),
+            ("web", ""),
+            ("web", &"1".repeat(65)),
+            ("../web", "1"),
+            ("web/x", "1"),
+            ("Web", "1"),
+            ("", "1"),
+        ] {
+            assert!(
+                validate_release(app, version).is_err(),
+                "{app:?} {version:?}"
+            );
+        }
+        assert!(valid_sha256(&"a".repeat(64)) && !valid_sha256(&"A".repeat(64)));
+        assert!(!valid_sha256("../x"));
+    }
 
     #[test]
     fn keys_and_values() {

@@ -42,6 +42,9 @@ pub struct Config {
     /// Public keys (`NAME.pub` from `convoy release keygen`); when any is listed, releases
     /// not signed by one of them are refused.
     pub release_public_keys: Vec<PathBuf>,
+    /// Opt-out of required signatures: with no `release_public_keys`, run releases nobody
+    /// signed. Off by default: a host with neither refuses every deploy. Reported in Hello.
+    pub allow_unsigned_releases: bool,
     /// Releases kept per app for instant rollback (the current one included).
     pub keep_releases: usize,
     /// An archive that would unpack to more than this is refused.
@@ -134,6 +137,8 @@ struct RawConfig {
     apps: BTreeMap<String, Manifest>,
     #[serde(default)]
     release_public_keys: Vec<PathBuf>,
+    #[serde(default)]
+    allow_unsigned_releases: bool,
     #[serde(default = "default_keep_releases")]
     keep_releases: usize,
     #[serde(default = "default_max_release_bytes")]
@@ -224,6 +229,7 @@ impl Config {
             actions: raw.actions,
             apps: raw.apps,
             release_public_keys: raw.release_public_keys.into_iter().map(resolve).collect(),
+            allow_unsigned_releases: raw.allow_unsigned_releases,
             keep_releases: raw.keep_releases,
             max_release_bytes: raw.max_release_bytes,
             backup_sets: raw.backup.sets,
@@ -342,6 +348,14 @@ keep = 7
         assert_eq!(config.apps.len(), 2);
         assert!(config.apps["api"].health.is_some() && config.apps["web"].health.is_none());
         assert_eq!(config.keep_releases, 3);
+        // Signatures are required unless a host opts out, by name.
+        assert!(!config.allow_unsigned_releases);
+        let opted_out = format!("allow_unsigned_releases = true\n{GOOD}");
+        assert!(
+            Config::parse(&opted_out, Path::new("/"))
+                .unwrap()
+                .allow_unsigned_releases
+        );
         let set = &config.backup_sets["pgdata"];
         assert_eq!(set.paths.len(), 2);
         assert_eq!(set.keep, 7);
@@ -386,6 +400,10 @@ keep = 7
             ("exclude = [\"*.tmp\"]", "exclude = [\"a[\"]"),
             ("keep = 7", "keep = -1"),
             ("keep = 7", "retain = 7"),
+            (
+                "metrics_interval",
+                "allow_unsigned_releases = \"yes\"\nmetrics_interval",
+            ),
             ("[backup.sets.pgdata]", "[backup.other]"),
         ] {
             assert!(

@@ -1,31 +1,35 @@
-//! Deploys and rollbacks of one host's apps: fetch (through the session's
-//! [`ArtifactSource`]), verify (sha256 always, ed25519 when keys are configured), unpack
-//! safely into `<data_dir>/apps/<app>/releases/<version>`, run the hooks, switch the
-//! `current` symlink atomically, check health, and switch back when the new release is not
-//! healthy. Progress goes out as lines of command output. Once a release runs, [`monitor`]
-//! keeps probing its health check.
+//! Deploys and rollbacks of one host's apps: check the names and the signature (ed25519,
+//! required unless the host set `allow_unsigned_releases`), fetch (through the session's
+//! [`ArtifactSource`]) and check the sha256, unpack safely into
+//! `<data_dir>/apps/<app>/releases/<version>` and [`record`] what was verified, then, for
+//! every activation (deploy, rollback, switch back), re-check that record, run the hooks,
+//! switch the `current` symlink atomically, check health, and switch back when the new
+//! release is not healthy. Progress goes out as lines of command output. Once a release
+//! runs, [`monitor`] keeps probing its health check.
 //!
 //! Knows nothing of gRPC: the bytes come from an [`ArtifactSource`].
 
+mod fetch;
 pub mod health;
+mod hooks;
 pub mod manifest;
 pub mod monitor;
+pub mod record;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use convoy_proto::v1::AppStatus;
 use ed25519_dalek::VerifyingKey;
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
+use sha2::Sha256;
 use tokio_util::sync::CancellationToken;
 
 use crate::archive::{self, Limits};
-use crate::executor::{self, ActionSpec, Outcome};
-use health::{HealthOutcome, wait_healthy};
-use manifest::{Hook, Manifest, ManifestError};
+use manifest::{Manifest, ManifestError};
+use record::{ReleaseRecord, SignaturePolicy};
 use state::AppState;
 
 /// Where release bytes come from (the coordinator, over the session's link).
@@ -58,8 +62,11 @@ pub struct DeployConfig {
     pub data_dir: PathBuf,
     /// Apps this host may deploy, with per-app overrides of the release's `convoy.toml`.
     pub apps: BTreeMap<String, Manifest>,
-    /// Release signing keys; when any is set, unsigned releases are refused.
+    /// Release signing keys; when any is set, only releases signed by one of them run.
     pub trusted_keys: Vec<(String, VerifyingKey)>,
+    /// `allow_unsigned_releases`: with no keys, run releases nobody signed. Without keys
+    /// and without this, every deploy and rollback is refused.
+    pub allow_unsigned: bool,
     /// Releases kept per app (the current one included).
     pub keep_releases: usize,
     pub limits: Limits,
@@ -135,7 +142,40 @@ impl Deployer {
             .collect()
     }
 
-    /// Deploys `release`; `progress` receives one line per phase.
+    /// The host's signature policy (keys, the opt-out, or neither).
+    pub fn policy(&self) -> SignaturePolicy {
+        SignaturePolicy::of(&self.config.trusted_keys, self.config.allow_unsigned)
+    }
+
+    /// Checks what a deploy names before anything is touched: the app and version grammar,
+    /// the digest's form, the host's policy and (with keys) the signature. Returns the
+    /// signer that verified it, empty for an unsigned release on an opted-out host.
+    pub fn check_deploy(&self, release: &Release) -> Result<String, String> {
+        convoy_proto::labels::validate_release(&release.app, &release.version)
+            .map_err(|err| format!("refused: {err}"))?;
+        if !convoy_proto::labels::valid_sha256(&release.sha256) {
+            return Err(format!(
+                "refused: invalid sha256 {:?}: expected 64 lowercase hex digits",
+                release.sha256
+            ));
+        }
+        match self.policy() {
+            SignaturePolicy::Unconfigured => Err(format!("refused: {}", record::UNCONFIGURED)),
+            SignaturePolicy::Unsigned => Ok(String::new()),
+            SignaturePolicy::Required => convoy_proto::signing::verify(
+                &self.config.trusted_keys,
+                &release.app,
+                &release.version,
+                &release.sha256,
+                &release.signature,
+            )
+            .map_err(|err| format!("refused {} {}: {err}", release.app, release.version)),
+        }
+    }
+
+    /// Deploys `release`; `progress` receives one line per phase. A release already on
+    /// the host is used only if its record says it came from the same sha256; one without
+    /// a record (from an older agent) is fetched and verified again unless it is current.
     pub async fn deploy(
         &self,
         release: &Release,
@@ -143,53 +183,122 @@ impl Deployer {
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
     ) -> DeployResult {
-        let dir = self.app_dir(&release.app);
-        let current = state::current_version(&dir);
-        let state = AppState::load(&dir);
-        if current.as_deref() == Some(release.version.as_str()) && state.healthy {
-            return Ok(format!(
-                "{} {} is already current and healthy; nothing to do",
-                release.app, release.version
-            ));
+        let signer = self.check_deploy(release)?;
+        if !signer.is_empty() {
+            progress(format!("signature by {signer} verified"));
         }
-        let release_dir = dir.join("releases").join(&release.version);
-        if release_dir.exists() {
-            progress(format!(
-                "release {} is already on this host",
-                release.version
-            ));
-        } else {
-            let artifact = self.fetch_verified(release, source, progress).await?;
-            progress(format!("unpacking into {}", release_dir.display()));
-            tokio::fs::create_dir_all(dir.join("releases"))
-                .await
-                .map_err(|e| format!("cannot create {}: {e}", dir.join("releases").display()))?;
-            let report = tokio::task::spawn_blocking({
-                let (artifact, release_dir, limits) = (
-                    artifact.clone(),
-                    release_dir.clone(),
-                    self.config.limits.clone(),
-                );
-                move || archive::unpack_file(&artifact, &release_dir, &limits)
-            })
-            .await
-            .map_err(|_| "unpack task failed".to_string())?
-            .map_err(|err| match err {
-                // The disk, not the archive: say so.
-                archive::ArchiveError::Io { .. } => format!("cannot unpack: {err}"),
-                _ => format!("refused the archive: {err}"),
-            })?;
-            let _ = tokio::fs::remove_file(&artifact).await;
-            progress(format!(
-                "unpacked {} files, {} bytes",
-                report.files, report.bytes
-            ));
+        let (app, version) = (&release.app, &release.version);
+        let dir = self.app_dir(app);
+        let is_current = state::current_version(&dir).as_deref() == Some(version.as_str());
+        let release_dir = dir.join("releases").join(version);
+        let mut fetch = true;
+        if record::release_exists(&dir, version) {
+            match record::load(&dir, version)? {
+                Some(kept) if kept.sha256 == release.sha256 => {
+                    progress(format!(
+                        "release {version} is already on this host (verified sha256 {})",
+                        kept.sha256
+                    ));
+                    if is_current && AppState::load(&dir).healthy {
+                        // Still passes every check a switch would make.
+                        self.check_activation(app, version)?;
+                        return Ok(format!(
+                            "{app} {version} is already current and healthy; nothing to do"
+                        ));
+                    }
+                    fetch = false;
+                }
+                Some(kept) => {
+                    return Err(format!(
+                        "refused {app} {version}: this host unpacked {version} from sha256 {}, \
+                         the deploy names sha256 {}; push a new version instead",
+                        kept.sha256, release.sha256
+                    ));
+                }
+                None if is_current => {
+                    return Err(format!(
+                        "refused {app} {version}: it is current but has no verification record \
+                         (unpacked by an older agent); deploy a new version to replace it"
+                    ));
+                }
+                None => {
+                    progress(format!(
+                        "releases/{version} has no verification record; removing it and fetching again"
+                    ));
+                    remove_unverified(&release_dir)
+                        .map_err(|e| format!("cannot remove {}: {e}", release_dir.display()))?;
+                }
+            }
         }
-        self.activate(&release.app, &release.version, progress, cancel)
-            .await
+        if fetch {
+            self.fetch_and_unpack(release, &signer, source, progress)
+                .await?;
+        }
+        self.activate(app, version, progress, cancel).await
     }
 
-    /// Rolls back to `version`, or to the previous release when empty. Nothing is fetched.
+    /// Fetches, verifies and unpacks `release`, then records what was verified (a release
+    /// whose record cannot be written is removed again).
+    async fn fetch_and_unpack(
+        &self,
+        release: &Release,
+        signer: &str,
+        source: &dyn ArtifactSource,
+        progress: &(dyn Fn(String) + Sync),
+    ) -> Result<(), String> {
+        let dir = self.app_dir(&release.app);
+        let releases = dir.join("releases");
+        let release_dir = releases.join(&release.version);
+        let artifact =
+            fetch::fetch_verified(&self.config.data_dir, release, source, progress).await?;
+        progress(format!("unpacking into {}", release_dir.display()));
+        tokio::fs::create_dir_all(&releases)
+            .await
+            .map_err(|e| format!("cannot create {}: {e}", releases.display()))?;
+        let report = tokio::task::spawn_blocking({
+            let (artifact, release_dir, limits) = (
+                artifact.clone(),
+                release_dir.clone(),
+                self.config.limits.clone(),
+            );
+            move || archive::unpack_file(&artifact, &release_dir, &limits)
+        })
+        .await
+        .map_err(|_| "unpack task failed".to_string())?
+        .map_err(|err| match err {
+            // The disk, not the archive: say so.
+            archive::ArchiveError::Io { .. } => format!("cannot unpack: {err}"),
+            _ => format!("refused the archive: {err}"),
+        })?;
+        let _ = tokio::fs::remove_file(&artifact).await;
+        let verified = ReleaseRecord {
+            app: release.app.clone(),
+            version: release.version.clone(),
+            sha256: release.sha256.clone(),
+            size: release.size,
+            signature: if signer.is_empty() {
+                String::new()
+            } else {
+                hex::encode(&release.signature)
+            },
+            signer: signer.to_string(),
+            verified_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        };
+        if let Err(err) = record::save(&dir, &verified) {
+            let _ = std::fs::remove_dir_all(&release_dir);
+            return Err(format!("cannot record the verified release: {err}"));
+        }
+        progress(format!(
+            "unpacked {} files, {} bytes",
+            report.files, report.bytes
+        ));
+        Ok(())
+    }
+
+    /// Rolls back to `version`, or to the previous release when empty. Nothing is fetched;
+    /// the target passes the same record and signature checks as a deploy's.
     pub async fn rollback(
         &self,
         app: &str,
@@ -197,6 +306,10 @@ impl Deployer {
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
     ) -> DeployResult {
+        if !version.is_empty() {
+            convoy_proto::labels::validate_release(app, version)
+                .map_err(|err| format!("refused: {err}"))?;
+        }
         let dir = self.app_dir(app);
         let target = if version.is_empty() {
             AppState::load(&dir)
@@ -205,7 +318,9 @@ impl Deployer {
         } else {
             version.to_string()
         };
-        if !dir.join("releases").join(&target).is_dir() {
+        convoy_proto::labels::validate_release(app, &target)
+            .map_err(|err| format!("refused: {err}"))?;
+        if !record::release_exists(&dir, &target) {
             return Err(format!(
                 "{app} {target} is not kept on this host (kept: {})",
                 state::kept_versions(&dir).join(", ")
@@ -214,83 +329,20 @@ impl Deployer {
         self.activate(app, &target, progress, cancel).await
     }
 
-    async fn fetch_verified(
-        &self,
-        release: &Release,
-        source: &dyn ArtifactSource,
-        progress: &(dyn Fn(String) + Sync),
-    ) -> Result<PathBuf, String> {
-        if !self.config.trusted_keys.is_empty() {
-            let signer = convoy_proto::signing::verify(
-                &self.config.trusted_keys,
-                &release.app,
-                &release.version,
-                &release.sha256,
-                &release.signature,
-            )
-            .map_err(|err| format!("refused {} {}: {err}", release.app, release.version))?;
-            progress(format!("signature by {signer} verified"));
-        }
-        let downloads = self.config.data_dir.join("downloads");
-        tokio::fs::create_dir_all(&downloads)
-            .await
-            .map_err(|e| format!("cannot create {}: {e}", downloads.display()))?;
-        let part = downloads.join(format!("{}.part", release.sha256));
-        let mut file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&part)
-            .await
-            .map_err(|e| format!("cannot open {}: {e}", part.display()))?;
-        let have = file.metadata().await.map(|m| m.len()).unwrap_or(0);
-        if have > release.size {
-            let _ = tokio::fs::remove_file(&part).await;
-            return Err("a partial download is larger than the artifact; removed it, retry".into());
-        }
-        if have > 0 {
-            progress(format!(
-                "resuming the download at {have} of {} bytes",
-                release.size
-            ));
-        } else {
-            progress(format!(
-                "fetching {} {} ({} bytes)",
-                release.app, release.version, release.size
-            ));
-        }
-        // The bytes already on disk are hashed once; new ones as they arrive.
-        let mut hasher = Sha256::new();
-        if have > 0 {
-            hash_prefix(&part, have, &mut hasher)
-                .await
-                .map_err(|e| format!("cannot read the partial download: {e}"))?;
-        }
-        if have < release.size {
-            source
-                .fetch_into(&release.sha256, have, &mut file, &mut hasher)
-                .await?;
-        }
-        let size = file
-            .metadata()
-            .await
-            .map(|m| m.len())
-            .map_err(|e| format!("cannot read the download: {e}"))?;
-        drop(file);
-        let digest = hex::encode(hasher.finalize());
-        if digest != release.sha256 || size != release.size {
-            let _ = tokio::fs::remove_file(&part).await;
-            return Err(format!(
-                "checksum mismatch: expected sha256 {} ({} bytes), got {digest} ({size} bytes)",
-                release.sha256, release.size
-            ));
-        }
-        progress(format!("sha256 {digest} verified"));
-        Ok(part)
+    /// [`record::check_activation`] with this host's keys and policy.
+    fn check_activation(&self, app: &str, version: &str) -> Result<ReleaseRecord, String> {
+        record::check_activation(
+            &self.app_dir(app),
+            app,
+            version,
+            self.policy(),
+            &self.config.trusted_keys,
+        )
     }
 
-    /// Stops the current release, switches to `version`, starts it and checks its health;
-    /// on failure switches back to what ran before.
+    /// Checks `version`'s record (and signature) first; then stops the current release,
+    /// switches to `version`, starts it and checks its health; on failure switches back to
+    /// what ran before (which passes the same check first).
     async fn activate(
         &self,
         app: &str,
@@ -298,6 +350,17 @@ impl Deployer {
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
     ) -> DeployResult {
+        let verified = self.check_activation(app, version)?;
+        progress(match verified.signer.as_str() {
+            "" => format!(
+                "{version}: record of sha256 {} checked (unsigned)",
+                verified.sha256
+            ),
+            signer => format!(
+                "{version}: record of sha256 {} and signature by {signer} checked",
+                verified.sha256
+            ),
+        });
         let dir = self.app_dir(app);
         let manifest_of = |v: &str| -> Result<Manifest, String> {
             self.manifest(app, v)
@@ -349,6 +412,9 @@ impl Deployer {
                     version,
                     state.previous.as_deref(),
                 );
+                for version in &pruned {
+                    record::remove(&dir, version);
+                }
                 if !pruned.is_empty() {
                     progress(format!("pruned old releases: {}", pruned.join(", ")));
                 }
@@ -386,6 +452,12 @@ impl Deployer {
             let _ = state.save(&dir);
             return format!("{failed} failed: {why}; there is no previous release to revert to");
         };
+        if let Err(err) = self.check_activation(app, old) {
+            let mut state = AppState::load(&dir);
+            state.healthy = false;
+            let _ = state.save(&dir);
+            return format!("{failed} failed: {why}; not switching back to {old}: {err}");
+        }
         progress(format!("{failed} failed ({why}); switching back to {old}"));
         if let Err(err) = state::switch_current(&dir, old) {
             return format!("{failed} failed: {why}; switching back to {old} failed too: {err}");
@@ -408,113 +480,14 @@ impl Deployer {
             ),
         }
     }
-
-    fn env(app: &str, version: &str, release_dir: &Path) -> BTreeMap<String, String> {
-        BTreeMap::from([
-            ("CONVOY_APP".to_string(), app.to_string()),
-            ("CONVOY_VERSION".to_string(), version.to_string()),
-            (
-                "CONVOY_RELEASE_DIR".to_string(),
-                release_dir.display().to_string(),
-            ),
-        ])
-    }
-
-    async fn hook(
-        &self,
-        app: &str,
-        version: &str,
-        name: &str,
-        hook: Option<&Hook>,
-        progress: &(dyn Fn(String) + Sync),
-    ) -> Result<(), String> {
-        let Some(hook) = hook else {
-            return Ok(());
-        };
-        let release_dir = self.app_dir(app).join("releases").join(version);
-        let spec = ActionSpec {
-            argv: hook.run.clone(),
-            env: Self::env(app, version, &release_dir),
-            working_dir: Some(release_dir),
-            timeout: hook.timeout,
-        };
-        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-        let run = executor::run(&spec, tx, CancellationToken::new(), Duration::from_secs(10));
-        tokio::pin!(run);
-        let report = loop {
-            tokio::select! {
-                report = &mut run => break report,
-                Some(chunk) = rx.recv() => progress(format!("{name}: {}", String::from_utf8_lossy(&chunk.data).trim_end())),
-            }
-        };
-        match report.outcome {
-            Outcome::Exited { code: 0 } => {
-                progress(format!("{name} hook of {version} succeeded"));
-                Ok(())
-            }
-            Outcome::Exited { code } => Err(format!(
-                "{name} hook of {version} exited with status {code}"
-            )),
-            Outcome::Signaled { signal } => Err(format!(
-                "{name} hook of {version} was killed by signal {signal}"
-            )),
-            Outcome::TimedOut => Err(format!(
-                "{name} hook of {version} timed out after {}",
-                humantime::format_duration(hook.timeout)
-            )),
-            Outcome::Cancelled => Err(format!("{name} hook of {version} was cancelled")),
-            Outcome::SpawnFailed(why) => Err(format!("{name} hook of {version}: {why}")),
-        }
-    }
-
-    async fn health(
-        &self,
-        app: &str,
-        version: &str,
-        manifest: &Manifest,
-        progress: &(dyn Fn(String) + Sync),
-        cancel: &CancellationToken,
-    ) -> Result<(), String> {
-        let Some(spec) = &manifest.health else {
-            progress(format!(
-                "{version} has no health check; taken as healthy once started"
-            ));
-            return Ok(());
-        };
-        let release_dir = self.app_dir(app).join("releases").join(version);
-        match wait_healthy(
-            spec,
-            &release_dir,
-            &Self::env(app, version, &release_dir),
-            cancel.clone(),
-        )
-        .await
-        {
-            HealthOutcome::Healthy { attempts } => {
-                progress(format!(
-                    "{version} is healthy (after {attempts} attempt(s))"
-                ));
-                Ok(())
-            }
-            HealthOutcome::Unhealthy {
-                attempts,
-                last_error,
-            } => Err(format!(
-                "health check failed after {attempts} attempt(s): {last_error}"
-            )),
-        }
-    }
 }
 
-/// Feeds the first `len` bytes of `path` to `hasher`.
-async fn hash_prefix(path: &Path, len: u64, hasher: &mut Sha256) -> std::io::Result<()> {
-    let mut file = tokio::fs::File::open(path).await?.take(len);
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let read = file.read(&mut buffer).await?;
-        if read == 0 {
-            return Ok(());
-        }
-        hasher.update(&buffer[..read]);
+/// Removes what sits at `releases/<version>` without a record: a directory, or a file or
+/// symlink (never followed).
+fn remove_unverified(path: &Path) -> std::io::Result<()> {
+    if std::fs::symlink_metadata(path)?.file_type().is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
     }
 }

@@ -80,6 +80,10 @@ impl Journal {
                 }
                 other => JournalError::Sled(other),
             })?;
+        // sled creates with the process umask: make its files private to the agent.
+        if let Err(err) = make_private(&path) {
+            tracing::warn!(path = %path.display(), error = %err, "cannot restrict the journal's permissions");
+        }
         let entries = db.open_tree("commands")?;
         let outbox = db.open_tree("outbox")?;
         Ok(Self {
@@ -327,6 +331,22 @@ impl Journal {
         self.db.flush()?;
         Ok(())
     }
+}
+
+/// Sets `dir` and the directories under it to 0700 and its files to 0600.
+fn make_private(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            make_private(&entry.path())?;
+        } else if kind.is_file() {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -226,6 +226,27 @@ impl Runner {
                 format!("rejected: app {app:?} is not in this host's [apps]"),
             );
         }
+        // A name that could leave `releases/` is refused before anything is touched.
+        let named = match &command.action {
+            Some(command::Action::Deploy(d)) => {
+                convoy_proto::labels::validate_release(&d.app, &d.version)
+            }
+            Some(command::Action::Rollback(r)) if !r.version.is_empty() => {
+                convoy_proto::labels::validate_release(&r.app, &r.version)
+            }
+            _ => Ok(()),
+        }
+        .and_then(|()| match self.deployer.policy() {
+            crate::deploy::record::SignaturePolicy::Unconfigured => {
+                Err(crate::deploy::record::UNCONFIGURED.to_string())
+            }
+            _ => Ok(()),
+        });
+        if let Err(err) = named {
+            drop(running);
+            warn!(command_id = %command.command_id, %app, error = %err, "rejected deploy");
+            return self.reject(&command.command_id, format!("rejected: {err}"));
+        }
         self.launch(
             command.command_id.clone(),
             running,

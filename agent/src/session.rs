@@ -166,9 +166,11 @@ pub async fn run(
     tuning: Tuning,
 ) -> anyhow::Result<()> {
     let link = Link::new(&config)?;
-    std::fs::create_dir_all(&config.data_dir)
+    // Private to the agent's user: journal, downloads, records and app state live here.
+    crate::deploy::record::private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     info!(agent_id = %link.agent_id, coordinator = %config.coordinator, "agent starting");
+    warn_signature_policy(&config);
     let journal = Arc::new(Journal::open(&config.data_dir)?);
     for command_id in journal.recover_interrupted()? {
         warn!(%command_id, "command was running when the agent stopped; reported as interrupted, not run again");
@@ -295,7 +297,8 @@ async fn session(
         body: Some(agent_message::Body::Hello(Hello {
             agent_id: link.agent_id.to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            allow_unsigned_releases: false,
+            allow_unsigned_releases: config.allow_unsigned_releases
+                && config.release_public_keys.is_empty(),
             labels: config.labels.clone(),
             facts: Some(metrics::facts()),
             commands: runner.journal().held().unwrap_or_default(),
@@ -424,6 +427,24 @@ mod backup_link;
 mod commands;
 mod fetch;
 
+/// Says at every start when this host runs releases nobody signed, or cannot deploy.
+fn warn_signature_policy(config: &Config) {
+    if !config.release_public_keys.is_empty() {
+        return;
+    }
+    if config.allow_unsigned_releases {
+        warn!(
+            "allow_unsigned_releases = true: this host runs releases nobody signed; anyone who \
+             controls the coordinator or an operator certificate can run code here as this agent"
+        );
+    } else {
+        warn!(
+            "no release_public_keys: every deploy and rollback will be refused until keys are \
+             configured (or allow_unsigned_releases = true)"
+        );
+    }
+}
+
 /// The deploy settings from the agent config, with the release keys loaded.
 fn deploy_config(config: &Config) -> anyhow::Result<DeployConfig> {
     let mut trusted_keys = Vec::new();
@@ -439,6 +460,7 @@ fn deploy_config(config: &Config) -> anyhow::Result<DeployConfig> {
         data_dir: config.data_dir.clone(),
         apps: config.apps.clone(),
         trusted_keys,
+        allow_unsigned: config.allow_unsigned_releases,
         keep_releases: config.keep_releases,
         limits: crate::archive::Limits {
             max_total_bytes: config.max_release_bytes,

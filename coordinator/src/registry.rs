@@ -172,6 +172,7 @@ impl Registry {
             record.facts = hello.facts;
             record.actions = hello.actions;
             record.apps = hello.apps;
+            record.allow_unsigned_releases = hello.allow_unsigned_releases;
             record.last_seen_unix_ms = now;
             record.connections.push(Connection {
                 connected_unix_ms: now,

@@ -40,15 +40,9 @@ pub enum ReleaseError {
     Io(#[from] std::io::Error),
 }
 
+/// The one rule, shared with every agent: `convoy_proto::labels::valid_release_version`.
 pub fn validate_version(version: &str) -> Result<(), ReleaseError> {
-    let bytes = version.as_bytes();
-    let ok = !bytes.is_empty()
-        && bytes.len() <= 64
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'+' | b'-'));
-    if ok {
+    if convoy_proto::labels::valid_release_version(version) {
         Ok(())
     } else {
         Err(ReleaseError::BadVersion(version.to_string()))
@@ -56,19 +50,14 @@ pub fn validate_version(version: &str) -> Result<(), ReleaseError> {
 }
 
 pub fn validate_app(app: &str) -> Result<(), ReleaseError> {
-    if convoy_proto::labels::valid_action_name(app) {
+    if convoy_proto::labels::valid_app_name(app) {
         Ok(())
     } else {
         Err(ReleaseError::BadApp(app.to_string()))
     }
 }
 
-pub fn valid_sha256(hex: &str) -> bool {
-    hex.len() == 64
-        && hex
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
+pub use convoy_proto::labels::valid_sha256;
 
 /// The archive format from its first bytes.
 pub fn format_of(head: &[u8]) -> Option<&'static str> {

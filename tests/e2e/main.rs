@@ -122,10 +122,13 @@ impl Fleet {
         std::fs::write(
             fleet.path().join("coordinator.toml"),
             format!(
-                "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/coordinator.pem\"\nkey = \"pki/coordinator.key\"\n[agents]\nheartbeat_interval = \"300ms\"\noffline_after = \"2s\"\n"
+                "listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\nrelease_public_keys = [\"release.pub\"]\n[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/coordinator.pem\"\nkey = \"pki/coordinator.key\"\n[agents]\nheartbeat_interval = \"300ms\"\noffline_after = \"2s\"\n"
             ),
         )
         .unwrap();
+        // Agents require signed releases: every fleet has a key they trust
+        // (`release.key`; push with `--sign-key release.key`).
+        fleet.ok(&["release", "keygen", "--out", "release"]);
         for (id, labels) in agents {
             fleet.ok(&[
                 "cert", "issue", "agent", id, "--ca-dir", "pki", "--out", "pki",
@@ -141,7 +144,7 @@ impl Fleet {
             std::fs::write(
                 fleet.path().join(format!("{id}.toml")),
                 format!(
-                    "coordinator = \"{}\"\ndata_dir = \"{id}-data\"\n[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/{id}.pem\"\nkey = \"pki/{id}.key\"\n[labels]\n{labels}",
+                    "coordinator = \"{}\"\ndata_dir = \"{id}-data\"\nrelease_public_keys = [\"release.pub\"]\n[tls]\nca = \"pki/ca.pem\"\ncert = \"pki/{id}.pem\"\nkey = \"pki/{id}.key\"\n[labels]\n{labels}",
                     fleet.addr
                 ),
             )
@@ -267,6 +270,12 @@ fn quick_start_kill_restart_and_clean_shutdown() {
         ("web-2", "role=web,zone=c"),
         ("db-1", "role=db,zone=b"),
     ]);
+    // db-1 opts out of release signatures (it trusts no key): the CLI shows and counts it.
+    let db = fleet.path().join("db-1.toml");
+    let config = std::fs::read_to_string(&db)
+        .unwrap()
+        .replace("release_public_keys = [\"release.pub\"]\n", "");
+    std::fs::write(&db, format!("allow_unsigned_releases = true\n{config}")).unwrap();
     let coordinator = fleet.serve();
     let agents: Vec<Proc> = ["web-1", "web-2", "db-1"]
         .iter()
@@ -302,14 +311,27 @@ fn quick_start_kill_restart_and_clean_shutdown() {
     assert!(
         table.contains("LAST SEEN")
             && table.contains("web-2")
-            && table.contains("agents: 3, online: 3"),
+            && table.contains("agents: 3, online: 3")
+            && table.contains("allow unsigned releases: 1"),
         "{table}"
+    );
+    assert!(
+        all[0].raw.contains("\"allow_unsigned_releases\": true"),
+        "{}",
+        all[0].raw
+    );
+    assert!(
+        all[1].raw.contains("\"allow_unsigned_releases\": false"),
+        "{}",
+        all[1].raw
     );
     let show = fleet.ok(&["agents", "show", "web-1"]);
     assert!(
-        show.contains("kernel") && show.contains("connections"),
+        show.contains("kernel") && show.contains("connections") && show.contains("signed only"),
         "{show}"
     );
+    let show = fleet.ok(&["agents", "show", "db-1"]);
+    assert!(show.contains("UNSIGNED ALLOWED"), "{show}");
     let show_json = fleet.ok(&["agents", "show", "web-1", "-o", "json"]);
     assert!(
         show_json.contains("\"facts\"") && show_json.contains("\"connections\""),
@@ -691,9 +713,20 @@ fn releases_are_signed_pushed_deployed_and_rolled_back_through_the_cli() {
     assert_eq!(mode, 0o600);
     let path = fleet.path().join("web-1.toml");
     let mut config = std::fs::read_to_string(&path).unwrap();
-    // Top-level keys must come before the [tls] table.
-    config = format!("release_public_keys = [\"signing.pub\"]\n{config}\n[apps.web]\n");
+    // This host trusts only the key made above.
+    config = format!(
+        "{}\n[apps.web]\n",
+        config.replace("\"release.pub\"", "\"signing.pub\"")
+    );
     std::fs::write(&path, config).unwrap();
+    // And the coordinator verifies pushes against it.
+    let coordinator_toml = fleet.path().join("coordinator.toml");
+    let text = std::fs::read_to_string(&coordinator_toml).unwrap();
+    std::fs::write(
+        &coordinator_toml,
+        text.replace("\"release.pub\"", "\"signing.pub\""),
+    )
+    .unwrap();
     let coordinator = fleet.serve();
     let agent = fleet.agent("web-1");
     fleet.wait_online("role=web", 1);
@@ -713,7 +746,25 @@ fn releases_are_signed_pushed_deployed_and_rolled_back_through_the_cli() {
         ]));
         assert_eq!(pushed["signed"], true);
         assert_eq!(pushed["signer"], "signing");
+        assert_eq!(pushed["signature_verified"], true);
     }
+    // A push signed by a key the coordinator does not trust is refused.
+    let rogue = web_release(fleet.path(), "9.0");
+    let refused = fleet.convoy(&[
+        "release",
+        "push",
+        "web",
+        "9.0",
+        rogue.to_str().unwrap(),
+        "--sign-key",
+        "release.key",
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("does not verify"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     let unsigned = web_release(fleet.path(), "3.0");
     fleet.ok(&["release", "push", "web", "3.0", unsigned.to_str().unwrap()]);
     let conflict = fleet.convoy(&["release", "push", "web", "1.0", unsigned.to_str().unwrap()]);
@@ -825,6 +876,8 @@ fn a_download_cut_by_a_coordinator_kill_resumes_and_completes() {
         "web",
         "1.0",
         artifact.to_str().unwrap(),
+        "--sign-key",
+        "release.key",
         "-o",
         "json",
     ]));

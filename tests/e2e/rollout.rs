@@ -43,6 +43,8 @@ fn a_rollout_survives_a_coordinator_sigkill_mid_wave_and_wait_tells_the_outcome(
             "web",
             version,
             artifact.to_str().unwrap(),
+            "--sign-key",
+            "release.key",
         ]);
     }
     fleet.ok(&["deploy", "web", "1.0", "--selector", "role=web", "--wait"]);

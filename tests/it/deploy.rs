@@ -138,7 +138,9 @@ fn web_agent(
 ) -> (TestAgent, std::path::PathBuf) {
     let mut config = TestAgent::config(pki, url, id, &[("role", "web")]);
     config.apps = BTreeMap::from([("web".to_string(), Manifest::default())]);
-    config.release_public_keys = keys;
+    if !keys.is_empty() {
+        config.release_public_keys = keys;
+    }
     let app_dir = config.data_dir.join("apps/web");
     (TestAgent::start_with(config), app_dir)
 }
@@ -161,19 +163,29 @@ async fn deploy_switches_rolls_back_and_redeploying_is_a_no_op() {
     fleet_online(&admin, 2).await;
 
     let v1 = artifact("1.0", true);
-    let release = push(&mut admin, "1.0", &v1, None).await.unwrap();
+    let release = push(&mut admin, "1.0", &v1, Some(pki.signer()))
+        .await
+        .unwrap();
     assert_eq!(
         (release.sha256.clone(), release.format.as_str()),
         (sha256(&v1), "tar.gz")
     );
     // The same bytes again are fine; other bytes under the same version are not.
     assert_eq!(
-        push(&mut admin, "1.0", &v1, None).await.unwrap().sha256,
+        push(&mut admin, "1.0", &v1, Some(pki.signer()))
+            .await
+            .unwrap()
+            .sha256,
         release.sha256
     );
-    let conflict = push(&mut admin, "1.0", &artifact("1.0b", true), None)
-        .await
-        .unwrap_err();
+    let conflict = push(
+        &mut admin,
+        "1.0",
+        &artifact("1.0b", true),
+        Some(pki.signer()),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(conflict.code(), Code::AlreadyExists);
 
     let job = run(&mut admin, deploy("1.0")).await;
@@ -212,9 +224,14 @@ async fn deploy_switches_rolls_back_and_redeploying_is_a_no_op() {
         );
     }
 
-    push(&mut admin, "2.0", &artifact("2.0", true), None)
-        .await
-        .unwrap();
+    push(
+        &mut admin,
+        "2.0",
+        &artifact("2.0", true),
+        Some(pki.signer()),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         run(&mut admin, deploy("2.0")).await.state,
         JobState::Succeeded as i32
@@ -296,12 +313,22 @@ async fn a_release_that_fails_its_health_check_is_reverted() {
         .admin(&pki, &pki.operator("alice", Role::Operator))
         .await;
     fleet_online(&admin, 1).await;
-    push(&mut admin, "1.0", &artifact("1.0", true), None)
-        .await
-        .unwrap();
-    push(&mut admin, "2.0", &artifact("2.0", false), None)
-        .await
-        .unwrap();
+    push(
+        &mut admin,
+        "1.0",
+        &artifact("1.0", true),
+        Some(pki.signer()),
+    )
+    .await
+    .unwrap();
+    push(
+        &mut admin,
+        "2.0",
+        &artifact("2.0", false),
+        Some(pki.signer()),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         run(&mut admin, deploy("1.0")).await.state,
         JobState::Succeeded as i32
@@ -348,7 +375,22 @@ async fn signatures_checksums_and_hostile_archives_are_refused() {
         (job.hosts[0].state == CommandState::Failed as i32).then(|| job.hosts[0].message.clone())
     };
 
-    push(&mut admin, "1.0", &artifact("1.0", true), None)
+    // Unsigned code needs an admin to push it, and nothing is stored for an operator.
+    let refused = push(&mut admin, "1.0", &artifact("1.0", true), None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert!(refused.message().contains("needs admin"), "{refused:?}");
+    assert!(
+        std::fs::read_dir(coordinator.data_dir.join("artifacts"))
+            .map(|entries| entries.count() == 0)
+            .unwrap_or(true),
+        "no bytes stored for a refused unsigned push"
+    );
+    let mut root = coordinator
+        .admin(&pki, &pki.operator("root", Role::Admin))
+        .await;
+    push(&mut root, "1.0", &artifact("1.0", true), None)
         .await
         .unwrap();
     let message = failed(&run(&mut admin, deploy("1.0")).await).expect("unsigned refused");
@@ -420,7 +462,9 @@ async fn a_broken_off_download_resumes_where_it_stopped() {
         .await;
     fleet_online(&admin, 1).await;
     let bytes = artifact("1.0", true);
-    let release = push(&mut admin, "1.0", &bytes, None).await.unwrap();
+    let release = push(&mut admin, "1.0", &bytes, Some(pki.signer()))
+        .await
+        .unwrap();
     // What an interrupted download leaves: the first half, in the agent's downloads.
     let downloads = dir.parent().unwrap().parent().unwrap().join("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
@@ -453,5 +497,60 @@ async fn a_broken_off_download_resumes_where_it_stopped() {
         "download cleaned up"
     );
     agent.stop().await;
+    coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn a_host_that_opted_out_of_signatures_is_shown_and_runs_only_what_an_admin_pushed() {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let (signed, signed_dir) = web_agent(&pki, &coordinator.url(), "web-1", Vec::new());
+    let mut config = TestAgent::config(&pki, &coordinator.url(), "web-2", &[("role", "web")]);
+    config.apps = BTreeMap::from([("web".to_string(), Manifest::default())]);
+    config.release_public_keys.clear();
+    config.allow_unsigned_releases = true;
+    let unsigned_dir = config.data_dir.join("apps/web");
+    let opted_out = TestAgent::start_with(config);
+    let mut operator = coordinator
+        .admin(&pki, &pki.operator("alice", Role::Operator))
+        .await;
+    fleet_online(&operator, 2).await;
+    // The coordinator keeps and shows what each host said in its Hello.
+    let agents = crate::support::list(&mut operator, "").await;
+    let allows: BTreeMap<_, _> = agents
+        .iter()
+        .map(|a| (a.id.as_str(), a.allow_unsigned_releases))
+        .collect();
+    assert_eq!(allows, BTreeMap::from([("web-1", false), ("web-2", true)]));
+    let detail = crate::support::get(&mut operator, "web-2").await.unwrap();
+    assert!(detail.agent.unwrap().allow_unsigned_releases);
+
+    // An operator may not push unsigned code; an admin may.
+    let bytes = artifact("1.0", true);
+    let denied = push(&mut operator, "1.0", &bytes, None).await.unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    let mut root = coordinator
+        .admin(&pki, &pki.operator("root", Role::Admin))
+        .await;
+    let release = push(&mut root, "1.0", &bytes, None).await.unwrap();
+    assert!(release.signature.is_empty());
+    let job = run(&mut operator, deploy("1.0")).await;
+    let by_host: BTreeMap<_, _> = job
+        .hosts
+        .iter()
+        .map(|h| (h.host.as_str(), (h.state, h.message.clone())))
+        .collect();
+    assert_eq!(
+        by_host["web-2"].0,
+        CommandState::Succeeded as i32,
+        "{job:?}"
+    );
+    assert_eq!(by_host["web-1"].0, CommandState::Failed as i32, "{job:?}");
+    assert!(by_host["web-1"].1.contains("not signed"), "{job:?}");
+    assert_eq!(current(&unsigned_dir), "releases/1.0");
+    assert_eq!(current(&signed_dir), "");
+    for agent in [signed, opted_out] {
+        agent.stop().await;
+    }
     coordinator.stop().await;
 }

@@ -64,9 +64,14 @@ async fn a_release_that_dies_after_its_deploy_turns_unhealthy_and_recovers() {
         .admin(&pki, &pki.operator("alice", Role::Operator))
         .await;
     fleet_online(&admin, 1).await;
-    push(&mut admin, "1.0", &artifact("1.0", true), None)
-        .await
-        .unwrap();
+    push(
+        &mut admin,
+        "1.0",
+        &artifact("1.0", true),
+        Some(pki.signer()),
+    )
+    .await
+    .unwrap();
     let job = run(&mut admin, deploy("1.0")).await;
     assert_eq!(job.state, JobState::Succeeded as i32, "{job:?}");
     wait_health(&admin, true).await;

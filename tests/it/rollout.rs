@@ -44,9 +44,14 @@ async fn fleet(n: usize) -> Fleet {
     let rollouts = coordinator.rollouts(&pki, &operator).await;
     fleet_online(&admin, n).await;
     for (version, healthy) in [("1.0", true), ("2.0", true), ("3.0", false)] {
-        push(&mut admin, version, &artifact(version, healthy), None)
-            .await
-            .unwrap();
+        push(
+            &mut admin,
+            version,
+            &artifact(version, healthy),
+            Some(pki.signer()),
+        )
+        .await
+        .unwrap();
     }
     let job = run(&mut admin, crate::deploy::deploy("1.0")).await;
     assert_eq!(job.state, JobState::Succeeded as i32, "{job:?}");
@@ -321,9 +326,14 @@ async fn an_abort_lets_hosts_in_flight_finish_and_records_them() {
     let mut f = fleet(2).await;
     // 4.0's start hook takes a while: the abort lands while the canary deploys.
     let slow = "[hooks]\nstart = [\"/bin/sh\", \"-c\", \"sleep 1\"]\n[health]\ncommand = [\"/bin/sh\", \"-c\", \"test -f healthy\"]\ninterval = \"50ms\"\nretries = 3\ndeadline = \"5s\"\n";
-    push(&mut f.admin, "4.0", &artifact_with("4.0", true, slow), None)
-        .await
-        .unwrap();
+    push(
+        &mut f.admin,
+        "4.0",
+        &artifact_with("4.0", true, slow),
+        Some(f.pki.signer()),
+    )
+    .await
+    .unwrap();
     let id = start(
         &mut f.rollouts,
         RolloutSpec {

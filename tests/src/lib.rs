@@ -32,10 +32,13 @@ pub struct CertFiles {
     pub key: PathBuf,
 }
 
-/// A fresh fleet CA in a temp dir, minting certificates on demand.
+/// A fresh fleet CA in a temp dir, minting certificates on demand, and a release signing
+/// key pair made for this test (`release.key` / `release.pub`) that [`TestAgent::config`]
+/// trusts by default.
 pub struct TestPki {
     dir: TempDir,
     ca: Ca,
+    release_key: PathBuf,
 }
 
 impl Default for TestPki {
@@ -50,13 +53,51 @@ impl TestPki {
         let dir = tempfile::tempdir().expect("temp dir");
         pki::init_ca(dir.path(), 30, false).expect("ca init");
         let ca = Ca::load(dir.path()).expect("ca load");
-        let pki = Self { dir, ca };
+        // A seed no other test shares: the temp dir's name and the time, hashed.
+        let seed: [u8; 32] = {
+            use sha2::Digest;
+            let mut hasher = sha2::Sha256::new();
+            hasher.update(dir.path().display().to_string());
+            hasher.update(format!("{:?}", std::time::SystemTime::now()));
+            hasher.finalize().into()
+        };
+        let (private, public) = convoy_proto::signing::generate(seed).expect("release key");
+        let release_key = dir.path().join("release.key");
+        pki::write_file(&release_key, &private, true, true).expect("write release key");
+        pki::write_file(&dir.path().join("release.pub"), &public, false, true)
+            .expect("write release public key");
+        let pki = Self {
+            dir,
+            ca,
+            release_key,
+        };
         pki.server();
         pki
     }
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The test's release signing key (private, PKCS#8 PEM).
+    pub fn release_key(&self) -> &Path {
+        &self.release_key
+    }
+
+    /// The public half, which agents from [`TestAgent::config`] trust.
+    pub fn release_public_key(&self) -> PathBuf {
+        self.dir.path().join("release.pub")
+    }
+
+    /// The key and signer name to sign a push with (`convoy release push --sign-key`).
+    pub fn signer(&self) -> (&Path, &'static str) {
+        (&self.release_key, "release")
+    }
+
+    /// A signature of `app` `version` with digest `sha256` by the test's release key.
+    pub fn sign_release(&self, app: &str, version: &str, sha256: &str) -> Vec<u8> {
+        let key = convoy_proto::signing::load_private(&self.release_key).expect("release key");
+        convoy_proto::signing::sign(&key, app, version, sha256)
     }
 
     pub fn ca_cert(&self) -> PathBuf {
@@ -326,7 +367,9 @@ impl TestAgent {
             metrics_interval: None,
             actions: BTreeMap::new(),
             apps: BTreeMap::new(),
-            release_public_keys: Vec::new(),
+            // Signatures are required by default; tests sign with the PKI's key.
+            release_public_keys: vec![pki.release_public_key()],
+            allow_unsigned_releases: false,
             keep_releases: 3,
             max_release_bytes: 1 << 30,
             backup_sets: BTreeMap::new(),

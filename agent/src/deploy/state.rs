@@ -22,11 +22,20 @@ impl AppState {
             .unwrap_or_default()
     }
 
-    /// Written to a temporary file and renamed, so a crash never leaves half a file.
+    /// Written (mode 0600) to a temporary file and renamed, so a crash never leaves half a
+    /// file.
     pub fn save(&self, app_dir: &Path) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
         let text = toml::to_string(self).map_err(std::io::Error::other)?;
         let tmp = app_dir.join(format!(".{STATE_FILE}.tmp"));
-        std::fs::write(&tmp, text)?;
+        let _ = std::fs::remove_file(&tmp);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?
+            .write_all(text.as_bytes())?;
         std::fs::rename(tmp, app_dir.join(STATE_FILE))
     }
 }

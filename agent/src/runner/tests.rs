@@ -29,6 +29,7 @@ fn new_runner(
         data_dir: dir.to_path_buf(),
         apps: BTreeMap::new(),
         trusted_keys: Vec::new(),
+        allow_unsigned: false,
         keep_releases: 3,
         limits: crate::archive::Limits::default(),
     });

@@ -103,6 +103,8 @@ async fn list(selector: &str, connect: &ConnectArgs, output: OutputFormat) -> an
                 .filter(|a| output::state_name(a.state) == "online")
                 .count();
             out!("agents: {}, online: {online}", agents.len());
+            let unsigned = agents.iter().filter(|a| a.allow_unsigned_releases).count();
+            out!("allow unsigned releases: {unsigned}");
         }
     }
     Ok(())
@@ -135,6 +137,14 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
         if let Some(summary) = &detail.agent {
             row("apps", output::apps(&summary.apps));
         }
+        row(
+            "releases",
+            if agent.allow_unsigned_releases {
+                "UNSIGNED ALLOWED (allow_unsigned_releases = true)".to_string()
+            } else {
+                "signed only".to_string()
+            },
+        );
         row("first seen", agent.first_seen.clone().unwrap_or_default());
         row(
             "last seen",

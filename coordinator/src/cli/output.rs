@@ -93,6 +93,8 @@ pub struct AgentJson {
     pub actions: Vec<String>,
     /// Apps the host may deploy and what runs of each.
     pub apps: Vec<AppJson>,
+    /// The host opted out of release signatures (`allow_unsigned_releases = true`).
+    pub allow_unsigned_releases: bool,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
     pub metrics: Option<MetricsJson>,
@@ -108,6 +110,7 @@ impl From<&AgentSummary> for AgentJson {
             hostname: a.hostname.clone(),
             actions: a.actions.clone(),
             apps: a.apps.iter().map(AppJson::from).collect(),
+            allow_unsigned_releases: a.allow_unsigned_releases,
             first_seen: rfc3339(a.first_seen_unix_ms),
             last_seen: rfc3339(a.last_seen_unix_ms),
             metrics: a.metrics.as_ref().map(MetricsJson::from),

@@ -344,6 +344,15 @@ impl Admin for AdminService {
         let keys = self.release_keys.clone();
         let release = self
             .audited(&caller, "PushRelease", summary, |operator| async move {
+                // Unsigned code runs only on hosts that opted out of signatures, and is
+                // refused before a byte is stored unless an admin pushes it.
+                if meta.signature.is_empty() && operator.role < Role::Admin {
+                    return Err(Status::permission_denied(format!(
+                        "operator {} has role {}; pushing an unsigned release needs admin \
+                         (sign it with `convoy release push --sign-key KEY`)",
+                        operator.name, operator.role
+                    )));
+                }
                 // Before a byte is stored: a signature this coordinator can check must hold.
                 let verified = verify_signature(&keys, &meta)?;
                 let release =

@@ -40,10 +40,11 @@ impl Fleet {
         let sans = ["127.0.0.1".to_string(), "localhost".to_string()];
         let server = Identity::Server("coordinator".into());
         pki::issue_to_dir(&ca, &server, "coordinator", &sans, 30, &pki_dir, false)?;
-        // An operator may start jobs (fan-out) and read everything.
+        // Starts jobs (fan-out), reads everything, and pushes unsigned releases to the
+        // swarm (whose agents allow them), which needs admin.
         let operator = Identity::Operator {
             name: "bench".into(),
-            role: Role::Operator,
+            role: Role::Admin,
         };
         let (cert, key) = pki::issue_to_dir(&ca, &operator, "bench", &[], 30, &pki_dir, false)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")

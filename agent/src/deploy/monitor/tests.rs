@@ -41,6 +41,7 @@ fn host(apps: &[(&str, Option<HealthSpec>)]) -> (tempfile::TempDir, Arc<Deployer
         data_dir: dir.path().to_path_buf(),
         apps,
         trusted_keys: Vec::new(),
+        allow_unsigned: true,
         keep_releases: 3,
         limits: Limits::default(),
     });

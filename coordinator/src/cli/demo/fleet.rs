@@ -129,6 +129,11 @@ impl Fleet {
         let (ca, ca_files) = Ca::generate("Convoy demo CA", validity)?;
         pki::write_file(&pki_dir.join("ca.pem"), &ca_files.cert_pem, false, false)?;
         pki::write_file(&pki_dir.join("ca.key"), &ca_files.key_pem, true, false)?;
+        // A throwaway release signing key: the demo's agents trust only it, and the story
+        // signs every release it pushes, as a real fleet should.
+        let (signing_private, signing_public) = convoy_proto::signing::generate(rand::random())?;
+        pki::write_file(&pki_dir.join("release.key"), &signing_private, true, false)?;
+        pki::write_file(&pki_dir.join("release.pub"), &signing_public, false, false)?;
         let issue = |identity: &Identity, stem: &str, sans: &[String]| -> anyhow::Result<()> {
             let issued = ca.issue(identity, sans, validity)?;
             pki::write_file(
@@ -190,6 +195,11 @@ impl Fleet {
         })
     }
 
+    /// The release signing key (private) the story signs its pushes with.
+    pub fn release_key(&self) -> PathBuf {
+        self.dir.join("pki").join("release.key")
+    }
+
     /// Starts the embedded coordinator and the agents.
     pub async fn start(&mut self) -> anyhow::Result<()> {
         let listener = TcpListener::bind("127.0.0.1:0")
@@ -211,7 +221,8 @@ impl Fleet {
                 offline_after: Duration::from_secs(3),
             },
             jobs: JobsConfig::default(),
-            release_public_keys: Vec::new(),
+            // The coordinator verifies the story's signed pushes against the same key.
+            release_public_keys: vec![pki_dir.join("release.pub")],
         };
         self.server = Some(tokio::spawn(crate::server::serve(
             config,
@@ -351,6 +362,8 @@ fn agent_config(host: &Host, coordinator: &str) -> String {
 coordinator = "{coordinator}"
 data_dir = "{dir}/data"
 keep_releases = 3
+# Releases run only when signed by the demo's throwaway key.
+release_public_keys = ["{pki}/release.pub"]
 
 [tls]
 ca = "{pki}/ca.pem"

@@ -114,12 +114,18 @@ pub async fn tell(fleet: &Fleet, mode: Mode, story: &mut Story) -> anyhow::Resul
         if broken {
             say!("    {APP} {version} is broken on purpose: its /health answers 500");
         }
-        let (release, size) =
-            crate::cli::releases::upload(APP.into(), version.into(), artifact, None, connect)
-                .await?;
+        let (release, size) = crate::cli::releases::upload(
+            APP.into(),
+            version.into(),
+            artifact,
+            Some(fleet.release_key()),
+            connect,
+        )
+        .await?;
         say!(
-            "    pushed {APP} {version}: {size} bytes, sha256 {}",
-            release.sha256
+            "    pushed {APP} {version}: {size} bytes, sha256 {}, signed by {}",
+            release.sha256,
+            release.signer
         );
     }
 

@@ -126,7 +126,8 @@ async fn two_hundred_agents_take_fake_deploys_and_a_rollback() {
     let progress = swarm.settled(Duration::from_secs(60)).await;
     assert_eq!((progress.connected, progress.failed), (AGENTS, 0));
 
-    let operator = pki.operator("ops", Role::Operator);
+    // An admin: the releases pushed below are unsigned (the swarm allows them).
+    let operator = pki.operator("ops", Role::Admin);
     let mut admin = coordinator.admin(&pki, &operator).await;
     // Agents 0 and 1 connected from different source addresses.
     for (id, ip) in [("sim-000", "127.0.0.1:"), ("sim-001", "127.0.0.2:")] {

@@ -1,0 +1,112 @@
+//! Running a release's hooks and waiting for its health check, with the release's
+//! environment (`CONVOY_APP`, `CONVOY_VERSION`, `CONVOY_RELEASE_DIR`), reporting each line
+//! as progress. Called only for a release that passed `record::check_activation`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Deployer;
+use super::health::{HealthOutcome, wait_healthy};
+use super::manifest::{Hook, Manifest};
+use crate::executor::{self, ActionSpec, Outcome};
+
+impl Deployer {
+    pub(super) fn env(app: &str, version: &str, release_dir: &Path) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("CONVOY_APP".to_string(), app.to_string()),
+            ("CONVOY_VERSION".to_string(), version.to_string()),
+            (
+                "CONVOY_RELEASE_DIR".to_string(),
+                release_dir.display().to_string(),
+            ),
+        ])
+    }
+
+    pub(super) async fn hook(
+        &self,
+        app: &str,
+        version: &str,
+        name: &str,
+        hook: Option<&Hook>,
+        progress: &(dyn Fn(String) + Sync),
+    ) -> Result<(), String> {
+        let Some(hook) = hook else {
+            return Ok(());
+        };
+        let release_dir = self.app_dir(app).join("releases").join(version);
+        let spec = ActionSpec {
+            argv: hook.run.clone(),
+            env: Self::env(app, version, &release_dir),
+            working_dir: Some(release_dir),
+            timeout: hook.timeout,
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+        let run = executor::run(&spec, tx, CancellationToken::new(), Duration::from_secs(10));
+        tokio::pin!(run);
+        let report = loop {
+            tokio::select! {
+                report = &mut run => break report,
+                Some(chunk) = rx.recv() => progress(format!("{name}: {}", String::from_utf8_lossy(&chunk.data).trim_end())),
+            }
+        };
+        match report.outcome {
+            Outcome::Exited { code: 0 } => {
+                progress(format!("{name} hook of {version} succeeded"));
+                Ok(())
+            }
+            Outcome::Exited { code } => Err(format!(
+                "{name} hook of {version} exited with status {code}"
+            )),
+            Outcome::Signaled { signal } => Err(format!(
+                "{name} hook of {version} was killed by signal {signal}"
+            )),
+            Outcome::TimedOut => Err(format!(
+                "{name} hook of {version} timed out after {}",
+                humantime::format_duration(hook.timeout)
+            )),
+            Outcome::Cancelled => Err(format!("{name} hook of {version} was cancelled")),
+            Outcome::SpawnFailed(why) => Err(format!("{name} hook of {version}: {why}")),
+        }
+    }
+
+    pub(super) async fn health(
+        &self,
+        app: &str,
+        version: &str,
+        manifest: &Manifest,
+        progress: &(dyn Fn(String) + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<(), String> {
+        let Some(spec) = &manifest.health else {
+            progress(format!(
+                "{version} has no health check; taken as healthy once started"
+            ));
+            return Ok(());
+        };
+        let release_dir = self.app_dir(app).join("releases").join(version);
+        match wait_healthy(
+            spec,
+            &release_dir,
+            &Self::env(app, version, &release_dir),
+            cancel.clone(),
+        )
+        .await
+        {
+            HealthOutcome::Healthy { attempts } => {
+                progress(format!(
+                    "{version} is healthy (after {attempts} attempt(s))"
+                ));
+                Ok(())
+            }
+            HealthOutcome::Unhealthy {
+                attempts,
+                last_error,
+            } => Err(format!(
+                "health check failed after {attempts} attempt(s): {last_error}"
+            )),
+        }
+    }
+}
