@@ -30,6 +30,81 @@ pub struct Config {
     pub tls: TlsFiles,
     pub agents: AgentsConfig,
     pub jobs: JobsConfig,
+    /// Retention, minimum age and quota of the backup store (`[backups]`).
+    pub backups: BackupsConfig,
+}
+
+/// `[backups]`: what the coordinator keeps. Retention is decided here alone: a host's upload
+/// never says how many backups to keep.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupsConfig {
+    /// No backup younger than this is ever pruned, whatever a rule or schedule says.
+    #[serde(with = "humantime_serde")]
+    pub min_retention: Duration,
+    /// Stored bytes (archives and manifests) per host; an upload that would pass it is
+    /// refused as its bytes arrive. None: unlimited.
+    pub max_bytes_per_host: Option<u64>,
+    /// Complete backups kept per host and set when no schedule or rule says (0 = keep all).
+    pub keep: u32,
+    /// `[[backups.retention]]`: the first rule whose `set` and `hosts` globs match decides.
+    pub retention: Vec<RetentionRule>,
+}
+
+impl Default for BackupsConfig {
+    fn default() -> Self {
+        Self {
+            min_retention: Duration::from_secs(7 * 24 * 3600),
+            max_bytes_per_host: None,
+            keep: 0,
+            retention: Vec::new(),
+        }
+    }
+}
+
+/// One retention rule: `set` and `hosts` are globs (default `*`) on the set name and the
+/// host id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    #[serde(default = "any")]
+    pub set: String,
+    #[serde(default = "any")]
+    pub hosts: String,
+    pub keep: u32,
+}
+
+fn any() -> String {
+    "*".to_string()
+}
+
+impl RetentionRule {
+    /// Whether the rule covers this host and set (globs were checked at load).
+    pub fn matches(&self, host: &str, set: &str) -> bool {
+        let glob = |pattern: &str, text: &str| {
+            globset::Glob::new(pattern).is_ok_and(|g| g.compile_matcher().is_match(text))
+        };
+        glob(&self.set, set) && glob(&self.hosts, host)
+    }
+}
+
+impl BackupsConfig {
+    fn check(&self) -> Result<(), String> {
+        if self.max_bytes_per_host == Some(0) {
+            return Err(
+                "backups.max_bytes_per_host must be greater than zero (omit it for no quota)"
+                    .into(),
+            );
+        }
+        for (index, rule) in self.retention.iter().enumerate() {
+            for (key, pattern) in [("set", &rule.set), ("hosts", &rule.hosts)] {
+                globset::Glob::new(pattern).map_err(|err| {
+                    format!("backups.retention[{index}].{key}: {pattern:?}: {err}")
+                })?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -91,6 +166,8 @@ struct RawConfig {
     agents: AgentsConfig,
     #[serde(default)]
     jobs: JobsConfig,
+    #[serde(default)]
+    backups: BackupsConfig,
 }
 
 fn default_listen() -> SocketAddr {
@@ -128,6 +205,7 @@ impl Config {
                 humantime::format_duration(raw.agents.heartbeat_interval)
             ));
         }
+        raw.backups.check()?;
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         Ok(Self {
             listen: raw.listen,
@@ -139,6 +217,7 @@ impl Config {
             },
             agents: raw.agents,
             jobs: raw.jobs,
+            backups: raw.backups,
         })
     }
 }
@@ -195,6 +274,36 @@ offline_after = "10s"
         assert!(err.contains("coordinator.toml"), "{err}");
         assert!(err.contains("line 9"), "{err}");
         assert!(err.contains("heartbeat_intervall"), "{err}");
+    }
+
+    #[test]
+    fn backups_table_parses_with_defaults_and_rules() {
+        let base = Path::new("/");
+        let defaults = Config::parse(GOOD, base).unwrap().backups;
+        assert_eq!(defaults.min_retention, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!((defaults.max_bytes_per_host, defaults.keep), (None, 0));
+        let text = format!(
+            "{GOOD}[backups]\nmin_retention = \"3d\"\nmax_bytes_per_host = 1000\nkeep = 4\n\
+             [[backups.retention]]\nset = \"db\"\nhosts = \"db-*\"\nkeep = 14\n"
+        );
+        let backups = Config::parse(&text, base).unwrap().backups;
+        assert_eq!(backups.min_retention, Duration::from_secs(3 * 24 * 3600));
+        assert_eq!((backups.max_bytes_per_host, backups.keep), (Some(1000), 4));
+        assert!(backups.retention[0].matches("db-7", "db"));
+        assert!(!backups.retention[0].matches("web-1", "db"));
+        for bad in [
+            "[backups]\nmin_retention = \"soon\"\n",
+            "[backups]\nmax_bytes_per_host = 0\n",
+            "[backups]\nkeep = -1\n",
+            "[[backups.retention]]\nhosts = \"db-[\"\nkeep = 1\n",
+            "[[backups.retention]]\nhosts = \"db-*\"\n",
+            "[backups]\nretain = 3\n",
+        ] {
+            assert!(
+                Config::parse(&format!("{GOOD}{bad}"), base).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use convoy_coordinator::config::{AgentsConfig, Config, JobsConfig, TlsFiles};
+use convoy_coordinator::config::{AgentsConfig, BackupsConfig, Config, JobsConfig, TlsFiles};
 use convoy_coordinator::pki::{self, Ca, Validity};
 use convoy_proto::identity::{AgentId, Identity, Role};
 use convoy_proto::v1::admin_client::AdminClient;
@@ -145,6 +145,21 @@ impl TestCoordinator {
             "127.0.0.1:0".parse().expect("addr"),
             agents,
             jobs,
+            BackupsConfig::default(),
+        )
+        .await
+    }
+
+    /// Starts with the given `[backups]` settings (retention, minimum age, quota).
+    pub async fn start_with_backups(pki: &TestPki, backups: BackupsConfig) -> Self {
+        let data_dir = pki.dir().join(format!("data-{}", rand_suffix()));
+        Self::start_full(
+            pki,
+            &data_dir,
+            "127.0.0.1:0".parse().expect("addr"),
+            fast_agents(),
+            JobsConfig::default(),
+            backups,
         )
         .await
     }
@@ -156,7 +171,15 @@ impl TestCoordinator {
         listen: SocketAddr,
         agents: AgentsConfig,
     ) -> Self {
-        Self::start_full(pki, data_dir, listen, agents, JobsConfig::default()).await
+        Self::start_full(
+            pki,
+            data_dir,
+            listen,
+            agents,
+            JobsConfig::default(),
+            BackupsConfig::default(),
+        )
+        .await
     }
 
     async fn start_full(
@@ -165,6 +188,7 @@ impl TestCoordinator {
         listen: SocketAddr,
         agents: AgentsConfig,
         jobs: JobsConfig,
+        backups: BackupsConfig,
     ) -> Self {
         let listener = bind_retrying(listen).await;
         let addr = listener.local_addr().expect("local addr");
@@ -178,6 +202,7 @@ impl TestCoordinator {
             },
             agents,
             jobs,
+            backups,
         };
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(convoy_coordinator::server::serve(
@@ -302,6 +327,8 @@ impl TestAgent {
             keep_releases: 3,
             max_release_bytes: 1 << 30,
             backup_sets: BTreeMap::new(),
+            backup_restore_roots: None,
+            backup_accept_restores_from: Vec::new(),
         }
     }
 
