@@ -5,6 +5,7 @@ mod backup;
 mod backup_race;
 mod deploy;
 mod health;
+mod hostile_agent;
 mod jobs;
 mod link;
 mod rollout;
