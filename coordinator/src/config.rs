@@ -230,6 +230,25 @@ mod tests {
         let shipped = include_str!("../../packaging/config/coordinator.toml");
         let config = super::Config::parse(shipped, std::path::Path::new("/etc/convoy"))
             .expect("the shipped coordinator.toml parses");
+        let examples: String = shipped
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with('[')
+                        || rest.split_once(" = ").is_some_and(|(key, _)| {
+                            key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        }) =>
+                {
+                    rest
+                }
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let switched_on = super::Config::parse(&examples, std::path::Path::new("/etc/convoy"))
+            .expect("every example parses");
+        assert_eq!(switched_on.backups.retention.len(), 1);
+        assert!(switched_on.backups.max_bytes_per_host.is_some());
         let defaults = super::AgentsConfig::default();
         assert_eq!(
             (

@@ -376,7 +376,6 @@ monitor_interval = "1s"
 
 [backup.sets.{set}]
 paths = ["{dir}/{set}"]
-keep = 3
 "#,
         id = host.id,
         zone = host.zone,
