@@ -189,13 +189,16 @@ fn now_unix_ms() -> i64 {
         .unwrap()
 }
 
+/// Makes an upload for a command id.
+type Forge = Box<dyn Fn(&str) -> ForgedUpload>;
+
 #[tokio::test]
 async fn archives_that_are_not_what_their_trailer_says_are_never_complete() {
     let pki = TestPki::new();
     let coordinator = TestCoordinator::start(&pki).await;
     let mut agent = hostile_db(&pki, &coordinator).await;
     let mut backups = client(&coordinator, &pki, Role::Operator).await;
-    let forgeries: Vec<(&str, Box<dyn Fn(&str) -> ForgedUpload>)> = vec![
+    let forgeries: Vec<(&str, Forge)> = vec![
         (
             "not a tar.zst (hashes consistent)",
             Box::new(|id: &str| {

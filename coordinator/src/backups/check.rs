@@ -144,6 +144,12 @@ pub fn well_formed(
         }
         if entry.header().entry_type().is_file() {
             file_bytes = file_bytes.saturating_add(entry.size());
+            if file_bytes > trailer.bytes {
+                return Err(format!(
+                    "the archive holds more file bytes than the {} its trailer announces",
+                    trailer.bytes
+                ));
+            }
         }
     }
     let Some((manifest, sha256)) = manifest else {
