@@ -188,40 +188,6 @@ impl Backups {
         self
     }
 
-    /// The `keep` a schedule set, when the command's job was started by one.
-    fn schedule_keep(&self, command: &CommandRecord) -> Result<Option<u32>, BackupError> {
-        let Some(job) = self.store.job(&command.job_id)? else {
-            return Ok(None);
-        };
-        let Some(schedule_id) = job.created_by.strip_prefix("schedule/") else {
-            return Ok(None);
-        };
-        Ok(self
-            .store
-            .backup_schedules()?
-            .into_iter()
-            .find(|s| s.id == schedule_id)
-            .map(|s| s.keep))
-    }
-
-    /// The host's quota as it stands, not counting `except` (the backup being replaced).
-    fn quota(&self, host: &str, except: &str) -> Result<Option<Quota>, BackupError> {
-        let Some(max_bytes) = self.policy.max_bytes_per_host else {
-            return Ok(None);
-        };
-        let used_bytes = self
-            .store
-            .backups()?
-            .iter()
-            .filter(|b| b.host == host && b.id != except && is_stored(b))
-            .map(|b| b.size)
-            .sum();
-        Ok(Some(Quota {
-            max_bytes,
-            used_bytes,
-        }))
-    }
-
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -262,13 +228,9 @@ impl Backups {
             return Err(BackupError::NotYourCommand(command_id.to_string()));
         };
         let id = backup_id_for(&command);
-        let keep = retention::keep_for(
-            &self.policy,
-            self.schedule_keep(&command)?,
-            agent_id,
-            &action.set,
-        );
-        let quota = self.quota(agent_id, &id)?;
+        let schedule_keep = retention::schedule_keep(&self.store, &command)?;
+        let keep = retention::keep_for(&self.policy, schedule_keep, agent_id, &action.set);
+        let quota = upload::quota(&self.store, &self.policy, agent_id, &id)?;
         let (archive_path, manifest_path) = Self::relative_paths(agent_id, &id);
         // Not while an older attempt commits: the record it completes would be marked
         // `uploading` again under it.

@@ -6,9 +6,25 @@
 
 use std::time::Duration;
 
-use convoy_proto::v1::{Backup, BackupState};
+use convoy_proto::v1::{Backup, BackupState, CommandRecord};
 
 use crate::config::BackupsConfig;
+use crate::store::{Store, StoreError};
+
+/// The `keep` a schedule set, when the command's job was started by one (`schedule/<id>`).
+pub fn schedule_keep(store: &Store, command: &CommandRecord) -> Result<Option<u32>, StoreError> {
+    let Some(job) = store.job(&command.job_id)? else {
+        return Ok(None);
+    };
+    let Some(schedule_id) = job.created_by.strip_prefix("schedule/") else {
+        return Ok(None);
+    };
+    Ok(store
+        .backup_schedules()?
+        .into_iter()
+        .find(|s| s.id == schedule_id)
+        .map(|s| s.keep))
+}
 
 /// Complete backups to keep of `host`'s `set`: the schedule's `keep` for a scheduled job
 /// (when it set one), else the first matching `[[backups.retention]]` rule, else the

@@ -13,6 +13,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::attempts::Lease;
 use super::{BackupError, check};
+use crate::config::BackupsConfig;
 use crate::store::Store;
 
 /// Largest manifest accepted (it lists every file of a backup).
@@ -51,6 +52,29 @@ pub struct Quota {
     pub max_bytes: u64,
     /// What the host's other stored backups already take.
     pub used_bytes: u64,
+}
+
+/// `host`'s quota as it stands (archive sizes of its stored backups), not counting `except`
+/// (the backup an upload replaces); None without `[backups] max_bytes_per_host`.
+pub(super) fn quota(
+    store: &Store,
+    policy: &BackupsConfig,
+    host: &str,
+    except: &str,
+) -> Result<Option<Quota>, BackupError> {
+    let Some(max_bytes) = policy.max_bytes_per_host else {
+        return Ok(None);
+    };
+    let used_bytes = store
+        .backups()?
+        .iter()
+        .filter(|b| b.host == host && b.id != except && super::is_stored(b))
+        .map(|b| b.size)
+        .sum();
+    Ok(Some(Quota {
+        max_bytes,
+        used_bytes,
+    }))
 }
 
 /// Creates `dir` and its missing parents 0700 (and makes `dir` itself 0700 if it existed).
