@@ -51,6 +51,12 @@ pub struct Config {
     pub max_release_bytes: u64,
     /// Backup sets (`[backup.sets.NAME]`): the only things this host backs up or restores.
     pub backup_sets: BTreeMap<String, BackupSetConfig>,
+    /// `[backup] restore_roots`: the only directories a restore may write under. None: a
+    /// set's own paths for in-place restores and `<data_dir>/restores/` for `--to`.
+    pub backup_restore_roots: Option<Vec<PathBuf>>,
+    /// `[backup] accept_restores_from`: globs on the host ids whose backups this host may
+    /// restore (its own always).
+    pub backup_accept_restores_from: Vec<String>,
 }
 
 /// One backup set: what to back up, how to prepare, how many to keep.
@@ -69,7 +75,8 @@ pub struct BackupSetConfig {
     /// `before` is killed after this long.
     #[serde(default = "default_before_timeout", with = "humantime_serde")]
     pub before_timeout: Duration,
-    /// Complete backups of this set kept on the coordinator (0 = keep all).
+    /// Ignored: how many backups are kept is the coordinator's decision (`[backups]` in
+    /// `coordinator.toml`). Still accepted, with a warning at load, so old configs load.
     #[serde(default)]
     pub keep: u32,
 }
@@ -83,6 +90,42 @@ fn default_before_timeout() -> Duration {
 struct RawBackup {
     #[serde(default)]
     sets: BTreeMap<String, BackupSetConfig>,
+    #[serde(default)]
+    restore_roots: Option<Vec<PathBuf>>,
+    #[serde(default)]
+    accept_restores_from: Vec<String>,
+}
+
+impl RawBackup {
+    /// Checks the `[backup]` table and warns about keys that no longer do anything.
+    fn check(&self) -> Result<(), String> {
+        for (name, set) in &self.sets {
+            check_backup_set(name, set)?;
+            if set.keep != 0 {
+                tracing::warn!(set = %name, keep = set.keep, "backup.sets.{name}.keep is ignored: retention is decided by the coordinator ([backups] in coordinator.toml)");
+            }
+        }
+        for root in self.restore_roots.iter().flatten() {
+            if !clean_absolute(root) {
+                return Err(format!(
+                    "backup.restore_roots: {} must be absolute, without . or ..",
+                    root.display()
+                ));
+            }
+        }
+        for pattern in &self.accept_restores_from {
+            globset::Glob::new(pattern)
+                .map_err(|err| format!("backup.accept_restores_from: {pattern:?}: {err}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Absolute and made only of plain names (no `.` or `..`).
+fn clean_absolute(path: &Path) -> bool {
+    let mut parts = path.components();
+    parts.next() == Some(std::path::Component::RootDir)
+        && parts.all(|c| matches!(c, std::path::Component::Normal(_)))
 }
 
 /// One allow-listed action: an argv (never a shell string) and its limits.
@@ -209,9 +252,7 @@ impl Config {
                 ));
             }
         }
-        for (name, set) in &raw.backup.sets {
-            check_backup_set(name, set)?;
-        }
+        raw.backup.check()?;
         if raw.keep_releases == 0 {
             return Err("keep_releases must be at least 1".into());
         }
@@ -233,6 +274,8 @@ impl Config {
             keep_releases: raw.keep_releases,
             max_release_bytes: raw.max_release_bytes,
             backup_sets: raw.backup.sets,
+            backup_restore_roots: raw.backup.restore_roots,
+            backup_accept_restores_from: raw.backup.accept_restores_from,
         })
     }
 }
@@ -247,9 +290,7 @@ fn check_backup_set(name: &str, set: &BackupSetConfig) -> Result<(), String> {
         return Err(format!("backup.sets.{name}.paths: needs at least one path"));
     }
     for path in &set.paths {
-        let mut parts = path.components();
-        let absolute = parts.next() == Some(std::path::Component::RootDir);
-        if !absolute || !parts.all(|c| matches!(c, std::path::Component::Normal(_))) {
+        if !clean_absolute(path) {
             return Err(format!(
                 "backup.sets.{name}.paths: {} must be absolute, without . or ..",
                 path.display()
@@ -358,9 +399,25 @@ keep = 7
         );
         let set = &config.backup_sets["pgdata"];
         assert_eq!(set.paths.len(), 2);
-        assert_eq!(set.keep, 7);
+        assert_eq!(set.keep, 7, "accepted (and ignored, with a warning)");
+        assert_eq!(config.backup_restore_roots, None);
+        assert!(config.backup_accept_restores_from.is_empty());
         assert_eq!(set.before[0], "pg_dump");
         assert_eq!(set.before_timeout, Duration::from_secs(600));
+    }
+
+    #[test]
+    fn restore_roots_and_accepted_sources_parse() {
+        let text = GOOD.replace(
+            "[backup.sets.pgdata]",
+            "[backup]\nrestore_roots = [\"/srv/restores\"]\naccept_restores_from = [\"db-*\"]\n[backup.sets.pgdata]",
+        );
+        let config = Config::parse(&text, Path::new("/etc/convoy")).unwrap();
+        assert_eq!(
+            config.backup_restore_roots,
+            Some(vec![PathBuf::from("/srv/restores")])
+        );
+        assert_eq!(config.backup_accept_restores_from, vec!["db-*".to_string()]);
     }
 
     #[test]
@@ -405,6 +462,18 @@ keep = 7
                 "allow_unsigned_releases = \"yes\"\nmetrics_interval",
             ),
             ("[backup.sets.pgdata]", "[backup.other]"),
+            (
+                "[backup.sets.pgdata]",
+                "[backup]\nrestore_roots = [\"restores\"]\n[backup.sets.pgdata]",
+            ),
+            (
+                "[backup.sets.pgdata]",
+                "[backup]\nrestore_roots = [\"/srv/../etc\"]\n[backup.sets.pgdata]",
+            ),
+            (
+                "[backup.sets.pgdata]",
+                "[backup]\naccept_restores_from = [\"db-[\"]\n[backup.sets.pgdata]",
+            ),
         ] {
             assert!(
                 Config::parse(&GOOD.replace(from, to), base).is_err(),

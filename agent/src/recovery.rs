@@ -9,9 +9,16 @@
 //! [`LinkPolicy::Verbatim`] (links are data, never written through); placing a restored tree
 //! over live paths is `place`. Memory stays bounded: an upload holds a few fixed-size chunks
 //! in flight, a download is written to disk as it arrives.
+//!
+//! Where a restore may write and whose backups this host restores are the host's own
+//! decision (`policy`: `[backup] restore_roots` and `accept_restores_from`), checked before
+//! anything is downloaded and again before anything is placed.
 
 mod place;
+mod policy;
 mod upload;
+
+pub use policy::RestorePolicy;
 
 #[cfg(test)]
 mod tests;
@@ -39,11 +46,11 @@ pub const UPLOAD_ATTEMPTS: u32 = 3;
 /// The most problem lines a drill reports.
 const MAX_PROBLEMS: usize = 20;
 
-/// What opens an upload.
+/// What opens an upload. (The header's `keep` on the wire is no longer sent: retention is
+/// the coordinator's.)
 #[derive(Debug, Clone)]
 pub struct UploadHeader {
     pub command_id: String,
-    pub keep: u32,
 }
 
 /// The pieces of an upload, in order: data, then manifest, then one trailer.
@@ -132,6 +139,9 @@ pub struct RestoreRequest {
     pub target_dir: String,
     pub in_place: bool,
     pub force: bool,
+    /// The host the backup was taken on, as the coordinator says (checked against
+    /// `accept_restores_from`, and against the download's meta).
+    pub source_host: String,
 }
 
 /// `Ok` and `Err` both carry the line that becomes the command's message.
@@ -142,6 +152,7 @@ pub struct Recovery {
     data_dir: PathBuf,
     sets: BTreeMap<String, BackupSetConfig>,
     limits: Limits,
+    policy: RestorePolicy,
 }
 
 impl std::fmt::Debug for Recovery {
@@ -161,6 +172,28 @@ impl Recovery {
                 max_entries: 10_000_000,
                 links: LinkPolicy::Verbatim,
             },
+            policy: RestorePolicy::default(),
+        }
+    }
+
+    /// Where restores may write and whose backups are accepted (the host's config).
+    #[must_use]
+    pub fn with_restore_policy(mut self, policy: RestorePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Checks the restore's source host and target against the host's policy.
+    fn check_allowed(
+        &self,
+        request: &RestoreRequest,
+        set: &BackupSetConfig,
+        target: Option<&Path>,
+    ) -> Result<(), String> {
+        self.policy.check_source(&request.source_host)?;
+        match target {
+            Some(dir) => self.policy.check_target_dir(&self.data_dir, dir),
+            None => self.policy.check_in_place(&set.paths),
         }
     }
 
@@ -230,7 +263,6 @@ impl Recovery {
         };
         let header = UploadHeader {
             command_id: command_id.to_string(),
-            keep: set.keep,
         };
         let mut last = String::new();
         for attempt in 1..=UPLOAD_ATTEMPTS {
@@ -304,11 +336,26 @@ impl Recovery {
     ) -> RecoveryResult {
         let set = self.set(&request.set)?;
         let target = check_target(request)?;
+        self.check_allowed(request, set, target.as_deref())?;
         let work = self.scratch("restore", command_id)?;
         let result = async {
             let (meta, archive) = self
                 .fetch(command_id, &request.backup_id, &work, transport)
                 .await?;
+            // The coordinator names the backup's host again in the download: it must be the
+            // one the command named, and one this host accepts.
+            if !request.source_host.is_empty() && meta.host != request.source_host {
+                return Err(format!(
+                    "rejected: the download is host {}'s backup, the command named host {}",
+                    meta.host, request.source_host
+                ));
+            }
+            let source = if meta.host.is_empty() {
+                &request.source_host
+            } else {
+                &meta.host
+            };
+            self.policy.check_source(source)?;
             progress(format!(
                 "downloaded backup {} ({} bytes, sha256 verified)",
                 meta.backup_id, meta.size
@@ -324,6 +371,8 @@ impl Recovery {
                     report.problems.first().cloned().unwrap_or_default()
                 ));
             }
+            // Again, as late as possible: the target may have changed while downloading.
+            self.check_allowed(request, set, target.as_deref())?;
             let placed = match &target {
                 Some(dir) => place::under(&staged, dir, request.force).await?,
                 None => place::in_place(&staged, &set.paths).await?,

@@ -402,6 +402,7 @@ impl Runner {
                         target_dir: r.target_dir.clone(),
                         in_place: r.in_place,
                         force: r.force,
+                        source_host: r.source_host.clone(),
                     };
                     recovery.restore(id, &request, transport, &progress).await
                 }

@@ -192,11 +192,18 @@ pub async fn run(
         shutdown.clone(),
     );
     runner.set_recovery(
-        Arc::new(crate::recovery::Recovery::new(
-            config.data_dir.clone(),
-            config.backup_sets.clone(),
-            config.max_release_bytes.max(64 << 30),
-        )),
+        Arc::new(
+            crate::recovery::Recovery::new(
+                config.data_dir.clone(),
+                config.backup_sets.clone(),
+                config.max_release_bytes.max(64 << 30),
+            )
+            .with_restore_policy(crate::recovery::RestorePolicy {
+                agent_id: link.agent_id.to_string(),
+                roots: config.backup_restore_roots.clone(),
+                accept_from: config.backup_accept_restores_from.clone(),
+            }),
+        ),
         Arc::new(backup_link::BackupLink::new(link.endpoint.clone())),
     );
     let mut sampler = Sampler::new();

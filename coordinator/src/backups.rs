@@ -8,8 +8,16 @@
 //! packs the set again and restarts it under the same backup id; the restart supersedes any
 //! older attempt still writing, and only the newest attempt may complete (`attempts`). Once
 //! its command is over without a completed upload the record turns `failed` (`sweep`).
-//! Retention prunes the oldest complete backups of a host and set only after a new one
-//! completed.
+//! Before completing, the coordinator looks inside: the archive must be a well-formed tar.zst
+//! whose embedded manifest agrees with the trailer and the manifest sent (`check`); else the
+//! record is `failed` and never listed. A host's stored bytes are capped
+//! (`[backups] max_bytes_per_host`) as the bytes arrive.
+//!
+//! Retention is the coordinator's alone (`retention`: the schedule's `keep`, a
+//! `[[backups.retention]]` rule or the default; the `keep` in a host's upload header is
+//! ignored). It prunes the oldest complete backups of a host and set only after a new one
+//! completed, and never a backup younger than `[backups] min_retention`. The store's
+//! directories are 0700 and its files 0600.
 //!
 //! Who is asking always comes from the caller's certificate: an agent may upload only for a
 //! backup command that was sent to it and is not finished, and download only the backup its
@@ -17,6 +25,8 @@
 //! `grpc/backups.rs` are the edges).
 
 mod attempts;
+mod check;
+pub mod retention;
 pub mod schedule;
 mod upload;
 
@@ -30,11 +40,12 @@ use convoy_proto::v1::{Backup, BackupState, CommandRecord, CommandState, DrillRe
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
+use crate::config::BackupsConfig;
 use crate::dispatch::{BackupWork, plan};
 use crate::registry::now_unix_ms;
 use crate::store::{Store, StoreError};
 
-pub use upload::{UploadSink, UploadTrailer};
+pub use upload::{Quota, UploadSink, UploadTrailer};
 
 /// Skipped-entry lines kept in a record.
 const MAX_SKIPPED: usize = 100;
@@ -59,6 +70,12 @@ pub enum BackupError {
     Superseded(String),
     #[error("upload is out of order: {0}")]
     Protocol(&'static str),
+    #[error("backup {id} was refused: {why}")]
+    Malformed { id: String, why: String },
+    #[error(
+        "backup refused: host {host} would go over its quota of {max} bytes (backups.max_bytes_per_host); its other stored backups take {used} bytes"
+    )]
+    Quota { host: String, used: u64, max: u64 },
     #[error("backup storage: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -108,6 +125,8 @@ pub struct Backups {
     store: Store,
     data_dir: PathBuf,
     attempts: Arc<attempts::Attempts>,
+    policy: Arc<BackupsConfig>,
+    clock: Arc<dyn schedule::Clock>,
 }
 
 impl std::fmt::Debug for Backups {
@@ -120,17 +139,29 @@ impl Backups {
     /// Opens `<data_dir>/backups`, removing part files a crash left behind (their uploads
     /// restart from the beginning).
     pub fn open(data_dir: &Path, store: Store) -> std::io::Result<Self> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         let root = data_dir.join("backups");
-        std::fs::create_dir_all(&root)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&root)?;
+        // Stores made before the store was private are tightened on open.
+        let private = |path: &Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        };
+        private(&root, 0o700)?;
         for host in std::fs::read_dir(&root)? {
             let host = host?.path();
             if !host.is_dir() {
                 continue;
             }
+            private(&host, 0o700)?;
             for entry in std::fs::read_dir(&host)? {
                 let path = entry?.path();
                 if path.extension().is_some_and(|e| e == "part") {
                     let _ = std::fs::remove_file(path);
+                } else if path.is_file() {
+                    private(&path, 0o600)?;
                 }
             }
         }
@@ -138,7 +169,23 @@ impl Backups {
             store,
             data_dir: data_dir.to_path_buf(),
             attempts: Arc::default(),
+            policy: Arc::new(BackupsConfig::default()),
+            clock: Arc::new(schedule::SystemClock),
         })
+    }
+
+    /// Retention, minimum age and quota from `coordinator.toml`'s `[backups]`.
+    #[must_use]
+    pub fn with_policy(mut self, policy: BackupsConfig) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// Where record times and backup ages are read (tests pass their own).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn schedule::Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -169,18 +216,21 @@ impl Backups {
         Ok(command)
     }
 
-    /// Starts (or restarts) the upload for a backup command sent to `agent_id`.
+    /// Starts (or restarts) the upload for a backup command sent to `agent_id`. How many
+    /// backups are kept is decided here (`retention::keep_for`), never by the host.
     pub async fn begin_upload(
         &self,
         agent_id: &str,
         command_id: &str,
-        keep: u32,
     ) -> Result<UploadSink, BackupError> {
         let command = self.own_command(agent_id, command_id)?;
         let Some(action) = &command.backup else {
             return Err(BackupError::NotYourCommand(command_id.to_string()));
         };
         let id = backup_id_for(&command);
+        let schedule_keep = retention::schedule_keep(&self.store, &command)?;
+        let keep = retention::keep_for(&self.policy, schedule_keep, agent_id, &action.set);
+        let quota = upload::quota(&self.store, &self.policy, agent_id, &id)?;
         let (archive_path, manifest_path) = Self::relative_paths(agent_id, &id);
         // Not while an older attempt commits: the record it completes would be marked
         // `uploading` again under it.
@@ -190,7 +240,7 @@ impl Backups {
             id: id.clone(),
             host: agent_id.to_string(),
             set: action.set.clone(),
-            created_unix_ms: now_unix_ms(),
+            created_unix_ms: self.clock.now_unix_ms(),
             command_id: command_id.to_string(),
             ..Default::default()
         });
@@ -206,18 +256,44 @@ impl Backups {
             record,
             self.absolute(&archive_path),
             self.absolute(&manifest_path),
+            quota,
         )
         .await
     }
 
-    /// Checks a finished upload against its trailer, moves the files into place, completes
-    /// the record and applies retention. Any error leaves the record `uploading`.
+    /// Ends an upload that must not be stored (over quota, malformed): its files go and its
+    /// record becomes `failed` with the error's message.
+    pub async fn refuse(&self, sink: UploadSink, err: &BackupError) -> Result<(), BackupError> {
+        tracing::warn!(backup_id = sink.backup_id(), error = %err, "backup upload refused");
+        sink.refuse(&self.store, err.to_string()).await
+    }
+
+    /// Checks a finished upload against its trailer and looks inside the archive, moves the
+    /// files into place, completes the record and applies retention. Bytes that do not match
+    /// the trailer leave the record `uploading` (the host may retry); an archive that is not
+    /// what the trailer says makes it `failed`.
     pub async fn finish_upload(
         &self,
-        sink: UploadSink,
+        mut sink: UploadSink,
         trailer: UploadTrailer,
     ) -> Result<Backup, BackupError> {
-        let (mut record, commit) = sink.finish(&trailer).await?;
+        if !sink.is_current() {
+            let err = BackupError::Superseded(sink.backup_id().to_string());
+            sink.abort().await;
+            return Err(err);
+        }
+        match sink.check(&trailer).await {
+            Ok(()) => {}
+            Err(err @ BackupError::Malformed { .. }) => {
+                self.refuse(sink, &err).await?;
+                return Err(err);
+            }
+            Err(err) => {
+                sink.abort().await;
+                return Err(err);
+            }
+        }
+        let (mut record, commit) = sink.finish().await?;
         let partial = !trailer.missing.is_empty() || !trailer.skipped.is_empty();
         record.state = if partial {
             BackupState::Partial
@@ -225,7 +301,7 @@ impl Backups {
             BackupState::Complete
         }
         .into();
-        record.completed_unix_ms = now_unix_ms();
+        record.completed_unix_ms = self.clock.now_unix_ms();
         record.size = trailer.archive_bytes;
         record.sha256 = trailer.archive_sha256;
         record.files = trailer.files;
@@ -253,35 +329,29 @@ impl Backups {
     }
 
     /// Keeps the newest `keep` complete backups of a host and set; older complete ones go,
-    /// and so do partial and failed records older than the oldest one kept.
+    /// and so do partial and failed records older than the oldest one kept, but never one
+    /// younger than `[backups] min_retention` (`retention::doomed`).
     pub async fn prune(
         &self,
         host: &str,
         set: &str,
         keep: usize,
     ) -> Result<Vec<String>, BackupError> {
-        let mut records: Vec<Backup> = self
+        let records: Vec<Backup> = self
             .store
             .backups()?
             .into_iter()
             .filter(|b| b.host == host && b.set == set)
             .collect();
-        records.sort_by_key(|b| std::cmp::Reverse(b.created_unix_ms));
-        let complete: Vec<&Backup> = records
-            .iter()
-            .filter(|b| b.state == BackupState::Complete as i32)
-            .collect();
-        if complete.len() <= keep {
+        let doomed = retention::doomed(
+            &records,
+            keep,
+            self.policy.min_retention,
+            self.clock.now_unix_ms(),
+        );
+        if doomed.is_empty() {
             return Ok(Vec::new());
         }
-        let oldest_kept = complete
-            .get(keep.saturating_sub(1))
-            .map_or(i64::MAX, |b| b.created_unix_ms);
-        let doomed: Vec<Backup> = records
-            .iter()
-            .filter(|b| b.state != BackupState::Uploading as i32 && b.created_unix_ms < oldest_kept)
-            .cloned()
-            .collect();
         let mut removed = Vec::new();
         for backup in doomed {
             self.remove_files(&backup).await;

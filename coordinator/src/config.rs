@@ -34,6 +34,81 @@ pub struct Config {
     /// against them and refused when it does not verify; only then is it shown as
     /// "signed by NAME". Empty: signatures are stored as claimed and shown as unverified.
     pub release_public_keys: Vec<PathBuf>,
+    /// Retention, minimum age and quota of the backup store (`[backups]`).
+    pub backups: BackupsConfig,
+}
+
+/// `[backups]`: what the coordinator keeps. Retention is decided here alone: a host's upload
+/// never says how many backups to keep.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupsConfig {
+    /// No backup younger than this is ever pruned, whatever a rule or schedule says.
+    #[serde(with = "humantime_serde")]
+    pub min_retention: Duration,
+    /// Stored bytes (archives and manifests) per host; an upload that would pass it is
+    /// refused as its bytes arrive. None: unlimited.
+    pub max_bytes_per_host: Option<u64>,
+    /// Complete backups kept per host and set when no schedule or rule says (0 = keep all).
+    pub keep: u32,
+    /// `[[backups.retention]]`: the first rule whose `set` and `hosts` globs match decides.
+    pub retention: Vec<RetentionRule>,
+}
+
+impl Default for BackupsConfig {
+    fn default() -> Self {
+        Self {
+            min_retention: Duration::from_secs(7 * 24 * 3600),
+            max_bytes_per_host: None,
+            keep: 0,
+            retention: Vec::new(),
+        }
+    }
+}
+
+/// One retention rule: `set` and `hosts` are globs (default `*`) on the set name and the
+/// host id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    #[serde(default = "any")]
+    pub set: String,
+    #[serde(default = "any")]
+    pub hosts: String,
+    pub keep: u32,
+}
+
+fn any() -> String {
+    "*".to_string()
+}
+
+impl RetentionRule {
+    /// Whether the rule covers this host and set (globs were checked at load).
+    pub fn matches(&self, host: &str, set: &str) -> bool {
+        let glob = |pattern: &str, text: &str| {
+            globset::Glob::new(pattern).is_ok_and(|g| g.compile_matcher().is_match(text))
+        };
+        glob(&self.set, set) && glob(&self.hosts, host)
+    }
+}
+
+impl BackupsConfig {
+    fn check(&self) -> Result<(), String> {
+        if self.max_bytes_per_host == Some(0) {
+            return Err(
+                "backups.max_bytes_per_host must be greater than zero (omit it for no quota)"
+                    .into(),
+            );
+        }
+        for (index, rule) in self.retention.iter().enumerate() {
+            for (key, pattern) in [("set", &rule.set), ("hosts", &rule.hosts)] {
+                globset::Glob::new(pattern).map_err(|err| {
+                    format!("backups.retention[{index}].{key}: {pattern:?}: {err}")
+                })?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -97,6 +172,8 @@ struct RawConfig {
     jobs: JobsConfig,
     #[serde(default)]
     release_public_keys: Vec<PathBuf>,
+    #[serde(default)]
+    backups: BackupsConfig,
 }
 
 fn default_listen() -> SocketAddr {
@@ -134,6 +211,7 @@ impl Config {
                 humantime::format_duration(raw.agents.heartbeat_interval)
             ));
         }
+        raw.backups.check()?;
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         Ok(Self {
             listen: raw.listen,
@@ -146,6 +224,7 @@ impl Config {
             agents: raw.agents,
             jobs: raw.jobs,
             release_public_keys: raw.release_public_keys.into_iter().map(resolve).collect(),
+            backups: raw.backups,
         })
     }
 }
@@ -158,6 +237,25 @@ mod tests {
         let shipped = include_str!("../../packaging/config/coordinator.toml");
         let config = super::Config::parse(shipped, std::path::Path::new("/etc/convoy"))
             .expect("the shipped coordinator.toml parses");
+        let examples: String = shipped
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with('[')
+                        || rest.split_once(" = ").is_some_and(|(key, _)| {
+                            key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        }) =>
+                {
+                    rest
+                }
+                _ => line,
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let switched_on = super::Config::parse(&examples, std::path::Path::new("/etc/convoy"))
+            .expect("every example parses");
+        assert_eq!(switched_on.backups.retention.len(), 1);
+        assert!(switched_on.backups.max_bytes_per_host.is_some());
         let defaults = super::AgentsConfig::default();
         assert_eq!(
             (
@@ -202,6 +300,36 @@ offline_after = "10s"
         assert!(err.contains("coordinator.toml"), "{err}");
         assert!(err.contains("line 9"), "{err}");
         assert!(err.contains("heartbeat_intervall"), "{err}");
+    }
+
+    #[test]
+    fn backups_table_parses_with_defaults_and_rules() {
+        let base = Path::new("/");
+        let defaults = Config::parse(GOOD, base).unwrap().backups;
+        assert_eq!(defaults.min_retention, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!((defaults.max_bytes_per_host, defaults.keep), (None, 0));
+        let text = format!(
+            "{GOOD}[backups]\nmin_retention = \"3d\"\nmax_bytes_per_host = 1000\nkeep = 4\n\
+             [[backups.retention]]\nset = \"db\"\nhosts = \"db-*\"\nkeep = 14\n"
+        );
+        let backups = Config::parse(&text, base).unwrap().backups;
+        assert_eq!(backups.min_retention, Duration::from_secs(3 * 24 * 3600));
+        assert_eq!((backups.max_bytes_per_host, backups.keep), (Some(1000), 4));
+        assert!(backups.retention[0].matches("db-7", "db"));
+        assert!(!backups.retention[0].matches("web-1", "db"));
+        for bad in [
+            "[backups]\nmin_retention = \"soon\"\n",
+            "[backups]\nmax_bytes_per_host = 0\n",
+            "[backups]\nkeep = -1\n",
+            "[[backups.retention]]\nhosts = \"db-[\"\nkeep = 1\n",
+            "[[backups.retention]]\nhosts = \"db-*\"\n",
+            "[backups]\nretain = 3\n",
+        ] {
+            assert!(
+                Config::parse(&format!("{GOOD}{bad}"), base).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

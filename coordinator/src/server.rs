@@ -70,13 +70,14 @@ pub async fn serve(
             config.data_dir.display()
         )
     })?;
-    let backups =
-        crate::backups::Backups::open(&config.data_dir, store.clone()).with_context(|| {
+    let backups = crate::backups::Backups::open(&config.data_dir, store.clone())
+        .with_context(|| {
             format!(
                 "cannot open the backup store in {}",
                 config.data_dir.display()
             )
-        })?;
+        })?
+        .with_policy(config.backups.clone());
     let tracker = TaskTracker::new();
     tracker.spawn(crate::backups::schedule::run(
         backups.clone(),

@@ -1252,7 +1252,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup__subcmd__schedule__subcmd__add)
-            opts="-s -o -h -V --selector --cron --drill --addr --ca --cert --key --timeout --output --log-format --help --version"
+            opts="-s -o -h -V --selector --cron --drill --keep --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1271,6 +1271,10 @@ _convoy() {
                     return 0
                     ;;
                 --drill)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keep)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -63,7 +63,8 @@ fn backups_run_list_verify_restore_drill_and_schedule_through_the_cli() {
     let config_path = fleet.path().join("db-1.toml");
     let mut config = std::fs::read_to_string(&config_path).unwrap();
     config.push_str(&format!(
-        "\n[backup.sets.pgdata]\npaths = [\"{}\"]\nexclude = [\"*.tmp\"]\nkeep = 5\n",
+        "\n[backup]\nrestore_roots = [\"{}\"]\n[backup.sets.pgdata]\npaths = [\"{}\"]\nexclude = [\"*.tmp\"]\n",
+        fleet.path().display(),
         live.display()
     ));
     std::fs::write(&config_path, config).unwrap();

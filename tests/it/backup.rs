@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use convoy_agent::config::BackupSetConfig;
+use convoy_coordinator::config::BackupsConfig;
 use convoy_proto::identity::Role;
 use convoy_proto::v1::admin_client::AdminClient;
 use convoy_proto::v1::backups_client::BackupsClient;
@@ -153,10 +154,19 @@ fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 #[tokio::test]
 async fn backup_restore_drill_verify_and_retention_end_to_end() {
     let pki = TestPki::new();
-    let coordinator = TestCoordinator::start(&pki).await;
+    // Retention is the coordinator's: keep 2 per host and set, no minimum age.
+    let coordinator = TestCoordinator::start_with_backups(
+        &pki,
+        BackupsConfig {
+            min_retention: Duration::ZERO,
+            keep: 2,
+            ..Default::default()
+        },
+    )
+    .await;
     let missing = pki.dir().join("not-there");
-    let (a1, live1) = db_agent(&pki, &coordinator.url(), "db-1", &[], 2);
-    let (a2, _live2) = db_agent(&pki, &coordinator.url(), "db-2", &[missing], 2);
+    let (a1, live1) = db_agent(&pki, &coordinator.url(), "db-1", &[], 1);
+    let (a2, _live2) = db_agent(&pki, &coordinator.url(), "db-2", &[missing], 1);
     let admin = coordinator
         .admin(&pki, &pki.operator("alice", Role::Operator))
         .await;
@@ -180,7 +190,8 @@ async fn backup_restore_drill_verify_and_retention_end_to_end() {
     assert!(two[0].missing[0].contains("not-there"), "{:?}", two[0]);
 
     // Restore db-1's backup under a directory: same bytes, same modes, excluded file absent.
-    let target = pki.dir().join("restored");
+    // Under the agent's default restore root, `<data_dir>/restores/`.
+    let target = pki.dir().join("agent-db-1/restores/restored");
     let restore = RestoreBackupRequest {
         id: one[0].id.clone(),
         host: "db-1".into(),
@@ -245,7 +256,8 @@ async fn backup_restore_drill_verify_and_retention_end_to_end() {
         "{last:?}"
     );
 
-    // Retention: keep = 2 complete backups of db-1; the oldest goes after the third completes.
+    // Retention: keep = 2 complete backups of db-1 (the coordinator's `[backups] keep`; the
+    // agent's own `keep` is ignored); the oldest goes after the third completes.
     let first_id = one[0].id.clone();
     for _ in 0..2 {
         run_backup(&mut backups, &admin, "role=db,!skip").await;

@@ -11,8 +11,8 @@ use convoy_proto::identity::Role;
 use convoy_proto::v1::agent_link_client::AgentLinkClient;
 use convoy_proto::v1::backups_client::BackupsClient;
 use convoy_proto::v1::{
-    BackupState, BackupUpload, BackupUploadHeader, BackupUploadTrailer, BackupUploaded, JobOptions,
-    JobState, ListBackupsRequest, RunBackupRequest, VerifyBackupRequest, backup_upload,
+    BackupState, BackupUpload, BackupUploadHeader, BackupUploaded, JobOptions, JobState,
+    ListBackupsRequest, RunBackupRequest, VerifyBackupRequest, backup_upload,
 };
 use convoy_tests::{TestAgent, TestCoordinator, TestPki, channel, wait_for};
 use sha2::{Digest, Sha256};
@@ -148,18 +148,16 @@ async fn a_retried_upload_stops_an_older_stream_still_open_and_only_it_is_stored
         .send(part(backup_upload::Body::Data(b"late".to_vec())))
         .await;
 
-    let (archive, manifest) = (b"the retry's archive".to_vec(), b"{}".to_vec());
+    // A well-formed archive (the coordinator looks inside before completing).
+    let forged = convoy_tests::hostile::agent::ForgedUpload::honest(
+        &command_id,
+        &[("retry", b"the retry's bytes")],
+    );
+    let archive = forged.data.clone();
     for body in [
-        backup_upload::Body::Data(archive.clone()),
-        backup_upload::Body::Manifest(manifest.clone()),
-        backup_upload::Body::Trailer(BackupUploadTrailer {
-            archive_sha256: hex::encode(Sha256::digest(&archive)),
-            archive_bytes: archive.len() as u64,
-            manifest_sha256: hex::encode(Sha256::digest(&manifest)),
-            files: 1,
-            bytes: archive.len() as u64,
-            ..Default::default()
-        }),
+        backup_upload::Body::Data(forged.data.clone()),
+        backup_upload::Body::Manifest(forged.manifest.clone()),
+        backup_upload::Body::Trailer(forged.trailer.clone()),
     ] {
         new_tx.send(part(body)).await.unwrap();
     }

@@ -7,6 +7,7 @@ mod backup_race;
 mod deploy;
 mod health;
 mod history;
+mod hostile_agent;
 mod hostile_coordinator;
 mod jobs;
 mod link;

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use convoy_coordinator::config::{AgentsConfig, Config, JobsConfig, TlsFiles};
+use convoy_coordinator::config::{AgentsConfig, BackupsConfig, Config, JobsConfig, TlsFiles};
 use convoy_coordinator::pki::{self, Ca, Validity};
 use convoy_proto::identity::{AgentId, Identity, Role};
 use convoy_proto::v1::admin_client::AdminClient;
@@ -186,6 +186,21 @@ impl TestCoordinator {
             "127.0.0.1:0".parse().expect("addr"),
             agents,
             jobs,
+            BackupsConfig::default(),
+        )
+        .await
+    }
+
+    /// Starts with the given `[backups]` settings (retention, minimum age, quota).
+    pub async fn start_with_backups(pki: &TestPki, backups: BackupsConfig) -> Self {
+        let data_dir = pki.dir().join(format!("data-{}", rand_suffix()));
+        Self::start_full(
+            pki,
+            &data_dir,
+            "127.0.0.1:0".parse().expect("addr"),
+            fast_agents(),
+            JobsConfig::default(),
+            backups,
         )
         .await
     }
@@ -197,7 +212,15 @@ impl TestCoordinator {
         listen: SocketAddr,
         agents: AgentsConfig,
     ) -> Self {
-        Self::start_full(pki, data_dir, listen, agents, JobsConfig::default()).await
+        Self::start_full(
+            pki,
+            data_dir,
+            listen,
+            agents,
+            JobsConfig::default(),
+            BackupsConfig::default(),
+        )
+        .await
     }
 
     /// Starts with the default test settings changed by `change` (any config key).
@@ -220,8 +243,12 @@ impl TestCoordinator {
         listen: SocketAddr,
         agents: AgentsConfig,
         jobs: JobsConfig,
+        backups: BackupsConfig,
     ) -> Self {
-        Self::start_changed(pki, data_dir, listen, agents, jobs, |_| {}).await
+        Self::start_changed(pki, data_dir, listen, agents, jobs, move |config| {
+            config.backups = backups;
+        })
+        .await
     }
 
     async fn start_changed(
@@ -245,6 +272,7 @@ impl TestCoordinator {
             agents,
             jobs,
             release_public_keys: Vec::new(),
+            backups: BackupsConfig::default(),
         };
         let mut config = config;
         change(&mut config);
@@ -373,6 +401,8 @@ impl TestAgent {
             keep_releases: 3,
             max_release_bytes: 1 << 30,
             backup_sets: BTreeMap::new(),
+            backup_restore_roots: None,
+            backup_accept_restores_from: Vec::new(),
         }
     }
 

@@ -140,7 +140,12 @@ fn scene_with(extra_paths: &[&str], before: Vec<String>) -> Scene {
             keep: 3,
         },
     );
-    let recovery = Recovery::new(base.join("agent"), sets, 1 << 30);
+    let recovery =
+        Recovery::new(base.join("agent"), sets, 1 << 30).with_restore_policy(RestorePolicy {
+            agent_id: "db-1".into(),
+            roots: Some(vec![base.clone()]),
+            accept_from: Vec::new(),
+        });
     Scene {
         _tmp: tmp,
         live,
@@ -180,6 +185,7 @@ impl Scene {
             },
             in_place,
             force,
+            source_host: "db-1".into(),
         };
         self.recovery
             .restore("c-2", &request, &self.transport, &quiet)
@@ -269,6 +275,7 @@ async fn bad_targets_are_refused() {
             target_dir: dir.into(),
             in_place,
             force: false,
+            source_host: String::new(),
         };
         let err = scene
             .recovery
@@ -497,4 +504,66 @@ fn snapshot(root: &Path) -> Vec<(PathBuf, Vec<u8>, u32)> {
         }
     }
     out
+}
+
+#[tokio::test]
+async fn a_target_outside_the_restore_roots_is_refused_before_any_download() {
+    let scene = scene();
+    scene.backup().await.unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    // Outside the roots outright, and inside them only by name through a symlink.
+    symlink(elsewhere.path(), scene.base.join("escape")).unwrap();
+    for target in [
+        elsewhere.path().join("restore"),
+        scene.base.join("escape/restore"),
+    ] {
+        let err = scene.restore(&target, false, false).await.unwrap_err();
+        assert!(err.contains("outside the restore roots"), "{err}");
+    }
+    assert_eq!(*scene.transport.downloads.lock().unwrap(), 0);
+    assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn another_hosts_backup_needs_accept_restores_from_and_a_matching_meta() {
+    let mut scene = scene();
+    scene.backup().await.unwrap();
+    let target = scene.base.join("restore");
+    let request = RestoreRequest {
+        backup_id: "b-1".into(),
+        set: "data".into(),
+        target_dir: target.to_string_lossy().into_owned(),
+        source_host: "db-2".into(),
+        ..Default::default()
+    };
+    let err = scene
+        .recovery
+        .restore("c", &request, &scene.transport, &quiet)
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("does not accept restores of host db-2"),
+        "{err}"
+    );
+    assert_eq!(*scene.transport.downloads.lock().unwrap(), 0);
+    // Accepted by the config, but the download is another host's (db-1's) backup.
+    scene.recovery = std::mem::replace(
+        &mut scene.recovery,
+        Recovery::new(PathBuf::new(), BTreeMap::new(), 0),
+    )
+    .with_restore_policy(RestorePolicy {
+        agent_id: "web-1".into(),
+        roots: Some(vec![scene.base.clone()]),
+        accept_from: vec!["db-*".into()],
+    });
+    let err = scene
+        .recovery
+        .restore("c", &request, &scene.transport, &quiet)
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("is host db-1's backup, the command named host db-2"),
+        "{err}"
+    );
+    assert!(!target.exists());
 }

@@ -110,6 +110,7 @@ fn permanent(code: Code) -> bool {
             | Code::FailedPrecondition
             | Code::DataLoss
             | Code::OutOfRange
+            | Code::ResourceExhausted
     )
 }
 
@@ -127,7 +128,8 @@ impl BackupTransport for BackupLink {
             let first = BackupUpload {
                 body: Some(backup_upload::Body::Header(BackupUploadHeader {
                     command_id: header.command_id,
-                    keep: header.keep,
+                    // Retention is the coordinator's; the field stays for old coordinators.
+                    keep: 0,
                 })),
             };
             let rest = ReceiverStream::new(parts).map(|part| BackupUpload {

@@ -77,14 +77,14 @@ async fn a_broken_off_upload_is_never_listed_and_fails_once_its_command_is_over(
         ..Default::default()
     };
     store.put_command(&command).unwrap();
-    let mut sink = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
+    let mut sink = backups.begin_upload("db-1", &command.id).await.unwrap();
     sink.write_archive(b"half an archive").await.unwrap();
     sink.abort().await;
     assert!(backups.list("", "", false).unwrap().is_empty());
     assert_eq!(backups.sweep().await.unwrap(), 0, "its command still runs");
     // Another host may not upload for it, nor may anyone once it is over.
     assert!(matches!(
-        backups.begin_upload("db-2", &command.id, 3).await,
+        backups.begin_upload("db-2", &command.id).await,
         Err(BackupError::NotYourCommand(_))
     ));
     let mut finished = command.clone();
@@ -95,7 +95,7 @@ async fn a_broken_off_upload_is_never_listed_and_fails_once_its_command_is_over(
     assert_eq!(all[0].state, BackupState::Failed as i32);
     assert!(backups.list("", "", false).unwrap().is_empty());
     assert!(matches!(
-        backups.begin_upload("db-1", &command.id, 3).await,
+        backups.begin_upload("db-1", &command.id).await,
         Err(BackupError::CommandFinished(_))
     ));
 }
@@ -126,6 +126,37 @@ fn trailer_for(archive: &[u8], manifest: &[u8]) -> UploadTrailer {
     }
 }
 
+/// A backup as the agent makes it: a tar.zst holding one file, `data`, and the manifest as
+/// its last entry. Returns the archive, the manifest and the matching trailer.
+fn backup_of(content: &[u8]) -> (Vec<u8>, Vec<u8>, UploadTrailer) {
+    let manifest = serde_json::json!({
+        "files": [{
+            "path": "data",
+            "size": content.len(),
+            "mode": 0o644,
+            "mtime": 0,
+            "sha256": hex::encode(Sha256::digest(content)),
+            "kind": {"type": "file"},
+        }],
+        "missing": [],
+        "skipped": [],
+    })
+    .to_string()
+    .into_bytes();
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, bytes) in [("data", content), (check::MANIFEST_NAME, &manifest[..])] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut header, name, bytes).unwrap();
+    }
+    let archive = zstd::encode_all(&tar.into_inner().unwrap()[..], 3).unwrap();
+    let mut trailer = trailer_for(&archive, &manifest);
+    trailer.bytes = content.len() as u64;
+    (archive, manifest, trailer)
+}
+
 fn part_files(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir.join("backups/db-1"))
         .unwrap()
@@ -140,12 +171,12 @@ fn part_files(dir: &Path) -> Vec<String> {
 async fn an_older_upload_still_writing_cannot_corrupt_or_remove_a_retry() {
     let (dir, backups) = backups();
     let command = running_backup_command(backups.store());
-    let mut old = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
+    let mut old = backups.begin_upload("db-1", &command.id).await.unwrap();
     old.write_archive(b"old attempt, first half; ")
         .await
         .unwrap();
     // The retry starts while the old stream's handler still runs: it is told to stop.
-    let mut new = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
+    let mut new = backups.begin_upload("db-1", &command.id).await.unwrap();
     assert_ne!(old.attempt(), new.attempt());
     tokio::time::timeout(std::time::Duration::from_secs(5), old.superseded())
         .await
@@ -155,13 +186,15 @@ async fn an_older_upload_still_writing_cannot_corrupt_or_remove_a_retry() {
         4,
         "each attempt has its own files"
     );
-    new.write_archive(b"new ").await.unwrap();
+    let (archive, manifest, trailer) = backup_of(b"new archive");
+    let (head, tail) = archive.split_at(archive.len() / 2);
+    new.write_archive(head).await.unwrap();
     // The old handler has not looked yet and writes on: into its own files only.
     old.write_archive(b"old attempt, second half")
         .await
         .unwrap();
-    new.write_archive(b"archive").await.unwrap();
-    new.write_manifest(b"{\"files\":[]}").await.unwrap();
+    new.write_archive(tail).await.unwrap();
+    new.write_manifest(&manifest).await.unwrap();
     // Even a complete, self-consistent old upload may not commit any more.
     let old_archive = b"old attempt, first half; old attempt, second half";
     let refused = backups
@@ -177,14 +210,11 @@ async fn an_older_upload_still_writing_cannot_corrupt_or_remove_a_retry() {
         "the old attempt removed only its own"
     );
     assert!(backups.list("", "", false).unwrap().is_empty());
-    let done = backups
-        .finish_upload(new, trailer_for(b"new archive", b"{\"files\":[]}"))
-        .await
-        .unwrap();
+    let done = backups.finish_upload(new, trailer).await.unwrap();
     assert_eq!(done.state, BackupState::Complete as i32);
-    assert_eq!(done.sha256, hex::encode(Sha256::digest(b"new archive")));
+    assert_eq!(done.sha256, hex::encode(Sha256::digest(&archive)));
     let stored = std::fs::read(dir.path().join(&done.archive_path)).unwrap();
-    assert_eq!(stored, b"new archive");
+    assert_eq!(stored, archive);
     assert!(part_files(dir.path()).is_empty());
     assert!(backups.verify(&done.id).await.unwrap().verified_ok);
 }
@@ -195,41 +225,37 @@ async fn a_retry_waits_for_an_older_commit_and_a_dropped_attempt_leaves_nothing_
     let command = running_backup_command(backups.store());
     // An attempt whose handler was dropped mid-stream (no abort): its files stay until the
     // next attempt commits, and it does not hold the backup id.
-    let mut dropped = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
+    let mut dropped = backups.begin_upload("db-1", &command.id).await.unwrap();
     dropped.write_archive(b"lost").await.unwrap();
     drop(dropped);
     assert_eq!(part_files(dir.path()).len(), 2);
-    let mut first = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
-    first.write_archive(b"first").await.unwrap();
-    first.write_manifest(b"m1").await.unwrap();
-    let first = backups
-        .finish_upload(first, trailer_for(b"first", b"m1"))
-        .await
-        .unwrap();
+    let mut first = backups.begin_upload("db-1", &command.id).await.unwrap();
+    let (archive, manifest, trailer) = backup_of(b"first");
+    first.write_archive(&archive).await.unwrap();
+    first.write_manifest(&manifest).await.unwrap();
+    let first = backups.finish_upload(first, trailer).await.unwrap();
     assert!(
         part_files(dir.path()).is_empty(),
         "stale parts are cleaned on commit"
     );
     // A later attempt of the same backup id replaces it whole: record and files agree.
-    let mut second = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
+    let mut second = backups.begin_upload("db-1", &command.id).await.unwrap();
     assert!(
         backups.list("", "", false).unwrap().is_empty(),
         "uploading again"
     );
-    second.write_archive(b"second").await.unwrap();
-    second.write_manifest(b"m2").await.unwrap();
-    let second = backups
-        .finish_upload(second, trailer_for(b"second", b"m2"))
-        .await
-        .unwrap();
+    let (archive, manifest, trailer) = backup_of(b"second");
+    second.write_archive(&archive).await.unwrap();
+    second.write_manifest(&manifest).await.unwrap();
+    let second = backups.finish_upload(second, trailer).await.unwrap();
     assert_eq!(first.id, second.id);
     assert_eq!(
         std::fs::read(dir.path().join(&second.archive_path)).unwrap(),
-        b"second"
+        archive
     );
     assert!(backups.verify(&second.id).await.unwrap().verified_ok);
     // Once the command is over, a sweep stops whatever still writes.
-    let mut late = backups.begin_upload("db-1", &command.id, 3).await.unwrap();
+    let mut late = backups.begin_upload("db-1", &command.id).await.unwrap();
     late.write_archive(b"late").await.unwrap();
     let mut finished = command.clone();
     finished.state = CommandState::Failed.into();
@@ -379,3 +405,5 @@ fn cron_and_drill_expressions_are_checked() {
     assert!(schedule::drill_cron("sometimes").is_err());
     assert_eq!(schedule::next_after("0 3 * * *", T0), Some(T0 + 3 * HOUR));
 }
+
+mod policy;

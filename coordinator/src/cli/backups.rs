@@ -91,6 +91,11 @@ pub enum ScheduleCommand {
         /// Drills: daily (04:30 UTC), weekly (Sundays 04:30 UTC) or a cron expression.
         #[arg(long)]
         drill: Option<String>,
+        /// Complete backups of this schedule's jobs kept per host (0: the coordinator's
+        /// `[backups]` rules decide). Never prunes a backup younger than
+        /// `[backups] min_retention`.
+        #[arg(long, default_value_t = 0)]
+        keep: u32,
     },
     List,
     Remove {
@@ -313,6 +318,7 @@ async fn schedule(
             selector,
             cron,
             drill,
+            keep,
         } => {
             check_set(&set)?;
             Selector::parse(&selector).map_err(|err| usage(err.render()))?;
@@ -326,7 +332,7 @@ async fn schedule(
                         selector,
                         cron,
                         drill,
-                        keep: 0,
+                        keep,
                     })
                     .await
                     .map_err(|status| rpc_error(&connect.addr, status))?

@@ -33,9 +33,10 @@ impl From<BackupError> for Status {
             }
             BackupError::Corrupt { .. } => Status::data_loss(err.to_string()),
             BackupError::Superseded(_) => Status::aborted(err.to_string()),
-            BackupError::Truncated | BackupError::Protocol(_) => {
+            BackupError::Truncated | BackupError::Protocol(_) | BackupError::Malformed { .. } => {
                 Status::invalid_argument(err.to_string())
             }
+            BackupError::Quota { .. } => Status::resource_exhausted(err.to_string()),
             BackupError::Io(io) => {
                 tracing::error!(error = %io, "backup storage failure");
                 Status::internal(format!("backup storage: {io}"))
@@ -60,8 +61,12 @@ pub async fn upload(
             ));
         }
     };
+    if header.keep != 0 {
+        // Retention is the coordinator's: a host must not prune its own off-host backups.
+        tracing::debug!(%agent_id, keep = header.keep, "ignoring the keep in an upload header");
+    }
     let mut sink = backups
-        .begin_upload(agent_id.as_str(), &header.command_id, header.keep)
+        .begin_upload(agent_id.as_str(), &header.command_id)
         .await?;
     tracing::info!(%agent_id, backup_id = sink.backup_id(), "backup upload started");
     let trailer = loop {
@@ -92,9 +97,16 @@ pub async fn upload(
             Some(backup_upload::Body::Trailer(t)) => break t,
             _ => Err(BackupError::Protocol("a second header")),
         };
-        if let Err(err) = written {
-            sink.abort().await;
-            return Err(err.into());
+        match written {
+            Ok(()) => {}
+            Err(err @ BackupError::Quota { .. }) => {
+                backups.refuse(sink, &err).await?;
+                return Err(err.into());
+            }
+            Err(err) => {
+                sink.abort().await;
+                return Err(err.into());
+            }
         }
     };
     let record = backups

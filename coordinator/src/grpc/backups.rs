@@ -1,6 +1,8 @@
 //! The `Backups` service: what `convoy backup ...` calls. Viewers may list backups and
 //! schedules; everything that starts a job or changes the catalog needs an operator and is
-//! audited, refusals included, exactly like `Admin` (see `grpc::audit::audited`).
+//! audited, refusals included, exactly like `Admin` (see `grpc::audit::audited`). Restoring
+//! one host's backup onto another and removing a schedule need an admin. A backup id is
+//! looked up only after the caller's role passed, so a refused caller learns nothing of it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,26 +62,89 @@ impl BackupsService {
     ) -> Result<Response<Job>, Status> {
         let dispatcher = self.dispatcher.clone();
         let job = self
-            .audited(request, call, summary, |caller| async move {
-                let job_request = JobRequest {
-                    action: String::new(),
-                    selector: options.selector,
-                    concurrency: options.concurrency,
-                    max_errors: options.max_errors,
-                    delivery_timeout: (options.delivery_timeout_ms > 0)
-                        .then(|| Duration::from_millis(options.delivery_timeout_ms)),
-                    request_id: options.request_id,
-                    deploy: None,
-                    rollback: None,
-                    backup: Some(work),
-                };
-                let record = dispatcher.start_job(&caller.name, &job_request).await?;
-                let outcome = format!("job {} on {} host(s)", record.id, record.command_ids.len());
-                Ok((record.id, outcome))
+            .audited(request, call, summary, |caller| {
+                launch(dispatcher, caller, options, work)
             })
             .await?;
         Ok(Response::new(self.dispatcher.job_view(&job, 0)?))
     }
+}
+
+/// Creates the job for `work` on behalf of `caller`; returns its id and the audit outcome.
+async fn launch(
+    dispatcher: Arc<Dispatcher>,
+    caller: auth::Operator,
+    options: JobOptions,
+    work: BackupWork,
+) -> Result<(String, String), Status> {
+    let job_request = JobRequest {
+        action: String::new(),
+        selector: options.selector,
+        concurrency: options.concurrency,
+        max_errors: options.max_errors,
+        delivery_timeout: (options.delivery_timeout_ms > 0)
+            .then(|| Duration::from_millis(options.delivery_timeout_ms)),
+        request_id: options.request_id,
+        deploy: None,
+        rollback: None,
+        backup: Some(work),
+    };
+    let record = dispatcher.start_job(&caller.name, &job_request).await?;
+    let outcome = format!("job {} on {} host(s)", record.id, record.command_ids.len());
+    Ok((record.id, outcome))
+}
+
+/// Checks a restore request against the backup it names (looked up by the caller, after
+/// the role check) and builds its work. Restoring onto another host than the backup's needs
+/// an admin.
+fn restore_work(
+    body: RestoreBackupRequest,
+    backup: Backup,
+    caller: &auth::Operator,
+) -> Result<(BackupWork, JobOptions), Status> {
+    if !matches!(state_name(backup.state), "complete" | "partial") {
+        return Err(Status::failed_precondition(format!(
+            "backup {} is {}; only complete or partial backups can be restored",
+            backup.id,
+            state_name(backup.state)
+        )));
+    }
+    if body.in_place != body.target_dir.is_empty() {
+        return Err(Status::invalid_argument(
+            "give exactly one of a target directory (--to DIR) or --in-place",
+        ));
+    }
+    if !body.in_place && !body.target_dir.starts_with('/') {
+        return Err(Status::invalid_argument(format!(
+            "restore target {:?} must be an absolute path",
+            body.target_dir
+        )));
+    }
+    let host = if body.host.is_empty() {
+        backup.host.clone()
+    } else {
+        body.host.clone()
+    };
+    if host != backup.host && caller.role < Role::Admin {
+        return Err(Status::permission_denied(format!(
+            "restoring host {}'s backup onto host {host} needs the admin role (you are {})",
+            backup.host, caller.role
+        )));
+    }
+    let mut options = body.options.unwrap_or_default();
+    options.selector = String::new();
+    let work = BackupWork::Restore {
+        action: RestoreAction {
+            backup_id: backup.id,
+            set: backup.set,
+            target_dir: body.target_dir,
+            in_place: body.in_place,
+            force: body.force,
+            source_host: backup.host,
+        },
+        host,
+    };
+    Ok((work, options))
 }
 
 fn check_set(set: &str) -> Result<(), Status> {
@@ -88,6 +153,17 @@ fn check_set(set: &str) -> Result<(), Status> {
     } else {
         Err(Status::invalid_argument(format!(
             "invalid backup set name {set:?}: expected [a-z0-9][a-z0-9._-]*, at most 63 characters"
+        )))
+    }
+}
+
+fn require_admin(caller: &auth::Operator, what: &str) -> Result<(), Status> {
+    if caller.role >= Role::Admin {
+        Ok(())
+    } else {
+        Err(Status::permission_denied(format!(
+            "{what} needs the admin role (you are {})",
+            caller.role
         )))
     }
 }
@@ -152,33 +228,14 @@ impl BackupsRpc for BackupsService {
         request: Request<RestoreBackupRequest>,
     ) -> Result<Response<Job>, Status> {
         let body = request.get_ref().clone();
-        let backup = self.backups.get(&body.id)?;
-        if !matches!(state_name(backup.state), "complete" | "partial") {
-            return Err(Status::failed_precondition(format!(
-                "backup {} is {}; only complete or partial backups can be restored",
-                backup.id,
-                state_name(backup.state)
-            )));
-        }
-        if body.in_place != body.target_dir.is_empty() {
-            return Err(Status::invalid_argument(
-                "give exactly one of a target directory (--to DIR) or --in-place",
-            ));
-        }
-        if !body.in_place && !body.target_dir.starts_with('/') {
-            return Err(Status::invalid_argument(format!(
-                "restore target {:?} must be an absolute path",
-                body.target_dir
-            )));
-        }
-        let host = if body.host.is_empty() {
-            backup.host.clone()
-        } else {
-            body.host.clone()
-        };
         let summary = format!(
-            "id={} host={host} {}{}",
+            "id={} host={} {}{}",
             body.id,
+            if body.host.is_empty() {
+                "(the backup's)"
+            } else {
+                &body.host
+            },
             if body.in_place {
                 "in-place".to_string()
             } else {
@@ -186,21 +243,15 @@ impl BackupsRpc for BackupsService {
             },
             if body.force { " force" } else { "" }
         );
-        let mut options = body.options.unwrap_or_default();
-        options.selector = String::new();
-        let work = BackupWork::Restore {
-            action: RestoreAction {
-                backup_id: backup.id,
-                set: backup.set,
-                target_dir: body.target_dir,
-                in_place: body.in_place,
-                force: body.force,
-                source_host: String::new(),
-            },
-            host,
-        };
-        self.start(&request, "RestoreBackup", summary, options, work)
-            .await
+        let (dispatcher, backups) = (self.dispatcher.clone(), self.backups.clone());
+        let job = self
+            .audited(&request, "RestoreBackup", summary, |caller| async move {
+                let backup = backups.get(&body.id)?;
+                let (work, options) = restore_work(body, backup, &caller)?;
+                launch(dispatcher, caller, options, work).await
+            })
+            .await?;
+        Ok(Response::new(self.dispatcher.job_view(&job, 0)?))
     }
 
     async fn drill_backups(
@@ -222,8 +273,8 @@ impl BackupsRpc for BackupsService {
     ) -> Result<Response<BackupSchedule>, Status> {
         let body = request.get_ref().clone();
         let summary = format!(
-            "set={} selector={:?} cron={:?} drill={:?}",
-            body.set, body.selector, body.cron, body.drill
+            "set={} selector={:?} cron={:?} drill={:?} keep={}",
+            body.set, body.selector, body.cron, body.drill, body.keep
         );
         let store = self.dispatcher.store().clone();
         let schedule = self
@@ -240,6 +291,7 @@ impl BackupsRpc for BackupsService {
                     selector: body.selector,
                     cron: body.cron,
                     drill_cron,
+                    keep: body.keep,
                     created_by: caller.name,
                     created_unix_ms: now_unix_ms(),
                     ..Default::default()
@@ -279,7 +331,9 @@ impl BackupsRpc for BackupsService {
                 &request,
                 "RemoveSchedule",
                 format!("id={id}"),
-                |_| async move {
+                |caller| async move {
+                    // Before the lookup: a refused caller learns nothing of the schedule.
+                    require_admin(&caller, "removing a backup schedule")?;
                     let removed = store
                         .remove_backup_schedule(&id)?
                         .ok_or_else(|| Status::not_found(format!("no schedule {id:?}")))?;

@@ -85,11 +85,18 @@ pub async fn backup_bench(args: &BackupArgs) -> anyhow::Result<()> {
     );
     let config = dir.join(format!("{AGENT}.toml"));
     let mut text = std::fs::read_to_string(&config)?;
+    // Restores go `--to` directories under the bench's dir.
     text.push_str(&format!(
-        "[backup.sets.{SET}]\npaths = [\"{}\"]\nkeep = 1\n",
+        "[backup]\nrestore_roots = [\"{}\"]\n[backup.sets.{SET}]\npaths = [\"{}\"]\n",
+        dir.display(),
         data.root.display()
     ));
     std::fs::write(&config, text)?;
+    // One backup kept between rounds (retention is the coordinator's).
+    let coordinator_config = dir.join("coordinator.toml");
+    let mut text = std::fs::read_to_string(&coordinator_config)?;
+    text.push_str("[backups]\nmin_retention = \"0s\"\nkeep = 1\n");
+    std::fs::write(&coordinator_config, text)?;
 
     floors(&data)?;
     let mut coordinator = fleet.spawn_coordinator()?;

@@ -223,6 +223,7 @@ impl Fleet {
             jobs: JobsConfig::default(),
             // The coordinator verifies the story's signed pushes against the same key.
             release_public_keys: vec![pki_dir.join("release.pub")],
+            backups: crate::config::BackupsConfig::default(),
         };
         self.server = Some(tokio::spawn(crate::server::serve(
             config,
@@ -390,7 +391,6 @@ monitor_interval = "1s"
 
 [backup.sets.{set}]
 paths = ["{dir}/{set}"]
-keep = 3
 "#,
         id = host.id,
         zone = host.zone,
