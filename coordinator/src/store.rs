@@ -64,6 +64,22 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
+/// Sets `dir` and the directories under it to 0700 and its files to 0600.
+fn make_private(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            make_private(&entry.path())?;
+        } else if kind.is_file() {
+            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
 mod audit;
 mod backups;
 mod jobs;
@@ -122,7 +138,13 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or creates) the store under `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let db = open_db(&dir.join("coordinator.sled"))?;
+        let path = dir.join("coordinator.sled");
+        let db = open_db(&path)?;
+        // The fleet's state is the coordinator user's alone (sled creates its files with
+        // the process umask; the data dir above is 0700 too).
+        if let Err(err) = make_private(&path) {
+            tracing::warn!(path = %path.display(), error = %err, "cannot restrict the store's permissions");
+        }
         let meta = db.open_tree("meta")?;
         match meta.get(META_SCHEMA_KEY)? {
             Some(raw) => {

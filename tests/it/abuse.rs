@@ -186,6 +186,14 @@ async fn an_agent_downloads_only_artifacts_of_deploys_sent_to_it() {
         mode(&coordinator.data_dir.join("artifacts").join(&sha256)),
         0o600
     );
+    let store = coordinator.data_dir.join("coordinator.sled");
+    assert_eq!(mode(&store), 0o700);
+    for entry in std::fs::read_dir(&store).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+    }
     let certs = pki.agent("web-1");
     let agent_channel = channel(&coordinator.url(), &pki.ca_cert(), Some(&certs))
         .await

@@ -2,92 +2,43 @@
 //! later event from its host changes it; a `Finished` must carry a terminal state; and the
 //! host's clock never decides when something happened.
 //!
-//! The host here is a hand-driven session with a real agent certificate: it sends exactly
-//! the events a hostile agent would.
+//! The host here is the test crate's `HostileAgent`: a real agent certificate, sending
+//! exactly the events a compromised host would.
 
 use convoy_proto::identity::Role;
 use convoy_proto::v1::admin_client::AdminClient;
 use convoy_proto::v1::{
-    AgentMessage, CommandEvent, CommandState, CoordinatorMessage, Finished, GetJobRequest, Hello,
-    Job, JobState, Received, StartJobRequest, Started, agent_message, command_event,
-    coordinator_message,
+    CommandState, Finished, GetJobRequest, Job, JobState, Received, StartJobRequest, Started,
+    command_event,
 };
-use convoy_tests::{TestCoordinator, TestPki, channel, wait_for};
-use tokio::sync::mpsc;
-use tonic::Streaming;
+use convoy_tests::hostile::{self, agent::HostileAgent};
+use convoy_tests::{TestCoordinator, TestPki, wait_for};
 use tonic::transport::Channel;
 
-use crate::support::{WAIT, fleet_online, raw_session};
+use crate::support::{WAIT, fleet_online};
 
-/// A session that says it allows the action `noop`, and the commands it is sent.
-struct Host {
-    tx: mpsc::Sender<AgentMessage>,
-    stream: Streaming<CoordinatorMessage>,
+/// A hostile agent that says it allows the action `noop`.
+async fn host(coordinator: &TestCoordinator, pki: &TestPki, id: &str) -> HostileAgent {
+    HostileAgent::connect(pki, coordinator, id, hostile::agent::hello(id, &["noop"]))
+        .await
+        .expect("session accepted")
 }
 
-impl Host {
-    async fn connect(coordinator: &TestCoordinator, pki: &TestPki, id: &str) -> Self {
-        let certs = pki.agent(id);
-        let channel = channel(&coordinator.url(), &pki.ca_cert(), Some(&certs))
-            .await
-            .expect("agent channel");
-        let hello = AgentMessage {
-            body: Some(agent_message::Body::Hello(Hello {
-                agent_id: id.into(),
-                version: "hostile".into(),
-                actions: vec!["noop".into()],
-                ..Default::default()
-            })),
-        };
-        let (tx, response) = raw_session(channel, hello).await;
-        Self {
-            tx,
-            stream: response.expect("session accepted"),
-        }
-    }
+/// The next command sent to `host`.
+async fn next_command(host: &mut HostileAgent) -> String {
+    host.command_where(WAIT, |_| true).await.command_id
+}
 
-    /// The next command sent to this host.
-    async fn command(&mut self) -> String {
-        loop {
-            let message = tokio::time::timeout(WAIT, self.stream.message())
-                .await
-                .expect("a command in time")
-                .expect("stream open")
-                .expect("stream not ended");
-            if let Some(coordinator_message::Body::Command(command)) = message.body {
-                return command.command_id;
-            }
-        }
-    }
-
-    /// Sends one event and waits until the coordinator acknowledges `seq`.
-    async fn send(&mut self, command_id: &str, seq: u64, at: i64, body: command_event::Body) {
-        let event = CommandEvent {
-            command_id: command_id.into(),
-            seq,
-            at_unix_ms: at,
-            body: Some(body),
-        };
-        self.tx
-            .send(AgentMessage {
-                body: Some(agent_message::Body::Event(event)),
-            })
-            .await
-            .expect("send event");
-        loop {
-            let message = tokio::time::timeout(WAIT, self.stream.message())
-                .await
-                .expect("an ack in time")
-                .expect("stream open")
-                .expect("stream not ended");
-            if let Some(coordinator_message::Body::Ack(ack)) = message.body
-                && ack.command_id == command_id
-                && ack.seq >= seq
-            {
-                return;
-            }
-        }
-    }
+/// Sends one event and waits until the coordinator acknowledges it.
+async fn send(
+    host: &mut HostileAgent,
+    command_id: &str,
+    seq: u64,
+    at: i64,
+    body: command_event::Body,
+) {
+    host.send_acked(hostile::agent::event(command_id, seq, at, body), WAIT)
+        .await;
 }
 
 fn finished(state: i32, message: &str) -> command_event::Body {
@@ -132,9 +83,9 @@ async fn a_finished_result_cannot_be_rewritten_by_its_host() {
     let mut admin = coordinator
         .admin(&pki, &pki.operator("alice", Role::Operator))
         .await;
-    let mut evil = Host::connect(&coordinator, &pki, "evil-1").await;
+    let mut evil = host(&coordinator, &pki, "evil-1").await;
     // A second host that never answers keeps the job active while evil-1 replays.
-    let mut quiet = Host::connect(&coordinator, &pki, "quiet-1").await;
+    let mut quiet = host(&coordinator, &pki, "quiet-1").await;
     fleet_online(&admin, 2).await;
 
     let started = admin
@@ -145,18 +96,25 @@ async fn a_finished_result_cannot_be_rewritten_by_its_host() {
         .await
         .expect("start job")
         .into_inner();
-    let command = evil.command().await;
-    let quiet_command = quiet.command().await;
+    let command = next_command(&mut evil).await;
+    let quiet_command = next_command(&mut quiet).await;
     let rejected = CommandState::Rejected as i32;
-    evil.send(
+    send(
+        &mut evil,
         &command,
         1,
         now_ms(),
         command_event::Body::Received(Received {}),
     )
     .await;
-    evil.send(&command, 2, now_ms(), finished(rejected, "refused"))
-        .await;
+    send(
+        &mut evil,
+        &command,
+        2,
+        now_ms(),
+        finished(rejected, "refused"),
+    )
+    .await;
     assert_eq!(
         state_of(&job(&mut admin, &started.id).await, "evil-1"),
         CommandState::Rejected
@@ -164,9 +122,16 @@ async fn a_finished_result_cannot_be_rewritten_by_its_host() {
 
     // While the job is active: a second Finished claiming success, then a Started.
     let succeeded = CommandState::Succeeded as i32;
-    evil.send(&command, 3, now_ms(), finished(succeeded, "all good"))
-        .await;
-    evil.send(
+    send(
+        &mut evil,
+        &command,
+        3,
+        now_ms(),
+        finished(succeeded, "all good"),
+    )
+    .await;
+    send(
+        &mut evil,
         &command,
         4,
         now_ms(),
@@ -179,9 +144,14 @@ async fn a_finished_result_cannot_be_rewritten_by_its_host() {
     assert_eq!(host.message, "refused", "the message is the first result's");
 
     // The other host finishes; the job ends; evil-1 tries again on the ended job.
-    quiet
-        .send(&quiet_command, 1, now_ms(), finished(succeeded, "done"))
-        .await;
+    send(
+        &mut quiet,
+        &quiet_command,
+        1,
+        now_ms(),
+        finished(succeeded, "done"),
+    )
+    .await;
     let ended = wait_for("job ended", WAIT, || {
         let mut admin = admin.clone();
         let id = started.id.clone();
@@ -196,8 +166,14 @@ async fn a_finished_result_cannot_be_rewritten_by_its_host() {
         JobState::Failed as i32,
         "one host was rejected"
     );
-    evil.send(&command, 5, now_ms(), finished(succeeded, "really"))
-        .await;
+    send(
+        &mut evil,
+        &command,
+        5,
+        now_ms(),
+        finished(succeeded, "really"),
+    )
+    .await;
     // The coordinator restarts its view from the store: still what was first recorded.
     let view = job(&mut admin, &started.id).await;
     assert_eq!(state_of(&view, "evil-1"), CommandState::Rejected);
@@ -212,8 +188,8 @@ async fn a_finished_without_a_terminal_state_is_a_failure_and_agent_clocks_are_n
     let mut admin = coordinator
         .admin(&pki, &pki.operator("alice", Role::Operator))
         .await;
-    let mut running = Host::connect(&coordinator, &pki, "odd-1").await;
-    let mut unknown = Host::connect(&coordinator, &pki, "odd-2").await;
+    let mut running = host(&coordinator, &pki, "odd-1").await;
+    let mut unknown = host(&coordinator, &pki, "odd-2").await;
     fleet_online(&admin, 2).await;
     let started = admin
         .start_job(StartJobRequest {
@@ -225,28 +201,33 @@ async fn a_finished_without_a_terminal_state_is_a_failure_and_agent_clocks_are_n
         .expect("start job")
         .into_inner();
     let before = now_ms();
-    let first = running.command().await;
-    let second = unknown.command().await;
+    let first = next_command(&mut running).await;
+    let second = next_command(&mut unknown).await;
     // Clocks decades off: 1970 and the year 2500.
-    running
-        .send(
-            &first,
-            1,
-            1,
-            command_event::Body::Started(Started { pid: 7 }),
-        )
-        .await;
-    running
-        .send(
-            &first,
-            2,
-            16_725_225_600_000,
-            finished(CommandState::Running as i32, "still going"),
-        )
-        .await;
-    unknown
-        .send(&second, 1, now_ms(), finished(99, "what state is this"))
-        .await;
+    send(
+        &mut running,
+        &first,
+        1,
+        1,
+        command_event::Body::Started(Started { pid: 7 }),
+    )
+    .await;
+    send(
+        &mut running,
+        &first,
+        2,
+        16_725_225_600_000,
+        finished(CommandState::Running as i32, "still going"),
+    )
+    .await;
+    send(
+        &mut unknown,
+        &second,
+        1,
+        now_ms(),
+        finished(99, "what state is this"),
+    )
+    .await;
     let view = wait_for("job ended", WAIT, || {
         let mut admin = admin.clone();
         let id = started.id.clone();

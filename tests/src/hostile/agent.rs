@@ -221,6 +221,27 @@ impl HostileAgent {
         }
     }
 
+    /// Sends `event` and waits until the coordinator acknowledges its command up to its
+    /// sequence number (other messages are kept for [`next_message`]). Panics when no
+    /// such ack comes within `timeout`.
+    ///
+    /// [`next_message`]: HostileAgent::next_message
+    pub async fn send_acked(&mut self, event: CommandEvent, timeout: Duration) {
+        let (command_id, seq) = (event.command_id.clone(), event.seq);
+        self.send_event(event).await;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.inbound.message()).await {
+                Ok(Ok(Some(CoordinatorMessage {
+                    body: Some(coordinator_message::Body::Ack(ack)),
+                }))) if ack.command_id == command_id && ack.seq >= seq => return,
+                Ok(Ok(Some(message))) => self.pending.push_back(message),
+                other => panic!("{}: no ack of {command_id} seq {seq}: {other:?}", self.id),
+            }
+        }
+    }
+
     /// Waits for the backup command of `job_id`.
     pub async fn backup_command(&mut self, job_id: &str) -> Command {
         self.command_where(Duration::from_secs(15), |c| {
