@@ -124,7 +124,7 @@ impl Display {
     fn note(&mut self, message: &str) {
         match self {
             Display::Bars { multi, .. } => {
-                let _ = multi.println(message);
+                let _ = multi.println(crate::cli::printable(message));
             }
             Display::Lines { .. } => eprintln!("{}", crate::cli::printable(message)),
             Display::Quiet => {}
