@@ -161,8 +161,8 @@ fn bad_requests_fail_cleanly() {
     assert!(!dir.path().join("pki/web-2.pem").exists());
 }
 
-#[test]
-fn an_unreachable_coordinator_is_one_clear_line() {
+/// A temp dir with a CA and a viewer certificate for alice under `pki/`.
+fn viewer_pki() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     assert!(
         convoy(dir.path(), &["ca", "init", "--dir", "pki"])
@@ -180,6 +180,12 @@ fn an_unreachable_coordinator_is_one_clear_line() {
         .status
         .success()
     );
+    dir
+}
+
+#[test]
+fn an_unreachable_coordinator_is_one_clear_line() {
+    let dir = viewer_pki();
     // Port 1 on loopback: nothing listens there.
     let out = convoy(
         dir.path(),
@@ -213,23 +219,7 @@ fn an_unreachable_coordinator_is_one_clear_line() {
 
 #[test]
 fn a_port_that_never_finishes_tls_is_a_bounded_wait_and_one_line() {
-    let dir = tempfile::tempdir().unwrap();
-    assert!(
-        convoy(dir.path(), &["ca", "init", "--dir", "pki"])
-            .status
-            .success()
-    );
-    assert!(
-        convoy(
-            dir.path(),
-            &[
-                "cert", "issue", "operator", "alice", "--role", "viewer", "--ca-dir", "pki",
-                "--out", "pki"
-            ]
-        )
-        .status
-        .success()
-    );
+    let dir = viewer_pki();
     // Accepts TCP, then says nothing: connections are held open by the backlog.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = format!("https://{}", silent.local_addr().unwrap());

@@ -146,18 +146,7 @@ async fn an_agent_downloads_only_artifacts_of_deploys_sent_to_it() {
     let mut admin = coordinator
         .admin(&pki, &pki.operator("root", Role::Admin))
         .await;
-    let bytes = {
-        let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let mut builder = tar::Builder::new(encoder);
-        let mut header = tar::Header::new_gnu();
-        header.set_size(6);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, "secret.txt", &b"secret"[..])
-            .unwrap();
-        builder.into_inner().unwrap().finish().unwrap()
-    };
+    let bytes = tarball(b"secret");
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let chunks = vec![
         PushReleaseChunk {

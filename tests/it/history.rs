@@ -61,6 +61,19 @@ async fn job(admin: &mut AdminClient<Channel>, id: &str) -> Job {
         .into_inner()
 }
 
+/// Waits until job `id` is no longer running.
+async fn ended(admin: &AdminClient<Channel>, id: &str) -> Job {
+    wait_for("job ended", WAIT, || {
+        let mut admin = admin.clone();
+        let id = id.to_string();
+        async move {
+            let job = job(&mut admin, &id).await;
+            (job.state != JobState::Running as i32).then_some(job)
+        }
+    })
+    .await
+}
+
 fn state_of(job: &Job, host: &str) -> CommandState {
     let host = job.hosts.iter().find(|h| h.host == host).expect("host");
     CommandState::try_from(host.state).expect("known state")
@@ -152,15 +165,7 @@ async fn a_finished_result_cannot_be_rewritten_by_its_host() {
         finished(succeeded, "done"),
     )
     .await;
-    let ended = wait_for("job ended", WAIT, || {
-        let mut admin = admin.clone();
-        let id = started.id.clone();
-        async move {
-            let job = job(&mut admin, &id).await;
-            (job.state != JobState::Running as i32).then_some(job)
-        }
-    })
-    .await;
+    let ended = ended(&admin, &started.id).await;
     assert_eq!(
         ended.state,
         JobState::Failed as i32,
@@ -228,15 +233,7 @@ async fn a_finished_without_a_terminal_state_is_a_failure_and_agent_clocks_are_n
         finished(99, "what state is this"),
     )
     .await;
-    let view = wait_for("job ended", WAIT, || {
-        let mut admin = admin.clone();
-        let id = started.id.clone();
-        async move {
-            let job = job(&mut admin, &id).await;
-            (job.state != JobState::Running as i32).then_some(job)
-        }
-    })
-    .await;
+    let view = ended(&admin, &started.id).await;
     for host in ["odd-1", "odd-2"] {
         assert_eq!(state_of(&view, host), CommandState::Failed, "{host}");
         let entry = view.hosts.iter().find(|h| h.host == host).unwrap();
