@@ -75,7 +75,7 @@ fn options(selector: &str) -> Option<JobOptions> {
     })
 }
 
-async fn backups_client(
+pub(crate) async fn backups_client(
     coordinator: &TestCoordinator,
     pki: &TestPki,
     role: Role,

@@ -18,24 +18,13 @@ use convoy_proto::v1::{
     ListBackupsRequest, RemoveScheduleRequest, RestoreBackupRequest, RunBackupRequest,
 };
 use convoy_tests::hostile::agent::{ForgedUpload, HostileAgent, event, finished, hello};
-use convoy_tests::{TestAgent, TestCoordinator, TestPki, channel, wait_for};
+use convoy_tests::{TestAgent, TestCoordinator, TestPki, wait_for};
 use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::support::{finished as job_finished, fleet_online};
 
-async fn client(
-    coordinator: &TestCoordinator,
-    pki: &TestPki,
-    role: Role,
-) -> BackupsClient<Channel> {
-    let certs = pki.operator(&format!("op-{role}"), role);
-    BackupsClient::new(
-        channel(&coordinator.url(), &pki.ca_cert(), Some(&certs))
-            .await
-            .unwrap(),
-    )
-}
+use crate::backup::backups_client as client;
 
 async fn list(backups: &mut BackupsClient<Channel>, all: bool) -> Vec<Backup> {
     backups
