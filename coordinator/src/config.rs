@@ -30,6 +30,8 @@ pub struct Config {
     pub tls: TlsFiles,
     pub agents: AgentsConfig,
     pub jobs: JobsConfig,
+    /// `[limits]`: how many TLS handshakes may be pending, and for how long.
+    pub handshakes: HandshakeLimits,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -44,6 +46,67 @@ impl Default for JobsConfig {
         Self {
             output_cap_bytes: crate::dispatch::DEFAULT_OUTPUT_CAP,
         }
+    }
+}
+
+/// Bounds on connections that have not finished their TLS handshake (unauthenticated
+/// clients), so that idle or slow ones cannot keep agents and operators out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HandshakeLimits {
+    /// Handshakes pending at once over all clients; when full, a new connection sheds the
+    /// oldest pending one (accept never waits).
+    pub pending_handshakes: usize,
+    /// Handshakes pending at once from one source IP; beyond it a new connection from
+    /// that IP sheds that IP's oldest one, so one address cannot crowd out the others.
+    pub pending_handshakes_per_ip: usize,
+    /// Time from accept until the client's first TLS record (the ClientHello) is in.
+    #[serde(with = "humantime_serde")]
+    pub first_record_timeout: Duration,
+    /// Time from accept until the whole handshake is done.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+}
+
+impl Default for HandshakeLimits {
+    fn default() -> Self {
+        Self {
+            pending_handshakes: 512,
+            // A healthy client's handshake takes a few milliseconds, so 64 at once from one
+            // address is a connect storm from behind a NAT, not one host. The swarm benches
+            // connect at most 64 agents at a time in all (over 8 source addresses), so even
+            // with one address they stay under it.
+            pending_handshakes_per_ip: 64,
+            first_record_timeout: Duration::from_secs(3),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl HandshakeLimits {
+    fn validate(&self) -> Result<(), String> {
+        if self.pending_handshakes == 0 || self.pending_handshakes > 65_536 {
+            return Err("limits.pending_handshakes must be between 1 and 65536".into());
+        }
+        if self.pending_handshakes_per_ip == 0
+            || self.pending_handshakes_per_ip > self.pending_handshakes
+        {
+            return Err(format!(
+                "limits.pending_handshakes_per_ip must be between 1 and limits.pending_handshakes ({})",
+                self.pending_handshakes
+            ));
+        }
+        if self.first_record_timeout.is_zero() {
+            return Err("limits.first_record_timeout must be greater than zero".into());
+        }
+        if self.handshake_timeout < self.first_record_timeout {
+            return Err(format!(
+                "limits.handshake_timeout ({}) must be at least limits.first_record_timeout ({})",
+                humantime::format_duration(self.handshake_timeout),
+                humantime::format_duration(self.first_record_timeout)
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -91,6 +154,8 @@ struct RawConfig {
     agents: AgentsConfig,
     #[serde(default)]
     jobs: JobsConfig,
+    #[serde(default)]
+    limits: HandshakeLimits,
 }
 
 fn default_listen() -> SocketAddr {
@@ -128,6 +193,7 @@ impl Config {
                 humantime::format_duration(raw.agents.heartbeat_interval)
             ));
         }
+        raw.limits.validate()?;
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         Ok(Self {
             listen: raw.listen,
@@ -139,6 +205,7 @@ impl Config {
             },
             agents: raw.agents,
             jobs: raw.jobs,
+            handshakes: raw.limits,
         })
     }
 }
@@ -186,6 +253,27 @@ offline_after = "10s"
     }
 
     #[test]
+    fn handshake_limits_parse_and_default() {
+        let config = Config::parse(GOOD, Path::new("/")).unwrap();
+        assert_eq!(config.handshakes, HandshakeLimits::default());
+        let text = GOOD.replace(
+            "[agents]",
+            "[limits]\npending_handshakes = 2048\npending_handshakes_per_ip = 16\n\
+             first_record_timeout = \"2s\"\nhandshake_timeout = \"5s\"\n[agents]",
+        );
+        let config = Config::parse(&text, Path::new("/")).unwrap();
+        assert_eq!(
+            config.handshakes,
+            HandshakeLimits {
+                pending_handshakes: 2048,
+                pending_handshakes_per_ip: 16,
+                first_record_timeout: Duration::from_secs(2),
+                handshake_timeout: Duration::from_secs(5),
+            }
+        );
+    }
+
+    #[test]
     fn unknown_key_names_file_line_and_key() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("coordinator.toml");
@@ -205,6 +293,20 @@ offline_after = "10s"
             ("\"10s\"", "\"1s\""),
             ("\"2s\"", "\"0s\""),
             ("127.0.0.1:9000", "nowhere"),
+            ("[agents]", "[limits]\npending_handshakes = 0\n[agents]"),
+            (
+                "[agents]",
+                "[limits]\npending_handshakes_per_ip = 0\n[agents]",
+            ),
+            (
+                "[agents]",
+                "[limits]\npending_handshakes = 8\npending_handshakes_per_ip = 9\n[agents]",
+            ),
+            (
+                "[agents]",
+                "[limits]\nfirst_record_timeout = \"0s\"\n[agents]",
+            ),
+            ("[agents]", "[limits]\nhandshake_timeout = \"1s\"\n[agents]"),
         ] {
             let text = GOOD.replacen(from, to, 1);
             assert!(Config::parse(&text, base).is_err(), "{from} -> {to}");

@@ -138,7 +138,13 @@ pub async fn serve(
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 
     let local = listener.local_addr().context("listener has no address")?;
-    let incoming = listener::incoming(listener, tls, shutdown.clone(), tracker.clone());
+    let incoming = listener::incoming(
+        listener,
+        tls,
+        config.handshakes,
+        shutdown.clone(),
+        tracker.clone(),
+    );
     let stop_registry = registry.clone();
     let stop = shutdown.clone();
     let server = tonic::transport::Server::builder()

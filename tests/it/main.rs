@@ -7,6 +7,7 @@ mod deploy;
 mod health;
 mod jobs;
 mod link;
+mod listener;
 mod rollout;
 mod security;
 mod support;

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use convoy_coordinator::config::{AgentsConfig, Config, JobsConfig, TlsFiles};
+use convoy_coordinator::config::{AgentsConfig, Config, HandshakeLimits, JobsConfig, TlsFiles};
 use convoy_coordinator::pki::{self, Ca, Validity};
 use convoy_proto::identity::{AgentId, Identity, Role};
 use convoy_proto::v1::admin_client::AdminClient;
@@ -159,12 +159,37 @@ impl TestCoordinator {
         Self::start_full(pki, data_dir, listen, agents, JobsConfig::default()).await
     }
 
+    /// Starts with the default test settings changed by `change` (any config key).
+    pub async fn start_configured(pki: &TestPki, change: impl FnOnce(&mut Config)) -> Self {
+        let data_dir = pki.dir().join(format!("data-{}", rand_suffix()));
+        Self::start_changed(
+            pki,
+            &data_dir,
+            "127.0.0.1:0".parse().expect("addr"),
+            fast_agents(),
+            JobsConfig::default(),
+            change,
+        )
+        .await
+    }
+
     async fn start_full(
         pki: &TestPki,
         data_dir: &Path,
         listen: SocketAddr,
         agents: AgentsConfig,
         jobs: JobsConfig,
+    ) -> Self {
+        Self::start_changed(pki, data_dir, listen, agents, jobs, |_| {}).await
+    }
+
+    async fn start_changed(
+        pki: &TestPki,
+        data_dir: &Path,
+        listen: SocketAddr,
+        agents: AgentsConfig,
+        jobs: JobsConfig,
+        change: impl FnOnce(&mut Config),
     ) -> Self {
         let listener = bind_retrying(listen).await;
         let addr = listener.local_addr().expect("local addr");
@@ -178,7 +203,10 @@ impl TestCoordinator {
             },
             agents,
             jobs,
+            handshakes: HandshakeLimits::default(),
         };
+        let mut config = config;
+        change(&mut config);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(convoy_coordinator::server::serve(
             config,

@@ -210,6 +210,7 @@ impl Fleet {
                 offline_after: Duration::from_secs(3),
             },
             jobs: JobsConfig::default(),
+            handshakes: crate::config::HandshakeLimits::default(),
         };
         self.server = Some(tokio::spawn(crate::server::serve(
             config,

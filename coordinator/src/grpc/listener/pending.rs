@@ -1,0 +1,134 @@
+//! The table of TLS handshakes in progress: who is pending, from which source IP, and in
+//! which order they arrived. It decides whom to shed so that a new connection always gets
+//! a slot: when the new connection's IP is at its cap, that IP's oldest pending handshake
+//! goes; else, when the table is full, the oldest pending handshake of all goes. Nothing
+//! here does I/O or waits: the accept loop never blocks on it.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::IpAddr;
+
+use tokio_util::sync::CancellationToken;
+
+/// Why a pending handshake was shed to make room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShedReason {
+    /// The new connection's IP already had its cap of pending handshakes.
+    SameIp,
+    /// The table was full.
+    Full,
+}
+
+/// A handshake shed to make room for a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shed {
+    pub reason: ShedReason,
+    /// The shed handshake's source IP.
+    pub ip: IpAddr,
+}
+
+/// The slot a new connection got.
+#[derive(Debug)]
+pub struct Admitted {
+    pub id: u64,
+    /// Cancelled when this handshake is shed.
+    pub cancel: CancellationToken,
+    pub shed: Option<Shed>,
+}
+
+struct Handshake {
+    ip: IpAddr,
+    cancel: CancellationToken,
+}
+
+/// Pending handshakes, bounded in total (`capacity`) and per source IP (`per_ip`).
+pub struct Pending {
+    capacity: usize,
+    per_ip: usize,
+    next_id: u64,
+    /// Ids grow with arrival, so the first entry is the oldest.
+    by_age: BTreeMap<u64, Handshake>,
+    /// Each IP's pending ids, oldest first; an IP without any has no entry, so the map
+    /// holds at most `capacity` keys.
+    by_ip: HashMap<IpAddr, VecDeque<u64>>,
+}
+
+impl Pending {
+    /// `capacity` and `per_ip` are at least 1 (checked with the config).
+    pub fn new(capacity: usize, per_ip: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            per_ip: per_ip.max(1),
+            next_id: 0,
+            by_age: BTreeMap::new(),
+            by_ip: HashMap::new(),
+        }
+    }
+
+    /// Gives a new connection from `ip` a slot, shedding at most one pending handshake.
+    pub fn admit(&mut self, ip: IpAddr) -> Admitted {
+        let shed = if self.pending_from(ip) >= self.per_ip {
+            self.by_ip
+                .get(&ip)
+                .and_then(|ids| ids.front().copied())
+                .and_then(|oldest| self.shed(oldest, ShedReason::SameIp))
+        } else if self.by_age.len() >= self.capacity {
+            self.by_age
+                .first_key_value()
+                .map(|(&oldest, _)| oldest)
+                .and_then(|oldest| self.shed(oldest, ShedReason::Full))
+        } else {
+            None
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let cancel = CancellationToken::new();
+        self.by_age.insert(
+            id,
+            Handshake {
+                ip,
+                cancel: cancel.clone(),
+            },
+        );
+        self.by_ip.entry(ip).or_default().push_back(id);
+        Admitted { id, cancel, shed }
+    }
+
+    /// Frees the slot of a handshake that ended (a no-op when it was shed).
+    pub fn release(&mut self, id: u64) {
+        let Some(handshake) = self.by_age.remove(&id) else {
+            return;
+        };
+        if let Entry::Occupied(mut ids) = self.by_ip.entry(handshake.ip) {
+            ids.get_mut().retain(|&pending| pending != id);
+            if ids.get().is_empty() {
+                ids.remove();
+            }
+        }
+    }
+
+    /// Handshakes pending now.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.by_age.len()
+    }
+
+    /// Handshakes pending now from `ip`.
+    pub fn pending_from(&self, ip: IpAddr) -> usize {
+        self.by_ip.get(&ip).map_or(0, VecDeque::len)
+    }
+
+    /// Source IPs with a pending handshake.
+    #[cfg(test)]
+    pub fn ips(&self) -> usize {
+        self.by_ip.len()
+    }
+
+    fn shed(&mut self, id: u64, reason: ShedReason) -> Option<Shed> {
+        let ip = self.by_age.get(&id)?.ip;
+        let cancel = self.by_age.get(&id)?.cancel.clone();
+        self.release(id);
+        cancel.cancel();
+        Some(Shed { reason, ip })
+    }
+}
