@@ -209,13 +209,17 @@ pub fn incoming(
             loop_tracker.spawn(async move {
                 let stream = tokio::select! {
                     () = admitted.cancel.cancelled() => return,
-                    stream = handshake.run(tcp) => stream,
+                    stream = handshake.run(tcp, &slot) => stream,
                 };
                 drop(slot);
                 if let Some(conn) = stream.and_then(|stream| handshake.verified(stream)) {
                     let _ = tx.send(Ok(conn)).await;
                 }
             });
+            // Let the new handshake read its ClientHello (a real client's is usually in
+            // already) before the next accept, which could shed it if it were still
+            // waiting for one: a spawned task runs next on this worker.
+            tokio::task::yield_now().await;
         }
     });
     ReceiverStream::new(rx)
@@ -226,6 +230,12 @@ pub fn incoming(
 struct Slot {
     pending: Arc<Mutex<Pending>>,
     id: u64,
+}
+
+impl Slot {
+    fn hello_received(&self) {
+        lock(&self.pending).hello_received(self.id);
+    }
 }
 
 impl Drop for Slot {
@@ -277,7 +287,7 @@ impl Handshake {
     /// The handshake under its two deadlines: the first record (the ClientHello) within
     /// `first_record_timeout`, all of it within `handshake_timeout`, both from accept.
     /// A refused client gets its alert (see [`linger`]).
-    async fn run(&self, tcp: TcpStream) -> Option<TlsStream<TcpStream>> {
+    async fn run(&self, tcp: TcpStream, slot: &Slot) -> Option<TlsStream<TcpStream>> {
         let remote = self.remote;
         let logs = &self.logs;
         let accepted = Instant::now();
@@ -285,7 +295,10 @@ impl Handshake {
         let first_record = (accepted + self.limits.first_record_timeout).min(deadline);
         let mut hello = LazyConfigAcceptor::new(Acceptor::default(), tcp);
         let start = match tokio::time::timeout_at(first_record, &mut hello).await {
-            Ok(Ok(start)) => start,
+            Ok(Ok(start)) => {
+                slot.hello_received();
+                start
+            }
             Ok(Err(err)) => {
                 if let Some(suppressed) = logs.refused.admit() {
                     warn!(%remote, error = %err, suppressed, "tls handshake refused");

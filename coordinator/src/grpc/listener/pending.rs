@@ -1,8 +1,11 @@
-//! The table of TLS handshakes in progress: who is pending, from which source IP, and in
-//! which order they arrived. It decides whom to shed so that a new connection always gets
-//! a slot: when the new connection's IP is at its cap, that IP's oldest pending handshake
-//! goes; else, when the table is full, the oldest pending handshake of all goes. Nothing
-//! here does I/O or waits: the accept loop never blocks on it.
+//! The table of TLS handshakes in progress: who is pending, from which source IP, in which
+//! order they arrived, and whether their ClientHello is in. It decides whom to shed so that
+//! a new connection always gets a slot: when the new connection's IP is at its cap, that
+//! IP's oldest pending handshake goes; else, when the table is full, the oldest pending
+//! handshake of all goes. Handshakes still waiting for their ClientHello go first (a real
+//! client sends it at once; an idle connection never does), so a flood of idle connections
+//! sheds its own members rather than a client midway through its handshake. Nothing here
+//! does I/O or waits: the accept loop never blocks on it.
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -39,6 +42,8 @@ pub struct Admitted {
 struct Handshake {
     ip: IpAddr,
     cancel: CancellationToken,
+    /// Its ClientHello is in.
+    hello: bool,
 }
 
 /// Pending handshakes, bounded in total (`capacity`) and per source IP (`per_ip`).
@@ -68,14 +73,11 @@ impl Pending {
     /// Gives a new connection from `ip` a slot, shedding at most one pending handshake.
     pub fn admit(&mut self, ip: IpAddr) -> Admitted {
         let shed = if self.pending_from(ip) >= self.per_ip {
-            self.by_ip
-                .get(&ip)
-                .and_then(|ids| ids.front().copied())
+            let ids = self.by_ip.get(&ip).map(|ids| ids.iter().copied());
+            self.first_to_shed(ids.into_iter().flatten())
                 .and_then(|oldest| self.shed(oldest, ShedReason::SameIp))
         } else if self.by_age.len() >= self.capacity {
-            self.by_age
-                .first_key_value()
-                .map(|(&oldest, _)| oldest)
+            self.first_to_shed(self.by_age.keys().copied())
                 .and_then(|oldest| self.shed(oldest, ShedReason::Full))
         } else {
             None
@@ -88,10 +90,31 @@ impl Pending {
             Handshake {
                 ip,
                 cancel: cancel.clone(),
+                hello: false,
             },
         );
         self.by_ip.entry(ip).or_default().push_back(id);
         Admitted { id, cancel, shed }
+    }
+
+    /// Records that handshake `id`'s ClientHello is in: it is shed only after every
+    /// handshake still waiting for one.
+    pub fn hello_received(&mut self, id: u64) {
+        if let Some(handshake) = self.by_age.get_mut(&id) {
+            handshake.hello = true;
+        }
+    }
+
+    /// Of `ids` (oldest first), the oldest still waiting for its ClientHello, else the
+    /// oldest.
+    fn first_to_shed(&self, mut ids: impl Iterator<Item = u64> + Clone) -> Option<u64> {
+        let oldest = ids.clone().next();
+        ids.find(|id| {
+            self.by_age
+                .get(id)
+                .is_some_and(|handshake| !handshake.hello)
+        })
+        .or(oldest)
     }
 
     /// Frees the slot of a handshake that ended (a no-op when it was shed).

@@ -115,3 +115,26 @@ async fn a_log_line_kind_is_written_at_most_once_per_interval_with_the_count_dro
     tokio::time::advance(Duration::from_secs(5)).await;
     assert_eq!(limit.admit(), Some(1));
 }
+
+#[test]
+fn handshakes_waiting_for_their_client_hello_are_shed_first() {
+    let mut pending = Pending::new(3, 2);
+    let talking = pending.admit(ip(1));
+    pending.hello_received(talking.id);
+    let idle = pending.admit(ip(1));
+    // Same address at its cap: its idle one goes, not the older one midway through.
+    let newer = pending.admit(ip(1));
+    assert!(idle.cancel.is_cancelled());
+    assert!(!talking.cancel.is_cancelled());
+    // Full: the oldest still waiting for a hello goes.
+    pending.hello_received(newer.id);
+    let other = pending.admit(ip(2));
+    assert_eq!(other.shed, None);
+    let last = pending.admit(ip(3));
+    assert!(other.cancel.is_cancelled());
+    assert!(!talking.cancel.is_cancelled() && !newer.cancel.is_cancelled());
+    // Everyone has sent a hello: the oldest of all goes.
+    pending.hello_received(last.id);
+    let _ = pending.admit(ip(4));
+    assert!(talking.cancel.is_cancelled());
+}
