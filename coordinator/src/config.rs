@@ -226,6 +226,7 @@ mod tests {
             ),
             (defaults.heartbeat_interval, defaults.offline_after)
         );
+        assert_eq!(config.handshakes, super::HandshakeLimits::default());
     }
 
     use super::*;
