@@ -57,8 +57,9 @@ pub struct HandshakeLimits {
     /// Handshakes pending at once over all clients; when full, a new connection sheds the
     /// oldest pending one (accept never waits).
     pub pending_handshakes: usize,
-    /// Handshakes pending at once from one source IP; beyond it a new connection from
-    /// that IP sheds that IP's oldest one, so one address cannot crowd out the others.
+    /// Handshakes pending at once from one source IP (an IPv6 /64 counts as one); beyond
+    /// it a new connection from that IP sheds that IP's oldest one, so one address cannot
+    /// crowd out the others.
     pub pending_handshakes_per_ip: usize,
     /// Time from accept until the client's first TLS record (the ClientHello) is in.
     #[serde(with = "humantime_serde")]

@@ -13,6 +13,19 @@ use std::net::IpAddr;
 
 use tokio_util::sync::CancellationToken;
 
+/// The source a per-IP cap counts: an IPv4 address (also when mapped into IPv6), or an
+/// IPv6 /64, the block one host or site usually gets (it could otherwise hop between
+/// addresses at will).
+pub fn source(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
+    }
+}
+
 /// Why a pending handshake was shed to make room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShedReason {
@@ -26,7 +39,7 @@ pub enum ShedReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shed {
     pub reason: ShedReason,
-    /// The shed handshake's source IP.
+    /// The shed handshake's source (see [`source`]).
     pub ip: IpAddr,
 }
 
@@ -72,6 +85,7 @@ impl Pending {
 
     /// Gives a new connection from `ip` a slot, shedding at most one pending handshake.
     pub fn admit(&mut self, ip: IpAddr) -> Admitted {
+        let ip = source(ip);
         let shed = if self.pending_from(ip) >= self.per_ip {
             let ids = self.by_ip.get(&ip).map(|ids| ids.iter().copied());
             self.first_to_shed(ids.into_iter().flatten())
@@ -138,7 +152,7 @@ impl Pending {
 
     /// Handshakes pending now from `ip`.
     pub fn pending_from(&self, ip: IpAddr) -> usize {
-        self.by_ip.get(&ip).map_or(0, VecDeque::len)
+        self.by_ip.get(&source(ip)).map_or(0, VecDeque::len)
     }
 
     /// Source IPs with a pending handshake.

@@ -138,3 +138,19 @@ fn handshakes_waiting_for_their_client_hello_are_shed_first() {
     let _ = pending.admit(ip(4));
     assert!(talking.cancel.is_cancelled());
 }
+
+#[test]
+fn an_ipv6_64_counts_as_one_source_and_mapped_ipv4_as_its_address() {
+    let mut pending = Pending::new(10, 2);
+    let first = pending.admit("2001:db8:1:2::1".parse().unwrap());
+    let _ = pending.admit("2001:db8:1:2:ffff::9".parse().unwrap());
+    let third = pending.admit("2001:db8:1:2:abcd::1".parse().unwrap());
+    assert!(first.cancel.is_cancelled(), "one /64, one cap");
+    assert_eq!(
+        third.shed.map(|shed| shed.ip),
+        Some("2001:db8:1:2::".parse().unwrap())
+    );
+    assert_eq!(pending.admit("2001:db8:1:3::1".parse().unwrap()).shed, None);
+    let _ = pending.admit(ip(7));
+    assert_eq!(pending.pending_from("::ffff:127.0.0.7".parse().unwrap()), 1);
+}
