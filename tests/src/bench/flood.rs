@@ -71,14 +71,10 @@ pub async fn flood_bench(args: &FloodArgs) -> anyhow::Result<()> {
         .wait_ready(&mut coordinator, Target::Coordinator)
         .await?;
     let target: SocketAddr = format!("127.0.0.1:{}", fleet_port(&fleet)?).parse()?;
-    // (idle, operator medians, agent medians, worst of each)
-    let mut rows: Vec<(usize, Vec<f64>, Vec<f64>, f64, f64)> = [0, args.idle]
-        .iter()
-        .map(|&idle| (idle, Vec::new(), Vec::new(), 0.0, 0.0))
-        .collect();
+    let mut rows: Vec<Row> = [0, args.idle].iter().map(|&idle| Row::new(idle)).collect();
     for run in 1..=args.runs {
         for row in &mut rows {
-            let flood = Flood::start(target, row.0, args.flood_addresses, args.reopen).await?;
+            let flood = Flood::start(target, row.idle, args.flood_addresses, args.reopen).await?;
             let (operator, agent_connect) =
                 measure(&fleet, &agent, &mut coordinator, args.samples).await?;
             let (held, closed) = flood.stop().await;
@@ -86,34 +82,58 @@ pub async fn flood_bench(args: &FloodArgs) -> anyhow::Result<()> {
                 "run {run}, {} idle: operator call median {:.3} s (max {:.3} s), agent connect \
                  median {:.3} s (max {:.3} s); idle connections open at the end {held}, closed \
                  by the coordinator meanwhile {closed}",
-                row.0,
+                row.idle,
                 median(&operator),
                 max(&operator),
                 median(&agent_connect),
                 max(&agent_connect),
             );
-            row.1.push(median(&operator));
-            row.2.push(median(&agent_connect));
-            row.3 = row.3.max(max(&operator));
-            row.4 = row.4.max(max(&agent_connect));
+            row.operator.push(median(&operator));
+            row.agent.push(median(&agent_connect));
+            row.worst_operator = row.worst_operator.max(max(&operator));
+            row.worst_agent = row.worst_agent.max(max(&agent_connect));
         }
     }
     coordinator.terminate(Duration::from_secs(60)).await?;
-    let floor = (median(&rows[0].1), median(&rows[0].2));
+    let floor = (median(&rows[0].operator), median(&rows[0].agent));
     println!(
         "| idle connections | operator call (median of run medians) | worst | agent connect + Welcome | worst | ratio to 0 idle (operator / agent) |"
     );
-    for (idle, operator, agent_connect, worst_operator, worst_agent) in &rows {
-        let (operator, agent_connect) = (median(operator), median(agent_connect));
+    for row in &rows {
+        let (operator, agent_connect) = (median(&row.operator), median(&row.agent));
         println!(
-            "| {idle} | {:.3} s | {worst_operator:.3} s | {:.3} s | {worst_agent:.3} s | {:.1}x / {:.1}x |",
-            operator,
-            agent_connect,
+            "| {} | {operator:.3} s | {:.3} s | {agent_connect:.3} s | {:.3} s | {:.1}x / {:.1}x |",
+            row.idle,
+            row.worst_operator,
+            row.worst_agent,
             operator / floor.0,
             agent_connect / floor.1
         );
     }
     Ok(())
+}
+
+/// One flood size's results over the runs.
+struct Row {
+    idle: usize,
+    /// Each run's median, in seconds.
+    operator: Vec<f64>,
+    agent: Vec<f64>,
+    /// The slowest single sample of any run.
+    worst_operator: f64,
+    worst_agent: f64,
+}
+
+impl Row {
+    fn new(idle: usize) -> Self {
+        Self {
+            idle,
+            operator: Vec::new(),
+            agent: Vec::new(),
+            worst_operator: 0.0,
+            worst_agent: 0.0,
+        }
+    }
 }
 
 fn fleet_port(fleet: &Fleet) -> anyhow::Result<u16> {
