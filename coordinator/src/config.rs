@@ -36,6 +36,8 @@ pub struct Config {
     pub release_public_keys: Vec<PathBuf>,
     /// Retention, minimum age and quota of the backup store (`[backups]`).
     pub backups: BackupsConfig,
+    /// `[limits]`: how many TLS handshakes may be pending, and for how long.
+    pub handshakes: HandshakeLimits,
 }
 
 /// `[backups]`: what the coordinator keeps. Retention is decided here alone: a host's upload
@@ -126,6 +128,68 @@ impl Default for JobsConfig {
     }
 }
 
+/// Bounds on connections that have not finished their TLS handshake (unauthenticated
+/// clients), so that idle or slow ones cannot keep agents and operators out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HandshakeLimits {
+    /// Handshakes pending at once over all clients; when full, a new connection sheds the
+    /// oldest pending one (accept never waits).
+    pub pending_handshakes: usize,
+    /// Handshakes pending at once from one source IP (an IPv6 /64 counts as one); beyond
+    /// it a new connection from that IP sheds that IP's oldest one, so one address cannot
+    /// crowd out the others.
+    pub pending_handshakes_per_ip: usize,
+    /// Time from accept until the client's first TLS record (the ClientHello) is in.
+    #[serde(with = "humantime_serde")]
+    pub first_record_timeout: Duration,
+    /// Time from accept until the whole handshake is done.
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+}
+
+impl Default for HandshakeLimits {
+    fn default() -> Self {
+        Self {
+            pending_handshakes: 512,
+            // A healthy client's handshake takes a few milliseconds, so 64 at once from one
+            // address is a connect storm from behind a NAT, not one host. The swarm benches
+            // connect at most 64 agents at a time in all (over 8 source addresses), so even
+            // with one address they stay under it.
+            pending_handshakes_per_ip: 64,
+            first_record_timeout: Duration::from_secs(3),
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl HandshakeLimits {
+    fn validate(&self) -> Result<(), String> {
+        if self.pending_handshakes == 0 || self.pending_handshakes > 65_536 {
+            return Err("limits.pending_handshakes must be between 1 and 65536".into());
+        }
+        if self.pending_handshakes_per_ip == 0
+            || self.pending_handshakes_per_ip > self.pending_handshakes
+        {
+            return Err(format!(
+                "limits.pending_handshakes_per_ip must be between 1 and limits.pending_handshakes ({})",
+                self.pending_handshakes
+            ));
+        }
+        if self.first_record_timeout.is_zero() {
+            return Err("limits.first_record_timeout must be greater than zero".into());
+        }
+        if self.handshake_timeout < self.first_record_timeout {
+            return Err(format!(
+                "limits.handshake_timeout ({}) must be at least limits.first_record_timeout ({})",
+                humantime::format_duration(self.handshake_timeout),
+                humantime::format_duration(self.first_record_timeout)
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsFiles {
@@ -174,6 +238,8 @@ struct RawConfig {
     release_public_keys: Vec<PathBuf>,
     #[serde(default)]
     backups: BackupsConfig,
+    #[serde(default)]
+    limits: HandshakeLimits,
 }
 
 fn default_listen() -> SocketAddr {
@@ -212,6 +278,7 @@ impl Config {
             ));
         }
         raw.backups.check()?;
+        raw.limits.validate()?;
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         Ok(Self {
             listen: raw.listen,
@@ -225,6 +292,7 @@ impl Config {
             jobs: raw.jobs,
             release_public_keys: raw.release_public_keys.into_iter().map(resolve).collect(),
             backups: raw.backups,
+            handshakes: raw.limits,
         })
     }
 }
@@ -264,6 +332,7 @@ mod tests {
             ),
             (defaults.heartbeat_interval, defaults.offline_after)
         );
+        assert_eq!(config.handshakes, super::HandshakeLimits::default());
     }
 
     use super::*;
@@ -288,6 +357,27 @@ offline_after = "10s"
         assert_eq!(config.tls.ca, PathBuf::from("/etc/convoy/pki/ca.pem"));
         assert_eq!(config.tls.key, PathBuf::from("/etc/convoy/coordinator.key"));
         assert_eq!(config.agents.heartbeat_interval, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn handshake_limits_parse_and_default() {
+        let config = Config::parse(GOOD, Path::new("/")).unwrap();
+        assert_eq!(config.handshakes, HandshakeLimits::default());
+        let text = GOOD.replace(
+            "[agents]",
+            "[limits]\npending_handshakes = 2048\npending_handshakes_per_ip = 16\n\
+             first_record_timeout = \"2s\"\nhandshake_timeout = \"5s\"\n[agents]",
+        );
+        let config = Config::parse(&text, Path::new("/")).unwrap();
+        assert_eq!(
+            config.handshakes,
+            HandshakeLimits {
+                pending_handshakes: 2048,
+                pending_handshakes_per_ip: 16,
+                first_record_timeout: Duration::from_secs(2),
+                handshake_timeout: Duration::from_secs(5),
+            }
+        );
     }
 
     #[test]
@@ -340,6 +430,20 @@ offline_after = "10s"
             ("\"10s\"", "\"1s\""),
             ("\"2s\"", "\"0s\""),
             ("127.0.0.1:9000", "nowhere"),
+            ("[agents]", "[limits]\npending_handshakes = 0\n[agents]"),
+            (
+                "[agents]",
+                "[limits]\npending_handshakes_per_ip = 0\n[agents]",
+            ),
+            (
+                "[agents]",
+                "[limits]\npending_handshakes = 8\npending_handshakes_per_ip = 9\n[agents]",
+            ),
+            (
+                "[agents]",
+                "[limits]\nfirst_record_timeout = \"0s\"\n[agents]",
+            ),
+            ("[agents]", "[limits]\nhandshake_timeout = \"1s\"\n[agents]"),
         ] {
             let text = GOOD.replacen(from, to, 1);
             assert!(Config::parse(&text, base).is_err(), "{from} -> {to}");

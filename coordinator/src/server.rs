@@ -34,10 +34,28 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Binds `config.listen` and serves until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener =
+        bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     serve(config, listener, shutdown).await
+}
+
+/// The kernel's queue of connections not yet accepted (capped by `net.core.somaxconn`,
+/// 4096 by default). Larger than the table of pending handshakes plus a flood's worth of
+/// idle connections, so that a flood that is shed and reconnects at once does not fill it:
+/// a full queue drops new connections' SYNs, and a real client then waits a second for its
+/// SYN to be sent again.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds `addr` as `TcpListener::bind` does (SO_REUSEADDR), with [`LISTEN_BACKLOG`].
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves on an already bound listener (tests bind `127.0.0.1:0` and pass it in).
@@ -139,7 +157,13 @@ pub async fn serve(
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 
     let local = listener.local_addr().context("listener has no address")?;
-    let incoming = listener::incoming(listener, tls, shutdown.clone(), tracker.clone());
+    let incoming = listener::incoming(
+        listener,
+        tls,
+        config.handshakes,
+        shutdown.clone(),
+        tracker.clone(),
+    );
     let stop_registry = registry.clone();
     let stop = shutdown.clone();
     let server = tonic::transport::Server::builder()

@@ -15,7 +15,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use convoy_coordinator::config::{AgentsConfig, BackupsConfig, Config, JobsConfig, TlsFiles};
+use convoy_coordinator::config::{
+    AgentsConfig, BackupsConfig, Config, HandshakeLimits, JobsConfig, TlsFiles,
+};
 use convoy_coordinator::pki::{self, Ca, Validity};
 use convoy_proto::identity::{AgentId, Identity, Role};
 use convoy_proto::v1::admin_client::AdminClient;
@@ -273,6 +275,7 @@ impl TestCoordinator {
             jobs,
             release_public_keys: Vec::new(),
             backups: BackupsConfig::default(),
+            handshakes: HandshakeLimits::default(),
         };
         let mut config = config;
         change(&mut config);

@@ -1,11 +1,19 @@
 //! The one TLS port: TLS 1.3 only, client certificates required and verified against the
 //! fleet CA. Each accepted connection carries the identity read off its verified
 //! certificate into every request (as [`PeerInfo`] in the request extensions).
+//!
+//! Until its handshake is done a client is unauthenticated, so what it may hold is
+//! bounded: the ClientHello must be in within `first_record_timeout` (3 s) and the
+//! handshake done within `handshake_timeout` (10 s); pending handshakes are capped in
+//! total and per source IP ([`pending`]), and the accept loop never waits for a free slot:
+//! the oldest pending handshake makes room. What this drops is logged at most once per
+//! second per kind ([`log_limit`]).
 
 use std::io;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -13,25 +21,28 @@ use convoy_proto::identity::Identity;
 use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{Acceptor, WebPkiClientVerifier};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
-use tokio_rustls::TlsAcceptor;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_rustls::LazyConfigAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::transport::server::Connected;
-use tracing::{debug, warn};
+use tracing::warn;
 
+use self::log_limit::ListenerLogs;
+use self::pending::{Pending, Shed, ShedReason};
 use super::auth::PeerInfo;
+use crate::config::HandshakeLimits;
 
-/// A TLS handshake that has not finished by then is dropped.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Handshakes in progress at once; the accept loop waits beyond that (a connect storm of
-/// thousands of agents is paced, not allowed to exhaust memory).
-pub const MAX_CONCURRENT_HANDSHAKES: usize = 512;
+mod log_limit;
+mod pending;
+#[cfg(test)]
+mod tests;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
@@ -143,18 +154,24 @@ impl AsyncWrite for TlsConn {
     }
 }
 
-/// Accepts TCP connections, runs TLS handshakes (bounded in number and time) and yields
-/// the connections whose client certificate verified and names a Convoy identity.
-/// The accept loop ends when `shutdown` is cancelled.
+/// Accepts TCP connections, runs TLS handshakes (bounded in number, per source IP and in
+/// time, see [`HandshakeLimits`]) and yields the connections whose client certificate
+/// verified and names a Convoy identity. Accepting never waits for a free slot: a new
+/// connection sheds the oldest pending handshake of its IP (at the per-IP cap) or of all
+/// (at the global cap). The accept loop ends when `shutdown` is cancelled.
 pub fn incoming(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
+    limits: HandshakeLimits,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> ReceiverStream<Result<TlsConn, io::Error>> {
     let (tx, rx) = mpsc::channel(256);
-    let acceptor = TlsAcceptor::from(tls);
-    let handshakes = Arc::new(Semaphore::new(MAX_CONCURRENT_HANDSHAKES));
+    let pending = Arc::new(Mutex::new(Pending::new(
+        limits.pending_handshakes,
+        limits.pending_handshakes_per_ip,
+    )));
+    let logs = Arc::new(ListenerLogs::default());
     let loop_tracker = tracker.clone();
     tracker.spawn(async move {
         loop {
@@ -166,58 +183,198 @@ pub fn incoming(
                 Ok(pair) => pair,
                 Err(err) => {
                     // Usually out of file descriptors: back off instead of spinning.
-                    warn!(error = %err, "accept failed");
+                    if let Some(suppressed) = logs.accept_failed.admit() {
+                        warn!(error = %err, suppressed, "accept failed");
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     continue;
                 }
             };
-            let Ok(permit) = handshakes.clone().acquire_owned().await else {
-                break;
+            let admitted = lock(&pending).admit(remote.ip());
+            if let Some(shed) = admitted.shed {
+                log_shed(&logs, shed, &limits);
+            }
+            let slot = Slot {
+                pending: pending.clone(),
+                id: admitted.id,
             };
             let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
+            let handshake = Handshake {
+                tls: tls.clone(),
+                limits,
+                logs: logs.clone(),
+                remote,
+            };
             let tx = tx.clone();
             loop_tracker.spawn(async move {
-                let _permit = permit;
-                let handshake = acceptor.accept(tcp).into_fallible();
-                let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err((err, tcp))) => {
-                        warn!(%remote, error = %err, "tls handshake refused");
-                        linger(tcp).await;
-                        return;
-                    }
-                    Err(_) => {
-                        debug!(%remote, "tls handshake timed out");
-                        return;
-                    }
+                let stream = tokio::select! {
+                    () = admitted.cancel.cancelled() => return,
+                    stream = handshake.run(tcp, &slot) => stream,
                 };
-                let identity = stream
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|chain| chain.first())
-                    .map(|leaf| Identity::from_cert_der(leaf.as_ref()));
-                let identity = match identity {
-                    Some(Ok(identity)) => identity,
-                    Some(Err(err)) => {
-                        warn!(%remote, error = %err, "client certificate names no usable identity");
-                        return;
-                    }
-                    None => {
-                        warn!(%remote, "client sent no certificate");
-                        return;
-                    }
-                };
-                let peer = PeerInfo {
-                    remote_addr: Some(remote),
-                    identity,
-                };
-                let _ = tx.send(Ok(TlsConn { stream, peer })).await;
+                drop(slot);
+                if let Some(conn) = stream.and_then(|stream| handshake.verified(stream)) {
+                    let _ = tx.send(Ok(conn)).await;
+                }
             });
+            // Let the new handshake read its ClientHello (a real client's is usually in
+            // already) before the next accept, which could shed it if it were still
+            // waiting for one: a spawned task runs next on this worker.
+            tokio::task::yield_now().await;
         }
     });
     ReceiverStream::new(rx)
+}
+
+/// A pending handshake's place in the table, freed when the handshake ends (or its task
+/// is dropped).
+struct Slot {
+    pending: Arc<Mutex<Pending>>,
+    id: u64,
+}
+
+impl Slot {
+    fn hello_received(&self) {
+        lock(&self.pending).hello_received(self.id);
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        lock(&self.pending).release(self.id);
+    }
+}
+
+fn lock(pending: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
+    // Every operation on the table leaves it consistent before it can panic (none do):
+    // a poisoned lock is still usable.
+    pending.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn log_shed(logs: &ListenerLogs, shed: Shed, limits: &HandshakeLimits) {
+    match shed.reason {
+        ShedReason::SameIp => {
+            if let Some(suppressed) = logs.shed_same_ip.admit() {
+                warn!(
+                    ip = %shed.ip,
+                    suppressed,
+                    limit = limits.pending_handshakes_per_ip,
+                    "too many pending tls handshakes from one address: dropped its oldest"
+                );
+            }
+        }
+        ShedReason::Full => {
+            if let Some(suppressed) = logs.shed_full.admit() {
+                warn!(
+                    ip = %shed.ip,
+                    suppressed,
+                    limit = limits.pending_handshakes,
+                    "too many pending tls handshakes: dropped the oldest"
+                );
+            }
+        }
+    }
+}
+
+/// One connection's TLS handshake.
+struct Handshake {
+    tls: Arc<rustls::ServerConfig>,
+    limits: HandshakeLimits,
+    logs: Arc<ListenerLogs>,
+    remote: SocketAddr,
+}
+
+impl Handshake {
+    /// The handshake under its two deadlines: the first record (the ClientHello) within
+    /// `first_record_timeout`, all of it within `handshake_timeout`, both from accept.
+    /// A refused client gets its alert (see [`linger`]).
+    async fn run(&self, tcp: TcpStream, slot: &Slot) -> Option<TlsStream<TcpStream>> {
+        let remote = self.remote;
+        let logs = &self.logs;
+        let accepted = Instant::now();
+        let deadline = accepted + self.limits.handshake_timeout;
+        let first_record = (accepted + self.limits.first_record_timeout).min(deadline);
+        let mut hello = LazyConfigAcceptor::new(Acceptor::default(), tcp);
+        let start = match tokio::time::timeout_at(first_record, &mut hello).await {
+            Ok(Ok(start)) => {
+                slot.hello_received();
+                start
+            }
+            Ok(Err(err)) => {
+                if let Some(suppressed) = logs.refused.admit() {
+                    warn!(%remote, error = %err, suppressed, "tls handshake refused");
+                }
+                if let Some(tcp) = hello.take_io() {
+                    linger(tcp).await;
+                }
+                return None;
+            }
+            Err(_) => {
+                if let Some(suppressed) = logs.first_record_timeout.admit() {
+                    warn!(
+                        %remote,
+                        suppressed,
+                        timeout = ?self.limits.first_record_timeout,
+                        "no tls client hello in time: connection dropped"
+                    );
+                }
+                return None;
+            }
+        };
+        let handshake = start.into_stream(self.tls.clone()).into_fallible();
+        match tokio::time::timeout_at(deadline, handshake).await {
+            Ok(Ok(stream)) => Some(stream),
+            Ok(Err((err, tcp))) => {
+                if let Some(suppressed) = logs.refused.admit() {
+                    warn!(%remote, error = %err, suppressed, "tls handshake refused");
+                }
+                linger(tcp).await;
+                None
+            }
+            Err(_) => {
+                if let Some(suppressed) = logs.handshake_timeout.admit() {
+                    warn!(
+                        %remote,
+                        suppressed,
+                        timeout = ?self.limits.handshake_timeout,
+                        "tls handshake not finished in time: connection dropped"
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    /// The connection with the identity its verified certificate names, or None (logged)
+    /// when it names none.
+    fn verified(&self, stream: TlsStream<TcpStream>) -> Option<TlsConn> {
+        let remote = self.remote;
+        let identity = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|leaf| Identity::from_cert_der(leaf.as_ref()));
+        let identity = match identity {
+            Some(Ok(identity)) => identity,
+            Some(Err(err)) => {
+                if let Some(suppressed) = self.logs.no_identity.admit() {
+                    warn!(%remote, error = %err, suppressed, "client certificate names no usable identity");
+                }
+                return None;
+            }
+            None => {
+                if let Some(suppressed) = self.logs.no_identity.admit() {
+                    warn!(%remote, suppressed, "client sent no certificate");
+                }
+                return None;
+            }
+        };
+        let peer = PeerInfo {
+            remote_addr: Some(remote),
+            identity,
+        };
+        Some(TlsConn { stream, peer })
+    }
 }
 
 /// After a refused handshake the alert has been written; close our side and drain what

@@ -18,6 +18,8 @@
 //! - `reconnect`: kill -9 the coordinator with N agents connected, restart it, time until
 //!   every agent is back.
 //! - `dead-agent`: time from an agent vanishing until it is shown offline.
+//! - `handshake-flood`: an operator call and an agent reconnect while N TCP connections
+//!   that never start TLS are held open, against none.
 //!
 //! The scale benches start from a [`stage::Stage`]: `convoy serve` in its own process and
 //! the swarm in this one.
@@ -40,6 +42,8 @@ mod deploy;
 mod fanout;
 #[path = "../bench/fleet.rs"]
 mod fleet;
+#[path = "../bench/flood.rs"]
+mod flood;
 #[path = "../bench/floor.rs"]
 mod floor;
 #[path = "../bench/idle.rs"]
@@ -116,6 +120,8 @@ enum Bench {
     Reconnect(recovery::ReconnectArgs),
     /// Time from an agent vanishing (silently, or closing its connection) to offline.
     DeadAgent(recovery::DeadArgs),
+    /// An operator call and an agent reconnect while N idle TCP connections are held open.
+    HandshakeFlood(flood::FloodArgs),
     /// Internal: the bare tonic server that floor-memory measures.
     #[command(hide = true)]
     FloorServer {
@@ -182,6 +188,7 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::EchoFloor(args) => ingest::ingest_bench(Target::Floor, &args).await,
         Bench::Reconnect(args) => recovery::reconnect_bench(&args).await,
         Bench::DeadAgent(args) => recovery::dead_agent_bench(&args).await,
+        Bench::HandshakeFlood(args) => flood::flood_bench(&args).await,
         Bench::FloorServer { .. } => unreachable!("handled in main"),
     }
 }

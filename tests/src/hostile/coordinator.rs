@@ -79,6 +79,7 @@ impl HostileCoordinator {
         let incoming = convoy_coordinator::grpc::listener::incoming(
             listener,
             tls,
+            convoy_coordinator::config::HandshakeLimits::default(),
             shutdown.clone(),
             tracker.clone(),
         );

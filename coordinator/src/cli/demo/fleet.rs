@@ -224,6 +224,7 @@ impl Fleet {
             // The coordinator verifies the story's signed pushes against the same key.
             release_public_keys: vec![pki_dir.join("release.pub")],
             backups: crate::config::BackupsConfig::default(),
+            handshakes: crate::config::HandshakeLimits::default(),
         };
         self.server = Some(tokio::spawn(crate::server::serve(
             config,
