@@ -227,7 +227,7 @@ impl AgentLink for AgentLinkService {
 /// durable with one flush, then acks them. Acks go out only for what is on disk.
 async fn apply_events(
     dispatcher: &Dispatcher,
-    (registry, generation): (&Registry, u64),
+    (registry, generation, heartbeats): (&Registry, u64, &mut HeartbeatBudget),
     agent_id: &AgentId,
     first: convoy_proto::v1::CommandEvent,
     inbound: &mut Streaming<AgentMessage>,
@@ -252,11 +252,12 @@ async fn apply_events(
                 Some(Ok(Some(AgentMessage {
                     body: Some(agent_message::Body::Event(more)),
                 }))) => next = Some(more),
-                // Between events: recorded, and counted by the session's budget when the
-                // loop next sees one (a burst of events carries few heartbeats).
+                // Between events: within the same per-session budget as any other (so
+                // interleaving events cannot get heartbeats past it).
+                // Past the budget it falls through to the arm below and is dropped.
                 Some(Ok(Some(AgentMessage {
                     body: Some(agent_message::Body::Heartbeat(heartbeat)),
-                }))) => {
+                }))) if heartbeats.allow(agent_id, std::time::Instant::now()) => {
                     record_heartbeat(registry, agent_id, generation, heartbeat);
                 }
                 Some(Ok(None)) => ended = Some(reason::STREAM_CLOSED.to_string()),
@@ -385,7 +386,7 @@ async fn run_session(
             Ok(Some(AgentMessage {
                 body: Some(agent_message::Body::Event(event)),
             })) => {
-                let session = (&*registry, ticket.generation);
+                let session = (&*registry, ticket.generation, &mut heartbeats);
                 let applying =
                     apply_events(&dispatcher, session, &agent_id, event, &mut inbound, &tx);
                 if let Err(why) = Box::pin(applying).await {
