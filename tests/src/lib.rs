@@ -204,6 +204,7 @@ impl TestCoordinator {
             agents,
             jobs,
             release_public_keys: Vec::new(),
+            monitor: Default::default(),
         };
         let mut config = config;
         change(&mut config);

@@ -211,6 +211,7 @@ impl Fleet {
             },
             jobs: JobsConfig::default(),
             release_public_keys: Vec::new(),
+            monitor: Default::default(),
         };
         self.server = Some(tokio::spawn(crate::server::serve(
             config,
