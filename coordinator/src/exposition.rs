@@ -263,6 +263,33 @@ pub async fn serve(
     Ok(local)
 }
 
+/// OpenMetrics text as the classic Prometheus text format: counter families are named
+/// with their `_total` suffix in `# HELP`/`# TYPE`, and `# UNIT` and `# EOF` go.
+pub fn to_classic(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .filter(|name| !name.ends_with("_total"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
 async fn answer(
     request: &hyper::Request<hyper::body::Incoming>,
     exposition: Arc<Exposition>,
@@ -277,10 +304,21 @@ async fn answer(
     };
     match (request.method(), request.uri().path()) {
         (&hyper::Method::GET, "/metrics") => {
+            // OpenMetrics for those who ask for it (Prometheus does); the classic text
+            // format (0.0.4) for everyone else (curl, promtool).
+            let openmetrics = request
+                .headers()
+                .get(hyper::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("application/openmetrics-text"));
             let body = tokio::task::spawn_blocking(move || exposition.render())
                 .await
                 .unwrap_or_default();
-            reply(200, "application/openmetrics-text; version=1.0.0; charset=utf-8", body)
+            if openmetrics {
+                reply(200, "application/openmetrics-text; version=1.0.0; charset=utf-8", body)
+            } else {
+                reply(200, "text/plain; version=0.0.4; charset=utf-8", to_classic(&body))
+            }
         }
         (&hyper::Method::GET, "/") => reply(200, "text/plain", "convoy coordinator: see /metrics\n".into()),
         _ => reply(404, "text/plain", "not found\n".into()),
