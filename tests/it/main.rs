@@ -9,6 +9,7 @@ mod health;
 mod history;
 mod jobs;
 mod link;
+mod monitor;
 mod rollout;
 mod security;
 mod support;
