@@ -75,6 +75,7 @@ pub async fn start(
         counters.clone(),
         dispatcher,
         rollouts,
+        certs.clone(),
         shutdown.clone(),
     ));
     if let Some(history) = history {

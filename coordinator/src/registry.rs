@@ -179,6 +179,7 @@ impl Registry {
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         let cancel = CancellationToken::new();
         let back;
+        let taken_over;
         let record = {
             let mut agents = self.lock();
             let entry = agents.entry(id.to_string()).or_insert_with(|| Entry {
@@ -198,6 +199,7 @@ impl Registry {
                     .connections
                     .last()
                     .is_some_and(|c| is_outage(&c.reason));
+            taken_over = entry.session.is_some();
             if let Some(old) = entry.session.take() {
                 close_connection(&mut entry.record, now, reason::REPLACED);
                 old.cancel.cancel();
@@ -234,6 +236,17 @@ impl Registry {
         };
         self.store.put_agent(&record)?;
         self.tell_presence(id.as_str(), true);
+        if let (true, Some((events, _))) = (taken_over, self.monitoring.get()) {
+            events.append(
+                crate::events::Draft::new(
+                    "session.takeover",
+                    crate::events::Severity::Warning,
+                    format!("a new session of agent {id} replaced its live one"),
+                )
+                .host(id.as_str())
+                .field("remote", remote.map(|a| a.to_string()).unwrap_or_default()),
+            );
+        }
         if let (true, Some((events, _))) = (back, self.monitoring.get()) {
             events.append(
                 crate::events::Draft::new(

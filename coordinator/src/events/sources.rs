@@ -2,8 +2,11 @@
 //! dispatcher's broadcast (job failed, backup succeeded/failed, drill failed) and the
 //! rollout driver's change feed (started, wave done, paused, failed, rolled back,
 //! succeeded). What was already reported is kept as marks in the store, so a restart
-//! reports nothing twice. The registry reports agents going offline and coming back
-//! itself, through its `Events` handle.
+//! reports nothing twice. A slow poll adds `backup.missed` (a schedule's firing skipped
+//! because its previous job still ran, or a firing that failed to start) and
+//! `cert.expiring` (the coordinator's certificate or CA within 30 days of expiry, once a
+//! day). The registry reports agents going offline and coming back, and sessions taken
+//! over, itself, through its `Events` handle.
 
 use std::sync::Arc;
 
@@ -21,13 +24,24 @@ pub async fn run(
     counters: crate::exposition::Counters,
     dispatcher: Arc<Dispatcher>,
     rollouts: Arc<Rollouts>,
+    certs: Vec<std::path::PathBuf>,
     shutdown: CancellationToken,
 ) {
     let mut jobs = dispatcher.subscribe();
     let mut changes = rollouts.subscribe();
+    let mut poll = tokio::time::interval(std::time::Duration::from_secs(5));
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
+            _ = poll.tick() => {
+                let (events, certs) = (events.clone(), certs.clone());
+                let _ = tokio::task::spawn_blocking(move || {
+                    schedules_missed(&events);
+                    certs_expiring(&events, &certs, crate::registry::now_unix_ms());
+                })
+                .await;
+            }
             job = jobs.recv() => match job {
                 Ok((_, event)) => {
                     if let Some(job_event::Body::Finished(job)) = event.body {
@@ -163,5 +177,71 @@ pub fn rollout_changed(events: &Events, id: &str) {
             severity,
             format!("rollout {id} of {app} {version} {}", record.state.replace('_', " ")),
         ));
+    }
+}
+
+/// `backup.missed` for each schedule firing skipped or failed since last reported.
+pub fn schedules_missed(events: &Events) {
+    let Ok(schedules) = events.store().backup_schedules() else {
+        return;
+    };
+    for schedule in schedules {
+        let now = format!("{}|{}", schedule.skipped, schedule.last_error);
+        let key = format!("schedule/{}", schedule.id);
+        let previous = events.store().event_mark(&key).ok().flatten();
+        if previous.as_deref() == Some(now.as_str()) {
+            continue;
+        }
+        if events.store().put_event_mark(&key, &now).is_err() {
+            continue;
+        }
+        let Some(previous) = previous else {
+            continue; // First sight (or first run of this build): nothing to compare with.
+        };
+        let skipped_before: u32 = previous.split('|').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let why = if schedule.skipped > skipped_before {
+            "skipped: the previous job was still running".to_string()
+        } else if !schedule.last_error.is_empty() {
+            format!("could not start: {}", schedule.last_error)
+        } else {
+            continue;
+        };
+        events.append(
+            Draft::new(
+                "backup.missed",
+                Severity::Critical,
+                format!("scheduled backup of {} ({}) {why}", schedule.set, schedule.selector),
+            )
+            .subject(&schedule.set)
+            .field("schedule", &schedule.id),
+        );
+    }
+}
+
+/// Days before expiry from which `cert.expiring` is reported, once a day.
+pub const CERT_WARN_DAYS: i64 = 30;
+
+pub fn certs_expiring(events: &Events, certs: &[std::path::PathBuf], now: i64) {
+    for path in certs {
+        let Some(not_after) = crate::alerts::facts::cert_not_after(path) else {
+            continue;
+        };
+        let days_left = (not_after - now).div_euclid(86_400_000);
+        if days_left >= CERT_WARN_DAYS {
+            continue;
+        }
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if !first_time(events, &format!("cert/{name}"), &now.div_euclid(86_400_000).to_string()) {
+            continue;
+        }
+        events.append(
+            Draft::new(
+                "cert.expiring",
+                if days_left < 7 { Severity::Critical } else { Severity::Warning },
+                format!("certificate {name} expires in {days_left} days"),
+            )
+            .subject(&name)
+            .field("not_after_unix_ms", not_after.to_string()),
+        );
     }
 }

@@ -60,3 +60,20 @@ fn retention_keeps_the_newest() {
     assert_eq!(left.first().map(|e| e.seq), Some(7));
     assert_eq!(store.deliveries_newest(100, |_| true).unwrap().len(), 9);
 }
+
+#[test]
+fn an_expiring_certificate_is_reported_once_a_day() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::pki::init_ca(&dir.path().join("pki"), 10, false).unwrap();
+    let ca = dir.path().join("pki").join(crate::pki::CA_CERT_FILE);
+    let store = Store::open(&dir.path().join("data")).unwrap();
+    let events = Events::open(store.clone(), Vec::new()).unwrap();
+    let now = now_unix_ms();
+    sources::certs_expiring(&events, std::slice::from_ref(&ca), now);
+    sources::certs_expiring(&events, std::slice::from_ref(&ca), now + 60_000);
+    let expiring = store.events_after(0, 10, |e| e.kind == "cert.expiring").unwrap();
+    assert_eq!(expiring.len(), 1, "once a day");
+    assert!(expiring[0].message.contains("expires in 9 days"), "{}", expiring[0].message);
+    sources::certs_expiring(&events, std::slice::from_ref(&ca), now + 86_400_000);
+    assert_eq!(store.events_after(0, 10, |_| true).unwrap().len(), 2, "and again the next day");
+}
