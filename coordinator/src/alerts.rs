@@ -177,7 +177,12 @@ fn view(rule: &Rule, instance: &str, active: &Active) -> Alert {
         firing_since_unix_ms: active.firing_since.unwrap_or(0),
         value: active.value,
         summary: rule.summary.clone(),
-        state: if active.firing_since.is_some() { "firing" } else { "pending" }.into(),
+        state: if active.firing_since.is_some() {
+            "firing"
+        } else {
+            "pending"
+        }
+        .into(),
         expr: rule.expr_text.clone(),
     }
 }
@@ -221,8 +226,15 @@ impl Alerts {
                 (_, "critical") => Severity::Critical,
                 _ => Severity::Warning,
             };
-            let verb = if kind == "alert.firing" { "firing" } else { "resolved" };
-            let mut message = format!("{} {verb} on {} ({}, value {:.1})", alert.rule, alert.host, alert.expr, alert.value);
+            let verb = if kind == "alert.firing" {
+                "firing"
+            } else {
+                "resolved"
+            };
+            let mut message = format!(
+                "{} {verb} on {} ({}, value {:.1})",
+                alert.rule, alert.host, alert.expr, alert.value
+            );
             if !alert.summary.is_empty() {
                 message = format!("{message}: {}", alert.summary);
             }
@@ -235,14 +247,22 @@ impl Alerts {
                     .field("expr", &alert.expr)
                     .field("summary", &alert.summary)
                     .field("value", format!("{}", alert.value))
-                    .field("active_since_unix_ms", alert.active_since_unix_ms.to_string()),
+                    .field(
+                        "active_since_unix_ms",
+                        alert.active_since_unix_ms.to_string(),
+                    ),
             );
         }
     }
 }
 
 /// Evaluates the rules every [`EVALUATE_EVERY`] until shutdown.
-pub async fn run(alerts: Arc<Alerts>, source: facts::Source, events: Events, shutdown: CancellationToken) {
+pub async fn run(
+    alerts: Arc<Alerts>,
+    source: facts::Source,
+    events: Events,
+    shutdown: CancellationToken,
+) {
     if alerts.rules.is_empty() {
         return;
     }

@@ -227,7 +227,11 @@ impl Events {
     }
 
     pub fn last_seq(&self) -> u64 {
-        *self.inner.seq.lock().unwrap_or_else(PoisonError::into_inner)
+        *self
+            .inner
+            .seq
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -249,7 +253,8 @@ pub async fn run(events: Events, config: EventsConfig, shutdown: CancellationTok
         }
         if ticks % 240 == 1 {
             let store = events.inner.store.clone();
-            let before = now_unix_ms() - i64::try_from(config.keep_for.as_millis()).unwrap_or(i64::MAX);
+            let before =
+                now_unix_ms() - i64::try_from(config.keep_for.as_millis()).unwrap_or(i64::MAX);
             let keep = config.keep;
             match tokio::task::spawn_blocking(move || store.prune_events(keep, before)).await {
                 Ok(Ok(0)) => {}

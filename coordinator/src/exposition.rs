@@ -54,13 +54,16 @@ impl Counters {
     /// Counts the commands of a settled job (`convoy_commands_total{kind,state}` and
     /// their durations).
     pub fn job_settled(&self, job: &convoy_proto::v1::Job) {
-        let kind = match job.action.split_once(' ').map(|(k, _)| k) {
-            Some(k @ ("deploy" | "rollback" | "backup" | "restore" | "drill")) => k,
-            _ => "run",
-        };
+        let first = job.action.split(' ').next().unwrap_or_default();
+        let known = ["deploy", "rollback", "backup", "restore", "drill"];
+        let kind = if known.contains(&first) { first } else { "run" };
         for host in &job.hosts {
             let state = convoy_proto::v1::CommandState::try_from(host.state)
-                .map(|s| s.as_str_name().trim_start_matches("COMMAND_STATE_").to_ascii_lowercase())
+                .map(|s| {
+                    s.as_str_name()
+                        .trim_start_matches("COMMAND_STATE_")
+                        .to_ascii_lowercase()
+                })
                 .unwrap_or_else(|_| "unknown".into());
             self.commands
                 .get_or_create(&vec![("kind".into(), kind.into()), ("state".into(), state)])
@@ -95,7 +98,10 @@ fn float_family() -> Family<Labels, FloatGauge> {
 }
 
 fn l(pairs: &[(&str, &str)]) -> Labels {
-    pairs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect()
 }
 
 impl Exposition {
@@ -103,8 +109,13 @@ impl Exposition {
     pub fn render(&self) -> String {
         let mut m = Metrics::default();
         let info = family();
-        info.get_or_create(&l(&[("version", env!("CARGO_PKG_VERSION"))])).set(1);
-        m.register("convoy_build_info", "Build of the running coordinator", info);
+        info.get_or_create(&l(&[("version", env!("CARGO_PKG_VERSION"))]))
+            .set(1);
+        m.register(
+            "convoy_build_info",
+            "Build of the running coordinator",
+            info,
+        );
 
         let agents = family();
         let (mut online, mut offline) = (0i64, 0i64);
@@ -115,53 +126,102 @@ impl Exposition {
         let disk = float_family();
         let up = family();
         self.registry.visit(|record, is_online| {
-            if is_online { online += 1 } else { offline += 1 }
+            if is_online {
+                online += 1
+            } else {
+                offline += 1
+            }
             if !per_host {
                 return;
             }
             let mut labels = vec![("id".to_string(), record.id.clone())];
             for key in &self.config.per_host_labels {
-                labels.push((key.clone(), record.labels.get(key).cloned().unwrap_or_default()));
+                labels.push((
+                    key.clone(),
+                    record.labels.get(key).cloned().unwrap_or_default(),
+                ));
             }
             up.get_or_create(&labels).set(i64::from(is_online));
             if let Some(sample) = &record.last_metrics {
                 cpu.get_or_create(&labels).set(sample.cpu_percent);
-                let pct = |u: u64, t: u64| if t == 0 { 0.0 } else { u as f64 * 100.0 / t as f64 };
-                mem.get_or_create(&labels).set(pct(sample.mem_used_bytes, sample.mem_total_bytes));
+                let pct = |u: u64, t: u64| {
+                    if t == 0 {
+                        0.0
+                    } else {
+                        u as f64 * 100.0 / t as f64
+                    }
+                };
+                mem.get_or_create(&labels)
+                    .set(pct(sample.mem_used_bytes, sample.mem_total_bytes));
                 load.get_or_create(&labels).set(sample.load1);
                 for d in sample.disks.iter().take(crate::history::MAX_DISKS) {
                     let mut with_mount = labels.clone();
                     with_mount.push(("mount".into(), d.mount.clone()));
-                    disk.get_or_create(&with_mount).set(pct(d.used_bytes, d.total_bytes));
+                    disk.get_or_create(&with_mount)
+                        .set(pct(d.used_bytes, d.total_bytes));
                 }
             }
         });
         agents.get_or_create(&l(&[("state", "online")])).set(online);
-        agents.get_or_create(&l(&[("state", "offline")])).set(offline);
-        m.register("convoy_agents", "Agents known to the coordinator, by state", agents);
+        agents
+            .get_or_create(&l(&[("state", "offline")]))
+            .set(offline);
+        m.register(
+            "convoy_agents",
+            "Agents known to the coordinator, by state",
+            agents,
+        );
         if per_host {
             m.register("convoy_host_up", "Whether the host has a live session", up);
             m.register("convoy_host_cpu_percent", "Host CPU use, percent", cpu);
-            m.register("convoy_host_memory_used_percent", "Host memory used, percent", mem);
+            m.register(
+                "convoy_host_memory_used_percent",
+                "Host memory used, percent",
+                mem,
+            );
             m.register("convoy_host_load1", "Host one-minute load average", load);
-            m.register("convoy_host_disk_used_percent", "Host disk space used, percent", disk);
+            m.register(
+                "convoy_host_disk_used_percent",
+                "Host disk space used, percent",
+                disk,
+            );
         }
 
-        m.register("convoy_commands", "Commands finished, by kind and final state", self.counters.commands.clone());
+        m.register(
+            "convoy_commands",
+            "Commands finished, by kind and final state",
+            self.counters.commands.clone(),
+        );
         m.register_with_unit(
             "convoy_command_duration",
             "Time from a command's start to its end on the host",
             Unit::Seconds,
             self.counters.command_seconds.clone(),
         );
-        m.register("convoy_grpc_requests", "gRPC calls served, by method and status code", self.counters.grpc.clone());
-        m.register("convoy_heartbeats", "Agent heartbeats with metrics received", self.recorder.heartbeats.clone());
+        m.register(
+            "convoy_grpc_requests",
+            "gRPC calls served, by method and status code",
+            self.counters.grpc.clone(),
+        );
+        m.register(
+            "convoy_heartbeats",
+            "Agent heartbeats with metrics received",
+            self.recorder.heartbeats.clone(),
+        );
         let appended = Counter::<u64, AtomicU64>::default();
         appended.inc_by(self.events.last_seq());
-        m.register("convoy_events", "Events appended to the event log", appended);
+        m.register(
+            "convoy_events",
+            "Events appended to the event log",
+            appended,
+        );
         let dropped = Counter::<u64, AtomicU64>::default();
         dropped.inc_by(self.recorder.dropped());
-        m.register("convoy_history_samples_dropped", "Heartbeat samples the history could not queue", dropped);
+        m.register(
+            "convoy_history_samples_dropped",
+            "Heartbeat samples the history could not queue",
+            dropped,
+        );
 
         let rollouts = family();
         let hosts = Family::<Labels, Counter>::default();
@@ -170,15 +230,25 @@ impl Exposition {
         if let Ok(records) = self.store.rollouts() {
             let (mut ok, mut failed) = (0u64, 0u64);
             for record in &records {
-                rollouts.get_or_create(&l(&[("state", &record.state)])).inc();
+                rollouts
+                    .get_or_create(&l(&[("state", &record.state)]))
+                    .inc();
                 ok += u64::from(record.succeeded);
                 failed += u64::from(record.failures);
             }
-            hosts.get_or_create(&l(&[("result", "succeeded")])).inc_by(ok);
-            hosts.get_or_create(&l(&[("result", "failed")])).inc_by(failed);
+            hosts
+                .get_or_create(&l(&[("result", "succeeded")]))
+                .inc_by(ok);
+            hosts
+                .get_or_create(&l(&[("result", "failed")]))
+                .inc_by(failed);
         }
         m.register("convoy_rollouts", "Rollouts, by state", rollouts);
-        m.register("convoy_rollout_hosts", "Hosts rollouts moved, by result", hosts);
+        m.register(
+            "convoy_rollout_hosts",
+            "Hosts rollouts moved, by result",
+            hosts,
+        );
         if let Ok(all) = self.store.backups() {
             for backup in all {
                 let labels = l(&[("host", &backup.host), ("set", &backup.set)]);
@@ -192,19 +262,41 @@ impl Exposition {
                 }
             }
         }
-        m.register("convoy_backup_last_success_timestamp_seconds", "When the last complete backup of a set on a host finished", backups);
-        m.register("convoy_backup_last_drill_timestamp_seconds", "When the last passed recovery drill of a set on a host ran", drills);
+        m.register(
+            "convoy_backup_last_success_timestamp_seconds",
+            "When the last complete backup of a set on a host finished",
+            backups,
+        );
+        m.register(
+            "convoy_backup_last_drill_timestamp_seconds",
+            "When the last passed recovery drill of a set on a host ran",
+            drills,
+        );
         let certs = float_family();
         for path in &self.certs {
             if let Some(at) = crate::alerts::facts::cert_not_after(path) {
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                certs.get_or_create(&l(&[("cert", &name)])).set(at as f64 / 1000.0);
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                certs
+                    .get_or_create(&l(&[("cert", &name)]))
+                    .set(at as f64 / 1000.0);
             }
         }
-        m.register("convoy_cert_expiry_timestamp_seconds", "When the coordinator's certificates expire", certs);
+        m.register(
+            "convoy_cert_expiry_timestamp_seconds",
+            "When the coordinator's certificates expire",
+            certs,
+        );
         let size = Gauge::<i64, AtomicI64>::default();
         size.set(i64::try_from(self.store.size_on_disk().unwrap_or(0)).unwrap_or(i64::MAX));
-        m.register_with_unit("convoy_store_size", "Size of the coordinator's store on disk", Unit::Bytes, size);
+        m.register_with_unit(
+            "convoy_store_size",
+            "Size of the coordinator's store on disk",
+            Unit::Bytes,
+            size,
+        );
         let firing = family();
         for rule in &self.alerts.rules {
             firing.get_or_create(&l(&[("rule", &rule.name)])).set(0);
@@ -212,7 +304,11 @@ impl Exposition {
         for alert in self.alerts.list(false) {
             firing.get_or_create(&l(&[("rule", &alert.rule)])).inc();
         }
-        m.register("convoy_alerts_firing", "Alert instances firing, by rule", firing);
+        m.register(
+            "convoy_alerts_firing",
+            "Alert instances firing, by rule",
+            firing,
+        );
 
         let mut out = String::new();
         // Writing to a String cannot fail.
@@ -247,10 +343,14 @@ pub async fn serve(
             let exposition = exposition.clone();
             let stop = shutdown.clone();
             connections.spawn(async move {
-                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                    let exposition = exposition.clone();
-                    async move { Ok::<_, std::convert::Infallible>(answer(&request, exposition).await) }
-                });
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let exposition = exposition.clone();
+                        async move {
+                            Ok::<_, std::convert::Infallible>(answer(&request, exposition).await)
+                        }
+                    },
+                );
                 let connection = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
                 tokio::select! {
@@ -296,9 +396,12 @@ async fn answer(
 ) -> hyper::Response<Full<Bytes>> {
     let reply = |status: u16, kind: &str, body: String| {
         let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
-        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
+        *response.status_mut() =
+            hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
         if let Ok(value) = kind.parse() {
-            response.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
+            response
+                .headers_mut()
+                .insert(hyper::header::CONTENT_TYPE, value);
         }
         response
     };
@@ -315,12 +418,24 @@ async fn answer(
                 .await
                 .unwrap_or_default();
             if openmetrics {
-                reply(200, "application/openmetrics-text; version=1.0.0; charset=utf-8", body)
+                reply(
+                    200,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    body,
+                )
             } else {
-                reply(200, "text/plain; version=0.0.4; charset=utf-8", to_classic(&body))
+                reply(
+                    200,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    to_classic(&body),
+                )
             }
         }
-        (&hyper::Method::GET, "/") => reply(200, "text/plain", "convoy coordinator: see /metrics\n".into()),
+        (&hyper::Method::GET, "/") => reply(
+            200,
+            "text/plain",
+            "convoy coordinator: see /metrics\n".into(),
+        ),
         _ => reply(404, "text/plain", "not found\n".into()),
     }
 }

@@ -72,7 +72,9 @@ impl HistoryConfig {
             || self.keep_15m < self.keep_1m
             || self.keep_1m < Duration::from_secs(1800)
         {
-            return Err("history: need 1m <= keep_raw <= keep_1m <= keep_15m and keep_1m >= 30m".into());
+            return Err(
+                "history: need 1m <= keep_raw <= keep_1m <= keep_15m and keep_1m >= 30m".into(),
+            );
         }
         Ok(())
     }
@@ -91,7 +93,11 @@ pub struct Sample {
 impl Sample {
     pub fn from_metrics(at_ms: i64, m: &MetricsSample) -> Self {
         let pct = |used: u64, total: u64| {
-            if total == 0 { 0.0 } else { (used as f64 * 100.0 / total as f64) as f32 }
+            if total == 0 {
+                0.0
+            } else {
+                (used as f64 * 100.0 / total as f64) as f32
+            }
         };
         let disks = m
             .disks
@@ -172,11 +178,19 @@ impl Summary {
     }
 
     fn of_sample(sample: &Sample) -> Self {
-        let one = |v: f32| Stat { min: v, max: v, avg: v };
+        let one = |v: f32| Stat {
+            min: v,
+            max: v,
+            avg: v,
+        };
         Summary {
             count: 1,
             base: sample.base.map(one),
-            disks: sample.disks.iter().map(|(m, v)| (m.clone(), one(*v))).collect(),
+            disks: sample
+                .disks
+                .iter()
+                .map(|(m, v)| (m.clone(), one(*v)))
+                .collect(),
         }
     }
 }
@@ -234,7 +248,12 @@ pub type MinuteRow = (i64, String, Vec<Sample>, Summary);
 impl Downsampler {
     pub fn add(&mut self, host: String, sample: Sample) {
         let minute = sample.at_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
-        self.open.entry(minute).or_default().entry(host).or_default().push(sample);
+        self.open
+            .entry(minute)
+            .or_default()
+            .entry(host)
+            .or_default()
+            .push(sample);
     }
 
     /// Every minute that ended at or before `now`, taken out.
@@ -371,7 +390,8 @@ impl History {
             }
             start += QUARTER_MS;
             self.quarters_done = start;
-            self.store.put_event_mark(QUARTERS_MARK, &start.to_string())?;
+            self.store
+                .put_event_mark(QUARTERS_MARK, &start.to_string())?;
         }
         Ok(())
     }
@@ -406,7 +426,9 @@ pub async fn run(
         let writer = history.clone();
         let known = registry.clone();
         let done = tokio::task::spawn_blocking(move || {
-            let mut writer = writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut writer = writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             writer.tick(crate::registry::now_unix_ms(), &|host| known.is_known(host))
         })
         .await;
@@ -416,7 +438,9 @@ pub async fn run(
             Err(err) => tracing::error!(error = %err, "metrics history writer panicked"),
         }
     }
-    let mut writer = history.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut writer = history
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Err(err) = writer.finish() {
         tracing::error!(error = %err, "cannot write the metrics history at shutdown");
     }

@@ -69,7 +69,11 @@ pub async fn start(
     } = prepared;
     let monitor = &config.monitor;
     let certs = vec![config.tls.cert.clone(), config.tls.ca.clone()];
-    tracker.spawn(crate::events::run(events.clone(), monitor.events, shutdown.clone()));
+    tracker.spawn(crate::events::run(
+        events.clone(),
+        monitor.events,
+        shutdown.clone(),
+    ));
     tracker.spawn(crate::events::sources::run(
         events.clone(),
         counters.clone(),
@@ -79,7 +83,11 @@ pub async fn start(
         shutdown.clone(),
     ));
     if let Some(history) = history {
-        tracker.spawn(crate::history::run(history, registry.clone(), shutdown.clone()));
+        tracker.spawn(crate::history::run(
+            history,
+            registry.clone(),
+            shutdown.clone(),
+        ));
     }
     let alerts = Alerts::new(monitor.alerts.clone());
     tracker.spawn(crate::alerts::run(
@@ -92,7 +100,12 @@ pub async fn start(
         events.clone(),
         shutdown.clone(),
     ));
-    crate::notify::start(events.clone(), monitor.notify.clone(), tracker, shutdown.clone());
+    crate::notify::start(
+        events.clone(),
+        monitor.notify.clone(),
+        tracker,
+        shutdown.clone(),
+    );
     if let Some(listen) = monitor.metrics.listen {
         let exposition = Arc::new(Exposition {
             config: monitor.metrics.clone(),

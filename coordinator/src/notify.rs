@@ -52,7 +52,12 @@ pub fn client() -> reqwest::Client {
 }
 
 /// Starts the outbox: a router that reads new deliveries and one task per sink.
-pub fn start(events: Events, sinks: Vec<NotifyConfig>, tracker: &TaskTracker, shutdown: CancellationToken) {
+pub fn start(
+    events: Events,
+    sinks: Vec<NotifyConfig>,
+    tracker: &TaskTracker,
+    shutdown: CancellationToken,
+) {
     if sinks.is_empty() {
         return;
     }
@@ -61,7 +66,13 @@ pub fn start(events: Events, sinks: Vec<NotifyConfig>, tracker: &TaskTracker, sh
     for sink in sinks {
         let (tx, rx) = mpsc::unbounded_channel();
         queues.insert(sink.name.clone(), tx);
-        tracker.spawn(sink_task(events.clone(), sink, client.clone(), rx, shutdown.clone()));
+        tracker.spawn(sink_task(
+            events.clone(),
+            sink,
+            client.clone(),
+            rx,
+            shutdown.clone(),
+        ));
     }
     tracker.spawn(router(events, queues, shutdown));
 }
@@ -121,7 +132,10 @@ async fn sink_task(
                 None => return,
             },
         };
-        if deliver(&events, &sink, &client, delivery, &shutdown).await.is_err() {
+        if deliver(&events, &sink, &client, delivery, &shutdown)
+            .await
+            .is_err()
+        {
             return;
         }
     }

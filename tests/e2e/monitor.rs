@@ -70,7 +70,10 @@ impl Receiver {
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
-        let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let length: usize = headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         while raw.len() < head_end + length {
             let n = stream.read(&mut buf)?;
             if n == 0 {
@@ -85,13 +88,30 @@ impl Receiver {
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok();
         let status = if failing { 500 } else { 200 };
-        self.got.lock().unwrap().push(Received { headers, body, status });
-        let reason = if failing { "Internal Server Error" } else { "OK" };
-        write!(stream, "HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        self.got.lock().unwrap().push(Received {
+            headers,
+            body,
+            status,
+        });
+        let reason = if failing {
+            "Internal Server Error"
+        } else {
+            "OK"
+        };
+        write!(
+            stream,
+            "HTTP/1.1 {status} {reason}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
     }
 
     fn accepted(&self) -> Vec<Received> {
-        self.got.lock().unwrap().iter().filter(|r| r.status == 200).cloned().collect()
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.status == 200)
+            .cloned()
+            .collect()
     }
 }
 
@@ -121,8 +141,14 @@ fn hmac(secret: &str, body: &[u8]) -> String {
     key.resize(64, 0);
     let inner: Vec<u8> = key.iter().map(|b| b ^ 0x36).collect();
     let outer: Vec<u8> = key.iter().map(|b| b ^ 0x5c).collect();
-    let inner_hash = Sha256::new().chain_update(&inner).chain_update(body).finalize();
-    let mac = Sha256::new().chain_update(&outer).chain_update(inner_hash).finalize();
+    let inner_hash = Sha256::new()
+        .chain_update(&inner)
+        .chain_update(body)
+        .finalize();
+    let mac = Sha256::new()
+        .chain_update(&outer)
+        .chain_update(inner_hash)
+        .finalize();
     format!("sha256={}", hex::encode(mac))
 }
 
@@ -137,7 +163,11 @@ fn append_config(fleet: &Fleet, extra: &str) {
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut text = String::new();
     stream.read_to_string(&mut text).ok()?;
     let (head, body) = text.split_once("\r\n\r\n")?;
@@ -145,7 +175,10 @@ fn http_get(port: u16, path: &str) -> Option<String> {
         return None;
     }
     // The coordinator answers with Content-Length; others may chunk.
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         let mut out = String::new();
         let mut rest = body;
         while let Some((size, tail)) = rest.split_once("\r\n") {
@@ -181,56 +214,104 @@ fn webhooks_are_signed_ordered_retried_and_survive_a_sigkill() {
         let out = fleet.ok(&["alerts", "-o", "json"]);
         out.contains("\"busy\"").then_some(out)
     });
-    assert!(alerts.contains("\"host\": \"web-1\"") && alerts.contains("\"state\": \"firing\""), "{alerts}");
+    assert!(
+        alerts.contains("\"host\": \"web-1\"") && alerts.contains("\"state\": \"firing\""),
+        "{alerts}"
+    );
     // The agent dies: offline, and the alert resolves (no metrics from an offline host).
     agent.signal("-KILL");
     agent.wait(Duration::from_secs(10));
     let kinds = |r: &Receiver| -> Vec<String> {
-        r.accepted().iter().map(|x| json_field(&x.body, "kind")).collect()
+        r.accepted()
+            .iter()
+            .map(|x| json_field(&x.body, "kind"))
+            .collect()
     };
-    wait_until("firing, offline and resolved delivered", Duration::from_secs(30), || {
-        let k = kinds(&receiver);
-        (k.contains(&"alert.firing".into())
-            && k.contains(&"agent.offline".into())
-            && k.contains(&"alert.resolved".into()))
-        .then_some(())
-    });
+    wait_until(
+        "firing, offline and resolved delivered",
+        Duration::from_secs(30),
+        || {
+            let k = kinds(&receiver);
+            (k.contains(&"alert.firing".into())
+                && k.contains(&"agent.offline".into())
+                && k.contains(&"alert.resolved".into()))
+            .then_some(())
+        },
+    );
     let got = receiver.got.lock().unwrap().clone();
     assert_eq!(got[0].status, 500);
     assert_eq!(got[1].status, 500);
     assert_eq!(got[2].status, 200);
     assert_eq!(
-        (json_field(&got[0].body, "id"), json_field(&got[2].body, "id")),
-        (json_field(&got[0].body, "id"), json_field(&got[0].body, "id")),
+        (
+            json_field(&got[0].body, "id"),
+            json_field(&got[2].body, "id")
+        ),
+        (
+            json_field(&got[0].body, "id"),
+            json_field(&got[0].body, "id")
+        ),
         "the same event retried"
     );
     assert_eq!(got[2].headers["x-convoy-delivery-attempt"], "3");
     for request in &got {
-        assert_eq!(request.headers["x-convoy-signature"], hmac("s3cret", request.body.as_bytes()));
-        assert_eq!(request.headers["x-convoy-event-id"], json_field(&request.body, "id"));
+        assert_eq!(
+            request.headers["x-convoy-signature"],
+            hmac("s3cret", request.body.as_bytes())
+        );
+        assert_eq!(
+            request.headers["x-convoy-event-id"],
+            json_field(&request.body, "id")
+        );
         assert_eq!(json_field(&request.body, "schema"), "convoy.event.v1");
     }
     let log = fleet.ok(&["notify", "log", "-o", "json"]);
-    assert!(log.contains("\"attempts\": 3") && log.contains("\"status\": \"delivered\""), "{log}");
+    assert!(
+        log.contains("\"attempts\": 3") && log.contains("\"status\": \"delivered\""),
+        "{log}"
+    );
     let events = fleet.ok(&["events", "--kind", "alert.*", "-o", "json"]);
-    assert!(events.contains("alert.firing") && events.contains("alert.resolved") && !events.contains("agent.offline"), "{events}");
+    assert!(
+        events.contains("alert.firing")
+            && events.contains("alert.resolved")
+            && !events.contains("agent.offline"),
+        "{events}"
+    );
 
     // The receiver goes down; the agent comes back; its event is stuck in the outbox when
     // the coordinator is SIGKILLed, and is delivered after the restart.
     receiver.down.store(true, Ordering::SeqCst);
     let agent = fleet.agent("web-1");
-    wait_until("agent.back to be attempted", Duration::from_secs(30), || {
-        let log = fleet.ok(&["notify", "log", "-o", "json"]);
-        let value: serde_json::Value = serde_json::from_str(&log).ok()?;
-        value.as_array()?.iter().any(|d| d["kind"] == "agent.back" && d["status"] == "pending" && d["attempts"].as_u64() >= Some(1)).then_some(())
-    });
+    wait_until(
+        "agent.back to be attempted",
+        Duration::from_secs(30),
+        || {
+            let log = fleet.ok(&["notify", "log", "-o", "json"]);
+            let value: serde_json::Value = serde_json::from_str(&log).ok()?;
+            value
+                .as_array()?
+                .iter()
+                .any(|d| {
+                    d["kind"] == "agent.back"
+                        && d["status"] == "pending"
+                        && d["attempts"].as_u64() >= Some(1)
+                })
+                .then_some(())
+        },
+    );
     coordinator.signal("-KILL");
     coordinator.wait(Duration::from_secs(10));
     receiver.down.store(false, Ordering::SeqCst);
     let coordinator = fleet.serve();
-    wait_until("agent.back delivered after the restart", Duration::from_secs(30), || {
-        kinds(&receiver).contains(&"agent.back".into()).then_some(())
-    });
+    wait_until(
+        "agent.back delivered after the restart",
+        Duration::from_secs(30),
+        || {
+            kinds(&receiver)
+                .contains(&"agent.back".into())
+                .then_some(())
+        },
+    );
 
     // Once each (after dedup by id), in the log's order.
     let mut seen = std::collections::BTreeSet::new();
@@ -245,7 +326,11 @@ fn webhooks_are_signed_ordered_retried_and_survive_a_sigkill() {
         last = seq;
     }
     coordinator.signal("-TERM");
-    assert!(coordinator.wait(Duration::from_secs(15)).success(), "{}", fleet.log("convoy"));
+    assert!(
+        coordinator.wait(Duration::from_secs(15)).success(),
+        "{}",
+        fleet.log("convoy")
+    );
     drop(agent);
 }
 
@@ -318,7 +403,12 @@ fn prometheus_scrapes_and_alertmanager_receives() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let checked = promtool.wait_with_output().unwrap();
     assert!(
         checked.status.success(),
@@ -348,15 +438,30 @@ fn prometheus_scrapes_and_alertmanager_receives() {
         ],
     );
     // A real Prometheus scrapes it.
-    wait_until("Prometheus to scrape convoy_agents", Duration::from_secs(60), || {
-        http_get(prom_port, "/api/v1/query?query=convoy_agents%7Bstate%3D%22online%22%7D")
+    wait_until(
+        "Prometheus to scrape convoy_agents",
+        Duration::from_secs(60),
+        || {
+            http_get(
+                prom_port,
+                "/api/v1/query?query=convoy_agents%7Bstate%3D%22online%22%7D",
+            )
             .filter(|body| body.contains("\"convoy_agents\"") && body.contains("\"1\"]"))
-    });
+        },
+    );
     // A real Alertmanager receives the alert.
-    let alerts = wait_until("Alertmanager to hold the busy alert", Duration::from_secs(30), || {
-        http_get(am_port, "/api/v2/alerts").filter(|body| body.contains("\"alertname\":\"busy\""))
-    });
-    assert!(alerts.contains("\"instance\":\"web-1\"") && alerts.contains("\"source\":\"convoy\""), "{alerts}");
+    let alerts = wait_until(
+        "Alertmanager to hold the busy alert",
+        Duration::from_secs(30),
+        || {
+            http_get(am_port, "/api/v2/alerts")
+                .filter(|body| body.contains("\"alertname\":\"busy\""))
+        },
+    );
+    assert!(
+        alerts.contains("\"instance\":\"web-1\"") && alerts.contains("\"source\":\"convoy\""),
+        "{alerts}"
+    );
     coordinator.signal("-TERM");
     assert!(coordinator.wait(Duration::from_secs(15)).success());
 }

@@ -38,10 +38,14 @@ async fn a_disk_alert_waits_for_its_for_then_fires_and_resolves() {
     })
     .await
     .unwrap();
-    swarm.wait(Duration::from_secs(20), |p| p.connected == 3).await;
+    swarm
+        .wait(Duration::from_secs(20), |p| p.connected == 3)
+        .await;
     let viewer = pki.operator("vera", Role::Viewer);
     let mut monitor = MonitorClient::new(
-        channel(&coordinator.url(), &pki.ca_cert(), Some(&viewer)).await.unwrap(),
+        channel(&coordinator.url(), &pki.ca_cert(), Some(&viewer))
+            .await
+            .unwrap(),
     );
     let list = |pending| ListAlertsRequest { pending };
 
@@ -51,7 +55,12 @@ async fn a_disk_alert_waits_for_its_for_then_fires_and_resolves() {
     let pending = wait_for("pending alerts", Duration::from_secs(10), || {
         let mut monitor = monitor.clone();
         async move {
-            let alerts = monitor.list_alerts(list(true)).await.ok()?.into_inner().alerts;
+            let alerts = monitor
+                .list_alerts(list(true))
+                .await
+                .ok()?
+                .into_inner()
+                .alerts;
             (alerts.len() == 3).then_some(alerts)
         }
     })
@@ -62,15 +71,26 @@ async fn a_disk_alert_waits_for_its_for_then_fires_and_resolves() {
     let firing = wait_for("three firing alerts", Duration::from_secs(10), || {
         let mut monitor = monitor.clone();
         async move {
-            let alerts = monitor.list_alerts(list(false)).await.ok()?.into_inner().alerts;
+            let alerts = monitor
+                .list_alerts(list(false))
+                .await
+                .ok()?
+                .into_inner()
+                .alerts;
             (alerts.len() == 3).then_some(alerts)
         }
     })
     .await;
     assert!(filled.elapsed() >= Duration::from_secs(2));
     for alert in &firing {
-        assert_eq!((alert.rule.as_str(), alert.state.as_str()), ("disk-full", "firing"));
-        assert!(alert.firing_since_unix_ms - alert.active_since_unix_ms >= 2000, "{alert:?}");
+        assert_eq!(
+            (alert.rule.as_str(), alert.state.as_str()),
+            ("disk-full", "firing")
+        );
+        assert!(
+            alert.firing_since_unix_ms - alert.active_since_unix_ms >= 2000,
+            "{alert:?}"
+        );
         assert!((alert.value - 95.0).abs() < 0.5, "{alert:?}");
         assert!(alert.host.starts_with("sim-"));
     }
@@ -80,7 +100,12 @@ async fn a_disk_alert_waits_for_its_for_then_fires_and_resolves() {
     wait_for("alerts to resolve", Duration::from_secs(10), || {
         let mut monitor = monitor.clone();
         async move {
-            let alerts = monitor.list_alerts(list(true)).await.ok()?.into_inner().alerts;
+            let alerts = monitor
+                .list_alerts(list(true))
+                .await
+                .ok()?
+                .into_inner()
+                .alerts;
             alerts.is_empty().then_some(())
         }
     })
@@ -95,7 +120,14 @@ async fn a_disk_alert_waits_for_its_for_then_fires_and_resolves() {
         .into_inner()
         .events;
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, ["alert.firing"; 3].iter().chain(["alert.resolved"; 3].iter()).copied().collect::<Vec<_>>());
+    assert_eq!(
+        kinds,
+        ["alert.firing"; 3]
+            .iter()
+            .chain(["alert.resolved"; 3].iter())
+            .copied()
+            .collect::<Vec<_>>()
+    );
     assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
 
     // A viewer may read but not send a test notification.

@@ -115,10 +115,20 @@ impl Source {
         if needs(|e| matches!(e, Expr::RolloutFailed)) {
             let mut latest: BTreeMap<String, (i64, String, String)> = BTreeMap::new();
             for record in self.store.rollouts()? {
-                let app = record.spec.as_ref().map(|s| s.app.clone()).unwrap_or_default();
-                let slot = latest.entry(app).or_insert((i64::MIN, String::new(), String::new()));
+                let app = record
+                    .spec
+                    .as_ref()
+                    .map(|s| s.app.clone())
+                    .unwrap_or_default();
+                let slot = latest
+                    .entry(app)
+                    .or_insert((i64::MIN, String::new(), String::new()));
                 if record.created_unix_ms > slot.0 {
-                    *slot = (record.created_unix_ms, record.id.clone(), record.state.clone());
+                    *slot = (
+                        record.created_unix_ms,
+                        record.id.clone(),
+                        record.state.clone(),
+                    );
                 }
             }
             facts.failed_rollouts = latest

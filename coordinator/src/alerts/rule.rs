@@ -38,12 +38,25 @@ pub enum Limit {
 /// What a rule checks.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    Metric { series: SeriesId, op: Op, limit: Limit },
+    Metric {
+        series: SeriesId,
+        op: Op,
+        limit: Limit,
+    },
     Offline,
     HealthFailing,
-    BackupAge { op: Op, age: Duration },
-    DrillAge { op: Op, age: Duration },
-    CertExpires { op: Op, within: Duration },
+    BackupAge {
+        op: Op,
+        age: Duration,
+    },
+    DrillAge {
+        op: Op,
+        age: Duration,
+    },
+    CertExpires {
+        op: Op,
+        within: Duration,
+    },
     RolloutFailed,
 }
 
@@ -100,7 +113,9 @@ impl Expr {
                 other => Err(at(
                     input,
                     lead + 1,
-                    format!("expected METRIC>LIMIT, offline, health=failing, backup_age>26h, drill_age>8d, cert_expires<7d or rollout=failed; found {other:?}"),
+                    format!(
+                        "expected METRIC>LIMIT, offline, health=failing, backup_age>26h, drill_age>8d, cert_expires<7d or rollout=failed; found {other:?}"
+                    ),
                 )),
             };
         };
@@ -122,26 +137,49 @@ impl Expr {
         let op_col = lead + op_at + 1;
         let equals = |expected: &str, expr: Expr| {
             if op.is_some() {
-                return Err(at(input, op_col, format!("{name} takes '=' ({name}={expected})")));
+                return Err(at(
+                    input,
+                    op_col,
+                    format!("{name} takes '=' ({name}={expected})"),
+                ));
             }
             if value == expected {
                 Ok(expr)
             } else {
-                Err(at(input, value_col, format!("expected {name}={expected}, found {value:?}")))
+                Err(at(
+                    input,
+                    value_col,
+                    format!("expected {name}={expected}, found {value:?}"),
+                ))
             }
         };
-        let ordered = || op.ok_or_else(|| at(input, op_col, format!("{name} takes '<' or '>', not '='")));
+        let ordered =
+            || op.ok_or_else(|| at(input, op_col, format!("{name} takes '<' or '>', not '='")));
         let duration = |value: &str| {
-            humantime::parse_duration(value)
-                .map_err(|err| at(input, value_col, format!("expected a duration like 26h or 8d: {err}")))
+            humantime::parse_duration(value).map_err(|err| {
+                at(
+                    input,
+                    value_col,
+                    format!("expected a duration like 26h or 8d: {err}"),
+                )
+            })
         };
         match name {
             "health" => equals("failing", Expr::HealthFailing),
             "rollout" => equals("failed", Expr::RolloutFailed),
             "offline" => Err(at(input, op_col, "offline takes no comparison")),
-            "backup_age" => Ok(Expr::BackupAge { op: ordered()?, age: duration(value)? }),
-            "drill_age" => Ok(Expr::DrillAge { op: ordered()?, age: duration(value)? }),
-            "cert_expires" => Ok(Expr::CertExpires { op: ordered()?, within: duration(value)? }),
+            "backup_age" => Ok(Expr::BackupAge {
+                op: ordered()?,
+                age: duration(value)?,
+            }),
+            "drill_age" => Ok(Expr::DrillAge {
+                op: ordered()?,
+                age: duration(value)?,
+            }),
+            "cert_expires" => Ok(Expr::CertExpires {
+                op: ordered()?,
+                within: duration(value)?,
+            }),
             "" => Err(at(input, lead + 1, "missing metric before the comparison")),
             metric => {
                 let series = SeriesId::parse(metric).map_err(|err| at(input, lead + 1, err))?;

@@ -42,22 +42,36 @@ fn expressions_parse() {
     use crate::history::SeriesId;
     assert_eq!(
         Expr::parse("disk:/>90").unwrap(),
-        Expr::Metric { series: SeriesId::Disk("/".into()), op: Op::Gt, limit: Limit::Absolute(90.0) }
+        Expr::Metric {
+            series: SeriesId::Disk("/".into()),
+            op: Op::Gt,
+            limit: Limit::Absolute(90.0)
+        }
     );
     assert_eq!(
         Expr::parse(" load1 >= 2*cpus").unwrap(),
-        Expr::Metric { series: SeriesId::Base(3), op: Op::Ge, limit: Limit::PerCpu(2.0) }
+        Expr::Metric {
+            series: SeriesId::Base(3),
+            op: Op::Ge,
+            limit: Limit::PerCpu(2.0)
+        }
     );
     assert_eq!(Expr::parse("offline").unwrap(), Expr::Offline);
     assert_eq!(Expr::parse("health=failing").unwrap(), Expr::HealthFailing);
     assert_eq!(Expr::parse("rollout=failed").unwrap(), Expr::RolloutFailed);
     assert_eq!(
         Expr::parse("backup_age>26h").unwrap(),
-        Expr::BackupAge { op: Op::Gt, age: Duration::from_secs(26 * 3600) }
+        Expr::BackupAge {
+            op: Op::Gt,
+            age: Duration::from_secs(26 * 3600)
+        }
     );
     assert_eq!(
         Expr::parse("cert_expires<7d").unwrap(),
-        Expr::CertExpires { op: Op::Lt, within: Duration::from_secs(7 * 86_400) }
+        Expr::CertExpires {
+            op: Op::Lt,
+            within: Duration::from_secs(7 * 86_400)
+        }
     );
 }
 
@@ -84,25 +98,43 @@ fn for_is_honoured_then_it_fires_once_and_resolves() {
     let rules = [rule("disk-full", "disk:/>90", 2, "role=web")];
     let mut evaluator = Evaluator::default();
     let full = Facts {
-        hosts: vec![host("web-1", "web", 95.0, 1.0), host("db-1", "db", 99.0, 1.0)],
+        hosts: vec![
+            host("web-1", "web", 95.0, 1.0),
+            host("db-1", "db", 99.0, 1.0),
+        ],
         ..Facts::default()
     };
-    assert!(evaluator.evaluate(&rules, &full, 1_000).is_empty(), "pending, not firing");
+    assert!(
+        evaluator.evaluate(&rules, &full, 1_000).is_empty(),
+        "pending, not firing"
+    );
     assert_eq!(evaluator.alerts(&rules, true)[0].state, "pending");
     assert!(evaluator.alerts(&rules, false).is_empty());
-    assert!(evaluator.evaluate(&rules, &full, 2_999).is_empty(), "for = 2s not yet over");
+    assert!(
+        evaluator.evaluate(&rules, &full, 2_999).is_empty(),
+        "for = 2s not yet over"
+    );
     let fired = evaluator.evaluate(&rules, &full, 3_000);
     let [Transition::Firing(alert)] = fired.as_slice() else {
         panic!("{fired:?}")
     };
-    assert_eq!((alert.host.as_str(), alert.value, alert.firing_since_unix_ms), ("web-1", 95.0, 3_000));
-    assert!(evaluator.evaluate(&rules, &full, 4_000).is_empty(), "fires once");
+    assert_eq!(
+        (alert.host.as_str(), alert.value, alert.firing_since_unix_ms),
+        ("web-1", 95.0, 3_000)
+    );
+    assert!(
+        evaluator.evaluate(&rules, &full, 4_000).is_empty(),
+        "fires once"
+    );
     let calm = Facts {
         hosts: vec![host("web-1", "web", 50.0, 1.0)],
         ..Facts::default()
     };
     let resolved = evaluator.evaluate(&rules, &calm, 5_000);
-    assert!(matches!(resolved.as_slice(), [Transition::Resolved(a)] if a.host == "web-1"), "{resolved:?}");
+    assert!(
+        matches!(resolved.as_slice(), [Transition::Resolved(a)] if a.host == "web-1"),
+        "{resolved:?}"
+    );
     assert!(evaluator.alerts(&rules, true).is_empty());
 }
 
@@ -110,11 +142,23 @@ fn for_is_honoured_then_it_fires_once_and_resolves() {
 fn a_blip_shorter_than_for_never_fires() {
     let rules = [rule("hot", "cpu>95", 2, "")];
     let mut evaluator = Evaluator::default();
-    let hot = Facts { hosts: vec![host("a", "web", 0.0, 99.0)], ..Facts::default() };
-    let cool = Facts { hosts: vec![host("a", "web", 0.0, 10.0)], ..Facts::default() };
+    let hot = Facts {
+        hosts: vec![host("a", "web", 0.0, 99.0)],
+        ..Facts::default()
+    };
+    let cool = Facts {
+        hosts: vec![host("a", "web", 0.0, 10.0)],
+        ..Facts::default()
+    };
     assert!(evaluator.evaluate(&rules, &hot, 0).is_empty());
-    assert!(evaluator.evaluate(&rules, &cool, 1_500).is_empty(), "no resolved for a pending alert");
-    assert!(evaluator.evaluate(&rules, &hot, 2_000).is_empty(), "pending restarts from 2000");
+    assert!(
+        evaluator.evaluate(&rules, &cool, 1_500).is_empty(),
+        "no resolved for a pending alert"
+    );
+    assert!(
+        evaluator.evaluate(&rules, &hot, 2_000).is_empty(),
+        "pending restarts from 2000"
+    );
     assert_eq!(evaluator.evaluate(&rules, &hot, 4_000).len(), 1);
 }
 

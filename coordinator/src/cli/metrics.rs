@@ -64,11 +64,13 @@ pub fn sparkline(values: &[f64]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let (lo, hi) = values
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(*v), hi.max(*v))
+        });
     values
         .iter()
         .map(|v| {
-            if hi - lo < f64::EPSILON {
+            if (hi - lo).abs() < f64::EPSILON {
                 BARS[0]
             } else {
                 let level = ((v - lo) / (hi - lo) * 7.0).round() as usize;
@@ -78,7 +80,11 @@ pub fn sparkline(values: &[f64]) -> String {
         .collect()
 }
 
-pub async fn run(args: MetricsArgs, connect: &ConnectArgs, output: OutputArg) -> anyhow::Result<()> {
+pub async fn run(
+    args: MetricsArgs,
+    connect: &ConnectArgs,
+    output: OutputArg,
+) -> anyhow::Result<()> {
     let (host, series, selector) = match &args.selector {
         Some(selector) => {
             crate::selector::Selector::parse(selector).map_err(|err| UsageError(err.render()))?;
@@ -89,7 +95,10 @@ pub async fn run(args: MetricsArgs, connect: &ConnectArgs, output: OutputArg) ->
                 return Err(UsageError("name a HOST and at least one SERIES".into()).into());
             };
             if series.is_empty() {
-                return Err(UsageError(format!("name at least one series after {host}, e.g. cpu mem load1")).into());
+                return Err(UsageError(format!(
+                    "name at least one series after {host}, e.g. cpu mem load1"
+                ))
+                .into());
             }
             (host.clone(), series.to_vec(), String::new())
         }
@@ -145,7 +154,10 @@ fn print(answer: &QueryMetricsResponse, output: OutputArg) {
                     })
                     .collect(),
             };
-            out!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            out!(
+                "{}",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            );
         }
         OutputArg::Csv => {
             out!("time,host,series,min,avg,max,count");
@@ -165,7 +177,12 @@ fn print(answer: &QueryMetricsResponse, output: OutputArg) {
             }
         }
         OutputArg::Table if std::io::stdout().is_terminal() => {
-            let width = answer.series.iter().map(|s| s.name.len()).max().unwrap_or(0);
+            let width = answer
+                .series
+                .iter()
+                .map(|s| s.name.len())
+                .max()
+                .unwrap_or(0);
             for s in &answer.series {
                 let avgs: Vec<f64> = s.points.iter().map(|p| p.avg).collect();
                 if avgs.is_empty() {
@@ -173,7 +190,11 @@ fn print(answer: &QueryMetricsResponse, output: OutputArg) {
                     continue;
                 }
                 let min = s.points.iter().map(|p| p.min).fold(f64::INFINITY, f64::min);
-                let max = s.points.iter().map(|p| p.max).fold(f64::NEG_INFINITY, f64::max);
+                let max = s
+                    .points
+                    .iter()
+                    .map(|p| p.max)
+                    .fold(f64::NEG_INFINITY, f64::max);
                 let avg = avgs.iter().sum::<f64>() / avgs.len() as f64;
                 out!(
                     "{:width$}  {}  min {min:.1}  avg {avg:.1}  max {max:.1}  last {:.1}",

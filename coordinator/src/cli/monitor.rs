@@ -118,7 +118,11 @@ fn event_json(e: &Event) -> EventJson<'_> {
 }
 
 fn event_line(e: &Event) -> String {
-    let host = if e.host.is_empty() { "-" } else { e.host.as_str() };
+    let host = if e.host.is_empty() {
+        "-"
+    } else {
+        e.host.as_str()
+    };
     format!(
         "{}  {:<18} {:<8} {:<12} {}",
         rfc3339(e.at_unix_ms).unwrap_or_default(),
@@ -129,10 +133,16 @@ fn event_line(e: &Event) -> String {
     )
 }
 
-pub async fn alerts(args: AlertsArgs, connect: &ConnectArgs, output: OutputFormat) -> anyhow::Result<()> {
+pub async fn alerts(
+    args: AlertsArgs,
+    connect: &ConnectArgs,
+    output: OutputFormat,
+) -> anyhow::Result<()> {
     let mut monitor = client(connect).await?;
     let alerts: Vec<Alert> = monitor
-        .list_alerts(ListAlertsRequest { pending: args.pending })
+        .list_alerts(ListAlertsRequest {
+            pending: args.pending,
+        })
         .await
         .map_err(|status| rpc_error(&connect.addr, status))?
         .into_inner()
@@ -163,9 +173,15 @@ pub async fn alerts(args: AlertsArgs, connect: &ConnectArgs, output: OutputForma
             let now = now_unix_ms();
             let mut table = Table::new();
             table.load_preset(UTF8_BORDERS_ONLY);
-            table.set_header(["RULE", "HOST", "SEVERITY", "STATE", "SINCE", "VALUE", "SUMMARY"]);
+            table.set_header([
+                "RULE", "HOST", "SEVERITY", "STATE", "SINCE", "VALUE", "SUMMARY",
+            ]);
             for a in &alerts {
-                let since = if a.firing_since_unix_ms > 0 { a.firing_since_unix_ms } else { a.active_since_unix_ms };
+                let since = if a.firing_since_unix_ms > 0 {
+                    a.firing_since_unix_ms
+                } else {
+                    a.active_since_unix_ms
+                };
                 table.add_row([
                     a.rule.clone(),
                     a.host.clone(),
@@ -182,7 +198,11 @@ pub async fn alerts(args: AlertsArgs, connect: &ConnectArgs, output: OutputForma
     Ok(())
 }
 
-pub async fn events(args: EventsArgs, connect: &ConnectArgs, output: OutputFormat) -> anyhow::Result<()> {
+pub async fn events(
+    args: EventsArgs,
+    connect: &ConnectArgs,
+    output: OutputFormat,
+) -> anyhow::Result<()> {
     let mut monitor = client(connect).await?;
     let request = ListEventsRequest {
         since_unix_ms: args
@@ -231,7 +251,11 @@ pub async fn events(args: EventsArgs, connect: &ConnectArgs, output: OutputForma
     Ok(())
 }
 
-pub async fn notify(command: NotifyCommand, connect: &ConnectArgs, output: OutputFormat) -> anyhow::Result<()> {
+pub async fn notify(
+    command: NotifyCommand,
+    connect: &ConnectArgs,
+    output: OutputFormat,
+) -> anyhow::Result<()> {
     let mut monitor = client(connect).await?;
     match command {
         NotifyCommand::Test { name } => {
@@ -245,7 +269,9 @@ pub async fn notify(command: NotifyCommand, connect: &ConnectArgs, output: Outpu
                     "{}",
                     serde_json::json!({"sink": name, "ok": reply.ok, "status": reply.status, "error": reply.error})
                 ),
-                OutputFormat::Table if reply.ok => out!("{name}: delivered (HTTP {})", reply.status),
+                OutputFormat::Table if reply.ok => {
+                    out!("{name}: delivered (HTTP {})", reply.status)
+                }
                 OutputFormat::Table => {}
             }
             if !reply.ok {
@@ -254,7 +280,10 @@ pub async fn notify(command: NotifyCommand, connect: &ConnectArgs, output: Outpu
         }
         NotifyCommand::Log { failed, limit } => {
             let deliveries: Vec<Delivery> = monitor
-                .notify_log(NotifyLogRequest { failed_only: failed, limit })
+                .notify_log(NotifyLogRequest {
+                    failed_only: failed,
+                    limit,
+                })
                 .await
                 .map_err(|status| rpc_error(&connect.addr, status))?
                 .into_inner()
@@ -272,7 +301,9 @@ pub async fn notify(command: NotifyCommand, connect: &ConnectArgs, output: Outpu
                             last_error: &d.last_error,
                             created: rfc3339(d.created_unix_ms),
                             updated: rfc3339(d.updated_unix_ms),
-                            next_attempt: (d.status == "pending").then(|| rfc3339(d.next_attempt_unix_ms)).flatten(),
+                            next_attempt: (d.status == "pending")
+                                .then(|| rfc3339(d.next_attempt_unix_ms))
+                                .flatten(),
                         })
                         .collect();
                     out!("{}", serde_json::to_string_pretty(&json)?);
@@ -281,7 +312,9 @@ pub async fn notify(command: NotifyCommand, connect: &ConnectArgs, output: Outpu
                     let now = now_unix_ms();
                     let mut table = Table::new();
                     table.load_preset(UTF8_BORDERS_ONLY);
-                    table.set_header(["EVENT", "KIND", "SINK", "ATTEMPTS", "STATUS", "UPDATED", "ERROR"]);
+                    table.set_header([
+                        "EVENT", "KIND", "SINK", "ATTEMPTS", "STATUS", "UPDATED", "ERROR",
+                    ]);
                     for d in &deliveries {
                         table.add_row([
                             d.event_id.clone(),

@@ -95,7 +95,12 @@ pub fn job_finished(events: &Events, counters: &crate::exposition::Counters, job
                 Draft::new(
                     "job.failed",
                     Severity::Warning,
-                    format!("job {} ({}) failed on {failed} of {} hosts", job.id, job.action, job.hosts.len()),
+                    format!(
+                        "job {} ({}) failed on {failed} of {} hosts",
+                        job.id,
+                        job.action,
+                        job.hosts.len()
+                    ),
                 )
                 .subject(&job.id)
                 .field("action", &job.action)
@@ -107,9 +112,24 @@ pub fn job_finished(events: &Events, counters: &crate::exposition::Counters, job
     for host in &job.hosts {
         let ok = host.state == CommandState::Succeeded as i32;
         let (event, severity, message) = match (kind, ok) {
-            ("backup", true) => ("backup.succeeded", Severity::Info, format!("backup of {set} on {} succeeded", host.host)),
-            ("backup", false) => ("backup.failed", Severity::Critical, format!("backup of {set} on {} failed: {}", host.host, host.message)),
-            ("drill", false) => ("drill.failed", Severity::Critical, format!("recovery drill of {set} on {} failed: {}", host.host, host.message)),
+            ("backup", true) => (
+                "backup.succeeded",
+                Severity::Info,
+                format!("backup of {set} on {} succeeded", host.host),
+            ),
+            ("backup", false) => (
+                "backup.failed",
+                Severity::Critical,
+                format!("backup of {set} on {} failed: {}", host.host, host.message),
+            ),
+            ("drill", false) => (
+                "drill.failed",
+                Severity::Critical,
+                format!(
+                    "recovery drill of {set} on {} failed: {}",
+                    host.host, host.message
+                ),
+            ),
             _ => continue,
         };
         events.append(
@@ -144,8 +164,16 @@ pub fn rollout_changed(events: &Events, id: &str) {
     if events.store().put_event_mark(&key, &now).is_err() {
         return;
     }
-    let app = record.spec.as_ref().map(|s| s.app.clone()).unwrap_or_default();
-    let version = record.spec.as_ref().map(|s| s.version.clone()).unwrap_or_default();
+    let app = record
+        .spec
+        .as_ref()
+        .map(|s| s.app.clone())
+        .unwrap_or_default();
+    let version = record
+        .spec
+        .as_ref()
+        .map(|s| s.version.clone())
+        .unwrap_or_default();
     let draft = |kind, severity, message: String| {
         Draft::new(kind, severity, message)
             .subject(id)
@@ -153,13 +181,21 @@ pub fn rollout_changed(events: &Events, id: &str) {
             .field("version", &version)
     };
     if old_state.is_none() {
-        events.append(draft("rollout.started", Severity::Info, format!("rollout {id} of {app} {version} started")));
+        events.append(draft(
+            "rollout.started",
+            Severity::Info,
+            format!("rollout {id} of {app} {version} started"),
+        ));
     }
     if record.current_wave > old_wave {
         for wave in old_wave..record.current_wave {
             events.append(
-                draft("rollout.wave_done", Severity::Info, format!("rollout {id}: wave {} done", wave + 1))
-                    .field("wave", (wave + 1).to_string()),
+                draft(
+                    "rollout.wave_done",
+                    Severity::Info,
+                    format!("rollout {id}: wave {} done", wave + 1),
+                )
+                .field("wave", (wave + 1).to_string()),
             );
         }
     }
@@ -175,7 +211,10 @@ pub fn rollout_changed(events: &Events, id: &str) {
         events.append(draft(
             kind,
             severity,
-            format!("rollout {id} of {app} {version} {}", record.state.replace('_', " ")),
+            format!(
+                "rollout {id} of {app} {version} {}",
+                record.state.replace('_', " ")
+            ),
         ));
     }
 }
@@ -198,7 +237,11 @@ pub fn schedules_missed(events: &Events) {
         let Some(previous) = previous else {
             continue; // First sight (or first run of this build): nothing to compare with.
         };
-        let skipped_before: u32 = previous.split('|').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let skipped_before: u32 = previous
+            .split('|')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         let why = if schedule.skipped > skipped_before {
             "skipped: the previous job was still running".to_string()
         } else if !schedule.last_error.is_empty() {
@@ -210,7 +253,10 @@ pub fn schedules_missed(events: &Events) {
             Draft::new(
                 "backup.missed",
                 Severity::Critical,
-                format!("scheduled backup of {} ({}) {why}", schedule.set, schedule.selector),
+                format!(
+                    "scheduled backup of {} ({}) {why}",
+                    schedule.set, schedule.selector
+                ),
             )
             .subject(&schedule.set)
             .field("schedule", &schedule.id),
@@ -230,14 +276,25 @@ pub fn certs_expiring(events: &Events, certs: &[std::path::PathBuf], now: i64) {
         if days_left >= CERT_WARN_DAYS {
             continue;
         }
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if !first_time(events, &format!("cert/{name}"), &now.div_euclid(86_400_000).to_string()) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !first_time(
+            events,
+            &format!("cert/{name}"),
+            &now.div_euclid(86_400_000).to_string(),
+        ) {
             continue;
         }
         events.append(
             Draft::new(
                 "cert.expiring",
-                if days_left < 7 { Severity::Critical } else { Severity::Warning },
+                if days_left < 7 {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                },
                 format!("certificate {name} expires in {days_left} days"),
             )
             .subject(&name)

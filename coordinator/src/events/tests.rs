@@ -33,14 +33,29 @@ async fn events_are_ordered_durable_and_carry_their_deliveries() {
     let store = Store::open(dir.path()).unwrap();
     let events = Events::open(store.clone(), routes).unwrap();
     assert_eq!(events.last_seq(), 2, "numbering continues after a restart");
-    let third = events.append(Draft::new("rollout.failed", Severity::Critical, "r-1 failed")).unwrap();
+    let third = events
+        .append(Draft::new(
+            "rollout.failed",
+            Severity::Critical,
+            "r-1 failed",
+        ))
+        .unwrap();
     assert_eq!(third.id, "evt-3");
     let all = store.events_after(0, 100, |_| true).unwrap();
     assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
     let pending = store.pending_deliveries_after(0).unwrap();
     let routed: Vec<(u64, &str)> = pending.iter().map(|d| (d.seq, d.sink.as_str())).collect();
-    assert_eq!(routed, [(1, "all"), (1, "hook"), (2, "all"), (3, "all"), (3, "hook")]);
-    assert_eq!(store.events_newest(1, |e| e.kind.starts_with("rollout.")).unwrap()[0].seq, 3);
+    assert_eq!(
+        routed,
+        [(1, "all"), (1, "hook"), (2, "all"), (3, "all"), (3, "hook")]
+    );
+    assert_eq!(
+        store
+            .events_newest(1, |e| e.kind.starts_with("rollout."))
+            .unwrap()[0]
+            .seq,
+        3
+    );
 }
 
 #[test]
@@ -71,9 +86,19 @@ fn an_expiring_certificate_is_reported_once_a_day() {
     let now = now_unix_ms();
     sources::certs_expiring(&events, std::slice::from_ref(&ca), now);
     sources::certs_expiring(&events, std::slice::from_ref(&ca), now + 60_000);
-    let expiring = store.events_after(0, 10, |e| e.kind == "cert.expiring").unwrap();
+    let expiring = store
+        .events_after(0, 10, |e| e.kind == "cert.expiring")
+        .unwrap();
     assert_eq!(expiring.len(), 1, "once a day");
-    assert!(expiring[0].message.contains("expires in 9 days"), "{}", expiring[0].message);
+    assert!(
+        expiring[0].message.contains("expires in 9 days"),
+        "{}",
+        expiring[0].message
+    );
     sources::certs_expiring(&events, std::slice::from_ref(&ca), now + 86_400_000);
-    assert_eq!(store.events_after(0, 10, |_| true).unwrap().len(), 2, "and again the next day");
+    assert_eq!(
+        store.events_after(0, 10, |_| true).unwrap().len(),
+        2,
+        "and again the next day"
+    );
 }

@@ -78,7 +78,9 @@ impl MonitorRpc for MonitorService {
         auth::require_role(&request, Role::Viewer)?;
         let body = request.into_inner();
         if body.series.is_empty() || body.series.len() > MAX_SERIES {
-            return Err(Status::invalid_argument(format!("ask for 1 to {MAX_SERIES} series")));
+            return Err(Status::invalid_argument(format!(
+                "ask for 1 to {MAX_SERIES} series"
+            )));
         }
         let series = body
             .series
@@ -88,8 +90,16 @@ impl MonitorRpc for MonitorService {
             .map_err(Status::invalid_argument)?;
         let now = now_unix_ms();
         let keep = u64::try_from(self.history.keep_15m.as_millis()).unwrap_or(u64::MAX);
-        let since = if body.since_ms == 0 { 3_600_000 } else { body.since_ms.min(keep) };
-        let step = if body.step_ms == 0 { (since / 60).max(1000) } else { body.step_ms };
+        let since = if body.since_ms == 0 {
+            3_600_000
+        } else {
+            body.since_ms.min(keep)
+        };
+        let step = if body.step_ms == 0 {
+            (since / 60).max(1000)
+        } else {
+            body.step_ms
+        };
         if since / step > MAX_POINTS {
             return Err(Status::invalid_argument(format!(
                 "--step is too small: at most {MAX_POINTS} points per series"
@@ -182,7 +192,11 @@ impl MonitorRpc for MonitorService {
         super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let body = request.into_inner();
-        let limit = if body.limit == 0 { 1000 } else { body.limit.min(MAX_EVENTS) } as usize;
+        let limit = if body.limit == 0 {
+            1000
+        } else {
+            body.limit.min(MAX_EVENTS)
+        } as usize;
         let keep = filter(&body);
         let store = self.events.store().clone();
         let events = tokio::task::spawn_blocking(move || store.events_newest(limit, keep))
@@ -200,7 +214,11 @@ impl MonitorRpc for MonitorService {
         super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let body = request.into_inner();
-        let limit = if body.limit == 0 { 100 } else { body.limit.min(MAX_EVENTS) } as usize;
+        let limit = if body.limit == 0 {
+            100
+        } else {
+            body.limit.min(MAX_EVENTS)
+        } as usize;
         let keep = filter(&body);
         // Subscribe first: an event appended while the backlog is read is then seen twice
         // (and skipped by its sequence number) rather than never.
@@ -255,7 +273,9 @@ impl MonitorRpc for MonitorService {
                 }
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
     async fn test_notify(
@@ -266,25 +286,33 @@ impl MonitorRpc for MonitorService {
         let name = request.get_ref().name.clone();
         let sink = self.sinks.iter().find(|s| s.name == name).cloned();
         let store = self.events.store().clone();
-        let reply = audit::audited(&store, &request, "TestNotify", format!("sink={name}"), |_| async move {
-            let Some(sink) = sink else {
-                return Err(Status::not_found(format!("no [[notify]] sink named {name:?}")));
-            };
-            let outcome = crate::notify::test(&sink).await;
-            let summary = if outcome.ok {
-                format!("delivered ({})", outcome.status)
-            } else {
-                format!("failed: {}", outcome.error)
-            };
-            Ok((
-                TestNotifyResponse {
-                    ok: outcome.ok,
-                    status: u32::from(outcome.status),
-                    error: outcome.error,
-                },
-                summary,
-            ))
-        })
+        let reply = audit::audited(
+            &store,
+            &request,
+            "TestNotify",
+            format!("sink={name}"),
+            |_| async move {
+                let Some(sink) = sink else {
+                    return Err(Status::not_found(format!(
+                        "no [[notify]] sink named {name:?}"
+                    )));
+                };
+                let outcome = crate::notify::test(&sink).await;
+                let summary = if outcome.ok {
+                    format!("delivered ({})", outcome.status)
+                } else {
+                    format!("failed: {}", outcome.error)
+                };
+                Ok((
+                    TestNotifyResponse {
+                        ok: outcome.ok,
+                        status: u32::from(outcome.status),
+                        error: outcome.error,
+                    },
+                    summary,
+                ))
+            },
+        )
         .await?;
         Ok(Response::new(reply))
     }
@@ -296,7 +324,11 @@ impl MonitorRpc for MonitorService {
         super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let body = request.into_inner();
-        let limit = if body.limit == 0 { 100 } else { body.limit.min(MAX_EVENTS) } as usize;
+        let limit = if body.limit == 0 {
+            100
+        } else {
+            body.limit.min(MAX_EVENTS)
+        } as usize;
         let failed_only = body.failed_only;
         let store = self.events.store().clone();
         let deliveries = tokio::task::spawn_blocking(move || {

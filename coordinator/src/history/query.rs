@@ -51,7 +51,13 @@ pub fn query_host(
     let (minute_from, raw_from) = boundaries(config, now);
     let mut parts: Vec<(i64, Summary)> = Vec::new();
     if from < minute_from {
-        parts.extend(store.history_host(Tier::Quarter, host, from, to.min(minute_from), QUARTER_MS)?);
+        parts.extend(store.history_host(
+            Tier::Quarter,
+            host,
+            from,
+            to.min(minute_from),
+            QUARTER_MS,
+        )?);
     }
     if from < raw_from && to > minute_from {
         parts.extend(store.history_host(
@@ -68,7 +74,10 @@ pub fn query_host(
     }
     let mut buckets: BTreeMap<i64, Vec<Summary>> = BTreeMap::new();
     for (at, summary) in parts {
-        buckets.entry(at.div_euclid(step) * step).or_default().push(summary);
+        buckets
+            .entry(at.div_euclid(step) * step)
+            .or_default()
+            .push(summary);
     }
     let merged: Vec<(i64, Summary)> = buckets
         .into_iter()
@@ -153,8 +162,12 @@ pub fn query_selector(
     let mut scan = |tier: Tier, lo: i64, hi: i64| -> Result<(), StoreError> {
         store.history_scan(tier, lo, hi, |at, host, raw| {
             let Some(host) = hosts.get(host) else { return };
-            let Some(summary) = decode_summary(raw) else { return };
-            let Some(stat) = summary.stat(series) else { return };
+            let Some(summary) = decode_summary(raw) else {
+                return;
+            };
+            let Some(stat) = summary.stat(series) else {
+                return;
+            };
             seen.insert(host.as_str());
             let slot = per_host
                 .entry((at.div_euclid(step) * step, host.as_str()))

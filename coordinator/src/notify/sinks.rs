@@ -63,7 +63,9 @@ pub fn alertmanager_body(event: &Event) -> Value {
             event.host.clone(),
         ),
     };
-    let starts: i64 = field("active_since_unix_ms").parse().unwrap_or(event.at_unix_ms);
+    let starts: i64 = field("active_since_unix_ms")
+        .parse()
+        .unwrap_or(event.at_unix_ms);
     let ends = match event.kind.as_str() {
         "alert.resolved" => event.at_unix_ms,
         "alert.firing" => event.at_unix_ms + 24 * 3_600_000,
@@ -95,7 +97,10 @@ pub fn alertmanager_body(event: &Event) -> Value {
 /// `sha256=HEX` of HMAC-SHA256(secret, body).
 pub fn signature(secret: &str, body: &[u8]) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    format!("sha256={}", hex::encode(ring::hmac::sign(&key, body).as_ref()))
+    format!(
+        "sha256={}",
+        hex::encode(ring::hmac::sign(&key, body).as_ref())
+    )
 }
 
 /// The URL and body a sink posts for `event`.
@@ -126,7 +131,12 @@ pub struct Outcome {
 }
 
 /// Posts `event` to `sink` once.
-pub async fn send(client: &reqwest::Client, sink: &NotifyConfig, event: &Event, attempt: u32) -> Outcome {
+pub async fn send(
+    client: &reqwest::Client,
+    sink: &NotifyConfig,
+    event: &Event,
+    attempt: u32,
+) -> Outcome {
     let (url, body) = request(sink, event);
     let mut post = client
         .post(&url)

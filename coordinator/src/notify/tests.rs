@@ -20,7 +20,10 @@ fn event(kind: &str) -> Event {
         fields: BTreeMap::from([
             ("instance".to_string(), "web-1".to_string()),
             ("alert_severity".to_string(), "critical".to_string()),
-            ("active_since_unix_ms".to_string(), "1699999990000".to_string()),
+            (
+                "active_since_unix_ms".to_string(),
+                "1699999990000".to_string(),
+            ),
         ]),
     }
 }
@@ -28,10 +31,27 @@ fn event(kind: &str) -> Event {
 #[test]
 fn webhook_schema_is_stable() {
     let body = webhook_body(&event("rollout.failed"));
-    let keys: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
-        ["at", "at_unix_ms", "fields", "host", "id", "kind", "message", "schema", "seq", "severity", "subject"]
+        [
+            "at",
+            "at_unix_ms",
+            "fields",
+            "host",
+            "id",
+            "kind",
+            "message",
+            "schema",
+            "seq",
+            "severity",
+            "subject"
+        ]
     );
     assert_eq!(body["schema"], "convoy.event.v1");
     assert_eq!(body["id"], "evt-7");
@@ -50,14 +70,22 @@ fn signature_is_hmac_sha256() {
 #[test]
 fn slack_and_alertmanager_payloads() {
     let slack = slack_body(&event("alert.firing"));
-    assert!(slack["text"].as_str().unwrap().contains("*alert.firing* disk-full firing on web-1"));
+    assert!(
+        slack["text"]
+            .as_str()
+            .unwrap()
+            .contains("*alert.firing* disk-full firing on web-1")
+    );
     let fired = alertmanager_body(&event("alert.firing"));
     assert_eq!(fired[0]["labels"]["alertname"], "disk-full");
     assert_eq!(fired[0]["labels"]["instance"], "web-1");
     assert_eq!(fired[0]["startsAt"], "2023-11-14T22:13:10.000Z");
     let resolved = alertmanager_body(&event("alert.resolved"));
     assert_eq!(resolved[0]["endsAt"], "2023-11-14T22:13:20.000Z");
-    assert_eq!(resolved[0]["labels"], fired[0]["labels"], "resolves the same alert");
+    assert_eq!(
+        resolved[0]["labels"], fired[0]["labels"],
+        "resolves the same alert"
+    );
     let other = alertmanager_body(&event("backup.failed"));
     assert_eq!(other[0]["labels"]["alertname"], "convoy_event");
     assert_eq!(other[0]["labels"]["kind"], "backup.failed");

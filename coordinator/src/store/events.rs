@@ -129,7 +129,11 @@ impl Store {
 
     /// Drops events beyond `keep_count` and those older than `before_unix_ms` (with their
     /// finished deliveries). Returns how many events went.
-    pub fn prune_events(&self, keep_count: usize, before_unix_ms: i64) -> Result<usize, StoreError> {
+    pub fn prune_events(
+        &self,
+        keep_count: usize,
+        before_unix_ms: i64,
+    ) -> Result<usize, StoreError> {
         let total = self.monitor.events.len();
         let mut over = total.saturating_sub(keep_count);
         let mut removed = 0;
@@ -208,7 +212,9 @@ impl Store {
     }
 
     pub fn put_event_mark(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.monitor.marks.insert(key.as_bytes(), value.as_bytes())?;
+        self.monitor
+            .marks
+            .insert(key.as_bytes(), value.as_bytes())?;
         Ok(())
     }
 }

@@ -208,8 +208,13 @@ impl Store {
         while minute < to {
             let k = key(minute, host);
             if let Some(raw) = self.monitor.history.raw.get(&k)? {
-                let samples = decode_chunk(minute, &raw).ok_or_else(|| corrupt("history_raw", &k))?;
-                out.extend(samples.into_iter().filter(|s| s.at_ms >= from && s.at_ms < to));
+                let samples =
+                    decode_chunk(minute, &raw).ok_or_else(|| corrupt("history_raw", &k))?;
+                out.extend(
+                    samples
+                        .into_iter()
+                        .filter(|s| s.at_ms >= from && s.at_ms < to),
+                );
             }
             minute += 60_000;
         }
@@ -234,7 +239,10 @@ impl Store {
         while at < to {
             let k = key(at, host);
             if let Some(raw) = tree.get(&k)? {
-                out.push((at, decode_summary(&raw).ok_or_else(|| corrupt("history", &k))?));
+                out.push((
+                    at,
+                    decode_summary(&raw).ok_or_else(|| corrupt("history", &k))?,
+                ));
             }
             at += width;
         }
@@ -307,7 +315,10 @@ impl Store {
     pub fn history_bytes(&self) -> Result<[u64; 3], StoreError> {
         let trees = &self.monitor.history;
         let mut out = [0u64; 3];
-        for (slot, tree) in out.iter_mut().zip([&trees.raw, &trees.minute, &trees.quarter]) {
+        for (slot, tree) in out
+            .iter_mut()
+            .zip([&trees.raw, &trees.minute, &trees.quarter])
+        {
             for item in tree.iter() {
                 let (k, v) = item?;
                 *slot += (k.len() + v.len()) as u64;

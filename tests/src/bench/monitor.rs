@@ -46,7 +46,11 @@ pub fn prefill(data_dir: &Path, hosts: usize, span: Duration) -> anyhow::Result<
             .map(|index| {
                 let mut base = [0.0f32; BASE_SERIES.len()];
                 base[0] = ((index as i64 + minute) % 100) as f32;
-                let sample = Sample { at_ms: at, base, disks: vec![("/".into(), 40.0)] };
+                let sample = Sample {
+                    at_ms: at,
+                    base,
+                    disks: vec![("/".into(), 40.0)],
+                };
                 let summary = summarize(std::slice::from_ref(&sample)).unwrap_or_default();
                 (at, format!("sim-{index:0width$}"), Vec::new(), summary)
             })
@@ -58,7 +62,9 @@ pub fn prefill(data_dir: &Path, hosts: usize, span: Duration) -> anyhow::Result<
 }
 
 fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .flatten()
         .map(|e| match e.metadata() {
@@ -71,7 +77,10 @@ fn dir_bytes(dir: &Path) -> u64 {
 
 fn scrape(port: u16) -> anyhow::Result<usize> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    write!(stream, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
     let mut body = Vec::new();
     stream.read_to_end(&mut body)?;
     anyhow::ensure!(body.starts_with(b"HTTP/1.1 200"), "scrape failed");
@@ -88,7 +97,9 @@ struct Phase {
 }
 
 async fn phase(args: &MonitorArgs, history: bool) -> anyhow::Result<Phase> {
-    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let mut options = StageOptions::new(args.agents, &args.connect);
     options.extra_config = format!(
         "[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n[history]\nenabled = {history}\n"
@@ -120,7 +131,18 @@ async fn phase(args: &MonitorArgs, history: bool) -> anyhow::Result<Phase> {
         for _ in 0..args.queries {
             let started = Instant::now();
             let out = std::process::Command::new(&convoy)
-                .args(["metrics", "--selector", "role=sim", "cpu", "--since", "1h", "--agg", "p95", "-o", "json"])
+                .args([
+                    "metrics",
+                    "--selector",
+                    "role=sim",
+                    "cpu",
+                    "--since",
+                    "1h",
+                    "--agg",
+                    "p95",
+                    "-o",
+                    "json",
+                ])
                 .env("CONVOY_ADDR", stage.fleet.url())
                 .env("CONVOY_CA", stage.fleet.ca_dir().join("ca.pem"))
                 .env("CONVOY_CERT", &operator.cert)
@@ -156,7 +178,10 @@ pub async fn monitor_bench(args: &MonitorArgs) -> anyhow::Result<()> {
     let with = phase(args, true).await?;
     let without = phase(args, false).await?;
     let agents = args.agents as f64;
-    println!("agents: {}, heartbeat 1 s, window {:?}", args.agents, args.window);
+    println!(
+        "agents: {}, heartbeat 1 s, window {:?}",
+        args.agents, args.window
+    );
     println!(
         "coordinator CPU: {:.1} % with history, {:.1} % without: history adds {:.1} % of one core",
         with.cpu_percent,

@@ -256,7 +256,11 @@ impl AgentRun {
                         metrics: Some(synthetic_sample(
                             agent.index,
                             outcome.heartbeats_sent,
-                            f64::from_bits(self.config.disk_percent.load(std::sync::atomic::Ordering::Relaxed)),
+                            f64::from_bits(
+                                self.config
+                                    .disk_percent
+                                    .load(std::sync::atomic::Ordering::Relaxed),
+                            ),
                         )),
                         apps: commands.apps(),
                     })),
