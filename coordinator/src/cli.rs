@@ -8,6 +8,8 @@ pub mod connect;
 pub mod demo;
 pub mod docs;
 pub mod jobs;
+pub mod metrics;
+pub mod monitor;
 pub mod output;
 pub mod pki;
 pub mod releases;
@@ -30,9 +32,9 @@ use crate::telemetry::LogFormat;
 pub struct Cli {
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// Output format.
+    /// Output format (csv: `convoy metrics` only).
     #[arg(short = 'o', long, global = true, value_enum, default_value_t)]
-    pub output: OutputFormat,
+    pub output: OutputArg,
     /// Log format (logs go to stderr; RUST_LOG filters them).
     #[arg(long, global = true, value_enum, default_value_t)]
     pub log_format: LogFormat,
@@ -80,6 +82,15 @@ pub enum OutputFormat {
     Json,
 }
 
+/// What `-o` accepts: every command takes table and json; `convoy metrics` also csv.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputArg {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the coordinator.
@@ -120,6 +131,15 @@ pub enum Command {
     /// Backups: run, list, verify, restore, drill and schedule.
     #[command(subcommand)]
     Backup(backups::BackupCommand),
+    /// Metrics history of a host, or aggregated across hosts (--selector).
+    Metrics(metrics::MetricsArgs),
+    /// Alerts firing now: rule, host, since, value.
+    Alerts(monitor::AlertsArgs),
+    /// The event log, in order; --follow streams it live.
+    Events(monitor::EventsArgs),
+    /// Notifications: send a test, show deliveries.
+    #[command(subcommand)]
+    Notify(monitor::NotifyCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
     Completions(docs::CompletionsArgs),
     /// Write man pages for every command into a directory (packaging/generate-docs uses it).
@@ -135,6 +155,22 @@ pub enum Command {
 
 /// Runs a parsed command line. `serve` runs until `shutdown` is cancelled.
 pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
+    if let Command::Metrics(args) = cli.command {
+        return metrics::run(args, &cli.connect, cli.output).await;
+    }
+    let output = match cli.output {
+        OutputArg::Table => OutputFormat::Table,
+        OutputArg::Json => OutputFormat::Json,
+        OutputArg::Csv => {
+            return Err(UsageError("-o csv is only for convoy metrics".into()).into());
+        }
+    };
+    let cli = Resolved {
+        connect: cli.connect,
+        output,
+        command: cli.command,
+        log_format: cli.log_format,
+    };
     match cli.command {
         Command::Serve { config } => {
             let config = crate::config::Config::load(&config)?;
@@ -153,11 +189,23 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Rollback(args) => releases::rollback(args, &cli.connect, cli.output).await,
         Command::Rollout(command) => rollouts::run(command, &cli.connect, cli.output).await,
         Command::Backup(command) => backups::run(command, &cli.connect, cli.output).await,
+        Command::Metrics(_) => unreachable!("handled above"),
+        Command::Alerts(args) => monitor::alerts(args, &cli.connect, cli.output).await,
+        Command::Events(args) => monitor::events(args, &cli.connect, cli.output).await,
+        Command::Notify(command) => monitor::notify(command, &cli.connect, cli.output).await,
         Command::Completions(args) => docs::completions(&args),
         Command::Man(args) => docs::man_pages(&args),
         Command::Demo(args) => demo::run(args, cli.log_format).await,
         Command::DemoApp(command) => demo::run_app(command).await,
     }
+}
+
+/// The command line with `-o` checked against the command.
+struct Resolved {
+    connect: ConnectArgs,
+    output: OutputFormat,
+    command: Command,
+    log_format: LogFormat,
 }
 
 /// Prints a line to stdout. A closed stdout (`convoy jobs | head`) ends the program

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub mod monitor;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
@@ -34,6 +36,8 @@ pub struct Config {
     /// against them and refused when it does not verify; only then is it shown as
     /// "signed by NAME". Empty: signatures are stored as claimed and shown as unverified.
     pub release_public_keys: Vec<PathBuf>,
+    /// `[metrics]`, `[history]`, `[events]`, `[[alerts]]` (parsed) and `[[notify]]`.
+    pub monitor: monitor::MonitorSettings,
     /// Retention, minimum age and quota of the backup store (`[backups]`).
     pub backups: BackupsConfig,
     /// `[limits]`: how many TLS handshakes may be pending, and for how long.
@@ -240,6 +244,16 @@ struct RawConfig {
     backups: BackupsConfig,
     #[serde(default)]
     limits: HandshakeLimits,
+    #[serde(default)]
+    metrics: monitor::MetricsConfig,
+    #[serde(default)]
+    history: crate::history::HistoryConfig,
+    #[serde(default)]
+    events: crate::events::EventsConfig,
+    #[serde(default)]
+    alerts: Vec<monitor::AlertConfig>,
+    #[serde(default)]
+    notify: Vec<monitor::NotifyConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -279,6 +293,8 @@ impl Config {
         }
         raw.backups.check()?;
         raw.limits.validate()?;
+        raw.history.validate()?;
+        let alerts = monitor::validate(&raw.metrics, &raw.alerts, &raw.notify)?;
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         Ok(Self {
             listen: raw.listen,
@@ -293,6 +309,13 @@ impl Config {
             release_public_keys: raw.release_public_keys.into_iter().map(resolve).collect(),
             backups: raw.backups,
             handshakes: raw.limits,
+            monitor: monitor::MonitorSettings {
+                metrics: raw.metrics,
+                history: raw.history,
+                events: raw.events,
+                alerts,
+                notify: raw.notify,
+            },
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod backup_link;
 pub mod backups;
 pub mod limits;
 pub mod listener;
+pub mod monitor;
 pub mod rollouts;
 
 use crate::store::StoreError;

@@ -5,11 +5,17 @@
 //! other subcommands ([`cli`]) are the operator CLI: a gRPC client that never opens the
 //! live database, plus the fleet CA ([`pki`]).
 
+pub mod alerts;
 pub mod backups;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
+pub mod events;
+pub mod exposition;
 pub mod grpc;
+pub mod history;
+pub mod monitoring;
+pub mod notify;
 pub mod pki;
 pub mod registry;
 pub mod releases;

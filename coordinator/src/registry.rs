@@ -81,6 +81,8 @@ pub struct Registry {
     /// Unbounded: one message per connection change, and a full channel must not stall a
     /// session.
     presence: std::sync::OnceLock<mpsc::UnboundedSender<(String, bool)>>,
+    /// The event log and the metrics history (`with_monitoring`); told outside the lock.
+    monitoring: std::sync::OnceLock<(crate::events::Events, crate::history::Recorder)>,
 }
 
 /// What the rollout driver reads of a host for its gates.
@@ -127,7 +129,33 @@ impl Registry {
             agents: Mutex::new(agents),
             closed: std::sync::atomic::AtomicBool::new(false),
             presence: std::sync::OnceLock::new(),
+            monitoring: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Reports agents going offline and coming back to `events`, and every heartbeat's
+    /// sample to the history's `recorder`.
+    pub fn with_monitoring(
+        self,
+        events: crate::events::Events,
+        recorder: crate::history::Recorder,
+    ) -> Self {
+        let _ = self.monitoring.set((events, recorder));
+        self
+    }
+
+    /// Whether `id` is in the inventory.
+    pub fn is_known(&self, id: &str) -> bool {
+        self.lock().contains_key(id)
+    }
+
+    /// Calls `each` with every agent's record and whether it is online, under the lock
+    /// (keep it short: the alert evaluator reads the fleet this way).
+    pub fn visit(&self, mut each: impl FnMut(&AgentRecord, bool)) {
+        let agents = self.lock();
+        for entry in agents.values() {
+            each(&entry.record, entry.session.is_some());
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
@@ -150,6 +178,8 @@ impl Registry {
         let now = now_unix_ms();
         let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         let cancel = CancellationToken::new();
+        let back;
+        let taken_over;
         let record = {
             let mut agents = self.lock();
             let entry = agents.entry(id.to_string()).or_insert_with(|| Entry {
@@ -162,6 +192,14 @@ impl Registry {
                 history: VecDeque::new(),
                 dirty: false,
             });
+            // Back after a real outage (not a replaced session or a coordinator restart).
+            back = entry.session.is_none()
+                && entry
+                    .record
+                    .connections
+                    .last()
+                    .is_some_and(|c| is_outage(&c.reason));
+            taken_over = entry.session.is_some();
             if let Some(old) = entry.session.take() {
                 close_connection(&mut entry.record, now, reason::REPLACED);
                 old.cancel.cancel();
@@ -199,6 +237,27 @@ impl Registry {
         };
         self.store.put_agent(&record)?;
         self.tell_presence(id.as_str(), true);
+        if let (true, Some((events, _))) = (taken_over, self.monitoring.get()) {
+            events.append(
+                crate::events::Draft::new(
+                    "session.takeover",
+                    crate::events::Severity::Warning,
+                    format!("a new session of agent {id} replaced its live one"),
+                )
+                .host(id.as_str())
+                .field("remote", remote.map(|a| a.to_string()).unwrap_or_default()),
+            );
+        }
+        if let (true, Some((events, _))) = (back, self.monitoring.get()) {
+            events.append(
+                crate::events::Draft::new(
+                    "agent.back",
+                    crate::events::Severity::Info,
+                    format!("agent {id} is back online"),
+                )
+                .host(id.as_str()),
+            );
+        }
         Ok(SessionTicket { generation, cancel })
     }
 
@@ -211,6 +270,9 @@ impl Registry {
         metrics: Option<MetricsSample>,
         apps: Vec<AppStatus>,
     ) -> bool {
+        if let (Some(sample), Some((_, recorder))) = (&metrics, self.monitoring.get()) {
+            recorder.record(id.as_str(), sample);
+        }
         let mut agents = self.lock();
         let Some(entry) = agents.get_mut(id.as_str()) else {
             return false;
@@ -254,7 +316,7 @@ impl Registry {
 
     /// Ends a session. A session that was already replaced changes nothing.
     pub fn disconnect(&self, id: &AgentId, generation: u64, why: &str) -> Result<(), StoreError> {
-        let record = {
+        let (record, why) = {
             let mut agents = self.lock();
             let Some(entry) = agents.get_mut(id.as_str()) else {
                 return Ok(());
@@ -270,9 +332,20 @@ impl Registry {
                 .unwrap_or(why);
             close_connection(&mut entry.record, now_unix_ms(), why);
             entry.dirty = false;
-            entry.record.clone()
+            (entry.record.clone(), why)
         };
         self.tell_presence(id.as_str(), false);
+        if let (true, Some((events, _))) = (is_outage(why), self.monitoring.get()) {
+            events.append(
+                crate::events::Draft::new(
+                    "agent.offline",
+                    crate::events::Severity::Warning,
+                    format!("agent {id} went offline: {why}"),
+                )
+                .host(id.as_str())
+                .field("reason", why),
+            );
+        }
         self.store.put_agent(&record)
     }
 
@@ -419,6 +492,15 @@ impl Registry {
         self.flush_dirty()?;
         self.store.flush()
     }
+}
+
+/// Whether a session ended because the agent was lost (not replaced, not a coordinator
+/// shutdown or restart): what `agent.offline` and `agent.back` report.
+fn is_outage(why: &str) -> bool {
+    !why.is_empty()
+        && why != reason::REPLACED
+        && why != reason::SHUTDOWN
+        && why != "coordinator restarted"
 }
 
 fn close_connection(record: &mut AgentRecord, now: i64, why: &str) {

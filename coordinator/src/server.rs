@@ -26,6 +26,7 @@ use crate::registry::Registry;
 use crate::rollout::driver::Rollouts;
 use crate::store::Store;
 use convoy_proto::v1::backups_server::BackupsServer;
+use convoy_proto::v1::monitor_server::MonitorServer;
 
 /// How long open sessions get to close after shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -70,9 +71,12 @@ pub async fn serve(
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let store = Store::open(&config.data_dir)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    let monitoring = crate::monitoring::prepare(&config, &store)?;
+    let grpc_calls = monitoring.counters.grpc.clone();
     let registry = Arc::new(
         Registry::load(store.clone(), config.agents.offline_after)
-            .context("cannot load the inventory")?,
+            .context("cannot load the inventory")?
+            .with_monitoring(monitoring.events.clone(), monitoring.recorder.clone()),
     );
     let dispatcher = Arc::new(
         Dispatcher::load(
@@ -120,6 +124,19 @@ pub async fn serve(
         dispatcher.clone(),
         shutdown.clone(),
     ));
+    let monitor_service = crate::monitoring::start(
+        monitoring,
+        &config,
+        registry.clone(),
+        dispatcher.clone(),
+        rollouts.clone(),
+        &tracker,
+        &shutdown,
+    )
+    .await?;
+    let monitor_service = MonitorServer::new(monitor_service)
+        .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
+        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -169,11 +186,13 @@ pub async fn serve(
     let server = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .layer(crate::exposition::grpc::GrpcMetricsLayer { calls: grpc_calls })
         .add_service(health_service)
         .add_service(agent_link)
         .add_service(admin)
         .add_service(rollout_service)
         .add_service(backups_service)
+        .add_service(monitor_service)
         .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await });
     // Ending the sessions must not depend on tonic polling its shutdown signal: when the
     // incoming stream ends first (the accept loop watches the same token), tonic goes

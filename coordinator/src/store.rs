@@ -23,6 +23,8 @@ pub enum StoreError {
         key: String,
         source: prost::DecodeError,
     },
+    #[error("corrupt history record {key:?} in tree {tree}")]
+    CorruptHistory { tree: &'static str, key: String },
     #[error("a store flush was aborted")]
     FlushAborted,
     #[error("the store at {0} is locked: is another coordinator using this data dir?")]
@@ -82,6 +84,8 @@ fn make_private(dir: &Path) -> std::io::Result<()> {
 
 mod audit;
 mod backups;
+mod events;
+pub mod history;
 mod jobs;
 
 pub use audit::{Appended, AuditPage};
@@ -114,6 +118,8 @@ pub struct Store {
     backups: sled::Tree,
     backup_schedules: sled::Tree,
     refusals: Arc<audit::RefusalBudget>,
+    /// Events, the notification outbox and the metrics history (`store/events.rs`).
+    monitor: events::MonitorTrees,
 }
 
 /// Decodes one record, naming the tree and key when it is corrupt.
@@ -180,6 +186,7 @@ impl Store {
             backups: db.open_tree("backups")?,
             backup_schedules: db.open_tree("backup_schedules")?,
             refusals: Arc::default(),
+            monitor: events::MonitorTrees::open(&db)?,
             flush: Arc::new(FlushState::default()),
             db,
         })

@@ -29,11 +29,12 @@ complete -c convoy -n "__fish_convoy_needs_command" -l ca -d 'Fleet CA certifica
 complete -c convoy -n "__fish_convoy_needs_command" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_needs_command" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_needs_command" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_needs_command" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_needs_command" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_needs_command" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_needs_command" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_needs_command" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "serve" -d 'Run the coordinator'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
@@ -49,6 +50,10 @@ complete -c convoy -n "__fish_convoy_needs_command" -f -a "deploy" -d 'Deploy a 
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "events" -d 'The event log, in order; --follow streams it live'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "notify" -d 'Notifications: send a test, show deliveries'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
@@ -60,22 +65,24 @@ complete -c convoy -n "__fish_convoy_using_subcommand serve" -l ca -d 'Fleet CA 
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand serve" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -86,12 +93,13 @@ complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcom
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l force -d 'Overwrite an existing CA (every certificate it issued stops being trusted)'
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -100,11 +108,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -118,8 +127,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l force -d 'Overwrite existing files'
@@ -133,11 +143,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_see
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'One agent: facts, labels, latest metrics, metrics history, connection history'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -146,11 +157,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "show" -d 'One agent: facts, labels, latest metrics, metrics history, connection history'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -159,11 +171,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l ca -d 'Fleet CA
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
@@ -175,35 +188,38 @@ complete -c convoy -n "__fish_convoy_using_subcommand exec" -l ca -d 'Fleet CA c
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand exec" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
-complete -c convoy -n "__fish_convoy_using_subcommand exec" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -f -a "show" -d 'One job: per host state, exit code, duration and output tail'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -f -a "output" -d 'One host\'s whole output for a job'
@@ -214,11 +230,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subco
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l host -r
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l addr -d 'Coordinator address' -r
@@ -226,22 +243,24 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subco
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from help" -f -a "show" -d 'One job: per host state, exit code, duration and output tail'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from help" -f -a "output" -d 'One host\'s whole output for a job'
@@ -255,22 +274,24 @@ complete -c convoy -n "__fish_convoy_using_subcommand audit" -l ca -d 'Fleet CA 
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand audit" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand audit" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
@@ -283,12 +304,13 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l force -d 'Overwrite existing files'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l sign-key -d 'Private key from `convoy release keygen` to sign with' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l addr -d 'Coordinator address' -r
@@ -296,22 +318,24 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s s -l selector -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l addr -d 'Coordinator address' -r
@@ -319,11 +343,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
@@ -340,13 +365,14 @@ complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l ca -d 'Fleet CA
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
-complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l to -d 'A kept release to return to (default: each host\'s previous one)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
@@ -359,24 +385,26 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l ca -d 'Fleet 
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
-complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "list" -d 'Rollouts of every app, newest first'
@@ -410,14 +438,15 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l auto-promote -d 'Go on after the canary bakes without waiting for `convoy rollout promote`'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l dry-run -d 'Print the plan (waves and their hosts) and start nothing'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l wait -d 'Block until the rollout ends; exit 0 only if it succeeded'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l limit -d 'At most this many' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
@@ -425,90 +454,98 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l active -d 'Only rollouts still going'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l wait -d 'Block until the rollback ends; exit 0 only if it rolled back cleanly'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l limit -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l addr -d 'Coordinator address' -r
@@ -516,11 +553,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "list" -d 'Rollouts of every app, newest first'
@@ -538,11 +576,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_see
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "run" -d 'Back up a set on every matching host, as a job'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "list" -d 'Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled'
@@ -561,13 +600,14 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l host -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l set -r
@@ -576,23 +616,25 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l all -d 'Include uploads in progress and failed ones'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l host -d 'The host to restore on (default: the host the backup came from)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l to -d 'Restore under this absolute directory (must be empty unless --force)' -r
@@ -606,15 +648,16 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l in-place -d 'Restore to the original paths'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l force -d 'Restore into a non-empty --to directory'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
@@ -626,24 +669,26 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -f -a "add" -d 'Back up a set on a cron schedule, optionally with periodic drills'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -f -a "list"
@@ -656,16 +701,106 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s s -l selector -d 'Aggregate over the hosts this label selector matches instead of one host' -r
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l since -d 'How far back' -r
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l step -d 'Width of one point (default: --since / 60)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l agg -d 'Across hosts: avg, min, max, p50, p90, p95 or p99 of the hosts\' averages' -r
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand alerts" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l pending -d 'Also alerts still waiting out their `for`'
+complete -c convoy -n "__fish_convoy_using_subcommand alerts" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand alerts" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand events" -l kind -d 'Only kinds matching this: `rollout.*`, `agent.offline`' -r
+complete -c convoy -n "__fish_convoy_using_subcommand events" -l since -d 'Only events this recent' -r
+complete -c convoy -n "__fish_convoy_using_subcommand events" -l limit -d 'At most this many (the newest)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand events" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand events" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand events" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand events" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand events" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand events" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand events" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand events" -s f -l follow -d 'Keep printing events as they happen'
+complete -c convoy -n "__fish_convoy_using_subcommand events" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand events" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -f -a "test" -d 'Send a test notification through a [[notify]] sink; exit 1 if it failed'
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -f -a "log" -d 'Deliveries, newest first: event, sink, attempts, status'
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l limit -r
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l failed -d 'Only deliveries given up'
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "test" -d 'Send a test notification through a [[notify]] sink; exit 1 if it failed'
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "log" -d 'Deliveries, newest first: event, sink, attempts, status'
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand completions" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l out -d 'Directory to write convoy.1 and one page per subcommand (convoy-serve.1, ...) into' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l addr -d 'Coordinator address' -r
@@ -673,34 +808,37 @@ complete -c convoy -n "__fish_convoy_using_subcommand man" -l ca -d 'Fleet CA ce
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand man" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand man" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand man" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand man" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand man" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l script -d 'Tell the story non-interactively: plain lines, every step checked, a summary, then clean up and exit (0 only if every check passed)'
-complete -c convoy -n "__fish_convoy_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -f -a "start" -d 'Start the sample app in the background (a release\'s start hook)'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -f -a "stop" -d 'Stop the app named in the pid file (a release\'s stop hook)'
@@ -714,12 +852,13 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l broken -d 'Answer /health with 500: a release that fails its health check'
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l pidfile -d 'Pid file of the running app' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l addr -d 'Coordinator address' -r
@@ -727,11 +866,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l port -d 'Local port to serve HTTP on' -r
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l pidfile -d 'Pid file to write; the server exits when it no longer names it' -r -F
@@ -741,36 +881,41 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s o -l output -d 'Output format' -r -f -a "table\t'Human-readable tables'
-json\t'Stable JSON for scripts'"
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l broken -d 'Answer /health with 500'
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "start" -d 'Start the sample app in the background (a release\'s start hook)'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop the app named in the pid file (a release\'s stop hook)'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve HTTP in the foreground: GET /health answers 200, or 500 when broken'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "events" -d 'The event log, in order; --follow streams it live'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "notify" -d 'Notifications: send a test, show deliveries'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agents" -f -a "show" -d 'One agent: facts, labels, latest metrics, metrics history, connection history'
@@ -797,6 +942,8 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "restore" -d 'Put a backup back on a host: under --to DIR, or --in-place (never the default)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "test" -d 'Send a test notification through a [[notify]] sink; exit 1 if it failed'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "log" -d 'Deliveries, newest first: event, sink, attempts, status'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from demo-app" -f -a "start" -d 'Start the sample app in the background (a release\'s start hook)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from demo-app" -f -a "stop" -d 'Stop the app named in the pid file (a release\'s stop hook)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from demo-app" -f -a "serve" -d 'Serve HTTP in the foreground: GET /health answers 200, or 500 when broken'

@@ -11,6 +11,7 @@ use convoy_tests::binary;
 
 mod backup;
 mod demo;
+mod monitor;
 mod packaging;
 mod rollout;
 
@@ -32,6 +33,24 @@ impl Proc {
         let child = Command::new(binary(name))
             .args(args)
             .envs(env.iter().map(|(k, v)| (*k, *v)))
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn");
+        Self {
+            child,
+            name,
+            log: log_path,
+        }
+    }
+
+    /// Spawns a program found on PATH (Prometheus, Alertmanager).
+    fn spawn_path(name: &'static str, dir: &Path, args: &[&str]) -> Self {
+        let log_path = dir.join(format!("{name}.log"));
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let child = Command::new(name)
+            .args(args)
             .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(log)

@@ -75,6 +75,9 @@ pub struct SwarmConfig {
     /// Spread connections over 127.0.0.1 ..= 127.0.0.N as source addresses; 0 lets the
     /// kernel choose (one address). Needs a loopback coordinator.
     pub source_addresses: u8,
+    /// Percent used of a fake `/` disk every agent reports, as `f64` bits (0: no disk);
+    /// shared, so a test can fill the disk while the swarm runs.
+    pub disk_percent: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl SwarmConfig {
@@ -93,6 +96,7 @@ impl SwarmConfig {
             apps: vec!["sim".to_string()],
             reconnect: false,
             source_addresses: 8,
+            disk_percent: std::sync::Arc::default(),
         }
     }
 }

@@ -14,6 +14,9 @@ use convoy_proto::v1::{
     RemoveScheduleRequest, RestoreBackupRequest, RollbackSpec, RolloutSpec, RunBackupRequest,
     StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
 };
+use convoy_proto::v1::{
+    ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
+};
 use tonic::Status;
 
 /// The operator services decode no message larger than this: a release chunk is 256 KiB
@@ -95,6 +98,27 @@ bounded! {
     DrillBackupsRequest { set: TEXT; options }
     AddScheduleRequest { set: TEXT, selector: SELECTOR, cron: TEXT, drill: TEXT }
     RemoveScheduleRequest { id: TEXT }
+    ListAlertsRequest {}
+    ListEventsRequest { kind: TEXT }
+    TestNotifyRequest { name: TEXT }
+    NotifyLogRequest {}
+}
+
+impl Bounded for QueryMetricsRequest {
+    fn check_sizes(&self) -> Result<(), Status> {
+        cap("host", &self.host, TEXT)?;
+        cap("selector", &self.selector, SELECTOR)?;
+        cap("agg", &self.agg, TEXT)?;
+        if self.series.len() > 64 {
+            return Err(Status::invalid_argument(format!(
+                "{} series; at most 64 are allowed",
+                self.series.len()
+            )));
+        }
+        self.series
+            .iter()
+            .try_for_each(|series| cap("series", series, TEXT))
+    }
 }
 
 impl Bounded for RolloutSpec {

@@ -86,6 +86,14 @@ impl Fleet {
         )
     }
 
+    /// Appends to the coordinator's config (before it starts).
+    pub fn append_config(&self, text: &str) -> anyhow::Result<()> {
+        let path = self.dir.path().join("coordinator.toml");
+        let mut config = std::fs::read_to_string(&path)?;
+        config.push_str(text);
+        self.write("coordinator.toml", &config)
+    }
+
     fn write(&self, name: &str, text: &str) -> anyhow::Result<()> {
         let path = self.dir.path().join(name);
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))

@@ -41,6 +41,11 @@ pub struct StageOptions {
     pub apps: Vec<String>,
     pub command_delay: Duration,
     pub fail_share: f64,
+    /// Appended to coordinator.toml before it starts (`[metrics]`, `[history]`, ...).
+    pub extra_config: String,
+    /// Written into the store before the coordinator starts: (hosts, span) of 1-minute
+    /// history rows for the swarm's ids (`convoy-bench monitor`).
+    pub prefill_history: Option<(usize, Duration)>,
 }
 
 impl StageOptions {
@@ -54,6 +59,8 @@ impl StageOptions {
             apps: vec!["sim".to_string()],
             command_delay: Duration::ZERO,
             fail_share: 0.0,
+            extra_config: String::new(),
+            prefill_history: None,
         }
     }
 
@@ -99,6 +106,12 @@ impl Stage {
     pub async fn start(options: &StageOptions) -> anyhow::Result<Self> {
         let fleet = Fleet::new(&[])?;
         fleet.set_agent_timing(options.heartbeat, options.offline_after)?;
+        if !options.extra_config.is_empty() {
+            fleet.append_config(&options.extra_config)?;
+        }
+        if let Some((hosts, span)) = options.prefill_history {
+            crate::monitor::prefill(&fleet.dir().join("data"), hosts, span)?;
+        }
         let mut coordinator = fleet.spawn_coordinator()?;
         fleet
             .wait_ready(&mut coordinator, Target::Coordinator)

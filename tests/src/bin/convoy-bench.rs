@@ -20,6 +20,8 @@
 //! - `dead-agent`: time from an agent vanishing until it is shown offline.
 //! - `handshake-flood`: an operator call and an agent reconnect while N TCP connections
 //!   that never start TLS are held open, against none.
+//! - `monitor`: the metrics history's CPU and store cost, `/metrics` scrape time and a
+//!   fleet-wide `convoy metrics --selector` query, at N agents.
 //!
 //! The scale benches start from a [`stage::Stage`]: `convoy serve` in its own process and
 //! the swarm in this one.
@@ -52,6 +54,8 @@ mod idle;
 mod ingest;
 #[path = "../bench/memory.rs"]
 mod memory;
+#[path = "../bench/monitor.rs"]
+mod monitor;
 #[path = "../bench/procfs.rs"]
 mod procfs;
 #[path = "../bench/recovery.rs"]
@@ -116,6 +120,9 @@ enum Bench {
     Ingest(ingest::IngestArgs),
     /// The same heartbeat load against a bare bidirectional-stream echo server.
     EchoFloor(ingest::IngestArgs),
+    /// Monitoring at scale: CPU with and without the metrics history, store growth,
+    /// /metrics scrape time, `convoy metrics --selector` over every host.
+    Monitor(monitor::MonitorArgs),
     /// kill -9 the coordinator with N agents connected, restart it: time until all are back.
     Reconnect(recovery::ReconnectArgs),
     /// Time from an agent vanishing (silently, or closing its connection) to offline.
@@ -186,6 +193,7 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::ConnectStorm(args) => storm::storm_bench(&args).await,
         Bench::Ingest(args) => ingest::ingest_bench(Target::Coordinator, &args).await,
         Bench::EchoFloor(args) => ingest::ingest_bench(Target::Floor, &args).await,
+        Bench::Monitor(args) => monitor::monitor_bench(&args).await,
         Bench::Reconnect(args) => recovery::reconnect_bench(&args).await,
         Bench::DeadAgent(args) => recovery::dead_agent_bench(&args).await,
         Bench::HandshakeFlood(args) => flood::flood_bench(&args).await,

@@ -253,7 +253,15 @@ impl AgentRun {
             if tick || commands.apps_changed() {
                 let heartbeat = AgentMessage {
                     body: Some(agent_message::Body::Heartbeat(Heartbeat {
-                        metrics: Some(synthetic_sample(agent.index, outcome.heartbeats_sent)),
+                        metrics: Some(synthetic_sample(
+                            agent.index,
+                            outcome.heartbeats_sent,
+                            f64::from_bits(
+                                self.config
+                                    .disk_percent
+                                    .load(std::sync::atomic::Ordering::Relaxed),
+                            ),
+                        )),
                         apps: commands.apps(),
                     })),
                 };
@@ -391,7 +399,7 @@ fn fake_facts(agent_id: &AgentId) -> Facts {
 /// moment the heartbeat is built, just before it is queued: the coordinator's
 /// `last_seen_unix_ms` minus it is the heartbeat's delivery and processing time (one
 /// machine, one clock), which the `ingest` bench reads.
-fn synthetic_sample(index: usize, sequence: u64) -> MetricsSample {
+fn synthetic_sample(index: usize, sequence: u64, disk_percent: f64) -> MetricsSample {
     let wobble = ((index as u64 + sequence) % 50) as f64;
     MetricsSample {
         sampled_at_unix_ms: now_unix_ms(),
@@ -403,7 +411,15 @@ fn synthetic_sample(index: usize, sequence: u64) -> MetricsSample {
         mem_total_bytes: 8 << 30,
         swap_used_bytes: 0,
         swap_total_bytes: 0,
-        disks: Vec::new(),
+        disks: if disk_percent > 0.0 {
+            vec![convoy_proto::v1::DiskUsage {
+                mount: "/".into(),
+                used_bytes: (disk_percent * 1e9) as u64,
+                total_bytes: 100_000_000_000,
+            }]
+        } else {
+            Vec::new()
+        },
         net_rx_bytes_per_sec: 1000.0 + wobble,
         net_tx_bytes_per_sec: 500.0 + wobble,
         uptime_secs: 100_000 + sequence,

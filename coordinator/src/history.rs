@@ -1,0 +1,450 @@
+//! The durable, downsampled metrics history: every heartbeat's sample for the last hour
+//! (`keep_raw`), 1-minute summaries for 48 hours (`keep_1m`) and 15-minute summaries for 90
+//! days (`keep_15m`), each summary keeping min, max and average.
+//!
+//! Heartbeats reach it through a [`Recorder`] (a bounded channel: `try_send`, never a
+//! store write on the heartbeat's path). One task ([`run`]) collects the samples of the
+//! current minute in memory and, when a minute closes, writes every host's raw chunk and
+//! 1-minute summary in one batch per tree; when a 15-minute window closes it summarises
+//! it from the stored 1-minute rows (so a restart loses at most the current minute's
+//! samples, and windows missed while down are filled in on start). The pure part
+//! ([`Downsampler`], [`merge`]) takes the time as an argument.
+//!
+//! Bound per host (10 series, ≤ 4 disks, f32 values): raw ≤ 60 chunks of `samples/min × 45
+//! B`; 1m ≤ 2,880 rows and 15m ≤ 8,640 rows of ~140 B each (BENCHMARKS.md measures it).
+
+pub mod query;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use convoy_proto::v1::MetricsSample;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::history::Tier;
+use crate::store::{Store, StoreError};
+
+pub use query::{QueryError, query_host, query_selector};
+
+/// The series every sample has, in storage order; disks come after, as `disk:MOUNT`.
+pub const BASE_SERIES: [&str; 9] = [
+    "cpu", "mem", "swap", "load1", "load5", "load15", "net_rx", "net_tx", "procs",
+];
+/// Disks kept per sample (the first ones the agent reports).
+pub const MAX_DISKS: usize = 4;
+/// Samples queued between heartbeats and the history task.
+const QUEUE: usize = 65_536;
+
+pub const MINUTE_MS: i64 = 60_000;
+pub const QUARTER_MS: i64 = 15 * MINUTE_MS;
+
+/// `[history]` in coordinator.toml.
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    pub enabled: bool,
+    #[serde(with = "humantime_serde")]
+    pub keep_raw: Duration,
+    #[serde(with = "humantime_serde")]
+    pub keep_1m: Duration,
+    #[serde(with = "humantime_serde")]
+    pub keep_15m: Duration,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            keep_raw: Duration::from_secs(3600),
+            keep_1m: Duration::from_secs(48 * 3600),
+            keep_15m: Duration::from_secs(90 * 86_400),
+        }
+    }
+}
+
+impl HistoryConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.keep_raw < Duration::from_secs(60)
+            || self.keep_1m < self.keep_raw
+            || self.keep_15m < self.keep_1m
+            || self.keep_1m < Duration::from_secs(1800)
+        {
+            return Err(
+                "history: need 1m <= keep_raw <= keep_1m <= keep_15m and keep_1m >= 30m".into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// One heartbeat's sample, as the history keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// When the coordinator received it (unix ms).
+    pub at_ms: i64,
+    pub base: [f32; BASE_SERIES.len()],
+    /// `(mount, percent used)`.
+    pub disks: Vec<(String, f32)>,
+}
+
+impl Sample {
+    pub fn from_metrics(at_ms: i64, m: &MetricsSample) -> Self {
+        let pct = |used: u64, total: u64| {
+            if total == 0 {
+                0.0
+            } else {
+                (used as f64 * 100.0 / total as f64) as f32
+            }
+        };
+        let disks = m
+            .disks
+            .iter()
+            .take(MAX_DISKS)
+            .map(|d| (d.mount.clone(), pct(d.used_bytes, d.total_bytes)))
+            .collect();
+        Sample {
+            at_ms,
+            base: [
+                m.cpu_percent as f32,
+                pct(m.mem_used_bytes, m.mem_total_bytes),
+                pct(m.swap_used_bytes, m.swap_total_bytes),
+                m.load1 as f32,
+                m.load5 as f32,
+                m.load15 as f32,
+                m.net_rx_bytes_per_sec as f32,
+                m.net_tx_bytes_per_sec as f32,
+                m.process_count as f32,
+            ],
+            disks,
+        }
+    }
+
+    /// The value of a named series, if this sample has it.
+    pub fn value(&self, series: &SeriesId) -> Option<f32> {
+        match series {
+            SeriesId::Base(i) => self.base.get(*i).copied(),
+            SeriesId::Disk(mount) => self.disks.iter().find(|(m, _)| m == mount).map(|(_, v)| *v),
+        }
+    }
+}
+
+/// A series by name: one of [`BASE_SERIES`] or `disk:MOUNT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SeriesId {
+    Base(usize),
+    Disk(String),
+}
+
+impl SeriesId {
+    pub fn parse(name: &str) -> Result<Self, String> {
+        if let Some(i) = BASE_SERIES.iter().position(|s| *s == name) {
+            return Ok(SeriesId::Base(i));
+        }
+        match name.strip_prefix("disk:") {
+            Some(mount) if mount.starts_with('/') => Ok(SeriesId::Disk(mount.to_string())),
+            _ => Err(format!(
+                "unknown series {name:?}: expected one of {}, or disk:MOUNT",
+                BASE_SERIES.join(", ")
+            )),
+        }
+    }
+}
+
+/// Min, max and average of one series over a bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Stat {
+    pub min: f32,
+    pub max: f32,
+    pub avg: f32,
+}
+
+/// Every series of one host over one bucket, and how many samples it covers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Summary {
+    pub count: u32,
+    pub base: [Stat; BASE_SERIES.len()],
+    pub disks: Vec<(String, Stat)>,
+}
+
+impl Summary {
+    pub fn stat(&self, series: &SeriesId) -> Option<Stat> {
+        match series {
+            SeriesId::Base(i) => self.base.get(*i).copied(),
+            SeriesId::Disk(mount) => self.disks.iter().find(|(m, _)| m == mount).map(|(_, s)| *s),
+        }
+    }
+
+    fn of_sample(sample: &Sample) -> Self {
+        let one = |v: f32| Stat {
+            min: v,
+            max: v,
+            avg: v,
+        };
+        Summary {
+            count: 1,
+            base: sample.base.map(one),
+            disks: sample
+                .disks
+                .iter()
+                .map(|(m, v)| (m.clone(), one(*v)))
+                .collect(),
+        }
+    }
+}
+
+fn merge_stat(a: Stat, wa: f64, b: Stat, wb: f64) -> Stat {
+    Stat {
+        min: a.min.min(b.min),
+        max: a.max.max(b.max),
+        avg: ((f64::from(a.avg) * wa + f64::from(b.avg) * wb) / (wa + wb)) as f32,
+    }
+}
+
+/// Merges summaries, weighting averages by sample count.
+pub fn merge<'a>(parts: impl IntoIterator<Item = &'a Summary>) -> Option<Summary> {
+    let mut out: Option<Summary> = None;
+    for part in parts {
+        if part.count == 0 {
+            continue;
+        }
+        let Some(acc) = &mut out else {
+            out = Some(part.clone());
+            continue;
+        };
+        let (wa, wb) = (f64::from(acc.count), f64::from(part.count));
+        for (a, b) in acc.base.iter_mut().zip(part.base.iter()) {
+            *a = merge_stat(*a, wa, *b, wb);
+        }
+        for (mount, b) in &part.disks {
+            if let Some((_, a)) = acc.disks.iter_mut().find(|(m, _)| m == mount) {
+                *a = merge_stat(*a, wa, *b, wb);
+            } else if acc.disks.len() < MAX_DISKS {
+                acc.disks.push((mount.clone(), *b));
+            }
+        }
+        acc.count = acc.count.saturating_add(part.count);
+    }
+    out
+}
+
+pub fn summarize(samples: &[Sample]) -> Option<Summary> {
+    let singles: Vec<Summary> = samples.iter().map(Summary::of_sample).collect();
+    merge(&singles)
+}
+
+/// Samples of the minutes not yet written. Pure: the time comes in as an argument.
+#[derive(Debug, Default)]
+pub struct Downsampler {
+    /// minute start -> host -> samples.
+    open: std::collections::BTreeMap<i64, HashMap<String, Vec<Sample>>>,
+}
+
+/// One closed minute of one host: its raw samples and their summary.
+pub type MinuteRow = (i64, String, Vec<Sample>, Summary);
+
+impl Downsampler {
+    pub fn add(&mut self, host: String, sample: Sample) {
+        let minute = sample.at_ms.div_euclid(MINUTE_MS) * MINUTE_MS;
+        self.open
+            .entry(minute)
+            .or_default()
+            .entry(host)
+            .or_default()
+            .push(sample);
+    }
+
+    /// Every minute that ended at or before `now`, taken out.
+    pub fn close(&mut self, now: i64) -> Vec<MinuteRow> {
+        let current = now.div_euclid(MINUTE_MS) * MINUTE_MS;
+        let later = self.open.split_off(&current);
+        let closed = std::mem::replace(&mut self.open, later);
+        let mut rows = Vec::new();
+        for (minute, hosts) in closed {
+            for (host, samples) in hosts {
+                if let Some(summary) = summarize(&samples) {
+                    rows.push((minute, host, samples, summary));
+                }
+            }
+        }
+        rows
+    }
+}
+
+/// Where heartbeats hand their samples to the history (and are counted for
+/// `convoy_heartbeats_total`).
+#[derive(Debug, Clone, Default)]
+pub struct Recorder {
+    /// None when the history is off.
+    queue: Option<mpsc::Sender<(String, Sample)>>,
+    dropped: Arc<AtomicU64>,
+    pub heartbeats: prometheus_client::metrics::counter::Counter,
+}
+
+impl Recorder {
+    /// A recorder that only counts (history off).
+    pub fn counting_only() -> Self {
+        Recorder::default()
+    }
+
+    /// Queues one sample without waiting; a full queue drops it (counted).
+    pub fn record(&self, host: &str, metrics: &MetricsSample) {
+        self.heartbeats.inc();
+        let Some(queue) = &self.queue else { return };
+        let sample = Sample::from_metrics(crate::registry::now_unix_ms(), metrics);
+        if queue.try_send((host.to_string(), sample)).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// The history's writer: owns the open minutes and the store writes.
+pub struct History {
+    store: Store,
+    config: HistoryConfig,
+    queue: mpsc::Receiver<(String, Sample)>,
+    open: Downsampler,
+    /// End of the last 15-minute window summarised.
+    quarters_done: i64,
+    last_prune: i64,
+}
+
+const QUARTERS_MARK: &str = "history/15m-done";
+
+impl History {
+    pub fn new(store: Store, config: HistoryConfig) -> Result<(Self, Recorder), StoreError> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let quarters_done = store
+            .event_mark(QUARTERS_MARK)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok((
+            History {
+                store,
+                config,
+                queue: rx,
+                open: Downsampler::default(),
+                quarters_done,
+                last_prune: 0,
+            },
+            Recorder {
+                queue: Some(tx),
+                ..Recorder::default()
+            },
+        ))
+    }
+
+    /// Takes queued samples, writes minutes closed by `now`, summarises closed 15-minute
+    /// windows and prunes. `keep_host` says which hosts still belong to the fleet.
+    pub fn tick(&mut self, now: i64, keep_host: &dyn Fn(&str) -> bool) -> Result<(), StoreError> {
+        while let Ok((host, sample)) = self.queue.try_recv() {
+            self.open.add(host, sample);
+        }
+        let rows = self.open.close(now);
+        if !rows.is_empty() {
+            self.store.put_history_minutes(&rows)?;
+        }
+        self.quarters(now)?;
+        if now - self.last_prune >= MINUTE_MS {
+            let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+            self.store.prune_history(
+                now - ms(self.config.keep_raw),
+                now - ms(self.config.keep_1m),
+                now - ms(self.config.keep_15m),
+            )?;
+            // Hosts deleted from the fleet: once an hour (a full scan).
+            if now.div_euclid(3_600_000) != self.last_prune.div_euclid(3_600_000) {
+                self.store.prune_history_hosts(keep_host)?;
+            }
+            self.last_prune = now;
+        }
+        Ok(())
+    }
+
+    /// Summarises every 15-minute window that closed (at most `keep_1m` back).
+    fn quarters(&mut self, now: i64) -> Result<(), StoreError> {
+        let closed = now.div_euclid(QUARTER_MS) * QUARTER_MS;
+        let keep_1m = i64::try_from(self.config.keep_1m.as_millis()).unwrap_or(i64::MAX);
+        let oldest = (closed - keep_1m).div_euclid(QUARTER_MS) * QUARTER_MS;
+        let mut start = self.quarters_done.max(oldest);
+        while start < closed {
+            let mut hosts: HashMap<String, Vec<Summary>> = HashMap::new();
+            self.store
+                .history_scan(Tier::Minute, start, start + QUARTER_MS, |_, host, raw| {
+                    if let Some(s) = crate::store::history::decode_summary(raw) {
+                        hosts.entry(host.to_string()).or_default().push(s);
+                    }
+                })?;
+            let rows: Vec<(i64, String, Summary)> = hosts
+                .into_iter()
+                .filter_map(|(host, parts)| merge(&parts).map(|s| (start, host, s)))
+                .collect();
+            if !rows.is_empty() {
+                self.store.put_history_quarters(&rows)?;
+            }
+            start += QUARTER_MS;
+            self.quarters_done = start;
+            self.store
+                .put_event_mark(QUARTERS_MARK, &start.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is still open (shutdown), as if every minute had closed.
+    pub fn finish(&mut self) -> Result<(), StoreError> {
+        while let Ok((host, sample)) = self.queue.try_recv() {
+            self.open.add(host, sample);
+        }
+        let rows = self.open.close(i64::MAX);
+        if !rows.is_empty() {
+            self.store.put_history_minutes(&rows)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the history writer: a tick every second (off the runtime's workers) until shutdown.
+pub async fn run(
+    history: History,
+    registry: Arc<crate::registry::Registry>,
+    shutdown: CancellationToken,
+) {
+    let history = Arc::new(std::sync::Mutex::new(history));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let writer = history.clone();
+        let known = registry.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let mut writer = writer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            writer.tick(crate::registry::now_unix_ms(), &|host| known.is_known(host))
+        })
+        .await;
+        match done {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(error = %err, "cannot write the metrics history"),
+            Err(err) => tracing::error!(error = %err, "metrics history writer panicked"),
+        }
+    }
+    let mut writer = history
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Err(err) = writer.finish() {
+        tracing::error!(error = %err, "cannot write the metrics history at shutdown");
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,235 @@
+//! History tests: downsampling with an injected clock, and a restart on the same store.
+
+use super::*;
+use crate::history::query::{Agg, query_host, query_selector};
+
+const T0: i64 = 1_800_000_000_000 - 1_800_000_000_000 % QUARTER_MS; // a 15-minute boundary
+
+fn sample(at_ms: i64, cpu: f32) -> Sample {
+    let mut base = [0.0; BASE_SERIES.len()];
+    base[0] = cpu;
+    base[1] = 50.0;
+    Sample {
+        at_ms,
+        base,
+        disks: vec![("/".into(), cpu / 2.0)],
+    }
+}
+
+#[test]
+fn a_minute_keeps_min_max_and_average() {
+    let mut open = Downsampler::default();
+    for (i, cpu) in [10.0, 20.0, 60.0].into_iter().enumerate() {
+        open.add("web-1".into(), sample(T0 + i as i64 * 1000, cpu));
+    }
+    open.add("web-1".into(), sample(T0 + MINUTE_MS, 99.0));
+    assert!(
+        open.close(T0 + 59_999).is_empty(),
+        "the minute is still open"
+    );
+    let rows = open.close(T0 + MINUTE_MS);
+    assert_eq!(rows.len(), 1, "only the closed minute");
+    let (minute, host, samples, summary) = &rows[0];
+    assert_eq!((*minute, host.as_str(), samples.len()), (T0, "web-1", 3));
+    assert_eq!(summary.count, 3);
+    assert_eq!(
+        summary.base[0],
+        Stat {
+            min: 10.0,
+            max: 60.0,
+            avg: 30.0
+        }
+    );
+    assert_eq!(
+        summary.disks[0].1,
+        Stat {
+            min: 5.0,
+            max: 30.0,
+            avg: 15.0
+        }
+    );
+}
+
+#[test]
+fn merging_weights_averages_by_samples() {
+    let a = summarize(&[sample(T0, 10.0)]).unwrap();
+    let b = summarize(&[sample(T0, 40.0), sample(T0, 40.0), sample(T0, 40.0)]).unwrap();
+    let merged = merge([&a, &b]).unwrap();
+    assert_eq!(merged.count, 4);
+    assert_eq!(
+        merged.base[0],
+        Stat {
+            min: 10.0,
+            max: 40.0,
+            avg: 32.5
+        }
+    );
+}
+
+#[test]
+fn codecs_round_trip() {
+    let samples = vec![sample(T0 + 5, 1.5), sample(T0 + 59_000, 99.25)];
+    let raw = crate::store::history::encode_chunk(T0, &samples);
+    assert_eq!(
+        crate::store::history::decode_chunk(T0, &raw).unwrap(),
+        samples
+    );
+    let summary = summarize(&samples).unwrap();
+    let raw = crate::store::history::encode_summary(&summary);
+    assert_eq!(
+        crate::store::history::decode_summary(&raw).unwrap(),
+        summary
+    );
+    assert!(crate::store::history::decode_summary(&raw[..raw.len() - 1]).is_none());
+}
+
+/// Two hours of one sample every 10 s, fed through `tick` with the clock passed in; the
+/// store is closed and reopened; 1-minute and 15-minute tiers and the raw hour answer.
+#[test]
+fn history_survives_a_restart_and_downsamples() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = HistoryConfig::default();
+    let end = T0 + 2 * 3_600_000;
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let (mut history, recorder) = History::new(store.clone(), config).unwrap();
+        let mut now = T0;
+        while now < end {
+            // cpu climbs 0..=99 over each 15 minutes; `web-2` is twice as busy.
+            let cpu = ((now - T0) % QUARTER_MS / 9_000) as f32;
+            recorder
+                .queue
+                .as_ref()
+                .unwrap()
+                .try_send(("web-1".into(), sample(now, cpu)))
+                .unwrap();
+            recorder
+                .queue
+                .as_ref()
+                .unwrap()
+                .try_send(("web-2".into(), sample(now, cpu * 2.0)))
+                .unwrap();
+            now += 10_000;
+            history.tick(now, &|_| true).unwrap();
+        }
+        history.finish().unwrap();
+        store.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let cpu = [SeriesId::parse("cpu").unwrap()];
+    // The last hour comes from raw samples: 360 of them, at 10 s steps.
+    let raw = query_host(
+        &store,
+        &config,
+        "web-1",
+        &cpu,
+        (end - 3_600_000 + MINUTE_MS, end, 10_000),
+        end,
+    )
+    .unwrap();
+    assert_eq!(raw[0].len(), 354, "raw points after the tier boundary");
+    assert!(raw[0].iter().all(|p| p.count == 1));
+    // Each 15-minute step has min 0, max 98.9 (cpu climbs 0..99), avg ~49.4.
+    let quarters = query_host(&store, &config, "web-1", &cpu, (T0, end, QUARTER_MS), end).unwrap();
+    assert_eq!(quarters[0].len(), 8);
+    for point in &quarters[0] {
+        assert_eq!(point.count, 90, "{point:?}");
+        assert_eq!(point.stat.min, 0.0);
+        assert!((point.stat.max - 98.0).abs() < 1.5, "{point:?}");
+        assert!((point.stat.avg - 49.0).abs() < 1.5, "{point:?}");
+    }
+    // The 15-minute tier itself was written (windows closed before `end`).
+    let stored = store
+        .history_host(Tier::Quarter, "web-1", T0, end, QUARTER_MS)
+        .unwrap();
+    assert_eq!(stored.len(), 8);
+    assert_eq!(stored[0].1.count, 90);
+    // Across hosts: p95 of the hosts' averages is web-2's, min the lowest sample.
+    let hosts: std::collections::HashSet<String> = ["web-1".into(), "web-2".into()].into();
+    let (fleet, covered) = query_selector(
+        &store,
+        &config,
+        &hosts,
+        &cpu[0],
+        Agg::Quantile(0.95),
+        (end - 3_600_000, end, QUARTER_MS),
+        end,
+    )
+    .unwrap();
+    assert_eq!(covered, 2);
+    assert_eq!(fleet.len(), 4);
+    assert!((fleet[0].stat.avg - 98.0).abs() < 3.0, "{:?}", fleet[0]);
+    assert_eq!(fleet[0].count, 2);
+}
+
+#[test]
+fn old_tiers_and_deleted_hosts_are_pruned() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let config = HistoryConfig::default();
+    let (mut history, recorder) = History::new(store.clone(), config).unwrap();
+    for host in ["web-1", "gone"] {
+        recorder
+            .queue
+            .as_ref()
+            .unwrap()
+            .try_send((host.into(), sample(T0, 1.0)))
+            .unwrap();
+    }
+    history.tick(T0 + MINUTE_MS, &|_| true).unwrap();
+    let cpu = [SeriesId::parse("cpu").unwrap()];
+    let seen = |host: &str, now: i64| {
+        store.history_raw(host, T0, T0 + MINUTE_MS).unwrap().len()
+            + store
+                .history_host(Tier::Minute, host, T0, now, MINUTE_MS)
+                .unwrap()
+                .len()
+    };
+    assert_eq!(seen("gone", T0 + MINUTE_MS), 2);
+    // An hour later, a host no longer in the fleet is gone entirely.
+    history
+        .tick(T0 + 3_600_000 + MINUTE_MS, &|host| host != "gone")
+        .unwrap();
+    assert_eq!(seen("gone", T0 + 3_600_000), 0);
+    // Past keep_raw the raw chunk goes; the 1-minute row stays until keep_1m.
+    assert_eq!(
+        store
+            .history_raw("web-1", T0, T0 + MINUTE_MS)
+            .unwrap()
+            .len(),
+        0
+    );
+    let now = T0 + 3_600_000 + MINUTE_MS;
+    let kept = query_host(&store, &config, "web-1", &cpu, (T0, now, MINUTE_MS), now).unwrap();
+    assert_eq!(kept[0].len(), 1);
+    history.tick(T0 + 49 * 3_600_000, &|_| true).unwrap();
+    assert!(
+        store
+            .history_host(Tier::Minute, "web-1", T0, T0 + MINUTE_MS, MINUTE_MS)
+            .unwrap()
+            .is_empty()
+    );
+    // The 15-minute summary outlives it.
+    assert_eq!(
+        store
+            .history_host(Tier::Quarter, "web-1", T0, T0 + QUARTER_MS, QUARTER_MS)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn series_names_are_checked() {
+    assert_eq!(SeriesId::parse("load1"), Ok(SeriesId::Base(3)));
+    assert_eq!(
+        SeriesId::parse("disk:/var"),
+        Ok(SeriesId::Disk("/var".into()))
+    );
+    assert!(SeriesId::parse("disk:var").is_err());
+    assert!(
+        SeriesId::parse("cpuu")
+            .unwrap_err()
+            .contains("unknown series")
+    );
+}

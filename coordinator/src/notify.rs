@@ -1,0 +1,220 @@
+//! Notifications through a persisted outbox. When an event is appended, one delivery per
+//! `[[notify]]` sink that wants its kind is written in the same transaction (see
+//! `events`). This module's tasks carry them out: one task per sink, taking that sink's
+//! deliveries in event order, so a receiver sees events in order; a failed attempt is
+//! retried with exponential backoff and full jitter until `retry_for` has passed, then
+//! given up (`failed`). Every attempt's outcome is written back to the delivery, so
+//! `convoy notify log` shows it and a coordinator killed mid-delivery resumes after
+//! restart (at-least-once: receivers deduplicate on the event id).
+//!
+//! Nothing here runs on an engine's path: engines only append events.
+
+pub mod sinks;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use convoy_proto::v1::{Delivery, Event};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::monitor::NotifyConfig;
+use crate::events::Events;
+use crate::registry::now_unix_ms;
+
+/// First retry after about this long; each later one waits twice as long, up to
+/// [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// One attempt's time limit.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Delay before retry number `attempts` (1 = after the first failure): full jitter over
+/// an exponentially growing window. `unit` in [0, 1) is the random draw.
+pub fn backoff(attempts: u32, unit: f64) -> Duration {
+    let window = FIRST_BACKOFF
+        .saturating_mul(1u32 << attempts.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF);
+    // At least half the window, so retries do not bunch up at zero.
+    window.mul_f64(0.5 + unit.clamp(0.0, 1.0) / 2.0)
+}
+
+/// The HTTP client sinks use: rustls, a per-attempt timeout, no redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(ATTEMPT_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        // Building fails only if the TLS backend cannot initialise, which the rustls
+        // backend (ring, no system files) does not.
+        .expect("the HTTP client builds")
+}
+
+/// Starts the outbox: a router that reads new deliveries and one task per sink.
+pub fn start(
+    events: Events,
+    sinks: Vec<NotifyConfig>,
+    tracker: &TaskTracker,
+    shutdown: CancellationToken,
+) {
+    if sinks.is_empty() {
+        return;
+    }
+    let client = client();
+    let mut queues = HashMap::new();
+    for sink in sinks {
+        let (tx, rx) = mpsc::unbounded_channel();
+        queues.insert(sink.name.clone(), tx);
+        tracker.spawn(sink_task(
+            events.clone(),
+            sink,
+            client.clone(),
+            rx,
+            shutdown.clone(),
+        ));
+    }
+    tracker.spawn(router(events, queues, shutdown));
+}
+
+/// Hands every pending delivery to its sink's task: those left from before a restart,
+/// then new ones as they are written.
+async fn router(
+    events: Events,
+    queues: HashMap<String, mpsc::UnboundedSender<Delivery>>,
+    shutdown: CancellationToken,
+) {
+    let mut after = 0u64;
+    loop {
+        let pending = match events.store().pending_deliveries_after(after) {
+            Ok(pending) => pending,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot read the notification outbox");
+                Vec::new()
+            }
+        };
+        for delivery in pending {
+            after = after.max(delivery.seq);
+            match queues.get(&delivery.sink) {
+                Some(queue) => {
+                    let _ = queue.send(delivery);
+                }
+                None => {
+                    // A sink removed from the config: its deliveries are given up.
+                    let mut delivery = delivery;
+                    delivery.status = "failed".into();
+                    delivery.last_error = "sink no longer configured".into();
+                    delivery.updated_unix_ms = now_unix_ms();
+                    let _ = events.store().put_delivery(&delivery);
+                }
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = events.outbox_changed() => {}
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+async fn sink_task(
+    events: Events,
+    sink: NotifyConfig,
+    client: reqwest::Client,
+    mut queue: mpsc::UnboundedReceiver<Delivery>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let delivery = tokio::select! {
+            () = shutdown.cancelled() => return,
+            next = queue.recv() => match next {
+                Some(delivery) => delivery,
+                None => return,
+            },
+        };
+        if deliver(&events, &sink, &client, delivery, &shutdown)
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Delivers one delivery until it succeeds or is given up. `Err` on shutdown.
+async fn deliver(
+    events: &Events,
+    sink: &NotifyConfig,
+    client: &reqwest::Client,
+    mut delivery: Delivery,
+    shutdown: &CancellationToken,
+) -> Result<(), ()> {
+    let store = events.store();
+    let event = match store.event(delivery.seq) {
+        Ok(Some(event)) => event,
+        _ => {
+            delivery.status = "failed".into();
+            delivery.last_error = "event no longer in the log".into();
+            let _ = store.put_delivery(&delivery);
+            return Ok(());
+        }
+    };
+    let retry_for = i64::try_from(sink.retry_for.as_millis()).unwrap_or(i64::MAX);
+    loop {
+        let wait = delivery.next_attempt_unix_ms - now_unix_ms();
+        if wait > 0 {
+            tokio::select! {
+                () = shutdown.cancelled() => return Err(()),
+                () = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+            }
+        }
+        delivery.attempts += 1;
+        let outcome = tokio::select! {
+            () = shutdown.cancelled() => return Err(()),
+            outcome = sinks::send(client, sink, &event, delivery.attempts) => outcome,
+        };
+        let now = now_unix_ms();
+        delivery.updated_unix_ms = now;
+        if outcome.ok {
+            delivery.status = "delivered".into();
+            delivery.last_error.clear();
+        } else {
+            delivery.last_error = outcome.error;
+            let delay = backoff(delivery.attempts, rand::random::<f64>());
+            let next = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+            if next - delivery.created_unix_ms > retry_for {
+                delivery.status = "failed".into();
+                tracing::warn!(sink = %sink.name, event = %event.id, attempts = delivery.attempts, error = %delivery.last_error, "notification given up");
+            } else {
+                delivery.next_attempt_unix_ms = next;
+            }
+        }
+        if let Err(err) = store.put_delivery(&delivery) {
+            tracing::error!(error = %err, "cannot record a delivery");
+        }
+        let _ = store.flush_async().await;
+        if delivery.status != "pending" {
+            return Ok(());
+        }
+    }
+}
+
+/// Sends a test event through `sink` now (`convoy notify test`).
+pub async fn test(sink: &NotifyConfig) -> sinks::Outcome {
+    let now = now_unix_ms();
+    let event = Event {
+        seq: 0,
+        id: format!("test-{now}"),
+        at_unix_ms: now,
+        kind: "notify.test".into(),
+        severity: "info".into(),
+        host: String::new(),
+        subject: sink.name.clone(),
+        message: format!("test notification from convoy to {}", sink.name),
+        fields: Default::default(),
+    };
+    sinks::send(&client(), sink, &event, 1).await
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+//! Notification tests: payload shapes, the signature, backoff bounds.
+
+use std::collections::BTreeMap;
+
+use convoy_proto::v1::Event;
+
+use super::sinks::{alertmanager_body, signature, slack_body, webhook_body};
+use super::*;
+
+fn event(kind: &str) -> Event {
+    Event {
+        seq: 7,
+        id: "evt-7".into(),
+        at_unix_ms: 1_700_000_000_000,
+        kind: kind.into(),
+        severity: "critical".into(),
+        host: "web-1".into(),
+        subject: "disk-full".into(),
+        message: "disk-full firing on web-1".into(),
+        fields: BTreeMap::from([
+            ("instance".to_string(), "web-1".to_string()),
+            ("alert_severity".to_string(), "critical".to_string()),
+            (
+                "active_since_unix_ms".to_string(),
+                "1699999990000".to_string(),
+            ),
+        ]),
+    }
+}
+
+#[test]
+fn webhook_schema_is_stable() {
+    let body = webhook_body(&event("rollout.failed"));
+    let keys: Vec<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "at",
+            "at_unix_ms",
+            "fields",
+            "host",
+            "id",
+            "kind",
+            "message",
+            "schema",
+            "seq",
+            "severity",
+            "subject"
+        ]
+    );
+    assert_eq!(body["schema"], "convoy.event.v1");
+    assert_eq!(body["id"], "evt-7");
+    assert_eq!(body["at"], "2023-11-14T22:13:20.000Z");
+}
+
+/// HMAC-SHA256 test vector from RFC 4231 (test case 2).
+#[test]
+fn signature_is_hmac_sha256() {
+    assert_eq!(
+        signature("Jefe", b"what do ya want for nothing?"),
+        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+}
+
+#[test]
+fn slack_and_alertmanager_payloads() {
+    let slack = slack_body(&event("alert.firing"));
+    assert!(
+        slack["text"]
+            .as_str()
+            .unwrap()
+            .contains("*alert.firing* disk-full firing on web-1")
+    );
+    let fired = alertmanager_body(&event("alert.firing"));
+    assert_eq!(fired[0]["labels"]["alertname"], "disk-full");
+    assert_eq!(fired[0]["labels"]["instance"], "web-1");
+    assert_eq!(fired[0]["startsAt"], "2023-11-14T22:13:10.000Z");
+    let resolved = alertmanager_body(&event("alert.resolved"));
+    assert_eq!(resolved[0]["endsAt"], "2023-11-14T22:13:20.000Z");
+    assert_eq!(
+        resolved[0]["labels"], fired[0]["labels"],
+        "resolves the same alert"
+    );
+    let other = alertmanager_body(&event("backup.failed"));
+    assert_eq!(other[0]["labels"]["alertname"], "convoy_event");
+    assert_eq!(other[0]["labels"]["kind"], "backup.failed");
+}
+
+#[test]
+fn backoff_grows_with_jitter_and_is_capped() {
+    assert!(backoff(1, 0.0) >= Duration::from_millis(500) && backoff(1, 1.0) <= FIRST_BACKOFF);
+    assert!(backoff(3, 0.0) >= Duration::from_secs(2) && backoff(3, 0.99) < Duration::from_secs(4));
+    assert!(backoff(40, 1.0) <= MAX_BACKOFF);
+    assert_ne!(backoff(5, 0.1), backoff(5, 0.9));
+}
