@@ -121,6 +121,7 @@ async fn control(
         .control_rollout(ControlRolloutRequest {
             id: id.into(),
             control: control.into(),
+            ..Default::default()
         })
         .await
         .map(tonic::Response::into_inner)
@@ -362,6 +363,18 @@ async fn an_abort_lets_hosts_in_flight_finish_and_records_them() {
     assert_eq!(done.waves[1].hosts[0].state, "pending");
     assert_eq!(current(&f.agents[0].1), "releases/4.0");
     assert_eq!(current(&f.agents[1].1), "releases/1.0");
+    // Issue 19: the aborted rollout can be rolled back as a rollout, so the fleet does not
+    // stay on mixed versions.
+    let rolling = control(&mut f.rollouts, &id, RolloutControl::Rollback)
+        .await
+        .unwrap();
+    assert_eq!(rolling.state, "rolling_back", "{rolling:?}");
+    reaches(&f.rollouts, &id, "rolled_back").await;
+    assert_eq!(current(&f.agents[0].1), "releases/1.0");
+    let again = control(&mut f.rollouts, &id, RolloutControl::Rollback)
+        .await
+        .unwrap_err();
+    assert!(again.message().contains("already rolled back"), "{again:?}");
     f.coordinator.stop().await;
 }
 

@@ -43,12 +43,18 @@ pub enum RolloutCommand {
     Promote { id: String },
     /// Stop for good: no new hosts, nothing reverted. Always wins.
     Abort { id: String },
-    /// Return every host the rollout moved to its previous version, in waves.
+    /// Return every host the rollout moved to its previous version, in waves. Works from
+    /// any state but rolling_back/rolled_back, including aborted and failed.
     Rollback {
+        /// The rollout id.
         id: String,
         /// Block until the rollback ends; exit 0 only if it rolled back cleanly.
         #[arg(long)]
         wait: bool,
+        /// Roll back a succeeded rollout even though newer rollouts of the app came after
+        /// it (without it, the refusal says what the rollback would do).
+        #[arg(long)]
+        force: bool,
     },
     /// Past rollouts of an app and their outcome.
     History {
@@ -183,8 +189,8 @@ pub async fn run(
         RolloutCommand::Abort { id } => {
             control(&id, RolloutControl::Abort, false, connect, format).await
         }
-        RolloutCommand::Rollback { id, wait } => {
-            control(&id, RolloutControl::Rollback, wait, connect, format).await
+        RolloutCommand::Rollback { id, wait, force } => {
+            control_with(&id, RolloutControl::Rollback, wait, force, connect, format).await
         }
     }
 }
@@ -281,11 +287,23 @@ async fn control(
     connect: &ConnectArgs,
     format: OutputFormat,
 ) -> anyhow::Result<()> {
+    control_with(id, control, wait, false, connect, format).await
+}
+
+async fn control_with(
+    id: &str,
+    control: RolloutControl,
+    wait: bool,
+    force: bool,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
     let mut client = rollouts(connect).await?;
     let view = client
         .control_rollout(ControlRolloutRequest {
             id: id.to_string(),
             control: control.into(),
+            force,
         })
         .await
         .map_err(|status| rpc_error(&connect.addr, status))?

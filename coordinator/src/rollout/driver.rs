@@ -122,6 +122,7 @@ enum Request {
     Control {
         id: String,
         control: Control,
+        force: bool,
         by: String,
         reply: Reply<RolloutView>,
     },
@@ -239,10 +240,12 @@ impl Rollouts {
         id: &str,
         control: Control,
         by: &str,
+        force: bool,
     ) -> Result<RolloutView, RolloutError> {
         self.ask(|reply| Request::Control {
             id: id.to_string(),
             control,
+            force,
             by: by.to_string(),
             reply,
         })

@@ -18,6 +18,7 @@ mod status;
 mod types;
 
 pub use host::{HostEntry, HostState, WaveEntry};
+pub use rollback::RollbackRefused;
 pub use status::{HostStatus, Status, WaveStatus};
 pub use types::{Action, Event, Offline, OnFailure, PauseCause, Settings, State};
 

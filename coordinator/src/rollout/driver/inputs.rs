@@ -67,10 +67,11 @@ impl Driver {
             Request::Control {
                 id,
                 control,
+                force,
                 by,
                 reply,
             } => {
-                let result = self.control(&id, control, &by);
+                let result = self.control(&id, control, &by, force);
                 deferred.push(Deferred::View(reply, result));
             }
             Request::Get { id, reply } => {
@@ -207,7 +208,13 @@ impl Driver {
         id: &str,
         control: Control,
         by: &str,
+        force: bool,
     ) -> Result<super::RolloutView, RolloutError> {
+        let newer = if control == Control::Rollback {
+            self.newer_rollouts(id)?
+        } else {
+            Vec::new()
+        };
         if !self.active.contains_key(id) {
             let record = self
                 .store
@@ -251,11 +258,8 @@ impl Driver {
             }
             Control::Abort => Event::Abort,
             Control::Rollback => {
-                if matches!(
-                    machine.phase,
-                    State::Aborted | State::Failed | State::RolledBack | State::RollingBack
-                ) {
-                    return Err(refuse("it cannot be rolled back from here"));
+                if let Err(refused) = machine.check_rollback(&newer, force) {
+                    return Err(refuse(&refused.0));
                 }
                 Event::Rollback
             }
@@ -265,6 +269,23 @@ impl Driver {
         self.apply(id, entry)?;
         tracing::info!(rollout = %id, by, control = control.as_str(), "rollout control");
         self.view_of(id)
+    }
+
+    /// Rollouts of the same app created after `id` that still stand (not rolled back).
+    fn newer_rollouts(&self, id: &str) -> Result<Vec<String>, RolloutError> {
+        let Some(this) = self.store.rollout(id)? else {
+            return Ok(Vec::new());
+        };
+        let app = this.spec.as_ref().map(|s| s.app.clone()).unwrap_or_default();
+        Ok(self
+            .store
+            .rollouts()?
+            .into_iter()
+            .filter(|r| r.id != id && r.created_unix_ms > this.created_unix_ms)
+            .filter(|r| r.spec.as_ref().is_some_and(|s| s.app == app))
+            .filter(|r| r.state != "rolled_back")
+            .map(|r| r.id)
+            .collect())
     }
 
     pub(super) fn view_of(&mut self, id: &str) -> Result<super::RolloutView, RolloutError> {
