@@ -208,6 +208,12 @@ pub fn write_raw(bytes: &[u8]) {
     }
 }
 
+/// A `--wait` stopped at something only an operator can move on (a paused rollout, one
+/// awaiting promotion); `main` exits with status 3 for it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NeedsOperator(pub String);
+
 /// A mistake in how the command was called; `main` exits with status 2 for it.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

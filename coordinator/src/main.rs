@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use convoy_coordinator::cli::{self, Cli, Command, UsageError};
+use convoy_coordinator::cli::{self, Cli, Command, NeedsOperator, UsageError};
 use convoy_coordinator::telemetry;
 use tokio_util::sync::CancellationToken;
 
@@ -45,6 +45,10 @@ fn main() -> ExitCode {
         Err(err) if err.is::<UsageError>() => {
             eprintln!("error: {err}");
             ExitCode::from(2)
+        }
+        Err(err) if err.is::<NeedsOperator>() => {
+            eprintln!("error: {err}");
+            ExitCode::from(3)
         }
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -33,8 +33,15 @@ pub enum RolloutCommand {
     /// One rollout: waves, hosts per wave with state, gates, failures against the budget,
     /// and what it waits for.
     Status { id: String },
-    /// Live progress per wave until the rollout ends; exits 0 only if it succeeded.
-    Watch { id: String },
+    /// Live progress per wave until the rollout ends; exits 0 only if it succeeded, 3 if it
+    /// stops to wait for an operator (paused or awaiting promotion).
+    Watch {
+        /// The rollout id.
+        id: String,
+        /// Keep following through pauses and the wait for promotion, until it ends.
+        #[arg(long)]
+        wait_through_pauses: bool,
+    },
     /// Start no new hosts; those in flight finish.
     Pause { id: String },
     /// Continue a paused rollout (after a failure pause, the failures so far are accepted).
@@ -116,9 +123,14 @@ pub struct StartArgs {
     /// Print the plan (waves and their hosts) and start nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Block until the rollout ends; exit 0 only if it succeeded.
+    /// Block until the rollout ends; exit 0 only if it succeeded, 3 if it stops to wait
+    /// for an operator (paused, or awaiting promotion).
     #[arg(long)]
     pub wait: bool,
+    /// With --wait: keep waiting through pauses and the wait for promotion, until the
+    /// rollout ends.
+    #[arg(long, requires = "wait")]
+    pub wait_through_pauses: bool,
     /// Idempotency key: repeating a start with the same key returns the first rollout.
     #[arg(long, default_value = "")]
     pub request_id: String,
@@ -172,8 +184,11 @@ pub async fn run(
             let view = get(&id, connect).await?;
             render::print_view(&view, format)
         }
-        RolloutCommand::Watch { id } => {
-            let view = watch::watch(&id, connect, format).await?;
+        RolloutCommand::Watch {
+            id,
+            wait_through_pauses,
+        } => {
+            let view = watch::watch(&id, connect, format, wait_through_pauses).await?;
             render::print_view(&view, format)?;
             expect(&view, "succeeded")
         }
@@ -196,6 +211,13 @@ pub async fn run(
 }
 
 fn expect(view: &RolloutView, state: &str) -> anyhow::Result<()> {
+    if watch::needs_operator(view) {
+        return Err(crate::cli::NeedsOperator(format!(
+            "rollout {} is {}: {}; it needs an operator (convoy rollout resume|promote|abort|rollback {})",
+            view.id, view.state, view.waiting_for, view.id
+        ))
+        .into());
+    }
     if view.state == state {
         Ok(())
     } else {
@@ -246,7 +268,7 @@ async fn start(args: StartArgs, connect: &ConnectArgs, format: OutputFormat) -> 
         }
         eprintln!("rollout {} started", started.id);
     }
-    let view = watch::watch(&started.id, connect, format).await?;
+    let view = watch::watch(&started.id, connect, format, args.wait_through_pauses).await?;
     render::print_view(&view, format)?;
     expect(&view, "succeeded")
 }
@@ -309,7 +331,7 @@ async fn control_with(
         .map_err(|status| rpc_error(&connect.addr, status))?
         .into_inner();
     if wait {
-        let view = watch::watch(id, connect, format).await?;
+        let view = watch::watch(id, connect, format, false).await?;
         render::print_view(&view, format)?;
         return expect(&view, "rolled_back");
     }
