@@ -11,6 +11,7 @@ mod hostile_agent;
 mod hostile_coordinator;
 mod jobs;
 mod link;
+mod operations;
 mod rollout;
 mod security;
 mod support;

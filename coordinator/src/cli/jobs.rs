@@ -147,28 +147,31 @@ pub async fn follow_started(
     connect: &ConnectArgs,
     format: OutputFormat,
 ) -> anyhow::Result<()> {
+    if format == OutputFormat::Table {
+        if let Some(line) = output::left_out_line(&job) {
+            eprintln!("{}", crate::cli::printable(&line));
+        }
+    }
+    let hosts = output::count(
+        job.counts.as_ref().map_or(0, |c| c.total) as usize,
+        "host",
+    );
     if !args.follow && !args.wait {
         match format {
             OutputFormat::Json => {
                 out!("{}", serde_json::to_string_pretty(&JobJson::from(&job))?)
             }
             OutputFormat::Table => out!(
-                "job {} started: {} on {} host(s); see `convoy job show {}`",
+                "job {} started: {} on {hosts}; see `convoy job show {}`",
                 job.id,
                 job.action,
-                job.counts.as_ref().map_or(0, |c| c.total),
                 job.id
             ),
         }
         return Ok(());
     }
     if args.follow && format == OutputFormat::Table {
-        eprintln!(
-            "job {} started: {} on {} host(s)",
-            job.id,
-            job.action,
-            job.counts.as_ref().map_or(0, |c| c.total)
-        );
+        eprintln!("job {} started: {} on {hosts}", job.id, job.action);
     }
     let mut events = client
         .watch_job(WatchJobRequest { id: job.id.clone() })

@@ -356,6 +356,8 @@ pub struct JobJson {
     pub max_errors: String,
     pub counts: CountsJson,
     pub hosts: Vec<HostJson>,
+    /// Hosts that matched the selector but lack the action or backup set (never sent to).
+    pub left_out: Vec<String>,
 }
 
 impl From<&HostCommand> for HostJson {
@@ -405,8 +407,39 @@ impl From<&Job> for JobJson {
                 undeliverable: c.undeliverable,
             },
             hosts: j.hosts.iter().map(HostJson::from).collect(),
+            left_out: j.left_out.clone(),
         }
     }
+}
+
+/// `1 host`, `2 hosts`: a count with its noun, singular for one.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The line that says which matching hosts a job left out, if any.
+pub fn left_out_line(job: &Job) -> Option<String> {
+    if job.left_out.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = job.left_out.iter().take(10).map(String::as_str).collect();
+    let more = job.left_out.len() - shown.len();
+    Some(format!(
+        "{} matching the selector left out: {} lack{} {}{}",
+        count(job.left_out.len(), "host"),
+        if job.left_out.len() == 1 { "it" } else { "they" },
+        if job.left_out.len() == 1 { "s" } else { "" },
+        job.action,
+        if more > 0 {
+            format!(" ({}, and {more} more)", shown.join(", "))
+        } else {
+            format!(" ({})", shown.join(", "))
+        }
+    ))
 }
 
 /// How a release's signature reads in tables: "signed by NAME" only for a signature the

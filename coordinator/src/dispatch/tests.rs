@@ -75,7 +75,7 @@ async fn bad_requests_change_nothing() {
         (request("noop", "role=db", ""), "no agents match"),
         (
             request("rm-rf", "", ""),
-            "unknown action \"rm-rf\": none of the 1 matching host(s) allows it (they allow: noop)",
+            "unknown action \"rm-rf\": none of the 1 matching host allows it (they allow: noop)",
         ),
         (request("Bad Action", "", ""), "invalid action name"),
         (request("noop", "role in (a", ""), "invalid selector"),

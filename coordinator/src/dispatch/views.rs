@@ -60,6 +60,7 @@ pub fn job(record: &JobRecord, commands: &[CommandRecord], hosts: Vec<HostComman
         delivery_timeout_ms: record.delivery_timeout_ms,
         counts: Some(counts(commands)),
         hosts,
+        left_out: record.left_out.clone(),
     }
 }
 

@@ -77,6 +77,7 @@ impl From<DispatchError> for Status {
             DispatchError::NoJob(_) | DispatchError::NoHost { .. } => {
                 Status::not_found(err.to_string())
             }
+            DispatchError::RequestIdReused { .. } => Status::already_exists(err.to_string()),
             other => Status::invalid_argument(other.to_string()),
         }
     }

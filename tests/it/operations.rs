@@ -1,0 +1,132 @@
+//! Everyday operations (issue 19): idempotency keys that refuse other parameters, work sent
+//! only to the hosts that have its action, targeting by host id.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use convoy_agent::config::ActionConfig;
+use convoy_proto::identity::Role;
+use convoy_proto::v1::{Job, JobState, StartJobRequest};
+use convoy_tests::{TestAgent, TestCoordinator, TestPki};
+use tonic::Code;
+
+use crate::support::{finished, fleet_online};
+
+pub fn sh(script: &str) -> ActionConfig {
+    ActionConfig {
+        run: vec!["/bin/sh".into(), "-c".into(), script.into()],
+        timeout: Duration::from_secs(10),
+        env: BTreeMap::new(),
+        working_dir: None,
+        kill_grace: Duration::from_millis(300),
+    }
+}
+
+fn actions(names: &[&str]) -> BTreeMap<String, ActionConfig> {
+    names
+        .iter()
+        .map(|name| ((*name).to_string(), sh(&format!("echo {name}"))))
+        .collect()
+}
+
+fn hosts(job: &Job) -> Vec<&str> {
+    job.hosts.iter().map(|h| h.host.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_reused_request_id_with_other_parameters_is_refused_with_the_difference() {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let agent = TestAgent::start_with_actions(
+        &pki,
+        &coordinator.url(),
+        "web-1",
+        &[("role", "web")],
+        actions(&["uptime", "restart"]),
+    );
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("alice", Role::Operator))
+        .await;
+    fleet_online(&admin, 1).await;
+    let request = StartJobRequest {
+        action: "uptime".into(),
+        selector: "role=web".into(),
+        request_id: "deploy-42".into(),
+        ..Default::default()
+    };
+    let first = admin.start_job(request.clone()).await.unwrap().into_inner();
+    // The same request again: the same job.
+    let again = admin.start_job(request.clone()).await.unwrap().into_inner();
+    assert_eq!(again.id, first.id);
+    // The same key with another action and concurrency: refused, naming the differences.
+    let other = admin
+        .start_job(StartJobRequest {
+            action: "restart".into(),
+            concurrency: "1".into(),
+            ..request.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), Code::AlreadyExists, "{other:?}");
+    let message = other.message();
+    assert!(message.contains(&first.id), "{message}");
+    assert!(message.contains("action: \"uptime\" -> \"restart\""), "{message}");
+    assert!(message.contains("concurrency: \"\" -> \"1\""), "{message}");
+    // Nothing new was started.
+    let jobs = admin
+        .list_jobs(convoy_proto::v1::ListJobsRequest {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .jobs;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    finished(&admin, &first.id).await;
+    agent.stop().await;
+    coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn exec_goes_only_to_hosts_that_have_the_action_and_says_who_was_left_out() {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let agents = vec![
+        TestAgent::start_with_actions(&pki, &coordinator.url(), "web-1", &[], actions(&["restart", "uptime"])),
+        TestAgent::start_with_actions(&pki, &coordinator.url(), "web-2", &[], actions(&["uptime"])),
+        TestAgent::start_with_actions(&pki, &coordinator.url(), "web-3", &[], actions(&["restart"])),
+    ];
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("alice", Role::Operator))
+        .await;
+    fleet_online(&admin, 3).await;
+    let job = admin
+        .start_job(StartJobRequest {
+            action: "restart".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(hosts(&job), ["web-1", "web-3"]);
+    assert_eq!(job.left_out, ["web-2"]);
+    let job = finished(&admin, &job.id).await;
+    // Before issue 19, web-2 was sent the command, rejected it and failed the job.
+    assert_eq!(job.state, JobState::Succeeded as i32, "{job:?}");
+    assert_eq!(job.counts.unwrap().total, 2);
+    // None has it: still refused, naming what they allow.
+    let none = admin
+        .start_job(StartJobRequest {
+            action: "reboot".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(none.code(), Code::InvalidArgument);
+    assert!(none.message().contains("none of the 3 matching hosts allows it"), "{none:?}");
+    for agent in agents {
+        agent.stop().await;
+    }
+    coordinator.stop().await;
+}
