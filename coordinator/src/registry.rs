@@ -371,7 +371,7 @@ impl Registry {
         let agents = self.lock();
         let mut list: Vec<AgentSummary> = agents
             .values()
-            .filter(|entry| selector.matches(&entry.record.labels))
+            .filter(|entry| selector.matches_host(&entry.record.id, &entry.record.labels))
             .map(summary)
             .collect();
         drop(agents);

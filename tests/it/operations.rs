@@ -130,3 +130,38 @@ async fn exec_goes_only_to_hosts_that_have_the_action_and_says_who_was_left_out(
     }
     coordinator.stop().await;
 }
+
+#[tokio::test]
+async fn hosts_are_targeted_by_id_in_the_selector() {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let agents: Vec<TestAgent> = ["web-1", "web-2", "web-3"]
+        .iter()
+        .map(|id| {
+            TestAgent::start_with_actions(&pki, &coordinator.url(), id, &[("role", "web")], actions(&["uptime"]))
+        })
+        .collect();
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("alice", Role::Operator))
+        .await;
+    fleet_online(&admin, 3).await;
+    // What `--host web-1,web-3 --selector role=web` sends.
+    let job = admin
+        .start_job(StartJobRequest {
+            action: "uptime".into(),
+            selector: "role=web,id in (web-1,web-3)".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(hosts(&job), ["web-1", "web-3"]);
+    let listed = crate::support::list(&mut admin, "id=web-2").await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, "web-2");
+    finished(&admin, &job.id).await;
+    for agent in agents {
+        agent.stop().await;
+    }
+    coordinator.stop().await;
+}

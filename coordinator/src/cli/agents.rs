@@ -13,9 +13,12 @@ use crate::selector::Selector;
 
 #[derive(Debug, Args)]
 pub struct AgentsArgs {
-    /// Label selector, e.g. 'role=web,zone in (a,b)'.
+    /// Label selector, e.g. 'role=web,zone in (a,b)' ('id=web-1' names a host).
     #[arg(long, short = 's', default_value = "")]
     pub selector: String,
+    /// Only these hosts, by agent id: comma-separated or repeated.
+    #[arg(long = "host", value_name = "ID", value_delimiter = ',')]
+    pub hosts: Vec<String>,
     #[command(subcommand)]
     pub command: Option<AgentsCommand>,
 }
@@ -36,7 +39,11 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     match args.command {
         Some(AgentsCommand::Show { id }) => show(&id, connect, output).await,
-        None => list(&args.selector, connect, output).await,
+        None => {
+            let selector =
+                crate::selector::with_hosts(&args.selector, &args.hosts).map_err(UsageError)?;
+            list(&selector, connect, output).await
+        }
     }
 }
 

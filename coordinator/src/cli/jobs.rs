@@ -27,20 +27,30 @@ pub struct ExecArgs {
     pub job: JobFlags,
 }
 
-/// How a job runs across the fleet: shared by `exec`, `deploy` and `rollback`.
+/// How a job runs across the fleet: shared by `exec`, `deploy`, `rollback` and `backup`.
+/// The rollout vocabulary works too: `--batch`, `--max-failures`, `--offline-timeout`.
 #[derive(Debug, Args)]
 pub struct JobFlags {
-    /// Label selector for the target hosts, e.g. 'role=web'.
+    /// Label selector for the target hosts, e.g. 'role=web' ('id=web-1' names a host).
     #[arg(long, short = 's', default_value = "")]
     pub selector: String,
+    /// Only these hosts, by agent id: comma-separated or repeated; combines with
+    /// --selector (both must match).
+    #[arg(long = "host", value_name = "ID", value_delimiter = ',')]
+    pub hosts: Vec<String>,
     /// Hosts running at once: N or P% (default: all).
-    #[arg(long)]
+    #[arg(long, visible_alias = "batch")]
     pub concurrency: Option<String>,
     /// Failures after which no new host starts: N or P%.
-    #[arg(long, default_value = "0")]
+    #[arg(long, default_value = "0", visible_alias = "max-failures")]
     pub max_errors: String,
     /// A host offline this long after its turn came is undeliverable.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(
+        long,
+        default_value = "10m",
+        value_parser = humantime::parse_duration,
+        visible_alias = "offline-timeout"
+    )]
     pub delivery_timeout: Duration,
     /// Print every host's output, prefixed by host, as it arrives; exit like --wait.
     #[arg(long)]
@@ -51,6 +61,16 @@ pub struct JobFlags {
     /// Idempotency key: repeating a request with the same key returns the first job.
     #[arg(long, default_value = "")]
     pub request_id: String,
+}
+
+impl JobFlags {
+    /// `--selector` narrowed by `--host`, checked: a usage error says what is wrong.
+    pub fn target_selector(&self) -> anyhow::Result<String> {
+        let selector =
+            crate::selector::with_hosts(&self.selector, &self.hosts).map_err(UsageError)?;
+        Selector::parse(&selector).map_err(|err| UsageError(err.render()))?;
+        Ok(selector)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,7 +135,7 @@ pub async fn run_job(
     connect: &ConnectArgs,
     format: OutputFormat,
 ) -> anyhow::Result<()> {
-    Selector::parse(&args.selector).map_err(|err| UsageError(err.render()))?;
+    let selector = args.target_selector()?;
     if let Some(concurrency) = &args.concurrency {
         Rate::parse(concurrency, "concurrency", false)
             .map_err(|err| UsageError(err.to_string()))?;
@@ -124,7 +144,7 @@ pub async fn run_job(
     let mut client = admin(connect).await?;
     let job = client
         .start_job({
-            request.selector = args.selector.clone();
+            request.selector = selector;
             request.concurrency = args.concurrency.clone().unwrap_or_default();
             request.max_errors = args.max_errors.clone();
             request.delivery_timeout_ms =
@@ -484,3 +504,6 @@ pub async fn audit(
     out!("{table}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

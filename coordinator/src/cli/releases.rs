@@ -45,9 +45,14 @@ pub enum ReleaseCommand {
     List { app: Option<String> },
     /// Which hosts run which version of APP, healthy or not.
     Status {
+        /// The app.
         app: String,
+        /// Label selector for the hosts shown ('id=web-1' names a host).
         #[arg(long, short = 's', default_value = "")]
         selector: String,
+        /// Only these hosts, by agent id: comma-separated or repeated.
+        #[arg(long = "host", value_name = "ID", value_delimiter = ',')]
+        hosts: Vec<String>,
     },
 }
 
@@ -124,7 +129,14 @@ pub async fn run(
             sign_key,
         } => push(app, version, artifact, sign_key, connect, format).await,
         ReleaseCommand::List { app } => list(app.unwrap_or_default(), connect, format).await,
-        ReleaseCommand::Status { app, selector } => status(app, selector, connect, format).await,
+        ReleaseCommand::Status {
+            app,
+            selector,
+            hosts,
+        } => {
+            let selector = crate::selector::with_hosts(&selector, &hosts).map_err(UsageError)?;
+            status(app, selector, connect, format).await
+        }
     }
 }
 

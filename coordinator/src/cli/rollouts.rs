@@ -76,20 +76,24 @@ pub struct StartArgs {
     pub app: String,
     #[arg(id = "release_version", value_name = "VERSION")]
     pub version: String,
-    /// Label selector for the target hosts, e.g. 'role=web'.
+    /// Label selector for the target hosts, e.g. 'role=web' ('id=web-1' names a host).
     #[arg(long, short = 's', default_value = "")]
     pub selector: String,
+    /// Only these hosts, by agent id: comma-separated or repeated; combines with
+    /// --selector (both must match).
+    #[arg(long = "host", value_name = "ID", value_delimiter = ',')]
+    pub hosts: Vec<String>,
     /// The first wave: N hosts or P% (default 1).
     #[arg(long)]
     pub canary: Option<String>,
     /// Hosts per later wave: N or P% (default 10%). Also the size of rollback waves.
-    #[arg(long)]
+    #[arg(long, visible_alias = "concurrency")]
     pub batch: Option<String>,
     /// A ramp of cumulative shares instead of canary and batch, e.g. 1,10%,50%,100%.
     #[arg(long, conflicts_with = "canary")]
     pub steps: Option<String>,
     /// Failed hosts tolerated over the whole rollout: N or P% (default 0).
-    #[arg(long)]
+    #[arg(long, visible_alias = "max-errors")]
     pub max_failures: Option<String>,
     /// How long each finished wave must stay healthy, within its gates, before the next.
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
@@ -114,7 +118,12 @@ pub struct StartArgs {
     #[arg(long, default_value = "wait", value_parser = ["wait", "skip"])]
     pub offline: String,
     /// How long to wait for an offline host before counting it unreachable.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(
+        long,
+        default_value = "10m",
+        value_parser = humantime::parse_duration,
+        visible_alias = "delivery-timeout"
+    )]
     pub offline_timeout: Duration,
     /// Hosts skipped or unreachable that come back within this long after the rollout
     /// succeeded still get the version.
@@ -230,7 +239,8 @@ fn expect(view: &RolloutView, state: &str) -> anyhow::Result<()> {
 }
 
 async fn start(args: StartArgs, connect: &ConnectArgs, format: OutputFormat) -> anyhow::Result<()> {
-    let spec = args.spec();
+    let mut spec = args.spec();
+    spec.selector = crate::selector::with_hosts(&spec.selector, &args.hosts).map_err(UsageError)?;
     // Checked here too, so a typo is a usage error before anything is contacted.
     parse_spec(&spec).map_err(|err| UsageError(err.to_string()))?;
     Selector::parse(&spec.selector).map_err(|err| UsageError(err.render()))?;
