@@ -184,18 +184,16 @@ pub async fn run(
                 force,
                 options: Some(options(&job)?),
             };
-            job.wait = true;
             let mut client = backups(connect).await?;
             let started = client.restore_backup(request).await;
             follow(started, job, connect, format).await
         }
-        BackupCommand::Drill { set, mut job } => {
+        BackupCommand::Drill { set, job } => {
             check_set(&set)?;
             let request = DrillBackupsRequest {
                 set,
                 options: Some(options(&job)?),
             };
-            job.wait = true;
             let mut client = backups(connect).await?;
             let started = client.drill_backups(request).await;
             follow(started, job, connect, format).await
