@@ -101,7 +101,7 @@ pub enum Command {
     /// Run an allow-listed action on every matching host, as a job.
     Exec(jobs::ExecArgs),
     /// Recent jobs: id, action, targets, state counts, started, by whom.
-    Jobs,
+    Jobs(jobs::JobsArgs),
     /// Inspect or cancel one job.
     #[command(subcommand)]
     Job(jobs::JobCommand),
@@ -145,7 +145,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Agents(args) => agents::run(args, &cli.connect, cli.output).await,
         Command::Whoami => agents::whoami(&cli.connect, cli.output).await,
         Command::Exec(args) => jobs::exec(args, &cli.connect, cli.output).await,
-        Command::Jobs => jobs::jobs(&cli.connect, cli.output).await,
+        Command::Jobs(args) => jobs::jobs(args, &cli.connect, cli.output).await,
         Command::Job(command) => jobs::job(command, &cli.connect, cli.output).await,
         Command::Audit(args) => jobs::audit(args, &cli.connect, cli.output).await,
         Command::Release(command) => releases::run(command, &cli.connect, cli.output).await,

@@ -68,6 +68,10 @@ pub enum DispatchError {
         job: String,
         differences: Vec<String>,
     },
+    #[error("invalid page token {0:?}: pass next_page_token from the previous page")]
+    BadPageToken(String),
+    #[error("invalid job state {0:?}: expected running, succeeded, failed or cancelled")]
+    BadJobState(String),
     #[error("no job {0:?}")]
     NoJob(String),
     #[error("job {job} has no host {host:?}")]

@@ -66,7 +66,7 @@ fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
 
 mod audit;
 mod backups;
-mod jobs;
+pub mod jobs;
 
 pub use audit::{Appended, AuditPage};
 mod releases;
@@ -86,6 +86,8 @@ pub struct Store {
     flush: Arc<FlushState>,
     agents: sled::Tree,
     jobs: sled::Tree,
+    /// `<created_unix_ms, 8 bytes big-endian> <job id>` → nothing: jobs in creation order.
+    jobs_by_time: sled::Tree,
     commands: sled::Tree,
     output: sled::Tree,
     inflight: sled::Tree,
@@ -143,9 +145,10 @@ impl Store {
                 meta.insert(META_SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             }
         }
-        Ok(Self {
+        let store = Self {
             agents: db.open_tree("agents")?,
             jobs: db.open_tree("jobs")?,
+            jobs_by_time: db.open_tree("jobs_by_time")?,
             commands: db.open_tree("commands")?,
             output: db.open_tree("output")?,
             inflight: db.open_tree("inflight")?,
@@ -160,7 +163,9 @@ impl Store {
             refusals: Arc::default(),
             flush: Arc::new(FlushState::default()),
             db,
-        })
+        };
+        store.index_jobs_by_time()?;
+        Ok(store)
     }
 
     pub fn put_agent(&self, record: &AgentRecord) -> Result<(), StoreError> {

@@ -165,3 +165,97 @@ async fn hosts_are_targeted_by_id_in_the_selector() {
     }
     coordinator.stop().await;
 }
+
+async fn list(
+    admin: &mut convoy_proto::v1::admin_client::AdminClient<tonic::transport::Channel>,
+    request: convoy_proto::v1::ListJobsRequest,
+) -> (Vec<String>, String) {
+    let page = admin.list_jobs(request).await.unwrap().into_inner();
+    (
+        page.jobs
+            .iter()
+            .map(|j| format!("{}@{}", j.action, j.counts.map_or(0, |c| c.total)))
+            .collect(),
+        page.next_page_token,
+    )
+}
+
+#[tokio::test]
+async fn jobs_are_listed_newest_first_filtered_and_paged() {
+    use convoy_proto::v1::ListJobsRequest;
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let mut failing = actions(&["uptime"]);
+    failing.insert("flaky".into(), sh("exit 1"));
+    let agents = vec![
+        TestAgent::start_with_actions(&pki, &coordinator.url(), "web-1", &[], failing),
+        TestAgent::start_with_actions(&pki, &coordinator.url(), "web-2", &[], actions(&["uptime"])),
+    ];
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("alice", Role::Operator))
+        .await;
+    fleet_online(&admin, 2).await;
+    let mut started = Vec::new();
+    for (action, selector) in [("uptime", ""), ("flaky", ""), ("uptime", "id=web-2")] {
+        let job = admin
+            .start_job(StartJobRequest {
+                action: action.into(),
+                selector: selector.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        finished(&admin, &job.id).await;
+        started.push(job.id);
+    }
+    let all = |limit| ListJobsRequest {
+        limit,
+        ..Default::default()
+    };
+    let (jobs, next) = list(&mut admin, all(10)).await;
+    assert_eq!(jobs, ["uptime@1", "flaky@1", "uptime@2"]);
+    assert!(next.is_empty());
+    // Paging: one at a time, in the same order, each page pointing at the next.
+    let (first, token) = list(&mut admin, all(1)).await;
+    assert_eq!(first, ["uptime@1"]);
+    let (second, token) = list(
+        &mut admin,
+        ListJobsRequest {
+            page_token: token,
+            ..all(1)
+        },
+    )
+    .await;
+    assert_eq!(second, ["flaky@1"]);
+    assert!(!token.is_empty());
+    // Filters.
+    let by = |state: &str, action: &str, host: &str| ListJobsRequest {
+        state: state.into(),
+        action: action.into(),
+        host: host.into(),
+        ..all(10)
+    };
+    assert_eq!(list(&mut admin, by("failed", "", "")).await.0, ["flaky@1"]);
+    assert_eq!(list(&mut admin, by("", "uptime", "")).await.0, ["uptime@1", "uptime@2"]);
+    assert_eq!(list(&mut admin, by("", "", "web-1")).await.0, ["flaky@1", "uptime@2"]);
+    let future = ListJobsRequest {
+        since_unix_ms: i64::MAX / 2,
+        ..all(10)
+    };
+    assert!(list(&mut admin, future).await.0.is_empty());
+    let bad = admin.list_jobs(by("exploded", "", "")).await.unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    let bad = admin
+        .list_jobs(ListJobsRequest {
+            page_token: "nonsense".into(),
+            ..all(10)
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    for agent in agents {
+        agent.stop().await;
+    }
+    coordinator.stop().await;
+}

@@ -87,6 +87,27 @@ pub enum JobCommand {
     Cancel { id: String },
 }
 
+/// `convoy jobs`: which jobs, newest first by creation time.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// At most this many (fetched in pages).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Only jobs created this recently, e.g. 1h, 30m, 7d.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub since: Option<Duration>,
+    /// Only jobs in this state.
+    #[arg(long, value_parser = ["running", "succeeded", "failed", "cancelled"])]
+    pub state: Option<String>,
+    /// Only jobs of this action: exact ("uptime", "deploy web 1.2") or its first words
+    /// ("deploy", "backup pgdata").
+    #[arg(long, default_value = "")]
+    pub action: String,
+    /// Only jobs that ran (or were to run) on this host.
+    #[arg(long, default_value = "")]
+    pub host: String,
+}
+
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Only entries this recent, e.g. 1h, 30m, 7d.
@@ -339,14 +360,34 @@ pub fn print_job(job: &Job, format: OutputFormat) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn jobs(connect: &ConnectArgs, format: OutputFormat) -> anyhow::Result<()> {
+pub async fn jobs(args: JobsArgs, connect: &ConnectArgs, format: OutputFormat) -> anyhow::Result<()> {
     let mut client = admin(connect).await?;
-    let jobs = client
-        .list_jobs(ListJobsRequest { limit: 50 })
-        .await
-        .map_err(|status| rpc_error(&connect.addr, status))?
-        .into_inner()
-        .jobs;
+    let since_unix_ms = args.since.map_or(0, |since| {
+        now_unix_ms().saturating_sub(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+    });
+    let wanted = args.limit as usize;
+    let mut jobs = Vec::new();
+    let mut page_token = String::new();
+    while jobs.len() < wanted {
+        let page = client
+            .list_jobs(ListJobsRequest {
+                limit: u32::try_from(wanted - jobs.len()).unwrap_or(u32::MAX).min(1000),
+                since_unix_ms,
+                state: args.state.clone().unwrap_or_default(),
+                action: args.action.clone(),
+                host: args.host.clone(),
+                page_token: std::mem::take(&mut page_token),
+            })
+            .await
+            .map_err(|status| rpc_error(&connect.addr, status))?
+            .into_inner();
+        jobs.extend(page.jobs);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    jobs.truncate(wanted);
     if format == OutputFormat::Json {
         let json: Vec<JobJson> = jobs.iter().map(JobJson::from).collect();
         out!("{}", serde_json::to_string_pretty(&json)?);

@@ -186,12 +186,29 @@ impl Admin for AdminService {
     ) -> Result<Response<ListJobsResponse>, Status> {
         super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
-        let limit = match request.get_ref().limit {
+        let body = request.get_ref();
+        let limit = match body.limit {
             0 => 20,
             n => n.min(1000) as usize,
         };
+        if !matches!(
+            body.state.as_str(),
+            "" | "running" | "succeeded" | "failed" | "cancelled"
+        ) {
+            return Err(DispatchError::BadJobState(body.state.clone()).into());
+        }
+        let filter = crate::dispatch::views::JobFilter {
+            since_unix_ms: body.since_unix_ms,
+            state: body.state.clone(),
+            action: body.action.clone(),
+            host: body.host.clone(),
+        };
+        let (jobs, next) = self
+            .dispatcher
+            .list_jobs(&filter, limit, Some(&body.page_token))?;
         Ok(Response::new(ListJobsResponse {
-            jobs: self.dispatcher.recent_jobs(limit)?,
+            jobs,
+            next_page_token: next.unwrap_or_default(),
         }))
     }
 

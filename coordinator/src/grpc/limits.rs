@@ -65,7 +65,7 @@ macro_rules! bounded {
 
 bounded! {
     WhoAmIRequest {}
-    ListJobsRequest {}
+    ListJobsRequest { state: TEXT, action: TEXT, host: TEXT, page_token: TEXT }
     ListSchedulesRequest {}
     ListAgentsRequest { selector: SELECTOR }
     GetAgentRequest { id: TEXT }

@@ -29,9 +29,101 @@ fn inflight_key(agent_id: &str, command_id: &str) -> Vec<u8> {
     key
 }
 
+fn time_key(job: &JobRecord) -> Vec<u8> {
+    let created = u64::try_from(job.created_unix_ms).unwrap_or(0);
+    let mut key = created.to_be_bytes().to_vec();
+    key.extend_from_slice(job.id.as_bytes());
+    key
+}
+
+/// Where a page of [`Store::jobs_page`] starts: just older than this job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobCursor {
+    pub created_unix_ms: i64,
+    pub id: String,
+}
+
+impl JobCursor {
+    /// `<created ms>.<job id>`, opaque to clients.
+    pub fn token(&self) -> String {
+        format!("{}.{}", self.created_unix_ms, self.id)
+    }
+
+    pub fn parse(token: &str) -> Option<JobCursor> {
+        let (created, id) = token.split_once('.')?;
+        Some(JobCursor {
+            created_unix_ms: created.parse().ok()?,
+            id: id.to_string(),
+        })
+    }
+}
+
 impl Store {
+    /// Builds the creation-time index of a store written before it existed (once: an
+    /// index with entries is left alone; `put_job` keeps it current).
+    pub(super) fn index_jobs_by_time(&self) -> Result<(), StoreError> {
+        if !self.jobs_by_time.is_empty() || self.jobs.is_empty() {
+            return Ok(());
+        }
+        for item in self.jobs.iter() {
+            let (key, raw) = item?;
+            let job: JobRecord = decode("jobs", &key, &raw)?;
+            self.jobs_by_time.insert(time_key(&job), &[])?;
+        }
+        Ok(())
+    }
+
+    /// Jobs newest first by creation time, starting below `after` (exclusive), keeping
+    /// those `keep` accepts, at most `limit`; with the cursor of the next page when more
+    /// may follow. Looks at no more than `scan` jobs, so a filter that rarely matches
+    /// costs a bounded amount per page.
+    pub fn jobs_page(
+        &self,
+        after: Option<&JobCursor>,
+        limit: usize,
+        scan: usize,
+        mut keep: impl FnMut(&JobRecord) -> bool,
+    ) -> Result<(Vec<JobRecord>, Option<JobCursor>), StoreError> {
+        let upper = match after {
+            Some(cursor) => {
+                let mut key = u64::try_from(cursor.created_unix_ms)
+                    .unwrap_or(0)
+                    .to_be_bytes()
+                    .to_vec();
+                key.extend_from_slice(cursor.id.as_bytes());
+                std::ops::Bound::Excluded(key)
+            }
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut out = Vec::new();
+        let mut last = None;
+        for (scanned, item) in self
+            .jobs_by_time
+            .range::<Vec<u8>, _>((std::ops::Bound::Unbounded, upper))
+            .rev()
+            .enumerate()
+        {
+            let (key, _) = item?;
+            if out.len() >= limit || scanned >= scan {
+                return Ok((out, last));
+            }
+            let Some(id) = key.get(8..) else { continue };
+            let id = String::from_utf8_lossy(id).into_owned();
+            let Some(job) = self.job(&id)? else { continue };
+            last = Some(JobCursor {
+                created_unix_ms: job.created_unix_ms,
+                id: job.id.clone(),
+            });
+            if keep(&job) {
+                out.push(job);
+            }
+        }
+        Ok((out, None))
+    }
+
     pub fn put_job(&self, job: &JobRecord) -> Result<(), StoreError> {
         self.jobs.insert(job.id.as_bytes(), job.encode_to_vec())?;
+        self.jobs_by_time.insert(time_key(job), &[])?;
         if !job.request_id.is_empty() {
             self.requests
                 .insert(job.request_id.as_bytes(), job.id.as_bytes())?;
@@ -52,19 +144,6 @@ impl Store {
             .requests
             .get(request_id.as_bytes())?
             .map(|raw| String::from_utf8_lossy(&raw).into_owned()))
-    }
-
-    /// Jobs newest first (job ids sort by creation time).
-    pub fn recent_jobs(&self, limit: usize) -> Result<Vec<JobRecord>, StoreError> {
-        self.jobs
-            .iter()
-            .rev()
-            .take(limit)
-            .map(|item| {
-                let (key, raw) = item?;
-                decode("jobs", &key, &raw)
-            })
-            .collect()
     }
 
     /// Every job with a command not yet terminal (loaded at start-up to resume them).
@@ -161,3 +240,6 @@ impl Store {
         Ok(tail)
     }
 }
+
+#[cfg(test)]
+mod tests;
