@@ -13,6 +13,7 @@ pub mod deploy;
 pub mod executor;
 pub mod journal;
 pub mod metrics;
+pub mod params;
 pub mod recovery;
 pub mod runner;
 pub mod session;

@@ -141,7 +141,7 @@ impl Runner {
         {
             return self.start_recovery(command, running);
         }
-        let Some(config) = self.actions.get(&action).cloned() else {
+        let Some(mut config) = self.actions.get(&action).cloned() else {
             drop(running);
             let allowed: Vec<&str> = self.actions.keys().map(String::as_str).collect();
             warn!(command_id = %command.command_id, %action, "rejected: action not in this host's allow-list");
@@ -155,6 +155,23 @@ impl Runner {
             };
             return self.reject(&command.command_id, message);
         };
+        // Parameters are judged here, against this host's own declaration, and become
+        // whole argv elements: never a shell, never split.
+        let given = match &command.action {
+            Some(command::Action::Run(run)) => run.params.clone(),
+            _ => Default::default(),
+        };
+        match crate::params::bind(&config.run, &config.params, &given) {
+            Ok(argv) => config.run = argv,
+            Err(problem) => {
+                drop(running);
+                warn!(command_id = %command.command_id, %action, "rejected: bad parameters");
+                return self.reject(
+                    &command.command_id,
+                    format!("rejected: action {action:?}: {problem}"),
+                );
+            }
+        }
         self.launch(
             command.command_id.clone(),
             running,

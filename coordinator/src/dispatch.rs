@@ -72,6 +72,10 @@ pub enum DispatchError {
     BadPageToken(String),
     #[error("invalid job state {0:?}: expected running, succeeded, failed or cancelled")]
     BadJobState(String),
+    #[error("invalid parameter name {0:?}: expected [a-z][a-z0-9_]*, at most 32 characters")]
+    BadParam(String),
+    #[error("parameters are for actions; a deploy, rollback or backup takes none")]
+    ParamsNotAllowed,
     #[error("no job {0:?}")]
     NoJob(String),
     #[error("job {job} has no host {host:?}")]
@@ -101,6 +105,8 @@ impl From<crate::releases::DeployLookupError> for DispatchError {
 #[derive(Debug, Clone)]
 pub struct JobRequest {
     pub action: String,
+    /// Values for the action's parameters (`--param`), judged by each agent.
+    pub params: std::collections::BTreeMap<String, String>,
     pub selector: String,
     pub concurrency: String,
     pub max_errors: String,
@@ -340,6 +346,9 @@ impl Dispatcher {
         request: &JobRequest,
     ) -> Result<JobRecord, DispatchError> {
         let work = self.work(request)?;
+        if !request.params.is_empty() && !matches!(work, Work::Run(_)) {
+            return Err(DispatchError::ParamsNotAllowed);
+        }
         let selector = Selector::parse(&request.selector)?;
         let concurrency = if request.concurrency.trim().is_empty() {
             None
@@ -356,7 +365,7 @@ impl Dispatcher {
             if let Some(existing) = self.store.job_for_request(&request.request_id)? {
                 if let Some(job) = self.store.job(&existing)? {
                     let (action, selector, concurrency, max_errors) = (
-                        work.describe(),
+                        admit::describe_with_params(&work.describe(), &request.params),
                         selector.to_string(),
                         concurrency.map(|r| r.to_string()).unwrap_or_default(),
                         max_errors.to_string(),
@@ -444,7 +453,11 @@ impl Dispatcher {
         let job_id = new_job_id(now);
         let commands: Vec<CommandRecord> = targets
             .iter()
-            .map(|agent| self.command_record(&job_id, &agent.id, &work))
+            .map(|agent| {
+                let mut command = self.command_record(&job_id, &agent.id, &work);
+                command.params = request.params.clone();
+                command
+            })
             .collect();
         let record = JobRecord {
             id: job_id.clone(),
@@ -462,6 +475,7 @@ impl Dispatcher {
             command_ids: commands.iter().map(|c| c.id.clone()).collect(),
             request_id: request.request_id.clone(),
             left_out,
+            params: request.params.clone(),
             ..Default::default()
         };
         for command in &commands {
@@ -603,6 +617,9 @@ impl Dispatcher {
         }
         if !valid_action_name(&request.action) {
             return Err(DispatchError::BadAction(request.action.clone()));
+        }
+        if let Some(bad) = request.params.keys().find(|k| !admit::valid_param_name(k)) {
+            return Err(DispatchError::BadParam(bad.clone()));
         }
         Ok(Work::Run(request.action.clone()))
     }

@@ -25,6 +25,7 @@ fn sh(script: &str, timeout: Duration) -> ActionConfig {
         env: BTreeMap::new(),
         working_dir: None,
         kill_grace: Duration::from_millis(300),
+        params: BTreeMap::new(),
     }
 }
 

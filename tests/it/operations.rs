@@ -19,6 +19,7 @@ pub fn sh(script: &str) -> ActionConfig {
         env: BTreeMap::new(),
         working_dir: None,
         kill_grace: Duration::from_millis(300),
+        params: BTreeMap::new(),
     }
 }
 
@@ -257,5 +258,97 @@ async fn jobs_are_listed_newest_first_filtered_and_paged() {
     for agent in agents {
         agent.stop().await;
     }
+    coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn action_parameters_are_judged_by_the_agent_and_passed_as_one_argument() {
+    use convoy_agent::params::ParamConfig;
+    use convoy_proto::v1::CommandState;
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let mut list = BTreeMap::new();
+    let mut restart = sh("unused");
+    restart.run = vec!["printf".into(), "[%s]".into(), "{unit}".into()];
+    restart.params.insert(
+        "unit".into(),
+        ParamConfig {
+            allow: Some(vec!["nginx".into(), "app".into()]),
+            pattern: None,
+        },
+    );
+    let mut say = sh("unused");
+    say.run = vec!["printf".into(), "[%s]".into(), "{msg}".into()];
+    say.params.insert(
+        "msg".into(),
+        ParamConfig {
+            allow: None,
+            pattern: Some(".+".into()),
+        },
+    );
+    list.insert("restart".to_string(), restart);
+    list.insert("say".to_string(), say);
+    let agent = TestAgent::start_with_actions(&pki, &coordinator.url(), "web-1", &[], list);
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("alice", Role::Operator))
+        .await;
+    fleet_online(&admin, 1).await;
+    let run = |action: &str, params: &[(&str, &str)]| {
+        let mut admin = admin.clone();
+        let request = StartJobRequest {
+            action: action.into(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        async move {
+            let job = admin.start_job(request).await.unwrap().into_inner();
+            let job = finished(&admin, &job.id).await;
+            let host = job.hosts[0].clone();
+            (
+                CommandState::try_from(host.state).unwrap(),
+                String::from_utf8_lossy(&host.output_tail).into_owned(),
+                host.message,
+            )
+        }
+    };
+    let (state, output, _) = run("restart", &[("unit", "nginx")]).await;
+    assert_eq!((state, output.as_str()), (CommandState::Succeeded, "[nginx]"));
+    // Shell syntax and spaces stay one argument: printf saw exactly one value.
+    let (state, output, _) = run("say", &[("msg", "a b; echo pwned $(id)")]).await;
+    assert_eq!(
+        (state, output.as_str()),
+        (CommandState::Succeeded, "[a b; echo pwned $(id)]")
+    );
+    // The coordinator passes values through; the agent's own allow-list refuses them.
+    for (params, want) in [
+        (&[("unit", "nginx; touch /tmp/pwned")][..], "is not allowed on this host (one of: nginx, app)"),
+        (&[("unit", "sshd")][..], "is not allowed on this host"),
+        (&[][..], "missing parameter \"unit\""),
+        (&[("unit", "app"), ("user", "root")][..], "unknown parameter \"user\""),
+    ] {
+        let (state, output, message) = run("restart", params).await;
+        assert_eq!(state, CommandState::Rejected, "{params:?}: {message}");
+        assert!(output.is_empty());
+        assert!(message.contains(want), "{params:?}: {message}");
+    }
+    // Malformed names and too many parameters are refused up front, creating nothing.
+    for params in [
+        vec![("Unit".to_string(), "x".to_string())],
+        (0..17).map(|i| (format!("p{i}"), "x".to_string())).collect(),
+    ] {
+        let refused = admin
+            .start_job(StartJobRequest {
+                action: "restart".into(),
+                params: params.into_iter().collect(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    }
+    agent.stop().await;
     coordinator.stop().await;
 }

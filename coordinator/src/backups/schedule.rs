@@ -179,6 +179,7 @@ impl Launcher for DispatchLauncher {
                 })
             };
             let request = JobRequest {
+                params: Default::default(),
                 action: String::new(),
                 selector: schedule.selector.clone(),
                 concurrency: String::new(),

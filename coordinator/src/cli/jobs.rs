@@ -23,6 +23,10 @@ use crate::selector::Selector;
 pub struct ExecArgs {
     /// A named action from the agents' configs.
     pub action: String,
+    /// A value for one of the action's parameters, e.g. --param unit=nginx (repeatable);
+    /// each host checks it against its own allow-list or pattern.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
     #[command(flatten)]
     pub job: JobFlags,
 }
@@ -143,9 +147,32 @@ pub async fn exec(
     }
     let request = StartJobRequest {
         action: args.action.clone(),
+        params: parse_params(&args.params)?,
         ..Default::default()
     };
     run_job(request, args.job, connect, format).await
+}
+
+/// `--param NAME=VALUE` flags as a map; a malformed or repeated one is a usage error.
+pub fn parse_params(
+    flags: &[String],
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let mut params = std::collections::BTreeMap::new();
+    for flag in flags {
+        let Some((name, value)) = flag.split_once('=') else {
+            return Err(UsageError(format!("--param {flag:?}: expected NAME=VALUE")).into());
+        };
+        if !crate::dispatch::admit::valid_param_name(name) {
+            return Err(UsageError(format!(
+                "--param {flag:?}: invalid name {name:?}: expected [a-z][a-z0-9_]*, at most 32 characters"
+            ))
+            .into());
+        }
+        if params.insert(name.to_string(), value.to_string()).is_some() {
+            return Err(UsageError(format!("--param {name}: given twice")).into());
+        }
+    }
+    Ok(params)
 }
 
 /// Starts a job from `request` plus the shared flags, then prints it, follows it or
@@ -302,10 +329,10 @@ pub fn print_job(job: &Job, format: OutputFormat) -> anyhow::Result<()> {
     }
     let counts = job.counts.unwrap_or_default();
     out!(
-        "job {}: {} on {} host(s), {} (by {}, concurrency {}, max errors {})",
+        "job {}: {} on {}, {} (by {}, concurrency {}, max errors {})",
         job.id,
-        job.action,
-        counts.total,
+        crate::dispatch::admit::describe_with_params(&job.action, &job.params),
+        output::count(counts.total as usize, "host"),
         output::job_state_name(job.state),
         job.created_by,
         if job.concurrency.is_empty() {

@@ -358,6 +358,8 @@ pub struct JobJson {
     pub hosts: Vec<HostJson>,
     /// Hosts that matched the selector but lack the action or backup set (never sent to).
     pub left_out: Vec<String>,
+    /// The action's parameters (`--param`).
+    pub params: std::collections::BTreeMap<String, String>,
 }
 
 impl From<&HostCommand> for HostJson {
@@ -408,6 +410,7 @@ impl From<&Job> for JobJson {
             },
             hosts: j.hosts.iter().map(HostJson::from).collect(),
             left_out: j.left_out.clone(),
+            params: j.params.clone(),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! idempotency key must carry the same parameters ([`differences`]), and work that needs
 //! an action or a backup set goes only to the matching hosts that have it ([`eligible`]).
 
+use std::collections::BTreeMap;
+
 use convoy_proto::v1::{AgentSummary, JobRecord};
 
 /// The parameters that make two job requests "the same request".
@@ -23,7 +25,11 @@ pub fn differences(job: &JobRecord, asked: &Asked<'_>) -> Vec<String> {
             out.push(format!("{name}: {was:?} -> {now:?}"));
         }
     };
-    compare("action", &job.action, asked.action);
+    compare(
+        "action",
+        &describe_with_params(&job.action, &job.params),
+        asked.action,
+    );
     compare("selector", &job.selector, asked.selector);
     compare("concurrency", &job.concurrency, asked.concurrency);
     compare("max_errors", &job.max_errors, asked.max_errors);
@@ -33,6 +39,32 @@ pub fn differences(job: &JobRecord, asked: &Asked<'_>) -> Vec<String> {
         &humantime_ms(asked.delivery_timeout_ms),
     );
     out
+}
+
+/// `unit=nginx n=2`: parameters in one line, sorted by name.
+pub fn render_params(params: &BTreeMap<String, String>) -> String {
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// An action with its parameters, as idempotency compares them: `restart unit=nginx`.
+pub fn describe_with_params(action: &str, params: &BTreeMap<String, String>) -> String {
+    if params.is_empty() {
+        action.to_string()
+    } else {
+        format!("{action} {}", render_params(params))
+    }
+}
+
+/// A parameter name: `[a-z][a-z0-9_]{0,31}` (the agent checks the same).
+pub fn valid_param_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.len() <= 32
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn humantime_ms(ms: u64) -> String {

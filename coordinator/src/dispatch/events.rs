@@ -33,6 +33,7 @@ pub fn command_message(record: &CommandRecord) -> CoordinatorMessage {
                     (None, None, Some(drill)) => command::Action::Drill(drill.clone()),
                     (None, None, None) => command::Action::Run(RunAction {
                         name: record.action.clone(),
+                        params: record.params.clone(),
                     }),
                 },
             }),

@@ -38,6 +38,7 @@ fn join(
 
 fn request(action: &str, selector: &str, concurrency: &str) -> JobRequest {
     JobRequest {
+        params: Default::default(),
         action: action.into(),
         selector: selector.into(),
         concurrency: concurrency.into(),

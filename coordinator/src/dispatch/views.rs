@@ -62,6 +62,7 @@ pub fn job(record: &JobRecord, commands: &[CommandRecord], hosts: Vec<HostComman
         counts: Some(counts(commands)),
         hosts,
         left_out: record.left_out.clone(),
+        params: record.params.clone(),
     }
 }
 

@@ -140,7 +140,12 @@ impl Admin for AdminService {
             (None, Some(r)) => format!("rollback={} {}", r.app, r.version)
                 .trim_end()
                 .to_string(),
-            (None, None) => format!("action={}", body.action),
+            (None, None) if body.params.is_empty() => format!("action={}", body.action),
+            (None, None) => format!(
+                "action={} params={}",
+                body.action,
+                crate::dispatch::admit::render_params(&body.params)
+            ),
         };
         let summary = format!(
             "{} selector={:?} concurrency={} max_errors={}",
@@ -161,6 +166,7 @@ impl Admin for AdminService {
         let job = self
             .audited(&request, "StartJob", summary, |caller| async move {
                 let job_request = JobRequest {
+                    params: body.params,
                     action: body.action,
                     selector: body.selector,
                     concurrency: body.concurrency,

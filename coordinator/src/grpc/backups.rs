@@ -78,6 +78,7 @@ async fn launch(
     work: BackupWork,
 ) -> Result<(String, String), Status> {
     let job_request = JobRequest {
+        params: Default::default(),
         action: String::new(),
         selector: options.selector,
         concurrency: options.concurrency,
