@@ -100,6 +100,9 @@ pub enum Command {
     Whoami,
     /// Run an allow-listed action on every matching host, as a job.
     Exec(jobs::ExecArgs),
+    /// One host's lifecycle: cordon, uncordon, drain, remove.
+    #[command(subcommand)]
+    Agent(agents::AgentCommand),
     /// Recent jobs: id, action, targets, state counts, started, by whom.
     Jobs(jobs::JobsArgs),
     /// Inspect or cancel one job.
@@ -145,6 +148,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Agents(args) => agents::run(args, &cli.connect, cli.output).await,
         Command::Whoami => agents::whoami(&cli.connect, cli.output).await,
         Command::Exec(args) => jobs::exec(args, &cli.connect, cli.output).await,
+        Command::Agent(command) => agents::lifecycle(command, &cli.connect, cli.output).await,
         Command::Jobs(args) => jobs::jobs(args, &cli.connect, cli.output).await,
         Command::Job(command) => jobs::job(command, &cli.connect, cli.output).await,
         Command::Audit(args) => jobs::audit(args, &cli.connect, cli.output).await,

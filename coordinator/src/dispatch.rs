@@ -76,6 +76,8 @@ pub enum DispatchError {
     BadParam(String),
     #[error("parameters are for actions; a deploy, rollback or backup takes none")]
     ParamsNotAllowed,
+    #[error("every matching host is cordoned ({}): uncordon one with `convoy agent uncordon ID`", .0.join(", "))]
+    AllCordoned(Vec<String>),
     #[error("no job {0:?}")]
     NoJob(String),
     #[error("job {job} has no host {host:?}")]
@@ -397,6 +399,14 @@ impl Dispatcher {
         if targets.is_empty() {
             return Err(DispatchError::NoTargets(request.selector.clone()));
         }
+        // Cordoned hosts take no new work.
+        let (cordoned, open): (Vec<_>, Vec<_>) =
+            targets.into_iter().partition(|agent| agent.cordoned);
+        let cordoned: Vec<String> = cordoned.into_iter().map(|agent| agent.id).collect();
+        if open.is_empty() {
+            return Err(DispatchError::AllCordoned(cordoned));
+        }
+        let targets = open;
         let app = match &work {
             Work::Run(_) | Work::Backup(_) => None,
             Work::Deploy(d) => Some(d.app.clone()),
@@ -475,6 +485,7 @@ impl Dispatcher {
             command_ids: commands.iter().map(|c| c.id.clone()).collect(),
             request_id: request.request_id.clone(),
             left_out,
+            cordoned,
             params: request.params.clone(),
             ..Default::default()
         };

@@ -81,6 +81,8 @@ pub struct Registry {
     /// Unbounded: one message per connection change, and a full channel must not stall a
     /// session.
     presence: std::sync::OnceLock<mpsc::UnboundedSender<(String, bool)>>,
+    /// Told the id of every removed host (the rollout driver).
+    removals: std::sync::OnceLock<mpsc::UnboundedSender<String>>,
 }
 
 /// What the rollout driver reads of a host for its gates.
@@ -127,6 +129,7 @@ impl Registry {
             agents: Mutex::new(agents),
             closed: std::sync::atomic::AtomicBool::new(false),
             presence: std::sync::OnceLock::new(),
+            removals: std::sync::OnceLock::new(),
         })
     }
 
@@ -387,6 +390,7 @@ impl Registry {
             facts: entry.record.facts.clone(),
             connections: entry.record.connections.clone(),
             history: entry.history.iter().cloned().collect(),
+            inflight_commands: 0,
         })
     }
 
@@ -448,6 +452,7 @@ fn summary(entry: &Entry) -> AgentSummary {
         actions: record.actions.clone(),
         apps: record.apps.clone(),
         allow_unsigned_releases: record.allow_unsigned_releases,
+        cordoned: record.cordoned,
         hostname: record
             .facts
             .as_ref()
@@ -455,6 +460,8 @@ fn summary(entry: &Entry) -> AgentSummary {
             .unwrap_or_default(),
     }
 }
+
+pub mod lifecycle;
 
 #[cfg(test)]
 mod tests;

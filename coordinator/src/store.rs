@@ -168,6 +168,11 @@ impl Store {
         Ok(store)
     }
 
+    pub fn delete_agent(&self, id: &str) -> Result<(), StoreError> {
+        self.agents.remove(id.as_bytes())?;
+        Ok(())
+    }
+
     pub fn put_agent(&self, record: &AgentRecord) -> Result<(), StoreError> {
         self.agents
             .insert(record.id.as_bytes(), record.encode_to_vec())?;

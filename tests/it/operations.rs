@@ -352,3 +352,125 @@ async fn action_parameters_are_judged_by_the_agent_and_passed_as_one_argument() 
     agent.stop().await;
     coordinator.stop().await;
 }
+
+#[tokio::test]
+async fn cordon_drain_and_remove_a_host() {
+    use convoy_proto::v1::{CordonAgentRequest, GetAgentRequest, ListAuditRequest, RemoveAgentRequest};
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let mut list = actions(&["uptime"]);
+    list.insert("slow".into(), sh("sleep 1"));
+    let mut agents: Vec<TestAgent> = ["web-1", "web-2", "web-3"]
+        .iter()
+        .map(|id| TestAgent::start_with_actions(&pki, &coordinator.url(), id, &[], list.clone()))
+        .collect();
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("alice", Role::Operator))
+        .await;
+    fleet_online(&admin, 3).await;
+    let cordon = |id: &str, cordoned: bool| CordonAgentRequest {
+        id: id.into(),
+        cordoned,
+    };
+    let shown = admin.cordon_agent(cordon("web-2", true)).await.unwrap().into_inner();
+    assert!(shown.cordoned);
+    let listed = crate::support::list(&mut admin, "").await;
+    let cordoned: Vec<&str> = listed.iter().filter(|a| a.cordoned).map(|a| a.id.as_str()).collect();
+    assert_eq!(cordoned, ["web-2"]);
+    // No new job reaches it; the job says so.
+    let job = admin
+        .start_job(StartJobRequest {
+            action: "slow".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(hosts(&job), ["web-1", "web-3"]);
+    assert_eq!(job.cordoned, ["web-2"]);
+    // What `agent drain` waits for: commands still in flight on the host.
+    let inflight = |id: &str| {
+        let mut admin = admin.clone();
+        let id = id.to_string();
+        async move {
+            admin
+                .get_agent(GetAgentRequest { id })
+                .await
+                .unwrap()
+                .into_inner()
+                .inflight_commands
+        }
+    };
+    convoy_tests::wait_for("web-1 has the command in flight", Duration::from_secs(10), || {
+        let check = inflight("web-1");
+        async move { (check.await == 1).then_some(()) }
+    })
+    .await;
+    finished(&admin, &job.id).await;
+    convoy_tests::wait_for("web-1 drained", Duration::from_secs(10), || {
+        let check = inflight("web-1");
+        async move { (check.await == 0).then_some(()) }
+    })
+    .await;
+    // Every matching host cordoned: refused, nothing created.
+    let refused = admin
+        .start_job(StartJobRequest {
+            action: "uptime".into(),
+            selector: "id=web-2".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(refused.message().contains("cordoned"), "{refused:?}");
+    admin.cordon_agent(cordon("web-2", false)).await.unwrap();
+    assert!(crate::support::list(&mut admin, "id=web-2").await[0].cordoned == false);
+    // Remove: admin only; refused while online unless forced; audited.
+    let remove = |id: &str, force: bool| RemoveAgentRequest {
+        id: id.into(),
+        force,
+    };
+    let denied = admin.remove_agent(remove("web-3", true)).await.unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    let mut root = coordinator
+        .admin(&pki, &pki.operator("root", Role::Admin))
+        .await;
+    let online = root.remove_agent(remove("web-3", false)).await.unwrap_err();
+    assert_eq!(online.code(), Code::FailedPrecondition, "{online:?}");
+    assert!(online.message().contains("--force"), "{online:?}");
+    assert_eq!(crate::support::list(&mut admin, "").await.len(), 3, "nothing changed");
+    // Offline: removed without force.
+    agents.pop().unwrap().stop().await;
+    convoy_tests::wait_for("web-3 offline", Duration::from_secs(10), || {
+        let mut admin = admin.clone();
+        async move {
+            let agents = crate::support::list(&mut admin, "id=web-3").await;
+            (!crate::support::online(&agents[0])).then_some(())
+        }
+    })
+    .await;
+    let removed = root.remove_agent(remove("web-3", false)).await.unwrap().into_inner();
+    assert!(!removed.was_online);
+    // Online with --force: the session ends and the record goes.
+    let forced = root.remove_agent(remove("web-1", true)).await.unwrap().into_inner();
+    assert!(forced.was_online);
+    let left: Vec<String> = crate::support::list(&mut admin, "")
+        .await
+        .into_iter()
+        .filter(|a| a.id != "web-1" || crate::support::online(a))
+        .map(|a| a.id)
+        .collect();
+    assert!(!left.contains(&"web-3".to_string()), "{left:?}");
+    let missing = root.remove_agent(remove("web-9", true)).await.unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let audit = root
+        .list_audit(ListAuditRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let calls: Vec<&str> = audit.entries.iter().map(|e| e.call.as_str()).collect();
+    assert!(calls.contains(&"RemoveAgent") && calls.contains(&"CordonAgent"), "{calls:?}");
+    for agent in agents {
+        agent.stop().await;
+    }
+    coordinator.stop().await;
+}

@@ -95,8 +95,13 @@ pub struct AgentJson {
     pub apps: Vec<AppJson>,
     /// The host opted out of release signatures (`allow_unsigned_releases = true`).
     pub allow_unsigned_releases: bool,
+    /// Cordoned: no new jobs or rollouts go to it.
+    pub cordoned: bool,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
+    /// The same times under the `*_at` names every other JSON shape uses.
+    pub first_seen_at: Option<String>,
+    pub last_seen_at: Option<String>,
     pub metrics: Option<MetricsJson>,
 }
 
@@ -111,8 +116,11 @@ impl From<&AgentSummary> for AgentJson {
             actions: a.actions.clone(),
             apps: a.apps.iter().map(AppJson::from).collect(),
             allow_unsigned_releases: a.allow_unsigned_releases,
+            cordoned: a.cordoned,
             first_seen: rfc3339(a.first_seen_unix_ms),
             last_seen: rfc3339(a.last_seen_unix_ms),
+            first_seen_at: rfc3339(a.first_seen_unix_ms),
+            last_seen_at: rfc3339(a.last_seen_unix_ms),
             metrics: a.metrics.as_ref().map(MetricsJson::from),
         }
     }
@@ -358,6 +366,8 @@ pub struct JobJson {
     pub hosts: Vec<HostJson>,
     /// Hosts that matched the selector but lack the action or backup set (never sent to).
     pub left_out: Vec<String>,
+    /// Hosts that matched but were cordoned (never sent to).
+    pub cordoned: Vec<String>,
     /// The action's parameters (`--param`).
     pub params: std::collections::BTreeMap<String, String>,
 }
@@ -410,6 +420,7 @@ impl From<&Job> for JobJson {
             },
             hosts: j.hosts.iter().map(HostJson::from).collect(),
             left_out: j.left_out.clone(),
+            cordoned: j.cordoned.clone(),
             params: j.params.clone(),
         }
     }

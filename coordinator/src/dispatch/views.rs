@@ -63,6 +63,7 @@ pub fn job(record: &JobRecord, commands: &[CommandRecord], hosts: Vec<HostComman
         hosts,
         left_out: record.left_out.clone(),
         params: record.params.clone(),
+        cordoned: record.cordoned.clone(),
     }
 }
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 use convoy_proto::identity::Role;
 use convoy_proto::v1::admin_server::Admin;
 use convoy_proto::v1::{
-    AgentDetail, CancelJobRequest, CommandOutput, GetAgentRequest, GetCommandOutputRequest,
+    AgentDetail, AgentSummary, CancelJobRequest, CordonAgentRequest, RemoveAgentRequest,
+    RemoveAgentResponse, CommandOutput, GetAgentRequest, GetCommandOutputRequest,
     GetJobRequest, HostRelease, Job, JobEvent, JobState, ListAgentsRequest, ListAgentsResponse,
     ListAuditRequest, ListAuditResponse, ListJobsRequest, ListJobsResponse, ListReleasesRequest,
     ListReleasesResponse, PushReleaseChunk, Release, ReleaseMeta, ReleaseStatusRequest,
@@ -69,6 +70,15 @@ impl AdminService {
     }
 }
 
+fn lifecycle_status(err: crate::registry::lifecycle::LifecycleError) -> Status {
+    use crate::registry::lifecycle::LifecycleError as E;
+    match err {
+        E::NotFound(_) => Status::not_found(err.to_string()),
+        E::Online(_) => Status::failed_precondition(err.to_string()),
+        E::Store(store) => store.into(),
+    }
+}
+
 impl From<DispatchError> for Status {
     fn from(err: DispatchError) -> Self {
         match err {
@@ -113,10 +123,77 @@ impl Admin for AdminService {
         super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let id = &request.get_ref().id;
-        self.registry
+        let mut detail = self
+            .registry
             .get(id)
-            .map(Response::new)
-            .ok_or_else(|| Status::not_found(format!("no agent {id:?} in the inventory")))
+            .ok_or_else(|| Status::not_found(format!("no agent {id:?} in the inventory")))?;
+        detail.inflight_commands = u32::try_from(
+            self.dispatcher
+                .store()
+                .inflight_for(id)
+                .map_err(Status::from)?
+                .len(),
+        )
+        .unwrap_or(u32::MAX);
+        Ok(Response::new(detail))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn cordon_agent(
+        &self,
+        request: Request<CordonAgentRequest>,
+    ) -> Result<Response<AgentSummary>, Status> {
+        super::limits::check(request.get_ref())?;
+        let body = request.get_ref().clone();
+        let verb = if body.cordoned { "cordon" } else { "uncordon" };
+        let registry = self.registry.clone();
+        let summary = self
+            .audited(&request, "CordonAgent", format!("{verb} {}", body.id), |caller| async move {
+                let shown = registry
+                    .set_cordoned(&body.id, body.cordoned, &caller.name)
+                    .map_err(lifecycle_status)?;
+                tracing::info!(agent = %body.id, by = %caller.name, verb, "agent lifecycle");
+                Ok((shown, format!("{} {verb}ed", body.id)))
+            })
+            .await?;
+        Ok(Response::new(summary))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn remove_agent(
+        &self,
+        request: Request<RemoveAgentRequest>,
+    ) -> Result<Response<RemoveAgentResponse>, Status> {
+        super::limits::check(request.get_ref())?;
+        let body = request.get_ref().clone();
+        let registry = self.registry.clone();
+        let summary = format!("remove {}{}", body.id, if body.force { " --force" } else { "" });
+        let response = self
+            .audited(&request, "RemoveAgent", summary, |caller| async move {
+                if caller.role < Role::Admin {
+                    return Err(Status::permission_denied(
+                        "removing an agent needs the admin role",
+                    ));
+                }
+                let was_online = registry
+                    .remove(&body.id, body.force)
+                    .map_err(lifecycle_status)?;
+                tracing::info!(agent = %body.id, by = %caller.name, was_online, "agent removed");
+                let outcome = format!(
+                    "{} removed{}",
+                    body.id,
+                    if was_online { " (its session was ended)" } else { "" }
+                );
+                Ok((
+                    RemoveAgentResponse {
+                        id: body.id,
+                        was_online,
+                    },
+                    outcome,
+                ))
+            })
+            .await?;
+        Ok(Response::new(response))
     }
 
     async fn who_am_i(

@@ -7,7 +7,7 @@
 //! type must be added to compile in a handler that calls [`check`].
 
 use convoy_proto::v1::{
-    AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, DeploySpec, DrillBackupsRequest,
+    AddScheduleRequest, CancelJobRequest, CordonAgentRequest, RemoveAgentRequest, ControlRolloutRequest, DeploySpec, DrillBackupsRequest,
     GetAgentRequest, GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions,
     ListAgentsRequest, ListAuditRequest, ListBackupsRequest, ListJobsRequest, ListReleasesRequest,
     ListRolloutsRequest, ListSchedulesRequest, ReleaseMeta, ReleaseStatusRequest,
@@ -75,6 +75,8 @@ bounded! {
     ListSchedulesRequest {}
     ListAgentsRequest { selector: SELECTOR }
     GetAgentRequest { id: TEXT }
+    CordonAgentRequest { id: TEXT }
+    RemoveAgentRequest { id: TEXT }
     DeploySpec { app: TEXT, version: TEXT }
     RollbackSpec { app: TEXT, version: TEXT }
     GetJobRequest { id: TEXT }

@@ -239,7 +239,10 @@ fn random_step(rng: &mut Rng, rollout: &mut Rollout, model: &mut Model, now: &mu
         75..=84 => Event::HostOnline {
             host: rng.pick(&ids).cloned().unwrap_or_default(),
         },
-        85..=89 => Event::HostOffline {
+        85..=88 => Event::HostOffline {
+            host: rng.pick(&ids).cloned().unwrap_or_default(),
+        },
+        89 => Event::HostRemoved {
             host: rng.pick(&ids).cloned().unwrap_or_default(),
         },
         90..=92 => Event::Promote,

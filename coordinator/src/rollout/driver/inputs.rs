@@ -105,6 +105,8 @@ impl Driver {
         if agents.is_empty() {
             return Err(RolloutError::NoTargets(spec.selector.clone()));
         }
+        // Cordoned hosts take no new rollout; the plan says which were skipped.
+        let (cordoned, agents): (Vec<_>, Vec<_>) = agents.into_iter().partition(|a| a.cordoned);
         let (runs_app, others): (Vec<_>, Vec<_>) = agents
             .into_iter()
             .partition(|a| a.apps.iter().any(|s| s.app == spec.app));
@@ -133,9 +135,28 @@ impl Driver {
                 ids.push("…");
             }
             lines.push(format!(
-                "{} matching host(s) left out: no [apps.{}] in their agent config: {}",
-                others.len(),
+                "{} left out: no [apps.{}] in their agent config: {}",
+                if others.len() == 1 {
+                    "1 matching host".to_string()
+                } else {
+                    format!("{} matching hosts", others.len())
+                },
                 spec.app,
+                ids.join(", ")
+            ));
+        }
+        if !cordoned.is_empty() {
+            let mut ids: Vec<&str> = cordoned.iter().take(10).map(|a| a.id.as_str()).collect();
+            if cordoned.len() > ids.len() {
+                ids.push("…");
+            }
+            lines.push(format!(
+                "{} cordoned, skipped: {}",
+                if cordoned.len() == 1 {
+                    "1 matching host".to_string()
+                } else {
+                    format!("{} matching hosts", cordoned.len())
+                },
                 ids.join(", ")
             ));
         }
@@ -385,6 +406,28 @@ impl Driver {
                 Event::HostOnline { host }
             } else {
                 Event::HostOffline { host }
+            };
+            self.apply_event(&id, &event);
+        }
+    }
+
+    /// A host was removed from the fleet: no rollout waits for it any more.
+    pub(super) fn removed(&mut self, host: &str) {
+        let touched: Vec<String> = self
+            .active
+            .iter()
+            .filter(|(_, l)| {
+                !l.machine.state().is_terminal()
+                    && l.machine
+                        .index
+                        .get(host)
+                        .is_some_and(|&i| !l.machine.hosts[i].removed)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in touched {
+            let event = Event::HostRemoved {
+                host: host.to_string(),
             };
             self.apply_event(&id, &event);
         }

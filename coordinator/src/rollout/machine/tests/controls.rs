@@ -203,3 +203,60 @@ fn events_before_start_and_for_unknown_hosts_are_ignored() {
     assert!(r.on_event(1, ok("h1")).is_empty());
     assert_eq!(r.state(), State::Running);
 }
+
+fn removed(host: &str) -> Event {
+    Event::HostRemoved {
+        host: host.to_string(),
+    }
+}
+
+#[test]
+fn a_removed_host_is_not_waited_for() {
+    let mut fleet = hosts(4, &[]);
+    fleet[1].online = false;
+    fleet[3].online = false;
+    let settings = Settings {
+        auto_promote: true,
+        ..Settings::default()
+    };
+    // h1 is offline when wave 2 starts: the rollout would wait 10 minutes for it.
+    let r = check(
+        rollout(&fleet, batches("1", "3"), settings),
+        "deploy h0",
+        &[
+            (100, ok("h0"), "deploy h2, wait 600100"),
+            (200, ok("h2"), ""),
+            // Removed while waited for: unreachable now, and the wave moves on.
+            (300, removed("h1"), ""),
+            (400, removed("h3"), "finished succeeded"),
+        ],
+        "succeeded",
+    );
+    for i in [1, 3] {
+        assert_eq!(r.hosts[i].state, HostState::Unreachable, "h{i}");
+        assert_eq!(r.hosts[i].reason.as_deref(), Some("removed from the fleet"));
+    }
+    assert_eq!(r.failures, 0);
+}
+
+#[test]
+fn a_host_removed_before_its_turn_is_skipped_when_it_comes() {
+    let settings = Settings {
+        auto_promote: true,
+        ..Settings::default()
+    };
+    let mut fleet = hosts(3, &[]);
+    fleet[2].online = false;
+    let r = check(
+        rollout(&fleet, batches("1", "1"), settings),
+        "deploy h0",
+        &[
+            (1, removed("h2"), ""),
+            (2, ok("h0"), "deploy h1"),
+            (3, ok("h1"), "finished succeeded"),
+        ],
+        "succeeded",
+    );
+    assert_eq!(r.hosts[2].state, HostState::Skipped);
+    assert_eq!(r.hosts[2].reason.as_deref(), Some("removed from the fleet"));
+}
