@@ -8,6 +8,7 @@
 
 pub mod archive;
 pub mod backup;
+pub mod check;
 pub mod config;
 pub mod deploy;
 pub mod executor;

@@ -89,17 +89,17 @@ pub fn check_declared(
             }
         }
         let whole = format!("{{{name}}}");
-        if !run.iter().any(|element| *element == whole) {
-            return Err(format!(
-                "{key}: not used: put \"{whole}\" as an element of actions.{action}.run"
-            ));
-        }
         if let Some(spliced) = run
             .iter()
             .find(|element| **element != whole && element.contains(&whole))
         {
             return Err(format!(
                 "actions.{action}.run: {spliced:?}: a parameter must be a whole argv element (\"{whole}\"), never part of one"
+            ));
+        }
+        if !run.iter().any(|element| *element == whole) {
+            return Err(format!(
+                "{key}: not used: put \"{whole}\" as an element of actions.{action}.run"
             ));
         }
     }

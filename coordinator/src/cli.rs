@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod backups;
+pub mod check;
 pub mod connect;
 pub mod demo;
 pub mod docs;
@@ -87,6 +88,10 @@ pub enum Command {
         /// Path to coordinator.toml.
         #[arg(long, short = 'c')]
         config: PathBuf,
+        /// Check the config (and the files it names) and print what it means; exit 1 on
+        /// any error. Serves nothing.
+        #[arg(long)]
+        check: bool,
     },
     /// Manage the fleet's certificate authority.
     #[command(subcommand)]
@@ -94,7 +99,8 @@ pub enum Command {
     /// Issue certificates from the fleet CA.
     #[command(subcommand)]
     Cert(pki::CertCommand),
-    /// List agents, or show one.
+    /// List agents, or show one. (`--version` here filters by app version: APP=VERSION.)
+    #[command(disable_version_flag = true)]
     Agents(agents::AgentsArgs),
     /// Show who the coordinator thinks you are.
     Whoami,
@@ -139,7 +145,15 @@ pub enum Command {
 /// Runs a parsed command line. `serve` runs until `shutdown` is cancelled.
 pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { config } => {
+        Command::Serve {
+            config,
+            check: true,
+        } => {
+            let text = check::check(&config)?;
+            out!("{text}{}: OK", config.display());
+            Ok(())
+        }
+        Command::Serve { config, .. } => {
             let config = crate::config::Config::load(&config)?;
             crate::server::run(config, shutdown).await
         }

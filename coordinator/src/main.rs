@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let serving = matches!(cli.command, Command::Serve { .. });
+    let serving = matches!(cli.command, Command::Serve { check: false, .. });
     // The demo runs a coordinator too; it sends logs to a file in its own directory.
     let demo = matches!(cli.command, Command::Demo(_));
     if !demo {

@@ -23,7 +23,7 @@ pub struct AgentsArgs {
     #[arg(long, value_parser = ["online", "offline", "cordoned"])]
     pub state: Option<String>,
     /// Only agents running this version of an app: APP=VERSION.
-    #[arg(long, value_name = "APP=VERSION")]
+    #[arg(long = "version", id = "app_version", value_name = "APP=VERSION")]
     pub version: Option<String>,
     /// Order: by id (default), cpu or mem (highest first), last_seen (most recent first).
     #[arg(long, default_value = "id", value_parser = ["id", "cpu", "mem", "last_seen"])]

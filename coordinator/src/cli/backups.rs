@@ -34,8 +34,10 @@ pub enum BackupCommand {
     },
     /// Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled.
     List {
+        /// Only this host's backups.
         #[arg(long, default_value = "")]
         host: String,
+        /// Only this set's backups.
         #[arg(long, default_value = "")]
         set: String,
         /// Include uploads in progress and failed ones.
@@ -43,9 +45,13 @@ pub enum BackupCommand {
         all: bool,
     },
     /// Re-hash a stored archive on the coordinator; exit 1 if it does not match.
-    Verify { id: String },
+    Verify {
+        /// The backup id.
+        id: String,
+    },
     /// Put a backup back on a host: under --to DIR, or --in-place (never the default).
     Restore {
+        /// The backup id.
         id: String,
         /// Restore under this absolute directory (must be empty unless --force).
         #[arg(
@@ -66,6 +72,7 @@ pub enum BackupCommand {
     /// Restore each matching host's latest backup of a set into a scratch dir there, check
     /// every file, and report; exit 1 unless every host passed.
     Drill {
+        /// A set from the agents' [backup.sets.NAME].
         set: String,
         #[command(flatten)]
         job: JobFlags,
@@ -99,8 +106,11 @@ pub enum ScheduleCommand {
         #[arg(long, default_value_t = 0)]
         keep: u32,
     },
+    /// Every schedule: set, selector, cron, drills, last and next runs, last error.
     List,
+    /// Stop a schedule (admin role). Its backups stay.
     Remove {
+        /// The schedule id.
         id: String,
     },
 }

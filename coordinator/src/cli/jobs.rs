@@ -80,15 +80,23 @@ impl JobFlags {
 #[derive(Debug, Subcommand)]
 pub enum JobCommand {
     /// One job: per host state, exit code, duration and output tail.
-    Show { id: String },
+    Show {
+        /// The job id.
+        id: String,
+    },
     /// One host's whole output for a job.
     Output {
+        /// The job id.
         id: String,
+        /// The host whose output to print.
         #[arg(long)]
         host: String,
     },
     /// Cancel a job: pending hosts never start, running ones are stopped.
-    Cancel { id: String },
+    Cancel {
+        /// The job id.
+        id: String,
+    },
 }
 
 /// `convoy jobs`: which jobs, newest first by creation time.

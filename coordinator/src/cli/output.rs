@@ -9,16 +9,24 @@ use convoy_proto::v1::{
 };
 use serde::Serialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-/// RFC 3339 in UTC, or None for 0 (never).
+/// RFC 3339 in UTC with exactly three fractional digits (`2026-12-03T10:00:00.120Z`), the
+/// one timestamp form of every JSON shape; `None` for 0 (never).
 pub fn rfc3339(unix_ms: i64) -> Option<String> {
     if unix_ms <= 0 {
         return None;
     }
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000).ok()?;
+    Some(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    ))
 }
 
 pub fn state_name(state: i32) -> &'static str {
@@ -277,7 +285,9 @@ mod tests {
         assert_eq!(ago(1_000, 5_000), "4s ago");
         assert_eq!(ago(1, 7_200_001), "2h ago");
         assert_eq!(rfc3339(0), None);
-        assert_eq!(rfc3339(1_700_000_000_000).unwrap(), "2023-11-14T22:13:20Z");
+        // Fixed precision: always three fractional digits.
+        assert_eq!(rfc3339(1_700_000_000_000).unwrap(), "2023-11-14T22:13:20.000Z");
+        assert_eq!(rfc3339(1_700_000_000_120).unwrap(), "2023-11-14T22:13:20.120Z");
     }
 }
 

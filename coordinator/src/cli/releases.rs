@@ -33,16 +33,22 @@ pub enum ReleaseCommand {
     },
     /// Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed.
     Push {
+        /// The app.
         app: String,
+        /// The release's version.
         #[arg(id = "release_version", value_name = "VERSION")]
         version: String,
+        /// The artifact file (tar.gz or tar.zst).
         artifact: PathBuf,
         /// Private key from `convoy release keygen` to sign with.
         #[arg(long)]
         sign_key: Option<PathBuf>,
     },
     /// Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at.
-    List { app: Option<String> },
+    List {
+        /// Only this app's releases.
+        app: Option<String>,
+    },
     /// Which hosts run which version of APP, healthy or not.
     Status {
         /// The app.
@@ -58,7 +64,9 @@ pub enum ReleaseCommand {
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
+    /// The app.
     pub app: String,
+    /// The version to deploy (pushed with `convoy release push`).
     #[arg(id = "release_version", value_name = "VERSION")]
     pub version: String,
     #[command(flatten)]
@@ -67,6 +75,7 @@ pub struct DeployArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
+    /// The app.
     pub app: String,
     /// A kept release to return to (default: each host's previous one).
     #[arg(long)]
@@ -377,6 +386,10 @@ async fn status(
         .iter()
         .map(|(v, n)| format!("{}: {n}", if v.is_empty() { "(none)" } else { v }))
         .collect();
-    out!("{app} on {} host(s): {}", hosts.len(), summary.join(", "));
+    out!(
+        "{app} on {}: {}",
+        super::output::count(hosts.len(), "host"),
+        summary.join(", ")
+    );
     Ok(())
 }

@@ -32,7 +32,10 @@ pub enum RolloutCommand {
     },
     /// One rollout: waves, hosts per wave with state, gates, failures against the budget,
     /// and what it waits for.
-    Status { id: String },
+    Status {
+        /// The rollout id.
+        id: String,
+    },
     /// Live progress per wave until the rollout ends; exits 0 only if it succeeded, 3 if it
     /// stops to wait for an operator (paused or awaiting promotion).
     Watch {
@@ -43,13 +46,25 @@ pub enum RolloutCommand {
         wait_through_pauses: bool,
     },
     /// Start no new hosts; those in flight finish.
-    Pause { id: String },
+    Pause {
+        /// The rollout id.
+        id: String,
+    },
     /// Continue a paused rollout (after a failure pause, the failures so far are accepted).
-    Resume { id: String },
+    Resume {
+        /// The rollout id.
+        id: String,
+    },
     /// Let a rollout go on past its canary wave.
-    Promote { id: String },
+    Promote {
+        /// The rollout id.
+        id: String,
+    },
     /// Stop for good: no new hosts, nothing reverted. Always wins.
-    Abort { id: String },
+    Abort {
+        /// The rollout id.
+        id: String,
+    },
     /// Return every host the rollout moved to its previous version, in waves. Works from
     /// any state but rolling_back/rolled_back, including aborted and failed.
     Rollback {
@@ -65,7 +80,9 @@ pub enum RolloutCommand {
     },
     /// Past rollouts of an app and their outcome.
     History {
+        /// The app.
         app: String,
+        /// At most this many, newest first.
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
@@ -73,7 +90,9 @@ pub enum RolloutCommand {
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
+    /// The app.
     pub app: String,
+    /// The version to roll out (pushed with `convoy release push`).
     #[arg(id = "release_version", value_name = "VERSION")]
     pub version: String,
     /// Label selector for the target hosts, e.g. 'role=web' ('id=web-1' names a host).

@@ -59,6 +59,15 @@ pub fn describe_with_params(action: &str, params: &BTreeMap<String, String>) -> 
     }
 }
 
+/// `1 host`, `3 hosts`.
+pub fn hosts(n: usize) -> String {
+    if n == 1 {
+        "1 host".to_string()
+    } else {
+        format!("{n} hosts")
+    }
+}
+
 /// A parameter name: `[a-z][a-z0-9_]{0,31}` (the agent checks the same).
 pub fn valid_param_name(name: &str) -> bool {
     let mut chars = name.chars();

@@ -256,7 +256,11 @@ impl Admin for AdminService {
                     backup: None,
                 };
                 let record = dispatcher.start_job(&caller.name, &job_request).await?;
-                let outcome = format!("job {} on {} host(s)", record.id, record.command_ids.len());
+                let outcome = format!(
+                    "job {} on {}",
+                    record.id,
+                    crate::dispatch::admit::hosts(record.command_ids.len())
+                );
                 Ok((record.id, outcome))
             })
             .await?;
@@ -508,7 +512,19 @@ impl Admin for AdminService {
                     previous: app.previous.clone(),
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        if hosts.is_empty() {
+            return Err(Status::not_found(format!(
+                "no host{} allows app {:?}: an unknown app, or none of its hosts has [apps.{}]",
+                if body.selector.is_empty() {
+                    String::new()
+                } else {
+                    " matching the selector".to_string()
+                },
+                body.app,
+                body.app
+            )));
+        }
         Ok(Response::new(ReleaseStatusResponse { hosts }))
     }
 

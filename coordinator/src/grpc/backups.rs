@@ -91,7 +91,11 @@ async fn launch(
         backup: Some(work),
     };
     let record = dispatcher.start_job(&caller.name, &job_request).await?;
-    let outcome = format!("job {} on {} host(s)", record.id, record.command_ids.len());
+    let outcome = format!(
+        "job {} on {}",
+        record.id,
+        crate::dispatch::admit::hosts(record.command_ids.len())
+    );
     Ok((record.id, outcome))
 }
 

@@ -68,3 +68,36 @@ fn a_bad_host_id_is_a_usage_error() {
     let err = args.job.target_selector().unwrap_err();
     assert!(err.is::<crate::cli::UsageError>(), "{err}");
 }
+
+/// Issue 19 point 17: every argument and subcommand of every command says what it is, and
+/// no connection flag (all of which the environment can supply) is shown as required.
+#[test]
+fn every_argument_has_help_text() {
+    use clap::CommandFactory as _;
+    fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") || arg.is_hide_set() {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{path} {id}"));
+            }
+            if arg.get_env().is_some() {
+                assert!(!arg.is_required_set(), "{path} {id} is required but env-supplied");
+            }
+        }
+        for sub in command.get_subcommands() {
+            if sub.is_hide_set() || sub.get_name() == "help" {
+                continue;
+            }
+            if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                missing.push(format!("{path} {} (command)", sub.get_name()));
+            }
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&Cli::command(), "convoy", &mut missing);
+    assert!(missing.is_empty(), "no help text:\n{}", missing.join("\n"));
+}
