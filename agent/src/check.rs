@@ -41,14 +41,25 @@ fn describe(config: &Config, id: &str, keys: &[String]) -> String {
     let mut line = |text: String| {
         let _ = writeln!(out, "{text}");
     };
-    line(format!("agent id:      {id} (from {})", config.tls.cert.display()));
+    line(format!(
+        "agent id:      {id} (from {})",
+        config.tls.cert.display()
+    ));
     line(format!("coordinator:   {}", config.coordinator));
     line(format!("data dir:      {}", config.data_dir.display()));
-    let labels: Vec<String> = config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let labels: Vec<String> = config
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
     line(format!("labels:        {}", none_or(&labels.join(", "))));
     line(format!("actions:       {}", config.actions.len()));
     for (name, action) in &config.actions {
-        let mut text = format!("  {name}: {:?}, timeout {}", action.run, humantime::format_duration(action.timeout));
+        let mut text = format!(
+            "  {name}: {:?}, timeout {}",
+            action.run,
+            humantime::format_duration(action.timeout)
+        );
         for (param, rule) in &action.params {
             match (&rule.allow, &rule.pattern) {
                 (Some(allow), _) => {

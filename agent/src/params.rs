@@ -140,7 +140,9 @@ pub fn bind(
     }
     for (name, param) in declared {
         let Some(value) = given.get(name) else {
-            return Err(format!("missing parameter {name:?}: pass --param {name}=VALUE"));
+            return Err(format!(
+                "missing parameter {name:?}: pass --param {name}=VALUE"
+            ));
         };
         if value.len() > MAX_VALUE_BYTES || value.contains('\0') {
             return Err(format!(

@@ -177,7 +177,14 @@ fn backups_run_list_verify_restore_drill_and_schedule_through_the_cli() {
     wait_until("the first drill ends", Duration::from_secs(30), || {
         json(&fleet.ok(&["job", "show", &queued_id, "-o", "json"]))["state"] != "running"
     });
-    let drilled = fleet.convoy(&["backup", "drill", "pgdata", "--selector", "role=db", "--wait"]);
+    let drilled = fleet.convoy(&[
+        "backup",
+        "drill",
+        "pgdata",
+        "--selector",
+        "role=db",
+        "--wait",
+    ]);
     assert_eq!(drilled.status.code(), Some(0), "{}", stderr(&drilled));
     let list = json(&fleet.ok(&["backup", "list", "-o", "json"]));
     let drill = &list[0]["last_drill"];

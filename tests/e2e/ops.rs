@@ -19,11 +19,24 @@ fn config_checks_print_what_a_config_means_and_fail_on_any_error() {
     // The coordinator's: meaning on stdout, exit 0, nothing served.
     let checked = fleet.convoy(&["serve", "--check", "--config", "coordinator.toml"]);
     let stdout = String::from_utf8_lossy(&checked.stdout);
-    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
-    assert!(stdout.contains("heartbeat every 300ms, offline after 2s"), "{stdout}");
-    assert!(stdout.contains("release keys:      release.pub"), "{stdout}");
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(
+        stdout.contains("heartbeat every 300ms, offline after 2s"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("release keys:      release.pub"),
+        "{stdout}"
+    );
     assert!(stdout.contains("coordinator.toml: OK"), "{stdout}");
-    assert!(!fleet.path().join("data").exists(), "a check opens no store");
+    assert!(
+        !fleet.path().join("data").exists(),
+        "a check opens no store"
+    );
     // A file it names that is not there: exit 1, named.
     let text = std::fs::read_to_string(fleet.path().join("coordinator.toml")).unwrap();
     std::fs::write(
@@ -44,18 +57,30 @@ fn config_checks_print_what_a_config_means_and_fail_on_any_error() {
     .unwrap();
     let checked = agent_check(&fleet, "web-1.toml");
     let stdout = String::from_utf8_lossy(&checked.stdout);
-    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
     assert!(stdout.contains("agent id:      web-1"), "{stdout}");
-    assert!(stdout.contains("labels:        role=web, zone=a"), "{stdout}");
+    assert!(
+        stdout.contains("labels:        role=web, zone=a"),
+        "{stdout}"
+    );
     assert!(stdout.contains("{unit} one of nginx|app"), "{stdout}");
-    assert!(!fleet.path().join("web-1-data").exists(), "a check writes nothing");
+    assert!(
+        !fleet.path().join("web-1-data").exists(),
+        "a check writes nothing"
+    );
     for (bad, want) in [
         (
             config.replace("pki/web-1.pem", "pki/coordinator.pem"),
             "is not an agent certificate",
         ),
         (
-            format!("{config}\n[actions.restart]\nrun = [\"systemctl\", \"--unit={{unit}}\"]\n[actions.restart.params.unit]\nallow = [\"nginx\"]\n"),
+            format!(
+                "{config}\n[actions.restart]\nrun = [\"systemctl\", \"--unit={{unit}}\"]\n[actions.restart.params.unit]\nallow = [\"nginx\"]\n"
+            ),
             "must be a whole argv element",
         ),
         (format!("{config}\nunknown_key = 1\n"), "unknown_key"),
@@ -72,9 +97,22 @@ fn config_checks_print_what_a_config_means_and_fail_on_any_error() {
 fn usage_mistakes_exit_2_and_unknown_things_exit_1() {
     let fleet = Fleet::new(&[]);
     for args in [
-        &["cert", "issue", "agent", "Not An Id", "--ca-dir", "pki", "--out", "pki"][..],
-        &["cert", "issue", "operator", "bob", "--ca-dir", "pki", "--out", "pki"][..],
-        &["cert", "issue", "agent", "web-9", "--role", "admin", "--ca-dir", "pki"][..],
+        &[
+            "cert",
+            "issue",
+            "agent",
+            "Not An Id",
+            "--ca-dir",
+            "pki",
+            "--out",
+            "pki",
+        ][..],
+        &[
+            "cert", "issue", "operator", "bob", "--ca-dir", "pki", "--out", "pki",
+        ][..],
+        &[
+            "cert", "issue", "agent", "web-9", "--role", "admin", "--ca-dir", "pki",
+        ][..],
         &["exec", "uptime", "--param", "no-equals-sign"][..],
         &["exec", "uptime", "--host", "Bad Host"][..],
     ] {
@@ -87,9 +125,11 @@ fn usage_mistakes_exit_2_and_unknown_things_exit_1() {
         );
     }
     let coordinator = fleet.serve();
-    super::wait_until("the coordinator answers", std::time::Duration::from_secs(20), || {
-        fleet.convoy(&["agents"]).status.success()
-    });
+    super::wait_until(
+        "the coordinator answers",
+        std::time::Duration::from_secs(20),
+        || fleet.convoy(&["agents"]).status.success(),
+    );
     let unknown = fleet.convoy(&["release", "status", "nope"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no host allows app \"nope\""));

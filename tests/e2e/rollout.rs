@@ -217,14 +217,20 @@ fn a_rollout_survives_a_coordinator_sigkill_mid_wave_and_wait_tells_the_outcome(
             .unwrap_or_default()
             .contains(&format!("{paused_id} paused"))
     });
-    assert!(through.try_wait().unwrap().is_none(), "the watcher stopped at the pause");
+    assert!(
+        through.try_wait().unwrap().is_none(),
+        "the watcher stopped at the pause"
+    );
     fleet.ok(&["rollout", "abort", &paused_id]);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = through.try_wait().unwrap() {
             break status;
         }
-        assert!(std::time::Instant::now() < deadline, "the watcher never ended");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watcher never ended"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(

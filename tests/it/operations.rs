@@ -71,7 +71,10 @@ async fn a_reused_request_id_with_other_parameters_is_refused_with_the_differenc
     assert_eq!(other.code(), Code::AlreadyExists, "{other:?}");
     let message = other.message();
     assert!(message.contains(&first.id), "{message}");
-    assert!(message.contains("action: \"uptime\" -> \"restart\""), "{message}");
+    assert!(
+        message.contains("action: \"uptime\" -> \"restart\""),
+        "{message}"
+    );
     assert!(message.contains("concurrency: \"\" -> \"1\""), "{message}");
     // Nothing new was started.
     let jobs = admin
@@ -94,9 +97,21 @@ async fn exec_goes_only_to_hosts_that_have_the_action_and_says_who_was_left_out(
     let pki = TestPki::new();
     let coordinator = TestCoordinator::start(&pki).await;
     let agents = vec![
-        TestAgent::start_with_actions(&pki, &coordinator.url(), "web-1", &[], actions(&["restart", "uptime"])),
+        TestAgent::start_with_actions(
+            &pki,
+            &coordinator.url(),
+            "web-1",
+            &[],
+            actions(&["restart", "uptime"]),
+        ),
         TestAgent::start_with_actions(&pki, &coordinator.url(), "web-2", &[], actions(&["uptime"])),
-        TestAgent::start_with_actions(&pki, &coordinator.url(), "web-3", &[], actions(&["restart"])),
+        TestAgent::start_with_actions(
+            &pki,
+            &coordinator.url(),
+            "web-3",
+            &[],
+            actions(&["restart"]),
+        ),
     ];
     let mut admin = coordinator
         .admin(&pki, &pki.operator("alice", Role::Operator))
@@ -125,7 +140,11 @@ async fn exec_goes_only_to_hosts_that_have_the_action_and_says_who_was_left_out(
         .await
         .unwrap_err();
     assert_eq!(none.code(), Code::InvalidArgument);
-    assert!(none.message().contains("none of the 3 matching hosts allows it"), "{none:?}");
+    assert!(
+        none.message()
+            .contains("none of the 3 matching hosts allows it"),
+        "{none:?}"
+    );
     for agent in agents {
         agent.stop().await;
     }
@@ -139,7 +158,13 @@ async fn hosts_are_targeted_by_id_in_the_selector() {
     let agents: Vec<TestAgent> = ["web-1", "web-2", "web-3"]
         .iter()
         .map(|id| {
-            TestAgent::start_with_actions(&pki, &coordinator.url(), id, &[("role", "web")], actions(&["uptime"]))
+            TestAgent::start_with_actions(
+                &pki,
+                &coordinator.url(),
+                id,
+                &[("role", "web")],
+                actions(&["uptime"]),
+            )
         })
         .collect();
     let mut admin = coordinator
@@ -238,8 +263,14 @@ async fn jobs_are_listed_newest_first_filtered_and_paged() {
         ..all(10)
     };
     assert_eq!(list(&mut admin, by("failed", "", "")).await.0, ["flaky@1"]);
-    assert_eq!(list(&mut admin, by("", "uptime", "")).await.0, ["uptime@1", "uptime@2"]);
-    assert_eq!(list(&mut admin, by("", "", "web-1")).await.0, ["flaky@1", "uptime@2"]);
+    assert_eq!(
+        list(&mut admin, by("", "uptime", "")).await.0,
+        ["uptime@1", "uptime@2"]
+    );
+    assert_eq!(
+        list(&mut admin, by("", "", "web-1")).await.0,
+        ["flaky@1", "uptime@2"]
+    );
     let future = ListJobsRequest {
         since_unix_ms: i64::MAX / 2,
         ..all(10)
@@ -315,7 +346,10 @@ async fn action_parameters_are_judged_by_the_agent_and_passed_as_one_argument() 
         }
     };
     let (state, output, _) = run("restart", &[("unit", "nginx")]).await;
-    assert_eq!((state, output.as_str()), (CommandState::Succeeded, "[nginx]"));
+    assert_eq!(
+        (state, output.as_str()),
+        (CommandState::Succeeded, "[nginx]")
+    );
     // Shell syntax and spaces stay one argument: printf saw exactly one value.
     let (state, output, _) = run("say", &[("msg", "a b; echo pwned $(id)")]).await;
     assert_eq!(
@@ -324,10 +358,16 @@ async fn action_parameters_are_judged_by_the_agent_and_passed_as_one_argument() 
     );
     // The coordinator passes values through; the agent's own allow-list refuses them.
     for (params, want) in [
-        (&[("unit", "nginx; touch /tmp/pwned")][..], "is not allowed on this host (one of: nginx, app)"),
+        (
+            &[("unit", "nginx; touch /tmp/pwned")][..],
+            "is not allowed on this host (one of: nginx, app)",
+        ),
         (&[("unit", "sshd")][..], "is not allowed on this host"),
         (&[][..], "missing parameter \"unit\""),
-        (&[("unit", "app"), ("user", "root")][..], "unknown parameter \"user\""),
+        (
+            &[("unit", "app"), ("user", "root")][..],
+            "unknown parameter \"user\"",
+        ),
     ] {
         let (state, output, message) = run("restart", params).await;
         assert_eq!(state, CommandState::Rejected, "{params:?}: {message}");
@@ -337,7 +377,9 @@ async fn action_parameters_are_judged_by_the_agent_and_passed_as_one_argument() 
     // Malformed names and too many parameters are refused up front, creating nothing.
     for params in [
         vec![("Unit".to_string(), "x".to_string())],
-        (0..17).map(|i| (format!("p{i}"), "x".to_string())).collect(),
+        (0..17)
+            .map(|i| (format!("p{i}"), "x".to_string()))
+            .collect(),
     ] {
         let refused = admin
             .start_job(StartJobRequest {
@@ -355,7 +397,9 @@ async fn action_parameters_are_judged_by_the_agent_and_passed_as_one_argument() 
 
 #[tokio::test]
 async fn cordon_drain_and_remove_a_host() {
-    use convoy_proto::v1::{CordonAgentRequest, GetAgentRequest, ListAuditRequest, RemoveAgentRequest};
+    use convoy_proto::v1::{
+        CordonAgentRequest, GetAgentRequest, ListAuditRequest, RemoveAgentRequest,
+    };
     let pki = TestPki::new();
     let coordinator = TestCoordinator::start(&pki).await;
     let mut list = actions(&["uptime"]);
@@ -372,10 +416,18 @@ async fn cordon_drain_and_remove_a_host() {
         id: id.into(),
         cordoned,
     };
-    let shown = admin.cordon_agent(cordon("web-2", true)).await.unwrap().into_inner();
+    let shown = admin
+        .cordon_agent(cordon("web-2", true))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(shown.cordoned);
     let listed = crate::support::list(&mut admin, "").await;
-    let cordoned: Vec<&str> = listed.iter().filter(|a| a.cordoned).map(|a| a.id.as_str()).collect();
+    let cordoned: Vec<&str> = listed
+        .iter()
+        .filter(|a| a.cordoned)
+        .map(|a| a.id.as_str())
+        .collect();
     assert_eq!(cordoned, ["web-2"]);
     // No new job reaches it; the job says so.
     let job = admin
@@ -401,10 +453,14 @@ async fn cordon_drain_and_remove_a_host() {
                 .inflight_commands
         }
     };
-    convoy_tests::wait_for("web-1 has the command in flight", Duration::from_secs(10), || {
-        let check = inflight("web-1");
-        async move { (check.await == 1).then_some(()) }
-    })
+    convoy_tests::wait_for(
+        "web-1 has the command in flight",
+        Duration::from_secs(10),
+        || {
+            let check = inflight("web-1");
+            async move { (check.await == 1).then_some(()) }
+        },
+    )
     .await;
     finished(&admin, &job.id).await;
     convoy_tests::wait_for("web-1 drained", Duration::from_secs(10), || {
@@ -437,7 +493,11 @@ async fn cordon_drain_and_remove_a_host() {
     let online = root.remove_agent(remove("web-3", false)).await.unwrap_err();
     assert_eq!(online.code(), Code::FailedPrecondition, "{online:?}");
     assert!(online.message().contains("--force"), "{online:?}");
-    assert_eq!(crate::support::list(&mut admin, "").await.len(), 3, "nothing changed");
+    assert_eq!(
+        crate::support::list(&mut admin, "").await.len(),
+        3,
+        "nothing changed"
+    );
     // Offline: removed without force.
     agents.pop().unwrap().stop().await;
     convoy_tests::wait_for("web-3 offline", Duration::from_secs(10), || {
@@ -448,10 +508,18 @@ async fn cordon_drain_and_remove_a_host() {
         }
     })
     .await;
-    let removed = root.remove_agent(remove("web-3", false)).await.unwrap().into_inner();
+    let removed = root
+        .remove_agent(remove("web-3", false))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!removed.was_online);
     // Online with --force: the session ends and the record goes.
-    let forced = root.remove_agent(remove("web-1", true)).await.unwrap().into_inner();
+    let forced = root
+        .remove_agent(remove("web-1", true))
+        .await
+        .unwrap()
+        .into_inner();
     assert!(forced.was_online);
     let left: Vec<String> = crate::support::list(&mut admin, "")
         .await
@@ -468,7 +536,10 @@ async fn cordon_drain_and_remove_a_host() {
         .unwrap()
         .into_inner();
     let calls: Vec<&str> = audit.entries.iter().map(|e| e.call.as_str()).collect();
-    assert!(calls.contains(&"RemoveAgent") && calls.contains(&"CordonAgent"), "{calls:?}");
+    assert!(
+        calls.contains(&"RemoveAgent") && calls.contains(&"CordonAgent"),
+        "{calls:?}"
+    );
     for agent in agents {
         agent.stop().await;
     }

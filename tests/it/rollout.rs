@@ -658,7 +658,10 @@ async fn rollouts_skip_cordoned_hosts_and_do_not_wait_for_removed_ones() {
         .unwrap()
         .into_inner();
     assert!(
-        started.plan.iter().any(|l| l == "1 matching host cordoned, skipped: web-2"),
+        started
+            .plan
+            .iter()
+            .any(|l| l == "1 matching host cordoned, skipped: web-2"),
         "{:?}",
         started.plan
     );
@@ -694,7 +697,11 @@ async fn rollouts_skip_cordoned_hosts_and_do_not_wait_for_removed_ones() {
     );
     assert_eq!(web3.reason, "removed from the fleet");
     assert_eq!(current(&f.agents[0].1), "releases/2.0");
-    assert_eq!(current(&f.agents[1].1), "releases/1.0", "cordoned: untouched");
+    assert_eq!(
+        current(&f.agents[1].1),
+        "releases/1.0",
+        "cordoned: untouched"
+    );
     for (agent, _) in f.agents {
         agent.stop().await;
     }

@@ -39,11 +39,20 @@ fn values_are_checked_and_substituted_as_whole_elements() {
         argv(&["systemctl", "restart", "nginx"])
     );
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (&[("unit", "sshd")], "value \"sshd\" is not allowed on this host (one of: nginx, app)"),
-        (&[("unit", "nginx; rm -rf /")], "is not allowed on this host"),
+        (
+            &[("unit", "sshd")],
+            "value \"sshd\" is not allowed on this host (one of: nginx, app)",
+        ),
+        (
+            &[("unit", "nginx; rm -rf /")],
+            "is not allowed on this host",
+        ),
         (&[("unit", "nginx app")], "is not allowed on this host"),
         (&[], "missing parameter \"unit\""),
-        (&[("unit", "nginx"), ("extra", "x")], "unknown parameter \"extra\": this action takes unit"),
+        (
+            &[("unit", "nginx"), ("extra", "x")],
+            "unknown parameter \"extra\": this action takes unit",
+        ),
         (&[("unit", "ngin\0x")], "NUL"),
     ];
     for (values, want) in cases {
@@ -58,7 +67,12 @@ fn patterns_match_the_whole_value_and_never_split_it() {
     let params = declared(&[("msg", pattern(".+")), ("n", pattern("[0-9]+"))]);
     // Spaces and shell syntax stay one argv element; nothing interprets them.
     assert_eq!(
-        bind(&run, &params, &given(&[("msg", "a b; echo pwned $(id)"), ("n", "42")])).unwrap(),
+        bind(
+            &run,
+            &params,
+            &given(&[("msg", "a b; echo pwned $(id)"), ("n", "42")])
+        )
+        .unwrap(),
         argv(&["printf", "[%s]", "a b; echo pwned $(id)", "42"])
     );
     // Anchored: a matching prefix or suffix is not enough.
@@ -84,18 +98,48 @@ fn declarations_are_checked_at_load() {
     let ok = declared(&[("unit", allow(&["nginx"]))]);
     assert!(check_declared("restart", &argv(&["systemctl", "restart", "{unit}"]), &ok).is_ok());
     let cases: Vec<(Vec<String>, BTreeMap<String, ParamConfig>, &str)> = vec![
-        (argv(&["x", "--unit={unit}", "{unit}"]), ok.clone(), "must be a whole argv element"),
+        (
+            argv(&["x", "--unit={unit}", "{unit}"]),
+            ok.clone(),
+            "must be a whole argv element",
+        ),
         (argv(&["x"]), ok.clone(), "not used"),
-        (argv(&["x", "{other}"]), BTreeMap::new(), "names no declared parameter"),
-        (argv(&["x", "{unit}"]), declared(&[("unit", ParamConfig::default())]), "needs allow"),
+        (
+            argv(&["x", "{other}"]),
+            BTreeMap::new(),
+            "names no declared parameter",
+        ),
         (
             argv(&["x", "{unit}"]),
-            declared(&[("unit", ParamConfig { allow: Some(argv(&["a"])), pattern: Some("a".into()) })]),
+            declared(&[("unit", ParamConfig::default())]),
+            "needs allow",
+        ),
+        (
+            argv(&["x", "{unit}"]),
+            declared(&[(
+                "unit",
+                ParamConfig {
+                    allow: Some(argv(&["a"])),
+                    pattern: Some("a".into()),
+                },
+            )]),
             "either allow or pattern",
         ),
-        (argv(&["x", "{unit}"]), declared(&[("unit", pattern("(unclosed"))]), "pattern"),
-        (argv(&["x", "{unit}"]), declared(&[("unit", allow(&[]))]), "at least one value"),
-        (argv(&["x", "{Unit}"]), declared(&[("Unit", allow(&["a"]))]), "invalid parameter name"),
+        (
+            argv(&["x", "{unit}"]),
+            declared(&[("unit", pattern("(unclosed"))]),
+            "pattern",
+        ),
+        (
+            argv(&["x", "{unit}"]),
+            declared(&[("unit", allow(&[]))]),
+            "at least one value",
+        ),
+        (
+            argv(&["x", "{Unit}"]),
+            declared(&[("Unit", allow(&["a"]))]),
+            "invalid parameter name",
+        ),
     ];
     for (run, params, want) in cases {
         let err = check_declared("restart", &run, &params).unwrap_err();

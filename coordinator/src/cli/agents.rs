@@ -113,16 +113,24 @@ pub struct ListView {
 
 impl ListView {
     /// Keeps the agents this view shows, in its order.
-    pub fn apply(&self, mut agents: Vec<convoy_proto::v1::AgentSummary>) -> Vec<convoy_proto::v1::AgentSummary> {
+    pub fn apply(
+        &self,
+        mut agents: Vec<convoy_proto::v1::AgentSummary>,
+    ) -> Vec<convoy_proto::v1::AgentSummary> {
         agents.retain(|a| match self.state.as_deref() {
             Some("cordoned") => a.cordoned,
             Some(state) => output::state_name(a.state) == state,
             None => true,
         });
         if let Some((app, version)) = &self.version {
-            agents.retain(|a| a.apps.iter().any(|s| &s.app == app && &s.version == version));
+            agents.retain(|a| {
+                a.apps
+                    .iter()
+                    .any(|s| &s.app == app && &s.version == version)
+            });
         }
-        let cpu = |a: &convoy_proto::v1::AgentSummary| a.metrics.as_ref().map_or(-1.0, |m| m.cpu_percent);
+        let cpu =
+            |a: &convoy_proto::v1::AgentSummary| a.metrics.as_ref().map_or(-1.0, |m| m.cpu_percent);
         let mem = |a: &convoy_proto::v1::AgentSummary| {
             a.metrics.as_ref().map_or(-1.0, |m| {
                 m.mem_used_bytes as f64 / (m.mem_total_bytes.max(1)) as f64
@@ -235,7 +243,9 @@ async fn list(
 /// else the width comfy-table reads from the tty; nothing changes when stdout is a pipe.
 pub fn fit_to_terminal(table: &mut Table) {
     use std::io::IsTerminal as _;
-    let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<u16>().ok());
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<u16>().ok());
     if columns.is_none() && !std::io::stdout().is_terminal() {
         return;
     }
@@ -285,10 +295,17 @@ pub async fn lifecycle(
                 let left = detail.inflight_commands;
                 if left == 0 {
                     let agent = detail.agent.unwrap_or_default();
-                    return print_agent_line(&agent, "drained: cordoned, nothing in flight", output);
+                    return print_agent_line(
+                        &agent,
+                        "drained: cordoned, nothing in flight",
+                        output,
+                    );
                 }
                 if said != Some(left) && output == OutputFormat::Table {
-                    eprintln!("{id}: {} in flight", output::count(left as usize, "command"));
+                    eprintln!(
+                        "{id}: {} in flight",
+                        output::count(left as usize, "command")
+                    );
                     said = Some(left);
                 }
                 if tokio::time::Instant::now() >= deadline {
@@ -371,7 +388,10 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
                 agent.state.to_string()
             },
         );
-        row("in flight", output::count(detail.inflight_commands as usize, "command"));
+        row(
+            "in flight",
+            output::count(detail.inflight_commands as usize, "command"),
+        );
         row("version", agent.version.clone());
         row("labels", output::labels(&agent.labels));
         row("actions", agent.actions.join(", "));

@@ -26,7 +26,10 @@ fn describe(config: &Config, keys: &[String]) -> String {
         let _ = writeln!(out, "{text}");
     };
     let human = |d: std::time::Duration| humantime::format_duration(d).to_string();
-    line(format!("listen:            {} (TLS 1.3, mTLS)", config.listen));
+    line(format!(
+        "listen:            {} (TLS 1.3, mTLS)",
+        config.listen
+    ));
     line(format!("data dir:          {}", config.data_dir.display()));
     line(format!(
         "tls:               ca {}, cert {}, key {}",

@@ -228,10 +228,7 @@ pub async fn follow_started(
             eprintln!("{}", crate::cli::printable(&line));
         }
     }
-    let hosts = output::count(
-        job.counts.as_ref().map_or(0, |c| c.total) as usize,
-        "host",
-    );
+    let hosts = output::count(job.counts.as_ref().map_or(0, |c| c.total) as usize, "host");
     if !args.follow && !args.wait {
         match format {
             OutputFormat::Json => {
@@ -395,7 +392,11 @@ pub fn print_job(job: &Job, format: OutputFormat) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn jobs(args: JobsArgs, connect: &ConnectArgs, format: OutputFormat) -> anyhow::Result<()> {
+pub async fn jobs(
+    args: JobsArgs,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
     let mut client = admin(connect).await?;
     let since_unix_ms = args.since.map_or(0, |since| {
         now_unix_ms().saturating_sub(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
@@ -406,7 +407,9 @@ pub async fn jobs(args: JobsArgs, connect: &ConnectArgs, format: OutputFormat) -
     while jobs.len() < wanted {
         let page = client
             .list_jobs(ListJobsRequest {
-                limit: u32::try_from(wanted - jobs.len()).unwrap_or(u32::MAX).min(1000),
+                limit: u32::try_from(wanted - jobs.len())
+                    .unwrap_or(u32::MAX)
+                    .min(1000),
                 since_unix_ms,
                 state: args.state.clone().unwrap_or_default(),
                 action: args.action.clone(),

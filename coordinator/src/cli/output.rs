@@ -286,8 +286,14 @@ mod tests {
         assert_eq!(ago(1, 7_200_001), "2h ago");
         assert_eq!(rfc3339(0), None);
         // Fixed precision: always three fractional digits.
-        assert_eq!(rfc3339(1_700_000_000_000).unwrap(), "2023-11-14T22:13:20.000Z");
-        assert_eq!(rfc3339(1_700_000_000_120).unwrap(), "2023-11-14T22:13:20.120Z");
+        assert_eq!(
+            rfc3339(1_700_000_000_000).unwrap(),
+            "2023-11-14T22:13:20.000Z"
+        );
+        assert_eq!(
+            rfc3339(1_700_000_000_120).unwrap(),
+            "2023-11-14T22:13:20.120Z"
+        );
     }
 }
 
@@ -455,7 +461,11 @@ pub fn left_out_line(job: &Job) -> Option<String> {
     Some(format!(
         "{} matching the selector left out: {} lack{} {}{}",
         count(job.left_out.len(), "host"),
-        if job.left_out.len() == 1 { "it" } else { "they" },
+        if job.left_out.len() == 1 {
+            "it"
+        } else {
+            "they"
+        },
         if job.left_out.len() == 1 { "s" } else { "" },
         job.action,
         if more > 0 {

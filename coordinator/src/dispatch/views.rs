@@ -162,9 +162,9 @@ impl Dispatcher {
             ),
             None => None,
         };
-        let (records, next) =
-            self.store
-                .jobs_page(after.as_ref(), limit, LIST_SCAN, |r| filter.keeps(r))?;
+        let (records, next) = self
+            .store
+            .jobs_page(after.as_ref(), limit, LIST_SCAN, |r| filter.keeps(r))?;
         let mut jobs = Vec::with_capacity(records.len());
         for record in records {
             let (record, commands) = self.snapshot(&record.id)?;

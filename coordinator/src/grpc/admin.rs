@@ -11,12 +11,12 @@ use std::time::Duration;
 use convoy_proto::identity::Role;
 use convoy_proto::v1::admin_server::Admin;
 use convoy_proto::v1::{
-    AgentDetail, AgentSummary, CancelJobRequest, CordonAgentRequest, RemoveAgentRequest,
-    RemoveAgentResponse, CommandOutput, GetAgentRequest, GetCommandOutputRequest,
-    GetJobRequest, HostRelease, Job, JobEvent, JobState, ListAgentsRequest, ListAgentsResponse,
-    ListAuditRequest, ListAuditResponse, ListJobsRequest, ListJobsResponse, ListReleasesRequest,
-    ListReleasesResponse, PushReleaseChunk, Release, ReleaseMeta, ReleaseStatusRequest,
-    ReleaseStatusResponse, StartJobRequest, WatchJobRequest, WhoAmIRequest, WhoAmIResponse,
+    AgentDetail, AgentSummary, CancelJobRequest, CommandOutput, CordonAgentRequest,
+    GetAgentRequest, GetCommandOutputRequest, GetJobRequest, HostRelease, Job, JobEvent, JobState,
+    ListAgentsRequest, ListAgentsResponse, ListAuditRequest, ListAuditResponse, ListJobsRequest,
+    ListJobsResponse, ListReleasesRequest, ListReleasesResponse, PushReleaseChunk, Release,
+    ReleaseMeta, ReleaseStatusRequest, ReleaseStatusResponse, RemoveAgentRequest,
+    RemoveAgentResponse, StartJobRequest, WatchJobRequest, WhoAmIRequest, WhoAmIResponse,
     job_event, push_release_chunk,
 };
 use tokio_stream::Stream;
@@ -148,13 +148,18 @@ impl Admin for AdminService {
         let verb = if body.cordoned { "cordon" } else { "uncordon" };
         let registry = self.registry.clone();
         let summary = self
-            .audited(&request, "CordonAgent", format!("{verb} {}", body.id), |caller| async move {
-                let shown = registry
-                    .set_cordoned(&body.id, body.cordoned, &caller.name)
-                    .map_err(lifecycle_status)?;
-                tracing::info!(agent = %body.id, by = %caller.name, verb, "agent lifecycle");
-                Ok((shown, format!("{} {verb}ed", body.id)))
-            })
+            .audited(
+                &request,
+                "CordonAgent",
+                format!("{verb} {}", body.id),
+                |caller| async move {
+                    let shown = registry
+                        .set_cordoned(&body.id, body.cordoned, &caller.name)
+                        .map_err(lifecycle_status)?;
+                    tracing::info!(agent = %body.id, by = %caller.name, verb, "agent lifecycle");
+                    Ok((shown, format!("{} {verb}ed", body.id)))
+                },
+            )
             .await?;
         Ok(Response::new(summary))
     }
@@ -167,7 +172,11 @@ impl Admin for AdminService {
         super::limits::check(request.get_ref())?;
         let body = request.get_ref().clone();
         let registry = self.registry.clone();
-        let summary = format!("remove {}{}", body.id, if body.force { " --force" } else { "" });
+        let summary = format!(
+            "remove {}{}",
+            body.id,
+            if body.force { " --force" } else { "" }
+        );
         let response = self
             .audited(&request, "RemoveAgent", summary, |caller| async move {
                 if caller.role < Role::Admin {
@@ -182,7 +191,11 @@ impl Admin for AdminService {
                 let outcome = format!(
                     "{} removed{}",
                     body.id,
-                    if was_online { " (its session was ended)" } else { "" }
+                    if was_online {
+                        " (its session was ended)"
+                    } else {
+                        ""
+                    }
                 );
                 Ok((
                     RemoveAgentResponse {

@@ -7,12 +7,13 @@
 //! type must be added to compile in a handler that calls [`check`].
 
 use convoy_proto::v1::{
-    AddScheduleRequest, CancelJobRequest, CordonAgentRequest, RemoveAgentRequest, ControlRolloutRequest, DeploySpec, DrillBackupsRequest,
-    GetAgentRequest, GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions,
-    ListAgentsRequest, ListAuditRequest, ListBackupsRequest, ListJobsRequest, ListReleasesRequest,
-    ListRolloutsRequest, ListSchedulesRequest, ReleaseMeta, ReleaseStatusRequest,
-    RemoveScheduleRequest, RestoreBackupRequest, RollbackSpec, RolloutSpec, RunBackupRequest,
-    StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
+    AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest, DeploySpec,
+    DrillBackupsRequest, GetAgentRequest, GetCommandOutputRequest, GetJobRequest,
+    GetRolloutRequest, JobOptions, ListAgentsRequest, ListAuditRequest, ListBackupsRequest,
+    ListJobsRequest, ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest, ReleaseMeta,
+    ReleaseStatusRequest, RemoveAgentRequest, RemoveScheduleRequest, RestoreBackupRequest,
+    RollbackSpec, RolloutSpec, RunBackupRequest, StartJobRequest, StartRolloutRequest,
+    VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
 };
 use tonic::Status;
 

@@ -34,7 +34,11 @@ impl Registry {
                 .get_mut(id)
                 .ok_or_else(|| LifecycleError::NotFound(id.to_string()))?;
             entry.record.cordoned = cordoned;
-            entry.record.cordoned_by = if cordoned { by.to_string() } else { String::new() };
+            entry.record.cordoned_by = if cordoned {
+                by.to_string()
+            } else {
+                String::new()
+            };
             entry.record.cordoned_unix_ms = if cordoned { now_unix_ms() } else { 0 };
             (entry.record.clone(), summary(entry))
         };

@@ -402,7 +402,10 @@ fn the_id_key_matches_the_host_id_and_host_lists_narrow_a_selector() {
 
     let hosts = vec!["web-1".to_string(), "web-2".to_string()];
     assert_eq!(with_hosts("", &hosts).unwrap(), "id in (web-1,web-2)");
-    assert_eq!(with_hosts("role=web", &hosts).unwrap(), "role=web,id in (web-1,web-2)");
+    assert_eq!(
+        with_hosts("role=web", &hosts).unwrap(),
+        "role=web,id in (web-1,web-2)"
+    );
     assert_eq!(with_hosts("role=web", &[]).unwrap(), "role=web");
     assert!(parse(&with_hosts("role=web", &hosts).unwrap()).matches_host("web-2", &labels));
     let bad = with_hosts("", &["Web 1".to_string()]).unwrap_err();

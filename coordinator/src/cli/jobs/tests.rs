@@ -22,8 +22,18 @@ fn job_flags_take_the_rollout_spellings_and_hosts() {
         ("--batch", "--max-failures", "--offline-timeout"),
     ] {
         let cli = parse(&[
-            "exec", "uptime", batch, "2", failures, "10%", timeout, "5m", "--host", "web-1,web-2",
-            "--host", "web-3",
+            "exec",
+            "uptime",
+            batch,
+            "2",
+            failures,
+            "10%",
+            timeout,
+            "5m",
+            "--host",
+            "web-1,web-2",
+            "--host",
+            "web-3",
         ]);
         let Command::Exec(args) = cli.command else {
             panic!("not exec")
@@ -84,7 +94,10 @@ fn every_argument_has_help_text() {
                 missing.push(format!("{path} {id}"));
             }
             if arg.get_env().is_some() {
-                assert!(!arg.is_required_set(), "{path} {id} is required but env-supplied");
+                assert!(
+                    !arg.is_required_set(),
+                    "{path} {id} is required but env-supplied"
+                );
             }
         }
         for sub in command.get_subcommands() {

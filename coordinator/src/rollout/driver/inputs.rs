@@ -297,7 +297,11 @@ impl Driver {
         let Some(this) = self.store.rollout(id)? else {
             return Ok(Vec::new());
         };
-        let app = this.spec.as_ref().map(|s| s.app.clone()).unwrap_or_default();
+        let app = this
+            .spec
+            .as_ref()
+            .map(|s| s.app.clone())
+            .unwrap_or_default();
         Ok(self
             .store
             .rollouts()?

@@ -18,10 +18,10 @@ impl Rollout {
     pub fn check_rollback(&self, newer: &[String], force: bool) -> Result<(), RollbackRefused> {
         match self.phase {
             State::RollingBack => {
-                return Err(RollbackRefused("it is already rolling back".to_string()))
+                return Err(RollbackRefused("it is already rolling back".to_string()));
             }
             State::RolledBack => {
-                return Err(RollbackRefused("it is already rolled back".to_string()))
+                return Err(RollbackRefused("it is already rolled back".to_string()));
             }
             _ => {}
         }
@@ -54,7 +54,12 @@ impl Rollout {
     pub fn rollback_preview(&self) -> Vec<(String, Option<String>)> {
         self.rollback_candidates()
             .into_iter()
-            .map(|i| (self.hosts[i].id.clone(), self.hosts[i].previous_version.clone()))
+            .map(|i| {
+                (
+                    self.hosts[i].id.clone(),
+                    self.hosts[i].previous_version.clone(),
+                )
+            })
             .collect()
     }
 

@@ -23,7 +23,12 @@ fn jobs_list_newest_first_by_creation_time_not_by_id() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     // Rollout jobs (`r-…`) sort after `j-…` by id; by time they are interleaved.
-    for (id, at) in [("r-old", 1_000), ("j-mid", 2_000), ("r-new", 3_000), ("j-newest", 4_000)] {
+    for (id, at) in [
+        ("r-old", 1_000),
+        ("j-mid", 2_000),
+        ("r-new", 3_000),
+        ("j-newest", 4_000),
+    ] {
         store.put_job(&job(id, at)).unwrap();
     }
     let (page, next) = store.jobs_page(None, 10, 100, |_| true).unwrap();

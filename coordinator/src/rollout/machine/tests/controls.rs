@@ -66,9 +66,15 @@ fn operator_rolls_back_a_finished_rollout_in_batches() {
     let mut r = r;
     assert_eq!(r.check_rollback(&[], false), Ok(()));
     assert_eq!(render(&r.on_event(10, Event::Rollback)), "rollback h1 to 1");
-    assert_eq!(render(&r.on_event(11, rolled("h1"))), "finished rolled_back");
+    assert_eq!(
+        render(&r.on_event(11, rolled("h1"))),
+        "finished rolled_back"
+    );
     assert_eq!(r.state(), State::RolledBack);
-    assert!(r.check_rollback(&[], true).is_err(), "nothing left to roll back");
+    assert!(
+        r.check_rollback(&[], true).is_err(),
+        "nothing left to roll back"
+    );
 }
 
 #[test]
@@ -113,7 +119,10 @@ fn rolling_back_under_newer_rollouts_needs_force_and_says_what_it_does() {
     let mut r = check(
         rollout(&fleet, batches("1", "1"), settings),
         "deploy h0",
-        &[(1, ok("h0"), "deploy h1"), (2, ok("h1"), "finished succeeded")],
+        &[
+            (1, ok("h0"), "deploy h1"),
+            (2, ok("h1"), "finished succeeded"),
+        ],
         "succeeded",
     );
     let newer = vec!["r-2".to_string(), "r-3".to_string()];
