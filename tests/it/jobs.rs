@@ -316,6 +316,7 @@ async fn a_coordinator_restart_mid_job_loses_no_output_and_the_job_completes() {
             .get_command_output(GetCommandOutputRequest {
                 job_id: job.id.clone(),
                 host: host.into(),
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -359,6 +360,8 @@ async fn output_over_the_cap_is_marked_truncated() {
     assert_eq!(host.state, CommandState::Succeeded as i32);
     assert!(host.output_truncated);
     assert_eq!((host.output_stored_bytes, host.output_bytes), (1000, 5000));
+    // The tail is kept: the GetJob tail ends where the output ended.
+    assert!(host.output_tail.ends_with(b"xxx"));
     agent.stop().await;
     coordinator.stop().await;
 }

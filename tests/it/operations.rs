@@ -545,3 +545,83 @@ async fn cordon_drain_and_remove_a_host() {
     }
     coordinator.stop().await;
 }
+
+/// Issue 19 point 1: an output of exactly the default 16 MiB cap used to fail with
+/// OutOfRange (one message of 16,777,232 bytes); read in pages it always comes back whole.
+#[tokio::test]
+async fn output_at_the_cap_is_read_in_pages_and_a_longer_one_keeps_head_and_tail() {
+    use convoy_proto::v1::GetCommandOutputRequest;
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let mut list = BTreeMap::new();
+    list.insert(
+        "big".to_string(),
+        sh("head -c 16777216 /dev/zero | tr '\\0' x"),
+    );
+    list.insert(
+        "bigger".to_string(),
+        sh("echo START; head -c 20000000 /dev/zero | tr '\\0' y; echo; echo THE-ERROR"),
+    );
+    let agent = TestAgent::start_with_actions(&pki, &coordinator.url(), "web-1", &[], list);
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("alice", Role::Operator))
+        .await;
+    fleet_online(&admin, 1).await;
+    let reader = admin.clone();
+    let read_all = |job_id: String| {
+        let mut admin = reader.clone();
+        async move {
+            let mut data = Vec::new();
+            let mut offset = 0;
+            let mut pages = 0;
+            loop {
+                let page = admin
+                    .get_command_output(GetCommandOutputRequest {
+                        job_id: job_id.clone(),
+                        host: "web-1".into(),
+                        offset,
+                        max_bytes: 0,
+                    })
+                    .await
+                    .expect("every page fits the message cap")
+                    .into_inner();
+                assert!(page.data.len() <= 1024 * 1024);
+                data.extend_from_slice(&page.data);
+                offset = page.next_offset;
+                pages += 1;
+                if !page.more {
+                    return (data, page, pages);
+                }
+            }
+        }
+    };
+    for (action, _) in [("big", ()), ("bigger", ())] {
+        let job = admin
+            .start_job(StartJobRequest {
+                action: action.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let job = crate::support::finished(&admin, &job.id).await;
+        assert_eq!(job.state, JobState::Succeeded as i32, "{job:?}");
+        let (data, last, pages) = read_all(job.id.clone()).await;
+        if action == "big" {
+            assert_eq!(data.len(), 16 * 1024 * 1024);
+            assert!(data.iter().all(|b| *b == b'x'));
+            assert!(!last.output_truncated);
+            assert!(pages >= 16, "{pages} pages");
+        } else {
+            // Over the cap: the first 8 MiB and the last 8 MiB, the rest counted.
+            assert!(last.output_truncated);
+            assert_eq!(data.len(), 16 * 1024 * 1024);
+            assert!(data.starts_with(b"START\n"));
+            assert!(data.ends_with(b"\nTHE-ERROR\n"), "the end, where errors are, is kept");
+            assert_eq!(last.dropped_at, 8 * 1024 * 1024);
+            assert_eq!(last.dropped_bytes, last.output_bytes - 16 * 1024 * 1024);
+        }
+    }
+    agent.stop().await;
+    coordinator.stop().await;
+}

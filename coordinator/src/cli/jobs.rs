@@ -91,6 +91,10 @@ pub enum JobCommand {
         /// The host whose output to print.
         #[arg(long)]
         host: String,
+        /// Keep printing as the command writes more, until it ends (re-attaches to a
+        /// running job).
+        #[arg(long)]
+        follow: bool,
     },
     /// Cancel a job: pending hosts never start, running ones are stopped.
     Cancel {
@@ -327,6 +331,87 @@ fn finish(job: &Job) -> anyhow::Result<()> {
     }
 }
 
+/// `job output`: the stored output in pages (any size fits), the dropped middle of a
+/// truncated one marked where it was, and with `follow` more pages until the command ends.
+async fn output(
+    client: &mut convoy_proto::v1::admin_client::AdminClient<tonic::transport::Channel>,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+    job_id: String,
+    host: String,
+    follow: bool,
+) -> anyhow::Result<()> {
+    let mut offset = 0u64;
+    let mut marked = false;
+    let mut all = Vec::new();
+    loop {
+        let page = client
+            .get_command_output(GetCommandOutputRequest {
+                job_id: job_id.clone(),
+                host: host.clone(),
+                offset,
+                max_bytes: 0,
+            })
+            .await
+            .map_err(|status| rpc_error(&connect.addr, status))?
+            .into_inner();
+        let mut data = page.data.as_slice();
+        // The gap between head and tail, once, where it falls.
+        if page.dropped_bytes > 0 && !marked && page.dropped_at < page.next_offset {
+            let split = usize::try_from(page.dropped_at.saturating_sub(page.offset))
+                .unwrap_or(data.len())
+                .min(data.len());
+            let marker = format!(
+                "\n[convoy: {} bytes of output dropped here; the first and last parts are kept]\n",
+                page.dropped_bytes
+            );
+            emit(format, &mut all, &data[..split]);
+            emit(format, &mut all, marker.as_bytes());
+            data = &data[split..];
+            marked = true;
+        }
+        emit(format, &mut all, data);
+        offset = page.next_offset;
+        if page.more {
+            continue;
+        }
+        if follow && page.running {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            continue;
+        }
+        if format == OutputFormat::Json {
+            out!(
+                "{}",
+                serde_json::json!({
+                    "host": page.host,
+                    "output": String::from_utf8_lossy(&all),
+                    "output_bytes": page.output_bytes,
+                    "output_stored_bytes": page.stored_bytes,
+                    "output_truncated": page.output_truncated,
+                    "output_dropped_bytes": page.dropped_bytes,
+                })
+            );
+        } else if page.output_truncated {
+            eprintln!(
+                "output truncated: {} of {} bytes stored (the first and last parts)",
+                page.stored_bytes, page.output_bytes
+            );
+        }
+        return Ok(());
+    }
+}
+
+/// Table output goes out as it comes; JSON is gathered for one document.
+fn emit(format: OutputFormat, all: &mut Vec<u8>, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    match format {
+        OutputFormat::Json => all.extend_from_slice(bytes),
+        OutputFormat::Table => crate::cli::write_raw(bytes),
+    }
+}
+
 pub fn print_job(job: &Job, format: OutputFormat) -> anyhow::Result<()> {
     if format == OutputFormat::Json {
         out!("{}", serde_json::to_string_pretty(&JobJson::from(job))?);
@@ -470,34 +555,8 @@ pub async fn job(
                 .into_inner();
             print_job(&job, format)
         }
-        JobCommand::Output { id, host } => {
-            let out = client
-                .get_command_output(GetCommandOutputRequest { job_id: id, host })
-                .await
-                .map_err(|status| rpc_error(&connect.addr, status))?
-                .into_inner();
-            if format == OutputFormat::Json {
-                out!(
-                    "{}",
-                    serde_json::json!({
-                        "host": out.host,
-                        "output": String::from_utf8_lossy(&out.data),
-                        "output_bytes": out.output_bytes,
-                        "output_stored_bytes": out.data.len(),
-                        "output_truncated": out.output_truncated,
-                    })
-                );
-            } else {
-                crate::cli::write_raw(&out.data);
-                if out.output_truncated {
-                    eprintln!(
-                        "output truncated: {} of {} bytes stored",
-                        out.data.len(),
-                        out.output_bytes
-                    );
-                }
-            }
-            Ok(())
+        JobCommand::Output { id, host, follow } => {
+            output(&mut client, connect, format, id, host, follow).await
         }
         JobCommand::Cancel { id } => {
             let job = client

@@ -173,8 +173,21 @@ impl Dispatcher {
         Ok((jobs, next.map(|c| c.token())))
     }
 
-    /// One host's whole stored output for a job.
+    /// One host's whole stored output for a job (tests and small outputs; the API pages).
     pub fn command_output(&self, job_id: &str, host: &str) -> Result<CommandOutput, DispatchError> {
+        let mut all = self.output_page(job_id, host, 0, usize::MAX)?;
+        all.more = false;
+        Ok(all)
+    }
+
+    /// One page of one host's stored output for a job.
+    pub fn output_page(
+        &self,
+        job_id: &str,
+        host: &str,
+        offset: u64,
+        max: usize,
+    ) -> Result<CommandOutput, DispatchError> {
         let (_, commands) = self.snapshot(job_id)?;
         let command = commands
             .iter()
@@ -183,11 +196,21 @@ impl Dispatcher {
                 job: job_id.to_string(),
                 host: host.to_string(),
             })?;
+        let page = self.store.output_page(&command.id, offset, max)?;
+        let next_offset = offset.min(page.stored) + page.data.len() as u64;
+        let state = CommandState::try_from(command.state).unwrap_or(CommandState::Pending);
         Ok(CommandOutput {
             host: host.to_string(),
-            data: self.store.output(&command.id)?,
+            data: page.data,
             output_bytes: command.output_bytes,
             output_truncated: command.output_truncated,
+            offset,
+            next_offset,
+            more: next_offset < page.stored,
+            stored_bytes: page.stored,
+            dropped_at: page.gap.map_or(0, |(at, _)| at),
+            dropped_bytes: page.gap.map_or(0, |(_, n)| n),
+            running: !plan::is_terminal(state),
         })
     }
 }

@@ -95,6 +95,10 @@ impl From<DispatchError> for Status {
 
 type JobEventStream = Pin<Box<dyn Stream<Item = Result<JobEvent, Status>> + Send>>;
 
+/// A page of `GetCommandOutput` by default, and at most: well under the message caps.
+const OUTPUT_PAGE_BYTES: usize = 1024 * 1024;
+const MAX_OUTPUT_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
 /// One page of `ListAudit` holds at most this many bytes of entries (well under the
 /// message cap, so a page always fits however large its entries are).
 const AUDIT_PAGE_BYTES: usize = 1024 * 1024;
@@ -331,9 +335,16 @@ impl Admin for AdminService {
         super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let body = request.get_ref();
-        Ok(Response::new(
-            self.dispatcher.command_output(&body.job_id, &body.host)?,
-        ))
+        let max = match body.max_bytes {
+            0 => OUTPUT_PAGE_BYTES,
+            n => (n as usize).min(MAX_OUTPUT_PAGE_BYTES),
+        };
+        Ok(Response::new(self.dispatcher.output_page(
+            &body.job_id,
+            &body.host,
+            body.offset,
+            max,
+        )?))
     }
 
     #[tracing::instrument(skip_all)]
