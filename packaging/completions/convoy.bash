@@ -3762,7 +3762,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__job__subcmd__output)
-            opts="-o -h -V --host --addr --ca --cert --key --timeout --output --log-format --help --version"
+            opts="-o -h -V --host --follow --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

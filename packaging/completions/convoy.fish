@@ -316,6 +316,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subco
 json\t'Stable JSON for scripts'"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l follow -d 'Keep printing as the command writes more, until it ends (re-attaches to a running job)'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l addr -d 'Coordinator address' -r
