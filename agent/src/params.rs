@@ -97,7 +97,7 @@ pub fn check_declared(
                 "actions.{action}.run: {spliced:?}: a parameter must be a whole argv element (\"{whole}\"), never part of one"
             ));
         }
-        if !run.iter().any(|element| *element == whole) {
+        if !run.contains(&whole) {
             return Err(format!(
                 "{key}: not used: put \"{whole}\" as an element of actions.{action}.run"
             ));

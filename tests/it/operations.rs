@@ -479,7 +479,7 @@ async fn cordon_drain_and_remove_a_host() {
         .unwrap_err();
     assert!(refused.message().contains("cordoned"), "{refused:?}");
     admin.cordon_agent(cordon("web-2", false)).await.unwrap();
-    assert!(crate::support::list(&mut admin, "id=web-2").await[0].cordoned == false);
+    assert!(!crate::support::list(&mut admin, "id=web-2").await[0].cordoned);
     // Remove: admin only; refused while online unless forced; audited.
     let remove = |id: &str, force: bool| RemoveAgentRequest {
         id: id.into(),
@@ -617,7 +617,10 @@ async fn output_at_the_cap_is_read_in_pages_and_a_longer_one_keeps_head_and_tail
             assert!(last.output_truncated);
             assert_eq!(data.len(), 16 * 1024 * 1024);
             assert!(data.starts_with(b"START\n"));
-            assert!(data.ends_with(b"\nTHE-ERROR\n"), "the end, where errors are, is kept");
+            assert!(
+                data.ends_with(b"\nTHE-ERROR\n"),
+                "the end, where errors are, is kept"
+            );
             assert_eq!(last.dropped_at, 8 * 1024 * 1024);
             assert_eq!(last.dropped_bytes, last.output_bytes - 16 * 1024 * 1024);
         }

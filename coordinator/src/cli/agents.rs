@@ -139,7 +139,7 @@ impl ListView {
         match self.sort.as_str() {
             "cpu" => agents.sort_by(|a, b| cpu(b).total_cmp(&cpu(a))),
             "mem" => agents.sort_by(|a, b| mem(b).total_cmp(&mem(a))),
-            "last_seen" => agents.sort_by(|a, b| b.last_seen_unix_ms.cmp(&a.last_seen_unix_ms)),
+            "last_seen" => agents.sort_by_key(|a| std::cmp::Reverse(a.last_seen_unix_ms)),
             _ => {}
         }
         agents

@@ -162,12 +162,9 @@ impl Dispatcher {
             } else {
                 command.output_bytes
             };
-            command.output_stored_bytes = self.store.append_output(
-                &command.id,
-                at,
-                &chunk.data,
-                command.output_cap_bytes,
-            )?;
+            command.output_stored_bytes =
+                self.store
+                    .append_output(&command.id, at, &chunk.data, command.output_cap_bytes)?;
             command.output_bytes = command
                 .output_bytes
                 .max(at.saturating_add(chunk.data.len() as u64));
