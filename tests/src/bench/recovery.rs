@@ -33,9 +33,13 @@ pub struct ReconnectArgs {
 
 pub async fn reconnect_bench(args: &ReconnectArgs) -> anyhow::Result<()> {
     println!(
-        "reconnect storm: kill -9 the coordinator with {} agents connected, restart it at once; \
-         {} runs ({} connects in flight, {} source addresses)",
-        args.agents, args.runs, args.connect.connect_concurrency, args.connect.source_addresses
+        "reconnect storm: kill -9 the coordinator with {} agents connected, restart it {:?} \
+         later; {} runs ({} connects in flight, {} source addresses)",
+        args.agents,
+        args.outage,
+        args.runs,
+        args.connect.connect_concurrency,
+        args.connect.source_addresses
     );
     let mut back = Vec::new();
     let mut listed = Vec::new();
