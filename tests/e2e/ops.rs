@@ -136,3 +136,27 @@ fn usage_mistakes_exit_2_and_unknown_things_exit_1() {
     coordinator.signal("-TERM");
     drop(coordinator);
 }
+
+#[test]
+fn agents_show_lists_the_hosts_recent_jobs_with_its_own_outcome() {
+    let fleet = Fleet::new(&[("web-1", "role=web")]);
+    let config = std::fs::read_to_string(fleet.path().join("web-1.toml")).unwrap();
+    std::fs::write(
+        fleet.path().join("web-1.toml"),
+        format!("{config}\n[actions.hello]\nrun = [\"echo\", \"hi\"]\n"),
+    )
+    .unwrap();
+    let coordinator = fleet.serve();
+    let _agent = fleet.agent("web-1");
+    fleet.wait_online("role=web", 1);
+    fleet.ok(&["exec", "hello", "--host", "web-1", "--wait"]);
+    let shown = super::json(&fleet.ok(&["agents", "show", "web-1", "-o", "json"]));
+    let recent = shown["recent_jobs"].as_array().unwrap();
+    assert_eq!(recent.len(), 1, "{shown}");
+    assert_eq!(recent[0]["action"], "hello");
+    assert_eq!(recent[0]["kind"], "action");
+    assert_eq!(recent[0]["state"], "succeeded");
+    let table = fleet.ok(&["agents", "show", "web-1"]);
+    assert!(table.contains("recent jobs and deployments"), "{table}");
+    coordinator.signal("-TERM");
+}

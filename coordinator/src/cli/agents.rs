@@ -11,6 +11,8 @@ use super::{ConnectArgs, OutputFormat, UsageError};
 use crate::registry::now_unix_ms;
 use crate::selector::Selector;
 
+mod history;
+
 #[derive(Debug, Args)]
 pub struct AgentsArgs {
     /// Label selector, e.g. 'role=web,zone in (a,b)' ('id=web-1' names a host).
@@ -368,8 +370,13 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
         .map_err(|status| rpc_error(&connect.addr, status))?
         .into_inner();
     let json = AgentDetailJson::from(&detail);
+    let recent = history::recent(&mut client, connect, id).await?;
     if output == OutputFormat::Json {
-        out!("{}", serde_json::to_string_pretty(&json)?);
+        let mut value = serde_json::to_value(&json)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("recent_jobs".into(), serde_json::to_value(&recent)?);
+        }
+        out!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     let now = now_unix_ms();
@@ -497,6 +504,24 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
         ]);
     }
     out!("connections (newest first):\n{connections}");
+    let mut jobs = Table::new();
+    jobs.load_preset(UTF8_BORDERS_ONLY)
+        .set_header(["WHEN", "JOB", "WHAT", "VERSION", "BY", "OUTCOME"]);
+    for job in &recent {
+        jobs.add_row([
+            job.created_at.clone().unwrap_or_default(),
+            job.job.clone(),
+            job.action.clone(),
+            job.version.clone(),
+            if job.by_rollout {
+                format!("rollout ({})", job.created_by)
+            } else {
+                job.created_by.clone()
+            },
+            job.state.to_string(),
+        ]);
+    }
+    out!("recent jobs and deployments (newest first):\n{jobs}");
     Ok(())
 }
 
