@@ -130,6 +130,15 @@ fn usage_mistakes_exit_2_and_unknown_things_exit_1() {
         std::time::Duration::from_secs(20),
         || fleet.convoy(&["agents"]).status.success(),
     );
+    // TLS failures say which side refused and why.
+    fleet.ok(&["ca", "init", "--dir", "other"]);
+    let foreign = fleet.convoy(&["agents", "--ca", "other/ca.pem"]);
+    assert_eq!(foreign.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&foreign.stderr);
+    assert!(
+        said.contains("this CLI does not trust the coordinator's certificate"),
+        "{said}"
+    );
     let unknown = fleet.convoy(&["release", "status", "nope"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no host allows app \"nope\""));
