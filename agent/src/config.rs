@@ -146,6 +146,10 @@ pub struct ActionConfig {
     /// Between SIGTERM and SIGKILL when a timeout or cancel stops it.
     #[serde(default = "default_kill_grace", with = "humantime_serde")]
     pub kill_grace: Duration,
+    /// Parameters the operator passes (`--param P=V`), each with its allow-list or
+    /// pattern; `{P}` in `run` is replaced by the value (see [`crate::params`]).
+    #[serde(default)]
+    pub params: BTreeMap<String, crate::params::ParamConfig>,
 }
 
 fn default_timeout() -> Duration {
@@ -244,6 +248,7 @@ impl Config {
             if action.timeout.is_zero() {
                 return Err(format!("actions.{name}.timeout must be greater than zero"));
             }
+            crate::params::check_declared(name, &action.run, &action.params)?;
         }
         for app in raw.apps.keys() {
             if !valid_action_name(app) {
@@ -342,6 +347,11 @@ mod tests {
             .collect();
         let config = Config::parse(&examples, base).expect("every example parses");
         assert!(config.actions.contains_key("uptime") && config.apps.contains_key("web"));
+        let restart = &config.actions["restart"];
+        assert_eq!(
+            restart.params["unit"].allow.as_deref(),
+            Some(&["nginx".to_string(), "app".to_string()][..])
+        );
     }
 
     use super::*;

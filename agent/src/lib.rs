@@ -8,11 +8,13 @@
 
 pub mod archive;
 pub mod backup;
+pub mod check;
 pub mod config;
 pub mod deploy;
 pub mod executor;
 pub mod journal;
 pub mod metrics;
+pub mod params;
 pub mod recovery;
 pub mod runner;
 pub mod session;

@@ -33,6 +33,13 @@ enum Command {
         #[arg(long, short = 'c', default_value = "/etc/convoy/agent.toml")]
         config: PathBuf,
     },
+    /// Check a config file without running: read every file it names and print what it
+    /// means; exit 1 on any error.
+    Check {
+        /// Path to agent.toml.
+        #[arg(long, short = 'c', default_value = "/etc/convoy/agent.toml")]
+        config: PathBuf,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
     Completions {
         /// The shell to complete for.
@@ -52,6 +59,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match cli.command {
         Command::Run { config } => config,
+        Command::Check { config } => return check(&config),
         Command::Completions { shell } => return completions(shell),
         Command::Man { out } => return man_pages(&out),
     };
@@ -92,6 +100,25 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `convoy-agent check`: the config's meaning on stdout, or the first error on stderr.
+fn check(path: &std::path::Path) -> ExitCode {
+    convoy_proto::tls::install_crypto_provider();
+    let checked = convoy_agent::Config::load(path)
+        .map_err(|err| err.to_string())
+        .and_then(|config| convoy_agent::check::check(&config));
+    match checked {
+        Ok(text) => {
+            print!("{text}");
+            println!("{}: OK", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
             ExitCode::FAILURE
         }
     }

@@ -141,7 +141,7 @@ impl Runner {
         {
             return self.start_recovery(command, running);
         }
-        let Some(config) = self.actions.get(&action).cloned() else {
+        let Some(mut config) = self.actions.get(&action).cloned() else {
             drop(running);
             let allowed: Vec<&str> = self.actions.keys().map(String::as_str).collect();
             warn!(command_id = %command.command_id, %action, "rejected: action not in this host's allow-list");
@@ -155,6 +155,23 @@ impl Runner {
             };
             return self.reject(&command.command_id, message);
         };
+        // Parameters are judged here, against this host's own declaration, and become
+        // whole argv elements: never a shell, never split.
+        let given = match &command.action {
+            Some(command::Action::Run(run)) => run.params.clone(),
+            _ => Default::default(),
+        };
+        match crate::params::bind(&config.run, &config.params, &given) {
+            Ok(argv) => config.run = argv,
+            Err(problem) => {
+                drop(running);
+                warn!(command_id = %command.command_id, %action, "rejected: bad parameters");
+                return self.reject(
+                    &command.command_id,
+                    format!("rejected: action {action:?}: {problem}"),
+                );
+            }
+        }
         self.launch(
             command.command_id.clone(),
             running,
@@ -277,6 +294,8 @@ impl Runner {
             let chunk = OutputChunk {
                 stream: OutputStream::Stdout.into(),
                 data: format!("{line}\n").into_bytes(),
+                // Progress lines of deploys and backups: a few, always in order.
+                offset: 0,
             };
             if let Err(err) = self.journal.append(id, command_event::Body::Output(chunk)) {
                 *journal_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
@@ -381,6 +400,8 @@ impl Runner {
             let chunk = OutputChunk {
                 stream: OutputStream::Stdout.into(),
                 data: format!("{line}\n").into_bytes(),
+                // Progress lines of deploys and backups: a few, always in order.
+                offset: 0,
             };
             if let Err(err) = self.journal.append(id, command_event::Body::Output(chunk)) {
                 *journal_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(err);
@@ -524,16 +545,22 @@ impl Runner {
         let run = executor::run(&spec, tx, stop, config.kill_grace);
         tokio::pin!(run);
         let cap = command.output_cap_bytes;
-        let (mut sent, mut total) = (0u64, 0u64);
+        let mut output = Forwarded::new(cap);
         let report = loop {
             tokio::select! {
                 report = &mut run => break report,
-                Some(chunk) = rx.recv() => self.forward(id, chunk, cap, &mut sent, &mut total)?,
+                Some(chunk) = rx.recv() => self.forward(id, chunk, &mut output)?,
             }
         };
         while let Ok(chunk) = rx.try_recv() {
-            self.forward(id, chunk, cap, &mut sent, &mut total)?;
+            self.forward(id, chunk, &mut output)?;
         }
+        // Past the cap only the last half-cap was kept: it goes out now, at its offsets.
+        for (stream, offset, data) in std::mem::take(&mut output.tail) {
+            output.sent += data.len() as u64;
+            self.send_output(id, stream, offset, data)?;
+        }
+        let (sent, total) = (output.sent, output.total);
         watcher.abort();
         let agent_stopping = self.shutdown.is_cancelled() && !cancel.is_cancelled();
         let mut finished = finished_from(
@@ -549,32 +576,48 @@ impl Runner {
         Ok(())
     }
 
+    /// Output up to the cap goes out as it comes; past it, the last half-cap is kept in
+    /// memory (bounded) and sent when the command ends, so the coordinator keeps the head
+    /// and the tail (where errors usually are).
     fn forward(
         &self,
         id: &str,
         chunk: executor::OutputChunk,
-        cap: u64,
-        sent: &mut u64,
-        total: &mut u64,
+        output: &mut Forwarded,
     ) -> Result<(), JournalError> {
-        *total += chunk.data.len() as u64;
-        let room = usize::try_from(cap.saturating_sub(*sent)).unwrap_or(usize::MAX);
-        let keep = chunk.data.len().min(room);
-        if keep == 0 {
-            return Ok(());
-        }
-        *sent += keep as u64;
         let stream = match chunk.stream {
             executor::OutputStream::Stdout => OutputStream::Stdout,
             executor::OutputStream::Stderr => OutputStream::Stderr,
         };
+        let position = output.total;
+        let len = chunk.data.len() as u64;
+        output.total += len;
+        let live = usize::try_from(output.cap.saturating_sub(position).min(len)).unwrap_or(0);
         let mut data = chunk.data;
-        data.truncate(keep);
+        let rest = data.split_off(live);
+        if !data.is_empty() {
+            output.sent += data.len() as u64;
+            self.send_output(id, stream, position, data)?;
+        }
+        if !rest.is_empty() {
+            output.keep_tail(stream, position + live as u64, rest);
+        }
+        Ok(())
+    }
+
+    fn send_output(
+        &self,
+        id: &str,
+        stream: OutputStream,
+        offset: u64,
+        data: Vec<u8>,
+    ) -> Result<(), JournalError> {
         self.journal.append(
             id,
             command_event::Body::Output(OutputChunk {
                 stream: stream.into(),
                 data,
+                offset,
             }),
         )?;
         self.changed();
@@ -650,6 +693,48 @@ fn finished_from(
         signal,
         message,
         ..Default::default()
+    }
+}
+
+/// What a running command printed so far, as the runner forwards it.
+struct Forwarded {
+    cap: u64,
+    sent: u64,
+    total: u64,
+    /// Past the cap: the latest bytes, at most half the cap, oldest first.
+    tail: std::collections::VecDeque<(OutputStream, u64, Vec<u8>)>,
+    tail_bytes: u64,
+}
+
+impl Forwarded {
+    fn new(cap: u64) -> Self {
+        Self {
+            cap,
+            sent: 0,
+            total: 0,
+            tail: std::collections::VecDeque::new(),
+            tail_bytes: 0,
+        }
+    }
+
+    fn keep_tail(&mut self, stream: OutputStream, offset: u64, data: Vec<u8>) {
+        let limit = self.cap - self.cap / 2;
+        self.tail_bytes += data.len() as u64;
+        self.tail.push_back((stream, offset, data));
+        while self.tail_bytes > limit {
+            let Some((_, offset, front)) = self.tail.front_mut() else {
+                break;
+            };
+            let excess = usize::try_from(self.tail_bytes - limit).unwrap_or(usize::MAX);
+            if excess >= front.len() {
+                self.tail_bytes -= front.len() as u64;
+                self.tail.pop_front();
+            } else {
+                front.drain(..excess);
+                *offset += excess as u64;
+                self.tail_bytes -= excess as u64;
+            }
+        }
     }
 }
 

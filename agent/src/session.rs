@@ -40,11 +40,18 @@ pub struct Tuning {
     pub healthy_after: Duration,
 }
 
+/// The longest wait between reconnect attempts: after an outage of any length the
+/// fleet's last agent is back at most this long (plus its connect) after the coordinator
+/// returns; full jitter still spreads the agents over that window.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(10);
+/// The first retry waits up to this long.
+pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
+
 impl Default for Tuning {
     fn default() -> Self {
         Self {
-            backoff_base: Duration::from_millis(500),
-            backoff_cap: Duration::from_secs(60),
+            backoff_base: BACKOFF_BASE,
+            backoff_cap: BACKOFF_CAP,
             healthy_after: Duration::from_secs(30),
         }
     }
@@ -497,6 +504,18 @@ mod tests {
         assert_eq!(backoff.ceiling(), Duration::from_millis(100));
         let slow = backoff.slow_delay();
         assert!(slow >= Duration::from_millis(2500) && slow <= Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_default_cap_brings_a_fleet_back_within_fifteen_seconds() {
+        // However long the outage, no agent waits longer than the cap between attempts.
+        let tuning = Tuning::default();
+        let mut backoff = Backoff::new(tuning.backoff_base, tuning.backoff_cap);
+        for _ in 0..40 {
+            assert!(backoff.next_delay() <= Duration::from_secs(10));
+        }
+        assert_eq!(backoff.ceiling(), Duration::from_secs(10));
+        assert!(tuning.backoff_cap + Duration::from_secs(5) <= Duration::from_secs(15));
     }
 
     #[test]

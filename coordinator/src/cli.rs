@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod backups;
+pub mod check;
 pub mod connect;
 pub mod demo;
 pub mod docs;
@@ -98,6 +99,10 @@ pub enum Command {
         /// Path to coordinator.toml.
         #[arg(long, short = 'c')]
         config: PathBuf,
+        /// Check the config (and the files it names) and print what it means; exit 1 on
+        /// any error. Serves nothing.
+        #[arg(long)]
+        check: bool,
     },
     /// Manage the fleet's certificate authority.
     #[command(subcommand)]
@@ -105,14 +110,18 @@ pub enum Command {
     /// Issue certificates from the fleet CA.
     #[command(subcommand)]
     Cert(pki::CertCommand),
-    /// List agents, or show one.
+    /// List agents, or show one. (`--version` here filters by app version: APP=VERSION.)
+    #[command(disable_version_flag = true)]
     Agents(agents::AgentsArgs),
     /// Show who the coordinator thinks you are.
     Whoami,
     /// Run an allow-listed action on every matching host, as a job.
     Exec(jobs::ExecArgs),
+    /// One host's lifecycle: cordon, uncordon, drain, remove.
+    #[command(subcommand)]
+    Agent(agents::AgentCommand),
     /// Recent jobs: id, action, targets, state counts, started, by whom.
-    Jobs,
+    Jobs(jobs::JobsArgs),
     /// Inspect or cancel one job.
     #[command(subcommand)]
     Job(jobs::JobCommand),
@@ -172,7 +181,15 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         log_format: cli.log_format,
     };
     match cli.command {
-        Command::Serve { config } => {
+        Command::Serve {
+            config,
+            check: true,
+        } => {
+            let text = check::check(&config)?;
+            out!("{text}{}: OK", config.display());
+            Ok(())
+        }
+        Command::Serve { config, .. } => {
             let config = crate::config::Config::load(&config)?;
             crate::server::run(config, shutdown).await
         }
@@ -181,7 +198,8 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Agents(args) => agents::run(args, &cli.connect, cli.output).await,
         Command::Whoami => agents::whoami(&cli.connect, cli.output).await,
         Command::Exec(args) => jobs::exec(args, &cli.connect, cli.output).await,
-        Command::Jobs => jobs::jobs(&cli.connect, cli.output).await,
+        Command::Agent(command) => agents::lifecycle(command, &cli.connect, cli.output).await,
+        Command::Jobs(args) => jobs::jobs(args, &cli.connect, cli.output).await,
         Command::Job(command) => jobs::job(command, &cli.connect, cli.output).await,
         Command::Audit(args) => jobs::audit(args, &cli.connect, cli.output).await,
         Command::Release(command) => releases::run(command, &cli.connect, cli.output).await,
@@ -255,6 +273,12 @@ pub fn write_raw(bytes: &[u8]) {
         std::process::exit(1);
     }
 }
+
+/// A `--wait` stopped at something only an operator can move on (a paused rollout, one
+/// awaiting promotion); `main` exits with status 3 for it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NeedsOperator(pub String);
 
 /// A mistake in how the command was called; `main` exits with status 2 for it.
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@
 //! (concurrency, error budget, delivery timeout) are the pure [`plan`]; this module and
 //! its children are the I/O shell around it.
 
+pub mod admit;
 pub mod events;
 pub mod plan;
 pub mod rate;
@@ -41,7 +42,7 @@ pub enum DispatchError {
     BadRate(#[from] RateError),
     #[error("no agents match the selector {0:?}")]
     NoTargets(String),
-    #[error("unknown action {action:?}: none of the {hosts} matching host(s) allows it{known}")]
+    #[error("unknown action {action:?}: none of the {} allows it{known}", matching_hosts(*hosts))]
     UnknownAction {
         action: String,
         hosts: usize,
@@ -57,12 +58,40 @@ pub enum DispatchError {
     UnknownSet { set: String },
     #[error(transparent)]
     Release(#[from] crate::releases::ReleaseError),
+    #[error(
+        "request id {request_id:?} was already used for job {job} with other parameters ({}); \
+         repeat it exactly to get that job, or use a new request id",
+        differences.join(", ")
+    )]
+    RequestIdReused {
+        request_id: String,
+        job: String,
+        differences: Vec<String>,
+    },
+    #[error("invalid page token {0:?}: pass next_page_token from the previous page")]
+    BadPageToken(String),
+    #[error("invalid job state {0:?}: expected running, succeeded, failed or cancelled")]
+    BadJobState(String),
+    #[error("invalid parameter name {0:?}: expected [a-z][a-z0-9_]*, at most 32 characters")]
+    BadParam(String),
+    #[error("parameters are for actions; a deploy, rollback or backup takes none")]
+    ParamsNotAllowed,
+    #[error("every matching host is cordoned ({}): uncordon one with `convoy agent uncordon ID`", .0.join(", "))]
+    AllCordoned(Vec<String>),
     #[error("no job {0:?}")]
     NoJob(String),
     #[error("job {job} has no host {host:?}")]
     NoHost { job: String, host: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+fn matching_hosts(n: usize) -> String {
+    if n == 1 {
+        "1 matching host".to_string()
+    } else {
+        format!("{n} matching hosts")
+    }
 }
 
 impl From<crate::releases::DeployLookupError> for DispatchError {
@@ -78,6 +107,8 @@ impl From<crate::releases::DeployLookupError> for DispatchError {
 #[derive(Debug, Clone)]
 pub struct JobRequest {
     pub action: String,
+    /// Values for the action's parameters (`--param`), judged by each agent.
+    pub params: std::collections::BTreeMap<String, String>,
     pub selector: String,
     pub concurrency: String,
     pub max_errors: String,
@@ -316,14 +347,10 @@ impl Dispatcher {
         created_by: &str,
         request: &JobRequest,
     ) -> Result<JobRecord, DispatchError> {
-        if !request.request_id.is_empty() {
-            if let Some(existing) = self.store.job_for_request(&request.request_id)? {
-                if let Some(job) = self.store.job(&existing)? {
-                    return Ok(job);
-                }
-            }
-        }
         let work = self.work(request)?;
+        if !request.params.is_empty() && !matches!(work, Work::Run(_)) {
+            return Err(DispatchError::ParamsNotAllowed);
+        }
         let selector = Selector::parse(&request.selector)?;
         let concurrency = if request.concurrency.trim().is_empty() {
             None
@@ -335,6 +362,36 @@ impl Dispatcher {
         } else {
             Rate::parse(&request.max_errors, "max-errors", true)?
         };
+        let delivery_timeout = request.delivery_timeout.unwrap_or(DEFAULT_DELIVERY_TIMEOUT);
+        if !request.request_id.is_empty() {
+            if let Some(existing) = self.store.job_for_request(&request.request_id)? {
+                if let Some(job) = self.store.job(&existing)? {
+                    let (action, selector, concurrency, max_errors) = (
+                        admit::describe_with_params(&work.describe(), &request.params),
+                        selector.to_string(),
+                        concurrency.map(|r| r.to_string()).unwrap_or_default(),
+                        max_errors.to_string(),
+                    );
+                    let asked = admit::Asked {
+                        action: &action,
+                        selector: &selector,
+                        concurrency: &concurrency,
+                        max_errors: &max_errors,
+                        delivery_timeout_ms: u64::try_from(delivery_timeout.as_millis())
+                            .unwrap_or(u64::MAX),
+                    };
+                    let differences = admit::differences(&job, &asked);
+                    if differences.is_empty() {
+                        return Ok(job);
+                    }
+                    return Err(DispatchError::RequestIdReused {
+                        request_id: request.request_id.clone(),
+                        job: job.id,
+                        differences,
+                    });
+                }
+            }
+        }
         let mut targets = self.registry.list(&selector);
         if let Work::Backup(BackupWork::Restore { host, .. }) = &work {
             targets.retain(|agent| &agent.id == host);
@@ -342,11 +399,32 @@ impl Dispatcher {
         if targets.is_empty() {
             return Err(DispatchError::NoTargets(request.selector.clone()));
         }
+        // Cordoned hosts take no new work.
+        let (cordoned, open): (Vec<_>, Vec<_>) =
+            targets.into_iter().partition(|agent| agent.cordoned);
+        let cordoned: Vec<String> = cordoned.into_iter().map(|agent| agent.id).collect();
+        if open.is_empty() {
+            return Err(DispatchError::AllCordoned(cordoned));
+        }
+        let targets = open;
         let app = match &work {
             Work::Run(_) | Work::Backup(_) => None,
             Work::Deploy(d) => Some(d.app.clone()),
             Work::Rollback(r) => Some(r.app.clone()),
         };
+        // Work that needs an action or a backup set goes only to the hosts that have it
+        // (a restore names its one host and is judged there).
+        let needed = match &work {
+            Work::Run(action) => Some(action.clone()),
+            Work::Backup(backup @ (BackupWork::Backup(_) | BackupWork::Drill(_))) => Some(
+                convoy_proto::labels::backup_set_action(&crate::backups::set_of(backup)),
+            ),
+            _ => None,
+        };
+        // None has it: keep them all, for the error below to say what they do allow.
+        let everyone = targets.clone();
+        let (kept, left_out) = admit::eligible(targets, needed.as_deref());
+        let targets = if kept.is_empty() { everyone } else { kept };
         if let Work::Backup(backup) = &work {
             let set = crate::backups::set_of(backup);
             let wanted = convoy_proto::labels::backup_set_action(&set);
@@ -383,10 +461,13 @@ impl Dispatcher {
         let total = u32::try_from(targets.len()).unwrap_or(u32::MAX);
         let now = now_unix_ms();
         let job_id = new_job_id(now);
-        let delivery_timeout = request.delivery_timeout.unwrap_or(DEFAULT_DELIVERY_TIMEOUT);
         let commands: Vec<CommandRecord> = targets
             .iter()
-            .map(|agent| self.command_record(&job_id, &agent.id, &work))
+            .map(|agent| {
+                let mut command = self.command_record(&job_id, &agent.id, &work);
+                command.params = request.params.clone();
+                command
+            })
             .collect();
         let record = JobRecord {
             id: job_id.clone(),
@@ -403,6 +484,9 @@ impl Dispatcher {
             output_cap_bytes: self.output_cap,
             command_ids: commands.iter().map(|c| c.id.clone()).collect(),
             request_id: request.request_id.clone(),
+            left_out,
+            cordoned,
+            params: request.params.clone(),
             ..Default::default()
         };
         for command in &commands {
@@ -544,6 +628,9 @@ impl Dispatcher {
         }
         if !valid_action_name(&request.action) {
             return Err(DispatchError::BadAction(request.action.clone()));
+        }
+        if let Some(bad) = request.params.keys().find(|k| !admit::valid_param_name(k)) {
+            return Err(DispatchError::BadParam(bad.clone()));
         }
         Ok(Work::Run(request.action.clone()))
     }

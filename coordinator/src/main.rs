@@ -4,13 +4,13 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use convoy_coordinator::cli::{self, Cli, Command, UsageError};
+use convoy_coordinator::cli::{self, Cli, Command, NeedsOperator, UsageError};
 use convoy_coordinator::telemetry;
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let serving = matches!(cli.command, Command::Serve { .. });
+    let serving = matches!(cli.command, Command::Serve { check: false, .. });
     // The demo runs a coordinator too; it sends logs to a file in its own directory.
     let demo = matches!(cli.command, Command::Demo(_));
     if !demo {
@@ -45,6 +45,10 @@ fn main() -> ExitCode {
         Err(err) if err.is::<UsageError>() => {
             eprintln!("error: {err}");
             ExitCode::from(2)
+        }
+        Err(err) if err.is::<NeedsOperator>() => {
+            eprintln!("error: {err}");
+            ExitCode::from(3)
         }
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -83,6 +83,8 @@ pub struct Registry {
     presence: std::sync::OnceLock<mpsc::UnboundedSender<(String, bool)>>,
     /// The event log and the metrics history (`with_monitoring`); told outside the lock.
     monitoring: std::sync::OnceLock<(crate::events::Events, crate::history::Recorder)>,
+    /// Told the id of every removed host (the rollout driver).
+    removals: std::sync::OnceLock<mpsc::UnboundedSender<String>>,
 }
 
 /// What the rollout driver reads of a host for its gates.
@@ -130,6 +132,7 @@ impl Registry {
             closed: std::sync::atomic::AtomicBool::new(false),
             presence: std::sync::OnceLock::new(),
             monitoring: std::sync::OnceLock::new(),
+            removals: std::sync::OnceLock::new(),
         })
     }
 
@@ -444,7 +447,7 @@ impl Registry {
         let agents = self.lock();
         let mut list: Vec<AgentSummary> = agents
             .values()
-            .filter(|entry| selector.matches(&entry.record.labels))
+            .filter(|entry| selector.matches_host(&entry.record.id, &entry.record.labels))
             .map(summary)
             .collect();
         drop(agents);
@@ -460,6 +463,7 @@ impl Registry {
             facts: entry.record.facts.clone(),
             connections: entry.record.connections.clone(),
             history: entry.history.iter().cloned().collect(),
+            inflight_commands: 0,
         })
     }
 
@@ -530,6 +534,7 @@ fn summary(entry: &Entry) -> AgentSummary {
         actions: record.actions.clone(),
         apps: record.apps.clone(),
         allow_unsigned_releases: record.allow_unsigned_releases,
+        cordoned: record.cordoned,
         hostname: record
             .facts
             .as_ref()
@@ -537,6 +542,8 @@ fn summary(entry: &Entry) -> AgentSummary {
             .unwrap_or_default(),
     }
 }
+
+pub mod lifecycle;
 
 #[cfg(test)]
 mod tests;

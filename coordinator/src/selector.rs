@@ -10,6 +10,9 @@
 //! digits, `-`, `_` or `.` (starting and ending alphanumeric) and a lowercase
 //! DNS-subdomain prefix. Values follow the name rules but may be empty
 //! (`role=`), except in `in (...)` lists and after `==`, where it is a typo.
+//!
+//! Matched against a host ([`Selector::matches_host`]), the key `id` means the host's
+//! agent id (`id=web-1`, `id in (web-1,web-2)`), whatever labels it has.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -18,6 +21,8 @@ use std::fmt;
 mod tests;
 
 const MAX_NAME_LEN: usize = 63;
+/// The key that names a host by its agent id.
+pub const HOST_ID_KEY: &str = "id";
 const MAX_PREFIX_LEN: usize = 253;
 const DNS: &str = "expected a lowercase DNS subdomain like 'example.com'";
 const OPERATORS: &str = "expected one of '=', '==', '!=', 'in', 'notin'";
@@ -77,6 +82,18 @@ impl Selector {
         self.matches_with(|key| labels.get(key).map(String::as_str))
     }
 
+    /// Whether every requirement holds for the host `id` with these labels: the key `id`
+    /// is the host's id, every other key a label.
+    pub fn matches_host(&self, id: &str, labels: &BTreeMap<String, String>) -> bool {
+        self.matches_with(|key| {
+            if key == HOST_ID_KEY {
+                Some(id)
+            } else {
+                labels.get(key).map(String::as_str)
+            }
+        })
+    }
+
     /// Like [`Selector::matches`], for any label store: `get` returns the
     /// value of a key, or `None` when the key is absent.
     pub fn matches_with<'v>(&self, get: impl Fn(&str) -> Option<&'v str>) -> bool {
@@ -97,6 +114,25 @@ impl Selector {
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }
+}
+
+/// `selector` narrowed to the hosts `ids` (`--host web-1,web-2`): `id in (web-1,web-2)`
+/// after any other requirement. Ids must be agent ids; an empty list leaves it as is.
+pub fn with_hosts(selector: &str, ids: &[String]) -> Result<String, String> {
+    if ids.is_empty() {
+        return Ok(selector.to_string());
+    }
+    for id in ids {
+        convoy_proto::identity::AgentId::new(id.as_str()).map_err(|_| {
+            format!("invalid host id {id:?} in --host: expected [a-z0-9][a-z0-9.-]{{0,62}}")
+        })?;
+    }
+    let hosts = format!("{HOST_ID_KEY} in ({})", ids.join(","));
+    Ok(if selector.trim().is_empty() {
+        hosts
+    } else {
+        format!("{selector},{hosts}")
+    })
 }
 
 impl std::str::FromStr for Selector {

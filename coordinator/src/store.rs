@@ -86,7 +86,7 @@ mod audit;
 mod backups;
 mod events;
 pub mod history;
-mod jobs;
+pub mod jobs;
 
 pub use audit::{Appended, AuditPage};
 mod releases;
@@ -106,6 +106,8 @@ pub struct Store {
     flush: Arc<FlushState>,
     agents: sled::Tree,
     jobs: sled::Tree,
+    /// `<created_unix_ms, 8 bytes big-endian> <job id>` → nothing: jobs in creation order.
+    jobs_by_time: sled::Tree,
     commands: sled::Tree,
     output: sled::Tree,
     inflight: sled::Tree,
@@ -171,9 +173,10 @@ impl Store {
                 meta.insert(META_SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
             }
         }
-        Ok(Self {
+        let store = Self {
             agents: db.open_tree("agents")?,
             jobs: db.open_tree("jobs")?,
+            jobs_by_time: db.open_tree("jobs_by_time")?,
             commands: db.open_tree("commands")?,
             output: db.open_tree("output")?,
             inflight: db.open_tree("inflight")?,
@@ -189,7 +192,14 @@ impl Store {
             monitor: events::MonitorTrees::open(&db)?,
             flush: Arc::new(FlushState::default()),
             db,
-        })
+        };
+        store.index_jobs_by_time()?;
+        Ok(store)
+    }
+
+    pub fn delete_agent(&self, id: &str) -> Result<(), StoreError> {
+        self.agents.remove(id.as_bytes())?;
+        Ok(())
     }
 
     pub fn put_agent(&self, record: &AgentRecord) -> Result<(), StoreError> {

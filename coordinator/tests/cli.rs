@@ -120,29 +120,31 @@ fn bad_requests_fail_cleanly() {
             .status
             .success()
     );
+    // Mistakes in how `cert issue` is called are usage errors (exit 2, issue 19); a CA
+    // that cannot be loaded is a failure (exit 1).
     let cases: [(&[&str], i32, &str); 7] = [
         (
             &["cert", "issue", "agent", "Web_1", "--ca-dir", "pki"],
-            1,
+            2,
             "invalid agent id",
         ),
         (
             &["cert", "issue", "operator", "bob", "--ca-dir", "pki"],
-            1,
+            2,
             "needs --role",
         ),
         (
             &[
                 "cert", "issue", "operator", "bob", "--role", "root", "--ca-dir", "pki",
             ],
-            1,
+            2,
             "invalid role",
         ),
         (
             &[
                 "cert", "issue", "agent", "web-2", "--san", "x", "--ca-dir", "pki",
             ],
-            1,
+            2,
             "--san applies to server",
         ),
         (

@@ -16,6 +16,9 @@ _convoy__agent() {
             ",$1")
                 cmd="convoy__agent"
                 ;;
+            convoy__agent,check)
+                cmd="convoy__agent__subcmd__check"
+                ;;
             convoy__agent,completions)
                 cmd="convoy__agent__subcmd__completions"
                 ;;
@@ -27,6 +30,9 @@ _convoy__agent() {
                 ;;
             convoy__agent,run)
                 cmd="convoy__agent__subcmd__run"
+                ;;
+            convoy__agent__subcmd__help,check)
+                cmd="convoy__agent__subcmd__help__subcmd__check"
                 ;;
             convoy__agent__subcmd__help,completions)
                 cmd="convoy__agent__subcmd__help__subcmd__completions"
@@ -47,12 +53,38 @@ _convoy__agent() {
 
     case "${cmd}" in
         convoy__agent)
-            opts="-h -V --log-format --help --version run completions man help"
+            opts="-h -V --log-format --help --version run check completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__agent__subcmd__check)
+            opts="-c -h --config --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --log-format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
@@ -83,8 +115,22 @@ _convoy__agent() {
             return 0
             ;;
         convoy__subcmd__agent__subcmd__help)
-            opts="run completions man help"
+            opts="run check completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__agent__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

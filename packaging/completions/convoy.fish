@@ -39,9 +39,10 @@ complete -c convoy -n "__fish_convoy_needs_command" -s V -l version -d 'Print ve
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "serve" -d 'Run the coordinator'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "cert" -d 'Issue certificates from the fleet CA'
-complete -c convoy -n "__fish_convoy_needs_command" -f -a "agents" -d 'List agents, or show one'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "agents" -d 'List agents, or show one. (`--version` here filters by app version: APP=VERSION.)'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "whoami" -d 'Show who the coordinator thinks you are'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "agent" -d 'One host\'s lifecycle: cordon, uncordon, drain, remove'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "job" -d 'Inspect or cancel one job'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "audit" -d 'Who did what, when, with what result'
@@ -70,6 +71,7 @@ json\t''
 csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -l check -d 'Check the config (and the files it names) and print what it means; exit 1 on any error. Serves nothing'
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l addr -d 'Coordinator address' -r
@@ -137,7 +139,16 @@ complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s s -l selector -d 'Label selector, e.g. \'role=web,zone in (a,b)\'' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s s -l selector -d 'Label selector, e.g. \'role=web,zone in (a,b)\' (\'id=web-1\' names a host)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l host -d 'Only these hosts, by agent id: comma-separated or repeated' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l state -d 'Only agents in this state' -r -f -a "online\t''
+offline\t''
+cordoned\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l version -d 'Only agents running this version of an app: APP=VERSION' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l sort -d 'Order: by id (default), cpu or mem (highest first), last_seen (most recent first)' -r -f -a "id\t''
+cpu\t''
+mem\t''
+last_seen\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -149,7 +160,6 @@ csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -f -a "show" -d 'One agent: facts, labels, latest metrics, metrics history, connection history'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l addr -d 'Coordinator address' -r
@@ -163,7 +173,6 @@ csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "show" -d 'One agent: facts, labels, latest metrics, metrics history, connection history'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l addr -d 'Coordinator address' -r
@@ -178,10 +187,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l log-format -d '
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand exec" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
-complete -c convoy -n "__fish_convoy_using_subcommand exec" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand exec" -l max-errors -d 'Failures after which no new host starts: N or P%' -r
-complete -c convoy -n "__fish_convoy_using_subcommand exec" -l delivery-timeout -d 'A host offline this long after its turn came is undeliverable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l param -d 'A value for one of the action\'s parameters, e.g. --param unit=nginx (repeatable); each host checks it against its own allow-list or pattern' -r
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l host -d 'Only these hosts, by agent id: comma-separated or repeated; combines with --selector (both must match)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l concurrency -l batch -d 'Hosts running at once: N or P% (default: all)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l max-errors -l max-failures -d 'Failures after which no new host starts: N or P%' -r
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -l delivery-timeout -l offline-timeout -d 'A host offline this long after its turn came is undeliverable' -r
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l request-id -d 'Idempotency key: repeating a request with the same key returns the first job' -r
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l ca -d 'Fleet CA certificate (PEM)' -r -F
@@ -197,6 +208,86 @@ complete -c convoy -n "__fish_convoy_using_subcommand exec" -l follow -d 'Print 
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -f -a "cordon" -d 'No new jobs or rollouts go to the host (it keeps what it runs). Operator role'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -f -a "uncordon" -d 'Let new jobs and rollouts reach the host again. Operator role'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -f -a "drain" -d 'Cordon the host, then wait until none of its commands is still in flight'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -f -a "remove" -d 'Forget a host (its record and history). Refused while it is online unless --force, which ends its session first. Admin role; audited'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l max-wait -d 'Give up (exit 1, still cordoned) after this long' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l force -d 'Remove it although it is online'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "cordon" -d 'No new jobs or rollouts go to the host (it keeps what it runs). Operator role'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "uncordon" -d 'Let new jobs and rollouts reach the host again. Operator role'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "drain" -d 'Cordon the host, then wait until none of its commands is still in flight'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Forget a host (its record and history). Refused while it is online unless --force, which ends its session first. Admin role; audited'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l limit -d 'At most this many (fetched in pages)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l since -d 'Only jobs created this recently, e.g. 1h, 30m, 7d' -r
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l state -d 'Only jobs in this state' -r -f -a "running\t''
+succeeded\t''
+failed\t''
+cancelled\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l action -d 'Only jobs of this action: exact ("uptime", "deploy web 1.2") or its first words ("deploy", "backup pgdata")' -r
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l host -d 'Only jobs that ran (or were to run) on this host' -r
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -237,7 +328,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subco
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l host -r
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l host -d 'The host whose output to print' -r
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -248,6 +339,7 @@ json\t''
 csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l follow -d 'Keep printing as the command writes more, until it ends (re-attaches to a running job)'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l addr -d 'Coordinator address' -r
@@ -337,7 +429,8 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s s -l selector -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s s -l selector -d 'Label selector for the hosts shown (\'id=web-1\' names a host)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l host -d 'Only these hosts, by agent id: comma-separated or repeated' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -355,10 +448,11 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
-complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l max-errors -d 'Failures after which no new host starts: N or P%' -r
-complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l delivery-timeout -d 'A host offline this long after its turn came is undeliverable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l host -d 'Only these hosts, by agent id: comma-separated or repeated; combines with --selector (both must match)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l concurrency -l batch -d 'Hosts running at once: N or P% (default: all)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l max-errors -l max-failures -d 'Failures after which no new host starts: N or P%' -r
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l delivery-timeout -l offline-timeout -d 'A host offline this long after its turn came is undeliverable' -r
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l request-id -d 'Idempotency key: repeating a request with the same key returns the first job' -r
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l ca -d 'Fleet CA certificate (PEM)' -r -F
@@ -375,10 +469,11 @@ complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l wait -d 'Block 
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l to -d 'A kept release to return to (default: each host\'s previous one)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l max-errors -d 'Failures after which no new host starts: N or P%' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l delivery-timeout -d 'A host offline this long after its turn came is undeliverable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l host -d 'Only these hosts, by agent id: comma-separated or repeated; combines with --selector (both must match)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l concurrency -l batch -d 'Hosts running at once: N or P% (default: all)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l max-errors -l max-failures -d 'Failures after which no new host starts: N or P%' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l delivery-timeout -l offline-timeout -d 'A host offline this long after its turn came is undeliverable' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l request-id -d 'Idempotency key: repeating a request with the same key returns the first job' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l ca -d 'Fleet CA certificate (PEM)' -r -F
@@ -409,19 +504,20 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_se
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "list" -d 'Rollouts of every app, newest first'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "status" -d 'One rollout: waves, hosts per wave with state, gates, failures against the budget, and what it waits for'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded, 3 if it stops to wait for an operator (paused or awaiting promotion)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "pause" -d 'Start no new hosts; those in flight finish'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "resume" -d 'Continue a paused rollout (after a failure pause, the failures so far are accepted)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "promote" -d 'Let a rollout go on past its canary wave'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "history" -d 'Past rollouts of an app and their outcome'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l host -d 'Only these hosts, by agent id: comma-separated or repeated; combines with --selector (both must match)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l canary -d 'The first wave: N hosts or P% (default 1)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l batch -d 'Hosts per later wave: N or P% (default 10%). Also the size of rollback waves' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l batch -l concurrency -d 'Hosts per later wave: N or P% (default 10%). Also the size of rollback waves' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l steps -d 'A ramp of cumulative shares instead of canary and batch, e.g. 1,10%,50%,100%' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l max-failures -d 'Failed hosts tolerated over the whole rollout: N or P% (default 0)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l max-failures -l max-errors -d 'Failed hosts tolerated over the whole rollout: N or P% (default 0)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l bake -d 'How long each finished wave must stay healthy, within its gates, before the next' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l gate -d 'A metric gate checked on every host of a baking wave: cpu<90, mem<95, load1<8, disk</:90, cpu<1.5*baseline. Repeatable' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l group-by -d 'Waves never mix values of this label; groups go one after another' -r
@@ -430,7 +526,7 @@ rollback\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l pause-timeout -d 'Abort when a wait for promotion or a pause lasts longer than this' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l offline -d 'Hosts offline when their turn comes: wait for them, or skip them' -r -f -a "wait\t''
 skip\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l offline-timeout -d 'How long to wait for an offline host before counting it unreachable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l offline-timeout -l delivery-timeout -d 'How long to wait for an offline host before counting it unreachable' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l late-window -d 'Hosts skipped or unreachable that come back within this long after the rollout succeeded still get the version' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l request-id -d 'Idempotency key: repeating a start with the same key returns the first rollout' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l addr -d 'Coordinator address' -r
@@ -445,7 +541,8 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l auto-promote -d 'Go on after the canary bakes without waiting for `convoy rollout promote`'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l dry-run -d 'Print the plan (waves and their hosts) and start nothing'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l wait -d 'Block until the rollout ends; exit 0 only if it succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l wait -d 'Block until the rollout ends; exit 0 only if it succeeded, 3 if it stops to wait for an operator (paused, or awaiting promotion)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l wait-through-pauses -d 'With --wait: keep waiting through pauses and the wait for promotion, until the rollout ends'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l limit -d 'At most this many' -r
@@ -484,6 +581,7 @@ json\t''
 csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l wait-through-pauses -d 'Keep following through pauses and the wait for promotion, until it ends'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l addr -d 'Coordinator address' -r
@@ -545,9 +643,10 @@ csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l wait -d 'Block until the rollback ends; exit 0 only if it rolled back cleanly'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l force -d 'Roll back a succeeded rollout even though newer rollouts of the app came after it (without it, the refusal says what the rollback would do)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l limit -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l limit -d 'At most this many, newest first' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -563,12 +662,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "list" -d 'Rollouts of every app, newest first'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "status" -d 'One rollout: waves, hosts per wave with state, gates, failures against the budget, and what it waits for'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded, 3 if it stops to wait for an operator (paused or awaiting promotion)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "pause" -d 'Start no new hosts; those in flight finish'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "resume" -d 'Continue a paused rollout (after a failure pause, the failures so far are accepted)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Let a rollout go on past its canary wave'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "history" -d 'Past rollouts of an app and their outcome'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l addr -d 'Coordinator address' -r
@@ -590,10 +689,11 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_see
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l max-errors -d 'Failures after which no new host starts: N or P%' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l delivery-timeout -d 'A host offline this long after its turn came is undeliverable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l host -d 'Only these hosts, by agent id: comma-separated or repeated; combines with --selector (both must match)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l concurrency -l batch -d 'Hosts running at once: N or P% (default: all)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l max-errors -l max-failures -d 'Failures after which no new host starts: N or P%' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l delivery-timeout -l offline-timeout -d 'A host offline this long after its turn came is undeliverable' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l request-id -d 'Idempotency key: repeating a request with the same key returns the first job' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l ca -d 'Fleet CA certificate (PEM)' -r -F
@@ -609,8 +709,8 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l host -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l set -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l host -d 'Only this host\'s backups' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l set -d 'Only this set\'s backups' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -636,12 +736,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l host -d 'The host to restore on (default: the host the backup came from)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l to -d 'Restore under this absolute directory (must be empty unless --force)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l max-errors -d 'Failures after which no new host starts: N or P%' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l delivery-timeout -d 'A host offline this long after its turn came is undeliverable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l host -d 'Only these hosts, by agent id: comma-separated or repeated; combines with --selector (both must match)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l concurrency -l batch -d 'Hosts running at once: N or P% (default: all)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l max-errors -l max-failures -d 'Failures after which no new host starts: N or P%' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l delivery-timeout -l offline-timeout -d 'A host offline this long after its turn came is undeliverable' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l request-id -d 'Idempotency key: repeating a request with the same key returns the first job' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l ca -d 'Fleet CA certificate (PEM)' -r -F
@@ -659,10 +759,11 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\'' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l concurrency -d 'Hosts running at once: N or P% (default: all)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l max-errors -d 'Failures after which no new host starts: N or P%' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l delivery-timeout -d 'A host offline this long after its turn came is undeliverable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l host -d 'Only these hosts, by agent id: comma-separated or repeated; combines with --selector (both must match)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l concurrency -l batch -d 'Hosts running at once: N or P% (default: all)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l max-errors -l max-failures -d 'Failures after which no new host starts: N or P%' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l delivery-timeout -l offline-timeout -d 'A host offline this long after its turn came is undeliverable' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l request-id -d 'Idempotency key: repeating a request with the same key returns the first job' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l ca -d 'Fleet CA certificate (PEM)' -r -F
@@ -691,8 +792,8 @@ json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -f -a "add" -d 'Back up a set on a cron schedule, optionally with periodic drills'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -f -a "list"
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -f -a "remove"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -f -a "list" -d 'Every schedule: set, selector, cron, drills, last and next runs, last error'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -f -a "remove" -d 'Stop a schedule (admin role). Its backups stay'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "run" -d 'Back up a set on every matching host, as a job'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "list" -d 'Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled'
@@ -773,7 +874,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_su
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l limit -r
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l limit -d 'Show at most this many deliveries' -r
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -893,32 +994,37 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop the app named in the pid file (a release\'s stop hook)'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve HTTP in the foreground: GET /health answers 200, or 500 when broken'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "events" -d 'The event log, in order; --follow streams it live'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "notify" -d 'Notifications: send a test, show deliveries'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one. (`--version` here filters by app version: APP=VERSION.)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "agent" -d 'One host\'s lifecycle: cordon, uncordon, drain, remove'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "events" -d 'The event log, in order; --follow streams it live'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "notify" -d 'Notifications: send a test, show deliveries'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agents" -f -a "show" -d 'One agent: facts, labels, latest metrics, metrics history, connection history'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "cordon" -d 'No new jobs or rollouts go to the host (it keeps what it runs). Operator role'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "uncordon" -d 'Let new jobs and rollouts reach the host again. Operator role'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "drain" -d 'Cordon the host, then wait until none of its commands is still in flight'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "remove" -d 'Forget a host (its record and history). Refused while it is online unless --force, which ends its session first. Admin role; audited'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from job" -f -a "show" -d 'One job: per host state, exit code, duration and output tail'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from job" -f -a "output" -d 'One host\'s whole output for a job'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from job" -f -a "cancel" -d 'Cancel a job: pending hosts never start, running ones are stopped'
@@ -929,12 +1035,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "list" -d 'Rollouts of every app, newest first'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "status" -d 'One rollout: waves, hosts per wave with state, gates, failures against the budget, and what it waits for'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded, 3 if it stops to wait for an operator (paused or awaiting promotion)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "pause" -d 'Start no new hosts; those in flight finish'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "resume" -d 'Continue a paused rollout (after a failure pause, the failures so far are accepted)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "promote" -d 'Let a rollout go on past its canary wave'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "history" -d 'Past rollouts of an app and their outcome'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "run" -d 'Back up a set on every matching host, as a job'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "list" -d 'Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled'

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use super::{Fleet, json};
+use super::{Fleet, json, wait_until};
 
 /// A live tree with binary, empty and nested files and several modes; `*.tmp` is excluded.
 fn live_tree(root: &Path) {
@@ -130,7 +130,7 @@ fn backups_run_list_verify_restore_drill_and_schedule_through_the_cli() {
     let target = fleet.path().join("restored");
     let target_arg = target.to_str().unwrap();
     let restored = fleet.convoy(&[
-        "backup", "restore", &id, "--host", "db-1", "--to", target_arg,
+        "backup", "restore", &id, "--host", "db-1", "--to", target_arg, "--wait",
     ]);
     assert_eq!(restored.status.code(), Some(0), "{}", stderr(&restored));
     let placed = target.join(live.strip_prefix("/").unwrap());
@@ -151,6 +151,7 @@ fn backups_run_list_verify_restore_drill_and_schedule_through_the_cli() {
         "db-1",
         "--to",
         occupied.to_str().unwrap(),
+        "--wait",
         "-o",
         "json",
     ]);
@@ -169,7 +170,21 @@ fn backups_run_list_verify_restore_drill_and_schedule_through_the_cli() {
     );
 
     // A drill passes and is recorded on the backup.
-    let drilled = fleet.convoy(&["backup", "drill", "pgdata", "--selector", "role=db"]);
+    // Without --wait it returns at once with the job id, like every job command.
+    let queued = fleet.ok(&["backup", "drill", "pgdata", "--selector", "role=db"]);
+    assert!(queued.contains("started"), "{queued}");
+    let queued_id = queued.split_whitespace().nth(1).unwrap().to_string();
+    wait_until("the first drill ends", Duration::from_secs(30), || {
+        json(&fleet.ok(&["job", "show", &queued_id, "-o", "json"]))["state"] != "running"
+    });
+    let drilled = fleet.convoy(&[
+        "backup",
+        "drill",
+        "pgdata",
+        "--selector",
+        "role=db",
+        "--wait",
+    ]);
     assert_eq!(drilled.status.code(), Some(0), "{}", stderr(&drilled));
     let list = json(&fleet.ok(&["backup", "list", "-o", "json"]));
     let drill = &list[0]["last_drill"];
@@ -278,6 +293,7 @@ fn backups_run_list_verify_restore_drill_and_schedule_through_the_cli() {
         "pgdata",
         "--selector",
         "role=db",
+        "--wait",
         "-o",
         "json",
     ]);

@@ -12,6 +12,7 @@ use convoy_tests::binary;
 mod backup;
 mod demo;
 mod monitor;
+mod ops;
 mod packaging;
 mod rollout;
 

@@ -174,6 +174,77 @@ fn a_rollout_survives_a_coordinator_sigkill_mid_wave_and_wait_tells_the_outcome(
     let audit = fleet.ok(&["audit", "-o", "json"]);
     assert!(audit.contains("StartRollout"), "{audit}");
 
+    // Issue 19 point 3: with the default `--on-failure pause`, `--wait` does not block on
+    // the paused rollout: it prints it and exits 3 (needs an operator); so does `watch`.
+    let paused = fleet.convoy(&[
+        "rollout",
+        "start",
+        "web",
+        "3.0",
+        "--selector",
+        "role=web",
+        "--canary",
+        "1",
+        "--wait",
+        "-o",
+        "json",
+    ]);
+    let stderr = String::from_utf8_lossy(&paused.stderr).to_string();
+    assert_eq!(paused.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("needs an operator"), "{stderr}");
+    let paused = json(&String::from_utf8_lossy(&paused.stdout));
+    assert_eq!(paused["state"], "paused", "{paused}");
+    let paused_id = paused["id"].as_str().unwrap().to_string();
+    let watched = fleet.convoy(&["rollout", "watch", &paused_id]);
+    assert_eq!(watched.status.code(), Some(3));
+    // `--wait-through-pauses` keeps following: it returns only once the rollout ends
+    // (here: aborted, exit 1), although it was already paused when it started.
+    let progress = fleet.path().join("through.log");
+    let mut through = std::process::Command::new(convoy_tests::binary("convoy"))
+        .args(["rollout", "watch", &paused_id, "--wait-through-pauses"])
+        .current_dir(fleet.path())
+        .env("CONVOY_ADDR", &fleet.addr)
+        .env("CONVOY_CA", "pki/ca.pem")
+        .env("CONVOY_CERT", "pki/alice.pem")
+        .env("CONVOY_KEY", "pki/alice.key")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&progress).unwrap())
+        .spawn()
+        .unwrap();
+    // Its first progress line shows the rollout paused: it saw the pause and stayed.
+    wait_until("the watcher saw the pause", Duration::from_secs(20), || {
+        std::fs::read_to_string(&progress)
+            .unwrap_or_default()
+            .contains(&format!("{paused_id} paused"))
+    });
+    assert!(
+        through.try_wait().unwrap().is_none(),
+        "the watcher stopped at the pause"
+    );
+    fleet.ok(&["rollout", "abort", &paused_id]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = through.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the watcher never ended"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "{}",
+        std::fs::read_to_string(&progress).unwrap_or_default()
+    );
+    // Point 4: the aborted rollout is rolled back as a rollout, through the CLI.
+    fleet.ok(&["rollout", "rollback", &paused_id, "--wait"]);
+    for id in hosts {
+        assert_eq!(running(id), "releases/2.0", "{id}");
+    }
+
     coordinator.signal("-TERM");
     assert!(coordinator.wait(Duration::from_secs(20)).success());
 }

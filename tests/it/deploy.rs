@@ -205,6 +205,7 @@ async fn deploy_switches_rolls_back_and_redeploying_is_a_no_op() {
         .get_command_output(GetCommandOutputRequest {
             job_id: job.id.clone(),
             host: "web-1".into(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -480,6 +481,7 @@ async fn a_broken_off_download_resumes_where_it_stopped() {
         .get_command_output(GetCommandOutputRequest {
             job_id: job.id.clone(),
             host: "web-1".into(),
+            ..Default::default()
         })
         .await
         .unwrap()

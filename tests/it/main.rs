@@ -13,6 +13,7 @@ mod jobs;
 mod link;
 mod listener;
 mod monitor;
+mod operations;
 mod rollout;
 mod security;
 mod support;

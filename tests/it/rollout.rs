@@ -121,6 +121,7 @@ async fn control(
         .control_rollout(ControlRolloutRequest {
             id: id.into(),
             control: control.into(),
+            ..Default::default()
         })
         .await
         .map(tonic::Response::into_inner)
@@ -362,6 +363,18 @@ async fn an_abort_lets_hosts_in_flight_finish_and_records_them() {
     assert_eq!(done.waves[1].hosts[0].state, "pending");
     assert_eq!(current(&f.agents[0].1), "releases/4.0");
     assert_eq!(current(&f.agents[1].1), "releases/1.0");
+    // Issue 19: the aborted rollout can be rolled back as a rollout, so the fleet does not
+    // stay on mixed versions.
+    let rolling = control(&mut f.rollouts, &id, RolloutControl::Rollback)
+        .await
+        .unwrap();
+    assert_eq!(rolling.state, "rolling_back", "{rolling:?}");
+    reaches(&f.rollouts, &id, "rolled_back").await;
+    assert_eq!(current(&f.agents[0].1), "releases/1.0");
+    let again = control(&mut f.rollouts, &id, RolloutControl::Rollback)
+        .await
+        .unwrap_err();
+    assert!(again.message().contains("already rolled back"), "{again:?}");
     f.coordinator.stop().await;
 }
 
@@ -603,5 +616,94 @@ async fn bad_requests_are_refused_and_change_nothing() {
         .rollouts;
     assert!(none.is_empty(), "{none:?}");
     assert_eq!(current(&f.agents[0].1), "releases/1.0");
+    f.coordinator.stop().await;
+}
+
+/// Issue 19 point 10: a cordoned host is skipped with a line in the plan; a removed host
+/// does not make the rollout wait out its offline timeout.
+#[tokio::test]
+async fn rollouts_skip_cordoned_hosts_and_do_not_wait_for_removed_ones() {
+    use convoy_proto::v1::{CordonAgentRequest, RemoveAgentRequest};
+    let mut f = fleet(3).await;
+    f.admin
+        .cordon_agent(CordonAgentRequest {
+            id: "web-2".into(),
+            cordoned: true,
+        })
+        .await
+        .unwrap();
+    // web-3 goes away; with `--offline wait` (10 minutes) the rollout would wait for it.
+    let (gone, _) = f.agents.pop().unwrap();
+    gone.stop().await;
+    wait_for("web-3 offline", ROLLOUT_WAIT, || {
+        let mut admin = f.admin.clone();
+        async move {
+            let agents = crate::support::list(&mut admin, "id=web-3").await;
+            (!crate::support::online(&agents[0])).then_some(())
+        }
+    })
+    .await;
+    let started = f
+        .rollouts
+        .start_rollout(StartRolloutRequest {
+            spec: Some(RolloutSpec {
+                canary: "1".into(),
+                batch: "100%".into(),
+                auto_promote: true,
+                ..spec("2.0")
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        started
+            .plan
+            .iter()
+            .any(|l| l == "1 matching host cordoned, skipped: web-2"),
+        "{:?}",
+        started.plan
+    );
+    let planned: Vec<String> = host_states(started.rollout.as_ref().unwrap())
+        .into_iter()
+        .flatten()
+        .map(|(h, _)| h)
+        .collect();
+    assert!(!planned.contains(&"web-2".to_string()), "{planned:?}");
+    let mut root = f
+        .coordinator
+        .admin(&f.pki, &f.pki.operator("root", Role::Admin))
+        .await;
+    let removed = root
+        .remove_agent(RemoveAgentRequest {
+            id: "web-3".into(),
+            force: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!removed.was_online);
+    let done = reaches(&f.rollouts, &started.id, "succeeded").await;
+    let web3 = done
+        .waves
+        .iter()
+        .flat_map(|w| &w.hosts)
+        .find(|h| h.host == "web-3")
+        .unwrap();
+    assert!(
+        matches!(web3.state.as_str(), "unreachable" | "skipped"),
+        "{web3:?}"
+    );
+    assert_eq!(web3.reason, "removed from the fleet");
+    assert_eq!(current(&f.agents[0].1), "releases/2.0");
+    assert_eq!(
+        current(&f.agents[1].1),
+        "releases/1.0",
+        "cordoned: untouched"
+    );
+    for (agent, _) in f.agents {
+        agent.stop().await;
+    }
     f.coordinator.stop().await;
 }

@@ -130,6 +130,7 @@ async fn certificates_may_only_call_their_own_service() {
         .control_rollout(convoy_proto::v1::ControlRolloutRequest {
             id: "r-x".into(),
             control: convoy_proto::v1::RolloutControl::Abort.into(),
+            force: false,
         })
         .await
         .unwrap_err();

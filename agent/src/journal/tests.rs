@@ -90,6 +90,7 @@ fn events_leave_the_outbox_only_when_acked() {
                 command_event::Body::Output(OutputChunk {
                     stream: OutputStream::Stdout.into(),
                     data: vec![i],
+                    offset: 0,
                 }),
             )
             .unwrap();

@@ -49,6 +49,7 @@ fn command(id: &str, action: &str) -> Command {
         output_cap_bytes: 1024,
         action: Some(command::Action::Run(RunAction {
             name: action.into(),
+            ..Default::default()
         })),
     }
 }
@@ -67,6 +68,7 @@ fn counting_action(file: &std::path::Path) -> BTreeMap<String, ActionConfig> {
             env: BTreeMap::new(),
             working_dir: None,
             kill_grace: Duration::from_millis(200),
+            params: Default::default(),
         },
     );
     actions

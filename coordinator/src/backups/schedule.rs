@@ -46,6 +46,10 @@ pub trait Launcher: Send + Sync {
         drill: bool,
     ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
     fn is_running(&self, job_id: &str) -> bool;
+    /// Why an ended job failed (which hosts and why), or None if it succeeded.
+    fn failure(&self, _job_id: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Checks a cron expression (five fields, or six with seconds).
@@ -81,6 +85,27 @@ pub async fn tick(store: &Store, launcher: &dyn Launcher, now: i64) -> Result<u3
     let mut fired = 0;
     for mut schedule in store.backup_schedules()? {
         let mut changed = false;
+        // The outcome of the last backup, once it ended: a failed scheduled backup shows
+        // in `last_error` instead of passing unseen.
+        let last = schedule.last_job_id.clone();
+        if !last.is_empty() && schedule.last_checked_job_id != last && !launcher.is_running(&last) {
+            schedule.last_checked_job_id = last.clone();
+            match launcher.failure(&last) {
+                Some(why) => schedule.last_error = format!("backup job {last} failed: {why}"),
+                None if schedule.last_error.starts_with("backup job ") => {
+                    schedule.last_error.clear();
+                }
+                None => {}
+            }
+            changed = true;
+        }
+        // A drill queued behind its backup runs once the backup is done.
+        if schedule.drill_queued && !launcher.is_running(&schedule.last_job_id) {
+            schedule.drill_queued = false;
+            fire(&mut schedule, launcher, now, true).await;
+            fired += 1;
+            changed = true;
+        }
         let since = schedule.last_run_unix_ms.max(schedule.created_unix_ms);
         if next_after(&schedule.cron, since).is_some_and(|due| due <= now) {
             fire(&mut schedule, launcher, now, false).await;
@@ -134,6 +159,13 @@ async fn fire(schedule: &mut BackupSchedule, launcher: &dyn Launcher, now: i64, 
     } else {
         schedule.last_run_unix_ms = now;
     }
+    if drill && busy.as_deref() == Some(schedule.last_job_id.as_str()) {
+        // The schedule's own backup is running (a drill on the same cron): drill it
+        // afterwards rather than skip it.
+        schedule.drill_queued = true;
+        tracing::info!(schedule = %schedule.id, "scheduled drill queued until the backup ends");
+        return;
+    }
     if let Some(job) = busy {
         schedule.skipped += 1;
         schedule.last_skip_unix_ms = now;
@@ -143,7 +175,10 @@ async fn fire(schedule: &mut BackupSchedule, launcher: &dyn Launcher, now: i64, 
     match launcher.start(schedule, drill).await {
         Ok(job_id) => {
             tracing::info!(schedule = %schedule.id, %job_id, what, "scheduled job started");
-            schedule.last_error.clear();
+            // A start error is over; a failed job's error stays until a job succeeds.
+            if !schedule.last_error.starts_with("backup job ") {
+                schedule.last_error.clear();
+            }
             if drill {
                 schedule.last_drill_job_id = job_id;
             } else {
@@ -179,6 +214,7 @@ impl Launcher for DispatchLauncher {
                 })
             };
             let request = JobRequest {
+                params: Default::default(),
                 action: String::new(),
                 selector: schedule.selector.clone(),
                 concurrency: String::new(),
@@ -202,6 +238,28 @@ impl Launcher for DispatchLauncher {
             self.dispatcher.store().job(job_id),
             Ok(Some(job)) if job.state == JobState::Running as i32 || !job.settled
         )
+    }
+
+    fn failure(&self, job_id: &str) -> Option<String> {
+        let job = self.dispatcher.job_view(job_id, 0).ok()?;
+        if job.state == JobState::Succeeded as i32 {
+            return None;
+        }
+        let failed: Vec<String> = job
+            .hosts
+            .iter()
+            .filter(|h| h.state != convoy_proto::v1::CommandState::Succeeded as i32)
+            .take(5)
+            .map(|h| {
+                let state = crate::cli::output::command_state_name(h.state);
+                if h.message.is_empty() {
+                    format!("{}: {state}", h.host)
+                } else {
+                    format!("{}: {state} ({})", h.host, h.message)
+                }
+            })
+            .collect();
+        Some(failed.join("; "))
     }
 }
 

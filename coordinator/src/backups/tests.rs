@@ -283,6 +283,7 @@ async fn a_retry_waits_for_an_older_commit_and_a_dropped_attempt_leaves_nothing_
 struct FakeLauncher {
     started: Mutex<Vec<(String, bool)>>,
     running: Mutex<Vec<String>>,
+    failed: Mutex<Vec<String>>,
 }
 
 impl Launcher for FakeLauncher {
@@ -303,6 +304,14 @@ impl Launcher for FakeLauncher {
 
     fn is_running(&self, job_id: &str) -> bool {
         self.running.lock().unwrap().iter().any(|j| j == job_id)
+    }
+
+    fn failure(&self, job_id: &str) -> Option<String> {
+        self.failed
+            .lock()
+            .unwrap()
+            .contains(&job_id.to_string())
+            .then(|| "db-1: failed (disk full)".to_string())
     }
 }
 
@@ -381,17 +390,36 @@ async fn runs_missed_while_down_run_once_and_drills_follow_their_cron() {
     let later = T0 + 10 * 24 * HOUR + 12 * HOUR;
     assert_eq!(schedule::tick(&store, &launcher, later).await.unwrap(), 2);
     let started = launcher.started.lock().unwrap().clone();
-    // The drill waits for nothing of its own; but the schedule's backup just started, so it is
-    // skipped rather than run over a backup in progress.
+    // The drill waits for nothing of its own; but the schedule's backup just started, so it
+    // is queued behind it (issue 19: never run over a backup, never skipped for it).
     assert_eq!(started, [("j-1".to_string(), false)]);
     let s = &store.backup_schedules().unwrap()[0];
-    assert_eq!(s.skipped, 1);
+    assert_eq!(s.skipped, 0);
+    assert!(s.drill_queued);
     assert!(s.next_run_unix_ms > later && s.next_drill_unix_ms > later);
     assert_eq!(
         schedule::tick(&store, &launcher, later + MINUTE)
             .await
             .unwrap(),
         0
+    );
+    // The backup ends (failed on a host): the drill runs now, and the failure is shown.
+    launcher.running.lock().unwrap().clear();
+    launcher.failed.lock().unwrap().push("j-1".into());
+    assert_eq!(
+        schedule::tick(&store, &launcher, later + 2 * MINUTE)
+            .await
+            .unwrap(),
+        1
+    );
+    let started = launcher.started.lock().unwrap().clone();
+    assert_eq!(started[1], ("j-2".to_string(), true));
+    let s = &store.backup_schedules().unwrap()[0];
+    assert!(!s.drill_queued);
+    assert_eq!(s.last_drill_job_id, "j-2");
+    assert_eq!(
+        s.last_error,
+        "backup job j-1 failed: db-1: failed (disk full)"
     );
 }
 

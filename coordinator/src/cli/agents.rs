@@ -11,13 +11,59 @@ use super::{ConnectArgs, OutputFormat, UsageError};
 use crate::registry::now_unix_ms;
 use crate::selector::Selector;
 
+mod history;
+
 #[derive(Debug, Args)]
 pub struct AgentsArgs {
-    /// Label selector, e.g. 'role=web,zone in (a,b)'.
+    /// Label selector, e.g. 'role=web,zone in (a,b)' ('id=web-1' names a host).
     #[arg(long, short = 's', default_value = "")]
     pub selector: String,
+    /// Only these hosts, by agent id: comma-separated or repeated.
+    #[arg(long = "host", value_name = "ID", value_delimiter = ',')]
+    pub hosts: Vec<String>,
+    /// Only agents in this state.
+    #[arg(long, value_parser = ["online", "offline", "cordoned"])]
+    pub state: Option<String>,
+    /// Only agents running this version of an app: APP=VERSION.
+    #[arg(long = "version", id = "app_version", value_name = "APP=VERSION")]
+    pub version: Option<String>,
+    /// Order: by id (default), cpu or mem (highest first), last_seen (most recent first).
+    #[arg(long, default_value = "id", value_parser = ["id", "cpu", "mem", "last_seen"])]
+    pub sort: String,
     #[command(subcommand)]
     pub command: Option<AgentsCommand>,
+}
+
+/// `convoy agent cordon|uncordon|drain|remove ID`: one host's lifecycle.
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// No new jobs or rollouts go to the host (it keeps what it runs). Operator role.
+    Cordon {
+        /// The agent id.
+        id: String,
+    },
+    /// Let new jobs and rollouts reach the host again. Operator role.
+    Uncordon {
+        /// The agent id.
+        id: String,
+    },
+    /// Cordon the host, then wait until none of its commands is still in flight.
+    Drain {
+        /// The agent id.
+        id: String,
+        /// Give up (exit 1, still cordoned) after this long.
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        max_wait: std::time::Duration,
+    },
+    /// Forget a host (its record and history). Refused while it is online unless --force,
+    /// which ends its session first. Admin role; audited.
+    Remove {
+        /// The agent id.
+        id: String,
+        /// Remove it although it is online.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,11 +82,88 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     match args.command {
         Some(AgentsCommand::Show { id }) => show(&id, connect, output).await,
-        None => list(&args.selector, connect, output).await,
+        None => {
+            let selector =
+                crate::selector::with_hosts(&args.selector, &args.hosts).map_err(UsageError)?;
+            let version = match &args.version {
+                Some(pair) => Some(
+                    pair.split_once('=')
+                        .map(|(a, v)| (a.to_string(), v.to_string()))
+                        .ok_or_else(|| {
+                            UsageError(format!("--version {pair:?}: expected APP=VERSION"))
+                        })?,
+                ),
+                None => None,
+            };
+            let view = ListView {
+                state: args.state.clone(),
+                version,
+                sort: args.sort.clone(),
+            };
+            list(&selector, &view, connect, output).await
+        }
     }
 }
 
-async fn list(selector: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::Result<()> {
+/// How `convoy agents` narrows and orders what the coordinator listed.
+#[derive(Debug, Clone, Default)]
+pub struct ListView {
+    pub state: Option<String>,
+    pub version: Option<(String, String)>,
+    pub sort: String,
+}
+
+impl ListView {
+    /// Keeps the agents this view shows, in its order.
+    pub fn apply(
+        &self,
+        mut agents: Vec<convoy_proto::v1::AgentSummary>,
+    ) -> Vec<convoy_proto::v1::AgentSummary> {
+        agents.retain(|a| match self.state.as_deref() {
+            Some("cordoned") => a.cordoned,
+            Some(state) => output::state_name(a.state) == state,
+            None => true,
+        });
+        if let Some((app, version)) = &self.version {
+            agents.retain(|a| {
+                a.apps
+                    .iter()
+                    .any(|s| &s.app == app && &s.version == version)
+            });
+        }
+        let cpu =
+            |a: &convoy_proto::v1::AgentSummary| a.metrics.as_ref().map_or(-1.0, |m| m.cpu_percent);
+        let mem = |a: &convoy_proto::v1::AgentSummary| {
+            a.metrics.as_ref().map_or(-1.0, |m| {
+                m.mem_used_bytes as f64 / (m.mem_total_bytes.max(1)) as f64
+            })
+        };
+        match self.sort.as_str() {
+            "cpu" => agents.sort_by(|a, b| cpu(b).total_cmp(&cpu(a))),
+            "mem" => agents.sort_by(|a, b| mem(b).total_cmp(&mem(a))),
+            "last_seen" => agents.sort_by_key(|a| std::cmp::Reverse(a.last_seen_unix_ms)),
+            _ => {}
+        }
+        agents
+    }
+}
+
+/// `online`, `offline`, and `, cordoned` after either.
+fn state_cell(agent: &convoy_proto::v1::AgentSummary) -> String {
+    let state = output::state_name(agent.state);
+    if agent.cordoned {
+        format!("{state}, cordoned")
+    } else {
+        state.to_string()
+    }
+}
+
+async fn list(
+    selector: &str,
+    view: &ListView,
+    connect: &ConnectArgs,
+    output: OutputFormat,
+) -> anyhow::Result<()> {
     // Check locally first so the operator sees where the selector is wrong.
     Selector::parse(selector).map_err(|err| UsageError(err.render()))?;
     let mut client = admin(connect).await?;
@@ -52,6 +175,7 @@ async fn list(selector: &str, connect: &ConnectArgs, output: OutputFormat) -> an
         .map_err(|status| rpc_error(&connect.addr, status))?
         .into_inner()
         .agents;
+    let agents = view.apply(agents);
     match output {
         OutputFormat::Json => {
             let json: Vec<AgentJson> = agents.iter().map(AgentJson::from).collect();
@@ -60,7 +184,10 @@ async fn list(selector: &str, connect: &ConnectArgs, output: OutputFormat) -> an
         OutputFormat::Table => {
             let now = now_unix_ms();
             let mut table = Table::new();
-            table.load_preset(UTF8_BORDERS_ONLY).set_header([
+            table.load_preset(UTF8_BORDERS_ONLY);
+            // Never wider than the terminal: long cells wrap instead.
+            fit_to_terminal(&mut table);
+            table.set_header([
                 "ID",
                 "STATE",
                 "LABELS",
@@ -76,7 +203,7 @@ async fn list(selector: &str, connect: &ConnectArgs, output: OutputFormat) -> an
                 let m = agent.metrics.as_ref();
                 table.add_row([
                     agent.id.clone(),
-                    output::state_name(agent.state).to_string(),
+                    state_cell(agent),
                     output::labels(&agent.labels),
                     agent.version.clone(),
                     output::apps(&agent.apps),
@@ -105,7 +232,132 @@ async fn list(selector: &str, connect: &ConnectArgs, output: OutputFormat) -> an
             out!("agents: {}, online: {online}", agents.len());
             let unsigned = agents.iter().filter(|a| a.allow_unsigned_releases).count();
             out!("allow unsigned releases: {unsigned}");
+            let cordoned = agents.iter().filter(|a| a.cordoned).count();
+            if cordoned > 0 {
+                out!("cordoned: {cordoned}");
+            }
         }
+    }
+    Ok(())
+}
+
+/// Makes a table no wider than the terminal (long cells wrap): `COLUMNS` when set,
+/// else the width comfy-table reads from the tty; nothing changes when stdout is a pipe.
+pub fn fit_to_terminal(table: &mut Table) {
+    use std::io::IsTerminal as _;
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<u16>().ok());
+    if columns.is_none() && !std::io::stdout().is_terminal() {
+        return;
+    }
+    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    if let Some(width) = columns {
+        table.set_width(width);
+    }
+}
+
+/// `convoy agent cordon|uncordon|drain|remove ID`.
+pub async fn lifecycle(
+    command: AgentCommand,
+    connect: &ConnectArgs,
+    output: OutputFormat,
+) -> anyhow::Result<()> {
+    use convoy_proto::v1::{CordonAgentRequest, RemoveAgentRequest};
+    let mut client = admin(connect).await?;
+    let cordon = |id: String, cordoned: bool| {
+        let mut client = client.clone();
+        async move {
+            client
+                .cordon_agent(CordonAgentRequest { id, cordoned })
+                .await
+                .map_err(|status| rpc_error(&connect.addr, status))
+                .map(tonic::Response::into_inner)
+        }
+    };
+    match command {
+        AgentCommand::Cordon { id } => {
+            let agent = cordon(id, true).await?;
+            print_agent_line(&agent, "cordoned: no new jobs or rollouts", output)
+        }
+        AgentCommand::Uncordon { id } => {
+            let agent = cordon(id, false).await?;
+            print_agent_line(&agent, "uncordoned", output)
+        }
+        AgentCommand::Drain { id, max_wait } => {
+            cordon(id.clone(), true).await?;
+            let deadline = tokio::time::Instant::now() + max_wait;
+            let mut said = None;
+            loop {
+                let detail = client
+                    .get_agent(GetAgentRequest { id: id.clone() })
+                    .await
+                    .map_err(|status| rpc_error(&connect.addr, status))?
+                    .into_inner();
+                let left = detail.inflight_commands;
+                if left == 0 {
+                    let agent = detail.agent.unwrap_or_default();
+                    return print_agent_line(
+                        &agent,
+                        "drained: cordoned, nothing in flight",
+                        output,
+                    );
+                }
+                if said != Some(left) && output == OutputFormat::Table {
+                    eprintln!(
+                        "{id}: {} in flight",
+                        output::count(left as usize, "command")
+                    );
+                    said = Some(left);
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    anyhow::bail!(
+                        "{id} is cordoned but still has {} in flight after {}",
+                        output::count(left as usize, "command"),
+                        humantime::format_duration(max_wait)
+                    );
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+        AgentCommand::Remove { id, force } => {
+            let removed = client
+                .remove_agent(RemoveAgentRequest { id, force })
+                .await
+                .map_err(|status| rpc_error(&connect.addr, status))?
+                .into_inner();
+            match output {
+                OutputFormat::Json => out!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "id": removed.id,
+                        "removed": true,
+                        "was_online": removed.was_online,
+                    }))?
+                ),
+                OutputFormat::Table => out!(
+                    "{} removed{}",
+                    removed.id,
+                    if removed.was_online {
+                        " (its session was ended; it comes back if it reconnects)"
+                    } else {
+                        ""
+                    }
+                ),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_agent_line(
+    agent: &convoy_proto::v1::AgentSummary,
+    what: &str,
+    output: OutputFormat,
+) -> anyhow::Result<()> {
+    match output {
+        OutputFormat::Json => out!("{}", serde_json::to_string_pretty(&AgentJson::from(agent))?),
+        OutputFormat::Table => out!("{} {what}", agent.id),
     }
     Ok(())
 }
@@ -118,8 +370,13 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
         .map_err(|status| rpc_error(&connect.addr, status))?
         .into_inner();
     let json = AgentDetailJson::from(&detail);
+    let recent = history::recent(&mut client, connect, id).await?;
     if output == OutputFormat::Json {
-        out!("{}", serde_json::to_string_pretty(&json)?);
+        let mut value = serde_json::to_value(&json)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("recent_jobs".into(), serde_json::to_value(&recent)?);
+        }
+        out!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     let now = now_unix_ms();
@@ -130,7 +387,18 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
     };
     if let (Some(agent), Some(summary)) = (&json.agent, &detail.agent) {
         row("id", agent.id.clone());
-        row("state", agent.state.to_string());
+        row(
+            "state",
+            if agent.cordoned {
+                format!("{}, cordoned", agent.state)
+            } else {
+                agent.state.to_string()
+            },
+        );
+        row(
+            "in flight",
+            output::count(detail.inflight_commands as usize, "command"),
+        );
         row("version", agent.version.clone());
         row("labels", output::labels(&agent.labels));
         row("actions", agent.actions.join(", "));
@@ -236,6 +504,24 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
         ]);
     }
     out!("connections (newest first):\n{connections}");
+    let mut jobs = Table::new();
+    jobs.load_preset(UTF8_BORDERS_ONLY)
+        .set_header(["WHEN", "JOB", "WHAT", "VERSION", "BY", "OUTCOME"]);
+    for job in &recent {
+        jobs.add_row([
+            job.created_at.clone().unwrap_or_default(),
+            job.job.clone(),
+            job.action.clone(),
+            job.version.clone(),
+            if job.by_rollout {
+                format!("rollout ({})", job.created_by)
+            } else {
+                job.created_by.clone()
+            },
+            job.state.to_string(),
+        ]);
+    }
+    out!("recent jobs and deployments (newest first):\n{jobs}");
     Ok(())
 }
 

@@ -34,8 +34,10 @@ pub enum BackupCommand {
     },
     /// Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled.
     List {
+        /// Only this host's backups.
         #[arg(long, default_value = "")]
         host: String,
+        /// Only this set's backups.
         #[arg(long, default_value = "")]
         set: String,
         /// Include uploads in progress and failed ones.
@@ -43,13 +45,14 @@ pub enum BackupCommand {
         all: bool,
     },
     /// Re-hash a stored archive on the coordinator; exit 1 if it does not match.
-    Verify { id: String },
+    Verify {
+        /// The backup id.
+        id: String,
+    },
     /// Put a backup back on a host: under --to DIR, or --in-place (never the default).
     Restore {
+        /// The backup id.
         id: String,
-        /// The host to restore on (default: the host the backup came from).
-        #[arg(long, default_value = "")]
-        host: String,
         /// Restore under this absolute directory (must be empty unless --force).
         #[arg(
             long,
@@ -69,6 +72,7 @@ pub enum BackupCommand {
     /// Restore each matching host's latest backup of a set into a scratch dir there, check
     /// every file, and report; exit 1 unless every host passed.
     Drill {
+        /// A set from the agents' [backup.sets.NAME].
         set: String,
         #[command(flatten)]
         job: JobFlags,
@@ -82,9 +86,14 @@ pub enum BackupCommand {
 pub enum ScheduleCommand {
     /// Back up a set on a cron schedule, optionally with periodic drills.
     Add {
+        /// A set from the agents' [backup.sets.NAME].
         set: String,
+        /// Label selector for the hosts backed up ('id=web-1' names a host).
         #[arg(long, short = 's', default_value = "")]
         selector: String,
+        /// Only these hosts, by agent id: comma-separated or repeated.
+        #[arg(long = "host", value_name = "ID", value_delimiter = ',')]
+        hosts: Vec<String>,
         /// Five-field cron expression in UTC, e.g. '0 3 * * *'.
         #[arg(long)]
         cron: String,
@@ -97,8 +106,11 @@ pub enum ScheduleCommand {
         #[arg(long, default_value_t = 0)]
         keep: u32,
     },
+    /// Every schedule: set, selector, cron, drills, last and next runs, last error.
     List,
+    /// Stop a schedule (admin role). Its backups stay.
     Remove {
+        /// The schedule id.
         id: String,
     },
 }
@@ -119,13 +131,13 @@ fn check_set(set: &str) -> anyhow::Result<()> {
 
 /// The job flags as the Backups service takes them, checked like `convoy exec` does.
 fn options(flags: &JobFlags) -> anyhow::Result<JobOptions> {
-    Selector::parse(&flags.selector).map_err(|err| usage(err.render()))?;
+    let selector = flags.target_selector()?;
     if let Some(concurrency) = &flags.concurrency {
         Rate::parse(concurrency, "concurrency", false).map_err(|err| usage(err.to_string()))?;
     }
     Rate::parse(&flags.max_errors, "max-errors", true).map_err(|err| usage(err.to_string()))?;
     Ok(JobOptions {
-        selector: flags.selector.clone(),
+        selector,
         concurrency: flags.concurrency.clone().unwrap_or_default(),
         max_errors: flags.max_errors.clone(),
         delivery_timeout_ms: u64::try_from(flags.delivery_timeout.as_millis()).unwrap_or(u64::MAX),
@@ -153,7 +165,6 @@ pub async fn run(
         BackupCommand::Verify { id } => verify(id, connect, format).await,
         BackupCommand::Restore {
             id,
-            host,
             to,
             in_place,
             force,
@@ -164,6 +175,12 @@ pub async fn run(
                     "a restore runs on one host: use --host, not --selector",
                 ));
             }
+            // `--host`: the host to restore on (default: the host the backup came from).
+            let host = match std::mem::take(&mut job.hosts).as_slice() {
+                [] => String::new(),
+                [one] => one.clone(),
+                _ => return Err(usage("a restore runs on one host: give one --host")),
+            };
             if let Some(dir) = &to {
                 if !dir.starts_with('/') {
                     return Err(usage(format!("--to {dir:?} must be an absolute path")));
@@ -177,18 +194,16 @@ pub async fn run(
                 force,
                 options: Some(options(&job)?),
             };
-            job.wait = true;
             let mut client = backups(connect).await?;
             let started = client.restore_backup(request).await;
             follow(started, job, connect, format).await
         }
-        BackupCommand::Drill { set, mut job } => {
+        BackupCommand::Drill { set, job } => {
             check_set(&set)?;
             let request = DrillBackupsRequest {
                 set,
                 options: Some(options(&job)?),
             };
-            job.wait = true;
             let mut client = backups(connect).await?;
             let started = client.drill_backups(request).await;
             follow(started, job, connect, format).await
@@ -316,11 +331,13 @@ async fn schedule(
         ScheduleCommand::Add {
             set,
             selector,
+            hosts,
             cron,
             drill,
             keep,
         } => {
             check_set(&set)?;
+            let selector = crate::selector::with_hosts(&selector, &hosts).map_err(usage)?;
             Selector::parse(&selector).map_err(|err| usage(err.render()))?;
             crate::backups::schedule::check_cron(&cron).map_err(usage)?;
             let drill = drill.unwrap_or_default();

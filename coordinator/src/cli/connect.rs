@@ -81,10 +81,41 @@ pub async fn channel(args: &ConnectArgs) -> anyhow::Result<Channel> {
     }
 }
 
+/// Which side refused a TLS handshake and the likely cause, from the rustls error text.
+pub fn explain_tls(why: &str) -> String {
+    let lower = why.to_ascii_lowercase().replace([' ', '_'], "");
+    if lower.contains("receivedfatalalert") || lower.contains("alertreceived") {
+        if lower.contains("unknownca")
+            || lower.contains("badcertificate")
+            || lower.contains("decrypterror")
+        {
+            "the coordinator does not trust this certificate: issued by another CA? check --cert/--key"
+        } else if lower.contains("certificaterequired") {
+            "the coordinator wants a client certificate: pass --cert and --key (or CONVOY_CERT/CONVOY_KEY)"
+        } else if lower.contains("certificateexpired") {
+            "the coordinator refused this certificate: it has expired; issue a new one"
+        } else if lower.contains("certificaterevoked") {
+            "the coordinator refused this certificate: it was revoked"
+        } else {
+            "the coordinator refused the handshake: check --cert/--key"
+        }
+    } else if lower.contains("unknownissuer") || lower.contains("badsignature") {
+        "this CLI does not trust the coordinator's certificate: is --ca the fleet CA?"
+    } else if lower.contains("notvalidforname") {
+        "the coordinator's certificate does not name this address: connect by a name or IP in its SANs (convoy cert issue server --san)"
+    } else if lower.contains("expired") {
+        "the coordinator's certificate has expired"
+    } else {
+        "check --cert/--key and --ca"
+    }
+    .to_string()
+}
+
 fn describe(addr: &str, err: &(dyn std::error::Error + 'static)) -> anyhow::Error {
     match classify(err) {
         LinkFailure::Tls(why) => anyhow!(
-            "coordinator at {addr} refused the TLS handshake ({why}): check --cert/--key and --ca"
+            "TLS with the coordinator at {addr} failed: {} ({why})",
+            explain_tls(&why)
         ),
         LinkFailure::Unreachable(why) => anyhow!("cannot reach coordinator at {addr}: {why}"),
     }
@@ -106,5 +137,44 @@ pub fn rpc_error(addr: &str, status: tonic::Status) -> anyhow::Error {
         Code::Unavailable => anyhow!("coordinator at {addr} unavailable: {}", status.message()),
         Code::DeadlineExceeded => anyhow!("coordinator at {addr} did not answer in time"),
         code => anyhow!("coordinator error ({code:?}): {}", status.message()),
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::explain_tls;
+
+    #[test]
+    fn tls_failures_name_the_side_that_refused_and_the_likely_cause() {
+        let cases = [
+            (
+                "received fatal alert: UnknownCA",
+                "the coordinator does not trust this certificate: issued by another CA?",
+            ),
+            (
+                "received fatal alert: CertificateRequired",
+                "the coordinator wants a client certificate",
+            ),
+            (
+                "invalid peer certificate: UnknownIssuer",
+                "this CLI does not trust the coordinator's certificate",
+            ),
+            (
+                "invalid peer certificate: NotValidForName",
+                "does not name this address",
+            ),
+            (
+                "invalid peer certificate: BadSignature",
+                "this CLI does not trust",
+            ),
+            (
+                "received fatal alert: DecryptError",
+                "issued by another CA?",
+            ),
+        ];
+        for (why, want) in cases {
+            let said = explain_tls(why);
+            assert!(said.contains(want), "{why}: {said}");
+        }
     }
 }

@@ -23,24 +23,38 @@ use crate::selector::Selector;
 pub struct ExecArgs {
     /// A named action from the agents' configs.
     pub action: String,
+    /// A value for one of the action's parameters, e.g. --param unit=nginx (repeatable);
+    /// each host checks it against its own allow-list or pattern.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
     #[command(flatten)]
     pub job: JobFlags,
 }
 
-/// How a job runs across the fleet: shared by `exec`, `deploy` and `rollback`.
+/// How a job runs across the fleet: shared by `exec`, `deploy`, `rollback` and `backup`.
+/// The rollout vocabulary works too: `--batch`, `--max-failures`, `--offline-timeout`.
 #[derive(Debug, Args)]
 pub struct JobFlags {
-    /// Label selector for the target hosts, e.g. 'role=web'.
+    /// Label selector for the target hosts, e.g. 'role=web' ('id=web-1' names a host).
     #[arg(long, short = 's', default_value = "")]
     pub selector: String,
+    /// Only these hosts, by agent id: comma-separated or repeated; combines with
+    /// --selector (both must match).
+    #[arg(long = "host", value_name = "ID", value_delimiter = ',')]
+    pub hosts: Vec<String>,
     /// Hosts running at once: N or P% (default: all).
-    #[arg(long)]
+    #[arg(long, visible_alias = "batch")]
     pub concurrency: Option<String>,
     /// Failures after which no new host starts: N or P%.
-    #[arg(long, default_value = "0")]
+    #[arg(long, default_value = "0", visible_alias = "max-failures")]
     pub max_errors: String,
     /// A host offline this long after its turn came is undeliverable.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(
+        long,
+        default_value = "10m",
+        value_parser = humantime::parse_duration,
+        visible_alias = "offline-timeout"
+    )]
     pub delivery_timeout: Duration,
     /// Print every host's output, prefixed by host, as it arrives; exit like --wait.
     #[arg(long)]
@@ -53,18 +67,61 @@ pub struct JobFlags {
     pub request_id: String,
 }
 
+impl JobFlags {
+    /// `--selector` narrowed by `--host`, checked: a usage error says what is wrong.
+    pub fn target_selector(&self) -> anyhow::Result<String> {
+        let selector =
+            crate::selector::with_hosts(&self.selector, &self.hosts).map_err(UsageError)?;
+        Selector::parse(&selector).map_err(|err| UsageError(err.render()))?;
+        Ok(selector)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum JobCommand {
     /// One job: per host state, exit code, duration and output tail.
-    Show { id: String },
+    Show {
+        /// The job id.
+        id: String,
+    },
     /// One host's whole output for a job.
     Output {
+        /// The job id.
         id: String,
+        /// The host whose output to print.
         #[arg(long)]
         host: String,
+        /// Keep printing as the command writes more, until it ends (re-attaches to a
+        /// running job).
+        #[arg(long)]
+        follow: bool,
     },
     /// Cancel a job: pending hosts never start, running ones are stopped.
-    Cancel { id: String },
+    Cancel {
+        /// The job id.
+        id: String,
+    },
+}
+
+/// `convoy jobs`: which jobs, newest first by creation time.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// At most this many (fetched in pages).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Only jobs created this recently, e.g. 1h, 30m, 7d.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub since: Option<Duration>,
+    /// Only jobs in this state.
+    #[arg(long, value_parser = ["running", "succeeded", "failed", "cancelled"])]
+    pub state: Option<String>,
+    /// Only jobs of this action: exact ("uptime", "deploy web 1.2") or its first words
+    /// ("deploy", "backup pgdata").
+    #[arg(long, default_value = "")]
+    pub action: String,
+    /// Only jobs that ran (or were to run) on this host.
+    #[arg(long, default_value = "")]
+    pub host: String,
 }
 
 #[derive(Debug, Args)]
@@ -102,9 +159,32 @@ pub async fn exec(
     }
     let request = StartJobRequest {
         action: args.action.clone(),
+        params: parse_params(&args.params)?,
         ..Default::default()
     };
     run_job(request, args.job, connect, format).await
+}
+
+/// `--param NAME=VALUE` flags as a map; a malformed or repeated one is a usage error.
+pub fn parse_params(
+    flags: &[String],
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let mut params = std::collections::BTreeMap::new();
+    for flag in flags {
+        let Some((name, value)) = flag.split_once('=') else {
+            return Err(UsageError(format!("--param {flag:?}: expected NAME=VALUE")).into());
+        };
+        if !crate::dispatch::admit::valid_param_name(name) {
+            return Err(UsageError(format!(
+                "--param {flag:?}: invalid name {name:?}: expected [a-z][a-z0-9_]*, at most 32 characters"
+            ))
+            .into());
+        }
+        if params.insert(name.to_string(), value.to_string()).is_some() {
+            return Err(UsageError(format!("--param {name}: given twice")).into());
+        }
+    }
+    Ok(params)
 }
 
 /// Starts a job from `request` plus the shared flags, then prints it, follows it or
@@ -115,7 +195,7 @@ pub async fn run_job(
     connect: &ConnectArgs,
     format: OutputFormat,
 ) -> anyhow::Result<()> {
-    Selector::parse(&args.selector).map_err(|err| UsageError(err.render()))?;
+    let selector = args.target_selector()?;
     if let Some(concurrency) = &args.concurrency {
         Rate::parse(concurrency, "concurrency", false)
             .map_err(|err| UsageError(err.to_string()))?;
@@ -124,7 +204,7 @@ pub async fn run_job(
     let mut client = admin(connect).await?;
     let job = client
         .start_job({
-            request.selector = args.selector.clone();
+            request.selector = selector;
             request.concurrency = args.concurrency.clone().unwrap_or_default();
             request.max_errors = args.max_errors.clone();
             request.delivery_timeout_ms =
@@ -147,28 +227,28 @@ pub async fn follow_started(
     connect: &ConnectArgs,
     format: OutputFormat,
 ) -> anyhow::Result<()> {
+    if format == OutputFormat::Table {
+        if let Some(line) = output::left_out_line(&job) {
+            eprintln!("{}", crate::cli::printable(&line));
+        }
+    }
+    let hosts = output::count(job.counts.as_ref().map_or(0, |c| c.total) as usize, "host");
     if !args.follow && !args.wait {
         match format {
             OutputFormat::Json => {
                 out!("{}", serde_json::to_string_pretty(&JobJson::from(&job))?)
             }
             OutputFormat::Table => out!(
-                "job {} started: {} on {} host(s); see `convoy job show {}`",
+                "job {} started: {} on {hosts}; see `convoy job show {}`",
                 job.id,
                 job.action,
-                job.counts.as_ref().map_or(0, |c| c.total),
                 job.id
             ),
         }
         return Ok(());
     }
     if args.follow && format == OutputFormat::Table {
-        eprintln!(
-            "job {} started: {} on {} host(s)",
-            job.id,
-            job.action,
-            job.counts.as_ref().map_or(0, |c| c.total)
-        );
+        eprintln!("job {} started: {} on {hosts}", job.id, job.action);
     }
     let mut events = client
         .watch_job(WatchJobRequest { id: job.id.clone() })
@@ -251,6 +331,87 @@ fn finish(job: &Job) -> anyhow::Result<()> {
     }
 }
 
+/// `job output`: the stored output in pages (any size fits), the dropped middle of a
+/// truncated one marked where it was, and with `follow` more pages until the command ends.
+async fn output(
+    client: &mut convoy_proto::v1::admin_client::AdminClient<tonic::transport::Channel>,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+    job_id: String,
+    host: String,
+    follow: bool,
+) -> anyhow::Result<()> {
+    let mut offset = 0u64;
+    let mut marked = false;
+    let mut all = Vec::new();
+    loop {
+        let page = client
+            .get_command_output(GetCommandOutputRequest {
+                job_id: job_id.clone(),
+                host: host.clone(),
+                offset,
+                max_bytes: 0,
+            })
+            .await
+            .map_err(|status| rpc_error(&connect.addr, status))?
+            .into_inner();
+        let mut data = page.data.as_slice();
+        // The gap between head and tail, once, where it falls.
+        if page.dropped_bytes > 0 && !marked && page.dropped_at < page.next_offset {
+            let split = usize::try_from(page.dropped_at.saturating_sub(page.offset))
+                .unwrap_or(data.len())
+                .min(data.len());
+            let marker = format!(
+                "\n[convoy: {} bytes of output dropped here; the first and last parts are kept]\n",
+                page.dropped_bytes
+            );
+            emit(format, &mut all, &data[..split]);
+            emit(format, &mut all, marker.as_bytes());
+            data = &data[split..];
+            marked = true;
+        }
+        emit(format, &mut all, data);
+        offset = page.next_offset;
+        if page.more {
+            continue;
+        }
+        if follow && page.running {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            continue;
+        }
+        if format == OutputFormat::Json {
+            out!(
+                "{}",
+                serde_json::json!({
+                    "host": page.host,
+                    "output": String::from_utf8_lossy(&all),
+                    "output_bytes": page.output_bytes,
+                    "output_stored_bytes": page.stored_bytes,
+                    "output_truncated": page.output_truncated,
+                    "output_dropped_bytes": page.dropped_bytes,
+                })
+            );
+        } else if page.output_truncated {
+            eprintln!(
+                "output truncated: {} of {} bytes stored (the first and last parts)",
+                page.stored_bytes, page.output_bytes
+            );
+        }
+        return Ok(());
+    }
+}
+
+/// Table output goes out as it comes; JSON is gathered for one document.
+fn emit(format: OutputFormat, all: &mut Vec<u8>, bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    match format {
+        OutputFormat::Json => all.extend_from_slice(bytes),
+        OutputFormat::Table => crate::cli::write_raw(bytes),
+    }
+}
+
 pub fn print_job(job: &Job, format: OutputFormat) -> anyhow::Result<()> {
     if format == OutputFormat::Json {
         out!("{}", serde_json::to_string_pretty(&JobJson::from(job))?);
@@ -258,10 +419,10 @@ pub fn print_job(job: &Job, format: OutputFormat) -> anyhow::Result<()> {
     }
     let counts = job.counts.unwrap_or_default();
     out!(
-        "job {}: {} on {} host(s), {} (by {}, concurrency {}, max errors {})",
+        "job {}: {} on {}, {} (by {}, concurrency {}, max errors {})",
         job.id,
-        job.action,
-        counts.total,
+        crate::dispatch::admit::describe_with_params(&job.action, &job.params),
+        output::count(counts.total as usize, "host"),
         output::job_state_name(job.state),
         job.created_by,
         if job.concurrency.is_empty() {
@@ -316,14 +477,40 @@ pub fn print_job(job: &Job, format: OutputFormat) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn jobs(connect: &ConnectArgs, format: OutputFormat) -> anyhow::Result<()> {
+pub async fn jobs(
+    args: JobsArgs,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
     let mut client = admin(connect).await?;
-    let jobs = client
-        .list_jobs(ListJobsRequest { limit: 50 })
-        .await
-        .map_err(|status| rpc_error(&connect.addr, status))?
-        .into_inner()
-        .jobs;
+    let since_unix_ms = args.since.map_or(0, |since| {
+        now_unix_ms().saturating_sub(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+    });
+    let wanted = args.limit as usize;
+    let mut jobs = Vec::new();
+    let mut page_token = String::new();
+    while jobs.len() < wanted {
+        let page = client
+            .list_jobs(ListJobsRequest {
+                limit: u32::try_from(wanted - jobs.len())
+                    .unwrap_or(u32::MAX)
+                    .min(1000),
+                since_unix_ms,
+                state: args.state.clone().unwrap_or_default(),
+                action: args.action.clone(),
+                host: args.host.clone(),
+                page_token: std::mem::take(&mut page_token),
+            })
+            .await
+            .map_err(|status| rpc_error(&connect.addr, status))?
+            .into_inner();
+        jobs.extend(page.jobs);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    jobs.truncate(wanted);
     if format == OutputFormat::Json {
         let json: Vec<JobJson> = jobs.iter().map(JobJson::from).collect();
         out!("{}", serde_json::to_string_pretty(&json)?);
@@ -368,34 +555,8 @@ pub async fn job(
                 .into_inner();
             print_job(&job, format)
         }
-        JobCommand::Output { id, host } => {
-            let out = client
-                .get_command_output(GetCommandOutputRequest { job_id: id, host })
-                .await
-                .map_err(|status| rpc_error(&connect.addr, status))?
-                .into_inner();
-            if format == OutputFormat::Json {
-                out!(
-                    "{}",
-                    serde_json::json!({
-                        "host": out.host,
-                        "output": String::from_utf8_lossy(&out.data),
-                        "output_bytes": out.output_bytes,
-                        "output_stored_bytes": out.data.len(),
-                        "output_truncated": out.output_truncated,
-                    })
-                );
-            } else {
-                crate::cli::write_raw(&out.data);
-                if out.output_truncated {
-                    eprintln!(
-                        "output truncated: {} of {} bytes stored",
-                        out.data.len(),
-                        out.output_bytes
-                    );
-                }
-            }
-            Ok(())
+        JobCommand::Output { id, host, follow } => {
+            output(&mut client, connect, format, id, host, follow).await
         }
         JobCommand::Cancel { id } => {
             let job = client
@@ -481,3 +642,6 @@ pub async fn audit(
     out!("{table}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -53,12 +53,16 @@ pub struct EventsArgs {
 #[derive(Debug, Subcommand)]
 pub enum NotifyCommand {
     /// Send a test notification through a [[notify]] sink; exit 1 if it failed.
-    Test { name: String },
+    Test {
+        /// The sink's `name` in coordinator.toml's [[notify]].
+        name: String,
+    },
     /// Deliveries, newest first: event, sink, attempts, status.
     Log {
         /// Only deliveries given up.
         #[arg(long)]
         failed: bool,
+        /// Show at most this many deliveries.
         #[arg(long, default_value_t = 100)]
         limit: u32,
     },

@@ -9,16 +9,24 @@ use convoy_proto::v1::{
 };
 use serde::Serialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-/// RFC 3339 in UTC, or None for 0 (never).
+/// RFC 3339 in UTC with exactly three fractional digits (`2026-12-03T10:00:00.120Z`), the
+/// one timestamp form of every JSON shape; `None` for 0 (never).
 pub fn rfc3339(unix_ms: i64) -> Option<String> {
     if unix_ms <= 0 {
         return None;
     }
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000).ok()?;
+    Some(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    ))
 }
 
 pub fn state_name(state: i32) -> &'static str {
@@ -95,8 +103,13 @@ pub struct AgentJson {
     pub apps: Vec<AppJson>,
     /// The host opted out of release signatures (`allow_unsigned_releases = true`).
     pub allow_unsigned_releases: bool,
+    /// Cordoned: no new jobs or rollouts go to it.
+    pub cordoned: bool,
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
+    /// The same times under the `*_at` names every other JSON shape uses.
+    pub first_seen_at: Option<String>,
+    pub last_seen_at: Option<String>,
     pub metrics: Option<MetricsJson>,
 }
 
@@ -111,8 +124,11 @@ impl From<&AgentSummary> for AgentJson {
             actions: a.actions.clone(),
             apps: a.apps.iter().map(AppJson::from).collect(),
             allow_unsigned_releases: a.allow_unsigned_releases,
+            cordoned: a.cordoned,
             first_seen: rfc3339(a.first_seen_unix_ms),
             last_seen: rfc3339(a.last_seen_unix_ms),
+            first_seen_at: rfc3339(a.first_seen_unix_ms),
+            last_seen_at: rfc3339(a.last_seen_unix_ms),
             metrics: a.metrics.as_ref().map(MetricsJson::from),
         }
     }
@@ -269,7 +285,15 @@ mod tests {
         assert_eq!(ago(1_000, 5_000), "4s ago");
         assert_eq!(ago(1, 7_200_001), "2h ago");
         assert_eq!(rfc3339(0), None);
-        assert_eq!(rfc3339(1_700_000_000_000).unwrap(), "2023-11-14T22:13:20Z");
+        // Fixed precision: always three fractional digits.
+        assert_eq!(
+            rfc3339(1_700_000_000_000).unwrap(),
+            "2023-11-14T22:13:20.000Z"
+        );
+        assert_eq!(
+            rfc3339(1_700_000_000_120).unwrap(),
+            "2023-11-14T22:13:20.120Z"
+        );
     }
 }
 
@@ -356,6 +380,12 @@ pub struct JobJson {
     pub max_errors: String,
     pub counts: CountsJson,
     pub hosts: Vec<HostJson>,
+    /// Hosts that matched the selector but lack the action or backup set (never sent to).
+    pub left_out: Vec<String>,
+    /// Hosts that matched but were cordoned (never sent to).
+    pub cordoned: Vec<String>,
+    /// The action's parameters (`--param`).
+    pub params: std::collections::BTreeMap<String, String>,
 }
 
 impl From<&HostCommand> for HostJson {
@@ -405,8 +435,45 @@ impl From<&Job> for JobJson {
                 undeliverable: c.undeliverable,
             },
             hosts: j.hosts.iter().map(HostJson::from).collect(),
+            left_out: j.left_out.clone(),
+            cordoned: j.cordoned.clone(),
+            params: j.params.clone(),
         }
     }
+}
+
+/// `1 host`, `2 hosts`: a count with its noun, singular for one.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// The line that says which matching hosts a job left out, if any.
+pub fn left_out_line(job: &Job) -> Option<String> {
+    if job.left_out.is_empty() {
+        return None;
+    }
+    let shown: Vec<&str> = job.left_out.iter().take(10).map(String::as_str).collect();
+    let more = job.left_out.len() - shown.len();
+    Some(format!(
+        "{} matching the selector left out: {} lack{} {}{}",
+        count(job.left_out.len(), "host"),
+        if job.left_out.len() == 1 {
+            "it"
+        } else {
+            "they"
+        },
+        if job.left_out.len() == 1 { "s" } else { "" },
+        job.action,
+        if more > 0 {
+            format!(" ({}, and {more} more)", shown.join(", "))
+        } else {
+            format!(" ({})", shown.join(", "))
+        }
+    ))
 }
 
 /// How a release's signature reads in tables: "signed by NAME" only for a signature the

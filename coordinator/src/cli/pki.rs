@@ -41,6 +41,7 @@ pub enum CertKind {
 pub enum CertCommand {
     /// Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600).
     Issue {
+        /// What the certificate is for: server, agent or operator.
         kind: CertKind,
         /// Agent id, operator name or server name.
         name: String,
@@ -83,29 +84,34 @@ pub fn run_cert(command: CertCommand, output: OutputFormat) -> anyhow::Result<()
         days,
         force,
     } = command;
+    // Every mistake in how it was called is a usage error (exit 2).
+    let usage = |err: String| super::UsageError(err);
     let identity = match kind {
-        CertKind::Agent => Identity::Agent(AgentId::new(&name)?),
+        CertKind::Agent => Identity::Agent(AgentId::new(&name).map_err(|e| usage(e.to_string()))?),
         CertKind::Operator => {
-            validate_name(&name)?;
+            validate_name(&name).map_err(|e| usage(e.to_string()))?;
             let role: Role = role
                 .as_deref()
-                .context("an operator certificate needs --role viewer|operator|admin")?
-                .parse()?;
+                .ok_or_else(|| {
+                    usage("an operator certificate needs --role viewer|operator|admin".into())
+                })?
+                .parse()
+                .map_err(|e: convoy_proto::identity::IdentityError| usage(e.to_string()))?;
             Identity::Operator {
                 name: name.clone(),
                 role,
             }
         }
         CertKind::Server => {
-            validate_name(&name)?;
+            validate_name(&name).map_err(|e| usage(e.to_string()))?;
             Identity::Server(name.clone())
         }
     };
     if kind != CertKind::Operator && role.is_some() {
-        anyhow::bail!("--role applies to operator certificates only");
+        return Err(usage("--role applies to operator certificates only".into()).into());
     }
     if kind != CertKind::Server && !san.is_empty() {
-        anyhow::bail!("--san applies to server certificates only");
+        return Err(usage("--san applies to server certificates only".into()).into());
     }
     let sans = if kind == CertKind::Server && san.is_empty() {
         vec![name.clone()]

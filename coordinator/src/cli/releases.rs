@@ -33,27 +33,40 @@ pub enum ReleaseCommand {
     },
     /// Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed.
     Push {
+        /// The app.
         app: String,
+        /// The release's version.
         #[arg(id = "release_version", value_name = "VERSION")]
         version: String,
+        /// The artifact file (tar.gz or tar.zst).
         artifact: PathBuf,
         /// Private key from `convoy release keygen` to sign with.
         #[arg(long)]
         sign_key: Option<PathBuf>,
     },
     /// Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at.
-    List { app: Option<String> },
+    List {
+        /// Only this app's releases.
+        app: Option<String>,
+    },
     /// Which hosts run which version of APP, healthy or not.
     Status {
+        /// The app.
         app: String,
+        /// Label selector for the hosts shown ('id=web-1' names a host).
         #[arg(long, short = 's', default_value = "")]
         selector: String,
+        /// Only these hosts, by agent id: comma-separated or repeated.
+        #[arg(long = "host", value_name = "ID", value_delimiter = ',')]
+        hosts: Vec<String>,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
+    /// The app.
     pub app: String,
+    /// The version to deploy (pushed with `convoy release push`).
     #[arg(id = "release_version", value_name = "VERSION")]
     pub version: String,
     #[command(flatten)]
@@ -62,6 +75,7 @@ pub struct DeployArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
+    /// The app.
     pub app: String,
     /// A kept release to return to (default: each host's previous one).
     #[arg(long)]
@@ -124,7 +138,14 @@ pub async fn run(
             sign_key,
         } => push(app, version, artifact, sign_key, connect, format).await,
         ReleaseCommand::List { app } => list(app.unwrap_or_default(), connect, format).await,
-        ReleaseCommand::Status { app, selector } => status(app, selector, connect, format).await,
+        ReleaseCommand::Status {
+            app,
+            selector,
+            hosts,
+        } => {
+            let selector = crate::selector::with_hosts(&selector, &hosts).map_err(UsageError)?;
+            status(app, selector, connect, format).await
+        }
     }
 }
 
@@ -365,6 +386,10 @@ async fn status(
         .iter()
         .map(|(v, n)| format!("{}: {n}", if v.is_empty() { "(none)" } else { v }))
         .collect();
-    out!("{app} on {} host(s): {}", hosts.len(), summary.join(", "));
+    out!(
+        "{app} on {}: {}",
+        super::output::count(hosts.len(), "host"),
+        summary.join(", ")
+    );
     Ok(())
 }

@@ -32,27 +32,57 @@ pub enum RolloutCommand {
     },
     /// One rollout: waves, hosts per wave with state, gates, failures against the budget,
     /// and what it waits for.
-    Status { id: String },
-    /// Live progress per wave until the rollout ends; exits 0 only if it succeeded.
-    Watch { id: String },
+    Status {
+        /// The rollout id.
+        id: String,
+    },
+    /// Live progress per wave until the rollout ends; exits 0 only if it succeeded, 3 if it
+    /// stops to wait for an operator (paused or awaiting promotion).
+    Watch {
+        /// The rollout id.
+        id: String,
+        /// Keep following through pauses and the wait for promotion, until it ends.
+        #[arg(long)]
+        wait_through_pauses: bool,
+    },
     /// Start no new hosts; those in flight finish.
-    Pause { id: String },
+    Pause {
+        /// The rollout id.
+        id: String,
+    },
     /// Continue a paused rollout (after a failure pause, the failures so far are accepted).
-    Resume { id: String },
+    Resume {
+        /// The rollout id.
+        id: String,
+    },
     /// Let a rollout go on past its canary wave.
-    Promote { id: String },
+    Promote {
+        /// The rollout id.
+        id: String,
+    },
     /// Stop for good: no new hosts, nothing reverted. Always wins.
-    Abort { id: String },
-    /// Return every host the rollout moved to its previous version, in waves.
+    Abort {
+        /// The rollout id.
+        id: String,
+    },
+    /// Return every host the rollout moved to its previous version, in waves. Works from
+    /// any state but rolling_back/rolled_back, including aborted and failed.
     Rollback {
+        /// The rollout id.
         id: String,
         /// Block until the rollback ends; exit 0 only if it rolled back cleanly.
         #[arg(long)]
         wait: bool,
+        /// Roll back a succeeded rollout even though newer rollouts of the app came after
+        /// it (without it, the refusal says what the rollback would do).
+        #[arg(long)]
+        force: bool,
     },
     /// Past rollouts of an app and their outcome.
     History {
+        /// The app.
         app: String,
+        /// At most this many, newest first.
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
@@ -60,23 +90,29 @@ pub enum RolloutCommand {
 
 #[derive(Debug, Args)]
 pub struct StartArgs {
+    /// The app.
     pub app: String,
+    /// The version to roll out (pushed with `convoy release push`).
     #[arg(id = "release_version", value_name = "VERSION")]
     pub version: String,
-    /// Label selector for the target hosts, e.g. 'role=web'.
+    /// Label selector for the target hosts, e.g. 'role=web' ('id=web-1' names a host).
     #[arg(long, short = 's', default_value = "")]
     pub selector: String,
+    /// Only these hosts, by agent id: comma-separated or repeated; combines with
+    /// --selector (both must match).
+    #[arg(long = "host", value_name = "ID", value_delimiter = ',')]
+    pub hosts: Vec<String>,
     /// The first wave: N hosts or P% (default 1).
     #[arg(long)]
     pub canary: Option<String>,
     /// Hosts per later wave: N or P% (default 10%). Also the size of rollback waves.
-    #[arg(long)]
+    #[arg(long, visible_alias = "concurrency")]
     pub batch: Option<String>,
     /// A ramp of cumulative shares instead of canary and batch, e.g. 1,10%,50%,100%.
     #[arg(long, conflicts_with = "canary")]
     pub steps: Option<String>,
     /// Failed hosts tolerated over the whole rollout: N or P% (default 0).
-    #[arg(long)]
+    #[arg(long, visible_alias = "max-errors")]
     pub max_failures: Option<String>,
     /// How long each finished wave must stay healthy, within its gates, before the next.
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
@@ -101,7 +137,12 @@ pub struct StartArgs {
     #[arg(long, default_value = "wait", value_parser = ["wait", "skip"])]
     pub offline: String,
     /// How long to wait for an offline host before counting it unreachable.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(
+        long,
+        default_value = "10m",
+        value_parser = humantime::parse_duration,
+        visible_alias = "delivery-timeout"
+    )]
     pub offline_timeout: Duration,
     /// Hosts skipped or unreachable that come back within this long after the rollout
     /// succeeded still get the version.
@@ -110,9 +151,14 @@ pub struct StartArgs {
     /// Print the plan (waves and their hosts) and start nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Block until the rollout ends; exit 0 only if it succeeded.
+    /// Block until the rollout ends; exit 0 only if it succeeded, 3 if it stops to wait
+    /// for an operator (paused, or awaiting promotion).
     #[arg(long)]
     pub wait: bool,
+    /// With --wait: keep waiting through pauses and the wait for promotion, until the
+    /// rollout ends.
+    #[arg(long, requires = "wait")]
+    pub wait_through_pauses: bool,
     /// Idempotency key: repeating a start with the same key returns the first rollout.
     #[arg(long, default_value = "")]
     pub request_id: String,
@@ -166,8 +212,11 @@ pub async fn run(
             let view = get(&id, connect).await?;
             render::print_view(&view, format)
         }
-        RolloutCommand::Watch { id } => {
-            let view = watch::watch(&id, connect, format).await?;
+        RolloutCommand::Watch {
+            id,
+            wait_through_pauses,
+        } => {
+            let view = watch::watch(&id, connect, format, wait_through_pauses).await?;
             render::print_view(&view, format)?;
             expect(&view, "succeeded")
         }
@@ -183,13 +232,20 @@ pub async fn run(
         RolloutCommand::Abort { id } => {
             control(&id, RolloutControl::Abort, false, connect, format).await
         }
-        RolloutCommand::Rollback { id, wait } => {
-            control(&id, RolloutControl::Rollback, wait, connect, format).await
+        RolloutCommand::Rollback { id, wait, force } => {
+            control_with(&id, RolloutControl::Rollback, wait, force, connect, format).await
         }
     }
 }
 
 fn expect(view: &RolloutView, state: &str) -> anyhow::Result<()> {
+    if watch::needs_operator(view) {
+        return Err(crate::cli::NeedsOperator(format!(
+            "rollout {} is {}: {}; it needs an operator (convoy rollout resume|promote|abort|rollback {})",
+            view.id, view.state, view.waiting_for, view.id
+        ))
+        .into());
+    }
     if view.state == state {
         Ok(())
     } else {
@@ -202,7 +258,8 @@ fn expect(view: &RolloutView, state: &str) -> anyhow::Result<()> {
 }
 
 async fn start(args: StartArgs, connect: &ConnectArgs, format: OutputFormat) -> anyhow::Result<()> {
-    let spec = args.spec();
+    let mut spec = args.spec();
+    spec.selector = crate::selector::with_hosts(&spec.selector, &args.hosts).map_err(UsageError)?;
     // Checked here too, so a typo is a usage error before anything is contacted.
     parse_spec(&spec).map_err(|err| UsageError(err.to_string()))?;
     Selector::parse(&spec.selector).map_err(|err| UsageError(err.render()))?;
@@ -240,7 +297,7 @@ async fn start(args: StartArgs, connect: &ConnectArgs, format: OutputFormat) -> 
         }
         eprintln!("rollout {} started", started.id);
     }
-    let view = watch::watch(&started.id, connect, format).await?;
+    let view = watch::watch(&started.id, connect, format, args.wait_through_pauses).await?;
     render::print_view(&view, format)?;
     expect(&view, "succeeded")
 }
@@ -281,17 +338,29 @@ async fn control(
     connect: &ConnectArgs,
     format: OutputFormat,
 ) -> anyhow::Result<()> {
+    control_with(id, control, wait, false, connect, format).await
+}
+
+async fn control_with(
+    id: &str,
+    control: RolloutControl,
+    wait: bool,
+    force: bool,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
     let mut client = rollouts(connect).await?;
     let view = client
         .control_rollout(ControlRolloutRequest {
             id: id.to_string(),
             control: control.into(),
+            force,
         })
         .await
         .map_err(|status| rpc_error(&connect.addr, status))?
         .into_inner();
     if wait {
-        let view = watch::watch(id, connect, format).await?;
+        let view = watch::watch(id, connect, format, false).await?;
         render::print_view(&view, format)?;
         return expect(&view, "rolled_back");
     }

@@ -33,6 +33,7 @@ pub fn command_message(record: &CommandRecord) -> CoordinatorMessage {
                     (None, None, Some(drill)) => command::Action::Drill(drill.clone()),
                     (None, None, None) => command::Action::Run(RunAction {
                         name: record.action.clone(),
+                        params: record.params.clone(),
                     }),
                 },
             }),
@@ -154,32 +155,29 @@ impl Dispatcher {
         let job_id = command.job_id.clone();
         let mut publish = Vec::new();
         if let Some(command_event::Body::Output(chunk)) = &event.body {
-            let room = command
-                .output_cap_bytes
-                .saturating_sub(command.output_stored_bytes);
-            let keep = chunk
-                .data
-                .len()
-                .min(usize::try_from(room).unwrap_or(usize::MAX));
-            if keep > 0 {
-                self.store.put_output(
-                    &command.id,
-                    command.output_stored_bytes,
-                    &chunk.data[..keep],
-                )?;
-                command.output_stored_bytes += keep as u64;
-            }
-            if keep < chunk.data.len() {
+            // Head and tail are kept (half the cap each); the middle of a long output is
+            // dropped, counted, and shown as a gap.
+            let at = if chunk.offset > 0 {
+                chunk.offset
+            } else {
+                command.output_bytes
+            };
+            command.output_stored_bytes =
+                self.store
+                    .append_output(&command.id, at, &chunk.data, command.output_cap_bytes)?;
+            command.output_bytes = command
+                .output_bytes
+                .max(at.saturating_add(chunk.data.len() as u64));
+            if command.output_bytes > command.output_stored_bytes {
                 command.output_truncated = true;
             }
-            command.output_bytes += chunk.data.len() as u64;
             publish.push(JobEvent {
                 body: Some(job_event::Body::Output(HostOutput {
                     host: host.clone(),
                     stream: OutputStream::try_from(chunk.stream)
                         .unwrap_or(OutputStream::Stdout)
                         .into(),
-                    data: chunk.data[..keep].to_vec(),
+                    data: chunk.data.clone(),
                 })),
             });
         }

@@ -96,8 +96,9 @@ impl Dispatcher {
                             command.finished_unix_ms = now;
                             command.message = match reason {
                                 Skip::ErrorBudget => format!(
-                                    "not started: more than {} host(s) failed (--max-errors {})",
-                                    job.record.max_errors_limit, job.record.max_errors
+                                    "not started: more than {} failed (--max-errors {})",
+                                    super::admit::hosts(job.record.max_errors_limit as usize),
+                                    job.record.max_errors
                                 ),
                                 Skip::JobCancelled => "not started: job cancelled".to_string(),
                             };

@@ -38,6 +38,7 @@ fn join(
 
 fn request(action: &str, selector: &str, concurrency: &str) -> JobRequest {
     JobRequest {
+        params: Default::default(),
         action: action.into(),
         selector: selector.into(),
         concurrency: concurrency.into(),
@@ -75,7 +76,7 @@ async fn bad_requests_change_nothing() {
         (request("noop", "role=db", ""), "no agents match"),
         (
             request("rm-rf", "", ""),
-            "unknown action \"rm-rf\": none of the 1 matching host(s) allows it (they allow: noop)",
+            "unknown action \"rm-rf\": none of the 1 matching host allows it (they allow: noop)",
         ),
         (request("Bad Action", "", ""), "invalid action name"),
         (request("noop", "role in (a", ""), "invalid selector"),
@@ -163,6 +164,7 @@ async fn concurrency_releases_one_host_at_a_time_and_events_complete_the_job() {
     let output = OutputChunk {
         stream: 1,
         data: b"hello\n".to_vec(),
+        offset: 0,
     };
     dispatcher
         .on_event("web-1", &event(&id, 3, command_event::Body::Output(output)))
@@ -204,6 +206,7 @@ async fn output_over_the_cap_is_cut_and_marked() {
         let output = OutputChunk {
             stream: 1,
             data: chunk.to_vec(),
+            offset: 0,
         };
         dispatcher
             .on_event(
@@ -212,10 +215,24 @@ async fn output_over_the_cap_is_cut_and_marked() {
             )
             .unwrap();
     }
+    // Head and tail, half the cap each; the middle is dropped and counted.
     let out = dispatcher.command_output(&job.id, "web-1").unwrap();
-    assert_eq!(out.data, b"0123456789");
+    assert_eq!(out.data, b"01234bcdef");
     assert!(out.output_truncated);
     assert_eq!(out.output_bytes, 16);
+    assert_eq!((out.dropped_at, out.dropped_bytes), (5, 6));
+    // Paged: any page size reads the same bytes.
+    let mut paged = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = dispatcher.output_page(&job.id, "web-1", offset, 3).unwrap();
+        paged.extend_from_slice(&page.data);
+        offset = page.next_offset;
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(paged, b"01234bcdef");
 }
 
 #[tokio::test]

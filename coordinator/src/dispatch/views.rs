@@ -6,6 +6,7 @@ use convoy_proto::v1::{
 };
 
 use super::{DispatchError, Dispatcher, plan};
+use crate::store::jobs::JobCursor;
 
 /// Output tail per host in `GetJob` unless asked otherwise.
 pub const DEFAULT_TAIL_BYTES: usize = 4096;
@@ -60,6 +61,51 @@ pub fn job(record: &JobRecord, commands: &[CommandRecord], hosts: Vec<HostComman
         delivery_timeout_ms: record.delivery_timeout_ms,
         counts: Some(counts(commands)),
         hosts,
+        left_out: record.left_out.clone(),
+        params: record.params.clone(),
+        cordoned: record.cordoned.clone(),
+    }
+}
+
+/// Jobs looked at per page of a filtered list, at most (the next page goes on from there).
+const LIST_SCAN: usize = 10_000;
+
+/// What `convoy jobs` filters on; empty fields keep everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    pub since_unix_ms: i64,
+    /// running, succeeded, failed, cancelled.
+    pub state: String,
+    pub action: String,
+    pub host: String,
+}
+
+impl JobFilter {
+    pub fn keeps(&self, record: &JobRecord) -> bool {
+        let state_ok = self.state.is_empty() || state_name(record.state) == self.state;
+        let action_ok = self.action.is_empty()
+            || record.action == self.action
+            || record
+                .action
+                .strip_prefix(self.action.as_str())
+                .is_some_and(|rest| rest.starts_with(' '));
+        let host_ok = self.host.is_empty()
+            || record.command_ids.iter().any(|id| {
+                id.rsplit_once('/')
+                    .is_some_and(|(_, host)| host == self.host)
+            });
+        record.created_unix_ms >= self.since_unix_ms && state_ok && action_ok && host_ok
+    }
+}
+
+/// The one spelling of a job state that clients and filters use.
+pub fn state_name(state: i32) -> &'static str {
+    match convoy_proto::v1::JobState::try_from(state) {
+        Ok(convoy_proto::v1::JobState::Running) => "running",
+        Ok(convoy_proto::v1::JobState::Succeeded) => "succeeded",
+        Ok(convoy_proto::v1::JobState::Failed) => "failed",
+        Ok(convoy_proto::v1::JobState::Cancelled) => "cancelled",
+        _ => "unknown",
     }
 }
 
@@ -97,18 +143,51 @@ impl Dispatcher {
         Ok(job(&record, &commands, hosts))
     }
 
-    /// Recent jobs with counts, newest first.
+    /// Recent jobs with counts, newest first by creation time.
     pub fn recent_jobs(&self, limit: usize) -> Result<Vec<Job>, DispatchError> {
-        let mut jobs = Vec::new();
-        for record in self.store.recent_jobs(limit)? {
+        Ok(self.list_jobs(&JobFilter::default(), limit, None)?.0)
+    }
+
+    /// One page of jobs matching `filter`, newest first by creation time, and the token of
+    /// the next page when more may match.
+    pub fn list_jobs(
+        &self,
+        filter: &JobFilter,
+        limit: usize,
+        page_token: Option<&str>,
+    ) -> Result<(Vec<Job>, Option<String>), DispatchError> {
+        let after = match page_token.filter(|t| !t.is_empty()) {
+            Some(token) => Some(
+                JobCursor::parse(token).ok_or_else(|| DispatchError::BadPageToken(token.into()))?,
+            ),
+            None => None,
+        };
+        let (records, next) = self
+            .store
+            .jobs_page(after.as_ref(), limit, LIST_SCAN, |r| filter.keeps(r))?;
+        let mut jobs = Vec::with_capacity(records.len());
+        for record in records {
             let (record, commands) = self.snapshot(&record.id)?;
             jobs.push(job(&record, &commands, Vec::new()));
         }
-        Ok(jobs)
+        Ok((jobs, next.map(|c| c.token())))
     }
 
-    /// One host's whole stored output for a job.
+    /// One host's whole stored output for a job (tests and small outputs; the API pages).
     pub fn command_output(&self, job_id: &str, host: &str) -> Result<CommandOutput, DispatchError> {
+        let mut all = self.output_page(job_id, host, 0, usize::MAX)?;
+        all.more = false;
+        Ok(all)
+    }
+
+    /// One page of one host's stored output for a job.
+    pub fn output_page(
+        &self,
+        job_id: &str,
+        host: &str,
+        offset: u64,
+        max: usize,
+    ) -> Result<CommandOutput, DispatchError> {
         let (_, commands) = self.snapshot(job_id)?;
         let command = commands
             .iter()
@@ -117,11 +196,21 @@ impl Dispatcher {
                 job: job_id.to_string(),
                 host: host.to_string(),
             })?;
+        let page = self.store.output_page(&command.id, offset, max)?;
+        let next_offset = offset.min(page.stored) + page.data.len() as u64;
+        let state = CommandState::try_from(command.state).unwrap_or(CommandState::Pending);
         Ok(CommandOutput {
             host: host.to_string(),
-            data: self.store.output(&command.id)?,
+            data: page.data,
             output_bytes: command.output_bytes,
             output_truncated: command.output_truncated,
+            offset,
+            next_offset,
+            more: next_offset < page.stored,
+            stored_bytes: page.stored,
+            dropped_at: page.gap.map_or(0, |(at, _)| at),
+            dropped_bytes: page.gap.map_or(0, |(_, n)| n),
+            running: !plan::is_terminal(state),
         })
     }
 }

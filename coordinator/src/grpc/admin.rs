@@ -11,11 +11,12 @@ use std::time::Duration;
 use convoy_proto::identity::Role;
 use convoy_proto::v1::admin_server::Admin;
 use convoy_proto::v1::{
-    AgentDetail, CancelJobRequest, CommandOutput, GetAgentRequest, GetCommandOutputRequest,
-    GetJobRequest, HostRelease, Job, JobEvent, JobState, ListAgentsRequest, ListAgentsResponse,
-    ListAuditRequest, ListAuditResponse, ListJobsRequest, ListJobsResponse, ListReleasesRequest,
-    ListReleasesResponse, PushReleaseChunk, Release, ReleaseMeta, ReleaseStatusRequest,
-    ReleaseStatusResponse, StartJobRequest, WatchJobRequest, WhoAmIRequest, WhoAmIResponse,
+    AgentDetail, AgentSummary, CancelJobRequest, CommandOutput, CordonAgentRequest,
+    GetAgentRequest, GetCommandOutputRequest, GetJobRequest, HostRelease, Job, JobEvent, JobState,
+    ListAgentsRequest, ListAgentsResponse, ListAuditRequest, ListAuditResponse, ListJobsRequest,
+    ListJobsResponse, ListReleasesRequest, ListReleasesResponse, PushReleaseChunk, Release,
+    ReleaseMeta, ReleaseStatusRequest, ReleaseStatusResponse, RemoveAgentRequest,
+    RemoveAgentResponse, StartJobRequest, WatchJobRequest, WhoAmIRequest, WhoAmIResponse,
     job_event, push_release_chunk,
 };
 use tokio_stream::Stream;
@@ -69,6 +70,15 @@ impl AdminService {
     }
 }
 
+fn lifecycle_status(err: crate::registry::lifecycle::LifecycleError) -> Status {
+    use crate::registry::lifecycle::LifecycleError as E;
+    match err {
+        E::NotFound(_) => Status::not_found(err.to_string()),
+        E::Online(_) => Status::failed_precondition(err.to_string()),
+        E::Store(store) => store.into(),
+    }
+}
+
 impl From<DispatchError> for Status {
     fn from(err: DispatchError) -> Self {
         match err {
@@ -77,12 +87,17 @@ impl From<DispatchError> for Status {
             DispatchError::NoJob(_) | DispatchError::NoHost { .. } => {
                 Status::not_found(err.to_string())
             }
+            DispatchError::RequestIdReused { .. } => Status::already_exists(err.to_string()),
             other => Status::invalid_argument(other.to_string()),
         }
     }
 }
 
 type JobEventStream = Pin<Box<dyn Stream<Item = Result<JobEvent, Status>> + Send>>;
+
+/// A page of `GetCommandOutput` by default, and at most: well under the message caps.
+const OUTPUT_PAGE_BYTES: usize = 1024 * 1024;
+const MAX_OUTPUT_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// One page of `ListAudit` holds at most this many bytes of entries (well under the
 /// message cap, so a page always fits however large its entries are).
@@ -112,10 +127,90 @@ impl Admin for AdminService {
         super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let id = &request.get_ref().id;
-        self.registry
+        let mut detail = self
+            .registry
             .get(id)
-            .map(Response::new)
-            .ok_or_else(|| Status::not_found(format!("no agent {id:?} in the inventory")))
+            .ok_or_else(|| Status::not_found(format!("no agent {id:?} in the inventory")))?;
+        detail.inflight_commands = u32::try_from(
+            self.dispatcher
+                .store()
+                .inflight_for(id)
+                .map_err(Status::from)?
+                .len(),
+        )
+        .unwrap_or(u32::MAX);
+        Ok(Response::new(detail))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn cordon_agent(
+        &self,
+        request: Request<CordonAgentRequest>,
+    ) -> Result<Response<AgentSummary>, Status> {
+        super::limits::check(request.get_ref())?;
+        let body = request.get_ref().clone();
+        let verb = if body.cordoned { "cordon" } else { "uncordon" };
+        let registry = self.registry.clone();
+        let summary = self
+            .audited(
+                &request,
+                "CordonAgent",
+                format!("{verb} {}", body.id),
+                |caller| async move {
+                    let shown = registry
+                        .set_cordoned(&body.id, body.cordoned, &caller.name)
+                        .map_err(lifecycle_status)?;
+                    tracing::info!(agent = %body.id, by = %caller.name, verb, "agent lifecycle");
+                    Ok((shown, format!("{} {verb}ed", body.id)))
+                },
+            )
+            .await?;
+        Ok(Response::new(summary))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn remove_agent(
+        &self,
+        request: Request<RemoveAgentRequest>,
+    ) -> Result<Response<RemoveAgentResponse>, Status> {
+        super::limits::check(request.get_ref())?;
+        let body = request.get_ref().clone();
+        let registry = self.registry.clone();
+        let summary = format!(
+            "remove {}{}",
+            body.id,
+            if body.force { " --force" } else { "" }
+        );
+        let response = self
+            .audited(&request, "RemoveAgent", summary, |caller| async move {
+                if caller.role < Role::Admin {
+                    return Err(Status::permission_denied(
+                        "removing an agent needs the admin role",
+                    ));
+                }
+                let was_online = registry
+                    .remove(&body.id, body.force)
+                    .map_err(lifecycle_status)?;
+                tracing::info!(agent = %body.id, by = %caller.name, was_online, "agent removed");
+                let outcome = format!(
+                    "{} removed{}",
+                    body.id,
+                    if was_online {
+                        " (its session was ended)"
+                    } else {
+                        ""
+                    }
+                );
+                Ok((
+                    RemoveAgentResponse {
+                        id: body.id,
+                        was_online,
+                    },
+                    outcome,
+                ))
+            })
+            .await?;
+        Ok(Response::new(response))
     }
 
     async fn who_am_i(
@@ -139,7 +234,12 @@ impl Admin for AdminService {
             (None, Some(r)) => format!("rollback={} {}", r.app, r.version)
                 .trim_end()
                 .to_string(),
-            (None, None) => format!("action={}", body.action),
+            (None, None) if body.params.is_empty() => format!("action={}", body.action),
+            (None, None) => format!(
+                "action={} params={}",
+                body.action,
+                crate::dispatch::admit::render_params(&body.params)
+            ),
         };
         let summary = format!(
             "{} selector={:?} concurrency={} max_errors={}",
@@ -160,6 +260,7 @@ impl Admin for AdminService {
         let job = self
             .audited(&request, "StartJob", summary, |caller| async move {
                 let job_request = JobRequest {
+                    params: body.params,
                     action: body.action,
                     selector: body.selector,
                     concurrency: body.concurrency,
@@ -172,7 +273,11 @@ impl Admin for AdminService {
                     backup: None,
                 };
                 let record = dispatcher.start_job(&caller.name, &job_request).await?;
-                let outcome = format!("job {} on {} host(s)", record.id, record.command_ids.len());
+                let outcome = format!(
+                    "job {} on {}",
+                    record.id,
+                    crate::dispatch::admit::hosts(record.command_ids.len())
+                );
                 Ok((record.id, outcome))
             })
             .await?;
@@ -185,12 +290,29 @@ impl Admin for AdminService {
     ) -> Result<Response<ListJobsResponse>, Status> {
         super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
-        let limit = match request.get_ref().limit {
+        let body = request.get_ref();
+        let limit = match body.limit {
             0 => 20,
             n => n.min(1000) as usize,
         };
+        if !matches!(
+            body.state.as_str(),
+            "" | "running" | "succeeded" | "failed" | "cancelled"
+        ) {
+            return Err(DispatchError::BadJobState(body.state.clone()).into());
+        }
+        let filter = crate::dispatch::views::JobFilter {
+            since_unix_ms: body.since_unix_ms,
+            state: body.state.clone(),
+            action: body.action.clone(),
+            host: body.host.clone(),
+        };
+        let (jobs, next) = self
+            .dispatcher
+            .list_jobs(&filter, limit, Some(&body.page_token))?;
         Ok(Response::new(ListJobsResponse {
-            jobs: self.dispatcher.recent_jobs(limit)?,
+            jobs,
+            next_page_token: next.unwrap_or_default(),
         }))
     }
 
@@ -213,9 +335,16 @@ impl Admin for AdminService {
         super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let body = request.get_ref();
-        Ok(Response::new(
-            self.dispatcher.command_output(&body.job_id, &body.host)?,
-        ))
+        let max = match body.max_bytes {
+            0 => OUTPUT_PAGE_BYTES,
+            n => (n as usize).min(MAX_OUTPUT_PAGE_BYTES),
+        };
+        Ok(Response::new(self.dispatcher.output_page(
+            &body.job_id,
+            &body.host,
+            body.offset,
+            max,
+        )?))
     }
 
     #[tracing::instrument(skip_all)]
@@ -407,7 +536,19 @@ impl Admin for AdminService {
                     previous: app.previous.clone(),
                 })
             })
-            .collect();
+            .collect::<Vec<_>>();
+        if hosts.is_empty() {
+            return Err(Status::not_found(format!(
+                "no host{} allows app {:?}: an unknown app, or none of its hosts has [apps.{}]",
+                if body.selector.is_empty() {
+                    String::new()
+                } else {
+                    " matching the selector".to_string()
+                },
+                body.app,
+                body.app
+            )));
+        }
         Ok(Response::new(ReleaseStatusResponse { hosts }))
     }
 

@@ -78,6 +78,7 @@ async fn launch(
     work: BackupWork,
 ) -> Result<(String, String), Status> {
     let job_request = JobRequest {
+        params: Default::default(),
         action: String::new(),
         selector: options.selector,
         concurrency: options.concurrency,
@@ -90,7 +91,11 @@ async fn launch(
         backup: Some(work),
     };
     let record = dispatcher.start_job(&caller.name, &job_request).await?;
-    let outcome = format!("job {} on {} host(s)", record.id, record.command_ids.len());
+    let outcome = format!(
+        "job {} on {}",
+        record.id,
+        crate::dispatch::admit::hosts(record.command_ids.len())
+    );
     Ok((record.id, outcome))
 }
 

@@ -7,12 +7,13 @@
 //! type must be added to compile in a handler that calls [`check`].
 
 use convoy_proto::v1::{
-    AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, DeploySpec, DrillBackupsRequest,
-    GetAgentRequest, GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions,
-    ListAgentsRequest, ListAuditRequest, ListBackupsRequest, ListJobsRequest, ListReleasesRequest,
-    ListRolloutsRequest, ListSchedulesRequest, ReleaseMeta, ReleaseStatusRequest,
-    RemoveScheduleRequest, RestoreBackupRequest, RollbackSpec, RolloutSpec, RunBackupRequest,
-    StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
+    AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest, DeploySpec,
+    DrillBackupsRequest, GetAgentRequest, GetCommandOutputRequest, GetJobRequest,
+    GetRolloutRequest, JobOptions, ListAgentsRequest, ListAuditRequest, ListBackupsRequest,
+    ListJobsRequest, ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest, ReleaseMeta,
+    ReleaseStatusRequest, RemoveAgentRequest, RemoveScheduleRequest, RestoreBackupRequest,
+    RollbackSpec, RolloutSpec, RunBackupRequest, StartJobRequest, StartRolloutRequest,
+    VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
 };
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
@@ -30,6 +31,12 @@ pub const PATH: usize = 4096;
 pub const TEXT: usize = 1024;
 /// Gates of one rollout.
 pub const MAX_GATES: usize = 64;
+/// Parameters of one job (`--param`), each key and value capped below.
+pub const MAX_PARAMS: usize = 16;
+/// A parameter's name.
+pub const PARAM_KEY: usize = 32;
+/// A parameter's value (the agent refuses longer ones too).
+pub const PARAM_VALUE: usize = 1024;
 
 /// A request whose free-text fields are within their caps.
 pub trait Bounded {
@@ -68,16 +75,14 @@ macro_rules! bounded {
 
 bounded! {
     WhoAmIRequest {}
-    ListJobsRequest {}
+    ListJobsRequest { state: TEXT, action: TEXT, host: TEXT, page_token: TEXT }
     ListSchedulesRequest {}
     ListAgentsRequest { selector: SELECTOR }
     GetAgentRequest { id: TEXT }
+    CordonAgentRequest { id: TEXT }
+    RemoveAgentRequest { id: TEXT }
     DeploySpec { app: TEXT, version: TEXT }
     RollbackSpec { app: TEXT, version: TEXT }
-    StartJobRequest {
-        action: TEXT, selector: SELECTOR, concurrency: TEXT, max_errors: TEXT,
-        request_id: TEXT; deploy, rollback
-    }
     GetJobRequest { id: TEXT }
     GetCommandOutputRequest { job_id: TEXT, host: TEXT }
     CancelJobRequest { id: TEXT }
@@ -118,6 +123,37 @@ impl Bounded for QueryMetricsRequest {
         self.series
             .iter()
             .try_for_each(|series| cap("series", series, TEXT))
+    }
+}
+
+impl Bounded for StartJobRequest {
+    fn check_sizes(&self) -> Result<(), Status> {
+        for (field, value, max) in [
+            ("action", &self.action, TEXT),
+            ("selector", &self.selector, SELECTOR),
+            ("concurrency", &self.concurrency, TEXT),
+            ("max_errors", &self.max_errors, TEXT),
+            ("request_id", &self.request_id, TEXT),
+        ] {
+            cap(field, value, max)?;
+        }
+        if let Some(deploy) = &self.deploy {
+            deploy.check_sizes()?;
+        }
+        if let Some(rollback) = &self.rollback {
+            rollback.check_sizes()?;
+        }
+        if self.params.len() > MAX_PARAMS {
+            return Err(Status::invalid_argument(format!(
+                "{} params; at most {MAX_PARAMS} are allowed",
+                self.params.len()
+            )));
+        }
+        for (key, value) in &self.params {
+            cap("param name", key, PARAM_KEY)?;
+            cap("param value", value, PARAM_VALUE)?;
+        }
+        Ok(())
     }
 }
 
@@ -188,6 +224,31 @@ mod tests {
             }),
         };
         assert!(check(&nested).is_err());
+        // Job parameters: bounded in number, each key and value capped.
+        let params = |n: usize, key: usize, value: usize| StartJobRequest {
+            action: "restart".into(),
+            params: (0..n)
+                .map(|i| (format!("{i}{}", "k".repeat(key)), "v".repeat(value)))
+                .collect(),
+            ..Default::default()
+        };
+        assert!(check(&params(MAX_PARAMS, 8, PARAM_VALUE)).is_ok());
+        for (request, word) in [
+            (params(MAX_PARAMS + 1, 1, 1), "params"),
+            (params(1, PARAM_KEY, 1), "param name"),
+            (params(1, 1, PARAM_VALUE + 1), "param value"),
+        ] {
+            let status = check(&request).unwrap_err();
+            assert!(status.message().contains(word), "{}", status.message());
+        }
+        let deploy = StartJobRequest {
+            deploy: Some(DeploySpec {
+                app: "x".repeat(TEXT + 1),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(check(&deploy).is_err());
         let gates = StartRolloutRequest {
             spec: Some(RolloutSpec {
                 gates: vec!["cpu<90".into(); MAX_GATES + 1],

@@ -161,7 +161,9 @@ impl RolloutsRpc for RolloutService {
             "ControlRollout",
             format!("{} {}", control.as_str(), body.id),
             |operator| async move {
-                let view = rollouts.control(&body.id, control, &operator.name).await?;
+                let view = rollouts
+                    .control(&body.id, control, &operator.name, body.force)
+                    .await?;
                 let outcome = format!("{} is {}", view.id, view.state);
                 Ok((view, outcome))
             },

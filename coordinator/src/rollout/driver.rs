@@ -122,6 +122,7 @@ enum Request {
     Control {
         id: String,
         control: Control,
+        force: bool,
         by: String,
         reply: Reply<RolloutView>,
     },
@@ -182,10 +183,12 @@ impl Rollouts {
     ) -> Result<Arc<Rollouts>, RolloutError> {
         let (finished_tx, finished) = mpsc::unbounded_channel();
         let (presence_tx, presence) = mpsc::unbounded_channel();
+        let (removals_tx, removals) = mpsc::unbounded_channel();
         // Listen before reading the store: a command finishing in between is then seen
         // twice (harmless) rather than never.
         dispatcher.on_finished(finished_tx);
         registry.on_presence(presence_tx);
+        registry.on_removal(removals_tx);
         let (changes, _) = broadcast::channel(1024);
         let mut driver = Driver {
             store: store.clone(),
@@ -200,7 +203,7 @@ impl Rollouts {
         driver.load_all()?;
         driver.commit(Vec::new()).await;
         let (requests, requests_rx) = mpsc::channel(256);
-        tracker.spawn(driver.run(requests_rx, finished, presence, shutdown));
+        tracker.spawn(driver.run(requests_rx, finished, presence, removals, shutdown));
         Ok(Arc::new(Rollouts {
             requests,
             changes,
@@ -239,10 +242,12 @@ impl Rollouts {
         id: &str,
         control: Control,
         by: &str,
+        force: bool,
     ) -> Result<RolloutView, RolloutError> {
         self.ask(|reply| Request::Control {
             id: id.to_string(),
             control,
+            force,
             by: by.to_string(),
             reply,
         })
@@ -346,6 +351,7 @@ impl Driver {
         mut requests: mpsc::Receiver<Request>,
         mut finished: mpsc::UnboundedReceiver<crate::dispatch::Finished>,
         mut presence: mpsc::UnboundedReceiver<(String, bool)>,
+        mut removals: mpsc::UnboundedReceiver<String>,
         shutdown: CancellationToken,
     ) {
         let mut gates = tokio::time::interval(GATE_INTERVAL);
@@ -361,6 +367,7 @@ impl Driver {
                 Some(request) = requests.recv() => self.request(request, &mut deferred),
                 Some(done) = finished.recv() => self.finished(&done),
                 Some((host, online)) = presence.recv() => self.presence(&host, online),
+                Some(host) = removals.recv() => self.removed(&host),
                 () = sleep, if wait.is_some() => self.tick(),
                 _ = gates.tick() => self.check_gates(),
             }

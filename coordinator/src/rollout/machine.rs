@@ -18,8 +18,12 @@ mod status;
 mod types;
 
 pub use host::{HostEntry, HostState, WaveEntry};
+pub use rollback::RollbackRefused;
 pub use status::{HostStatus, Status, WaveStatus};
 pub use types::{Action, Event, Offline, OnFailure, PauseCause, Settings, State};
+
+/// Why a removed host was not waited for.
+const REMOVED: &str = "removed from the fleet";
 
 /// One rollout's whole state; the driver persists it after every call.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +78,7 @@ impl Rollout {
                     waiting_since: 0,
                     reason: None,
                     late_sent: false,
+                    removed: false,
                 });
             }
             waves.push(WaveEntry {
@@ -152,6 +157,7 @@ impl Rollout {
                 }
             }
             Event::HostOnline { host } => self.host_online(now, &host, &mut out),
+            Event::HostRemoved { host } => self.host_removed(&host),
             Event::Metrics {
                 host,
                 view,
@@ -248,6 +254,16 @@ impl Rollout {
             self.deploy(i, out);
         } else if matches!(host.state, HostState::Skipped | HostState::Unreachable) {
             self.converge_late(now, i, out);
+        }
+    }
+
+    fn host_removed(&mut self, id: &str) {
+        let Some(&i) = self.index.get(id) else { return };
+        self.hosts[i].online = false;
+        self.hosts[i].removed = true;
+        if self.hosts[i].state == HostState::Waiting && !self.phase.is_terminal() {
+            self.hosts[i].reason = Some(REMOVED.to_string());
+            self.close_host(i, HostState::Unreachable, true);
         }
     }
 
@@ -392,6 +408,9 @@ impl Rollout {
             self.waves[self.wave].next += 1;
             if self.hosts[i].online {
                 self.deploy(i, out);
+            } else if self.hosts[i].removed {
+                self.hosts[i].reason = Some(REMOVED.to_string());
+                self.close_host(i, HostState::Skipped, false);
             } else if self.settings.offline == Offline::Skip {
                 self.close_host(i, HostState::Skipped, false);
             } else {

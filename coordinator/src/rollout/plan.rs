@@ -211,7 +211,7 @@ pub fn build(
 ) -> Result<Plan, PlanError> {
     let matching: Vec<&Host> = hosts
         .iter()
-        .filter(|h| selector.matches(&h.labels))
+        .filter(|h| selector.matches_host(&h.id, &h.labels))
         .collect();
     let matched = u32::try_from(matching.len()).unwrap_or(u32::MAX);
     let mut already_current = Vec::new();

@@ -154,6 +154,7 @@ pub fn entry(at_unix_ms: i64, event: &Event) -> RolloutLogEntry {
         }
         Event::HostOffline { host } => (K::HostOffline, host.as_str(), ""),
         Event::HostOnline { host } => (K::HostOnline, host.as_str(), ""),
+        Event::HostRemoved { host } => (K::HostRemoved, host.as_str(), ""),
         Event::Metrics {
             host,
             view,
@@ -229,6 +230,7 @@ pub fn replayed(entry: &RolloutLogEntry) -> Replayed {
         K::RollbackFailed => Event::RollbackFailed { host, reason },
         K::HostOffline => Event::HostOffline { host },
         K::HostOnline => Event::HostOnline { host },
+        K::HostRemoved => Event::HostRemoved { host },
         K::Metrics => {
             let view = entry.view.clone().unwrap_or_default();
             let baseline = entry.baseline.clone().unwrap_or_default();

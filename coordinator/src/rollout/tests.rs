@@ -101,11 +101,16 @@ struct Model {
     succeeded_at: BTreeMap<String, i64>,
     promoted: bool,
     aborted: bool,
+    rollback_after_abort: bool,
 }
 
 fn apply(rollout: &mut Rollout, model: &mut Model, now: i64, event: Event) {
     if matches!(event, Event::Promote) && rollout.phase != State::Aborted {
         model.promoted = true;
+    }
+    // An operator may roll an aborted rollout back: rollbacks (never deploys) may follow.
+    if matches!(event, Event::Rollback) && rollout.phase == State::Aborted {
+        model.rollback_after_abort = true;
     }
     let actions = rollout.on_event(now, event);
     check_actions(rollout, model, now, &actions);
@@ -160,7 +165,10 @@ fn check_actions(rollout: &Rollout, model: &mut Model, now: i64, actions: &[Acti
                 model.deploying.push(host.clone());
             }
             Action::RollbackHost { host, .. } => {
-                assert!(!model.aborted, "rollback {host} after abort");
+                assert!(
+                    !model.aborted || model.rollback_after_abort,
+                    "rollback {host} after abort without an operator rollback"
+                );
                 model.rolling_back.push(host.clone());
             }
             Action::Finished { state } => {
@@ -231,7 +239,10 @@ fn random_step(rng: &mut Rng, rollout: &mut Rollout, model: &mut Model, now: &mu
         75..=84 => Event::HostOnline {
             host: rng.pick(&ids).cloned().unwrap_or_default(),
         },
-        85..=89 => Event::HostOffline {
+        85..=88 => Event::HostOffline {
+            host: rng.pick(&ids).cloned().unwrap_or_default(),
+        },
+        89 => Event::HostRemoved {
             host: rng.pick(&ids).cloned().unwrap_or_default(),
         },
         90..=92 => Event::Promote,

@@ -389,3 +389,25 @@ fn deserializes_from_a_string() {
     let err = Selector::deserialize(de).expect_err("invalid selector");
     assert!(err.to_string().contains("unknown operator '~'"), "{err}");
 }
+
+#[test]
+fn the_id_key_matches_the_host_id_and_host_lists_narrow_a_selector() {
+    let labels: BTreeMap<String, String> = [("role".to_string(), "web".to_string())].into();
+    assert!(parse("id=web-1").matches_host("web-1", &labels));
+    assert!(!parse("id=web-1").matches_host("web-2", &labels));
+    assert!(parse("role=web,id in (web-1,web-3)").matches_host("web-3", &labels));
+    assert!(!parse("role=db,id in (web-1,web-3)").matches_host("web-3", &labels));
+    // Plain label matching knows nothing of ids.
+    assert!(!parse("id=web-1").matches(&labels));
+
+    let hosts = vec!["web-1".to_string(), "web-2".to_string()];
+    assert_eq!(with_hosts("", &hosts).unwrap(), "id in (web-1,web-2)");
+    assert_eq!(
+        with_hosts("role=web", &hosts).unwrap(),
+        "role=web,id in (web-1,web-2)"
+    );
+    assert_eq!(with_hosts("role=web", &[]).unwrap(), "role=web");
+    assert!(parse(&with_hosts("role=web", &hosts).unwrap()).matches_host("web-2", &labels));
+    let bad = with_hosts("", &["Web 1".to_string()]).unwrap_err();
+    assert!(bad.contains("invalid host id"), "{bad}");
+}

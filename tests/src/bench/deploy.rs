@@ -662,6 +662,7 @@ async fn verify_deploy(
         .get_command_output(GetCommandOutputRequest {
             job_id: job.id.clone(),
             host: AGENT.into(),
+            ..Default::default()
         })
         .await
         .context("GetCommandOutput failed")?

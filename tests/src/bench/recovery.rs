@@ -22,34 +22,48 @@ pub struct ReconnectArgs {
     /// A run whose agents are not all back this long after the kill fails.
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     timeout: Duration,
+    /// How long the coordinator stays down before it is started again (0: at once). A
+    /// long outage lets every agent's backoff reach its cap, which is what decides how
+    /// fast the fleet is back after the coordinator returns.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    outage: Duration,
     #[command(flatten)]
     connect: ConnectArgs,
 }
 
 pub async fn reconnect_bench(args: &ReconnectArgs) -> anyhow::Result<()> {
     println!(
-        "reconnect storm: kill -9 the coordinator with {} agents connected, restart it at once; \
-         {} runs ({} connects in flight, {} source addresses)",
-        args.agents, args.runs, args.connect.connect_concurrency, args.connect.source_addresses
+        "reconnect storm: kill -9 the coordinator with {} agents connected, restart it {:?} \
+         later; {} runs ({} connects in flight, {} source addresses)",
+        args.agents,
+        args.outage,
+        args.runs,
+        args.connect.connect_concurrency,
+        args.connect.source_addresses
     );
     let mut back = Vec::new();
     let mut listed = Vec::new();
+    let mut after_return = Vec::new();
     for run in 1..=args.runs {
-        let (all_back, all_listed) = reconnect_run(args)
+        let (all_back, all_listed, restarted) = reconnect_run(args)
             .await
             .with_context(|| format!("run {run}"))?;
         back.push(all_back.as_secs_f64());
         listed.push(all_listed.as_secs_f64());
+        after_return.push((all_back - restarted).as_secs_f64());
     }
     println!(
-        "median: every agent back (Welcome) {:.2} s after the kill, listed online {:.2} s after",
+        "median: every agent back (Welcome) {:.2} s after the kill, listed online {:.2} s after; \
+         {:.2} s after the coordinator's return (outage {:?})",
         median(&back),
-        median(&listed)
+        median(&listed),
+        median(&after_return),
+        args.outage
     );
     Ok(())
 }
 
-async fn reconnect_run(args: &ReconnectArgs) -> anyhow::Result<(Duration, Duration)> {
+async fn reconnect_run(args: &ReconnectArgs) -> anyhow::Result<(Duration, Duration, Duration)> {
     let agents = args.agents;
     let mut options = StageOptions::new(agents, &args.connect);
     options.reconnect = true;
@@ -68,6 +82,7 @@ async fn reconnect_run(args: &ReconnectArgs) -> anyhow::Result<(Duration, Durati
         "{} agents still online after the kill",
         progress.online
     );
+    tokio::time::sleep(args.outage).await;
     stage.coordinator = stage.fleet.spawn_coordinator()?;
     let restarted = killed.elapsed();
     let progress = stage.swarm.wait(args.timeout, |p| p.online == agents).await;
@@ -86,10 +101,12 @@ async fn reconnect_run(args: &ReconnectArgs) -> anyhow::Result<(Duration, Durati
     let all_listed = killed.elapsed();
     println!(
         "all {agents} agents saw the drop {:.2} s after the kill; restarted at {:.2} s; every agent \
-         had its Welcome again at {:.2} s and was listed online at {:.2} s ({} reconnects)",
+         had its Welcome again at {:.2} s ({:.2} s after the restart) and was listed online at \
+         {:.2} s ({} reconnects)",
         noticed.as_secs_f64(),
         restarted.as_secs_f64(),
         all_back.as_secs_f64(),
+        (all_back - restarted).as_secs_f64(),
         all_listed.as_secs_f64(),
         progress.reconnects,
     );
@@ -98,7 +115,7 @@ async fn reconnect_run(args: &ReconnectArgs) -> anyhow::Result<(Duration, Durati
         report.failed == 0 && report.reconnects >= agents,
         "the swarm lost agents:\n{report}"
     );
-    Ok((all_back, all_listed))
+    Ok((all_back, all_listed, restarted))
 }
 
 #[derive(Debug, clap::Args)]

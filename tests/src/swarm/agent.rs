@@ -29,8 +29,8 @@ use super::{CommandTrace, ECHO_COMMAND_ID, Progress, Shared, SwarmConfig, Vanish
 
 /// Reconnect pacing, as the real agent's defaults: first retry within 0.5 s, no retry
 /// later than 60 s, reset after a session that lasted 30 s.
-const BACKOFF_BASE: Duration = Duration::from_millis(500);
-const BACKOFF_CAP: Duration = Duration::from_secs(60);
+const BACKOFF_BASE: Duration = convoy_agent::session::BACKOFF_BASE;
+const BACKOFF_CAP: Duration = convoy_agent::session::BACKOFF_CAP;
 const HEALTHY_AFTER: Duration = Duration::from_secs(30);
 
 /// What one simulated agent needs.

@@ -167,6 +167,7 @@ impl Slot {
         let output = self.event(command_event::Body::Output(OutputChunk {
             stream: stream.into(),
             data,
+            offset: 0,
         }));
         [output, self.finish(finished)]
     }

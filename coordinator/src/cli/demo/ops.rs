@@ -198,6 +198,7 @@ pub async fn rollout(
         connect,
         OutputFormat::Table,
         mode == Mode::Script,
+        true,
     );
     tokio::time::timeout(STEP_DEADLINE * 2, follow)
         .await

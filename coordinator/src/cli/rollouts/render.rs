@@ -169,8 +169,8 @@ pub fn print_view(view: &RolloutView, format: OutputFormat) -> anyhow::Result<()
     out!("waiting:  {}", view.waiting_for);
     if !view.already_current.is_empty() {
         out!(
-            "skipped:  {} host(s) already on {} and healthy",
-            view.already_current.len(),
+            "skipped:  {} already on {} and healthy",
+            crate::cli::output::count(view.already_current.len(), "host"),
             view.version
         );
     }

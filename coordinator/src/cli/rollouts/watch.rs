@@ -1,6 +1,8 @@
 //! Following a rollout until it ends: progress bars per wave on a terminal, a line per
 //! change otherwise. A dropped connection (a coordinator restart) is retried, so
-//! `--wait` in a pipeline survives one.
+//! `--wait` in a pipeline survives one. Unless told to wait through pauses, following
+//! stops at a rollout that needs an operator (`paused`, `awaiting_promotion`): the caller
+//! exits with [`crate::cli::NeedsOperator`] (status 3) instead of blocking forever.
 
 use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
@@ -15,13 +17,21 @@ use crate::rollout::record::is_settled;
 /// Give up when the coordinator stays unreachable this long.
 const RECONNECT_FOR: Duration = Duration::from_secs(300);
 
-/// Follows rollout `id` until it ends; returns its final view.
+/// Whether a rollout stands still until an operator acts: paused (by an operator or the
+/// failure budget) or waiting for promotion.
+pub fn needs_operator(view: &RolloutView) -> bool {
+    matches!(view.state.as_str(), "paused" | "awaiting_promotion")
+}
+
+/// Follows rollout `id` until it ends, or (unless `through_pauses`) until it needs an
+/// operator; returns its last view.
 pub async fn watch(
     id: &str,
     connect: &ConnectArgs,
     format: OutputFormat,
+    through_pauses: bool,
 ) -> anyhow::Result<RolloutView> {
-    watch_styled(id, connect, format, false).await
+    watch_styled(id, connect, format, false, through_pauses).await
 }
 
 /// [`watch`], with `lines_only` to print a line per change even on a terminal
@@ -31,11 +41,13 @@ pub async fn watch_styled(
     connect: &ConnectArgs,
     format: OutputFormat,
     lines_only: bool,
+    through_pauses: bool,
 ) -> anyhow::Result<RolloutView> {
     let mut display = Display::new(format, lines_only);
     let mut failing_since: Option<Instant> = None;
+    let stop = |view: &RolloutView| is_settled(view) || (!through_pauses && needs_operator(view));
     loop {
-        let result = follow(id, connect, &mut display).await;
+        let result = follow(id, connect, &mut display, &stop).await;
         match result {
             Ok(Some(view)) => {
                 display.finish();
@@ -54,7 +66,7 @@ pub async fn watch_styled(
         tokio::time::sleep(Duration::from_secs(1)).await;
         if let Ok(view) = super::get(id, connect).await {
             failing_since = None;
-            if is_settled(&view) {
+            if stop(&view) {
                 display.show(&view);
                 display.finish();
                 return Ok(view);
@@ -63,12 +75,12 @@ pub async fn watch_styled(
     }
 }
 
-/// One watch stream: Some(final view) if the rollout ended, None if the stream ended
-/// before it did.
+/// One watch stream: Some(last view) if `stop` said so, None if the stream ended before.
 async fn follow(
     id: &str,
     connect: &ConnectArgs,
     display: &mut Display,
+    stop: &dyn Fn(&RolloutView) -> bool,
 ) -> anyhow::Result<Option<RolloutView>> {
     let mut client = rollouts(connect).await?;
     let mut stream = client
@@ -82,7 +94,7 @@ async fn follow(
         .map_err(|status| rpc_error(&connect.addr, status))?
     {
         display.show(&view);
-        if is_settled(&view) {
+        if stop(&view) {
             return Ok(Some(view));
         }
     }

@@ -67,10 +67,11 @@ impl Driver {
             Request::Control {
                 id,
                 control,
+                force,
                 by,
                 reply,
             } => {
-                let result = self.control(&id, control, &by);
+                let result = self.control(&id, control, &by, force);
                 deferred.push(Deferred::View(reply, result));
             }
             Request::Get { id, reply } => {
@@ -104,6 +105,8 @@ impl Driver {
         if agents.is_empty() {
             return Err(RolloutError::NoTargets(spec.selector.clone()));
         }
+        // Cordoned hosts take no new rollout; the plan says which were skipped.
+        let (cordoned, agents): (Vec<_>, Vec<_>) = agents.into_iter().partition(|a| a.cordoned);
         let (runs_app, others): (Vec<_>, Vec<_>) = agents
             .into_iter()
             .partition(|a| a.apps.iter().any(|s| s.app == spec.app));
@@ -132,9 +135,28 @@ impl Driver {
                 ids.push("…");
             }
             lines.push(format!(
-                "{} matching host(s) left out: no [apps.{}] in their agent config: {}",
-                others.len(),
+                "{} left out: no [apps.{}] in their agent config: {}",
+                if others.len() == 1 {
+                    "1 matching host".to_string()
+                } else {
+                    format!("{} matching hosts", others.len())
+                },
                 spec.app,
+                ids.join(", ")
+            ));
+        }
+        if !cordoned.is_empty() {
+            let mut ids: Vec<&str> = cordoned.iter().take(10).map(|a| a.id.as_str()).collect();
+            if cordoned.len() > ids.len() {
+                ids.push("…");
+            }
+            lines.push(format!(
+                "{} cordoned, skipped: {}",
+                if cordoned.len() == 1 {
+                    "1 matching host".to_string()
+                } else {
+                    format!("{} matching hosts", cordoned.len())
+                },
                 ids.join(", ")
             ));
         }
@@ -207,7 +229,13 @@ impl Driver {
         id: &str,
         control: Control,
         by: &str,
+        force: bool,
     ) -> Result<super::RolloutView, RolloutError> {
+        let newer = if control == Control::Rollback {
+            self.newer_rollouts(id)?
+        } else {
+            Vec::new()
+        };
         if !self.active.contains_key(id) {
             let record = self
                 .store
@@ -251,11 +279,8 @@ impl Driver {
             }
             Control::Abort => Event::Abort,
             Control::Rollback => {
-                if matches!(
-                    machine.phase,
-                    State::Aborted | State::Failed | State::RolledBack | State::RollingBack
-                ) {
-                    return Err(refuse("it cannot be rolled back from here"));
+                if let Err(refused) = machine.check_rollback(&newer, force) {
+                    return Err(refuse(&refused.0));
                 }
                 Event::Rollback
             }
@@ -265,6 +290,27 @@ impl Driver {
         self.apply(id, entry)?;
         tracing::info!(rollout = %id, by, control = control.as_str(), "rollout control");
         self.view_of(id)
+    }
+
+    /// Rollouts of the same app created after `id` that still stand (not rolled back).
+    fn newer_rollouts(&self, id: &str) -> Result<Vec<String>, RolloutError> {
+        let Some(this) = self.store.rollout(id)? else {
+            return Ok(Vec::new());
+        };
+        let app = this
+            .spec
+            .as_ref()
+            .map(|s| s.app.clone())
+            .unwrap_or_default();
+        Ok(self
+            .store
+            .rollouts()?
+            .into_iter()
+            .filter(|r| r.id != id && r.created_unix_ms > this.created_unix_ms)
+            .filter(|r| r.spec.as_ref().is_some_and(|s| s.app == app))
+            .filter(|r| r.state != "rolled_back")
+            .map(|r| r.id)
+            .collect())
     }
 
     pub(super) fn view_of(&mut self, id: &str) -> Result<super::RolloutView, RolloutError> {
@@ -364,6 +410,28 @@ impl Driver {
                 Event::HostOnline { host }
             } else {
                 Event::HostOffline { host }
+            };
+            self.apply_event(&id, &event);
+        }
+    }
+
+    /// A host was removed from the fleet: no rollout waits for it any more.
+    pub(super) fn removed(&mut self, host: &str) {
+        let touched: Vec<String> = self
+            .active
+            .iter()
+            .filter(|(_, l)| {
+                !l.machine.state().is_terminal()
+                    && l.machine
+                        .index
+                        .get(host)
+                        .is_some_and(|&i| !l.machine.hosts[i].removed)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in touched {
+            let event = Event::HostRemoved {
+                host: host.to_string(),
             };
             self.apply_event(&id, &event);
         }

@@ -46,6 +46,8 @@ pub struct HostEntry {
     pub waiting_since: i64,
     pub reason: Option<String>,
     pub late_sent: bool,
+    /// Removed from the fleet (`convoy agent remove`): never waited for.
+    pub removed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

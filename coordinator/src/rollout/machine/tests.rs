@@ -277,9 +277,10 @@ fn pause_resume_promote_abort() {
             (5, ok("h1"), ""),
             (6, Event::Abort, "finished aborted"),
             (7, Event::Resume, ""),
-            (8, Event::Rollback, ""),
+            // Issue 19: an aborted rollout can still be rolled back by the operator.
+            (8, Event::Rollback, "rollback h1 to 1"),
         ],
-        "aborted",
+        "rolling_back",
     );
     // A pause that lasts too long aborts; so does a promotion never given.
     check(

@@ -111,6 +111,11 @@ pub enum Event {
     HostOnline {
         host: String,
     },
+    /// The host was removed from the fleet: a wait for it ends now, and its turn, when it
+    /// comes, skips it.
+    HostRemoved {
+        host: String,
+    },
     Metrics {
         host: String,
         view: MetricsView,

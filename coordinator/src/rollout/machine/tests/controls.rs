@@ -57,12 +57,105 @@ fn operator_rolls_back_a_finished_rollout_in_batches() {
                 "",
             ),
             (9, rolled("h0"), "finished failed"),
-            (10, Event::Rollback, ""),
         ],
         "failed",
     );
     assert_eq!(r.hosts[1].state, HostState::RollbackFailed);
     assert_eq!(r.established_at, None);
+    // A failed rollback can be retried: only the host whose rollback failed goes again.
+    let mut r = r;
+    assert_eq!(r.check_rollback(&[], false), Ok(()));
+    assert_eq!(render(&r.on_event(10, Event::Rollback)), "rollback h1 to 1");
+    assert_eq!(
+        render(&r.on_event(11, rolled("h1"))),
+        "finished rolled_back"
+    );
+    assert_eq!(r.state(), State::RolledBack);
+    assert!(
+        r.check_rollback(&[], true).is_err(),
+        "nothing left to roll back"
+    );
+}
+
+#[test]
+fn an_aborted_rollout_can_be_rolled_back() {
+    let settings = Settings {
+        auto_promote: true,
+        ..Settings::default()
+    };
+    let mut r = check(
+        rollout(&hosts(4, &[]), batches("1", "2"), settings),
+        "deploy h0",
+        &[
+            (1, ok("h0"), "deploy h1, deploy h2"),
+            (2, ok("h1"), ""),
+            (3, Event::Abort, "finished aborted"),
+        ],
+        "aborted",
+    );
+    // h2 was still deploying when the rollout was aborted; h3 never started.
+    assert_eq!(r.check_rollback(&["r-newer".to_string()], false), Ok(()));
+    assert_eq!(
+        render(&r.on_event(4, Event::Rollback)),
+        "rollback h1 to 1, rollback h0 to 1"
+    );
+    assert_eq!(r.state(), State::RollingBack);
+    // The in-flight deploy finishes, then joins the rollback.
+    assert_eq!(render(&r.on_event(5, rolled("h1"))), "");
+    assert_eq!(render(&r.on_event(6, ok("h2"))), "rollback h2 to 1");
+    assert_eq!(render(&r.on_event(7, rolled("h0"))), "");
+    assert_eq!(render(&r.on_event(8, rolled("h2"))), "finished rolled_back");
+    assert_eq!(r.hosts[3].state, HostState::Pending);
+}
+
+#[test]
+fn rolling_back_under_newer_rollouts_needs_force_and_says_what_it_does() {
+    let settings = Settings {
+        auto_promote: true,
+        ..Settings::default()
+    };
+    let mut fleet = hosts(2, &[]);
+    fleet[1].version = None;
+    let mut r = check(
+        rollout(&fleet, batches("1", "1"), settings),
+        "deploy h0",
+        &[
+            (1, ok("h0"), "deploy h1"),
+            (2, ok("h1"), "finished succeeded"),
+        ],
+        "succeeded",
+    );
+    let newer = vec!["r-2".to_string(), "r-3".to_string()];
+    let refused = r.check_rollback(&newer, false).unwrap_err().0;
+    assert!(refused.contains("r-2, r-3"), "{refused}");
+    assert!(refused.contains("2 hosts"), "{refused}");
+    assert!(refused.contains("h1 -> (none)"), "{refused}");
+    assert!(refused.contains("h0 -> 1"), "{refused}");
+    assert!(refused.contains("--force"), "{refused}");
+    // Refusing changed nothing; with force (or with no newer rollout) it goes ahead.
+    assert_eq!(r.state(), State::Succeeded);
+    assert_eq!(r.check_rollback(&newer, true), Ok(()));
+    assert_eq!(r.check_rollback(&[], false), Ok(()));
+    // Batches of one: one host at a time.
+    assert_eq!(render(&r.on_event(3, Event::Rollback)), "rollback h1 to -");
+    let again = r.check_rollback(&[], true).unwrap_err().0;
+    assert_eq!(again, "it is already rolling back");
+}
+
+#[test]
+fn rollback_refusals_name_one_host_in_the_singular() {
+    let settings = Settings {
+        auto_promote: true,
+        ..Settings::default()
+    };
+    let r = check(
+        rollout(&hosts(1, &[]), batches("1", "1"), settings),
+        "deploy h0",
+        &[(1, ok("h0"), "finished succeeded")],
+        "succeeded",
+    );
+    let refused = r.check_rollback(&["r-9".to_string()], false).unwrap_err().0;
+    assert!(refused.contains("return 1 host to"), "{refused}");
 }
 
 #[test]
@@ -118,4 +211,61 @@ fn events_before_start_and_for_unknown_hosts_are_ignored() {
     assert!(r.on_event(1, rolled("h0")).is_empty());
     assert!(r.on_event(1, ok("h1")).is_empty());
     assert_eq!(r.state(), State::Running);
+}
+
+fn removed(host: &str) -> Event {
+    Event::HostRemoved {
+        host: host.to_string(),
+    }
+}
+
+#[test]
+fn a_removed_host_is_not_waited_for() {
+    let mut fleet = hosts(4, &[]);
+    fleet[1].online = false;
+    fleet[3].online = false;
+    let settings = Settings {
+        auto_promote: true,
+        ..Settings::default()
+    };
+    // h1 is offline when wave 2 starts: the rollout would wait 10 minutes for it.
+    let r = check(
+        rollout(&fleet, batches("1", "3"), settings),
+        "deploy h0",
+        &[
+            (100, ok("h0"), "deploy h2, wait 600100"),
+            (200, ok("h2"), ""),
+            // Removed while waited for: unreachable now, and the wave moves on.
+            (300, removed("h1"), ""),
+            (400, removed("h3"), "finished succeeded"),
+        ],
+        "succeeded",
+    );
+    for i in [1, 3] {
+        assert_eq!(r.hosts[i].state, HostState::Unreachable, "h{i}");
+        assert_eq!(r.hosts[i].reason.as_deref(), Some("removed from the fleet"));
+    }
+    assert_eq!(r.failures, 0);
+}
+
+#[test]
+fn a_host_removed_before_its_turn_is_skipped_when_it_comes() {
+    let settings = Settings {
+        auto_promote: true,
+        ..Settings::default()
+    };
+    let mut fleet = hosts(3, &[]);
+    fleet[2].online = false;
+    let r = check(
+        rollout(&fleet, batches("1", "1"), settings),
+        "deploy h0",
+        &[
+            (1, removed("h2"), ""),
+            (2, ok("h0"), "deploy h1"),
+            (3, ok("h1"), "finished succeeded"),
+        ],
+        "succeeded",
+    );
+    assert_eq!(r.hosts[2].state, HostState::Skipped);
+    assert_eq!(r.hosts[2].reason.as_deref(), Some("removed from the fleet"));
 }
