@@ -341,8 +341,10 @@ impl Deployer {
     }
 
     /// Checks `version`'s record (and signature) first; then stops the current release,
-    /// switches to `version`, starts it and checks its health; on failure switches back to
-    /// what ran before (which passes the same check first).
+    /// switches to `version`, starts it and checks its health. From the old release's
+    /// `stop` hook on, any failure or a cancel (`cancel` fires: an operator's cancel or the
+    /// agent stopping; it ends the running hook's process group and the health wait) brings
+    /// back what ran before: see [`Deployer::revert`].
     async fn activate(
         &self,
         app: &str,
@@ -362,41 +364,17 @@ impl Deployer {
             ),
         });
         let dir = self.app_dir(app);
-        let manifest_of = |v: &str| -> Result<Manifest, String> {
-            self.manifest(app, v)
-                .map_err(|err| format!("bad convoy.toml in {v}: {err}"))
-        };
-        let manifest = manifest_of(version)?;
+        let manifest = self
+            .manifest(app, version)
+            .map_err(|err| format!("bad convoy.toml in {version}: {err}"))?;
         let old = state::current_version(&dir).filter(|old| old != version);
-        if let Some(old) = &old {
-            let old_manifest = manifest_of(old).unwrap_or_default();
-            self.hook(app, old, "stop", old_manifest.hooks.stop.as_ref(), progress)
-                .await?;
+        if cancel.is_cancelled() {
+            return Err(format!("{version}: cancelled before anything was changed"));
         }
-        self.hook(
-            app,
-            version,
-            "before_activate",
-            manifest.hooks.before_activate.as_ref(),
-            progress,
-        )
-        .await?;
-        state::switch_current(&dir, version).map_err(|e| format!("cannot switch current: {e}"))?;
-        progress(format!("current -> releases/{version}"));
-        let started = self
-            .hook(
-                app,
-                version,
-                "start",
-                manifest.hooks.start.as_ref(),
-                progress,
-            )
-            .await;
-        let healthy = match started {
-            Ok(()) => self.health(app, version, &manifest, progress, cancel).await,
-            Err(err) => Err(err),
-        };
-        match healthy {
+        match self
+            .switch_and_start(app, version, old.as_deref(), &manifest, progress, cancel)
+            .await
+        {
             Ok(()) => {
                 let mut state = AppState::load(&dir);
                 state.healthy = true;
@@ -420,32 +398,87 @@ impl Deployer {
                 }
                 Ok(format!("{app} {version} is current and healthy"))
             }
-            Err(why) => Err(self
-                .revert(app, version, old.as_deref(), &why, progress, cancel)
+            Err(failure) => Err(self
+                .revert(app, version, old.as_deref(), &failure, progress)
                 .await),
         }
     }
 
+    /// The phases of an activation: the old release's `stop`, the new one's
+    /// `before_activate`, the switch, its `start` and its health check, each stopped by
+    /// `cancel` (and none started once it fired).
+    async fn switch_and_start(
+        &self,
+        app: &str,
+        version: &str,
+        old: Option<&str>,
+        manifest: &Manifest,
+        progress: &(dyn Fn(String) + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<(), Failure> {
+        let before = |why: String| Failure::new(false, why, cancel);
+        let after = |why: String| Failure::new(true, why, cancel);
+        if let Some(old) = old {
+            let old_manifest = self.manifest(app, old).unwrap_or_default();
+            let stop = old_manifest.hooks.stop.as_ref();
+            self.hook(app, old, "stop", stop, progress, cancel)
+                .await
+                .map_err(before)?;
+        }
+        let before_activate = manifest.hooks.before_activate.as_ref();
+        self.hook(
+            app,
+            version,
+            "before_activate",
+            before_activate,
+            progress,
+            cancel,
+        )
+        .await
+        .map_err(before)?;
+        if cancel.is_cancelled() {
+            return Err(before("cancelled before the switch".into()));
+        }
+        let dir = self.app_dir(app);
+        state::switch_current(&dir, version)
+            .map_err(|e| before(format!("cannot switch current: {e}")))?;
+        progress(format!("current -> releases/{version}"));
+        let start = manifest.hooks.start.as_ref();
+        self.hook(app, version, "start", start, progress, cancel)
+            .await
+            .map_err(after)?;
+        if cancel.is_cancelled() {
+            return Err(after("cancelled before the health check".into()));
+        }
+        self.health(app, version, manifest, progress, cancel)
+            .await
+            .map_err(after)
+    }
+
+    /// Brings back what ran before a failed or cancelled activation of `failed`: stops
+    /// `failed` if it was switched to, switches back to `old` (which passes the same record
+    /// check first), starts it and probes it. This runs with its own cancellation token
+    /// (the activation's has usually fired): its hooks are bounded by their own timeouts
+    /// and the probe by its health check's deadline, so the stored health is the result of
+    /// a real probe, never of the cancel.
     async fn revert(
         &self,
         app: &str,
         failed: &str,
         old: Option<&str>,
-        why: &str,
+        failure: &Failure,
         progress: &(dyn Fn(String) + Sync),
-        cancel: &CancellationToken,
     ) -> String {
+        let own = CancellationToken::new();
         let dir = self.app_dir(app);
+        let why = &failure.why;
         let load = |v: &str| self.manifest(app, v).unwrap_or_default();
-        let _ = self
-            .hook(
-                app,
-                failed,
-                "stop",
-                load(failed).hooks.stop.as_ref(),
-                progress,
-            )
-            .await;
+        if failure.switched {
+            let stop = load(failed).hooks.stop;
+            let _ = self
+                .hook(app, failed, "stop", stop.as_ref(), progress, &own)
+                .await;
+        }
         let Some(old) = old else {
             let mut state = AppState::load(&dir);
             state.healthy = false;
@@ -458,19 +491,23 @@ impl Deployer {
             let _ = state.save(&dir);
             return format!("{failed} failed: {why}; not switching back to {old}: {err}");
         }
-        progress(format!("{failed} failed ({why}); switching back to {old}"));
-        if let Err(err) = state::switch_current(&dir, old) {
-            return format!("{failed} failed: {why}; switching back to {old} failed too: {err}");
+        if failure.switched {
+            progress(format!("{failed} failed ({why}); switching back to {old}"));
+            if let Err(err) = state::switch_current(&dir, old) {
+                return format!(
+                    "{failed} failed: {why}; switching back to {old} failed too: {err}"
+                );
+            }
+        } else {
+            progress(format!("{failed} failed ({why}); starting {old} again"));
         }
         let manifest = load(old);
-        let mut state = AppState::load(&dir);
-        let back = match self
-            .hook(app, old, "start", manifest.hooks.start.as_ref(), progress)
-            .await
-        {
-            Ok(()) => self.health(app, old, &manifest, progress, cancel).await,
+        let start = manifest.hooks.start.as_ref();
+        let back = match self.hook(app, old, "start", start, progress, &own).await {
+            Ok(()) => self.health(app, old, &manifest, progress, &own).await,
             Err(err) => Err(err),
         };
+        let mut state = AppState::load(&dir);
         state.healthy = back.is_ok();
         let _ = state.save(&dir);
         match back {
@@ -479,6 +516,24 @@ impl Deployer {
                 "{failed} failed: {why}; reverted to {old}, which is NOT healthy either: {err}"
             ),
         }
+    }
+}
+
+/// Why an activation stopped, and whether `current` had been switched to the new release
+/// by then (what a revert must undo).
+struct Failure {
+    switched: bool,
+    why: String,
+}
+
+impl Failure {
+    fn new(switched: bool, why: String, cancel: &CancellationToken) -> Self {
+        let why = if cancel.is_cancelled() && !why.contains("cancelled") {
+            format!("cancelled ({why})")
+        } else {
+            why
+        };
+        Self { switched, why }
     }
 }
 

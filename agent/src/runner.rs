@@ -286,6 +286,10 @@ impl Runner {
         };
         // One deploy or rollback of an app at a time.
         let _app_lock = self.deployer.lock_app(&app).await;
+        if self.shutdown.is_cancelled() {
+            // Not started: it stays "received" and runs when the coordinator resends it.
+            return Ok(());
+        }
         self.journal.mark_started(id)?;
         self.changed();
         let journal_error = std::sync::Mutex::new(None);
@@ -302,6 +306,20 @@ impl Runner {
             }
             self.changed();
         };
+        // An operator's cancel and the agent stopping both stop the deploy (its running
+        // hook's process group and its health wait); the revert that follows runs with its
+        // own deadline (see `Deployer::revert`).
+        let stop = CancellationToken::new();
+        let watcher = tokio::spawn({
+            let (stop, cancel, shutdown) = (stop.clone(), cancel.clone(), self.shutdown.clone());
+            async move {
+                tokio::select! {
+                    () = cancel.cancelled() => {},
+                    () = shutdown.cancelled() => {},
+                }
+                stop.cancel();
+            }
+        });
         let result = match &command.action {
             Some(command::Action::Deploy(d)) => {
                 let release = Release {
@@ -313,16 +331,17 @@ impl Runner {
                     signer: d.signer.clone(),
                 };
                 self.deployer
-                    .deploy(&release, self.source.as_ref(), &progress, &cancel)
+                    .deploy(&release, self.source.as_ref(), &progress, &stop)
                     .await
             }
             Some(command::Action::Rollback(r)) => {
                 self.deployer
-                    .rollback(&r.app, &r.version, &progress, &cancel)
+                    .rollback(&r.app, &r.version, &progress, &stop)
                     .await
             }
             _ => Err("not a deploy".to_string()),
         };
+        watcher.abort();
         if let Some(err) = journal_error
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner)
@@ -332,6 +351,11 @@ impl Runner {
         self.apps_changed.notify_one();
         let (state, message) = match result {
             Ok(message) => (CommandState::Succeeded, message),
+            Err(message) if cancel.is_cancelled() => (CommandState::Cancelled, message),
+            Err(message) if self.shutdown.is_cancelled() => (
+                CommandState::Interrupted,
+                format!("the agent was stopped during the deploy: {message}"),
+            ),
             Err(message) => (CommandState::Failed, message),
         };
         info!(command_id = %id, ?state, %message, "deploy finished");

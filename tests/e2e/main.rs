@@ -11,6 +11,7 @@ use convoy_tests::binary;
 
 mod backup;
 mod demo;
+mod deploy_stop;
 mod monitor;
 mod ops;
 mod packaging;

@@ -351,6 +351,60 @@ async fn a_release_that_fails_its_health_check_is_reverted() {
     coordinator.stop().await;
 }
 
+/// An operator's cancel while the new release waits for its health check: the command ends
+/// `cancelled`, the old release is back, and what is stored about it is a real probe's
+/// result (a cancelled token reused for the revert used to fail it at once).
+#[tokio::test]
+async fn a_deploy_cancelled_mid_health_wait_is_reverted_and_ends_cancelled() {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let (agent, dir) = web_agent(&pki, &coordinator.url(), "web-1", Vec::new());
+    let mut admin = coordinator
+        .admin(&pki, &pki.operator("alice", Role::Operator))
+        .await;
+    fleet_online(&admin, 1).await;
+    let waits = MANIFEST
+        .replace("retries = 3", "retries = 100000")
+        .replace("deadline = \"5s\"", "deadline = \"10m\"");
+    for (version, healthy) in [("1.0", true), ("2.0", false)] {
+        let bytes = artifact_with(version, healthy, &waits);
+        push(&mut admin, version, &bytes, Some(pki.signer()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        run(&mut admin, deploy("1.0")).await.state,
+        JobState::Succeeded as i32
+    );
+    let job = admin.start_job(deploy("2.0")).await.unwrap().into_inner();
+    wait_for("2.0 is started and probed", WAIT, || {
+        let log = std::fs::read_to_string(dir.join("started.log")).unwrap_or_default();
+        async move { log.contains("started 2.0").then_some(()) }
+    })
+    .await;
+    admin
+        .cancel_job(convoy_proto::v1::CancelJobRequest { id: job.id.clone() })
+        .await
+        .unwrap();
+    let job = finished(&admin, &job.id).await;
+    assert_eq!(job.state, JobState::Cancelled as i32, "{job:?}");
+    let host = &job.hosts[0];
+    assert_eq!(host.state, CommandState::Cancelled as i32, "{host:?}");
+    assert!(
+        host.message.contains("cancelled")
+            && host.message.contains("reverted to 1.0, which is healthy"),
+        "{}",
+        host.message
+    );
+    assert_eq!(current(&dir), "releases/1.0");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("started.log")).unwrap(),
+        "started 1.0\nstarted 2.0\nstarted 1.0\n"
+    );
+    agent.stop().await;
+    coordinator.stop().await;
+}
+
 #[tokio::test]
 async fn signatures_checksums_and_hostile_archives_are_refused() {
     let pki = TestPki::new();

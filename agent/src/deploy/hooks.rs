@@ -13,6 +13,9 @@ use super::health::{HealthOutcome, wait_healthy};
 use super::manifest::{Hook, Manifest};
 use crate::executor::{self, ActionSpec, Outcome};
 
+/// Time between SIGTERM and SIGKILL for a hook that is cancelled or times out.
+const HOOK_KILL_GRACE: Duration = Duration::from_secs(10);
+
 impl Deployer {
     pub(super) fn env(app: &str, version: &str, release_dir: &Path) -> BTreeMap<String, String> {
         BTreeMap::from([
@@ -32,6 +35,7 @@ impl Deployer {
         name: &str,
         hook: Option<&Hook>,
         progress: &(dyn Fn(String) + Sync),
+        cancel: &CancellationToken,
     ) -> Result<(), String> {
         let Some(hook) = hook else {
             return Ok(());
@@ -44,7 +48,8 @@ impl Deployer {
             timeout: hook.timeout,
         };
         let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-        let run = executor::run(&spec, tx, CancellationToken::new(), Duration::from_secs(10));
+        // A cancel ends the hook's whole process group (SIGTERM, SIGKILL after the grace).
+        let run = executor::run(&spec, tx, cancel.clone(), HOOK_KILL_GRACE);
         tokio::pin!(run);
         let report = loop {
             tokio::select! {

@@ -34,12 +34,18 @@ impl ArtifactSource for Bytes {
     }
 }
 
+mod cancel;
+
 /// A tar.gz holding `convoy.toml` whose start hook appends to `<marker>`.
 fn artifact(marker: &Path) -> Vec<u8> {
-    let manifest = format!(
+    artifact_with(&format!(
         "[hooks]\nstart = [\"/bin/sh\", \"-c\", \"echo ran >> {}\"]\n",
         marker.display()
-    );
+    ))
+}
+
+/// A tar.gz holding `convoy.toml` with this text.
+fn artifact_with(manifest: &str) -> Vec<u8> {
     let encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let mut builder = tar::Builder::new(encoder);
     let mut header = tar::Header::new_gnu();
