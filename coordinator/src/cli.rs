@@ -7,6 +7,7 @@ pub mod backups;
 pub mod connect;
 pub mod demo;
 pub mod docs;
+pub mod identity;
 pub mod jobs;
 pub mod output;
 pub mod pki;
@@ -91,11 +92,17 @@ pub enum Command {
     /// Manage the fleet's certificate authority.
     #[command(subcommand)]
     Ca(pki::CaCommand),
-    /// Issue certificates from the fleet CA.
+    /// Issue certificates from the fleet CA, or revoke one on the coordinator.
     #[command(subcommand)]
     Cert(pki::CertCommand),
     /// List agents, or show one.
     Agents(agents::AgentsArgs),
+    /// One agent's identity: `convoy agent revoke ID`.
+    #[command(subcommand)]
+    Agent(identity::AgentCommand),
+    /// Certificates the coordinator knows: `convoy certs list`.
+    #[command(subcommand)]
+    Certs(identity::CertsCommand),
     /// Show who the coordinator thinks you are.
     Whoami,
     /// Run an allow-listed action on every matching host, as a job.
@@ -141,8 +148,13 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
             crate::server::run(config, shutdown).await
         }
         Command::Ca(command) => pki::run_ca(command, cli.output),
+        Command::Cert(pki::CertCommand::Revoke(args)) => {
+            identity::cert_revoke(args, &cli.connect, cli.output).await
+        }
         Command::Cert(command) => pki::run_cert(command, cli.output),
         Command::Agents(args) => agents::run(args, &cli.connect, cli.output).await,
+        Command::Agent(command) => identity::agent(command, &cli.connect, cli.output).await,
+        Command::Certs(command) => identity::certs(command, &cli.connect, cli.output).await,
         Command::Whoami => agents::whoami(&cli.connect, cli.output).await,
         Command::Exec(args) => jobs::exec(args, &cli.connect, cli.output).await,
         Command::Jobs => jobs::jobs(&cli.connect, cli.output).await,

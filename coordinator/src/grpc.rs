@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod backup_link;
 pub mod backups;
+pub mod certs;
 pub mod limits;
 pub mod listener;
 pub mod rollouts;

@@ -64,12 +64,19 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let tls = listener::server_config(&config.tls.ca, &config.tls.cert, &config.tls.key)
-        .context("cannot set up TLS")?;
     private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let store = Store::open(&config.data_dir)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    let revocations =
+        crate::revocation::Revocations::load(store.clone()).context("cannot load revocations")?;
+    let tls = listener::server_config_revoking(
+        &config.tls.ca,
+        &config.tls.cert,
+        &config.tls.key,
+        Some(revocations.clone()),
+    )
+    .context("cannot set up TLS")?;
     let registry = Arc::new(
         Registry::load(store.clone(), config.agents.offline_after)
             .context("cannot load the inventory")?,
@@ -156,11 +163,17 @@ pub async fn serve(
         .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 
+    let certs_service = convoy_proto::v1::certs_server::CertsServer::new(
+        crate::grpc::certs::CertsService::new(revocations.clone(), store.clone()),
+    )
+    .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES);
+
     let local = listener.local_addr().context("listener has no address")?;
-    let incoming = listener::incoming(
+    let incoming = listener::incoming_revoking(
         listener,
         tls,
         config.handshakes,
+        Some(revocations),
         shutdown.clone(),
         tracker.clone(),
     );
@@ -174,6 +187,7 @@ pub async fn serve(
         .add_service(admin)
         .add_service(rollout_service)
         .add_service(backups_service)
+        .add_service(certs_service)
         .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await });
     // Ending the sessions must not depend on tonic polling its shutdown signal: when the
     // incoming stream ends first (the accept loop watches the same token), tonic goes

@@ -82,6 +82,7 @@ fn make_private(dir: &Path) -> std::io::Result<()> {
 
 mod audit;
 mod backups;
+mod identity;
 mod jobs;
 
 pub use audit::{Appended, AuditPage};

@@ -16,6 +16,9 @@ _convoy() {
             ",$1")
                 cmd="convoy"
                 ;;
+            convoy,agent)
+                cmd="convoy__subcmd__agent"
+                ;;
             convoy,agents)
                 cmd="convoy__subcmd__agents"
                 ;;
@@ -30,6 +33,9 @@ _convoy() {
                 ;;
             convoy,cert)
                 cmd="convoy__subcmd__cert"
+                ;;
+            convoy,certs)
+                cmd="convoy__subcmd__certs"
                 ;;
             convoy,completions)
                 cmd="convoy__subcmd__completions"
@@ -72,6 +78,18 @@ _convoy() {
                 ;;
             convoy,whoami)
                 cmd="convoy__subcmd__whoami"
+                ;;
+            convoy__subcmd__agent,help)
+                cmd="convoy__subcmd__agent__subcmd__help"
+                ;;
+            convoy__subcmd__agent,revoke)
+                cmd="convoy__subcmd__agent__subcmd__revoke"
+                ;;
+            convoy__subcmd__agent__subcmd__help,help)
+                cmd="convoy__subcmd__agent__subcmd__help__subcmd__help"
+                ;;
+            convoy__subcmd__agent__subcmd__help,revoke)
+                cmd="convoy__subcmd__agent__subcmd__help__subcmd__revoke"
                 ;;
             convoy__subcmd__agents,help)
                 cmd="convoy__subcmd__agents__subcmd__help"
@@ -178,11 +196,29 @@ _convoy() {
             convoy__subcmd__cert,issue)
                 cmd="convoy__subcmd__cert__subcmd__issue"
                 ;;
+            convoy__subcmd__cert,revoke)
+                cmd="convoy__subcmd__cert__subcmd__revoke"
+                ;;
             convoy__subcmd__cert__subcmd__help,help)
                 cmd="convoy__subcmd__cert__subcmd__help__subcmd__help"
                 ;;
             convoy__subcmd__cert__subcmd__help,issue)
                 cmd="convoy__subcmd__cert__subcmd__help__subcmd__issue"
+                ;;
+            convoy__subcmd__cert__subcmd__help,revoke)
+                cmd="convoy__subcmd__cert__subcmd__help__subcmd__revoke"
+                ;;
+            convoy__subcmd__certs,help)
+                cmd="convoy__subcmd__certs__subcmd__help"
+                ;;
+            convoy__subcmd__certs,list)
+                cmd="convoy__subcmd__certs__subcmd__list"
+                ;;
+            convoy__subcmd__certs__subcmd__help,help)
+                cmd="convoy__subcmd__certs__subcmd__help__subcmd__help"
+                ;;
+            convoy__subcmd__certs__subcmd__help,list)
+                cmd="convoy__subcmd__certs__subcmd__help__subcmd__list"
                 ;;
             convoy__subcmd__demo__subcmd__app,help)
                 cmd="convoy__subcmd__demo__subcmd__app__subcmd__help"
@@ -208,6 +244,9 @@ _convoy() {
             convoy__subcmd__demo__subcmd__app__subcmd__help,stop)
                 cmd="convoy__subcmd__demo__subcmd__app__subcmd__help__subcmd__stop"
                 ;;
+            convoy__subcmd__help,agent)
+                cmd="convoy__subcmd__help__subcmd__agent"
+                ;;
             convoy__subcmd__help,agents)
                 cmd="convoy__subcmd__help__subcmd__agents"
                 ;;
@@ -222,6 +261,9 @@ _convoy() {
                 ;;
             convoy__subcmd__help,cert)
                 cmd="convoy__subcmd__help__subcmd__cert"
+                ;;
+            convoy__subcmd__help,certs)
+                cmd="convoy__subcmd__help__subcmd__certs"
                 ;;
             convoy__subcmd__help,completions)
                 cmd="convoy__subcmd__help__subcmd__completions"
@@ -265,6 +307,9 @@ _convoy() {
             convoy__subcmd__help,whoami)
                 cmd="convoy__subcmd__help__subcmd__whoami"
                 ;;
+            convoy__subcmd__help__subcmd__agent,revoke)
+                cmd="convoy__subcmd__help__subcmd__agent__subcmd__revoke"
+                ;;
             convoy__subcmd__help__subcmd__agents,show)
                 cmd="convoy__subcmd__help__subcmd__agents__subcmd__show"
                 ;;
@@ -300,6 +345,12 @@ _convoy() {
                 ;;
             convoy__subcmd__help__subcmd__cert,issue)
                 cmd="convoy__subcmd__help__subcmd__cert__subcmd__issue"
+                ;;
+            convoy__subcmd__help__subcmd__cert,revoke)
+                cmd="convoy__subcmd__help__subcmd__cert__subcmd__revoke"
+                ;;
+            convoy__subcmd__help__subcmd__certs,list)
+                cmd="convoy__subcmd__help__subcmd__certs__subcmd__list"
                 ;;
             convoy__subcmd__help__subcmd__demo__subcmd__app,serve)
                 cmd="convoy__subcmd__help__subcmd__demo__subcmd__app__subcmd__serve"
@@ -488,12 +539,150 @@ _convoy() {
 
     case "${cmd}" in
         convoy)
-            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version serve ca cert agents agent certs whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__agent)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__agent__subcmd__help)
+            opts="revoke help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__agent__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__agent__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__agent__subcmd__revoke)
+            opts="-o -h -V --reason --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1668,7 +1857,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__cert)
-            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version issue help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version issue revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1714,7 +1903,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__cert__subcmd__help)
-            opts="issue help"
+            opts="issue revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1755,6 +1944,20 @@ _convoy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        convoy__subcmd__cert__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         convoy__subcmd__cert__subcmd__issue)
             opts="-o -h -V --role --san --ca-dir --out --days --force --addr --ca --cert --key --timeout --output --log-format --help --version server agent operator"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1782,6 +1985,198 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__cert__subcmd__revoke)
+            opts="-o -h -V --serial --operator --reason --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --serial)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --operator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__certs)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__certs__subcmd__help)
+            opts="list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__certs__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__certs__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__certs__subcmd__list)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2336,8 +2731,36 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help)
-            opts="serve ca cert agents whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help"
+            opts="serve ca cert agents agent certs whoami exec jobs job audit release deploy rollback rollout backup completions man demo demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__agent)
+            opts="revoke"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__agent__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2560,7 +2983,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help__subcmd__cert)
-            opts="issue"
+            opts="issue revoke"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2574,6 +2997,48 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help__subcmd__cert__subcmd__issue)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__cert__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__certs)
+            opts="list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__certs__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

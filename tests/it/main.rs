@@ -12,6 +12,7 @@ mod hostile_coordinator;
 mod jobs;
 mod link;
 mod listener;
+mod revocation;
 mod rollout;
 mod security;
 mod support;

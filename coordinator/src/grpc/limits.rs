@@ -9,10 +9,11 @@
 use convoy_proto::v1::{
     AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, DeploySpec, DrillBackupsRequest,
     GetAgentRequest, GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions,
-    ListAgentsRequest, ListAuditRequest, ListBackupsRequest, ListJobsRequest, ListReleasesRequest,
-    ListRolloutsRequest, ListSchedulesRequest, ReleaseMeta, ReleaseStatusRequest,
-    RemoveScheduleRequest, RestoreBackupRequest, RollbackSpec, RolloutSpec, RunBackupRequest,
-    StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
+    ListAgentsRequest, ListAuditRequest, ListBackupsRequest, ListCertsRequest, ListJobsRequest,
+    ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest, ReleaseMeta,
+    ReleaseStatusRequest, RemoveScheduleRequest, RestoreBackupRequest, RollbackSpec, RolloutSpec,
+    RunBackupRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest,
+    WhoAmIRequest,
 };
 use tonic::Status;
 
@@ -95,6 +96,20 @@ bounded! {
     DrillBackupsRequest { set: TEXT; options }
     AddScheduleRequest { set: TEXT, selector: SELECTOR, cron: TEXT, drill: TEXT }
     RemoveScheduleRequest { id: TEXT }
+    ListCertsRequest {}
+}
+
+impl Bounded for convoy_proto::v1::RevokeRequest {
+    fn check_sizes(&self) -> Result<(), Status> {
+        use convoy_proto::v1::revoke_request::Target;
+        cap("reason", &self.reason, TEXT)?;
+        match &self.target {
+            Some(Target::Serial(value) | Target::AgentId(value) | Target::Operator(value)) => {
+                cap("target", value, TEXT)
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 impl Bounded for RolloutSpec {

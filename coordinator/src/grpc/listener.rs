@@ -8,7 +8,13 @@
 //! total and per source IP ([`pending`]), and the accept loop never waits for a free slot:
 //! the oldest pending handshake makes room. What this drops is logged at most once per
 //! second per kind ([`log_limit`]).
+//!
+//! Revocation ([`crate::revocation`]): the verifier ([`verifier`]) refuses a revoked
+//! certificate at the handshake, and every verified connection is registered by its
+//! certificate and fails its next read or write (closing every stream on it) as soon as
+//! a revocation matches it.
 
+use std::future::Future as _;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -38,11 +44,13 @@ use self::log_limit::ListenerLogs;
 use self::pending::{Pending, Shed, ShedReason};
 use super::auth::PeerInfo;
 use crate::config::HandshakeLimits;
+use crate::revocation::{LiveGuard, Revocations, cert_facts};
 
 mod log_limit;
 mod pending;
 #[cfg(test)]
 mod tests;
+pub mod verifier;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
@@ -59,11 +67,22 @@ pub enum TlsSetupError {
     BadCert(rustls::Error),
 }
 
-/// Builds the server's TLS configuration from PEM files.
+/// Builds the server's TLS configuration from PEM files (no revocation checks).
 pub fn server_config(
     ca: &Path,
     cert: &Path,
     key: &Path,
+) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
+    server_config_revoking(ca, cert, key, None)
+}
+
+/// Builds the server's TLS configuration from PEM files; with `revocations`, the client
+/// verifier refuses revoked certificates.
+pub fn server_config_revoking(
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+    revocations: Option<Arc<Revocations>>,
 ) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
     let read_certs = |path: &Path| -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
         let certs = CertificateDer::pem_file_iter(path)
@@ -83,9 +102,15 @@ pub fn server_config(
             .add(ca_cert)
             .map_err(|err| TlsSetupError::BadCa(err.to_string()))?;
     }
-    let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
+    let mut verifier = WebPkiClientVerifier::builder(Arc::new(roots))
         .build()
         .map_err(|err| TlsSetupError::BadCa(err.to_string()))?;
+    if let Some(revocations) = revocations {
+        verifier = Arc::new(verifier::RevocationVerifier {
+            inner: verifier,
+            revocations,
+        });
+    }
     let chain = read_certs(cert)?;
     let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsSetupError::Read {
         path: key.display().to_string(),
@@ -104,6 +129,26 @@ pub fn server_config(
 pub struct TlsConn {
     stream: TlsStream<TcpStream>,
     peer: PeerInfo,
+    /// Resolves when a revocation matches this connection's certificate.
+    cut: Option<Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>>,
+    _live: Option<LiveGuard>,
+}
+
+impl TlsConn {
+    /// An error once the connection's certificate has been revoked. Polled before every
+    /// read: hyper always has a read pending on a connection, so the revocation wakes it
+    /// and the failed read closes the connection and every stream on it.
+    fn check_cut(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if let Some(cut) = &mut self.cut {
+            if cut.as_mut().poll(cx).is_ready() {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "client certificate revoked",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Connected for TlsConn {
@@ -120,7 +165,11 @@ impl AsyncRead for TlsConn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+        let this = self.get_mut();
+        if let Err(err) = this.check_cut(cx) {
+            return Poll::Ready(Err(err));
+        }
+        Pin::new(&mut this.stream).poll_read(cx, buf)
     }
 }
 
@@ -130,7 +179,11 @@ impl AsyncWrite for TlsConn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        if let Err(err) = this.check_cut(cx) {
+            return Poll::Ready(Err(err));
+        }
+        Pin::new(&mut this.stream).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -163,6 +216,19 @@ pub fn incoming(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     limits: HandshakeLimits,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) -> ReceiverStream<Result<TlsConn, io::Error>> {
+    incoming_revoking(listener, tls, limits, None, shutdown, tracker)
+}
+
+/// [`incoming`], with each verified connection registered in `revocations` and closed
+/// when a revocation matches its certificate.
+pub fn incoming_revoking(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    limits: HandshakeLimits,
+    revocations: Option<Arc<Revocations>>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> ReceiverStream<Result<TlsConn, io::Error>> {
@@ -204,6 +270,7 @@ pub fn incoming(
                 limits,
                 logs: logs.clone(),
                 remote,
+                revocations: revocations.clone(),
             };
             let tx = tx.clone();
             loop_tracker.spawn(async move {
@@ -281,6 +348,7 @@ struct Handshake {
     limits: HandshakeLimits,
     logs: Arc<ListenerLogs>,
     remote: SocketAddr,
+    revocations: Option<Arc<Revocations>>,
 }
 
 impl Handshake {
@@ -348,12 +416,12 @@ impl Handshake {
     /// when it names none.
     fn verified(&self, stream: TlsStream<TcpStream>) -> Option<TlsConn> {
         let remote = self.remote;
-        let identity = stream
+        let leaf = stream
             .get_ref()
             .1
             .peer_certificates()
-            .and_then(|chain| chain.first())
-            .map(|leaf| Identity::from_cert_der(leaf.as_ref()));
+            .and_then(|chain| chain.first());
+        let identity = leaf.map(|leaf| Identity::from_cert_der(leaf.as_ref()));
         let identity = match identity {
             Some(Ok(identity)) => identity,
             Some(Err(err)) => {
@@ -369,11 +437,34 @@ impl Handshake {
                 return None;
             }
         };
+        let live = match (
+            &self.revocations,
+            leaf.map(|leaf| cert_facts(leaf.as_ref())),
+        ) {
+            (Some(revocations), Some(Ok(facts))) => {
+                let Some(live) = revocations.connected(facts) else {
+                    if let Some(suppressed) = self.logs.refused.admit() {
+                        warn!(%remote, suppressed, "client certificate revoked during the handshake: connection closed");
+                    }
+                    return None;
+                };
+                Some(live)
+            }
+            _ => None,
+        };
         let peer = PeerInfo {
             remote_addr: Some(remote),
             identity,
         };
-        Some(TlsConn { stream, peer })
+        let cut = live
+            .as_ref()
+            .map(|live| Box::pin(live.cut.clone().cancelled_owned()));
+        Some(TlsConn {
+            stream,
+            peer,
+            cut,
+            _live: live,
+        })
     }
 }
 
