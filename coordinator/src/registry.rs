@@ -28,6 +28,11 @@ use crate::store::{Store, StoreError};
 pub const HISTORY_POINTS: usize = 30;
 /// Sessions kept in an agent's connection history.
 pub const CONNECTION_HISTORY: usize = 20;
+/// Session takeover alarm: an agent id replacing its own session more than this many
+/// times within [`TAKEOVER_WINDOW`] (a stolen key racing the real agent, each reconnecting
+/// in turn) raises a warning and is shown by `convoy agents show`.
+pub const TAKEOVER_REPLACEMENTS: usize = 3;
+pub const TAKEOVER_WINDOW: Duration = Duration::from_secs(60);
 /// Records copied and written per step of [`Registry::flush_dirty`].
 const FLUSH_CHUNK: usize = 256;
 
@@ -67,6 +72,8 @@ struct Entry {
     session: Option<LiveSession>,
     history: VecDeque<MetricsPoint>,
     dirty: bool,
+    /// When this id's recent sessions were replaced (within [`TAKEOVER_WINDOW`]).
+    replacements: VecDeque<Instant>,
 }
 
 #[derive(Debug)]
@@ -117,6 +124,7 @@ impl Registry {
                     session: None,
                     history: VecDeque::new(),
                     dirty: false,
+                    replacements: VecDeque::new(),
                 },
             );
         }
@@ -161,10 +169,12 @@ impl Registry {
                 session: None,
                 history: VecDeque::new(),
                 dirty: false,
+                replacements: VecDeque::new(),
             });
             if let Some(old) = entry.session.take() {
                 close_connection(&mut entry.record, now, reason::REPLACED);
                 old.cancel.cancel();
+                note_replacement(id, entry, now);
             }
             let record = &mut entry.record;
             record.labels = hello.labels.into_iter().collect();
@@ -387,6 +397,8 @@ impl Registry {
             facts: entry.record.facts.clone(),
             connections: entry.record.connections.clone(),
             history: entry.history.iter().cloned().collect(),
+            takeover_alarm_unix_ms: entry.record.takeover_alarm_unix_ms,
+            takeover_replacements: entry.record.takeover_replacements,
         })
     }
 
@@ -453,6 +465,33 @@ fn summary(entry: &Entry) -> AgentSummary {
             .as_ref()
             .map(|f| f.hostname.clone())
             .unwrap_or_default(),
+    }
+}
+
+/// Counts a replaced session; past [`TAKEOVER_REPLACEMENTS`] within [`TAKEOVER_WINDOW`]
+/// the alarm is raised: a warning and the record's `takeover_alarm_unix_ms`.
+fn note_replacement(id: &AgentId, entry: &mut Entry, now_ms: i64) {
+    let now = Instant::now();
+    while entry
+        .replacements
+        .front()
+        .is_some_and(|at| now.duration_since(*at) > TAKEOVER_WINDOW)
+    {
+        entry.replacements.pop_front();
+    }
+    entry.replacements.push_back(now);
+    let count = entry.replacements.len();
+    if count > TAKEOVER_REPLACEMENTS {
+        entry.record.takeover_alarm_unix_ms = now_ms;
+        entry.record.takeover_replacements = u32::try_from(count).unwrap_or(u32::MAX);
+        // Hook for the event log (issue 15): raise a `session_takeover` event here.
+        tracing::warn!(
+            agent_id = %id,
+            replacements = count,
+            window = ?TAKEOVER_WINDOW,
+            "session takeover suspected: this agent id keeps replacing its own session \
+             (a stolen key racing the real agent?); revoke it with `convoy agent revoke`"
+        );
     }
 }
 

@@ -341,3 +341,54 @@ async fn only_admins_may_revoke_and_a_refused_or_bad_revocation_changes_nothing(
     agent.stop().await;
     coordinator.stop().await;
 }
+
+#[tokio::test]
+async fn an_agent_id_replacing_its_own_session_repeatedly_raises_the_takeover_alarm() {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let root = pki.operator("root", Role::Admin);
+    let mut admin = coordinator.admin(&pki, &root).await;
+    let key = pki.agent("web-3");
+    let mut sessions = Vec::new();
+    // Two reconnects within a minute are ordinary (a flaky network): no alarm.
+    for round in 0..3 {
+        let link = channel(&coordinator.url(), &pki.ca_cert(), Some(&key))
+            .await
+            .expect("channel");
+        let (tx, session) = raw_session(link, hello("web-3")).await;
+        sessions.push((tx, session.expect("session")));
+        let detail = wait_for("session registered", WAIT, || {
+            let mut admin = admin.clone();
+            async move {
+                crate::support::get(&mut admin, "web-3")
+                    .await
+                    .filter(|d| d.connections.len() == round + 1)
+            }
+        })
+        .await;
+        assert_eq!(detail.takeover_alarm_unix_ms, 0, "round {round}");
+    }
+    // Two holders of the key taking turns: the fourth replacement within the minute.
+    for round in 3..5 {
+        let link = channel(&coordinator.url(), &pki.ca_cert(), Some(&key))
+            .await
+            .expect("channel");
+        let (tx, session) = raw_session(link, hello("web-3")).await;
+        sessions.push((tx, session.expect("session")));
+        wait_for("session registered", WAIT, || {
+            let mut admin = admin.clone();
+            async move {
+                crate::support::get(&mut admin, "web-3")
+                    .await
+                    .filter(|d| d.connections.len() == round + 1)
+            }
+        })
+        .await;
+    }
+    let detail = crate::support::get(&mut admin, "web-3")
+        .await
+        .expect("detail");
+    assert!(detail.takeover_alarm_unix_ms > 0, "{detail:?}");
+    assert_eq!(detail.takeover_replacements, 4);
+    coordinator.stop().await;
+}

@@ -145,6 +145,19 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
                 "signed only".to_string()
             },
         );
+        if detail.takeover_alarm_unix_ms != 0 {
+            row(
+                "TAKEOVER ALARM",
+                format!(
+                    "{} session replacements within a minute, last {} ({}): a stolen key \
+                     racing the real agent? `convoy agent revoke {}`",
+                    detail.takeover_replacements,
+                    output::rfc3339(detail.takeover_alarm_unix_ms).unwrap_or_default(),
+                    output::ago(detail.takeover_alarm_unix_ms, now),
+                    agent.id
+                ),
+            );
+        }
         row("first seen", agent.first_seen.clone().unwrap_or_default());
         row(
             "last seen",
