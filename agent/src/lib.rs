@@ -10,6 +10,7 @@ pub mod archive;
 pub mod backup;
 pub mod config;
 pub mod deploy;
+pub mod enroll;
 pub mod executor;
 pub mod journal;
 pub mod metrics;

@@ -13,6 +13,7 @@ pub mod output;
 pub mod pki;
 pub mod releases;
 pub mod rollouts;
+pub mod tokens;
 
 use std::path::PathBuf;
 
@@ -100,6 +101,9 @@ pub enum Command {
     /// One agent's identity: `convoy agent revoke ID`.
     #[command(subcommand)]
     Agent(identity::AgentCommand),
+    /// One-time enrollment tokens: `convoy token create|list|revoke`.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
     /// Certificates the coordinator knows: `convoy certs list`.
     #[command(subcommand)]
     Certs(identity::CertsCommand),
@@ -154,6 +158,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Cert(command) => pki::run_cert(command, cli.output),
         Command::Agents(args) => agents::run(args, &cli.connect, cli.output).await,
         Command::Agent(command) => identity::agent(command, &cli.connect, cli.output).await,
+        Command::Token(command) => tokens::run(command, &cli.connect, cli.output).await,
         Command::Certs(command) => identity::certs(command, &cli.connect, cli.output).await,
         Command::Whoami => agents::whoami(&cli.connect, cli.output).await,
         Command::Exec(args) => jobs::exec(args, &cli.connect, cli.output).await,

@@ -38,6 +38,26 @@ pub struct Config {
     pub backups: BackupsConfig,
     /// `[limits]`: how many TLS handshakes may be pending, and for how long.
     pub handshakes: HandshakeLimits,
+    /// `[ca]`: the issuing CA (the fleet CA or an intermediate) that signs enrolled
+    /// agents' certificates. None: enrollment is off.
+    pub ca: Option<IssuingCa>,
+}
+
+/// `[ca]` in coordinator.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuingCa {
+    /// The issuing CA's certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// Lifetime of an enrolled agent's certificate, in days.
+    #[serde(default = "default_agent_cert_days")]
+    pub agent_cert_days: u32,
+}
+
+fn default_agent_cert_days() -> u32 {
+    30
 }
 
 /// `[backups]`: what the coordinator keeps. Retention is decided here alone: a host's upload
@@ -240,6 +260,8 @@ struct RawConfig {
     backups: BackupsConfig,
     #[serde(default)]
     limits: HandshakeLimits,
+    #[serde(default)]
+    ca: Option<IssuingCa>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -279,6 +301,11 @@ impl Config {
         }
         raw.backups.check()?;
         raw.limits.validate()?;
+        if let Some(ca) = &raw.ca {
+            if ca.agent_cert_days == 0 || ca.agent_cert_days > 3650 {
+                return Err("ca.agent_cert_days must be between 1 and 3650".into());
+            }
+        }
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         Ok(Self {
             listen: raw.listen,
@@ -293,6 +320,11 @@ impl Config {
             release_public_keys: raw.release_public_keys.into_iter().map(resolve).collect(),
             backups: raw.backups,
             handshakes: raw.limits,
+            ca: raw.ca.map(|ca| IssuingCa {
+                cert: resolve(ca.cert),
+                key: resolve(ca.key),
+                agent_cert_days: ca.agent_cert_days,
+            }),
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backup_link;
 pub mod backups;
 pub mod certs;
+pub mod enroll;
 pub mod limits;
 pub mod listener;
 pub mod rollouts;

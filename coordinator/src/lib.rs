@@ -9,6 +9,7 @@ pub mod backups;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
+pub mod enroll;
 pub mod grpc;
 pub mod pki;
 pub mod registry;

@@ -88,6 +88,9 @@ pub struct Registry {
     /// Unbounded: one message per connection change, and a full channel must not stall a
     /// session.
     presence: std::sync::OnceLock<mpsc::UnboundedSender<(String, bool)>>,
+    /// Labels an enrollment token granted, by agent id: they override what the host's
+    /// Hello says for those keys.
+    granted: std::sync::RwLock<HashMap<String, std::collections::BTreeMap<String, String>>>,
 }
 
 /// What the rollout driver reads of a host for its gates.
@@ -128,7 +131,13 @@ impl Registry {
                 },
             );
         }
+        let granted = store
+            .granted_labels()?
+            .into_iter()
+            .map(|g| (g.agent_id, g.labels))
+            .collect();
         Ok(Self {
+            granted: std::sync::RwLock::new(granted),
             store,
             offline_after,
             next_generation: AtomicU64::new(1),
@@ -178,6 +187,15 @@ impl Registry {
             }
             let record = &mut entry.record;
             record.labels = hello.labels.into_iter().collect();
+            // Labels an enrollment token granted win over what the host claims.
+            if let Some(granted) = self
+                .granted
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(id.as_str())
+            {
+                record.labels.extend(granted.clone());
+            }
             record.version = hello.version;
             record.facts = hello.facts;
             record.actions = hello.actions;
@@ -400,6 +418,25 @@ impl Registry {
             takeover_alarm_unix_ms: entry.record.takeover_alarm_unix_ms,
             takeover_replacements: entry.record.takeover_replacements,
         })
+    }
+
+    /// Records the labels an enrollment token granted `id` (persisted) and applies them
+    /// from its next session on.
+    pub fn grant_labels(
+        &self,
+        id: &AgentId,
+        labels: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        self.store
+            .put_granted_labels(&convoy_proto::v1::GrantedLabels {
+                agent_id: id.to_string(),
+                labels: labels.clone(),
+            })?;
+        self.granted
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_string(), labels);
+        Ok(())
     }
 
     /// Whether `id` has a live session.

@@ -75,6 +75,7 @@ pub async fn serve(
         &config.tls.cert,
         &config.tls.key,
         Some(revocations.clone()),
+        config.ca.is_some(),
     )
     .context("cannot set up TLS")?;
     let registry = Arc::new(
@@ -163,10 +164,16 @@ pub async fn serve(
         .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 
+    let (enroller, ca_pem) = enrollment(&config, &store, &registry, &revocations)?;
     let certs_service = convoy_proto::v1::certs_server::CertsServer::new(
-        crate::grpc::certs::CertsService::new(revocations.clone(), store.clone()),
+        crate::grpc::certs::CertsService::new(revocations.clone(), store.clone())
+            .with_enroller(enroller.clone(), ca_pem.clone()),
     )
     .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES);
+    let enrollment_service = convoy_proto::v1::enrollment_server::EnrollmentServer::new(
+        crate::grpc::enroll::EnrollmentService::new(enroller, ca_pem, store.clone()),
+    )
+    .max_decoding_message_size(16 * 1024);
 
     let local = listener.local_addr().context("listener has no address")?;
     let incoming = listener::incoming_revoking(
@@ -188,6 +195,7 @@ pub async fn serve(
         .add_service(rollout_service)
         .add_service(backups_service)
         .add_service(certs_service)
+        .add_service(enrollment_service)
         .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await });
     // Ending the sessions must not depend on tonic polling its shutdown signal: when the
     // incoming stream ends first (the accept loop watches the same token), tonic goes
@@ -224,6 +232,36 @@ pub async fn serve(
     registry.flush_store().context("cannot flush the store")?;
     info!("coordinator stopped");
     Ok(())
+}
+
+/// The issuing CA of `[ca]` (None: enrollment off) and the CA bundle agents trust.
+fn enrollment(
+    config: &Config,
+    store: &Store,
+    registry: &Arc<Registry>,
+    revocations: &Arc<crate::revocation::Revocations>,
+) -> anyhow::Result<(Option<Arc<crate::enroll::Enroller>>, String)> {
+    let ca_pem = std::fs::read_to_string(&config.tls.ca)
+        .with_context(|| format!("cannot read {}", config.tls.ca.display()))?;
+    let Some(issuing) = &config.ca else {
+        return Ok((None, ca_pem));
+    };
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let ca = crate::pki::Ca::from_pem(&read(&issuing.cert)?, &read(&issuing.key)?)
+        .context("cannot load the issuing CA ([ca] cert and key)")?;
+    info!("enrollment on: agents may enroll with a token");
+    Ok((
+        Some(Arc::new(crate::enroll::Enroller::new(
+            ca,
+            issuing.agent_cert_days,
+            store.clone(),
+            registry.clone(),
+            revocations.clone(),
+        ))),
+        ca_pem,
+    ))
 }
 
 fn spawn_housekeeping(

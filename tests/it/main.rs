@@ -5,6 +5,7 @@ mod abuse;
 mod backup;
 mod backup_race;
 mod deploy;
+mod enroll;
 mod health;
 mod history;
 mod hostile_agent;

@@ -276,6 +276,7 @@ impl TestCoordinator {
             release_public_keys: Vec::new(),
             backups: BackupsConfig::default(),
             handshakes: HandshakeLimits::default(),
+            ca: None,
         };
         let mut config = config;
         change(&mut config);

@@ -6,20 +6,39 @@ use std::net::SocketAddr;
 use convoy_proto::identity::{AgentId, Identity, Role};
 use tonic::{Request, Status};
 
-/// Attached to every request by the listener.
+/// A verified caller: its address and the identity its certificate names.
 #[derive(Debug, Clone)]
 pub struct PeerInfo {
     pub remote_addr: Option<SocketAddr>,
     pub identity: Identity,
 }
 
-/// The caller's verified identity.
+/// Attached to every request by the listener: a verified caller, or (only when
+/// enrollment is on) a client that sent no certificate, which may call `Enroll` alone.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Verified(PeerInfo),
+    Anonymous(SocketAddr),
+}
+
+impl Caller {
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Caller::Verified(peer) => peer.remote_addr,
+            Caller::Anonymous(addr) => Some(*addr),
+        }
+    }
+}
+
+/// The caller's verified identity. A client without a certificate has none: every RPC
+/// but `Enroll` goes through here (or the `require_*` below) and is refused.
 pub fn peer<T>(request: &Request<T>) -> Result<PeerInfo, Status> {
-    request
-        .extensions()
-        .get::<PeerInfo>()
-        .cloned()
-        .ok_or_else(|| Status::unauthenticated("no verified client certificate"))
+    match request.extensions().get::<Caller>() {
+        Some(Caller::Verified(peer)) => Ok(peer.clone()),
+        Some(Caller::Anonymous(_)) | None => {
+            Err(Status::unauthenticated("no verified client certificate"))
+        }
+    }
 }
 
 /// Only agent certificates may open an agent session.

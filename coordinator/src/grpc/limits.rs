@@ -10,10 +10,10 @@ use convoy_proto::v1::{
     AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, DeploySpec, DrillBackupsRequest,
     GetAgentRequest, GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions,
     ListAgentsRequest, ListAuditRequest, ListBackupsRequest, ListCertsRequest, ListJobsRequest,
-    ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest, ReleaseMeta,
-    ReleaseStatusRequest, RemoveScheduleRequest, RestoreBackupRequest, RollbackSpec, RolloutSpec,
-    RunBackupRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest,
-    WhoAmIRequest,
+    ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest, ListTokensRequest, ReleaseMeta,
+    ReleaseStatusRequest, RemoveScheduleRequest, RestoreBackupRequest, RevokeTokenRequest,
+    RollbackSpec, RolloutSpec, RunBackupRequest, StartJobRequest, StartRolloutRequest,
+    VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
 };
 use tonic::Status;
 
@@ -97,6 +97,22 @@ bounded! {
     AddScheduleRequest { set: TEXT, selector: SELECTOR, cron: TEXT, drill: TEXT }
     RemoveScheduleRequest { id: TEXT }
     ListCertsRequest {}
+    ListTokensRequest {}
+    RevokeTokenRequest { id: TEXT }
+}
+
+impl Bounded for convoy_proto::v1::CreateTokenRequest {
+    fn check_sizes(&self) -> Result<(), Status> {
+        cap("id_pattern", &self.id_pattern, TEXT)?;
+        if self.labels.len() > 64 {
+            return Err(Status::invalid_argument("at most 64 labels"));
+        }
+        for (key, value) in &self.labels {
+            cap("label", key, TEXT)?;
+            cap("label", value, TEXT)?;
+        }
+        Ok(())
+    }
 }
 
 impl Bounded for convoy_proto::v1::RevokeRequest {

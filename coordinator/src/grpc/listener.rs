@@ -42,7 +42,7 @@ use tracing::warn;
 
 use self::log_limit::ListenerLogs;
 use self::pending::{Pending, Shed, ShedReason};
-use super::auth::PeerInfo;
+use super::auth::{Caller, PeerInfo};
 use crate::config::HandshakeLimits;
 use crate::revocation::{LiveGuard, Revocations, cert_facts};
 
@@ -73,16 +73,19 @@ pub fn server_config(
     cert: &Path,
     key: &Path,
 ) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
-    server_config_revoking(ca, cert, key, None)
+    server_config_revoking(ca, cert, key, None, false)
 }
 
 /// Builds the server's TLS configuration from PEM files; with `revocations`, the client
-/// verifier refuses revoked certificates.
+/// verifier refuses revoked certificates; with `enrollment`, a client may connect without
+/// a certificate (it may then call `Enroll` alone) and the CA is sent in the chain, so that
+/// a new host can check it against the fingerprint it was given.
 pub fn server_config_revoking(
     ca: &Path,
     cert: &Path,
     key: &Path,
     revocations: Option<Arc<Revocations>>,
+    enrollment: bool,
 ) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
     let read_certs = |path: &Path| -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
         let certs = CertificateDer::pem_file_iter(path)
@@ -97,12 +100,19 @@ pub fn server_config_revoking(
         Ok(certs)
     };
     let mut roots = RootCertStore::empty();
-    for ca_cert in read_certs(ca)? {
+    let ca_certs = read_certs(ca)?;
+    for ca_cert in ca_certs.clone() {
         roots
             .add(ca_cert)
             .map_err(|err| TlsSetupError::BadCa(err.to_string()))?;
     }
-    let mut verifier = WebPkiClientVerifier::builder(Arc::new(roots))
+    let builder = WebPkiClientVerifier::builder(Arc::new(roots));
+    let builder = if enrollment {
+        builder.allow_unauthenticated()
+    } else {
+        builder
+    };
+    let mut verifier = builder
         .build()
         .map_err(|err| TlsSetupError::BadCa(err.to_string()))?;
     if let Some(revocations) = revocations {
@@ -111,7 +121,14 @@ pub fn server_config_revoking(
             revocations,
         });
     }
-    let chain = read_certs(cert)?;
+    let mut chain = read_certs(cert)?;
+    if enrollment {
+        for ca_cert in ca_certs {
+            if !chain.contains(&ca_cert) {
+                chain.push(ca_cert);
+            }
+        }
+    }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsSetupError::Read {
         path: key.display().to_string(),
         source,
@@ -128,7 +145,7 @@ pub fn server_config_revoking(
 /// A verified TLS connection and who is on the other end.
 pub struct TlsConn {
     stream: TlsStream<TcpStream>,
-    peer: PeerInfo,
+    peer: Caller,
     /// Resolves when a revocation matches this connection's certificate.
     cut: Option<Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>>,
     _live: Option<LiveGuard>,
@@ -152,7 +169,7 @@ impl TlsConn {
 }
 
 impl Connected for TlsConn {
-    type ConnectInfo = PeerInfo;
+    type ConnectInfo = Caller;
 
     fn connect_info(&self) -> Self::ConnectInfo {
         self.peer.clone()
@@ -430,11 +447,14 @@ impl Handshake {
                 }
                 return None;
             }
+            // Only possible when enrollment is on: the verifier refuses it otherwise.
             None => {
-                if let Some(suppressed) = self.logs.no_identity.admit() {
-                    warn!(%remote, suppressed, "client sent no certificate");
-                }
-                return None;
+                return Some(TlsConn {
+                    stream,
+                    peer: Caller::Anonymous(remote),
+                    cut: None,
+                    _live: None,
+                });
             }
         };
         let live = match (
@@ -461,7 +481,7 @@ impl Handshake {
             .map(|live| Box::pin(live.cut.clone().cancelled_owned()));
         Some(TlsConn {
             stream,
-            peer,
+            peer: Caller::Verified(peer),
             cut,
             _live: live,
         })

@@ -225,6 +225,7 @@ impl Fleet {
             release_public_keys: vec![pki_dir.join("release.pub")],
             backups: crate::config::BackupsConfig::default(),
             handshakes: crate::config::HandshakeLimits::default(),
+            ca: None,
         };
         self.server = Some(tokio::spawn(crate::server::serve(
             config,
