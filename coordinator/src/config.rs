@@ -54,6 +54,14 @@ pub struct IssuingCa {
     /// Lifetime of an enrolled agent's certificate, in days.
     #[serde(default = "default_agent_cert_days")]
     pub agent_cert_days: u32,
+    /// Enroll calls admitted per source IP per minute (raise it for many hosts behind one
+    /// NAT address enrolling at once).
+    #[serde(default = "default_enrolls_per_ip")]
+    pub enrolls_per_ip_per_minute: usize,
+}
+
+fn default_enrolls_per_ip() -> usize {
+    crate::enroll::ENROLLS_PER_IP
 }
 
 fn default_agent_cert_days() -> u32 {
@@ -305,6 +313,9 @@ impl Config {
             if ca.agent_cert_days == 0 || ca.agent_cert_days > 3650 {
                 return Err("ca.agent_cert_days must be between 1 and 3650".into());
             }
+            if ca.enrolls_per_ip_per_minute == 0 {
+                return Err("ca.enrolls_per_ip_per_minute must be at least 1".into());
+            }
         }
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         Ok(Self {
@@ -324,6 +335,7 @@ impl Config {
                 cert: resolve(ca.cert),
                 key: resolve(ca.key),
                 agent_cert_days: ca.agent_cert_days,
+                enrolls_per_ip_per_minute: ca.enrolls_per_ip_per_minute,
             }),
         })
     }

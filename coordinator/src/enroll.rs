@@ -22,7 +22,8 @@ use crate::registry::{Registry, now_unix_ms};
 use crate::revocation::{CertFacts, Revocations};
 use crate::store::{Store, StoreError};
 
-/// Enroll calls admitted per source IP per [`RATE_WINDOW`]; the rest are refused unread.
+/// Enroll calls admitted per source IP per [`RATE_WINDOW`] by default
+/// (`[ca] enrolls_per_ip_per_minute`); the rest are refused unread.
 pub const ENROLLS_PER_IP: usize = 20;
 pub const RATE_WINDOW: Duration = Duration::from_secs(60);
 /// Longest token TTL an operator may ask for.
@@ -82,6 +83,7 @@ pub struct Enroller {
     /// The issuing CA's certificate when it is an intermediate, appended to issued certs.
     chain_pem: String,
     agent_cert_days: u32,
+    per_ip: usize,
     store: Store,
     registry: Arc<Registry>,
     revocations: Arc<Revocations>,
@@ -138,6 +140,7 @@ impl Enroller {
             ca,
             chain_pem,
             agent_cert_days,
+            per_ip: ENROLLS_PER_IP,
             store,
             registry,
             revocations,
@@ -145,7 +148,13 @@ impl Enroller {
         }
     }
 
-    /// Admits one Enroll call from `ip`, or refuses it past [`ENROLLS_PER_IP`] a minute.
+    /// Enroll calls admitted per source IP per minute.
+    pub fn with_rate(mut self, per_ip: usize) -> Self {
+        self.per_ip = per_ip.max(1);
+        self
+    }
+
+    /// Admits one Enroll call from `ip`, or refuses it past the per-IP rate.
     pub fn admit(&self, ip: IpAddr) -> Result<(), EnrollError> {
         let now = Instant::now();
         let mut attempts = self.attempts.lock().unwrap_or_else(PoisonError::into_inner);
@@ -164,7 +173,7 @@ impl Enroller {
         {
             times.pop_front();
         }
-        if times.len() >= ENROLLS_PER_IP {
+        if times.len() >= self.per_ip {
             return Err(EnrollError::RateLimited(ip));
         }
         times.push_back(now);

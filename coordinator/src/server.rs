@@ -253,13 +253,16 @@ fn enrollment(
         .context("cannot load the issuing CA ([ca] cert and key)")?;
     info!("enrollment on: agents may enroll with a token");
     Ok((
-        Some(Arc::new(crate::enroll::Enroller::new(
-            ca,
-            issuing.agent_cert_days,
-            store.clone(),
-            registry.clone(),
-            revocations.clone(),
-        ))),
+        Some(Arc::new(
+            crate::enroll::Enroller::new(
+                ca,
+                issuing.agent_cert_days,
+                store.clone(),
+                registry.clone(),
+                revocations.clone(),
+            )
+            .with_rate(issuing.enrolls_per_ip_per_minute),
+        )),
         ca_pem,
     ))
 }

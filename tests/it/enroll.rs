@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use convoy_agent::enroll::{EnrollError, EnrollOptions, enroll};
 use convoy_coordinator::config::IssuingCa;
@@ -31,6 +31,7 @@ async fn enrolling(pki: &TestPki) -> TestCoordinator {
             cert,
             key,
             agent_cert_days: 30,
+            enrolls_per_ip_per_minute: convoy_coordinator::enroll::ENROLLS_PER_IP,
         });
     })
     .await
@@ -506,6 +507,130 @@ async fn without_a_ca_enrollment_is_off_and_says_so() {
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert!(status.message().contains("[ca]"), "{status:?}");
-    let _ = Duration::ZERO;
+    coordinator.stop().await;
+}
+
+/// Process CPU time (user + system) so far, from /proc/self/stat.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("stat");
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
+/// BENCHMARKS.md "Enrollment": N hosts enrolling at once against one coordinator
+/// (in-process; CSRs made beforehand; each host its own TLS connection).
+/// `ENROLL_BENCH_HOSTS=1000 cargo test --release -p convoy-tests --test it enroll_bench -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark"]
+async fn enroll_bench() {
+    let hosts: usize = std::env::var("ENROLL_BENCH_HOSTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let pki = TestPki::new();
+    let key = pki.dir().join(convoy_coordinator::pki::CA_KEY_FILE);
+    let cert = pki.ca_cert();
+    let coordinator = TestCoordinator::start_configured(&pki, move |config| {
+        config.ca = Some(IssuingCa {
+            cert,
+            key,
+            agent_cert_days: 30,
+            enrolls_per_ip_per_minute: 1_000_000,
+        });
+        config.handshakes.pending_handshakes_per_ip = config.handshakes.pending_handshakes;
+    })
+    .await;
+    let mut api = certs_api(&coordinator, &pki).await;
+    let (token, _) = token(
+        &mut api,
+        &[("role", "web")],
+        u32::try_from(hosts).unwrap(),
+        "",
+    )
+    .await;
+    let csrs: Vec<Vec<u8>> = (0..hosts)
+        .map(|i| csr(vec![uri(&format!("convoy://agent/bench-{i}"))], false))
+        .collect();
+    let cpu_before = cpu_time();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, csr_der) in csrs.into_iter().enumerate() {
+        let url = coordinator.url();
+        let ca = pki.ca_cert();
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            let t0 = Instant::now();
+            let link = channel(&url, &ca, None).await.expect("connect");
+            EnrollmentClient::new(link)
+                .enroll(EnrollRequest {
+                    token,
+                    agent_id: format!("bench-{i}"),
+                    csr_der,
+                })
+                .await
+                .expect("enroll");
+            t0.elapsed()
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.push(task.await.expect("task"));
+    }
+    let wall = started.elapsed();
+    let cpu = cpu_time() - cpu_before;
+    latencies.sort();
+    let p = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
+    println!(
+        "enroll_bench hosts={hosts} wall={wall:?} p50={:?} p99={:?} max={:?} process_cpu={cpu:?} cpu_per_enrollment={:?} (client and server in one process: an upper bound)",
+        p(0.5),
+        p(0.99),
+        p(1.0),
+        cpu / u32::try_from(hosts).unwrap()
+    );
+    assert_eq!(token_info(&mut api, &token).await.used as usize, hosts);
+    coordinator.stop().await;
+}
+
+/// BENCHMARKS.md "Revocation": from the Revoke call's start until the revoked agent's
+/// held session stream ends, over several trials.
+/// `cargo test --release -p convoy-tests --test it revocation_bench -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark"]
+async fn revocation_bench() {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let mut api = certs_api(&coordinator, &pki).await;
+    let mut times = Vec::new();
+    for i in 0..20 {
+        let id = format!("rev-{i}");
+        let certs = pki.agent(&id);
+        let link = channel(&coordinator.url(), &pki.ca_cert(), Some(&certs))
+            .await
+            .expect("channel");
+        let (_tx, session) = raw_session(link, hello(&id)).await;
+        let mut session = session.expect("session");
+        let started = Instant::now();
+        api.revoke(RevokeRequest {
+            target: Some(convoy_proto::v1::revoke_request::Target::AgentId(
+                id.clone(),
+            )),
+            reason: String::new(),
+        })
+        .await
+        .expect("revoke");
+        while let Ok(Some(_)) = session.message().await {}
+        times.push(started.elapsed());
+    }
+    times.sort();
+    println!(
+        "revocation_bench trials=20 p50={:?} p95={:?} max={:?}",
+        times[10], times[18], times[19]
+    );
     coordinator.stop().await;
 }
