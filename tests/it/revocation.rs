@@ -242,12 +242,7 @@ async fn a_revoked_serial_stays_refused_after_a_restart_and_other_certificates_o
         1
     );
     let ended = tokio::time::timeout(Duration::from_secs(1), async {
-        loop {
-            match session.message().await {
-                Ok(Some(_)) => continue,
-                _ => break,
-            }
-        }
+        while let Ok(Some(_)) = session.message().await {}
     })
     .await;
     assert!(
