@@ -38,6 +38,8 @@ pub struct Config {
     pub backups: BackupsConfig,
     /// `[limits]`: how many TLS handshakes may be pending, and for how long.
     pub handshakes: HandshakeLimits,
+    /// `[[policies]]`: scoped operator permissions (see `policy`).
+    pub policies: Vec<crate::policy::PolicyConfig>,
     /// `[ca]`: the issuing CA (the fleet CA or an intermediate) that signs enrolled
     /// agents' certificates. None: enrollment is off.
     pub ca: Option<IssuingCa>,
@@ -270,6 +272,8 @@ struct RawConfig {
     limits: HandshakeLimits,
     #[serde(default)]
     ca: Option<IssuingCa>,
+    #[serde(default)]
+    policies: Vec<crate::policy::PolicyConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -309,6 +313,9 @@ impl Config {
         }
         raw.backups.check()?;
         raw.limits.validate()?;
+        for policy in &raw.policies {
+            policy.validate()?;
+        }
         if let Some(ca) = &raw.ca {
             if ca.agent_cert_days == 0 || ca.agent_cert_days > 3650 {
                 return Err("ca.agent_cert_days must be between 1 and 3650".into());
@@ -331,6 +338,7 @@ impl Config {
             release_public_keys: raw.release_public_keys.into_iter().map(resolve).collect(),
             backups: raw.backups,
             handshakes: raw.limits,
+            policies: raw.policies,
             ca: raw.ca.map(|ca| IssuingCa {
                 cert: resolve(ca.cert),
                 key: resolve(ca.key),

@@ -13,6 +13,7 @@ pub mod enroll;
 pub mod limits;
 pub mod listener;
 pub mod rollouts;
+pub mod scoped;
 
 use crate::store::StoreError;
 

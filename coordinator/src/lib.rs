@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod enroll;
 pub mod grpc;
 pub mod pki;
+pub mod policy;
 pub mod registry;
 pub mod releases;
 pub mod revocation;

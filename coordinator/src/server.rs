@@ -181,6 +181,7 @@ pub async fn serve(
         tls,
         config.handshakes,
         Some(revocations),
+        config.policies.clone(),
         shutdown.clone(),
         tracker.clone(),
     );

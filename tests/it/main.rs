@@ -13,6 +13,7 @@ mod hostile_coordinator;
 mod jobs;
 mod link;
 mod listener;
+mod policy;
 mod revocation;
 mod rollout;
 mod security;

@@ -277,6 +277,7 @@ impl TestCoordinator {
             backups: BackupsConfig::default(),
             handshakes: HandshakeLimits::default(),
             ca: None,
+            policies: Vec::new(),
         };
         let mut config = config;
         change(&mut config);

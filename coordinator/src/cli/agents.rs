@@ -262,9 +262,20 @@ pub async fn whoami(connect: &ConnectArgs, output: OutputFormat) -> anyhow::Resu
     match output {
         OutputFormat::Json => out!(
             "{}",
-            serde_json::json!({ "name": me.name, "role": me.role })
+            serde_json::json!({
+                "name": me.name,
+                "role": me.role,
+                "permissions": if me.scope.is_empty() { format!("all a {} may do", me.role) } else { me.scope.clone() },
+            })
         ),
-        OutputFormat::Table => out!("{} ({})", me.name, me.role),
+        OutputFormat::Table => {
+            out!("{} ({})", me.name, me.role);
+            if me.scope.is_empty() {
+                out!("permissions: all a {} may do", me.role);
+            } else {
+                out!("permissions (policy): {}", me.scope);
+            }
+        }
     }
     Ok(())
 }

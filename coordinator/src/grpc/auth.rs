@@ -11,6 +11,8 @@ use tonic::{Request, Status};
 pub struct PeerInfo {
     pub remote_addr: Option<SocketAddr>,
     pub identity: Identity,
+    /// The `[[policies]]` entry that narrows this operator, if any.
+    pub scope: Option<std::sync::Arc<crate::policy::Scope>>,
 }
 
 /// Attached to every request by the listener: a verified caller, or (only when
@@ -60,13 +62,16 @@ pub fn require_agent<T>(request: &Request<T>) -> Result<(AgentId, PeerInfo), Sta
 pub struct Operator {
     pub name: String,
     pub role: Role,
+    /// Set when a policy narrows this operator (see `crate::policy`).
+    pub scope: Option<std::sync::Arc<crate::policy::Scope>>,
 }
 
 /// Only operator certificates of at least `min` may call the admin service.
 pub fn require_role<T>(request: &Request<T>, min: Role) -> Result<Operator, Status> {
     let peer = peer(request)?;
+    let scope = peer.scope.clone();
     match peer.identity {
-        Identity::Operator { name, role } if role >= min => Ok(Operator { name, role }),
+        Identity::Operator { name, role } if role >= min => Ok(Operator { name, role, scope }),
         Identity::Operator { name, role } => Err(Status::permission_denied(format!(
             "operator {name} has role {role}; this needs {min}"
         ))),

@@ -236,19 +236,22 @@ pub fn incoming(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> ReceiverStream<Result<TlsConn, io::Error>> {
-    incoming_revoking(listener, tls, limits, None, shutdown, tracker)
+    incoming_revoking(listener, tls, limits, None, Vec::new(), shutdown, tracker)
 }
 
 /// [`incoming`], with each verified connection registered in `revocations` and closed
-/// when a revocation matches its certificate.
+/// when a revocation matches its certificate, and each operator's `[[policies]]` scope
+/// attached to its identity.
 pub fn incoming_revoking(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     limits: HandshakeLimits,
     revocations: Option<Arc<Revocations>>,
+    policies: Vec<crate::policy::PolicyConfig>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> ReceiverStream<Result<TlsConn, io::Error>> {
+    let policies = Arc::new(policies);
     let (tx, rx) = mpsc::channel(256);
     let pending = Arc::new(Mutex::new(Pending::new(
         limits.pending_handshakes,
@@ -288,6 +291,7 @@ pub fn incoming_revoking(
                 logs: logs.clone(),
                 remote,
                 revocations: revocations.clone(),
+                policies: policies.clone(),
             };
             let tx = tx.clone();
             loop_tracker.spawn(async move {
@@ -366,6 +370,7 @@ struct Handshake {
     logs: Arc<ListenerLogs>,
     remote: SocketAddr,
     revocations: Option<Arc<Revocations>>,
+    policies: Arc<Vec<crate::policy::PolicyConfig>>,
 }
 
 impl Handshake {
@@ -472,9 +477,16 @@ impl Handshake {
             }
             _ => None,
         };
+        let scope = match &identity {
+            Identity::Operator { name, .. } => {
+                crate::policy::Scope::for_operator(&self.policies, name).map(Arc::new)
+            }
+            _ => None,
+        };
         let peer = PeerInfo {
             remote_addr: Some(remote),
             identity,
+            scope,
         };
         let cut = live
             .as_ref()

@@ -226,6 +226,7 @@ impl Fleet {
             backups: crate::config::BackupsConfig::default(),
             handshakes: crate::config::HandshakeLimits::default(),
             ca: None,
+            policies: Vec::new(),
         };
         self.server = Some(tokio::spawn(crate::server::serve(
             config,
