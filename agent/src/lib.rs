@@ -11,6 +11,7 @@ pub mod backup;
 pub mod check;
 pub mod config;
 pub mod deploy;
+pub mod enroll;
 pub mod executor;
 pub mod journal;
 pub mod metrics;

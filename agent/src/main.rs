@@ -40,6 +40,25 @@ enum Command {
         #[arg(long, short = 'c', default_value = "/etc/convoy/agent.toml")]
         config: PathBuf,
     },
+    /// Enroll this host with a one-time token: a key made here (0600), a CSR sent, the
+    /// certificate and CA written where the config's [tls] says.
+    Enroll {
+        /// The coordinator, e.g. https://coord:7443 (default: the config's `coordinator`).
+        #[arg(long)]
+        coordinator: Option<String>,
+        /// sha256:HEX of the fleet CA certificate, as `convoy token create` prints it.
+        #[arg(long)]
+        ca_fingerprint: String,
+        /// The token, as `convoy token create` printed it.
+        #[arg(long, env = "CONVOY_ENROLL_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The agent id to enroll as (default: this host's name).
+        #[arg(long)]
+        id: Option<String>,
+        /// Path to agent.toml ([tls] says where the key, certificate and CA go).
+        #[arg(long, short = 'c', default_value = "/etc/convoy/agent.toml")]
+        config: PathBuf,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
     Completions {
         /// The shell to complete for.
@@ -55,6 +74,51 @@ enum Command {
     },
 }
 
+fn enroll(
+    coordinator: Option<String>,
+    ca_fingerprint: String,
+    token: String,
+    id: Option<String>,
+    config: &std::path::Path,
+) -> ExitCode {
+    let run = || -> anyhow::Result<()> {
+        let config = convoy_agent::Config::load(config)?;
+        let id = match id {
+            Some(id) => id,
+            None => sysinfo::System::host_name()
+                .map(|h| h.to_ascii_lowercase())
+                .ok_or_else(|| anyhow::anyhow!("no host name: pass --id"))?,
+        };
+        let options = convoy_agent::enroll::EnrollOptions {
+            coordinator: coordinator.unwrap_or(config.coordinator.clone()),
+            ca_fingerprint,
+            token,
+            id: convoy_proto::identity::AgentId::new(id)?,
+            tls: config.tls.clone(),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let enrolled = runtime.block_on(convoy_agent::enroll::enroll(options.clone()))?;
+        println!(
+            "enrolled as {}: key {} (0600), certificate {}, CA {}; labels granted: {:?}",
+            options.id,
+            options.tls.key.display(),
+            options.tls.cert.display(),
+            options.tls.ca.display(),
+            enrolled.labels
+        );
+        Ok(())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match cli.command {
@@ -62,6 +126,13 @@ fn main() -> ExitCode {
         Command::Check { config } => return check(&config),
         Command::Completions { shell } => return completions(shell),
         Command::Man { out } => return man_pages(&out),
+        Command::Enroll {
+            coordinator,
+            ca_fingerprint,
+            token,
+            id,
+            config,
+        } => return enroll(coordinator, ca_fingerprint, token, id, &config),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()

@@ -8,6 +8,7 @@ pub mod check;
 pub mod connect;
 pub mod demo;
 pub mod docs;
+pub mod identity;
 pub mod jobs;
 pub mod metrics;
 pub mod monitor;
@@ -15,6 +16,7 @@ pub mod output;
 pub mod pki;
 pub mod releases;
 pub mod rollouts;
+pub mod tokens;
 
 use std::path::PathBuf;
 
@@ -107,17 +109,23 @@ pub enum Command {
     /// Manage the fleet's certificate authority.
     #[command(subcommand)]
     Ca(pki::CaCommand),
-    /// Issue certificates from the fleet CA.
+    /// Issue certificates from the fleet CA, or revoke one on the coordinator.
     #[command(subcommand)]
     Cert(pki::CertCommand),
     /// List agents, or show one. (`--version` here filters by app version: APP=VERSION.)
     #[command(disable_version_flag = true)]
     Agents(agents::AgentsArgs),
+    /// One-time enrollment tokens: `convoy token create|list|revoke`.
+    #[command(subcommand)]
+    Token(tokens::TokenCommand),
+    /// Certificates the coordinator knows: `convoy certs list`.
+    #[command(subcommand)]
+    Certs(identity::CertsCommand),
     /// Show who the coordinator thinks you are.
     Whoami,
     /// Run an allow-listed action on every matching host, as a job.
     Exec(jobs::ExecArgs),
-    /// One host's lifecycle: cordon, uncordon, drain, remove.
+    /// One host: cordon, uncordon, drain, remove, revoke.
     #[command(subcommand)]
     Agent(agents::AgentCommand),
     /// Recent jobs: id, action, targets, state counts, started, by whom.
@@ -194,8 +202,16 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
             crate::server::run(config, shutdown).await
         }
         Command::Ca(command) => pki::run_ca(command, cli.output),
+        Command::Cert(pki::CertCommand::Revoke(args)) => {
+            identity::cert_revoke(args, &cli.connect, cli.output).await
+        }
         Command::Cert(command) => pki::run_cert(command, cli.output),
         Command::Agents(args) => agents::run(args, &cli.connect, cli.output).await,
+        Command::Agent(agents::AgentCommand::Identity(command)) => {
+            identity::agent(command, &cli.connect, cli.output).await
+        }
+        Command::Token(command) => tokens::run(command, &cli.connect, cli.output).await,
+        Command::Certs(command) => identity::certs(command, &cli.connect, cli.output).await,
         Command::Whoami => agents::whoami(&cli.connect, cli.output).await,
         Command::Exec(args) => jobs::exec(args, &cli.connect, cli.output).await,
         Command::Agent(command) => agents::lifecycle(command, &cli.connect, cli.output).await,

@@ -42,6 +42,36 @@ pub struct Config {
     pub backups: BackupsConfig,
     /// `[limits]`: how many TLS handshakes may be pending, and for how long.
     pub handshakes: HandshakeLimits,
+    /// `[[policies]]`: scoped operator permissions (see `policy`).
+    pub policies: Vec<crate::policy::PolicyConfig>,
+    /// `[ca]`: the issuing CA (the fleet CA or an intermediate) that signs enrolled
+    /// agents' certificates. None: enrollment is off.
+    pub ca: Option<IssuingCa>,
+}
+
+/// `[ca]` in coordinator.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuingCa {
+    /// The issuing CA's certificate (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// Lifetime of an enrolled agent's certificate, in days.
+    #[serde(default = "default_agent_cert_days")]
+    pub agent_cert_days: u32,
+    /// Enroll calls admitted per source IP per minute (raise it for many hosts behind one
+    /// NAT address enrolling at once).
+    #[serde(default = "default_enrolls_per_ip")]
+    pub enrolls_per_ip_per_minute: usize,
+}
+
+fn default_enrolls_per_ip() -> usize {
+    crate::enroll::ENROLLS_PER_IP
+}
+
+fn default_agent_cert_days() -> u32 {
+    30
 }
 
 /// `[backups]`: what the coordinator keeps. Retention is decided here alone: a host's upload
@@ -254,6 +284,10 @@ struct RawConfig {
     alerts: Vec<monitor::AlertConfig>,
     #[serde(default)]
     notify: Vec<monitor::NotifyConfig>,
+    #[serde(default)]
+    ca: Option<IssuingCa>,
+    #[serde(default)]
+    policies: Vec<crate::policy::PolicyConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -295,6 +329,17 @@ impl Config {
         raw.limits.validate()?;
         raw.history.validate()?;
         let alerts = monitor::validate(&raw.metrics, &raw.alerts, &raw.notify)?;
+        for policy in &raw.policies {
+            policy.validate()?;
+        }
+        if let Some(ca) = &raw.ca {
+            if ca.agent_cert_days == 0 || ca.agent_cert_days > 3650 {
+                return Err("ca.agent_cert_days must be between 1 and 3650".into());
+            }
+            if ca.enrolls_per_ip_per_minute == 0 {
+                return Err("ca.enrolls_per_ip_per_minute must be at least 1".into());
+            }
+        }
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         Ok(Self {
             listen: raw.listen,
@@ -316,6 +361,13 @@ impl Config {
                 alerts,
                 notify: raw.notify,
             },
+            policies: raw.policies,
+            ca: raw.ca.map(|ca| IssuingCa {
+                cert: resolve(ca.cert),
+                key: resolve(ca.key),
+                agent_cert_days: ca.agent_cert_days,
+                enrolls_per_ip_per_minute: ca.enrolls_per_ip_per_minute,
+            }),
         })
     }
 }

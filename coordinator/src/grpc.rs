@@ -8,10 +8,13 @@ pub mod audit;
 pub mod auth;
 pub mod backup_link;
 pub mod backups;
+pub mod certs;
+pub mod enroll;
 pub mod limits;
 pub mod listener;
 pub mod monitor;
 pub mod rollouts;
+pub mod scoped;
 
 use crate::store::StoreError;
 

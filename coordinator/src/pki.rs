@@ -17,6 +17,8 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
+pub mod csr;
+
 pub const CA_CERT_FILE: &str = "ca.pem";
 pub const CA_KEY_FILE: &str = "ca.key";
 

@@ -28,6 +28,11 @@ use crate::store::{Store, StoreError};
 pub const HISTORY_POINTS: usize = 30;
 /// Sessions kept in an agent's connection history.
 pub const CONNECTION_HISTORY: usize = 20;
+/// Session takeover alarm: an agent id replacing its own session more than this many
+/// times within [`TAKEOVER_WINDOW`] (a stolen key racing the real agent, each reconnecting
+/// in turn) raises a warning and is shown by `convoy agents show`.
+pub const TAKEOVER_REPLACEMENTS: usize = 3;
+pub const TAKEOVER_WINDOW: Duration = Duration::from_secs(60);
 /// Records copied and written per step of [`Registry::flush_dirty`].
 const FLUSH_CHUNK: usize = 256;
 
@@ -67,6 +72,8 @@ struct Entry {
     session: Option<LiveSession>,
     history: VecDeque<MetricsPoint>,
     dirty: bool,
+    /// When this id's recent sessions were replaced (within [`TAKEOVER_WINDOW`]).
+    replacements: VecDeque<Instant>,
 }
 
 #[derive(Debug)]
@@ -85,6 +92,9 @@ pub struct Registry {
     monitoring: std::sync::OnceLock<(crate::events::Events, crate::history::Recorder)>,
     /// Told the id of every removed host (the rollout driver).
     removals: std::sync::OnceLock<mpsc::UnboundedSender<String>>,
+    /// Labels an enrollment token granted, by agent id: they override what the host's
+    /// Hello says for those keys.
+    granted: std::sync::RwLock<HashMap<String, std::collections::BTreeMap<String, String>>>,
 }
 
 /// What the rollout driver reads of a host for its gates.
@@ -121,10 +131,17 @@ impl Registry {
                     session: None,
                     history: VecDeque::new(),
                     dirty: false,
+                    replacements: VecDeque::new(),
                 },
             );
         }
+        let granted = store
+            .granted_labels()?
+            .into_iter()
+            .map(|g| (g.agent_id, g.labels))
+            .collect();
         Ok(Self {
+            granted: std::sync::RwLock::new(granted),
             store,
             offline_after,
             next_generation: AtomicU64::new(1),
@@ -194,6 +211,7 @@ impl Registry {
                 session: None,
                 history: VecDeque::new(),
                 dirty: false,
+                replacements: VecDeque::new(),
             });
             // Back after a real outage (not a replaced session or a coordinator restart).
             back = entry.session.is_none()
@@ -202,13 +220,24 @@ impl Registry {
                     .connections
                     .last()
                     .is_some_and(|c| is_outage(&c.reason));
-            taken_over = entry.session.is_some();
+            let mut taken = false;
             if let Some(old) = entry.session.take() {
                 close_connection(&mut entry.record, now, reason::REPLACED);
                 old.cancel.cancel();
+                taken = note_replacement(id, entry, now);
             }
+            taken_over = taken;
             let record = &mut entry.record;
             record.labels = hello.labels.into_iter().collect();
+            // Labels an enrollment token granted win over what the host claims.
+            if let Some(granted) = self
+                .granted
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(id.as_str())
+            {
+                record.labels.extend(granted.clone());
+            }
             record.version = hello.version;
             record.facts = hello.facts;
             record.actions = hello.actions;
@@ -245,7 +274,12 @@ impl Registry {
                 crate::events::Draft::new(
                     "session.takeover",
                     crate::events::Severity::Warning,
-                    format!("a new session of agent {id} replaced its live one"),
+                    format!(
+                        "agent {id} keeps replacing its own session (more than \
+                         {TAKEOVER_REPLACEMENTS} times within {}s): a stolen key racing the \
+                         real agent?",
+                        TAKEOVER_WINDOW.as_secs()
+                    ),
                 )
                 .host(id.as_str())
                 .field("remote", remote.map(|a| a.to_string()).unwrap_or_default()),
@@ -464,7 +498,28 @@ impl Registry {
             connections: entry.record.connections.clone(),
             history: entry.history.iter().cloned().collect(),
             inflight_commands: 0,
+            takeover_alarm_unix_ms: entry.record.takeover_alarm_unix_ms,
+            takeover_replacements: entry.record.takeover_replacements,
         })
+    }
+
+    /// Records the labels an enrollment token granted `id` (persisted) and applies them
+    /// from its next session on.
+    pub fn grant_labels(
+        &self,
+        id: &AgentId,
+        labels: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), StoreError> {
+        self.store
+            .put_granted_labels(&convoy_proto::v1::GrantedLabels {
+                agent_id: id.to_string(),
+                labels: labels.clone(),
+            })?;
+        self.granted
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_string(), labels);
+        Ok(())
     }
 
     /// Whether `id` has a live session.
@@ -544,6 +599,34 @@ fn summary(entry: &Entry) -> AgentSummary {
 }
 
 pub mod lifecycle;
+/// Counts a replaced session; past [`TAKEOVER_REPLACEMENTS`] within [`TAKEOVER_WINDOW`]
+/// the alarm is raised: a warning, the record's `takeover_alarm_unix_ms` and (returned true)
+/// a `session.takeover` event.
+fn note_replacement(id: &AgentId, entry: &mut Entry, now_ms: i64) -> bool {
+    let now = Instant::now();
+    while entry
+        .replacements
+        .front()
+        .is_some_and(|at| now.duration_since(*at) > TAKEOVER_WINDOW)
+    {
+        entry.replacements.pop_front();
+    }
+    entry.replacements.push_back(now);
+    let count = entry.replacements.len();
+    if count > TAKEOVER_REPLACEMENTS {
+        entry.record.takeover_alarm_unix_ms = now_ms;
+        entry.record.takeover_replacements = u32::try_from(count).unwrap_or(u32::MAX);
+        tracing::warn!(
+            agent_id = %id,
+            replacements = count,
+            window = ?TAKEOVER_WINDOW,
+            "session takeover suspected: this agent id keeps replacing its own session \
+             (a stolen key racing the real agent?); revoke it with `convoy agent revoke`"
+        );
+        return true;
+    }
+    false
+}
 
 #[cfg(test)]
 mod tests;

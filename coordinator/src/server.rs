@@ -65,14 +65,22 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let tls = listener::server_config(&config.tls.ca, &config.tls.cert, &config.tls.key)
-        .context("cannot set up TLS")?;
     private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
     let store = Store::open(&config.data_dir)
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     let monitoring = crate::monitoring::prepare(&config, &store)?;
     let grpc_calls = monitoring.counters.grpc.clone();
+    let revocations =
+        crate::revocation::Revocations::load(store.clone()).context("cannot load revocations")?;
+    let tls = listener::server_config_revoking(
+        &config.tls.ca,
+        &config.tls.cert,
+        &config.tls.key,
+        Some(revocations.clone()),
+        config.ca.is_some(),
+    )
+    .context("cannot set up TLS")?;
     let registry = Arc::new(
         Registry::load(store.clone(), config.agents.offline_after)
             .context("cannot load the inventory")?
@@ -173,11 +181,24 @@ pub async fn serve(
         .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 
+    let (enroller, ca_pem) = enrollment(&config, &store, &registry, &revocations)?;
+    let certs_service = convoy_proto::v1::certs_server::CertsServer::new(
+        crate::grpc::certs::CertsService::new(revocations.clone(), store.clone())
+            .with_enroller(enroller.clone(), ca_pem.clone()),
+    )
+    .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES);
+    let enrollment_service = convoy_proto::v1::enrollment_server::EnrollmentServer::new(
+        crate::grpc::enroll::EnrollmentService::new(enroller, ca_pem, store.clone()),
+    )
+    .max_decoding_message_size(16 * 1024);
+
     let local = listener.local_addr().context("listener has no address")?;
-    let incoming = listener::incoming(
+    let incoming = listener::incoming_revoking(
         listener,
         tls,
         config.handshakes,
+        Some(revocations),
+        config.policies.clone(),
         shutdown.clone(),
         tracker.clone(),
     );
@@ -193,6 +214,8 @@ pub async fn serve(
         .add_service(rollout_service)
         .add_service(backups_service)
         .add_service(monitor_service)
+        .add_service(certs_service)
+        .add_service(enrollment_service)
         .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await });
     // Ending the sessions must not depend on tonic polling its shutdown signal: when the
     // incoming stream ends first (the accept loop watches the same token), tonic goes
@@ -229,6 +252,39 @@ pub async fn serve(
     registry.flush_store().context("cannot flush the store")?;
     info!("coordinator stopped");
     Ok(())
+}
+
+/// The issuing CA of `[ca]` (None: enrollment off) and the CA bundle agents trust.
+fn enrollment(
+    config: &Config,
+    store: &Store,
+    registry: &Arc<Registry>,
+    revocations: &Arc<crate::revocation::Revocations>,
+) -> anyhow::Result<(Option<Arc<crate::enroll::Enroller>>, String)> {
+    let ca_pem = std::fs::read_to_string(&config.tls.ca)
+        .with_context(|| format!("cannot read {}", config.tls.ca.display()))?;
+    let Some(issuing) = &config.ca else {
+        return Ok((None, ca_pem));
+    };
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let ca = crate::pki::Ca::from_pem(&read(&issuing.cert)?, &read(&issuing.key)?)
+        .context("cannot load the issuing CA ([ca] cert and key)")?;
+    info!("enrollment on: agents may enroll with a token");
+    Ok((
+        Some(Arc::new(
+            crate::enroll::Enroller::new(
+                ca,
+                issuing.agent_cert_days,
+                store.clone(),
+                registry.clone(),
+                revocations.clone(),
+            )
+            .with_rate(issuing.enrolls_per_ip_per_minute),
+        )),
+        ca_pem,
+    ))
 }
 
 fn spawn_housekeeping(

@@ -86,6 +86,7 @@ mod audit;
 mod backups;
 mod events;
 pub mod history;
+mod identity;
 pub mod jobs;
 
 pub use audit::{Appended, AuditPage};

@@ -22,6 +22,9 @@ _convoy__agent() {
             convoy__agent,completions)
                 cmd="convoy__agent__subcmd__completions"
                 ;;
+            convoy__agent,enroll)
+                cmd="convoy__agent__subcmd__enroll"
+                ;;
             convoy__agent,help)
                 cmd="convoy__agent__subcmd__help"
                 ;;
@@ -36,6 +39,9 @@ _convoy__agent() {
                 ;;
             convoy__agent__subcmd__help,completions)
                 cmd="convoy__agent__subcmd__help__subcmd__completions"
+                ;;
+            convoy__agent__subcmd__help,enroll)
+                cmd="convoy__agent__subcmd__help__subcmd__enroll"
                 ;;
             convoy__agent__subcmd__help,help)
                 cmd="convoy__agent__subcmd__help__subcmd__help"
@@ -53,7 +59,7 @@ _convoy__agent() {
 
     case "${cmd}" in
         convoy__agent)
-            opts="-h -V --log-format --help --version run check completions man help"
+            opts="-h -V --log-format --help --version run check enroll completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -114,8 +120,50 @@ _convoy__agent() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        convoy__subcmd__agent__subcmd__enroll)
+            opts="-c -h --coordinator --ca-fingerprint --token --id --config --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --coordinator)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-fingerprint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         convoy__subcmd__agent__subcmd__help)
-            opts="run check completions man help"
+            opts="run check enroll completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -143,6 +191,20 @@ _convoy__agent() {
             return 0
             ;;
         convoy__subcmd__agent__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__agent__subcmd__help__subcmd__enroll)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

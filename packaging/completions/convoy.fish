@@ -38,11 +38,13 @@ complete -c convoy -n "__fish_convoy_needs_command" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_needs_command" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "serve" -d 'Run the coordinator'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
-complete -c convoy -n "__fish_convoy_needs_command" -f -a "cert" -d 'Issue certificates from the fleet CA'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "cert" -d 'Issue certificates from the fleet CA, or revoke one on the coordinator'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "agents" -d 'List agents, or show one. (`--version` here filters by app version: APP=VERSION.)'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "token" -d 'One-time enrollment tokens: `convoy token create|list|revoke`'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "certs" -d 'Certificates the coordinator knows: `convoy certs list`'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "whoami" -d 'Show who the coordinator thinks you are'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
-complete -c convoy -n "__fish_convoy_needs_command" -f -a "agent" -d 'One host\'s lifecycle: cordon, uncordon, drain, remove'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "agent" -d 'One host: cordon, uncordon, drain, remove, revoke'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "job" -d 'Inspect or cancel one job'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "audit" -d 'Who did what, when, with what result'
@@ -105,20 +107,21 @@ complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcom
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
 csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -f -a "revoke" -d 'Revoke a certificate on the running coordinator: `--serial S` or every certificate of `--operator NAME`. Admin only; live sessions using it are cut within a second'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l role -d 'Operator role: viewer, operator or admin' -r
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l san -d 'DNS name or IP address the server is reached by (servers only; repeatable)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l ca-dir -d 'Directory holding ca.pem and ca.key' -r -F
@@ -137,7 +140,23 @@ json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l force -d 'Overwrite existing files'
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l serial -d 'One certificate, by serial (hex; colons allowed), as `convoy certs list` shows it' -r
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l operator -d 'Every certificate of an operator name' -r
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l reason -d 'Why (kept with the revocation and in the audit log)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a certificate on the running coordinator: `--serial S` or every certificate of `--operator NAME`. Admin only; live sessions using it are cut within a second'
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s s -l selector -d 'Label selector, e.g. \'role=web,zone in (a,b)\' (\'id=web-1\' names a host)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l host -d 'Only these hosts, by agent id: comma-separated or repeated' -r
@@ -175,6 +194,94 @@ json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "show" -d 'One agent: facts, labels, latest metrics, metrics history, connection history'
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "create" -d 'Create a token; it is printed once, with the CA fingerprint hosts pin'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "list" -d 'Tokens: id, labels, pattern, uses, expiry, state (the secrets are never shown again)'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "revoke" -d 'Revoke a token by id: no enrollment succeeds with it from now on'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l labels -d 'Labels granted to every agent enrolled with it (authoritative): k=v,k=v' -r
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l ttl -d 'How long it may be used (e.g. 30m, 24h)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l uses -d 'How many hosts may enroll with it' -r
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l id-pattern -d 'Glob every enrolled agent id must match, e.g. \'web-*\'' -r
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a token; it is printed once, with the CA fingerprint hosts pin'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "list" -d 'Tokens: id, labels, pattern, uses, expiry, state (the secrets are never shown again)'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke a token by id: no enrollment succeeds with it from now on'
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -f -a "list" -d 'Certificates the coordinator has seen, with serial, kind, name, expiry and state (active, expired, revoked), and the revocations by name'
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "list" -d 'Certificates the coordinator has seen, with serial, kind, name, expiry and state (active, expired, revoked), and the revocations by name'
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -208,23 +315,37 @@ complete -c convoy -n "__fish_convoy_using_subcommand exec" -l follow -d 'Print 
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
 csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -f -a "cordon" -d 'No new jobs or rollouts go to the host (it keeps what it runs). Operator role'
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -f -a "uncordon" -d 'Let new jobs and rollouts reach the host again. Operator role'
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -f -a "drain" -d 'Cordon the host, then wait until none of its commands is still in flight'
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -f -a "remove" -d 'Forget a host (its record and history). Refused while it is online unless --force, which ends its session first. Admin role; audited'
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from cordon uncordon drain remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -f -a "revoke" -d 'Revoke every certificate of an agent id: its live session is cut within a second and its reconnects are refused'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -f -a "cordon" -d 'No new jobs or rollouts go to the host (it keeps what it runs). Operator role'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -f -a "uncordon" -d 'Let new jobs and rollouts reach the host again. Operator role'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -f -a "drain" -d 'Cordon the host, then wait until none of its commands is still in flight'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -f -a "remove" -d 'Forget a host (its record and history). Refused while it is online unless --force, which ends its session first. Admin role; audited'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l reason -d 'Why (kept with the revocation and in the audit log)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -275,6 +396,7 @@ json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l force -d 'Remove it although it is online'
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "revoke" -d 'Revoke every certificate of an agent id: its live session is cut within a second and its reconnects are refused'
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "cordon" -d 'No new jobs or rollouts go to the host (it keeps what it runs). Operator role'
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "uncordon" -d 'Let new jobs and rollouts reach the host again. Operator role'
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from help" -f -a "drain" -d 'Cordon the host, then wait until none of its commands is still in flight'
@@ -994,33 +1116,41 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop the app named in the pid file (a release\'s stop hook)'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve HTTP in the foreground: GET /health answers 200, or 500 when broken'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one. (`--version` here filters by app version: APP=VERSION.)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "agent" -d 'One host\'s lifecycle: cordon, uncordon, drain, remove'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "events" -d 'The event log, in order; --follow streams it live'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "notify" -d 'Notifications: send a test, show deliveries'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA, or revoke one on the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one. (`--version` here filters by app version: APP=VERSION.)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "token" -d 'One-time enrollment tokens: `convoy token create|list|revoke`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "certs" -d 'Certificates the coordinator knows: `convoy certs list`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "agent" -d 'One host: cordon, uncordon, drain, remove, revoke'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "events" -d 'The event log, in order; --follow streams it live'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "notify" -d 'Notifications: send a test, show deliveries'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "revoke" -d 'Revoke a certificate on the running coordinator: `--serial S` or every certificate of `--operator NAME`. Admin only; live sessions using it are cut within a second'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agents" -f -a "show" -d 'One agent: facts, labels, latest metrics, metrics history, connection history'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "create" -d 'Create a token; it is printed once, with the CA fingerprint hosts pin'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "list" -d 'Tokens: id, labels, pattern, uses, expiry, state (the secrets are never shown again)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from token" -f -a "revoke" -d 'Revoke a token by id: no enrollment succeeds with it from now on'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from certs" -f -a "list" -d 'Certificates the coordinator has seen, with serial, kind, name, expiry and state (active, expired, revoked), and the revocations by name'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "revoke" -d 'Revoke every certificate of an agent id: its live session is cut within a second and its reconnects are refused'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "cordon" -d 'No new jobs or rollouts go to the host (it keeps what it runs). Operator role'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "uncordon" -d 'Let new jobs and rollouts reach the host again. Operator role'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agent" -f -a "drain" -d 'Cordon the host, then wait until none of its commands is still in flight'

@@ -277,6 +277,8 @@ impl TestCoordinator {
             backups: BackupsConfig::default(),
             handshakes: HandshakeLimits::default(),
             monitor: Default::default(),
+            ca: None,
+            policies: Vec::new(),
         };
         let mut config = config;
         change(&mut config);

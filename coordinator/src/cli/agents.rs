@@ -34,9 +34,12 @@ pub struct AgentsArgs {
     pub command: Option<AgentsCommand>,
 }
 
-/// `convoy agent cordon|uncordon|drain|remove ID`: one host's lifecycle.
+/// `convoy agent cordon|uncordon|drain|remove|revoke ID`: one host's lifecycle and identity.
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
+    /// `convoy agent revoke ID` (`cli::identity`).
+    #[command(flatten)]
+    Identity(super::identity::AgentCommand),
     /// No new jobs or rollouts go to the host (it keeps what it runs). Operator role.
     Cordon {
         /// The agent id.
@@ -320,6 +323,7 @@ pub async fn lifecycle(
                 tokio::time::sleep(std::time::Duration::from_millis(500)).await;
             }
         }
+        AgentCommand::Identity(command) => super::identity::agent(command, connect, output).await,
         AgentCommand::Remove { id, force } => {
             let removed = client
                 .remove_agent(RemoveAgentRequest { id, force })
@@ -413,6 +417,19 @@ async fn show(id: &str, connect: &ConnectArgs, output: OutputFormat) -> anyhow::
                 "signed only".to_string()
             },
         );
+        if detail.takeover_alarm_unix_ms != 0 {
+            row(
+                "TAKEOVER ALARM",
+                format!(
+                    "{} session replacements within a minute, last {} ({}): a stolen key \
+                     racing the real agent? `convoy agent revoke {}`",
+                    detail.takeover_replacements,
+                    output::rfc3339(detail.takeover_alarm_unix_ms).unwrap_or_default(),
+                    output::ago(detail.takeover_alarm_unix_ms, now),
+                    agent.id
+                ),
+            );
+        }
         row("first seen", agent.first_seen.clone().unwrap_or_default());
         row(
             "last seen",
@@ -535,9 +552,20 @@ pub async fn whoami(connect: &ConnectArgs, output: OutputFormat) -> anyhow::Resu
     match output {
         OutputFormat::Json => out!(
             "{}",
-            serde_json::json!({ "name": me.name, "role": me.role })
+            serde_json::json!({
+                "name": me.name,
+                "role": me.role,
+                "permissions": if me.scope.is_empty() { format!("all a {} may do", me.role) } else { me.scope.clone() },
+            })
         ),
-        OutputFormat::Table => out!("{} ({})", me.name, me.role),
+        OutputFormat::Table => {
+            out!("{} ({})", me.name, me.role);
+            if me.scope.is_empty() {
+                out!("permissions: all a {} may do", me.role);
+            } else {
+                out!("permissions (policy): {}", me.scope);
+            }
+        }
     }
     Ok(())
 }

@@ -195,6 +195,10 @@ pub struct AgentDetailJson {
     pub facts: Option<FactsJson>,
     pub connections: Vec<ConnectionJson>,
     pub history: Vec<PointJson>,
+    /// Session takeover alarm: when last raised (null = never) and how many
+    /// replacements that minute held.
+    pub takeover_alarm: Option<String>,
+    pub takeover_replacements: u32,
 }
 
 impl From<&AgentDetail> for AgentDetailJson {
@@ -213,6 +217,8 @@ impl From<&AgentDetail> for AgentDetailJson {
                     load1: p.load1,
                 })
                 .collect(),
+            takeover_alarm: rfc3339(d.takeover_alarm_unix_ms),
+            takeover_replacements: d.takeover_replacements,
         }
     }
 }

@@ -64,6 +64,9 @@ pub enum CertCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Revoke a certificate on the running coordinator: `--serial S` or every certificate
+    /// of `--operator NAME`. Admin only; live sessions using it are cut within a second.
+    Revoke(super::identity::CertRevokeArgs),
 }
 
 pub fn run_ca(command: CaCommand, output: OutputFormat) -> anyhow::Result<()> {
@@ -83,7 +86,10 @@ pub fn run_cert(command: CertCommand, output: OutputFormat) -> anyhow::Result<()
         out,
         days,
         force,
-    } = command;
+    } = command
+    else {
+        anyhow::bail!("cert revoke talks to a running coordinator");
+    };
     // Every mistake in how it was called is a usage error (exit 2).
     let usage = |err: String| super::UsageError(err);
     let identity = match kind {

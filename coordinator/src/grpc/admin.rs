@@ -222,6 +222,11 @@ impl Admin for AdminService {
         Ok(Response::new(WhoAmIResponse {
             name: operator.name,
             role: operator.role.to_string(),
+            scope: operator
+                .scope
+                .as_ref()
+                .map(|scope| scope.describe())
+                .unwrap_or_default(),
         }))
     }
 
@@ -257,8 +262,12 @@ impl Admin for AdminService {
             },
         );
         let dispatcher = self.dispatcher.clone();
+        let registry = self.registry.clone();
         let job = self
             .audited(&request, "StartJob", summary, |caller| async move {
+                if let Some(scope) = &caller.scope {
+                    crate::grpc::scoped::check_job(scope, &registry, &body)?;
+                }
                 let job_request = JobRequest {
                     params: body.params,
                     action: body.action,

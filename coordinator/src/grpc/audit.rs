@@ -31,7 +31,10 @@ where
         Err(_) => ("unknown".to_string(), String::new()),
     };
     let result = match auth::require_role(request, Role::Operator) {
-        Ok(caller) => f(caller).await,
+        Ok(caller) => match caller.scope.as_ref().map(|scope| scope.check_call(call)) {
+            Some(Err(status)) => Err(status),
+            _ => f(caller).await,
+        },
         Err(status) => Err(status),
     };
     let mut entry = AuditEntry {

@@ -10,10 +10,11 @@ use convoy_proto::v1::{
     AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest, DeploySpec,
     DrillBackupsRequest, GetAgentRequest, GetCommandOutputRequest, GetJobRequest,
     GetRolloutRequest, JobOptions, ListAgentsRequest, ListAuditRequest, ListBackupsRequest,
-    ListJobsRequest, ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest, ReleaseMeta,
-    ReleaseStatusRequest, RemoveAgentRequest, RemoveScheduleRequest, RestoreBackupRequest,
-    RollbackSpec, RolloutSpec, RunBackupRequest, StartJobRequest, StartRolloutRequest,
-    VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
+    ListCertsRequest, ListJobsRequest, ListReleasesRequest, ListRolloutsRequest,
+    ListSchedulesRequest, ListTokensRequest, ReleaseMeta, ReleaseStatusRequest, RemoveAgentRequest,
+    RemoveScheduleRequest, RestoreBackupRequest, RevokeTokenRequest, RollbackSpec, RolloutSpec,
+    RunBackupRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest,
+    WhoAmIRequest,
 };
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
@@ -107,6 +108,36 @@ bounded! {
     ListEventsRequest { kind: TEXT }
     TestNotifyRequest { name: TEXT }
     NotifyLogRequest {}
+    ListCertsRequest {}
+    ListTokensRequest {}
+    RevokeTokenRequest { id: TEXT }
+}
+
+impl Bounded for convoy_proto::v1::CreateTokenRequest {
+    fn check_sizes(&self) -> Result<(), Status> {
+        cap("id_pattern", &self.id_pattern, TEXT)?;
+        if self.labels.len() > 64 {
+            return Err(Status::invalid_argument("at most 64 labels"));
+        }
+        for (key, value) in &self.labels {
+            cap("label", key, TEXT)?;
+            cap("label", value, TEXT)?;
+        }
+        Ok(())
+    }
+}
+
+impl Bounded for convoy_proto::v1::RevokeRequest {
+    fn check_sizes(&self) -> Result<(), Status> {
+        use convoy_proto::v1::revoke_request::Target;
+        cap("reason", &self.reason, TEXT)?;
+        match &self.target {
+            Some(Target::Serial(value) | Target::AgentId(value) | Target::Operator(value)) => {
+                cap("target", value, TEXT)
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 impl Bounded for QueryMetricsRequest {

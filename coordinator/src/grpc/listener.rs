@@ -8,7 +8,13 @@
 //! total and per source IP ([`pending`]), and the accept loop never waits for a free slot:
 //! the oldest pending handshake makes room. What this drops is logged at most once per
 //! second per kind ([`log_limit`]).
+//!
+//! Revocation ([`crate::revocation`]): the verifier ([`verifier`]) refuses a revoked
+//! certificate at the handshake, and every verified connection is registered by its
+//! certificate and fails its next read or write (closing every stream on it) as soon as
+//! a revocation matches it.
 
+use std::future::Future as _;
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -36,13 +42,15 @@ use tracing::warn;
 
 use self::log_limit::ListenerLogs;
 use self::pending::{Pending, Shed, ShedReason};
-use super::auth::PeerInfo;
+use super::auth::{Caller, PeerInfo};
 use crate::config::HandshakeLimits;
+use crate::revocation::{LiveGuard, Revocations, cert_facts};
 
 mod log_limit;
 mod pending;
 #[cfg(test)]
 mod tests;
+pub mod verifier;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
@@ -59,11 +67,25 @@ pub enum TlsSetupError {
     BadCert(rustls::Error),
 }
 
-/// Builds the server's TLS configuration from PEM files.
+/// Builds the server's TLS configuration from PEM files (no revocation checks).
 pub fn server_config(
     ca: &Path,
     cert: &Path,
     key: &Path,
+) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
+    server_config_revoking(ca, cert, key, None, false)
+}
+
+/// Builds the server's TLS configuration from PEM files; with `revocations`, the client
+/// verifier refuses revoked certificates; with `enrollment`, a client may connect without
+/// a certificate (it may then call `Enroll` alone) and the CA is sent in the chain, so that
+/// a new host can check it against the fingerprint it was given.
+pub fn server_config_revoking(
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+    revocations: Option<Arc<Revocations>>,
+    enrollment: bool,
 ) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
     let read_certs = |path: &Path| -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
         let certs = CertificateDer::pem_file_iter(path)
@@ -78,15 +100,35 @@ pub fn server_config(
         Ok(certs)
     };
     let mut roots = RootCertStore::empty();
-    for ca_cert in read_certs(ca)? {
+    let ca_certs = read_certs(ca)?;
+    for ca_cert in ca_certs.clone() {
         roots
             .add(ca_cert)
             .map_err(|err| TlsSetupError::BadCa(err.to_string()))?;
     }
-    let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
+    let builder = WebPkiClientVerifier::builder(Arc::new(roots));
+    let builder = if enrollment {
+        builder.allow_unauthenticated()
+    } else {
+        builder
+    };
+    let mut verifier = builder
         .build()
         .map_err(|err| TlsSetupError::BadCa(err.to_string()))?;
-    let chain = read_certs(cert)?;
+    if let Some(revocations) = revocations {
+        verifier = Arc::new(verifier::RevocationVerifier {
+            inner: verifier,
+            revocations,
+        });
+    }
+    let mut chain = read_certs(cert)?;
+    if enrollment {
+        for ca_cert in ca_certs {
+            if !chain.contains(&ca_cert) {
+                chain.push(ca_cert);
+            }
+        }
+    }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsSetupError::Read {
         path: key.display().to_string(),
         source,
@@ -103,11 +145,31 @@ pub fn server_config(
 /// A verified TLS connection and who is on the other end.
 pub struct TlsConn {
     stream: TlsStream<TcpStream>,
-    peer: PeerInfo,
+    peer: Caller,
+    /// Resolves when a revocation matches this connection's certificate.
+    cut: Option<Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>>,
+    _live: Option<LiveGuard>,
+}
+
+impl TlsConn {
+    /// An error once the connection's certificate has been revoked. Polled before every
+    /// read: hyper always has a read pending on a connection, so the revocation wakes it
+    /// and the failed read closes the connection and every stream on it.
+    fn check_cut(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        if let Some(cut) = &mut self.cut {
+            if cut.as_mut().poll(cx).is_ready() {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionAborted,
+                    "client certificate revoked",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Connected for TlsConn {
-    type ConnectInfo = PeerInfo;
+    type ConnectInfo = Caller;
 
     fn connect_info(&self) -> Self::ConnectInfo {
         self.peer.clone()
@@ -120,7 +182,11 @@ impl AsyncRead for TlsConn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+        let this = self.get_mut();
+        if let Err(err) = this.check_cut(cx) {
+            return Poll::Ready(Err(err));
+        }
+        Pin::new(&mut this.stream).poll_read(cx, buf)
     }
 }
 
@@ -130,7 +196,11 @@ impl AsyncWrite for TlsConn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        if let Err(err) = this.check_cut(cx) {
+            return Poll::Ready(Err(err));
+        }
+        Pin::new(&mut this.stream).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -166,6 +236,22 @@ pub fn incoming(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> ReceiverStream<Result<TlsConn, io::Error>> {
+    incoming_revoking(listener, tls, limits, None, Vec::new(), shutdown, tracker)
+}
+
+/// [`incoming`], with each verified connection registered in `revocations` and closed
+/// when a revocation matches its certificate, and each operator's `[[policies]]` scope
+/// attached to its identity.
+pub fn incoming_revoking(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    limits: HandshakeLimits,
+    revocations: Option<Arc<Revocations>>,
+    policies: Vec<crate::policy::PolicyConfig>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) -> ReceiverStream<Result<TlsConn, io::Error>> {
+    let policies = Arc::new(policies);
     let (tx, rx) = mpsc::channel(256);
     let pending = Arc::new(Mutex::new(Pending::new(
         limits.pending_handshakes,
@@ -204,6 +290,8 @@ pub fn incoming(
                 limits,
                 logs: logs.clone(),
                 remote,
+                revocations: revocations.clone(),
+                policies: policies.clone(),
             };
             let tx = tx.clone();
             loop_tracker.spawn(async move {
@@ -281,6 +369,8 @@ struct Handshake {
     limits: HandshakeLimits,
     logs: Arc<ListenerLogs>,
     remote: SocketAddr,
+    revocations: Option<Arc<Revocations>>,
+    policies: Arc<Vec<crate::policy::PolicyConfig>>,
 }
 
 impl Handshake {
@@ -348,12 +438,12 @@ impl Handshake {
     /// when it names none.
     fn verified(&self, stream: TlsStream<TcpStream>) -> Option<TlsConn> {
         let remote = self.remote;
-        let identity = stream
+        let leaf = stream
             .get_ref()
             .1
             .peer_certificates()
-            .and_then(|chain| chain.first())
-            .map(|leaf| Identity::from_cert_der(leaf.as_ref()));
+            .and_then(|chain| chain.first());
+        let identity = leaf.map(|leaf| Identity::from_cert_der(leaf.as_ref()));
         let identity = match identity {
             Some(Ok(identity)) => identity,
             Some(Err(err)) => {
@@ -362,18 +452,51 @@ impl Handshake {
                 }
                 return None;
             }
+            // Only possible when enrollment is on: the verifier refuses it otherwise.
             None => {
-                if let Some(suppressed) = self.logs.no_identity.admit() {
-                    warn!(%remote, suppressed, "client sent no certificate");
-                }
-                return None;
+                return Some(TlsConn {
+                    stream,
+                    peer: Caller::Anonymous(remote),
+                    cut: None,
+                    _live: None,
+                });
             }
+        };
+        let live = match (
+            &self.revocations,
+            leaf.map(|leaf| cert_facts(leaf.as_ref())),
+        ) {
+            (Some(revocations), Some(Ok(facts))) => {
+                let Some(live) = revocations.connected(facts) else {
+                    if let Some(suppressed) = self.logs.refused.admit() {
+                        warn!(%remote, suppressed, "client certificate revoked during the handshake: connection closed");
+                    }
+                    return None;
+                };
+                Some(live)
+            }
+            _ => None,
+        };
+        let scope = match &identity {
+            Identity::Operator { name, .. } => {
+                crate::policy::Scope::for_operator(&self.policies, name).map(Arc::new)
+            }
+            _ => None,
         };
         let peer = PeerInfo {
             remote_addr: Some(remote),
             identity,
+            scope,
         };
-        Some(TlsConn { stream, peer })
+        let cut = live
+            .as_ref()
+            .map(|live| Box::pin(live.cut.clone().cancelled_owned()));
+        Some(TlsConn {
+            stream,
+            peer: Caller::Verified(peer),
+            cut,
+            _live: live,
+        })
     }
 }
 

@@ -88,7 +88,7 @@ async fn a_cancel_during_the_health_wait_reverts_and_stores_a_real_probe_of_the_
     let bad = artifact_with(&release_text(&log, false, ""));
     let v2 = world.release("2.0", &bad, true);
     let (result, took, lines) = deploy_and_cancel_when(&deployer, &v2, &source(&bad), |l| {
-        l.any("current -> releases/2.0")
+        l.any("start hook of 2.0 succeeded")
     })
     .await;
     let message = result.unwrap_err();

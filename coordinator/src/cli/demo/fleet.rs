@@ -226,6 +226,8 @@ impl Fleet {
             backups: crate::config::BackupsConfig::default(),
             handshakes: crate::config::HandshakeLimits::default(),
             monitor: Default::default(),
+            ca: None,
+            policies: Vec::new(),
         };
         self.server = Some(tokio::spawn(crate::server::serve(
             config,
