@@ -14,14 +14,14 @@
 //! Everything is bounded: at most [`MAX_CONNECTIONS`] live connections, 16 KiB chunks.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Live connections one proxy keeps at most; more are closed on accept.
@@ -76,12 +76,19 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Listens on `127.0.0.1:0` and forwards to `upstream`.
     pub async fn start(upstream: SocketAddr) -> std::io::Result<Self> {
-        Self::start_on("127.0.0.1:0".parse().expect("a literal socket address"), upstream).await
+        Self::start_on(
+            "127.0.0.1:0".parse().expect("a literal socket address"),
+            upstream,
+        )
+        .await
     }
 
     /// Listens on `listen` (loopback) and forwards to `upstream`.
     pub async fn start_on(listen: SocketAddr, upstream: SocketAddr) -> std::io::Result<Self> {
-        assert!(listen.ip().is_loopback(), "the fault proxy listens on loopback only");
+        assert!(
+            listen.ip().is_loopback(),
+            "the fault proxy listens on loopback only"
+        );
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let (control, watcher) = watch::channel(Control::default());

@@ -35,7 +35,10 @@ async fn forwards_bytes_untouched() {
     let proxy = FaultProxy::start(echo_server().await).await.expect("proxy");
     let mut stream = TcpStream::connect(proxy.addr()).await.expect("connect");
     let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-    assert_eq!(roundtrip(&mut stream, &payload).await.expect("echo"), payload);
+    assert_eq!(
+        roundtrip(&mut stream, &payload).await.expect("echo"),
+        payload
+    );
     assert_eq!(proxy.accepted(), 1);
 }
 
@@ -53,7 +56,10 @@ async fn a_blackhole_holds_bytes_on_an_open_connection_until_healed() {
     let held = tokio::time::timeout(Duration::from_millis(300), stream.read_exact(&mut one)).await;
     assert!(held.is_err(), "nothing passes a blackhole");
     proxy.heal();
-    stream.read_exact(&mut one).await.expect("delivered after heal");
+    stream
+        .read_exact(&mut one)
+        .await
+        .expect("delivered after heal");
     assert_eq!(&one, b"b");
 }
 
@@ -72,7 +78,10 @@ async fn a_one_way_partition_holds_only_its_direction() {
     let held = tokio::time::timeout(Duration::from_millis(300), stream.read_exact(&mut one)).await;
     assert!(held.is_err());
     proxy.heal();
-    stream.read_exact(&mut one).await.expect("delivered after heal");
+    stream
+        .read_exact(&mut one)
+        .await
+        .expect("delivered after heal");
     assert_eq!(&one, b"b");
 }
 
