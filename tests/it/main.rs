@@ -5,6 +5,7 @@ mod abuse;
 mod backup;
 mod backup_race;
 mod deploy;
+mod fuzz;
 mod health;
 mod history;
 mod hostile_agent;
