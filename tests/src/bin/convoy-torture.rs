@@ -1,7 +1,8 @@
 //! `convoy-torture`: a real coordinator and real agents on loopback, a workload of jobs
 //! running throughout, and a seeded schedule of faults (kill -9 of the coordinator and of
 //! agents, mid-command too; latency, bandwidth limits, resets, half-open blackholes and
-//! one-way partitions through a fault-injecting proxy). After the run, a checker verifies
+//! one-way partitions through a fault-injecting proxy; with `--disk`, full disks on tmpfs;
+//! with `--skew`, agents whose clocks are off). After the run, a checker verifies
 //! the invariants from the recorded history (see `torture/checker.rs`). Bounded in faults
 //! and time; a failing run prints its seed, and `--seed` replays the same schedule.
 //!
@@ -55,6 +56,13 @@ struct Args {
     /// Keep the fleet's files (logs, stores, side logs) in this directory.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Run agent a1's wall clock this far ahead and a2's this far behind (libfaketime).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    skew: Option<Duration>,
+    /// Put the coordinator's and a0's data dirs on small tmpfs mounts and fill them up now
+    /// and then (needs root).
+    #[arg(long)]
+    disk: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -81,6 +89,8 @@ fn main() -> std::process::ExitCode {
         max_duration: args.max_duration,
         every: args.every,
         dir: args.dir,
+        skew: args.skew.map(|d| d.as_secs() as i64),
+        disk: args.disk,
     };
     println!(
         "convoy-torture: seed {seed}, {} faults ({:?}), {} agents",
@@ -138,4 +148,7 @@ fn print_outcome(outcome: &driver::Outcome) {
     );
     println!("commands by final state: {:?}", outcome.commands);
     println!("runs in the side logs: {}", outcome.side_runs);
+    for note in &outcome.notes {
+        println!("note: {note}");
+    }
 }

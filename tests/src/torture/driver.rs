@@ -33,6 +33,10 @@ pub struct Options {
     pub every: Duration,
     /// Where the fleet lives; kept afterwards. A temp dir (deleted) when `None`.
     pub dir: Option<PathBuf>,
+    /// Seconds agents a1 (ahead) and a2 (behind) have their clocks off.
+    pub skew: Option<i64>,
+    /// Disk-full faults on tmpfs data dirs (root only).
+    pub disk: bool,
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +50,8 @@ pub struct Outcome {
     pub commands: BTreeMap<String, usize>,
     pub side_runs: usize,
     pub violations: Vec<String>,
+    /// Processes that exited by themselves during a disk-full fault (restarted).
+    pub notes: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -63,7 +69,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Outcome> {
         }
     };
     let mut outcome = Outcome::default();
-    let mut fleet = Fleet::new(&dir, options.agents).await?;
+    let mut fleet = Fleet::new(&dir, options.agents, options.skew, options.disk).await?;
     fleet.start_coordinator()?;
     for n in 0..options.agents {
         fleet.start_agent(n)?;
@@ -84,7 +90,13 @@ pub async fn run(options: &Options) -> anyhow::Result<Outcome> {
         stop.clone(),
     ));
 
-    let schedule = schedule::generate(options.seed, options.faults, options.agents, options.mix);
+    let schedule = schedule::generate(
+        options.seed,
+        options.faults,
+        options.agents,
+        options.mix,
+        options.disk,
+    );
     let deadline = started + options.max_duration;
     let mut side_jobs = Vec::new();
     for (i, fault) in schedule.iter().enumerate() {
@@ -94,7 +106,16 @@ pub async fn run(options: &Options) -> anyhow::Result<Outcome> {
         }
         *outcome.injected.entry(fault.kind()).or_default() += 1;
         let key = format!("{prefix}-f{i}");
-        let result = inject(&mut fleet, fault, &record, key, &stop, &mut side_jobs).await;
+        let result = inject(
+            &mut fleet,
+            fault,
+            &record,
+            key,
+            &stop,
+            &mut side_jobs,
+            &mut outcome.notes,
+        )
+        .await;
         match result {
             Ok(took) => outcome.recovery.entry(fault.kind()).or_default().push(took),
             Err(err) => {
@@ -179,6 +200,7 @@ async fn inject(
     key: String,
     stop: &CancellationToken,
     side_jobs: &mut Vec<tokio::task::JoinHandle<Option<String>>>,
+    notes: &mut Vec<String>,
 ) -> anyhow::Result<Duration> {
     let hold = |faults: Faults, agent: usize, hold: Duration| {
         let proxy = &fleet.agents[agent].proxy;
@@ -264,9 +286,36 @@ async fn inject(
             };
             hold(faults, agent, time).await;
         }
+        Fault::DiskFull { coordinator, hold } => {
+            let Some(mount) = fleet.mounts.get(usize::from(!coordinator)).cloned() else {
+                anyhow::bail!("a disk-full fault without --disk");
+            };
+            let filler = mount.join("filler");
+            fill(&filler);
+            tokio::time::sleep(hold).await;
+            let _ = std::fs::remove_file(&filler);
+            for name in fleet.restart_exited()? {
+                notes.push(format!("{name} exited while its disk was full (restarted)"));
+            }
+        }
     }
     fleet.heal_all();
     fleet.wait_recovered(RECOVER).await
+}
+
+/// Writes zeros to `path` until the file system is full (bounded by the tmpfs size).
+fn fill(path: &std::path::Path) {
+    use std::io::Write as _;
+    let Ok(mut file) = std::fs::File::create(path) else {
+        return;
+    };
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        if file.write_all(&chunk).is_err() {
+            break;
+        }
+    }
+    let _ = file.sync_all();
 }
 
 fn side_len(path: &std::path::Path) -> usize {

@@ -23,7 +23,13 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn spawn(program: &Path, dir: &Path, args: &[&str], log: PathBuf) -> anyhow::Result<Self> {
+    fn spawn(
+        program: &Path,
+        dir: &Path,
+        args: &[&str],
+        log: PathBuf,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Self> {
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -33,6 +39,7 @@ impl Proc {
             .args(args)
             .current_dir(dir)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)
@@ -94,6 +101,8 @@ pub struct Agent {
     pub data_dir: PathBuf,
     pub side_log: PathBuf,
     config: PathBuf,
+    /// Seconds this agent's wall clock is off (through libfaketime), if any.
+    pub skew: Option<i64>,
 }
 
 pub struct Fleet {
@@ -104,7 +113,14 @@ pub struct Fleet {
     pub agents: Vec<Agent>,
     convoy: PathBuf,
     agent_bin: PathBuf,
+    /// Small tmpfs mounts (the coordinator's and a0's data dirs) for disk-full faults.
+    pub mounts: Vec<PathBuf>,
 }
+
+/// libfaketime, which shifts an agent's wall clock (not its monotonic clock).
+pub const FAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+/// Size of each tmpfs that `--disk` mounts.
+const TMPFS_SIZE: &str = "size=48m";
 
 /// A workspace binary next to this executable (`target/<profile>/`), else where the test
 /// harness looks.
@@ -122,7 +138,17 @@ fn free_port() -> anyhow::Result<u16> {
 
 impl Fleet {
     /// Certificates, configs and proxies for `agents` agents in `dir`; nothing runs yet.
-    pub async fn new(dir: &Path, agents: usize) -> anyhow::Result<Self> {
+    /// With `skew`, agent a1's clock runs that many seconds ahead and a2's behind. With
+    /// `disk`, the coordinator's and a0's data dirs are small tmpfs mounts (needs root).
+    pub async fn new(
+        dir: &Path,
+        agents: usize,
+        skew: Option<i64>,
+        disk: bool,
+    ) -> anyhow::Result<Self> {
+        if skew.is_some() && !Path::new(FAKETIME).exists() {
+            bail!("--skew needs libfaketime ({FAKETIME}); install the libfaketime package");
+        }
         let pki = TestPki::new();
         pki.operator("torturer", Role::Admin);
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
@@ -143,7 +169,26 @@ impl Fleet {
             convoy: sibling("convoy"),
             agent_bin: sibling("convoy-agent"),
             pki,
+            mounts: Vec::new(),
         };
+        if disk {
+            for data in [dir.join("data"), dir.join("a0-data")] {
+                std::fs::create_dir_all(&data)?;
+                let status = Command::new("mount")
+                    .args(["-t", "tmpfs", "-o", TMPFS_SIZE, "tmpfs"])
+                    .arg(&data)
+                    .status()?;
+                if !status.success() {
+                    bail!("--disk needs root to mount a tmpfs at {}", data.display());
+                }
+                // The agent wants its data dir private.
+                std::fs::set_permissions(
+                    &data,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o700),
+                )?;
+                fleet.mounts.push(data);
+            }
+        }
         for n in 0..agents {
             let id = format!("a{n}");
             fleet.pki.agent(&id);
@@ -166,7 +211,13 @@ impl Fleet {
                     data = data_dir.display(),
                 ),
             )?;
+            let skew = match (skew, n) {
+                (Some(seconds), 1) => Some(seconds),
+                (Some(seconds), 2) => Some(-seconds),
+                _ => None,
+            };
             fleet.agents.push(Agent {
+                skew,
                 id,
                 proc: None,
                 proxy,
@@ -185,6 +236,7 @@ impl Fleet {
             &self.dir,
             &["serve", "--config", "coordinator.toml"],
             log,
+            &[],
         )?);
         Ok(())
     }
@@ -193,11 +245,20 @@ impl Fleet {
         let agent = &mut self.agents[n];
         let log = self.dir.join(format!("{}.log", agent.id));
         let config = agent.config.display().to_string();
+        let env: Vec<(String, String)> = match agent.skew {
+            Some(seconds) => vec![
+                ("LD_PRELOAD".into(), FAKETIME.into()),
+                ("FAKETIME".into(), format!("{seconds:+}")),
+                ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
+            ],
+            None => Vec::new(),
+        };
         agent.proc = Some(Proc::spawn(
             &self.agent_bin,
             &self.dir,
             &["run", "--config", &config],
             log,
+            &env,
         )?);
         Ok(())
     }
@@ -268,9 +329,45 @@ impl Fleet {
         Ok(())
     }
 
+    /// Restarts every process that exited by itself; returns their names.
+    pub fn restart_exited(&mut self) -> anyhow::Result<Vec<String>> {
+        let mut restarted = Vec::new();
+        if self.coordinator.as_mut().and_then(Proc::exited).is_some() {
+            self.coordinator = None;
+            self.start_coordinator()?;
+            restarted.push("coordinator".to_owned());
+        }
+        for n in 0..self.agents.len() {
+            if self.agents[n]
+                .proc
+                .as_mut()
+                .and_then(Proc::exited)
+                .is_some()
+            {
+                self.agents[n].proc = None;
+                self.start_agent(n)?;
+                restarted.push(self.agents[n].id.clone());
+            }
+        }
+        Ok(restarted)
+    }
+
     pub fn heal_all(&self) {
         for agent in &self.agents {
             agent.proxy.heal();
+        }
+    }
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        // Processes first (they hold files on the mounts), then the mounts.
+        self.coordinator = None;
+        for agent in &mut self.agents {
+            agent.proc = None;
+        }
+        for mount in &self.mounts {
+            let _ = Command::new("umount").arg("-l").arg(mount).status();
         }
     }
 }

@@ -40,6 +40,8 @@ pub enum Fault {
     PartitionUp { agent: usize, hold: Duration },
     /// Coordinator → agent bytes held for `hold`.
     PartitionDown { agent: usize, hold: Duration },
+    /// The coordinator's (or agent a0's) data dir, a small tmpfs, filled up for `hold`.
+    DiskFull { coordinator: bool, hold: Duration },
 }
 
 impl Fault {
@@ -55,6 +57,12 @@ impl Fault {
             Self::Blackhole { .. } => "half-open blackhole",
             Self::PartitionUp { .. } => "one-way partition (agent→coordinator)",
             Self::PartitionDown { .. } => "one-way partition (coordinator→agent)",
+            Self::DiskFull {
+                coordinator: true, ..
+            } => "disk full (coordinator)",
+            Self::DiskFull {
+                coordinator: false, ..
+            } => "disk full (agent)",
         }
     }
 
@@ -87,8 +95,9 @@ fn ms(rng: &mut StdRng, low: u64, high: u64) -> Duration {
     Duration::from_millis(rng.random_range(low..=high))
 }
 
-/// `count` faults for a fleet of `agents` agents, from `seed`.
-pub fn generate(seed: u64, count: usize, agents: usize, mix: Mix) -> Vec<Fault> {
+/// `count` faults for a fleet of `agents` agents, from `seed`; with `disk`, disk-full
+/// faults too.
+pub fn generate(seed: u64, count: usize, agents: usize, mix: Mix, disk: bool) -> Vec<Fault> {
     assert!(agents > 0, "a schedule needs at least one agent");
     let mut rng = StdRng::seed_from_u64(seed);
     (0..count)
@@ -99,6 +108,12 @@ pub fn generate(seed: u64, count: usize, agents: usize, mix: Mix) -> Vec<Fault> 
                 Mix::Kills => rng.random_range(0..3u32),
                 Mix::Network => rng.random_range(3..9u32),
             };
+            if disk && rng.random_bool(0.1) {
+                return Fault::DiskFull {
+                    coordinator: rng.random_bool(0.5),
+                    hold: ms(&mut rng, 500, 4_000),
+                };
+            }
             match pick {
                 0 => Fault::KillCoordinator {
                     down: ms(&mut rng, 0, 2_000),
@@ -146,13 +161,19 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_schedule() {
-        assert_eq!(generate(7, 200, 3, Mix::All), generate(7, 200, 3, Mix::All));
-        assert_ne!(generate(7, 200, 3, Mix::All), generate(8, 200, 3, Mix::All));
+        assert_eq!(
+            generate(7, 200, 3, Mix::All, false),
+            generate(7, 200, 3, Mix::All, false)
+        );
+        assert_ne!(
+            generate(7, 200, 3, Mix::All, false),
+            generate(8, 200, 3, Mix::All, false)
+        );
     }
 
     #[test]
     fn every_kind_appears_and_targets_stay_in_the_fleet() {
-        let schedule = generate(1, 500, 3, Mix::All);
+        let schedule = generate(1, 500, 3, Mix::All, false);
         for kind in Fault::KINDS {
             assert!(schedule.iter().any(|f| f.kind() == kind), "{kind} missing");
         }
@@ -167,20 +188,35 @@ mod tests {
                 | Fault::Blackhole { agent, .. }
                 | Fault::PartitionUp { agent, .. }
                 | Fault::PartitionDown { agent, .. } => agent,
+                Fault::DiskFull { .. } => 0,
             };
             assert!(agent < 3);
         }
     }
 
     #[test]
+    fn disk_faults_come_only_when_asked_for() {
+        assert!(
+            !generate(4, 300, 3, Mix::All, false)
+                .iter()
+                .any(|f| matches!(f, Fault::DiskFull { .. }))
+        );
+        assert!(
+            generate(4, 300, 3, Mix::All, true)
+                .iter()
+                .any(|f| matches!(f, Fault::DiskFull { .. }))
+        );
+    }
+
+    #[test]
     fn mixes_keep_to_their_kinds() {
         assert!(
-            generate(3, 200, 2, Mix::Kills)
+            generate(3, 200, 2, Mix::Kills, false)
                 .iter()
                 .all(|f| f.kind().starts_with("kill"))
         );
         assert!(
-            generate(3, 200, 2, Mix::Network)
+            generate(3, 200, 2, Mix::Network, false)
                 .iter()
                 .all(|f| !f.kind().starts_with("kill"))
         );
