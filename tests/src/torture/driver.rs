@@ -175,9 +175,16 @@ pub async fn run(options: &Options) -> anyhow::Result<Outcome> {
         acked,
         ..History::default()
     };
-    checker::read_coordinator(&mut history, &dir.join("data"), &requested)?;
+    // A store that does not reopen is a violation, reported with everything else.
+    if let Err(err) = checker::read_coordinator(&mut history, &dir.join("data"), &requested) {
+        outcome.violations.push(format!("{err:#}"));
+    }
     for agent in &fleet.agents {
-        checker::read_agent(&mut history, &agent.id, &agent.data_dir, &agent.side_log)?;
+        if let Err(err) =
+            checker::read_agent(&mut history, &agent.id, &agent.data_dir, &agent.side_log)
+        {
+            outcome.violations.push(format!("{err:#}"));
+        }
     }
     for command in history.commands.values() {
         *outcome
