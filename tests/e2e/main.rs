@@ -11,6 +11,7 @@ use convoy_tests::binary;
 
 mod backup;
 mod demo;
+mod journal;
 mod packaging;
 mod rollout;
 

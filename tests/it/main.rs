@@ -12,6 +12,7 @@ mod hostile_agent;
 mod hostile_coordinator;
 mod jobs;
 mod link;
+mod lost_results;
 mod rollout;
 mod security;
 mod support;
