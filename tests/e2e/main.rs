@@ -14,6 +14,7 @@ mod demo;
 mod journal;
 mod packaging;
 mod rollout;
+mod store_failure;
 
 /// A child process that is killed if the test ends early.
 struct Proc {

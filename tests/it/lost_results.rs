@@ -7,8 +7,8 @@
 
 use convoy_proto::identity::Role;
 use convoy_proto::v1::{
-    CommandState, CoordinatorMessage, GetJobRequest, JobState, OutputChunk, OutputStream, Started,
-    StartJobRequest, command_event, coordinator_message,
+    CommandState, CoordinatorMessage, GetJobRequest, JobState, OutputChunk, OutputStream,
+    StartJobRequest, Started, command_event, coordinator_message,
 };
 use convoy_tests::hostile::agent::{HostileAgent, event, finished, hello};
 use convoy_tests::{TestCoordinator, TestPki};
@@ -48,9 +48,7 @@ async fn an_interrupted_result_under_a_reused_sequence_number_ends_the_command()
         .await
         .expect("start job")
         .into_inner();
-    let command = agent
-        .command_where(WAIT, |c| c.job_id == job.id)
-        .await;
+    let command = agent.command_where(WAIT, |c| c.job_id == job.id).await;
     let id = command.command_id.clone();
     // Received (1), Started (2) and one output chunk (3), all acknowledged: on the
     // coordinator's disk.
