@@ -59,6 +59,16 @@ pub struct Journal {
     db: sled::Db,
     entries: sled::Tree,
     outbox: sled::Tree,
+    failure: Failure,
+}
+
+/// The first I/O error the journal hit. Without a working journal the agent cannot keep
+/// its at-most-once record, so it must stop: [`Journal::failed`] resolves and the session
+/// loop exits non-zero (the service manager restarts it).
+#[derive(Debug, Default)]
+struct Failure {
+    first: std::sync::OnceLock<String>,
+    signal: tokio_util::sync::CancellationToken,
 }
 
 impl std::fmt::Debug for Journal {
@@ -90,6 +100,7 @@ impl Journal {
             db,
             entries,
             outbox,
+            failure: Failure::default(),
         })
     }
 
@@ -136,7 +147,7 @@ impl Journal {
             output_cap_bytes,
         };
         let event = self.append_to(&mut entry, command_event::Body::Received(Received {}))?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(Admission::New(event))
     }
 
@@ -171,7 +182,7 @@ impl Journal {
         let mut entry = self.update(command_id)?;
         entry.stage = JournalStage::Started.into();
         let event = self.append_to(&mut entry, command_event::Body::Started(Started { pid: 0 }))?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(event)
     }
 
@@ -195,7 +206,7 @@ impl Journal {
         entry.stage = JournalStage::Finished.into();
         entry.final_state = finished.state;
         let event = self.append_to(&mut entry, command_event::Body::Finished(finished))?;
-        self.db.flush()?;
+        self.sync()?;
         Ok(event)
     }
 
@@ -223,7 +234,7 @@ impl Journal {
                     output_cap_bytes: 0,
                 };
                 let event = self.append_to(&mut entry, command_event::Body::Finished(finished))?;
-                self.db.flush()?;
+                self.sync()?;
                 Ok(Some(event))
             }
         }
@@ -328,8 +339,26 @@ impl Journal {
     }
 
     pub fn flush(&self) -> Result<(), JournalError> {
-        self.db.flush()?;
-        Ok(())
+        self.sync()
+    }
+
+    /// Flushes; every stage change the guarantees hang on and every event before it is
+    /// sent goes through here, so a write that failed (sled writes in the background and
+    /// reports at the next flush) marks the journal failed.
+    fn sync(&self) -> Result<(), JournalError> {
+        self.db.flush().map(drop).map_err(|err| {
+            if matches!(err, sled::Error::Io(_) | sled::Error::Corruption { .. }) {
+                let _ = self.failure.first.set(err.to_string());
+                self.failure.signal.cancel();
+            }
+            err.into()
+        })
+    }
+
+    /// Resolves with the first I/O error once the journal has failed (it never recovers).
+    pub async fn failed(&self) -> String {
+        self.failure.signal.cancelled().await;
+        self.failure.first.get().cloned().unwrap_or_default()
     }
 }
 

@@ -545,9 +545,13 @@ impl Runner {
         self.journal.mark_started(id)?;
         self.changed();
         info!(command_id = %id, %action, "command started");
+        // The action learns its own command id (`CONVOY_COMMAND_ID`), e.g. to make its work
+        // idempotent; the torture harness's side log records it.
+        let mut env = config.env.clone();
+        env.insert("CONVOY_COMMAND_ID".to_owned(), id.clone());
         let spec = ActionSpec {
             argv: config.run.clone(),
-            env: config.env.clone(),
+            env,
             working_dir: config.working_dir.clone(),
             timeout: config.timeout,
         };

@@ -229,9 +229,19 @@ pub async fn run(
         }
     });
     let mut backoff = Backoff::new(tuning.backoff_base, tuning.backoff_cap);
+    // A journal that cannot write ends the agent (see `Journal::failed`).
+    let journal_failed = runner.journal().failed();
+    tokio::pin!(journal_failed);
+    let mut journal_failure = None;
     loop {
         let started = Instant::now();
-        let end = session(&link, &config, &runner, &mut sampler, &shutdown).await;
+        let end = tokio::select! {
+            end = session(&link, &config, &runner, &mut sampler, &shutdown) => end,
+            why = &mut journal_failed => {
+                journal_failure = Some(why);
+                break;
+            }
+        };
         let established = match &end {
             SessionEnd::Shutdown => break,
             SessionEnd::Closed { established, why } => {
@@ -273,10 +283,20 @@ pub async fn run(
             () = tokio::time::sleep(delay) => {}
         }
     }
+    if journal_failure.is_some() {
+        // Running commands are stopped: without a journal their results cannot be kept.
+        shutdown.cancel();
+    }
     convoy_proto::service::stopping();
     runner.drain(Duration::from_secs(15)).await;
     let _ = watchdog.await;
     let _ = monitor.await;
+    if let Some(why) = journal_failure {
+        anyhow::bail!(
+            "the command journal in {} failed ({why}); stopping: no command runs without its              at-most-once record",
+            config.data_dir.display()
+        );
+    }
     runner.journal().flush()?;
     info!("agent stopped");
     Ok(())

@@ -25,7 +25,7 @@
 //! `grpc/backups.rs` are the edges).
 
 mod attempts;
-mod check;
+pub mod check;
 pub mod retention;
 pub mod schedule;
 mod upload;

@@ -241,6 +241,15 @@ pub async fn serve(
     tokio::select! {
         result = server => result.context("grpc server failed")?,
         () = grace_expired => warn!("shutdown grace period expired; closing remaining connections"),
+        why = store.failed() => {
+            // A store that hit an I/O error stays broken (see `Store::failed`): exit
+            // non-zero and let the service manager restart us on a freshly opened store.
+            shutdown.cancel();
+            anyhow::bail!(
+                "the store in {} failed ({why}); exiting so that a restart reopens it",
+                config.data_dir.display()
+            );
+        }
     }
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
@@ -324,9 +333,11 @@ fn spawn_housekeeping(
                 _ = tick.tick() => {
                     // Thousands of sled writes: off the runtime's workers, which carry
                     // every session's heartbeats.
+                    // Flushed too, so a store that can no longer write is found out
+                    // within one interval even when no agent reports anything.
                     let flushing = flusher.clone();
-                    match tokio::task::spawn_blocking(move || flushing.flush_dirty()).await {
-                        Ok(Ok(_)) => {}
+                    match tokio::task::spawn_blocking(move || flushing.flush_store()).await {
+                        Ok(Ok(())) => {}
                         Ok(Err(err)) => {
                             tracing::error!(error = %err, "cannot persist agent records");
                         }

@@ -101,10 +101,21 @@ struct FlushState {
     completed: AtomicU64,
 }
 
+/// The first I/O error the store hit. sled 0.34 keeps its first I/O error (ENOSPC, EIO)
+/// for the life of the handle and fails every later write with it, so the store is dead
+/// from then on: `convoy serve` watches [`Store::failed`] and exits non-zero, and the
+/// service manager's restart reopens the store cleanly.
+#[derive(Debug, Default)]
+struct Failure {
+    first: std::sync::OnceLock<String>,
+    signal: tokio_util::sync::CancellationToken,
+}
+
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
     flush: Arc<FlushState>,
+    failure: Arc<Failure>,
     agents: sled::Tree,
     jobs: sled::Tree,
     /// `<created_unix_ms, 8 bytes big-endian> <job id>` → nothing: jobs in creation order.
@@ -192,6 +203,7 @@ impl Store {
             refusals: Arc::default(),
             monitor: events::MonitorTrees::open(&db)?,
             flush: Arc::new(FlushState::default()),
+            failure: Arc::default(),
             db,
         };
         store.index_jobs_by_time()?;
@@ -239,17 +251,42 @@ impl Store {
         // Every request made so far was made before this flush starts.
         let covers = self.flush.requested.load(Ordering::SeqCst);
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
+        let flushed = tokio::task::spawn_blocking(move || db.flush())
             .await
-            .map_err(|_| StoreError::FlushAborted)??;
+            .map_err(|_| StoreError::FlushAborted)?;
+        self.check(flushed)?;
         self.flush.completed.store(covers, Ordering::SeqCst);
         Ok(())
     }
 
     /// Makes every write so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        self.check(self.db.flush())?;
         Ok(())
+    }
+
+    /// Every write reaches the disk through a flush, so a failed write shows up here (sled
+    /// writes in the background and reports at the next flush): an I/O error or corruption
+    /// marks the store failed.
+    fn check<T>(&self, result: Result<T, sled::Error>) -> Result<T, StoreError> {
+        result.map_err(|err| {
+            if matches!(err, sled::Error::Io(_) | sled::Error::Corruption { .. }) {
+                let _ = self.failure.first.set(err.to_string());
+                self.failure.signal.cancel();
+            }
+            err.into()
+        })
+    }
+
+    /// Resolves with the first I/O error once the store has failed (it never recovers).
+    pub async fn failed(&self) -> String {
+        self.failure.signal.cancelled().await;
+        self.failure.first.get().cloned().unwrap_or_default()
+    }
+
+    /// Whether the store has failed (see [`Store::failed`]).
+    pub fn has_failed(&self) -> bool {
+        self.failure.signal.is_cancelled()
     }
 }
 

@@ -12,10 +12,12 @@ use convoy_tests::binary;
 mod backup;
 mod demo;
 mod deploy_stop;
+mod journal;
 mod monitor;
 mod ops;
 mod packaging;
 mod rollout;
+mod store_failure;
 
 /// A child process that is killed if the test ends early.
 struct Proc {

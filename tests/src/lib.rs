@@ -4,8 +4,14 @@
 //! ([`wait_for`]), and finding the real binaries for process tests ([`binary`]). The
 //! [`swarm`] of simulated agents drives the benchmarks (`convoy-swarm`, `convoy-bench`).
 //!
+//! The [`faultproxy`] sits between agents and a coordinator to inject network faults
+//! (`convoy-torture` and the HA tests use it); [`fuzz`] feeds every outside-input parser
+//! generated and mutated inputs.
+//!
 //! Everything stays on loopback and in temp dirs.
 
+pub mod faultproxy;
+pub mod fuzz;
 pub mod hostile;
 pub mod swarm;
 

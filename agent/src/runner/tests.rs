@@ -142,3 +142,26 @@ async fn a_cancel_that_arrives_first_keeps_the_command_from_ever_running() {
     runner.drain(Duration::from_secs(5)).await;
     assert!(!file.exists());
 }
+
+#[tokio::test]
+async fn an_action_sees_its_own_command_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ids");
+    let mut actions = counting_action(&file);
+    let action = actions.get_mut("count").unwrap();
+    action.run = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        format!("echo \"$CONVOY_COMMAND_ID\" >> {}", file.display()),
+    ];
+    // The config's env cannot override it.
+    action
+        .env
+        .insert("CONVOY_COMMAND_ID".into(), "forged".into());
+    let journal = Arc::new(Journal::open(dir.path()).unwrap());
+    let runner = new_runner(dir.path(), journal.clone(), actions);
+    runner.on_command(command("j/7", "count")).unwrap();
+    until_finished(&journal, "j/7").await;
+    runner.drain(Duration::from_secs(5)).await;
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "j/7\n");
+}

@@ -9,7 +9,12 @@ use tracing::{debug, error, info};
 
 use crate::runner::Runner;
 
-/// Outbox events not yet sent in this session, in order per command.
+/// Outbox events not yet sent in this session, in order per command, made durable first.
+///
+/// An event leaves only once it is on disk: output chunks are journaled without a flush, and
+/// one the coordinator acknowledged but a kill -9 then erased would have its sequence number
+/// reused by the next event (the `interrupted` result after the restart), which the
+/// coordinator would take for a replay. One flush covers every event of the batch.
 pub(super) fn unsent_events(runner: &Runner, sent: &mut HashMap<String, u64>) -> Vec<AgentMessage> {
     let events = match runner.journal().unacked() {
         Ok(events) => events,
@@ -18,10 +23,11 @@ pub(super) fn unsent_events(runner: &Runner, sent: &mut HashMap<String, u64>) ->
             return Vec::new();
         }
     };
-    events
+    let mut last_sent = sent.clone();
+    let unsent: Vec<AgentMessage> = events
         .into_iter()
         .filter(|event| {
-            let last = sent.entry(event.command_id.clone()).or_insert(0);
+            let last = last_sent.entry(event.command_id.clone()).or_insert(0);
             if event.seq > *last {
                 *last = event.seq;
                 true
@@ -32,7 +38,16 @@ pub(super) fn unsent_events(runner: &Runner, sent: &mut HashMap<String, u64>) ->
         .map(|event| AgentMessage {
             body: Some(agent_message::Body::Event(event)),
         })
-        .collect()
+        .collect();
+    if unsent.is_empty() {
+        return unsent;
+    }
+    if let Err(err) = runner.journal().flush() {
+        error!(error = %err, "cannot flush the outbox; nothing sent");
+        return Vec::new();
+    }
+    *sent = last_sent;
+    unsent
 }
 
 pub(super) fn handle(

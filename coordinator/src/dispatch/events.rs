@@ -146,7 +146,7 @@ impl Dispatcher {
         if let Some(reply) = self.after_end(agent_id, command, event) {
             return Ok(Some(reply));
         }
-        if event.seq != command.last_seq + 1 {
+        if !in_sequence(agent_id, command, event) {
             // A replay (already applied) or a gap (an earlier event is still to come):
             // acknowledge what we have; the agent resends the rest in order.
             return Ok(Some(ack(&command.id, command.last_seq)));
@@ -182,7 +182,7 @@ impl Dispatcher {
             });
         }
         let finished = apply(command, event, now_unix_ms());
-        command.last_seq = event.seq;
+        command.last_seq = command.last_seq.max(event.seq);
         self.store.put_command(command)?;
         if finished {
             self.store.set_inflight(agent_id, &command.id, false)?;
@@ -227,13 +227,13 @@ impl Dispatcher {
         if let Some(reply) = self.after_end(agent_id, &command, event) {
             return Ok(Some(reply));
         }
-        if event.seq == command.last_seq + 1 {
+        if in_sequence(agent_id, &command, event) {
             // Output of a command whose job ended is counted, not stored.
             if let Some(command_event::Body::Output(chunk)) = &event.body {
                 command.output_bytes += chunk.data.len() as u64;
             }
             let finished = apply(&mut command, event, now_unix_ms());
-            command.last_seq = event.seq;
+            command.last_seq = command.last_seq.max(event.seq);
             self.store.put_command(&command)?;
             if finished {
                 self.store.set_inflight(agent_id, &command.id, false)?;
@@ -271,6 +271,34 @@ impl Dispatcher {
         }
         Some(ack(&command.id, event.seq.max(command.last_seq)))
     }
+}
+
+/// Whether `event` is the next one to apply to `command` (not yet terminal): the one after
+/// the last applied, or a result numbered at or below it.
+///
+/// A `Finished` at or below `last_seq` cannot be a replay: none of the events applied so far
+/// finished the command (it would be terminal). It means the agent reused sequence numbers:
+/// it sent events it had not yet made durable, was killed, and on restart journaled the
+/// result (`interrupted`) under a number the coordinator had already acknowledged (agents
+/// before the torture fixes made output durable on a timer, not before sending it).
+/// Dropping it would leave the command `running` forever, so it is applied; output is never
+/// taken out of sequence.
+fn in_sequence(agent_id: &str, command: &CommandRecord, event: &CommandEvent) -> bool {
+    if event.seq == command.last_seq + 1 {
+        return true;
+    }
+    let reused = event.seq <= command.last_seq
+        && matches!(&event.body, Some(command_event::Body::Finished(_)));
+    if reused {
+        tracing::warn!(
+            agent_id,
+            command_id = %command.id,
+            seq = event.seq,
+            last_seq = command.last_seq,
+            "result under an already-used sequence number (the agent lost events it had sent); applied"
+        );
+    }
+    reused
 }
 
 /// Applies one in-sequence event of a command that is not yet terminal to its record (all

@@ -20,7 +20,7 @@ use tracing::{debug, info, warn};
 use super::auth;
 use checks::{HeartbeatBudget, bound_heartbeat, check_hello};
 
-mod checks;
+pub mod checks;
 use crate::config::AgentsConfig;
 use crate::dispatch::Dispatcher;
 use crate::registry::{Registry, SessionTicket, now_unix_ms, reason};
