@@ -60,7 +60,8 @@ pub fn matches(rule: &Rule, facts: &Facts, now: i64) -> Vec<(String, f64)> {
         rows.iter()
             .filter(|(host, _, _)| host_ok(host))
             .filter_map(|(host, set, at)| {
-                let age = (now - at) as f64;
+                // Saturating: a stored time far off (a bad clock, a damaged record) must not panic.
+                let age = now.saturating_sub(*at) as f64;
                 op.holds(age, ms(limit) as f64)
                     .then(|| (format!("{host}/{set}"), age / 1000.0))
             })
@@ -103,7 +104,7 @@ pub fn matches(rule: &Rule, facts: &Facts, now: i64) -> Vec<(String, f64)> {
             .certs
             .iter()
             .filter_map(|(name, not_after)| {
-                let left = (not_after - now) as f64;
+                let left = not_after.saturating_sub(now) as f64;
                 op.holds(left, ms(*within) as f64)
                     .then(|| (name.clone(), left / 1000.0))
             })

@@ -134,3 +134,16 @@ fn an_unknown_shell_or_an_unwritable_man_dir_is_a_clear_error() {
         assert!(!target.exists());
     }
 }
+
+/// Both packages install their man pages into man1: no page may be in both (dpkg refuses
+/// to install the second package over the first's file).
+#[test]
+fn the_two_packages_install_no_man_page_twice() {
+    let coordinator = files_under(&packaging().join("man/coordinator"));
+    let agent = files_under(&packaging().join("man/agent"));
+    let both: Vec<_> = coordinator
+        .keys()
+        .filter(|name| agent.contains_key(*name))
+        .collect();
+    assert!(both.is_empty(), "in both packages: {both:?}");
+}

@@ -45,6 +45,8 @@ macro_rules! targets {
 targets!(
     selector,
     gate,
+    alert_rule,
+    enroll_csr,
     rate,
     cron,
     coordinator_config,
@@ -69,7 +71,7 @@ fn every_target_has_a_test_and_a_seed_corpus() {
             target.name
         );
     }
-    assert_eq!(TARGETS.len(), 15, "add the new target to targets! above");
+    assert_eq!(TARGETS.len(), 17, "add the new target to targets! above");
 }
 
 #[test]

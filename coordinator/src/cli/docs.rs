@@ -41,5 +41,10 @@ pub fn man_pages(args: &ManArgs) -> anyhow::Result<()> {
     let dir = args.out.as_path();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     clap_mangen::generate_to(super::Cli::command(), dir)
-        .with_context(|| format!("cannot write man pages into {}", dir.display()))
+        .with_context(|| format!("cannot write man pages into {}", dir.display()))?;
+    // `convoy agent`'s own page would be convoy-agent.1, the agent program's page (both
+    // packages install into man1). Its subcommands keep their pages
+    // (convoy-agent-cordon.1, ...), and convoy.1 lists it.
+    let clash = dir.join("convoy-agent.1");
+    std::fs::remove_file(&clash).with_context(|| format!("cannot remove {}", clash.display()))
 }

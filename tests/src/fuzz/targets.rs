@@ -27,6 +27,116 @@ fn gate(input: &[u8]) {
     let _ = convoy_coordinator::rollout::gate::Gate::parse(&text(input));
 }
 
+/// An `[[alerts]]` rule's `expr` (and its selector), then the rule evaluated against a
+/// fleet that has every kind of fact it can look at.
+fn alert_rule(input: &[u8]) {
+    use convoy_coordinator::alerts::{self, rule::Rule};
+    use convoy_coordinator::config::monitor::AlertConfig;
+    let text = text(input);
+    let (expr, selector) = text.split_once('\n').unwrap_or((&text, ""));
+    let config = AlertConfig {
+        name: "fuzz".into(),
+        expr: expr.to_owned(),
+        for_: std::time::Duration::ZERO,
+        severity: "warning".into(),
+        selector: selector.to_owned(),
+        summary: String::new(),
+    };
+    if let Ok(rule) = Rule::new(&config) {
+        let facts = alert_facts();
+        for now in [0, 1_764_000_000_000, i64::MAX] {
+            let _ = alerts::matches(&rule, facts, now);
+        }
+    }
+}
+
+fn alert_facts() -> &'static convoy_coordinator::alerts::facts::Facts {
+    use convoy_coordinator::alerts::facts::{Facts, HostFacts};
+    use convoy_coordinator::history::Sample;
+    static FACTS: std::sync::OnceLock<Facts> = std::sync::OnceLock::new();
+    FACTS.get_or_init(|| {
+        let host = |id: &str, online: bool, value: f32, cpus: u32| HostFacts {
+            id: id.into(),
+            labels: BTreeMap::from([("role".to_owned(), "web".to_owned())]),
+            online,
+            sample: Some(Sample {
+                at_ms: 1_764_000_000_000,
+                base: [value; convoy_coordinator::history::BASE_SERIES.len()],
+                disks: vec![("/".into(), value), ("/var".into(), f32::NAN)],
+            }),
+            cpus,
+            failing_apps: vec!["web".into()],
+        };
+        Facts {
+            hosts: vec![
+                host("a", true, 99.0, 2),
+                host("b", false, f32::INFINITY, 0),
+                HostFacts::default(),
+            ],
+            backups: vec![
+                ("a".into(), "db".into(), 0),
+                ("b".into(), "db".into(), i64::MIN),
+            ],
+            drills: vec![("a".into(), "db".into(), i64::MAX)],
+            certs: vec![("ca".into(), i64::MIN)],
+            failed_rollouts: vec![("web".into(), "r-1".into())],
+        }
+    })
+}
+
+/// An enrollment's CSR (sent by a host that holds no certificate yet): parsed, its
+/// signature, names and extensions checked.
+fn enroll_csr(input: &[u8]) {
+    use convoy_proto::identity::AgentId;
+    if let Ok(id) = AgentId::new("web-1") {
+        let _ = convoy_coordinator::pki::csr::check_agent_csr(input, &id);
+    }
+}
+
+/// Real CSRs (the right name, another name, extra extensions), then damaged at random.
+fn csr(rng: &mut StdRng) -> Vec<u8> {
+    static CSRS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    let csrs = CSRS.get_or_init(|| {
+        let make = |sans: Vec<rcgen::SanType>, ca: bool| {
+            let key = rcgen::KeyPair::generate().ok()?;
+            let mut params = rcgen::CertificateParams::default();
+            params.subject_alt_names = sans;
+            if ca {
+                params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            }
+            params
+                .serialize_request(&key)
+                .ok()
+                .map(|csr| csr.der().to_vec())
+        };
+        let uri = |u: &str| rcgen::SanType::URI(u.try_into().expect("an ASCII URI"));
+        [
+            make(vec![uri("convoy://agent/web-1")], false),
+            make(vec![], false),
+            make(vec![uri("convoy://operator/root/admin")], false),
+            make(vec![uri("convoy://agent/web-1")], true),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    });
+    let mut out = csrs[rng.random_range(0..csrs.len())].clone();
+    match rng.random_range(0..4) {
+        0 => {}
+        1 => {
+            let at = rng.random_range(0..out.len());
+            out.truncate(at);
+        }
+        _ => {
+            for _ in 0..rng.random_range(1..8) {
+                let at = rng.random_range(0..out.len());
+                out[at] ^= 1 << rng.random_range(0..8);
+            }
+        }
+    }
+    out
+}
+
 fn rate(input: &[u8]) {
     use convoy_coordinator::dispatch::rate::Rate;
     let text = text(input);
@@ -202,8 +312,22 @@ fn operator_request(input: &[u8]) {
         RestoreBackupRequest,
         DrillBackupsRequest,
         AddScheduleRequest,
-        RemoveScheduleRequest
+        RemoveScheduleRequest,
+        CordonAgentRequest,
+        RemoveAgentRequest,
+        QueryMetricsRequest,
+        ListAlertsRequest,
+        ListEventsRequest,
+        TestNotifyRequest,
+        NotifyLogRequest,
+        ListCertsRequest,
+        ListTokensRequest,
+        RevokeTokenRequest,
+        CreateTokenRequest,
+        RevokeRequest
     );
+    // Enrollment is unauthenticated: its request must decode safely too.
+    let _ = v1::EnrollRequest::decode(input);
     let _ = v1::PushReleaseChunk::decode(input);
 }
 
@@ -359,6 +483,42 @@ pub const TARGETS: &[Target] = &[
         ],
         run: gate,
         generate: None,
+    },
+    Target {
+        name: "alert_rule",
+        dict: dict![
+            "cpu",
+            "mem",
+            "swap",
+            "load1",
+            "disk:/",
+            "offline",
+            "health=failing",
+            "backup_age",
+            "drill_age",
+            "cert_expires",
+            "rollout=failed",
+            "<",
+            ">",
+            ">=",
+            "<=",
+            "=",
+            "*cpus",
+            "26h",
+            "8d",
+            "7d",
+            "95",
+            "\n",
+            "role=web"
+        ],
+        run: alert_rule,
+        generate: None,
+    },
+    Target {
+        name: "enroll_csr",
+        dict: dict!["convoy://agent/web-1", "\u{30}\u{82}"],
+        run: enroll_csr,
+        generate: Some(csr),
     },
     Target {
         name: "rate",
