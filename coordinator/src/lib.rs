@@ -6,6 +6,7 @@
 //! live database, plus the fleet CA ([`pki`]).
 
 pub mod alerts;
+pub mod analysis;
 pub mod backups;
 pub mod cli;
 pub mod config;

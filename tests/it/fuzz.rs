@@ -46,6 +46,7 @@ targets!(
     selector,
     gate,
     alert_rule,
+    analysis,
     enroll_csr,
     rate,
     cron,
@@ -71,7 +72,7 @@ fn every_target_has_a_test_and_a_seed_corpus() {
             target.name
         );
     }
-    assert_eq!(TARGETS.len(), 17, "add the new target to targets! above");
+    assert_eq!(TARGETS.len(), 18, "add the new target to targets! above");
 }
 
 #[test]

@@ -84,6 +84,24 @@ fn alert_facts() -> &'static convoy_coordinator::alerts::facts::Facts {
     })
 }
 
+/// An `--analysis` bound, then a judgement with it on samples that include the extremes.
+fn analysis(input: &[u8]) {
+    use convoy_coordinator::analysis::verdict::{Analysis, judge};
+    if let Ok(analysis) = Analysis::parse(&text(input)) {
+        let _ = Analysis::parse(&analysis.to_string());
+        let odd = [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            1e308,
+            5e-324,
+        ];
+        let _ = judge(&analysis, &odd, &[1.0, 2.0, 3.0, 4.0, 5.0], 1, 0.05);
+        let _ = judge(&analysis, &[1.0; 6], &odd, 3, 0.05);
+    }
+}
+
 /// An enrollment's CSR (sent by a host that holds no certificate yet): parsed, its
 /// signature, names and extensions checked.
 fn enroll_csr(input: &[u8]) {
@@ -512,6 +530,28 @@ pub const TARGETS: &[Target] = &[
             "role=web"
         ],
         run: alert_rule,
+        generate: None,
+    },
+    Target {
+        name: "analysis",
+        dict: dict![
+            "latency_p99",
+            "error_rate",
+            "<=",
+            "<",
+            ">=",
+            ">",
+            "*baseline",
+            "baseline+",
+            "baseline-",
+            "baseline",
+            "1.2",
+            "0.01",
+            "e308",
+            "-",
+            " "
+        ],
+        run: analysis,
         generate: None,
     },
     Target {

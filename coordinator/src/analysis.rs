@@ -1,0 +1,12 @@
+//! Analysis (issue 16): the statistics that judge a canary against its baseline. Pure: no
+//! I/O, no clock; the rollout driver and the reports will feed it samples from the metrics
+//! history.
+//!
+//! - [`stats`]: the Mann–Whitney U rank test (two-sided and one-sided, normal approximation
+//!   with tie and continuity corrections, as `scipy.stats.mannwhitneyu(method="asymptotic")`)
+//!   and medians.
+//! - [`verdict`]: a canary's samples against the baseline's, under a bound such as
+//!   `<= 1.2*baseline`: pass, fail or inconclusive, with the p-value, medians and counts.
+
+pub mod stats;
+pub mod verdict;
