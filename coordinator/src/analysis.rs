@@ -5,8 +5,12 @@
 //! - [`stats`]: the Mann–Whitney U rank test (two-sided and one-sided, normal approximation
 //!   with tie and continuity corrections, as `scipy.stats.mannwhitneyu(method="asymptotic")`)
 //!   and medians.
+//! - [`capacity`]: percentiles (numpy's linear interpolation), hosts sustained hot or idle,
+//!   a least-squares trend with the days left until a threshold, and the hosts a group needs
+//!   to keep its p95 under a target.
 //! - [`verdict`]: a canary's samples against the baseline's, under a bound such as
 //!   `<= 1.2*baseline`: pass, fail or inconclusive, with the p-value, medians and counts.
 
+pub mod capacity;
 pub mod stats;
 pub mod verdict;
