@@ -67,6 +67,25 @@ impl Validity {
     }
 }
 
+impl Validity {
+    /// Shortest certificate lifetime [`Validity::lifetime`] signs.
+    pub const MIN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// `lifetime` from now, back-dated by a tenth of it, at most an hour (clock skew
+    /// between the coordinator and other verifiers).
+    pub fn lifetime(lifetime: std::time::Duration) -> Result<Self, PkiError> {
+        if lifetime < Self::MIN_LIFETIME {
+            return Err(PkiError::InvalidValidity);
+        }
+        let lifetime = Duration::try_from(lifetime).map_err(|_| PkiError::InvalidValidity)?;
+        let now = OffsetDateTime::now_utc();
+        Ok(Self {
+            not_before: now - (lifetime / 10_i32).min(Duration::hours(1)),
+            not_after: now + lifetime,
+        })
+    }
+}
+
 /// A certificate and its private key, both PEM.
 #[derive(Debug, Clone)]
 pub struct Issued {

@@ -136,6 +136,7 @@ pub async fn serve(
     health.set_serving::<AdminServer<AdminService>>().await;
     health.set_serving::<RolloutsServer<RolloutService>>().await;
 
+    let (enroller, ca_pem) = enrollment(&config, &store, &registry, &revocations)?;
     let agent_link = AgentLinkServer::new(
         AgentLinkService::new(
             registry.clone(),
@@ -144,7 +145,8 @@ pub async fn serve(
             config.agents,
             tracker.clone(),
         )
-        .with_backups(backups.clone()),
+        .with_backups(backups.clone())
+        .with_enroller(enroller.clone()),
     )
     .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_AGENT_MESSAGE_BYTES);
@@ -164,7 +166,6 @@ pub async fn serve(
         .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 
-    let (enroller, ca_pem) = enrollment(&config, &store, &registry, &revocations)?;
     let certs_service = convoy_proto::v1::certs_server::CertsServer::new(
         crate::grpc::certs::CertsService::new(revocations.clone(), store.clone())
             .with_enroller(enroller.clone(), ca_pem.clone()),
@@ -262,7 +263,8 @@ fn enrollment(
                 registry.clone(),
                 revocations.clone(),
             )
-            .with_rate(issuing.enrolls_per_ip_per_minute),
+            .with_rate(issuing.enrolls_per_ip_per_minute)
+            .with_lifetime(issuing.lifetime()),
         )),
         ca_pem,
     ))

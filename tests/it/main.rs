@@ -14,6 +14,7 @@ mod jobs;
 mod link;
 mod listener;
 mod policy;
+mod renewal;
 mod revocation;
 mod rollout;
 mod security;

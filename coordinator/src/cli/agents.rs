@@ -71,6 +71,7 @@ async fn list(selector: &str, connect: &ConnectArgs, output: OutputFormat) -> an
                 "DISK",
                 "LOAD",
                 "LAST SEEN",
+                "CERT EXPIRES",
             ]);
             for agent in &agents {
                 let m = agent.metrics.as_ref();
@@ -95,6 +96,7 @@ async fn list(selector: &str, connect: &ConnectArgs, output: OutputFormat) -> an
                         .unwrap_or_default(),
                     m.map(|m| format!("{:.2}", m.load1)).unwrap_or_default(),
                     output::ago(agent.last_seen_unix_ms, now),
+                    output::cert_expiry(agent, now),
                 ]);
             }
             out!("{table}");
@@ -105,6 +107,10 @@ async fn list(selector: &str, connect: &ConnectArgs, output: OutputFormat) -> an
             out!("agents: {}, online: {online}", agents.len());
             let unsigned = agents.iter().filter(|a| a.allow_unsigned_releases).count();
             out!("allow unsigned releases: {unsigned}");
+            let overdue = agents.iter().filter(|a| a.cert_renewal_overdue).count();
+            if overdue > 0 {
+                out!("certificates past 90% of their lifetime, not renewed: {overdue}");
+            }
         }
     }
     Ok(())

@@ -462,11 +462,10 @@ impl Handshake {
                 });
             }
         };
-        let live = match (
-            &self.revocations,
-            leaf.map(|leaf| cert_facts(leaf.as_ref())),
-        ) {
-            (Some(revocations), Some(Ok(facts))) => {
+        let facts = leaf.and_then(|leaf| cert_facts(leaf.as_ref()).ok());
+        let cert = facts.clone().map(Arc::new);
+        let live = match (&self.revocations, facts) {
+            (Some(revocations), Some(facts)) => {
                 let Some(live) = revocations.connected(facts) else {
                     if let Some(suppressed) = self.logs.refused.admit() {
                         warn!(%remote, suppressed, "client certificate revoked during the handshake: connection closed");
@@ -487,6 +486,7 @@ impl Handshake {
             remote_addr: Some(remote),
             identity,
             scope,
+            cert,
         };
         let cut = live
             .as_ref()
