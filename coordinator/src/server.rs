@@ -70,7 +70,7 @@ pub async fn serve(
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
     let revocations =
         crate::revocation::Revocations::load(store.clone()).context("cannot load revocations")?;
-    let tls = listener::server_config_revoking(
+    let (tls, tls_handles) = listener::server_config_dynamic(
         &config.tls.ca,
         &config.tls.cert,
         &config.tls.key,
@@ -137,6 +137,14 @@ pub async fn serve(
     health.set_serving::<RolloutsServer<RolloutService>>().await;
 
     let (enroller, ca_pem) = enrollment(&config, &store, &registry, &revocations)?;
+    let rotation = rotation(&config, enroller.as_ref(), &registry, tls_handles)?;
+    if let Some(rotation) = &rotation {
+        tracker.spawn(
+            rotation
+                .clone()
+                .run(Duration::from_secs(2), shutdown.clone()),
+        );
+    }
     let agent_link = AgentLinkServer::new(
         AgentLinkService::new(
             registry.clone(),
@@ -146,7 +154,8 @@ pub async fn serve(
             tracker.clone(),
         )
         .with_backups(backups.clone())
-        .with_enroller(enroller.clone()),
+        .with_enroller(enroller.clone())
+        .with_rotation(rotation.clone()),
     )
     .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_AGENT_MESSAGE_BYTES);
@@ -168,7 +177,8 @@ pub async fn serve(
 
     let certs_service = convoy_proto::v1::certs_server::CertsServer::new(
         crate::grpc::certs::CertsService::new(revocations.clone(), store.clone())
-            .with_enroller(enroller.clone(), ca_pem.clone()),
+            .with_enroller(enroller.clone(), ca_pem.clone())
+            .with_rotation(rotation),
     )
     .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES);
     let enrollment_service = convoy_proto::v1::enrollment_server::EnrollmentServer::new(
@@ -268,6 +278,35 @@ fn enrollment(
         )),
         ca_pem,
     ))
+}
+
+/// CA rotation (`convoy ca rotate`): needs the issuing CA of `[ca]`. A rotation state on
+/// disk is applied to the listener and the issuer here.
+fn rotation(
+    config: &Config,
+    enroller: Option<&Arc<crate::enroll::Enroller>>,
+    registry: &Arc<Registry>,
+    tls: Arc<listener::dynamic::TlsHandles>,
+) -> anyhow::Result<Option<Arc<crate::rotation::Rotation>>> {
+    let (Some(enroller), Some(issuing)) = (enroller, &config.ca) else {
+        return Ok(None);
+    };
+    let configured = crate::rotation::Side {
+        trust: config.tls.ca.clone(),
+        issuer_cert: issuing.cert.clone(),
+        issuer_key: issuing.key.clone(),
+        server_cert: config.tls.cert.clone(),
+        server_key: config.tls.key.clone(),
+    };
+    let rotation = crate::rotation::Rotation::load(
+        &config.data_dir,
+        configured,
+        enroller.clone(),
+        registry.clone(),
+        tls,
+    )
+    .context("cannot load the CA rotation state")?;
+    Ok(Some(rotation))
 }
 
 fn spawn_housekeeping(

@@ -17,5 +17,6 @@ mod policy;
 mod renewal;
 mod revocation;
 mod rollout;
+mod rotation;
 mod security;
 mod support;

@@ -25,6 +25,15 @@ pub enum CaCommand {
         #[arg(long)]
         force: bool,
     },
+    /// CA rotation on the running coordinator, in phases: start → advance
+    /// (update_clients) → advance (update_servers) → finish; abort returns to the old CA.
+    Rotate {
+        #[arg(value_enum)]
+        action: super::rotation::RotateAction,
+        /// finish: drop the old CA even while online agents still hold its certificates.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -69,7 +78,9 @@ pub enum CertCommand {
 }
 
 pub fn run_ca(command: CaCommand, output: OutputFormat) -> anyhow::Result<()> {
-    let CaCommand::Init { dir, days, force } = command;
+    let CaCommand::Init { dir, days, force } = command else {
+        anyhow::bail!("ca rotate talks to a running coordinator");
+    };
     let (cert, key) = pki::init_ca(&dir, days, force)?;
     report(output, "ca", &cert, &key);
     Ok(())

@@ -40,6 +40,8 @@ pub struct AgentLinkService {
     backups: Option<crate::backups::Backups>,
     /// The issuing CA (`[ca]`): renewals over the session. None: renewal is off.
     enroller: Option<Arc<crate::enroll::Enroller>>,
+    /// CA rotation: the bundle each Welcome carries.
+    rotation: Option<Arc<crate::rotation::Rotation>>,
 }
 
 impl AgentLinkService {
@@ -58,6 +60,7 @@ impl AgentLinkService {
             tracker,
             backups: None,
             enroller: None,
+            rotation: None,
         }
     }
 
@@ -70,6 +73,12 @@ impl AgentLinkService {
     /// Renews agent certificates over their sessions (`[ca]` configured).
     pub fn with_enroller(mut self, enroller: Option<Arc<crate::enroll::Enroller>>) -> Self {
         self.enroller = enroller;
+        self
+    }
+
+    /// Each Welcome carries the CA bundle of the rotation in progress.
+    pub fn with_rotation(mut self, rotation: Option<Arc<crate::rotation::Rotation>>) -> Self {
+        self.rotation = rotation;
         self
     }
 
@@ -125,7 +134,11 @@ impl AgentLink for AgentLinkService {
                 offline_after_ms: millis(self.settings.offline_after),
                 server_time_unix_ms: now_unix_ms(),
                 renew_in_ms,
-                ca_pem: String::new(),
+                ca_pem: self
+                    .rotation
+                    .as_ref()
+                    .and_then(|rotation| rotation.bundle())
+                    .unwrap_or_default(),
             })),
         };
         let registry = self.registry.clone();

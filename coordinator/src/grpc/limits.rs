@@ -12,8 +12,8 @@ use convoy_proto::v1::{
     ListAgentsRequest, ListAuditRequest, ListBackupsRequest, ListCertsRequest, ListJobsRequest,
     ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest, ListTokensRequest, ReleaseMeta,
     ReleaseStatusRequest, RemoveScheduleRequest, RestoreBackupRequest, RevokeTokenRequest,
-    RollbackSpec, RolloutSpec, RunBackupRequest, StartJobRequest, StartRolloutRequest,
-    VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
+    RollbackSpec, RolloutSpec, RotateCaRequest, RunBackupRequest, StartJobRequest,
+    StartRolloutRequest, VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
 };
 use tonic::Status;
 
@@ -99,6 +99,7 @@ bounded! {
     ListCertsRequest {}
     ListTokensRequest {}
     RevokeTokenRequest { id: TEXT }
+    RotateCaRequest { action: TEXT }
 }
 
 impl Bounded for convoy_proto::v1::CreateTokenRequest {
