@@ -374,3 +374,91 @@ async fn twenty_agents_rotate_to_a_new_ca_without_losing_a_job_or_a_heartbeat() 
     }
     coordinator.stop().await;
 }
+
+/// `abort` after the agents moved to the new CA: the old CA issues again, the agents
+/// renew back onto it over their sessions, and `finish` then drops the new one.
+#[tokio::test]
+async fn abort_returns_the_fleet_to_the_old_ca() {
+    let pki = TestPki::new();
+    let coordinator = crate::renewal::issuing(&pki, Duration::from_secs(3600)).await;
+    let url = coordinator.url();
+    let mut agents = Vec::new();
+    let mut trust_files = Vec::new();
+    for i in 0..3 {
+        let id = format!("ab-{i}");
+        let mut config = TestAgent::config(&pki, &url, &id, &[]);
+        let trust = pki.dir().join(format!("trust-{id}.pem"));
+        std::fs::copy(pki.ca_cert(), &trust).unwrap();
+        config.tls.ca = trust.clone();
+        trust_files.push(trust);
+        agents.push(TestAgent::start_with(config));
+    }
+    let op_ca = pki.dir().join("operator-ca.pem");
+    std::fs::copy(pki.ca_cert(), &op_ca).unwrap();
+    let op = Arc::new(Mutex::new(Operator {
+        ca: op_ca.clone(),
+        certs: pki.operator("root", Role::Admin),
+    }));
+    let original = rotate(&url, &op, "status").await;
+    assert_eq!(original.phase, "none");
+    let on_current_ca = |url: String, op: Arc<Mutex<Operator>>| async move {
+        let status = rotate(&url, &op, "status").await;
+        (status.old_ca_agents.is_empty() && status.online_agents == 3).then_some(status)
+    };
+    wait_for("three agents", Duration::from_secs(15), || {
+        on_current_ca(url.clone(), op.clone())
+    })
+    .await;
+    let started = rotate(&url, &op, "start").await;
+    std::fs::write(&op_ca, &started.bundle_pem).unwrap();
+    rotate(&url, &op, "advance").await;
+    wait_for("agents on the new CA", Duration::from_secs(15), || {
+        on_current_ca(url.clone(), op.clone())
+    })
+    .await;
+
+    let aborted = rotate(&url, &op, "abort").await;
+    assert_eq!(aborted.phase, "update_servers");
+    assert_eq!(
+        aborted.to_fingerprint, started.from_fingerprint,
+        "back to the old CA"
+    );
+    wait_for("agents back on the old CA", Duration::from_secs(15), || {
+        on_current_ca(url.clone(), op.clone())
+    })
+    .await;
+    let done = rotate(&url, &op, "finish").await;
+    assert_eq!(done.phase, "done");
+    assert_eq!(done.to_fingerprint, started.from_fingerprint);
+    // The bundle is the original CA alone, on every host, and the old operator bundle works.
+    let original_pem = std::fs::read_to_string(pki.ca_cert()).unwrap();
+    assert_eq!(done.bundle_pem.trim(), original_pem.trim());
+    wait_for(
+        "hosts trust the original CA alone",
+        Duration::from_secs(15),
+        || {
+            let all = trust_files.iter().all(|path| certificates(path) == 1);
+            async move { all.then_some(()) }
+        },
+    )
+    .await;
+    std::fs::copy(pki.ca_cert(), &op_ca).unwrap();
+    // Refused in phase done: nothing to abort.
+    let op_now = op.lock().unwrap().clone();
+    let refused = CertsClient::new(
+        channel(&url, &op_now.ca, Some(&op_now.certs))
+            .await
+            .unwrap(),
+    )
+    .rotate_ca(RotateCaRequest {
+        action: "abort".into(),
+        force: false,
+    })
+    .await
+    .expect_err("abort after finish");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    for agent in agents {
+        agent.stop().await;
+    }
+    coordinator.stop().await;
+}
