@@ -277,3 +277,74 @@ async fn ask(
         }
     }
 }
+
+/// `convoy ca init --intermediate`: the coordinator issues from an intermediate while the
+/// root stays offline; an enrolled agent's chain (leaf + intermediate) verifies against
+/// the root the hosts trust, and renewal keeps working from the intermediate.
+#[tokio::test]
+async fn an_intermediate_issues_while_the_root_stays_offline() {
+    let pki = TestPki::new();
+    let issuing_dir = pki.dir().join("issuing");
+    let (cert, key) =
+        convoy_coordinator::pki::init_intermediate(pki.dir(), &issuing_dir, 30, false)
+            .expect("intermediate");
+    let coordinator = TestCoordinator::start_configured(&pki, move |config| {
+        config.ca = Some(IssuingCa {
+            cert,
+            key,
+            agent_cert_days: 30,
+            agent_cert_lifetime: Some(Duration::from_secs(12)),
+            enrolls_per_ip_per_minute: convoy_coordinator::enroll::ENROLLS_PER_IP,
+        });
+    })
+    .await;
+    let tls = enrolled(&pki, &coordinator, "mid-1").await;
+    let chain = std::fs::read_to_string(&tls.cert).unwrap();
+    assert_eq!(
+        chain.matches("BEGIN CERTIFICATE").count(),
+        2,
+        "leaf + intermediate"
+    );
+    let first_serial = serial_of(&tls.cert);
+    let mut config = TestAgent::config(&pki, &coordinator.url(), "mid-1", &[]);
+    config.tls = tls.clone();
+    let agent = TestAgent::start_with(config);
+    let root = pki.operator("root", Role::Admin);
+    let mut admin = coordinator.admin(&pki, &root).await;
+    wait_for("mid-1 online", WAIT, || {
+        let mut admin = admin.clone();
+        async move {
+            list(&mut admin, "")
+                .await
+                .iter()
+                .any(|a| a.id == "mid-1" && online(a))
+                .then_some(())
+        }
+    })
+    .await;
+    wait_for(
+        "renewed from the intermediate",
+        Duration::from_secs(20),
+        || {
+            let changed = serial_of(&tls.cert) != first_serial;
+            async move { changed.then_some(()) }
+        },
+    )
+    .await;
+    wait_for("mid-1 online with the renewed certificate", WAIT, || {
+        let mut admin = admin.clone();
+        async move {
+            list(&mut admin, "")
+                .await
+                .iter()
+                .any(|a| {
+                    a.id == "mid-1" && online(a) && a.cert_not_after_unix_ms > now_unix_ms() + 8_000
+                })
+                .then_some(())
+        }
+    })
+    .await;
+    let _ = &mut admin;
+    agent.stop().await;
+    coordinator.stop().await;
+}
