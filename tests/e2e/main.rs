@@ -13,6 +13,7 @@ mod backup;
 mod demo;
 mod packaging;
 mod rollout;
+mod skew;
 
 /// A child process that is killed if the test ends early.
 struct Proc {
