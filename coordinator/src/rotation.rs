@@ -139,6 +139,14 @@ impl Rotation {
         self.lock().as_ref().and_then(|state| bundle(state).ok())
     }
 
+    /// The CA new hosts pin at enrollment (the one the rotation moves to; None: no
+    /// rotation ever happened, the config's).
+    pub fn anchor(&self) -> Option<String> {
+        self.lock()
+            .as_ref()
+            .and_then(|state| read(&state.to.trust).ok())
+    }
+
     /// Points the listener and the issuer at what `state`'s phase says.
     fn apply(&self, state: &State) -> Result<(), RotationError> {
         let (issuer, server) = match state.phase.as_str() {
@@ -234,7 +242,7 @@ impl Rotation {
                 phase = state.as_ref().map_or("none", |s| s.phase.as_str()),
                 "CA rotation"
             );
-            self.push(state.as_ref());
+            self.push(state.as_ref(), false);
             return Ok(self.status(state.as_ref()));
         }
         let state = guard.clone();
@@ -242,15 +250,18 @@ impl Rotation {
         Ok(self.status(state.as_ref()))
     }
 
-    /// Tells every online agent the bundle to trust, and, when the issuer changed, to
-    /// renew at once (only those whose certificate another CA issued).
-    fn push(&self, state: Option<&State>) {
+    /// Tells online agents the bundle to trust, and those whose certificate another CA
+    /// than the issuing one signed to renew at once; `only_stale`: those alone.
+    fn push(&self, state: Option<&State>, only_stale: bool) {
         let bundle = match state.map(bundle) {
             Some(Ok(bundle)) => bundle,
             _ => read(&self.configured.trust).unwrap_or_default(),
         };
         let issuer = self.enroller.issuer().id();
         for (agent, cert_issuer) in self.registry.online_issuers() {
+            if only_stale && cert_issuer == issuer {
+                continue;
+            }
             let message = CoordinatorMessage {
                 body: Some(coordinator_message::Body::Trust(TrustBundle {
                     ca_pem: bundle.clone(),
@@ -271,7 +282,7 @@ impl Rotation {
             }
             let state = self.lock().clone();
             if state.as_ref().is_some_and(|s| s.phase != "init") {
-                self.push(state.as_ref());
+                self.push(state.as_ref(), true);
             }
         }
     }

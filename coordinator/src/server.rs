@@ -178,11 +178,12 @@ pub async fn serve(
     let certs_service = convoy_proto::v1::certs_server::CertsServer::new(
         crate::grpc::certs::CertsService::new(revocations.clone(), store.clone())
             .with_enroller(enroller.clone(), ca_pem.clone())
-            .with_rotation(rotation),
+            .with_rotation(rotation.clone()),
     )
     .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES);
     let enrollment_service = convoy_proto::v1::enrollment_server::EnrollmentServer::new(
-        crate::grpc::enroll::EnrollmentService::new(enroller, ca_pem, store.clone()),
+        crate::grpc::enroll::EnrollmentService::new(enroller, ca_pem, store.clone())
+            .with_rotation(rotation),
     )
     .max_decoding_message_size(16 * 1024);
 

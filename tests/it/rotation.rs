@@ -58,6 +58,13 @@ async fn rotate(url: &str, op: &Arc<Mutex<Operator>>, action: &str) -> RotationS
         .into_inner()
 }
 
+/// The operator's bundle is read by the job loop at any moment: replace it whole.
+fn write_atomically(path: &std::path::Path, text: &str) {
+    let temp = path.with_extension("tmp");
+    std::fs::write(&temp, text).unwrap();
+    std::fs::rename(&temp, path).unwrap();
+}
+
 fn certificates(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -175,7 +182,7 @@ async fn twenty_agents_rotate_to_a_new_ca_without_losing_a_job_or_a_heartbeat() 
     assert_eq!(status.phase, "init");
     assert_ne!(status.from_fingerprint, status.to_fingerprint);
     // Runbook: operators take the bundle for their --ca.
-    std::fs::write(&op_ca, &status.bundle_pem).unwrap();
+    write_atomically(&op_ca, &status.bundle_pem);
     wait_for(
         "every agent holds the two-CA bundle",
         Duration::from_secs(20),
@@ -271,7 +278,7 @@ async fn twenty_agents_rotate_to_a_new_ca_without_losing_a_job_or_a_heartbeat() 
     assert_eq!(status.phase, "done");
     assert!(status.old_ca_agents.is_empty());
     assert_eq!(certificates(&op_ca), 2);
-    std::fs::write(&op_ca, &status.bundle_pem).unwrap();
+    write_atomically(&op_ca, &status.bundle_pem);
     assert_eq!(certificates(&op_ca), 1, "the bundle is the new CA alone");
     wait_for(
         "every agent trusts the new CA alone",
@@ -282,6 +289,42 @@ async fn twenty_agents_rotate_to_a_new_ca_without_losing_a_job_or_a_heartbeat() 
         },
     )
     .await;
+
+    // New hosts enroll against the new CA: the token names its fingerprint, the host
+    // pins it and gets the new bundle.
+    let op_now = op.lock().unwrap().clone();
+    let created = CertsClient::new(
+        channel(&url, &op_now.ca, Some(&op_now.certs))
+            .await
+            .unwrap(),
+    )
+    .create_token(convoy_proto::v1::CreateTokenRequest {
+        ttl_ms: 60_000,
+        uses: 1,
+        ..Default::default()
+    })
+    .await
+    .expect("token")
+    .into_inner();
+    assert_eq!(created.ca_fingerprint, status.to_fingerprint);
+    let host = pki.dir().join("host-late");
+    convoy_agent::enroll::enroll(convoy_agent::enroll::EnrollOptions {
+        coordinator: url.clone(),
+        ca_fingerprint: created.ca_fingerprint,
+        token: created.token,
+        id: convoy_proto::identity::AgentId::new("late-1").unwrap(),
+        tls: convoy_agent::config::TlsFiles {
+            ca: host.join("ca.pem"),
+            cert: host.join("agent.pem"),
+            key: host.join("agent.key"),
+        },
+    })
+    .await
+    .expect("enroll after the rotation");
+    assert_eq!(
+        std::fs::read_to_string(host.join("ca.pem")).unwrap().trim(),
+        status.bundle_pem.trim()
+    );
 
     // An old-CA certificate is refused now.
     let stale = pki.agent("stale-1");
@@ -410,7 +453,7 @@ async fn abort_returns_the_fleet_to_the_old_ca() {
     })
     .await;
     let started = rotate(&url, &op, "start").await;
-    std::fs::write(&op_ca, &started.bundle_pem).unwrap();
+    write_atomically(&op_ca, &started.bundle_pem);
     rotate(&url, &op, "advance").await;
     wait_for("agents on the new CA", Duration::from_secs(15), || {
         on_current_ca(url.clone(), op.clone())

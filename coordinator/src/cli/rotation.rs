@@ -45,6 +45,8 @@ struct RotationJson {
     old_ca_agents: Vec<String>,
     online_agents: u32,
     new_ca_dir: String,
+    /// The CA bundle to trust now (PEM), for operators' `--ca`.
+    bundle_pem: String,
 }
 
 pub async fn run(
@@ -69,6 +71,7 @@ pub async fn run(
         old_ca_agents: status.old_ca_agents,
         online_agents: status.online_agents,
         new_ca_dir: status.new_ca_dir,
+        bundle_pem: status.bundle_pem,
     };
     if output == OutputFormat::Json {
         out!("{}", serde_json::to_string_pretty(&json)?);

@@ -218,7 +218,13 @@ impl Certs for CertsService {
             body.labels, body.ttl_ms, body.uses, body.id_pattern
         );
         let enroller = self.enroller.clone();
-        let fingerprint = Enroller::fingerprint(self.ca_pem.as_bytes()).unwrap_or_default();
+        // After a CA rotation new hosts pin the CA it moved to.
+        let anchor = self
+            .rotation
+            .as_ref()
+            .and_then(|rotation| rotation.anchor())
+            .unwrap_or_else(|| self.ca_pem.clone());
+        let fingerprint = Enroller::fingerprint(anchor.as_bytes()).unwrap_or_default();
         let response = super::audit::audited(
             &self.store,
             &request,
