@@ -505,3 +505,69 @@ async fn abort_returns_the_fleet_to_the_old_ca() {
     }
     coordinator.stop().await;
 }
+
+fn issuing_ca(pki: &TestPki) -> IssuingCa {
+    IssuingCa {
+        cert: pki.ca_cert(),
+        key: pki.dir().join(convoy_coordinator::pki::CA_KEY_FILE),
+        agent_cert_days: 30,
+        agent_cert_lifetime: None,
+        enrolls_per_ip_per_minute: convoy_coordinator::enroll::ENROLLS_PER_IP,
+    }
+}
+
+/// The rotation's phase survives a coordinator restart: after `update_servers` the
+/// restarted coordinator still presents the new CA's certificate (an operator trusting the
+/// old CA alone is refused, one with the bundle is served) and `finish` goes on from there.
+#[tokio::test]
+async fn a_rotation_in_progress_survives_a_restart() {
+    let pki = TestPki::new();
+    let ca = issuing_ca(&pki);
+    let coordinator = TestCoordinator::start_configured(&pki, {
+        let ca = ca.clone();
+        move |config| config.ca = Some(ca)
+    })
+    .await;
+    let url = coordinator.url();
+    let op_ca = pki.dir().join("operator-ca.pem");
+    std::fs::copy(pki.ca_cert(), &op_ca).unwrap();
+    let op = Arc::new(Mutex::new(Operator {
+        ca: op_ca.clone(),
+        certs: pki.operator("root", Role::Admin),
+    }));
+    let started = rotate(&url, &op, "start").await;
+    write_atomically(&op_ca, &started.bundle_pem);
+    rotate(&url, &op, "advance").await;
+    assert_eq!(rotate(&url, &op, "advance").await.phase, "update_servers");
+    let (data_dir, listen) = (coordinator.data_dir.clone(), coordinator.addr);
+    coordinator.stop().await;
+
+    let coordinator =
+        TestCoordinator::start_in_configured(&pki, &data_dir, listen, move |config| {
+            config.ca = Some(ca)
+        })
+        .await;
+    assert_eq!(coordinator.url(), url);
+    let old_only = channel(
+        &url,
+        &pki.ca_cert(),
+        Some(&pki.operator("root", Role::Admin)),
+    )
+    .await;
+    let refused = match old_only {
+        Err(_) => true,
+        Ok(channel) => AdminClient::new(channel)
+            .who_am_i(convoy_proto::v1::WhoAmIRequest {})
+            .await
+            .is_err(),
+    };
+    assert!(
+        refused,
+        "the restarted coordinator presents the new CA's certificate"
+    );
+    let status = rotate(&url, &op, "status").await;
+    assert_eq!(status.phase, "update_servers");
+    assert_eq!(status.to_fingerprint, started.to_fingerprint);
+    assert_eq!(rotate(&url, &op, "finish").await.phase, "done");
+    coordinator.stop().await;
+}
