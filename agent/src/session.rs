@@ -11,7 +11,9 @@ use convoy_proto::MAX_AGENT_MESSAGE_BYTES;
 use convoy_proto::identity::{AgentId, Identity as ConvoyIdentity};
 use convoy_proto::tls::{LinkFailure, classify};
 use convoy_proto::v1::agent_link_client::AgentLinkClient;
-use convoy_proto::v1::{AgentMessage, Heartbeat, Hello, agent_message, coordinator_message};
+use convoy_proto::v1::{
+    AgentMessage, CoordinatorMessage, Heartbeat, Hello, agent_message, coordinator_message,
+};
 use rand::Rng as _;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -100,6 +102,13 @@ impl Backoff {
     }
 }
 
+/// The endpoint side connections (artifact and backup transfers) use: replaced when a
+/// renewed certificate or a new CA bundle is loaded.
+pub(crate) type SharedEndpoint = Arc<std::sync::RwLock<Endpoint>>;
+
+/// After a refused renewal, ask again this much later (the session goes on meanwhile).
+const RENEW_RETRY: Duration = Duration::from_secs(30);
+
 /// TLS material and the id read from the agent's own certificate.
 struct Link {
     endpoint: Endpoint,
@@ -141,8 +150,16 @@ impl Link {
 /// How one session ended.
 enum SessionEnd {
     Shutdown,
-    Closed { established: bool, why: String },
-    Failed { established: bool, failure: Failure },
+    /// A renewed certificate was written: reconnect with it at once.
+    Renewed,
+    Closed {
+        established: bool,
+        why: String,
+    },
+    Failed {
+        established: bool,
+        failure: Failure,
+    },
 }
 
 enum Failure {
@@ -172,7 +189,9 @@ pub async fn run(
     shutdown: CancellationToken,
     tuning: Tuning,
 ) -> anyhow::Result<()> {
-    let link = Link::new(&config)?;
+    let mut link = Link::new(&config)?;
+    let shared: SharedEndpoint = Arc::new(std::sync::RwLock::new(link.endpoint.clone()));
+    let renewal = renew::Renewal::new(config.tls.clone(), link.agent_id.clone());
     // Private to the agent's user: journal, downloads, records and app state live here.
     crate::deploy::record::private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
@@ -190,7 +209,7 @@ pub async fn run(
         Err(err) => warn!(error = %err, "cannot prune the command journal"),
     }
     let deployer = Arc::new(Deployer::new(deploy_config(&config)?));
-    let fetcher = Arc::new(fetch::Fetcher::new(link.endpoint.clone()));
+    let fetcher = Arc::new(fetch::Fetcher::new(shared.clone()));
     let runner = Runner::new(
         journal,
         config.actions.clone(),
@@ -211,7 +230,7 @@ pub async fn run(
                 accept_from: config.backup_accept_restores_from.clone(),
             }),
         ),
-        Arc::new(backup_link::BackupLink::new(link.endpoint.clone())),
+        Arc::new(backup_link::BackupLink::new(shared.clone())),
     );
     let mut sampler = Sampler::new();
     // Ready once the journal is recovered: not waiting for the coordinator, which may be
@@ -236,14 +255,32 @@ pub async fn run(
     loop {
         let started = Instant::now();
         let end = tokio::select! {
-            end = session(&link, &config, &runner, &mut sampler, &shutdown) => end,
+            end = session((&link, &renewal), &config, &runner, &mut sampler, &shutdown) => end,
             why = &mut journal_failed => {
                 journal_failure = Some(why);
                 break;
             }
         };
+        // A renewal or a CA bundle may have changed the files: the next connection (and
+        // every transfer) uses what is on disk now.
+        match Link::new(&config) {
+            Ok(new) if new.agent_id == link.agent_id => {
+                *shared
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = new.endpoint.clone();
+                link = new;
+            }
+            Ok(new) => {
+                error!(agent_id = %new.agent_id, "the certificate on disk names another agent; keeping the one loaded")
+            }
+            Err(err) => error!(error = %err, "cannot load the TLS files; keeping the ones loaded"),
+        }
         let established = match &end {
             SessionEnd::Shutdown => break,
+            SessionEnd::Renewed => {
+                info!(agent_id = %link.agent_id, "certificate renewed: reconnecting with it");
+                continue;
+            }
             SessionEnd::Closed { established, why } => {
                 info!(reason = %why, "session ended");
                 *established
@@ -303,7 +340,7 @@ pub async fn run(
 }
 
 async fn session(
-    link: &Link,
+    (link, renewal): (&Link, &renew::Renewal),
     config: &Config,
     runner: &Arc<Runner>,
     sampler: &mut Sampler,
@@ -385,6 +422,17 @@ async fn session(
         welcome.heartbeat_interval_ms.max(100),
     ));
     info!(agent_id = %welcome.agent_id, interval_ms = interval.as_millis(), "connected to coordinator");
+    if !welcome.ca_pem.is_empty() {
+        match renewal.trust(&welcome.ca_pem) {
+            Ok(true) => info!("new CA bundle from the coordinator saved for the next connection"),
+            Ok(false) => {}
+            Err(err) => warn!(error = %err, "cannot save the CA bundle from the coordinator"),
+        }
+    }
+    // Renewal is timed on the monotonic clock from the coordinator's "in N ms".
+    let mut renew_at = (welcome.renew_in_ms > 0)
+        .then(|| Instant::now() + Duration::from_millis(welcome.renew_in_ms));
+    let renew_now = tokio::sync::Notify::new();
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Two halves so that sending never stops us reading (and so acks keep flowing).
@@ -392,6 +440,26 @@ async fn session(
         let mut sent: HashMap<String, u64> = HashMap::new();
         loop {
             let heartbeat = tokio::select! {
+                () = sleep_until_some(renew_at) => {
+                    renew_at = Some(Instant::now() + RENEW_RETRY);
+                    match renewal.request() {
+                        Ok(request) => {
+                            info!("renewing this agent's certificate");
+                            if tx.send(request).await.is_err() {
+                                return SessionEnd::Closed {
+                                    established: true,
+                                    why: "request stream closed".into(),
+                                };
+                            }
+                        }
+                        Err(err) => error!(error = %err, "cannot make a key or CSR for renewal"),
+                    }
+                    continue;
+                }
+                () = renew_now.notified() => {
+                    renew_at = Some(Instant::now());
+                    continue;
+                }
                 _ = ticker.tick() => true,
                 () = runner.apps_changed().notified() => true,
                 () = runner.outbox_changed().notified() => false,
@@ -418,6 +486,22 @@ async fn session(
     let reader = async {
         loop {
             match inbound.message().await {
+                Ok(Some(CoordinatorMessage {
+                    body: Some(coordinator_message::Body::Renewed(renewed)),
+                })) => match renewal.accept(renewed) {
+                    Ok(()) => return SessionEnd::Renewed,
+                    Err(err) => warn!(error = %err, "certificate renewal failed; retrying later"),
+                },
+                Ok(Some(CoordinatorMessage {
+                    body: Some(coordinator_message::Body::Trust(bundle)),
+                })) => {
+                    if let Err(err) = renewal.trust(&bundle.ca_pem) {
+                        warn!(error = %err, "cannot save the CA bundle from the coordinator");
+                    }
+                    if bundle.renew_now {
+                        renew_now.notify_one();
+                    }
+                }
                 Ok(Some(message)) => {
                     if let Err(err) = handle(runner, message) {
                         error!(error = %err, "cannot write to the command journal");
@@ -460,6 +544,15 @@ async fn session(
 mod backup_link;
 mod commands;
 mod fetch;
+mod renew;
+
+/// Waits until `at`, or forever when None.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
 
 /// Says at every start when this host runs releases nobody signed, or cannot deploy.
 fn warn_signature_policy(config: &Config) {

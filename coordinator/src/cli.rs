@@ -16,6 +16,7 @@ pub mod output;
 pub mod pki;
 pub mod releases;
 pub mod rollouts;
+pub mod rotation;
 pub mod tokens;
 
 use std::path::PathBuf;
@@ -200,6 +201,9 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Serve { config, .. } => {
             let config = crate::config::Config::load(&config)?;
             crate::server::run(config, shutdown).await
+        }
+        Command::Ca(pki::CaCommand::Rotate { action, force }) => {
+            rotation::run(action, force, &cli.connect, cli.output).await
         }
         Command::Ca(command) => pki::run_ca(command, cli.output),
         Command::Cert(pki::CertCommand::Revoke(args)) => {

@@ -60,10 +60,23 @@ pub struct IssuingCa {
     /// Lifetime of an enrolled agent's certificate, in days.
     #[serde(default = "default_agent_cert_days")]
     pub agent_cert_days: u32,
+    /// The same as a duration (`"30d"`, `"12h"`, at least 10 s); wins over
+    /// `agent_cert_days` when set.
+    #[serde(default, with = "humantime_serde")]
+    pub agent_cert_lifetime: Option<Duration>,
     /// Enroll calls admitted per source IP per minute (raise it for many hosts behind one
     /// NAT address enrolling at once).
     #[serde(default = "default_enrolls_per_ip")]
     pub enrolls_per_ip_per_minute: usize,
+}
+
+impl IssuingCa {
+    /// The lifetime of the agent certificates it signs.
+    pub fn lifetime(&self) -> Duration {
+        self.agent_cert_lifetime.unwrap_or(Duration::from_secs(
+            u64::from(self.agent_cert_days) * 86_400,
+        ))
+    }
 }
 
 fn default_enrolls_per_ip() -> usize {
@@ -336,6 +349,12 @@ impl Config {
             if ca.agent_cert_days == 0 || ca.agent_cert_days > 3650 {
                 return Err("ca.agent_cert_days must be between 1 and 3650".into());
             }
+            if ca.agent_cert_lifetime.is_some_and(|lifetime| {
+                lifetime < crate::pki::Validity::MIN_LIFETIME
+                    || lifetime > Duration::from_secs(3650 * 86_400)
+            }) {
+                return Err("ca.agent_cert_lifetime must be between 10s and 3650d".into());
+            }
             if ca.enrolls_per_ip_per_minute == 0 {
                 return Err("ca.enrolls_per_ip_per_minute must be at least 1".into());
             }
@@ -366,6 +385,7 @@ impl Config {
                 cert: resolve(ca.cert),
                 key: resolve(ca.key),
                 agent_cert_days: ca.agent_cert_days,
+                agent_cert_lifetime: ca.agent_cert_lifetime,
                 enrolls_per_ip_per_minute: ca.enrolls_per_ip_per_minute,
             }),
         })

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use convoy_proto::identity::{AgentId, Identity};
@@ -79,10 +79,9 @@ pub struct Enrolled {
 
 /// The issuing CA with the token store and the per-IP limiter.
 pub struct Enroller {
-    ca: Ca,
-    /// The issuing CA's certificate when it is an intermediate, appended to issued certs.
-    chain_pem: String,
-    agent_cert_days: u32,
+    /// The issuing CA; a CA rotation replaces it (`set_issuer`).
+    issuer: RwLock<Arc<Signer>>,
+    lifetime: Duration,
     per_ip: usize,
     store: Store,
     registry: Arc<Registry>,
@@ -93,6 +92,39 @@ pub struct Enroller {
 impl std::fmt::Debug for Enroller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Enroller").finish_non_exhaustive()
+    }
+}
+
+/// The CA that signs, and what goes after the leaf in an issued chain.
+pub struct Signer {
+    pub ca: Ca,
+    /// The issuing CA's certificate when it is an intermediate, appended to issued certs.
+    pub chain_pem: String,
+}
+
+impl Signer {
+    pub fn new(ca: Ca) -> Self {
+        // A self-signed CA is the trust anchor itself; an intermediate goes in the chain.
+        let chain_pem = match x509_parser::pem::parse_x509_pem(ca.cert_pem().as_bytes()) {
+            Ok((_, pem)) => match pem.parse_x509() {
+                Ok(cert) if cert.subject() != cert.issuer() => ca.cert_pem().to_string(),
+                _ => String::new(),
+            },
+            Err(_) => String::new(),
+        };
+        Self { ca, chain_pem }
+    }
+
+    /// [`crate::revocation::dn_id`] of the CA's subject: the `issuer` of what it signs.
+    pub fn id(&self) -> String {
+        x509_parser::pem::parse_x509_pem(self.ca.cert_pem().as_bytes())
+            .ok()
+            .and_then(|(_, pem)| {
+                pem.parse_x509()
+                    .ok()
+                    .map(|cert| crate::revocation::dn_id(cert.subject().as_raw()))
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -128,24 +160,71 @@ impl Enroller {
         registry: Arc<Registry>,
         revocations: Arc<Revocations>,
     ) -> Self {
-        // A self-signed CA is the trust anchor itself; an intermediate goes in the chain.
-        let chain_pem = match x509_parser::pem::parse_x509_pem(ca.cert_pem().as_bytes()) {
-            Ok((_, pem)) => match pem.parse_x509() {
-                Ok(cert) if cert.subject() != cert.issuer() => ca.cert_pem().to_string(),
-                _ => String::new(),
-            },
-            Err(_) => String::new(),
-        };
         Self {
-            ca,
-            chain_pem,
-            agent_cert_days,
+            issuer: RwLock::new(Arc::new(Signer::new(ca))),
+            lifetime: Duration::from_secs(u64::from(agent_cert_days.max(1)) * 86_400),
             per_ip: ENROLLS_PER_IP,
             store,
             registry,
             revocations,
             attempts: Mutex::default(),
         }
+    }
+
+    /// Lifetime of the certificates it signs (`[ca] agent_cert_lifetime`).
+    pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// The CA that signs now.
+    pub fn issuer(&self) -> Arc<Signer> {
+        self.issuer
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Signs with `issuer` from now on (a CA rotation).
+    pub fn set_issuer(&self, issuer: Arc<Signer>) {
+        *self.issuer.write().unwrap_or_else(PoisonError::into_inner) = issuer;
+    }
+
+    /// When a session's certificate should be renewed, from now: at 2/3 of its lifetime
+    /// (by this coordinator's clock), at once if another CA than the issuing one signed
+    /// it; at least 1 ms (0 means "no renewal" on the wire).
+    pub fn renew_in(&self, cert: &CertFacts, now_ms: i64) -> Duration {
+        let (start, end) = (cert.not_before_unix_ms, cert.not_after_unix_ms);
+        if cert.issuer != self.issuer().id() || end <= start {
+            return Duration::from_millis(1);
+        }
+        let due = start + (end - start) / 3 * 2;
+        Duration::from_millis(u64::try_from(due - now_ms).unwrap_or(0).max(1))
+    }
+
+    /// Renewal over a live session: certifies the CSR's key for `session`'s own identity
+    /// (the verified certificate's, never a message field), unless that certificate or
+    /// its agent id is revoked, or the CSR asks for anything else.
+    pub fn renew(&self, session: &CertFacts, csr_der: &[u8]) -> Result<Enrolled, EnrollError> {
+        let Identity::Agent(id) = &session.identity else {
+            return Err(EnrollError::BadRequest(
+                "only agent certificates renew".into(),
+            ));
+        };
+        if self.revocations.revoked(session).is_some() {
+            return Err(EnrollError::Revoked(id.to_string()));
+        }
+        let csr = check_agent_csr(csr_der, id)?;
+        let validity = Validity::lifetime(self.lifetime)?;
+        let issuer = self.issuer();
+        let mut cert_pem = issuer.ca.sign_agent_csr(csr, id, validity)?;
+        cert_pem.push_str(&issuer.chain_pem);
+        Ok(Enrolled {
+            cert_pem,
+            labels: BTreeMap::new(),
+            not_after_unix_ms: validity.not_after.unix_timestamp().saturating_mul(1000),
+            token_id: String::new(),
+        })
     }
 
     /// Enroll calls admitted per source IP per minute.
@@ -322,6 +401,8 @@ impl Enroller {
                 serial: String::new(),
                 identity: Identity::Agent(id.clone()),
                 not_after_unix_ms: 0,
+                not_before_unix_ms: 0,
+                issuer: String::new(),
             };
             if self.revocations.revoked(&probe).is_some() {
                 return Err(EnrollError::Revoked(id.to_string()));
@@ -336,9 +417,10 @@ impl Enroller {
                 // Another enrollment took a use meanwhile: check again.
                 continue;
             }
-            let validity = Validity::days(self.agent_cert_days)?;
-            let mut cert_pem = self.ca.sign_agent_csr(csr, &id, validity)?;
-            cert_pem.push_str(&self.chain_pem);
+            let validity = Validity::lifetime(self.lifetime)?;
+            let issuer = self.issuer();
+            let mut cert_pem = issuer.ca.sign_agent_csr(csr, &id, validity)?;
+            cert_pem.push_str(&issuer.chain_pem);
             self.registry.grant_labels(&id, info.labels.clone())?;
             return Ok(Enrolled {
                 cert_pem,

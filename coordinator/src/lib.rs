@@ -24,6 +24,7 @@ pub mod registry;
 pub mod releases;
 pub mod revocation;
 pub mod rollout;
+pub mod rotation;
 pub mod selector;
 pub mod server;
 pub mod store;

@@ -67,6 +67,25 @@ impl Validity {
     }
 }
 
+impl Validity {
+    /// Shortest certificate lifetime [`Validity::lifetime`] signs.
+    pub const MIN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// `lifetime` from now, back-dated by a tenth of it, at most an hour (clock skew
+    /// between the coordinator and other verifiers).
+    pub fn lifetime(lifetime: std::time::Duration) -> Result<Self, PkiError> {
+        if lifetime < Self::MIN_LIFETIME {
+            return Err(PkiError::InvalidValidity);
+        }
+        let lifetime = Duration::try_from(lifetime).map_err(|_| PkiError::InvalidValidity)?;
+        let now = OffsetDateTime::now_utc();
+        Ok(Self {
+            not_before: now - (lifetime / 10_i32).min(Duration::hours(1)),
+            not_after: now + lifetime,
+        })
+    }
+}
+
 /// A certificate and its private key, both PEM.
 #[derive(Debug, Clone)]
 pub struct Issued {
@@ -117,6 +136,31 @@ impl Ca {
             },
             issued,
         ))
+    }
+
+    /// An intermediate CA signed by this one (path length 0: it signs leaves only), so
+    /// that this one can stay offline while the coordinator issues (`[ca]`).
+    pub fn intermediate(&self, common_name: &str, validity: Validity) -> Result<Issued, PkiError> {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, common_name);
+        dn.push(DnType::OrganizationName, "Convoy");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = validity.not_before;
+        params.not_after = validity.not_after;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(Issued {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 
     /// Loads a CA from its PEM certificate and key.
@@ -262,6 +306,28 @@ pub fn init_ca(dir: &Path, days: u32, force: bool) -> Result<(PathBuf, PathBuf),
     let key_path = dir.join(CA_KEY_FILE);
     ensure_writable(&[&cert_path, &key_path], force)?;
     let (_, issued) = Ca::generate("Convoy fleet CA", Validity::days(days)?)?;
+    write_file(&key_path, &issued.key_pem, true, force)?;
+    write_file(&cert_path, &issued.cert_pem, false, force)?;
+    Ok((cert_path, key_path))
+}
+
+/// `convoy ca init --intermediate`: an issuing CA in `dir` signed by the root in
+/// `root_dir` (which can then go offline).
+pub fn init_intermediate(
+    root_dir: &Path,
+    dir: &Path,
+    days: u32,
+    force: bool,
+) -> Result<(PathBuf, PathBuf), PkiError> {
+    let root = Ca::load(root_dir)?;
+    fs::create_dir_all(dir).map_err(|source| PkiError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let cert_path = dir.join(CA_CERT_FILE);
+    let key_path = dir.join(CA_KEY_FILE);
+    ensure_writable(&[&cert_path, &key_path], force)?;
+    let issued = root.intermediate("Convoy issuing CA", Validity::days(days)?)?;
     write_file(&key_path, &issued.key_pem, true, force)?;
     write_file(&cert_path, &issued.cert_pem, false, force)?;
     Ok((cert_path, key_path))

@@ -523,6 +523,29 @@ impl Registry {
     }
 
     /// Whether `id` has a live session.
+    /// Records the certificate of the agent's current session (validity, serial, issuer),
+    /// shown by `convoy agents` and read by a CA rotation; flushed with the record.
+    pub fn note_cert(&self, id: &AgentId, cert: &crate::revocation::CertFacts) {
+        if let Some(entry) = self.lock().get_mut(id.as_str()) {
+            let record = &mut entry.record;
+            record.cert_not_before_unix_ms = cert.not_before_unix_ms;
+            record.cert_not_after_unix_ms = cert.not_after_unix_ms;
+            record.cert_serial.clone_from(&cert.serial);
+            record.cert_issuer.clone_from(&cert.issuer);
+            entry.dirty = true;
+        }
+    }
+
+    /// Online agents and the issuer ([`crate::revocation::dn_id`]) of their session's
+    /// certificate.
+    pub fn online_issuers(&self) -> Vec<(String, String)> {
+        self.lock()
+            .values()
+            .filter(|entry| entry.session.is_some())
+            .map(|entry| (entry.record.id.clone(), entry.record.cert_issuer.clone()))
+            .collect()
+    }
+
     pub fn is_online(&self, id: &str) -> bool {
         self.lock().get(id).is_some_and(|e| e.session.is_some())
     }
@@ -590,6 +613,8 @@ fn summary(entry: &Entry) -> AgentSummary {
         apps: record.apps.clone(),
         allow_unsigned_releases: record.allow_unsigned_releases,
         cordoned: record.cordoned,
+        cert_not_after_unix_ms: record.cert_not_after_unix_ms,
+        cert_renewal_overdue: renewal_overdue(record, now_unix_ms()),
         hostname: record
             .facts
             .as_ref()
@@ -599,6 +624,15 @@ fn summary(entry: &Entry) -> AgentSummary {
 }
 
 pub mod lifecycle;
+/// Past 90 % of the certificate's lifetime (it should have renewed at 2/3).
+pub fn renewal_overdue(record: &AgentRecord, now_ms: i64) -> bool {
+    let (start, end) = (
+        record.cert_not_before_unix_ms,
+        record.cert_not_after_unix_ms,
+    );
+    end > start && start > 0 && now_ms >= start + (end - start) / 10 * 9
+}
+
 /// Counts a replaced session; past [`TAKEOVER_REPLACEMENTS`] within [`TAKEOVER_WINDOW`]
 /// the alarm is raised: a warning, the record's `takeover_alarm_unix_ms` and (returned true)
 /// a `session.takeover` event.

@@ -27,6 +27,16 @@ pub struct CertFacts {
     pub serial: String,
     pub identity: Identity,
     pub not_after_unix_ms: i64,
+    pub not_before_unix_ms: i64,
+    /// Which CA issued it: [`dn_id`] of the issuer's name.
+    pub issuer: String,
+}
+
+/// A short, stable name for a distinguished name (sha256 of its DER, first 8 bytes, hex):
+/// tells certificates of two CAs apart, however their names read.
+pub fn dn_id(raw_dn: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(&sha2::Sha256::digest(raw_dn)[..8])
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +57,8 @@ pub fn cert_facts(der: &[u8]) -> Result<CertFacts, String> {
         serial: hex_serial(cert.raw_serial()),
         identity,
         not_after_unix_ms: cert.validity().not_after.timestamp().saturating_mul(1000),
+        not_before_unix_ms: cert.validity().not_before.timestamp().saturating_mul(1000),
+        issuer: dn_id(cert.issuer().as_raw()),
     })
 }
 
@@ -291,6 +303,8 @@ impl Revocations {
                     serial: seen.serial.clone(),
                     identity,
                     not_after_unix_ms: seen.not_after_unix_ms,
+                    not_before_unix_ms: 0,
+                    issuer: String::new(),
                 })
             });
             let state = match (&revocation, seen.not_after_unix_ms < now_ms) {

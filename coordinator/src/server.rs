@@ -73,7 +73,7 @@ pub async fn serve(
     let grpc_calls = monitoring.counters.grpc.clone();
     let revocations =
         crate::revocation::Revocations::load(store.clone()).context("cannot load revocations")?;
-    let tls = listener::server_config_revoking(
+    let (tls, tls_handles) = listener::server_config_dynamic(
         &config.tls.ca,
         &config.tls.cert,
         &config.tls.key,
@@ -153,6 +153,15 @@ pub async fn serve(
     health.set_serving::<AdminServer<AdminService>>().await;
     health.set_serving::<RolloutsServer<RolloutService>>().await;
 
+    let (enroller, ca_pem) = enrollment(&config, &store, &registry, &revocations)?;
+    let rotation = rotation(&config, enroller.as_ref(), &registry, tls_handles)?;
+    if let Some(rotation) = &rotation {
+        tracker.spawn(
+            rotation
+                .clone()
+                .run(Duration::from_secs(2), shutdown.clone()),
+        );
+    }
     let agent_link = AgentLinkServer::new(
         AgentLinkService::new(
             registry.clone(),
@@ -161,7 +170,9 @@ pub async fn serve(
             config.agents,
             tracker.clone(),
         )
-        .with_backups(backups.clone()),
+        .with_backups(backups.clone())
+        .with_enroller(enroller.clone())
+        .with_rotation(rotation.clone()),
     )
     .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES)
     .max_encoding_message_size(MAX_AGENT_MESSAGE_BYTES);
@@ -181,14 +192,15 @@ pub async fn serve(
         .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
 
-    let (enroller, ca_pem) = enrollment(&config, &store, &registry, &revocations)?;
     let certs_service = convoy_proto::v1::certs_server::CertsServer::new(
         crate::grpc::certs::CertsService::new(revocations.clone(), store.clone())
-            .with_enroller(enroller.clone(), ca_pem.clone()),
+            .with_enroller(enroller.clone(), ca_pem.clone())
+            .with_rotation(rotation.clone()),
     )
     .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES);
     let enrollment_service = convoy_proto::v1::enrollment_server::EnrollmentServer::new(
-        crate::grpc::enroll::EnrollmentService::new(enroller, ca_pem, store.clone()),
+        crate::grpc::enroll::EnrollmentService::new(enroller, ca_pem, store.clone())
+            .with_rotation(rotation),
     )
     .max_decoding_message_size(16 * 1024);
 
@@ -290,10 +302,40 @@ fn enrollment(
                 registry.clone(),
                 revocations.clone(),
             )
-            .with_rate(issuing.enrolls_per_ip_per_minute),
+            .with_rate(issuing.enrolls_per_ip_per_minute)
+            .with_lifetime(issuing.lifetime()),
         )),
         ca_pem,
     ))
+}
+
+/// CA rotation (`convoy ca rotate`): needs the issuing CA of `[ca]`. A rotation state on
+/// disk is applied to the listener and the issuer here.
+fn rotation(
+    config: &Config,
+    enroller: Option<&Arc<crate::enroll::Enroller>>,
+    registry: &Arc<Registry>,
+    tls: Arc<listener::dynamic::TlsHandles>,
+) -> anyhow::Result<Option<Arc<crate::rotation::Rotation>>> {
+    let (Some(enroller), Some(issuing)) = (enroller, &config.ca) else {
+        return Ok(None);
+    };
+    let configured = crate::rotation::Side {
+        trust: config.tls.ca.clone(),
+        issuer_cert: issuing.cert.clone(),
+        issuer_key: issuing.key.clone(),
+        server_cert: config.tls.cert.clone(),
+        server_key: config.tls.key.clone(),
+    };
+    let rotation = crate::rotation::Rotation::load(
+        &config.data_dir,
+        configured,
+        enroller.clone(),
+        registry.clone(),
+        tls,
+    )
+    .context("cannot load the CA rotation state")?;
+    Ok(Some(rotation))
 }
 
 fn spawn_housekeeping(

@@ -223,11 +223,17 @@ _convoy() {
             convoy__subcmd__ca,init)
                 cmd="convoy__subcmd__ca__subcmd__init"
                 ;;
+            convoy__subcmd__ca,rotate)
+                cmd="convoy__subcmd__ca__subcmd__rotate"
+                ;;
             convoy__subcmd__ca__subcmd__help,help)
                 cmd="convoy__subcmd__ca__subcmd__help__subcmd__help"
                 ;;
             convoy__subcmd__ca__subcmd__help,init)
                 cmd="convoy__subcmd__ca__subcmd__help__subcmd__init"
+                ;;
+            convoy__subcmd__ca__subcmd__help,rotate)
+                cmd="convoy__subcmd__ca__subcmd__help__subcmd__rotate"
                 ;;
             convoy__subcmd__cert,help)
                 cmd="convoy__subcmd__cert__subcmd__help"
@@ -408,6 +414,9 @@ _convoy() {
                 ;;
             convoy__subcmd__help__subcmd__ca,init)
                 cmd="convoy__subcmd__help__subcmd__ca__subcmd__init"
+                ;;
+            convoy__subcmd__help__subcmd__ca,rotate)
+                cmd="convoy__subcmd__help__subcmd__ca__subcmd__rotate"
                 ;;
             convoy__subcmd__help__subcmd__cert,issue)
                 cmd="convoy__subcmd__help__subcmd__cert__subcmd__issue"
@@ -2192,7 +2201,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__ca)
-            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version init help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version init rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2238,7 +2247,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__ca__subcmd__help)
-            opts="init help"
+            opts="init rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2279,8 +2288,22 @@ _convoy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        convoy__subcmd__ca__subcmd__help__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         convoy__subcmd__ca__subcmd__init)
-            opts="-o -h -V --dir --days --force --addr --ca --cert --key --timeout --output --log-format --help --version"
+            opts="-o -h -V --dir --days --force --intermediate --root-dir --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2294,6 +2317,56 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --root-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__ca__subcmd__rotate)
+            opts="-o -h -V --force --addr --ca --cert --key --timeout --output --log-format --help --version start status advance finish abort"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3596,7 +3669,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help__subcmd__ca)
-            opts="init"
+            opts="init rotate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3610,6 +3683,20 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help__subcmd__ca__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__ca__subcmd__rotate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

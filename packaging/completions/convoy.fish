@@ -76,22 +76,24 @@ json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l check -d 'Check the config (and the files it names) and print what it means; exit 1 on any error. Serves nothing'
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
 csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -f -a "rotate" -d 'CA rotation on the running coordinator, in phases: start → advance (update_clients) → advance (update_servers) → finish; abort returns to the old CA'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l dir -d 'Directory to write the CA into' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l days -d 'Validity in days' -r
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l root-dir -d 'The root CA\'s directory (ca.pem, ca.key) for --intermediate' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -103,9 +105,24 @@ csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l force -d 'Overwrite an existing CA (every certificate it issued stops being trusted)'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l intermediate -d 'Make an intermediate (issuing) CA signed by the root in --root-dir, for the coordinator\'s `[ca]`; the root can then stay offline. Agents trust the root'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l force -d 'finish: drop the old CA even while online agents still hold its certificates'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'CA rotation on the running coordinator, in phases: start → advance (update_clients) → advance (update_servers) → finish; abort returns to the old CA'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
@@ -1143,6 +1160,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "rotate" -d 'CA rotation on the running coordinator, in phases: start → advance (update_clients) → advance (update_servers) → finish; abort returns to the old CA'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "revoke" -d 'Revoke a certificate on the running coordinator: `--serial S` or every certificate of `--operator NAME`. Admin only; live sessions using it are cut within a second'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from agents" -f -a "show" -d 'One agent: facts, labels, latest metrics, metrics history, connection history'

@@ -17,6 +17,7 @@ mod monitor;
 mod ops;
 mod packaging;
 mod rollout;
+mod skew;
 mod store_failure;
 
 /// A child process that is killed if the test ends early.

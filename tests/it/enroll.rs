@@ -31,6 +31,7 @@ async fn enrolling(pki: &TestPki) -> TestCoordinator {
             cert,
             key,
             agent_cert_days: 30,
+            agent_cert_lifetime: None,
             enrolls_per_ip_per_minute: convoy_coordinator::enroll::ENROLLS_PER_IP,
         });
     })
@@ -295,7 +296,7 @@ async fn every_bad_token_id_or_fingerprint_is_refused_and_nothing_is_issued() {
 }
 
 /// A CSR for `key` with the given SANs and CA flag.
-fn csr(sans: Vec<rcgen::SanType>, ca: bool) -> Vec<u8> {
+pub fn csr(sans: Vec<rcgen::SanType>, ca: bool) -> Vec<u8> {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
     let mut params = rcgen::CertificateParams::default();
     params.subject_alt_names = sans;
@@ -312,7 +313,7 @@ fn csr(sans: Vec<rcgen::SanType>, ca: bool) -> Vec<u8> {
     params.serialize_request(&key).unwrap().der().to_vec()
 }
 
-fn uri(text: &str) -> rcgen::SanType {
+pub fn uri(text: &str) -> rcgen::SanType {
     rcgen::SanType::URI(text.try_into().unwrap())
 }
 
@@ -541,6 +542,7 @@ async fn enroll_bench() {
             cert,
             key,
             agent_cert_days: 30,
+            agent_cert_lifetime: None,
             enrolls_per_ip_per_minute: 1_000_000,
         });
         config.handshakes.pending_handshakes_per_ip = config.handshakes.pending_handshakes;

@@ -245,6 +245,25 @@ impl TestCoordinator {
         .await
     }
 
+    /// [`TestCoordinator::start_configured`] on a given data dir and address (to restart
+    /// where a stopped one stood).
+    pub async fn start_in_configured(
+        pki: &TestPki,
+        data_dir: &Path,
+        listen: SocketAddr,
+        change: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::start_changed(
+            pki,
+            data_dir,
+            listen,
+            fast_agents(),
+            JobsConfig::default(),
+            change,
+        )
+        .await
+    }
+
     async fn start_full(
         pki: &TestPki,
         data_dir: &Path,

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tracing::warn;
 
 use crate::recovery::{
@@ -29,17 +29,22 @@ use crate::recovery::{
 const ATTEMPTS: u32 = 30;
 
 pub struct BackupLink {
-    endpoint: Endpoint,
+    /// The session's endpoint, replaced when the certificate is renewed.
+    endpoint: super::SharedEndpoint,
 }
 
 impl BackupLink {
-    pub fn new(endpoint: Endpoint) -> Self {
+    pub fn new(endpoint: super::SharedEndpoint) -> Self {
         Self { endpoint }
     }
 
     async fn client(&self) -> Result<AgentLinkClient<Channel>, String> {
-        let channel = self
+        let endpoint = self
             .endpoint
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let channel = endpoint
             .connect()
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;

@@ -64,6 +64,12 @@ pub(super) fn handle(
             runner.on_cancel(&cancel.command_id)
         }
         Some(coordinator_message::Body::Ack(ack)) => runner.journal().ack(&ack.command_id, ack.seq),
-        Some(coordinator_message::Body::Welcome(_)) | None => Ok(()),
+        // Renewal and trust bundles are the session's business (see `renew`).
+        Some(
+            coordinator_message::Body::Welcome(_)
+            | coordinator_message::Body::Renewed(_)
+            | coordinator_message::Body::Trust(_),
+        )
+        | None => Ok(()),
     }
 }

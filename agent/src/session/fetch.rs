@@ -11,7 +11,7 @@ use convoy_proto::v1::FetchArtifactRequest;
 use convoy_proto::v1::agent_link_client::AgentLinkClient;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-use tonic::transport::Endpoint;
+
 use tracing::warn;
 
 use crate::deploy::ArtifactSource;
@@ -20,11 +20,12 @@ use crate::deploy::ArtifactSource;
 const ATTEMPTS: u32 = 30;
 
 pub struct Fetcher {
-    endpoint: Endpoint,
+    /// The session's endpoint, replaced when the certificate is renewed.
+    endpoint: super::SharedEndpoint,
 }
 
 impl Fetcher {
-    pub fn new(endpoint: Endpoint) -> Self {
+    pub fn new(endpoint: super::SharedEndpoint) -> Self {
         Self { endpoint }
     }
 
@@ -35,8 +36,12 @@ impl Fetcher {
         file: &mut tokio::fs::File,
         hasher: &mut Sha256,
     ) -> Result<(), String> {
-        let channel = self
+        let endpoint = self
             .endpoint
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let channel = endpoint
             .connect()
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;

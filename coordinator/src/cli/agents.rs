@@ -201,6 +201,7 @@ async fn list(
                 "DISK",
                 "LOAD",
                 "LAST SEEN",
+                "CERT EXPIRES",
             ]);
             for agent in &agents {
                 let m = agent.metrics.as_ref();
@@ -225,6 +226,7 @@ async fn list(
                         .unwrap_or_default(),
                     m.map(|m| format!("{:.2}", m.load1)).unwrap_or_default(),
                     output::ago(agent.last_seen_unix_ms, now),
+                    output::cert_expiry(agent, now),
                 ]);
             }
             out!("{table}");
@@ -238,6 +240,10 @@ async fn list(
             let cordoned = agents.iter().filter(|a| a.cordoned).count();
             if cordoned > 0 {
                 out!("cordoned: {cordoned}");
+            }
+            let overdue = agents.iter().filter(|a| a.cert_renewal_overdue).count();
+            if overdue > 0 {
+                out!("certificates past 90% of their lifetime, not renewed: {overdue}");
             }
         }
     }

@@ -111,6 +111,10 @@ pub struct AgentJson {
     pub first_seen_at: Option<String>,
     pub last_seen_at: Option<String>,
     pub metrics: Option<MetricsJson>,
+    /// When the certificate of the agent's latest session expires.
+    pub cert_not_after: Option<String>,
+    /// Past 90 % of its certificate's lifetime and not renewed.
+    pub cert_renewal_overdue: bool,
 }
 
 impl From<&AgentSummary> for AgentJson {
@@ -130,7 +134,35 @@ impl From<&AgentSummary> for AgentJson {
             first_seen_at: rfc3339(a.first_seen_unix_ms),
             last_seen_at: rfc3339(a.last_seen_unix_ms),
             metrics: a.metrics.as_ref().map(MetricsJson::from),
+            cert_not_after: rfc3339(a.cert_not_after_unix_ms),
+            cert_renewal_overdue: a.cert_renewal_overdue,
         }
+    }
+}
+
+/// `convoy agents`' CERT EXPIRES cell: the time left, flagged when renewal is overdue.
+pub fn cert_expiry(a: &AgentSummary, now_ms: i64) -> String {
+    if a.cert_not_after_unix_ms == 0 {
+        return String::new();
+    }
+    let left = a.cert_not_after_unix_ms - now_ms;
+    let text = if left <= 0 {
+        "expired".to_string()
+    } else {
+        let secs = u64::try_from(left / 1000).unwrap_or(0);
+        format!(
+            "in {}",
+            humantime::format_duration(std::time::Duration::from_secs(if secs > 86_400 {
+                secs / 3600 * 3600
+            } else {
+                secs
+            }))
+        )
+    };
+    if a.cert_renewal_overdue {
+        format!("{text} (RENEWAL OVERDUE)")
+    } else {
+        text
     }
 }
 

@@ -24,6 +24,23 @@ pub enum CaCommand {
         /// Overwrite an existing CA (every certificate it issued stops being trusted).
         #[arg(long)]
         force: bool,
+        /// Make an intermediate (issuing) CA signed by the root in --root-dir, for the
+        /// coordinator's `[ca]`; the root can then stay offline. Agents trust the root.
+        #[arg(long, requires = "root_dir")]
+        intermediate: bool,
+        /// The root CA's directory (ca.pem, ca.key) for --intermediate.
+        #[arg(long)]
+        root_dir: Option<PathBuf>,
+    },
+    /// CA rotation on the running coordinator, in phases: start → advance
+    /// (update_clients) → advance (update_servers) → finish; abort returns to the old CA.
+    Rotate {
+        /// start, status, advance, finish or abort.
+        #[arg(value_enum)]
+        action: super::rotation::RotateAction,
+        /// finish: drop the old CA even while online agents still hold its certificates.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -70,8 +87,28 @@ pub enum CertCommand {
 }
 
 pub fn run_ca(command: CaCommand, output: OutputFormat) -> anyhow::Result<()> {
-    let CaCommand::Init { dir, days, force } = command;
-    let (cert, key) = pki::init_ca(&dir, days, force)?;
+    let CaCommand::Init {
+        dir,
+        days,
+        force,
+        intermediate,
+        root_dir,
+    } = command
+    else {
+        anyhow::bail!("ca rotate talks to a running coordinator");
+    };
+    let (cert, key) = match (intermediate, root_dir) {
+        (true, Some(root)) => {
+            if root == dir {
+                anyhow::bail!(
+                    "--dir must differ from --root-dir: the root's files stay as they are"
+                );
+            }
+            pki::init_intermediate(&root, &dir, days, force)?
+        }
+        (false, Some(_)) => anyhow::bail!("--root-dir goes with --intermediate"),
+        _ => pki::init_ca(&dir, days, force)?,
+    };
     report(output, "ca", &cert, &key);
     Ok(())
 }

@@ -38,6 +38,10 @@ pub struct AgentLinkService {
     settings: AgentsConfig,
     tracker: TaskTracker,
     backups: Option<crate::backups::Backups>,
+    /// The issuing CA (`[ca]`): renewals over the session. None: renewal is off.
+    enroller: Option<Arc<crate::enroll::Enroller>>,
+    /// CA rotation: the bundle each Welcome carries.
+    rotation: Option<Arc<crate::rotation::Rotation>>,
 }
 
 impl AgentLinkService {
@@ -55,12 +59,26 @@ impl AgentLinkService {
             settings,
             tracker,
             backups: None,
+            enroller: None,
+            rotation: None,
         }
     }
 
     /// Serves backup uploads, downloads and drill reports (`grpc::backup_link`).
     pub fn with_backups(mut self, backups: crate::backups::Backups) -> Self {
         self.backups = Some(backups);
+        self
+    }
+
+    /// Renews agent certificates over their sessions (`[ca]` configured).
+    pub fn with_enroller(mut self, enroller: Option<Arc<crate::enroll::Enroller>>) -> Self {
+        self.enroller = enroller;
+        self
+    }
+
+    /// Each Welcome carries the CA bundle of the rotation in progress.
+    pub fn with_rotation(mut self, rotation: Option<Arc<crate::rotation::Rotation>>) -> Self {
+        self.rotation = rotation;
         self
     }
 
@@ -101,6 +119,13 @@ impl AgentLink for AgentLinkService {
             .registry
             .connect(&agent_id, hello, peer.remote_addr, tx.clone())?;
         info!(%agent_id, %version, remote = ?peer.remote_addr, "agent connected");
+        if let Some(cert) = &peer.cert {
+            self.registry.note_cert(&agent_id, cert);
+        }
+        let renewal = self.enroller.clone().zip(peer.cert.clone());
+        let renew_in_ms = renewal.as_ref().map_or(0, |(enroller, cert)| {
+            millis(enroller.renew_in(cert, now_unix_ms())).max(1)
+        });
 
         let welcome = CoordinatorMessage {
             body: Some(coordinator_message::Body::Welcome(Welcome {
@@ -108,6 +133,12 @@ impl AgentLink for AgentLinkService {
                 heartbeat_interval_ms: millis(self.settings.heartbeat_interval),
                 offline_after_ms: millis(self.settings.offline_after),
                 server_time_unix_ms: now_unix_ms(),
+                renew_in_ms,
+                ca_pem: self
+                    .rotation
+                    .as_ref()
+                    .and_then(|rotation| rotation.bundle())
+                    .unwrap_or_default(),
             })),
         };
         let registry = self.registry.clone();
@@ -115,7 +146,13 @@ impl AgentLink for AgentLinkService {
         // From here on the session task owns the registration: whatever happens, it is the
         // one that records the disconnect.
         self.tracker.spawn(run_session(
-            registry, dispatcher, agent_id, ticket, inbound, tx, welcome,
+            (registry, renewal),
+            dispatcher,
+            agent_id,
+            ticket,
+            inbound,
+            tx,
+            welcome,
         ));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
@@ -340,8 +377,54 @@ async fn greet(
     }
 }
 
+/// The issuing CA and the session's verified certificate, when renewal is on.
+type Renewal = Option<(
+    Arc<crate::enroll::Enroller>,
+    Arc<crate::revocation::CertFacts>,
+)>;
+
+/// Answers a renewal request: certified for the session certificate's identity only.
+async fn renew(
+    renewal: &Renewal,
+    agent_id: &AgentId,
+    request: convoy_proto::v1::RenewRequest,
+) -> CoordinatorMessage {
+    let result = match renewal.clone() {
+        None => Err("renewal is off: the coordinator has no [ca] configured".to_string()),
+        Some((enroller, cert)) => tokio::task::spawn_blocking(move || {
+            enroller
+                .renew(&cert, &request.csr_der)
+                .map(|renewed| (renewed, enroller.issuer().ca.cert_pem().to_string()))
+        })
+        .await
+        .map_err(|err| err.to_string())
+        .and_then(|result| result.map_err(|err| err.to_string())),
+    };
+    let renewed = match result {
+        Ok((renewed, _)) => {
+            info!(%agent_id, not_after_unix_ms = renewed.not_after_unix_ms, "agent certificate renewed");
+            convoy_proto::v1::Renewed {
+                cert_pem: renewed.cert_pem,
+                ca_pem: String::new(),
+                not_after_unix_ms: renewed.not_after_unix_ms,
+                error: String::new(),
+            }
+        }
+        Err(error) => {
+            warn!(%agent_id, %error, "certificate renewal refused");
+            convoy_proto::v1::Renewed {
+                error,
+                ..Default::default()
+            }
+        }
+    };
+    CoordinatorMessage {
+        body: Some(coordinator_message::Body::Renewed(renewed)),
+    }
+}
+
 async fn run_session(
-    registry: Arc<Registry>,
+    (registry, renewal): (Arc<Registry>, Renewal),
     dispatcher: Arc<Dispatcher>,
     agent_id: AgentId,
     ticket: SessionTicket,
@@ -391,6 +474,14 @@ async fn run_session(
                     apply_events(&dispatcher, session, &agent_id, event, &mut inbound, &tx);
                 if let Err(why) = Box::pin(applying).await {
                     break why;
+                }
+            }
+            Ok(Some(AgentMessage {
+                body: Some(agent_message::Body::Renew(request)),
+            })) => {
+                let answer = Box::pin(renew(&renewal, &agent_id, request)).await;
+                if tx.send(Ok(answer)).await.is_err() {
+                    break reason::STREAM_CLOSED.to_string();
                 }
             }
             Ok(Some(AgentMessage {

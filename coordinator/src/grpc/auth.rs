@@ -13,6 +13,8 @@ pub struct PeerInfo {
     pub identity: Identity,
     /// The `[[policies]]` entry that narrows this operator, if any.
     pub scope: Option<std::sync::Arc<crate::policy::Scope>>,
+    /// Serial, validity and issuer of the verified certificate (renewal, rotation).
+    pub cert: Option<std::sync::Arc<crate::revocation::CertFacts>>,
 }
 
 /// Attached to every request by the listener: a verified caller, or (only when

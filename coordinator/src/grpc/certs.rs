@@ -9,7 +9,7 @@ use convoy_proto::v1::revoke_request::Target as WireTarget;
 use convoy_proto::v1::{
     CreateTokenRequest, CreateTokenResponse, ListCertsRequest, ListCertsResponse,
     ListTokensRequest, ListTokensResponse, RevokeRequest, RevokeResponse, RevokeTokenRequest,
-    TokenInfo,
+    RotateCaRequest, RotationStatus, TokenInfo,
 };
 use tonic::{Request, Response, Status};
 
@@ -24,6 +24,7 @@ pub struct CertsService {
     store: Store,
     enroller: Option<Arc<Enroller>>,
     ca_pem: String,
+    rotation: Option<Arc<crate::rotation::Rotation>>,
 }
 
 impl CertsService {
@@ -33,6 +34,7 @@ impl CertsService {
             store,
             enroller: None,
             ca_pem: String::new(),
+            rotation: None,
         }
     }
 
@@ -41,6 +43,12 @@ impl CertsService {
     pub fn with_enroller(mut self, enroller: Option<Arc<Enroller>>, ca_pem: String) -> Self {
         self.enroller = enroller;
         self.ca_pem = ca_pem;
+        self
+    }
+
+    /// `RotateCa` (needs `[ca]`).
+    pub fn with_rotation(mut self, rotation: Option<Arc<crate::rotation::Rotation>>) -> Self {
+        self.rotation = rotation;
         self
     }
 
@@ -84,8 +92,56 @@ fn target(request: &RevokeRequest) -> Result<Target, Status> {
     }
 }
 
+fn rotation_status(err: crate::rotation::RotationError) -> Status {
+    match err {
+        crate::rotation::RotationError::Refused(why) => Status::failed_precondition(why),
+        crate::rotation::RotationError::Failed(why) => Status::internal(why),
+    }
+}
+
 #[tonic::async_trait]
 impl Certs for CertsService {
+    async fn rotate_ca(
+        &self,
+        request: Request<RotateCaRequest>,
+    ) -> Result<Response<RotationStatus>, Status> {
+        super::limits::check(request.get_ref())?;
+        let rotation = self.rotation.clone().ok_or_else(|| {
+            Status::failed_precondition(
+                "CA rotation needs an issuing CA: configure [ca] on the coordinator",
+            )
+        })?;
+        let body = request.get_ref().clone();
+        if body.action == "status" {
+            let caller = auth::require_role(&request, Role::Viewer)?;
+            admin_only(&caller)?;
+            let status = tokio::task::spawn_blocking(move || rotation.act("status", false))
+                .await
+                .map_err(|err| Status::internal(err.to_string()))?;
+            return status.map(Response::new).map_err(rotation_status);
+        }
+        let summary = format!("action={} force={}", body.action, body.force);
+        super::audit::audited(
+            &self.store,
+            &request,
+            "RotateCa",
+            summary,
+            |caller| async move {
+                admin_only(&caller)?;
+                let action = body.action.clone();
+                let status =
+                    tokio::task::spawn_blocking(move || rotation.act(&body.action, body.force))
+                        .await
+                        .map_err(|err| Status::internal(err.to_string()))?
+                        .map_err(rotation_status)?;
+                let outcome = format!("{action}: phase {}", status.phase);
+                Ok((status, outcome))
+            },
+        )
+        .await
+        .map(Response::new)
+    }
+
     async fn list_certs(
         &self,
         request: Request<ListCertsRequest>,
@@ -162,7 +218,13 @@ impl Certs for CertsService {
             body.labels, body.ttl_ms, body.uses, body.id_pattern
         );
         let enroller = self.enroller.clone();
-        let fingerprint = Enroller::fingerprint(self.ca_pem.as_bytes()).unwrap_or_default();
+        // After a CA rotation new hosts pin the CA it moved to.
+        let anchor = self
+            .rotation
+            .as_ref()
+            .and_then(|rotation| rotation.anchor())
+            .unwrap_or_else(|| self.ca_pem.clone());
+        let fingerprint = Enroller::fingerprint(anchor.as_bytes()).unwrap_or_default();
         let response = super::audit::audited(
             &self.store,
             &request,

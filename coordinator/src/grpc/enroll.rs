@@ -19,6 +19,8 @@ pub struct EnrollmentService {
     enroller: Option<Arc<Enroller>>,
     ca_pem: String,
     store: Store,
+    /// A CA rotation's bundle replaces `ca_pem` in the answer.
+    rotation: Option<Arc<crate::rotation::Rotation>>,
 }
 
 impl EnrollmentService {
@@ -28,7 +30,14 @@ impl EnrollmentService {
             enroller,
             ca_pem,
             store,
+            rotation: None,
         }
+    }
+
+    /// Enrolled hosts get the CA bundle of the rotation (if any) instead of `[tls] ca`.
+    pub fn with_rotation(mut self, rotation: Option<Arc<crate::rotation::Rotation>>) -> Self {
+        self.rotation = rotation;
+        self
     }
 }
 
@@ -107,7 +116,11 @@ impl Enrollment for EnrollmentService {
         let enrolled = result.map_err(status)?;
         Ok(Response::new(EnrollResponse {
             cert_pem: enrolled.cert_pem,
-            ca_pem: self.ca_pem.clone(),
+            ca_pem: self
+                .rotation
+                .as_ref()
+                .and_then(|rotation| rotation.bundle())
+                .unwrap_or_else(|| self.ca_pem.clone()),
             labels: enrolled.labels,
             not_after_unix_ms: enrolled.not_after_unix_ms,
         }))

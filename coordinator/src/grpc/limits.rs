@@ -13,8 +13,8 @@ use convoy_proto::v1::{
     ListCertsRequest, ListJobsRequest, ListReleasesRequest, ListRolloutsRequest,
     ListSchedulesRequest, ListTokensRequest, ReleaseMeta, ReleaseStatusRequest, RemoveAgentRequest,
     RemoveScheduleRequest, RestoreBackupRequest, RevokeTokenRequest, RollbackSpec, RolloutSpec,
-    RunBackupRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest,
-    WhoAmIRequest,
+    RotateCaRequest, RunBackupRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest,
+    WatchJobRequest, WhoAmIRequest,
 };
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
@@ -111,6 +111,7 @@ bounded! {
     ListCertsRequest {}
     ListTokensRequest {}
     RevokeTokenRequest { id: TEXT }
+    RotateCaRequest { action: TEXT }
 }
 
 impl Bounded for convoy_proto::v1::CreateTokenRequest {

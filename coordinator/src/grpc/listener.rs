@@ -24,10 +24,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use convoy_proto::identity::Identity;
-use rustls::RootCertStore;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{Acceptor, WebPkiClientVerifier};
+use rustls::server::Acceptor;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -46,6 +43,7 @@ use super::auth::{Caller, PeerInfo};
 use crate::config::HandshakeLimits;
 use crate::revocation::{LiveGuard, Revocations, cert_facts};
 
+pub mod dynamic;
 mod log_limit;
 mod pending;
 #[cfg(test)]
@@ -87,59 +85,39 @@ pub fn server_config_revoking(
     revocations: Option<Arc<Revocations>>,
     enrollment: bool,
 ) -> Result<Arc<rustls::ServerConfig>, TlsSetupError> {
-    let read_certs = |path: &Path| -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-            .map_err(|source| TlsSetupError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
-        if certs.is_empty() {
-            return Err(TlsSetupError::NoCertificate(path.display().to_string()));
-        }
-        Ok(certs)
+    server_config_dynamic(ca, cert, key, revocations, enrollment).map(|(config, _)| config)
+}
+
+/// [`server_config_revoking`], with the handles that change the trusted CAs and the
+/// server certificate while the listener runs (CA rotation, see `dynamic`).
+pub fn server_config_dynamic(
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+    revocations: Option<Arc<Revocations>>,
+    enrollment: bool,
+) -> Result<(Arc<rustls::ServerConfig>, Arc<dynamic::TlsHandles>), TlsSetupError> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|err| TlsSetupError::Read {
+            path: path.display().to_string(),
+            source: rustls::pki_types::pem::Error::Io(err),
+        })
     };
-    let mut roots = RootCertStore::empty();
-    let ca_certs = read_certs(ca)?;
-    for ca_cert in ca_certs.clone() {
-        roots
-            .add(ca_cert)
-            .map_err(|err| TlsSetupError::BadCa(err.to_string()))?;
-    }
-    let builder = WebPkiClientVerifier::builder(Arc::new(roots));
-    let builder = if enrollment {
-        builder.allow_unauthenticated()
-    } else {
-        builder
-    };
-    let mut verifier = builder
-        .build()
-        .map_err(|err| TlsSetupError::BadCa(err.to_string()))?;
+    let handles = dynamic::TlsHandles::new(&read(ca)?, &read(cert)?, &read(key)?, enrollment)?;
+    let mut verifier: Arc<dyn rustls::server::danger::ClientCertVerifier> =
+        handles.verifier.clone();
     if let Some(revocations) = revocations {
         verifier = Arc::new(verifier::RevocationVerifier {
             inner: verifier,
             revocations,
         });
     }
-    let mut chain = read_certs(cert)?;
-    if enrollment {
-        for ca_cert in ca_certs {
-            if !chain.contains(&ca_cert) {
-                chain.push(ca_cert);
-            }
-        }
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsSetupError::Read {
-        path: key.display().to_string(),
-        source,
-    })?;
     let mut config =
         rustls::ServerConfig::builder_with_protocol_versions(&[&rustls::version::TLS13])
             .with_client_cert_verifier(verifier)
-            .with_single_cert(chain, key)
-            .map_err(TlsSetupError::BadCert)?;
+            .with_cert_resolver(handles.cert.clone());
     config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), handles))
 }
 
 /// A verified TLS connection and who is on the other end.
@@ -462,11 +440,10 @@ impl Handshake {
                 });
             }
         };
-        let live = match (
-            &self.revocations,
-            leaf.map(|leaf| cert_facts(leaf.as_ref())),
-        ) {
-            (Some(revocations), Some(Ok(facts))) => {
+        let facts = leaf.and_then(|leaf| cert_facts(leaf.as_ref()).ok());
+        let cert = facts.clone().map(Arc::new);
+        let live = match (&self.revocations, facts) {
+            (Some(revocations), Some(facts)) => {
                 let Some(live) = revocations.connected(facts) else {
                     if let Some(suppressed) = self.logs.refused.admit() {
                         warn!(%remote, suppressed, "client certificate revoked during the handshake: connection closed");
@@ -487,6 +464,7 @@ impl Handshake {
             remote_addr: Some(remote),
             identity,
             scope,
+            cert,
         };
         let cut = live
             .as_ref()

@@ -158,3 +158,19 @@ fn sessions_arriving_during_shutdown_end_at_once() {
         Some(reason::SHUTDOWN)
     );
 }
+
+/// `convoy agents` flags a certificate past 90 % of its lifetime (it should have renewed
+/// at 2/3); unknown validity is never flagged.
+#[test]
+fn renewal_is_overdue_past_ninety_percent_of_the_lifetime() {
+    let record = AgentRecord {
+        cert_not_before_unix_ms: 1_000_000,
+        cert_not_after_unix_ms: 1_000_000 + 100_000,
+        ..Default::default()
+    };
+    assert!(!renewal_overdue(&record, 1_000_000 + 66_667));
+    assert!(!renewal_overdue(&record, 1_000_000 + 89_999));
+    assert!(renewal_overdue(&record, 1_000_000 + 90_000));
+    assert!(renewal_overdue(&record, 1_000_000 + 200_000));
+    assert!(!renewal_overdue(&AgentRecord::default(), i64::MAX));
+}

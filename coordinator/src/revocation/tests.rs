@@ -12,6 +12,8 @@ fn agent(serial: &str, id: &str) -> CertFacts {
         serial: serial.into(),
         identity: Identity::Agent(AgentId::new(id).expect("id")),
         not_after_unix_ms: i64::MAX,
+        not_before_unix_ms: 0,
+        issuer: String::new(),
     }
 }
 
@@ -39,6 +41,8 @@ fn a_revocation_cuts_matching_live_connections_only() {
                 role: Role::Admin,
             },
             not_after_unix_ms: i64::MAX,
+            not_before_unix_ms: 0,
+            issuer: String::new(),
         })
         .expect("live");
     let (_, closed) = revocations

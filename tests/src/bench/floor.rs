@@ -85,6 +85,7 @@ impl AgentLink for FloorLink {
                 heartbeat_interval_ms: 1000,
                 offline_after_ms: 10_000,
                 server_time_unix_ms: convoy_coordinator::registry::now_unix_ms(),
+                ..Default::default()
             })),
         };
         // The queue is empty, so this cannot fail for lack of room.

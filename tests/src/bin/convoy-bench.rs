@@ -40,6 +40,8 @@ mod backup;
 mod backup_data;
 #[path = "../bench/deploy.rs"]
 mod deploy;
+#[path = "../bench/enroll.rs"]
+mod enroll;
 #[path = "../bench/fanout.rs"]
 mod fanout;
 #[path = "../bench/fleet.rs"]
@@ -104,6 +106,8 @@ enum Bench {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// N hosts enrolling at once with one token: wall time, latency, coordinator CPU.
+    Enroll(enroll::EnrollArgs),
     /// A no-op job to every simulated agent at once: time until every result is stored.
     Fanout(fanout::FanoutArgs),
     /// One real agent deploys a large artifact: transfer rate, phase times, agent memory.
@@ -185,6 +189,7 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
             heartbeat,
             runs,
         } => idle::agent_idle_bench(duration, heartbeat, runs).await,
+        Bench::Enroll(args) => enroll::enroll_bench(&args).await,
         Bench::Fanout(args) => fanout::fanout_bench(&args).await,
         Bench::Deploy(args) => deploy::deploy_bench(&args).await,
         Bench::Backup(args) => backup::backup_bench(&args).await,

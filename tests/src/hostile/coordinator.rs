@@ -245,6 +245,7 @@ impl AgentLink for Service {
                 heartbeat_interval_ms: 200,
                 offline_after_ms: 1500,
                 server_time_unix_ms: 0,
+                ..Default::default()
             })),
         };
         tx.send(Ok(welcome))

@@ -312,7 +312,13 @@ impl AgentRun {
                 }
                 Vec::new()
             }
-            Some(coordinator_message::Body::Welcome(_)) | None => Vec::new(),
+            // Swarm agents keep the certificate they were given.
+            Some(
+                coordinator_message::Body::Welcome(_)
+                | coordinator_message::Body::Renewed(_)
+                | coordinator_message::Body::Trust(_),
+            )
+            | None => Vec::new(),
         }
     }
 

@@ -1,0 +1,408 @@
+//! CA rotation in phases (issue 14; Teleport's init → update clients → update servers →
+//! standby). The coordinator makes the new CA itself (`<data_dir>/ca/<name>/`, key 0600),
+//! so no host needs an operator:
+//!
+//! | phase            | trusted (listener, agents' bundle) | issues agent certs | server cert |
+//! |------------------|------------------------------------|--------------------|-------------|
+//! | `init`           | old + new                          | old                | old         |
+//! | `update_clients` | old + new                          | new (renew now)    | old         |
+//! | `update_servers` | old + new                          | new                | new         |
+//! | `done`           | new                                | new                | new         |
+//!
+//! Agents get the bundle over their live session (and in every Welcome) and write it for
+//! their next connection; in `update_clients` every online agent holding an old-CA
+//! certificate is told to renew at once (a Welcome says so too). `finish` drops the old CA
+//! only once no online agent holds its certificate. `abort` before `update_clients` drops
+//! the new CA; later it swaps the two and continues at `update_servers`, so agents renew
+//! back onto the old CA and `finish` then drops the new one.
+//!
+//! The state is `<data_dir>/ca/rotation.json` (written by temp file + rename); after `done`
+//! it names the CA, issuer and server certificate in use, which win over the config's
+//! files on every start.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use convoy_proto::identity::Identity;
+use convoy_proto::v1::{CoordinatorMessage, RotationStatus, TrustBundle, coordinator_message};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::enroll::{Enroller, Signer};
+use crate::grpc::listener::dynamic::TlsHandles;
+use crate::pki::{Ca, Validity};
+use crate::registry::Registry;
+
+const STATE_FILE: &str = "rotation.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn failed(err: impl std::fmt::Display) -> RotationError {
+    RotationError::Failed(err.to_string())
+}
+
+/// One CA's files: the anchor agents trust, the issuer that signs, the server certificate.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Side {
+    pub trust: PathBuf,
+    pub issuer_cert: PathBuf,
+    pub issuer_key: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct State {
+    /// `init`, `update_clients`, `update_servers` or `done`.
+    phase: String,
+    from: Side,
+    to: Side,
+}
+
+/// The rotation and everything it changes.
+pub struct Rotation {
+    dir: PathBuf,
+    configured: Side,
+    state: Mutex<Option<State>>,
+    enroller: Arc<Enroller>,
+    registry: Arc<Registry>,
+    tls: Arc<TlsHandles>,
+}
+
+impl std::fmt::Debug for Rotation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rotation").finish_non_exhaustive()
+    }
+}
+
+fn read(path: &Path) -> Result<String, RotationError> {
+    std::fs::read_to_string(path).map_err(|err| failed(format!("{}: {err}", path.display())))
+}
+
+fn signer(side: &Side) -> Result<Arc<Signer>, RotationError> {
+    let ca = Ca::from_pem(&read(&side.issuer_cert)?, &read(&side.issuer_key)?).map_err(failed)?;
+    Ok(Arc::new(Signer::new(ca)))
+}
+
+/// `sha256:HEX` of the first certificate in a PEM file.
+fn fingerprint(path: &Path) -> String {
+    read(path)
+        .ok()
+        .and_then(|pem| Enroller::fingerprint(pem.as_bytes()))
+        .unwrap_or_default()
+}
+
+impl Rotation {
+    /// Loads `<data_dir>/ca/rotation.json` (if any) and applies it to the enroller and the
+    /// listener. `configured`: the config's files (`[tls]` and `[ca]`).
+    pub fn load(
+        data_dir: &Path,
+        configured: Side,
+        enroller: Arc<Enroller>,
+        registry: Arc<Registry>,
+        tls: Arc<TlsHandles>,
+    ) -> Result<Arc<Self>, RotationError> {
+        let dir = data_dir.join("ca");
+        let state = match std::fs::read(dir.join(STATE_FILE)) {
+            Ok(bytes) => Some(serde_json::from_slice::<State>(&bytes).map_err(failed)?),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => return Err(failed(err)),
+        };
+        let rotation = Arc::new(Self {
+            dir,
+            configured,
+            state: Mutex::new(state.clone()),
+            enroller,
+            registry,
+            tls,
+        });
+        if let Some(state) = &state {
+            rotation.apply(state)?;
+            tracing::info!(phase = %state.phase, "CA rotation state loaded");
+        }
+        Ok(rotation)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<State>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The CA bundle agents should trust now (None: no rotation ever happened).
+    pub fn bundle(&self) -> Option<String> {
+        self.lock().as_ref().and_then(|state| bundle(state).ok())
+    }
+
+    /// The CA new hosts pin at enrollment (the one the rotation moves to; None: no
+    /// rotation ever happened, the config's).
+    pub fn anchor(&self) -> Option<String> {
+        self.lock()
+            .as_ref()
+            .and_then(|state| read(&state.to.trust).ok())
+    }
+
+    /// Points the listener and the issuer at what `state`'s phase says.
+    fn apply(&self, state: &State) -> Result<(), RotationError> {
+        let (issuer, server) = match state.phase.as_str() {
+            "init" => (&state.from, &state.from),
+            "update_clients" => (&state.to, &state.from),
+            _ => (&state.to, &state.to),
+        };
+        self.tls.set_trusted(&bundle(state)?).map_err(failed)?;
+        self.tls
+            .set_server(&read(&server.server_cert)?, &read(&server.server_key)?)
+            .map_err(failed)?;
+        self.enroller.set_issuer(signer(issuer)?);
+        Ok(())
+    }
+
+    fn save(&self, state: &State) -> Result<(), RotationError> {
+        crate::server::private_dir(&self.dir).map_err(failed)?;
+        let temp = self.dir.join(format!(".{STATE_FILE}.tmp"));
+        let json = serde_json::to_string_pretty(state).map_err(failed)?;
+        crate::pki::write_file(&temp, &json, false, true).map_err(failed)?;
+        std::fs::rename(&temp, self.dir.join(STATE_FILE)).map_err(failed)
+    }
+
+    /// Runs one operator action and returns the status after it.
+    pub fn act(&self, action: &str, force: bool) -> Result<RotationStatus, RotationError> {
+        let mut guard = self.lock();
+        let current = guard.clone();
+        let phase = current.as_ref().map_or("none", |s| s.phase.as_str());
+        let next: Option<State> = match (action, phase) {
+            ("status", _) => None,
+            ("start", "none" | "done") => {
+                let from = current.map_or_else(|| self.configured.clone(), |s| s.to);
+                let to = self.new_ca(&from)?;
+                Some(State {
+                    phase: "init".into(),
+                    from,
+                    to,
+                })
+            }
+            ("advance", "init") => current.map(|s| State {
+                phase: "update_clients".into(),
+                ..s
+            }),
+            ("advance", "update_clients") => current.map(|s| State {
+                phase: "update_servers".into(),
+                ..s
+            }),
+            ("finish", "update_servers") => {
+                let old = self.old_holders(current.as_ref());
+                if !old.is_empty() && !force {
+                    return Err(RotationError::Refused(format!(
+                        "{} online agent(s) still hold a certificate of the old CA ({}); wait for them to renew, or pass --force",
+                        old.len(),
+                        old.join(", ")
+                    )));
+                }
+                current.map(|s| State {
+                    phase: "done".into(),
+                    ..s
+                })
+            }
+            // Nothing was issued by the new CA yet: back to the old one alone.
+            ("abort", "init") => current.map(|s| State {
+                phase: "done".into(),
+                from: s.from.clone(),
+                to: s.from,
+            }),
+            ("abort", "update_clients" | "update_servers") => current.map(|s| State {
+                phase: "update_servers".into(),
+                from: s.to,
+                to: s.from,
+            }),
+            ("start" | "advance" | "finish" | "abort", phase) => {
+                return Err(RotationError::Refused(format!(
+                    "cannot {action} in phase {phase}: start → advance (update_clients) → advance (update_servers) → finish; abort before finish"
+                )));
+            }
+            (other, _) => {
+                return Err(RotationError::Refused(format!(
+                    "unknown action {other:?}: status, start, advance, finish or abort"
+                )));
+            }
+        };
+        if let Some(next) = next {
+            // Persisted before anything changes, so a restart continues from here.
+            self.save(&next)?;
+            self.apply(&next)?;
+            *guard = Some(next);
+            let state = guard.clone();
+            drop(guard);
+            tracing::warn!(
+                action,
+                phase = state.as_ref().map_or("none", |s| s.phase.as_str()),
+                "CA rotation"
+            );
+            self.push(state.as_ref(), false);
+            return Ok(self.status(state.as_ref()));
+        }
+        let state = guard.clone();
+        drop(guard);
+        Ok(self.status(state.as_ref()))
+    }
+
+    /// Tells online agents the bundle to trust, and those whose certificate another CA
+    /// than the issuing one signed to renew at once; `only_stale`: those alone.
+    fn push(&self, state: Option<&State>, only_stale: bool) {
+        let bundle = match state.map(bundle) {
+            Some(Ok(bundle)) => bundle,
+            _ => read(&self.configured.trust).unwrap_or_default(),
+        };
+        let issuer = self.enroller.issuer().id();
+        for (agent, cert_issuer) in self.registry.online_issuers() {
+            if only_stale && cert_issuer == issuer {
+                continue;
+            }
+            let message = CoordinatorMessage {
+                body: Some(coordinator_message::Body::Trust(TrustBundle {
+                    ca_pem: bundle.clone(),
+                    renew_now: cert_issuer != issuer,
+                })),
+            };
+            let _ = self.registry.try_send(&agent, message);
+        }
+    }
+
+    /// Keeps nudging agents that still hold a certificate of a CA that no longer issues
+    /// (one whose queue was full, or that missed the push) every `every`.
+    pub async fn run(self: Arc<Self>, every: Duration, shutdown: CancellationToken) {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            let state = self.lock().clone();
+            if state.as_ref().is_some_and(|s| s.phase != "init") {
+                self.push(state.as_ref(), true);
+            }
+        }
+    }
+
+    /// Online agents whose certificate the rotation's old CA issued.
+    fn old_holders(&self, state: Option<&State>) -> Vec<String> {
+        let Some(state) = state else {
+            return Vec::new();
+        };
+        let Ok(new) = signer(&state.to) else {
+            return Vec::new();
+        };
+        let new = new.id();
+        let mut old: Vec<String> = self
+            .registry
+            .online_issuers()
+            .into_iter()
+            .filter(|(_, issuer)| *issuer != new)
+            .map(|(agent, _)| agent)
+            .collect();
+        old.sort();
+        old
+    }
+
+    fn status(&self, state: Option<&State>) -> RotationStatus {
+        RotationStatus {
+            phase: state.map_or("none", |s| s.phase.as_str()).to_string(),
+            from_fingerprint: state
+                .map(|s| fingerprint(&s.from.trust))
+                .unwrap_or_default(),
+            to_fingerprint: state.map(|s| fingerprint(&s.to.trust)).unwrap_or_default(),
+            old_ca_agents: if state.is_some_and(|s| s.phase != "done") {
+                self.old_holders(state)
+            } else {
+                Vec::new()
+            },
+            online_agents: u32::try_from(self.registry.online_count()).unwrap_or(u32::MAX),
+            bundle_pem: state
+                .map(bundle)
+                .and_then(Result::ok)
+                .unwrap_or_else(|| read(&self.configured.trust).unwrap_or_default()),
+            new_ca_dir: state
+                .and_then(|s| s.to.issuer_cert.parent())
+                .map(|dir| dir.display().to_string())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// A new self-signed CA and a server certificate from it naming what the current
+    /// server certificate names, in `<data_dir>/ca/<timestamp>/`.
+    fn new_ca(&self, current: &Side) -> Result<Side, RotationError> {
+        let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        let dir = self.dir.join(format!("ca-{stamp}"));
+        crate::server::private_dir(&self.dir).map_err(failed)?;
+        crate::server::private_dir(&dir).map_err(failed)?;
+        let (ca, issued) = Ca::generate(
+            &format!("Convoy fleet CA {stamp}"),
+            Validity::days(3650).map_err(failed)?,
+        )
+        .map_err(failed)?;
+        let (identity, sans) = server_names(&read(&current.server_cert)?)?;
+        let server = ca
+            .issue(&identity, &sans, Validity::days(365).map_err(failed)?)
+            .map_err(failed)?;
+        let side = Side {
+            trust: dir.join("ca.pem"),
+            issuer_cert: dir.join("ca.pem"),
+            issuer_key: dir.join("ca.key"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+        };
+        let write = |path: &Path, text: &str, secret| {
+            crate::pki::write_file(path, text, secret, false).map_err(failed)
+        };
+        write(&side.issuer_key, &issued.key_pem, true)?;
+        write(&side.issuer_cert, &issued.cert_pem, false)?;
+        write(&side.server_key, &server.key_pem, true)?;
+        write(&side.server_cert, &server.cert_pem, false)?;
+        Ok(side)
+    }
+}
+
+/// The CAs to trust in `state`'s phase, PEM.
+fn bundle(state: &State) -> Result<String, RotationError> {
+    let to = read(&state.to.trust)?;
+    if state.phase == "done" || state.from.trust == state.to.trust {
+        return Ok(to);
+    }
+    let mut from = read(&state.from.trust)?;
+    if !from.ends_with('\n') {
+        from.push('\n');
+    }
+    Ok(from + &to)
+}
+
+/// The identity and DNS/IP names of a server certificate (PEM).
+fn server_names(pem: &str) -> Result<(Identity, Vec<String>), RotationError> {
+    use x509_parser::extensions::GeneralName;
+    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(failed)?;
+    let cert = parsed.parse_x509().map_err(failed)?;
+    let identity = Identity::from_cert_der(&parsed.contents).map_err(failed)?;
+    let mut sans = Vec::new();
+    if let Ok(Some(names)) = cert.subject_alternative_name() {
+        for name in &names.value.general_names {
+            match name {
+                GeneralName::DNSName(dns) => sans.push((*dns).to_string()),
+                GeneralName::IPAddress(bytes) => match bytes.len() {
+                    4 => sans.push(
+                        std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*bytes).map_err(failed)?)
+                            .to_string(),
+                    ),
+                    16 => sans.push(
+                        std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*bytes).map_err(failed)?)
+                            .to_string(),
+                    ),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    Ok((identity, sans))
+}
