@@ -216,6 +216,8 @@ async fn an_agent_whose_journal_write_fails_stops_and_its_journal_reopens_intact
     let coordinator = HostileCoordinator::start(&pki).await;
     let dir = tempfile::tempdir().unwrap();
     let config = agent_config(&pki, &coordinator.url(), dir.path());
+    let data = dir.path().join("data");
+    let tmpfs = Tmpfs::mount(&data);
     let mut agent = Limited::spawn("convoy-agent", dir.path(), &["run", "--config", &config]);
     coordinator.wait_hello(Duration::from_secs(20)).await;
     let done: Vec<String> = (1..=20).map(|n| format!("c-{n}")).collect();
@@ -223,14 +225,15 @@ async fn an_agent_whose_journal_write_fails_stops_and_its_journal_reopens_intact
         coordinator.send_command(mark(id)).await;
         coordinator.finished(id, Duration::from_secs(20)).await;
     }
-    // From now on the agent may write only in the first half of its largest journal file:
-    // a commit's pages past it fail while those before it land, as when a disk fills up
-    // in the middle of a commit.
-    let limit = std::env::var("CONVOY_TEST_LIMIT")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or_else(|| largest_file(&dir.path().join("data")) / 2);
-    agent.limit_file_size(limit);
+    // A full disk. As root: the data dir is a small tmpfs, filled to the last byte.
+    // Otherwise: the agent may write only in the first half of its largest journal file,
+    // so a commit's pages past it fail while those before it land.
+    let filler = data.join("filler");
+    if tmpfs.is_some() {
+        fill(&filler);
+    } else {
+        agent.limit_file_size(largest_file(&data) / 2);
+    }
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut late = 0;
     let status = loop {
@@ -255,6 +258,8 @@ async fn an_agent_whose_journal_write_fails_stops_and_its_journal_reopens_intact
             .any(|line| line.starts_with("error: the command journal in")),
         "{log}"
     );
+    // Room again (a disk emptied by its operator).
+    let _ = std::fs::remove_file(&filler);
     // The journal reopens (as the restarted agent will), holding every finished command
     // and every command that ran.
     let journal = convoy_agent::journal::Journal::open(&dir.path().join("data"))
@@ -289,4 +294,47 @@ async fn an_agent_whose_journal_write_fails_stops_and_its_journal_reopens_intact
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     coordinator.stop().await;
+    drop(agent);
+    drop(tmpfs);
+}
+
+/// A small tmpfs mounted on a dir (needs root; None without).
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path) -> Option<Self> {
+        std::fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16m,mode=0700", "tmpfs"])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        mounted.then(|| Self(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes zeros to `path` until the file system is full (ENOSPC).
+fn fill(path: &Path) {
+    use std::io::Write as _;
+    let mut file = std::fs::File::create(path).unwrap();
+    let block = vec![0u8; 64 * 1024];
+    loop {
+        match file.write(&block) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(err) => {
+                assert_eq!(err.raw_os_error(), Some(28), "{err}");
+                break;
+            }
+        }
+    }
+    // The last bytes of the last block.
+    while file.write(&[0u8]).is_ok_and(|n| n == 1) {}
 }
