@@ -46,6 +46,8 @@ mod floor;
 mod idle;
 #[path = "../bench/ingest.rs"]
 mod ingest;
+#[path = "../bench/journal.rs"]
+mod journal;
 #[path = "../bench/memory.rs"]
 mod memory;
 #[path = "../bench/procfs.rs"]
@@ -116,6 +118,8 @@ enum Bench {
     Reconnect(recovery::ReconnectArgs),
     /// Time from an agent vanishing (silently, or closing its connection) to offline.
     DeadAgent(recovery::DeadArgs),
+    /// The agent journal's write latency per operation, against a plain fsync.
+    Journal(journal::JournalArgs),
     /// Internal: the bare tonic server that floor-memory measures.
     #[command(hide = true)]
     FloorServer {
@@ -182,6 +186,7 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::EchoFloor(args) => ingest::ingest_bench(Target::Floor, &args).await,
         Bench::Reconnect(args) => recovery::reconnect_bench(&args).await,
         Bench::DeadAgent(args) => recovery::dead_agent_bench(&args).await,
+        Bench::Journal(args) => journal::journal_bench(&args),
         Bench::FloorServer { .. } => unreachable!("handled in main"),
     }
 }
