@@ -1,5 +1,6 @@
 use super::*;
 use convoy_proto::v1::{OutputChunk, OutputStream};
+use prost::Message;
 
 fn finished(state: CommandState) -> Finished {
     Finished {
