@@ -118,9 +118,11 @@ impl Journal {
     }
 
     fn watch<T>(&self, result: Result<T, JournalError>) -> Result<T, JournalError> {
-        if let Err(JournalError::Db(
-            err @ (redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::Corrupted(_)),
-        )) = &result
+        if let Err(JournalError::Db(err)) = &result
+            && matches!(
+                **err,
+                redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::Corrupted(_)
+            )
         {
             let _ = self.failure.first.set(err.to_string());
             self.failure.signal.cancel();

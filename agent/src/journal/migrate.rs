@@ -38,7 +38,11 @@ pub(super) fn from_sled(dir: &Path, target: &Path) -> Result<(), JournalError> {
         sync_dir(dir).map_err(|e| failed(e.to_string()))?;
         info!(commands, events, from = %old.display(), to = %target.display(), "converted the sled journal");
     }
-    let kept = dir.join(CONVERTED_DIR);
+    let mut kept = dir.join(CONVERTED_DIR);
+    if kept.exists() {
+        // Converted before (an old journal put back by hand): keep both.
+        kept = dir.join(format!("{CONVERTED_DIR}-{}", super::now_unix_ms()));
+    }
     std::fs::rename(&old, &kept).map_err(|e| failed(e.to_string()))?;
     warn!(old = %kept.display(), "the old sled journal is no longer used; delete it once this agent runs well");
     Ok(())

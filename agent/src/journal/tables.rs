@@ -12,7 +12,8 @@ use super::{COMMANDS, OUTBOX, now_unix_ms};
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("journal error: {0}")]
-    Db(#[from] redb::Error),
+    /// Boxed: redb's error is large, and every journal call returns this type.
+    Db(Box<redb::Error>),
     #[error("corrupt journal record {0:?}")]
     Corrupt(String),
     #[error("the journal in {0} is locked: is another agent using this data dir?")]
@@ -27,12 +28,13 @@ macro_rules! from_redb {
     ($($error:ty),*) => {$(
         impl From<$error> for JournalError {
             fn from(err: $error) -> Self {
-                Self::Db(err.into())
+                Self::Db(Box::new(err.into()))
             }
         }
     )*};
 }
 from_redb!(
+    redb::Error,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
