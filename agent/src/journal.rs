@@ -1,4 +1,6 @@
-//! The agent's durable memory of commands, in sled behind a narrow type:
+//! The agent's durable memory of commands, in redb behind a narrow type
+//! (`<data_dir>/journal.redb`; an older agent's sled journal is converted once, see
+//! `migrate.rs`):
 //!
 //! - the journal: every command id ever received and how far it got, so an id never runs
 //!   twice, even across restarts; a command found started-but-unfinished at start-up is
@@ -6,8 +8,12 @@
 //! - the outbox: every event (received, started, output, finished) is written here before
 //!   it is sent, and leaves only when the coordinator acknowledges it.
 //!
-//! Stage changes that guarantees hang on (received, started, finished) are flushed to
-//! disk before the caller acts on them; output chunks ride on sled's periodic flush.
+//! Stage changes that guarantees hang on (received, started, finished) are committed
+//! durably before the caller acts on them; output chunks are committed without an fsync and
+//! made durable by [`Journal::flush`], which the session calls before sending any event.
+//! redb commits copy-on-write with a checksummed commit slot, so a write that fails (a full
+//! disk) leaves the last durable commit readable: the journal reopens after it. An I/O error
+//! poisons the open handle, so the agent stops ([`Journal::failed`]) and reopens on restart.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,19 +22,20 @@ use convoy_proto::v1::{
     CommandEvent, CommandState, Finished, HeldCommand, JournalEntry, JournalStage, Received,
     Started, command_event,
 };
-use prost::Message;
+use redb::{Durability, ReadableTable, TableDefinition, WriteTransaction};
 
-#[derive(Debug, thiserror::Error)]
-pub enum JournalError {
-    #[error("journal error: {0}")]
-    Sled(#[from] sled::Error),
-    #[error("corrupt journal record {0:?}")]
-    Corrupt(String),
-    #[error("the journal in {0} is locked: is another agent using this data dir?")]
-    Locked(String),
-    #[error("no journal entry for command {0:?}")]
-    Unknown(String),
-}
+mod migrate;
+mod tables;
+
+pub use tables::JournalError;
+use tables::{append_to, decode_entry, decode_event, get_entry, make_private, open_db, outbox_key};
+
+/// The journal's file in the data dir.
+pub const FILE_NAME: &str = "journal.redb";
+/// command id -> `JournalEntry`.
+const COMMANDS: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("commands");
+/// command id, 0, seq (big-endian) -> `CommandEvent`.
+const OUTBOX: TableDefinition<'static, &[u8], &[u8]> = TableDefinition::new("outbox");
 
 /// What the journal says about a command the coordinator sent.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,20 +55,6 @@ pub fn now_unix_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn outbox_key(command_id: &str, seq: u64) -> Vec<u8> {
-    let mut key = command_id.as_bytes().to_vec();
-    key.push(0);
-    key.extend_from_slice(&seq.to_be_bytes());
-    key
-}
-
-pub struct Journal {
-    db: sled::Db,
-    entries: sled::Tree,
-    outbox: sled::Tree,
-    failure: Failure,
-}
-
 /// The first I/O error the journal hit. Without a working journal the agent cannot keep
 /// its at-most-once record, so it must stop: [`Journal::failed`] resolves and the session
 /// loop exits non-zero (the service manager restarts it).
@@ -71,6 +64,11 @@ struct Failure {
     signal: tokio_util::sync::CancellationToken,
 }
 
+pub struct Journal {
+    db: redb::Database,
+    failure: Failure,
+}
+
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Journal").finish_non_exhaustive()
@@ -78,46 +76,76 @@ impl std::fmt::Debug for Journal {
 }
 
 impl Journal {
+    /// Opens (or creates) `<dir>/journal.redb`, first converting an older agent's
+    /// `journal.sled` if there is one.
     pub fn open(dir: &Path) -> Result<Self, JournalError> {
-        let path = dir.join("journal.sled");
-        let db = sled::Config::new()
-            .path(&path)
-            .cache_capacity(4 * 1024 * 1024)
-            .open()
-            .map_err(|err| match err {
-                sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-                    JournalError::Locked(path.display().to_string())
-                }
-                other => JournalError::Sled(other),
-            })?;
-        // sled creates with the process umask: make its files private to the agent.
+        let path = dir.join(FILE_NAME);
+        migrate::from_sled(dir, &path)?;
+        let db = open_db(&path)?;
+        // redb creates with the process umask: the journal is the agent's alone.
         if let Err(err) = make_private(&path) {
             tracing::warn!(path = %path.display(), error = %err, "cannot restrict the journal's permissions");
         }
-        let entries = db.open_tree("commands")?;
-        let outbox = db.open_tree("outbox")?;
-        Ok(Self {
+        let journal = Self {
             db,
-            entries,
-            outbox,
             failure: Failure::default(),
-        })
+        };
+        journal.write(true, |tx| {
+            tx.open_table(COMMANDS)?;
+            tx.open_table(OUTBOX)?;
+            Ok(())
+        })?;
+        Ok(journal)
+    }
+
+    /// Runs `f` in one write transaction and commits it, durably (fsync) or not. An I/O
+    /// error marks the journal failed.
+    fn write<T>(
+        &self,
+        durable: bool,
+        f: impl FnOnce(&WriteTransaction) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        let result = (|| {
+            let mut tx = self.db.begin_write()?;
+            if !durable {
+                tx.set_durability(Durability::None);
+            }
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        self.watch(result)
+    }
+
+    fn watch<T>(&self, result: Result<T, JournalError>) -> Result<T, JournalError> {
+        if let Err(JournalError::Db(err)) = &result
+            && matches!(
+                **err,
+                redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::Corrupted(_)
+            )
+        {
+            let _ = self.failure.first.set(err.to_string());
+            self.failure.signal.cancel();
+        }
+        result
+    }
+
+    /// Resolves with the first I/O error once the journal has failed (the open handle
+    /// never recovers; a reopen does).
+    pub async fn failed(&self) -> String {
+        self.failure.signal.cancelled().await;
+        self.failure.first.get().cloned().unwrap_or_default()
     }
 
     pub fn entry(&self, command_id: &str) -> Result<Option<JournalEntry>, JournalError> {
-        self.entries
-            .get(command_id.as_bytes())?
-            .map(|raw| {
-                JournalEntry::decode(raw.as_ref())
-                    .map_err(|_| JournalError::Corrupt(command_id.to_string()))
-            })
-            .transpose()
-    }
-
-    fn put_entry(&self, entry: &JournalEntry) -> Result<(), JournalError> {
-        self.entries
-            .insert(entry.command_id.as_bytes(), entry.encode_to_vec())?;
-        Ok(())
+        let result = (|| {
+            let tx = self.db.begin_read()?;
+            let table = tx.open_table(COMMANDS)?;
+            let raw = table.get(command_id)?;
+            raw.map(|raw| decode_entry(command_id, raw.value()))
+                .transpose()
+        })();
+        self.watch(result)
     }
 
     /// Journals a command id on first sight (with its Received event, on disk before this
@@ -146,54 +174,49 @@ impl Journal {
             final_state: CommandState::Unspecified.into(),
             output_cap_bytes,
         };
-        let event = self.append_to(&mut entry, command_event::Body::Received(Received {}))?;
-        self.sync()?;
+        let event = self.write(true, |tx| {
+            append_to(tx, &mut entry, command_event::Body::Received(Received {}))
+        })?;
         Ok(Admission::New(event))
     }
 
-    fn append_to(
+    /// Changes a known command's entry with `change` and appends `body` to its outbox, in one
+    /// commit (durable or not).
+    fn update(
         &self,
-        entry: &mut JournalEntry,
+        command_id: &str,
+        durable: bool,
+        change: impl FnOnce(&mut JournalEntry),
         body: command_event::Body,
     ) -> Result<CommandEvent, JournalError> {
-        let event = CommandEvent {
-            command_id: entry.command_id.clone(),
-            seq: entry.next_seq,
-            at_unix_ms: now_unix_ms(),
-            body: Some(body),
-        };
-        entry.next_seq += 1;
-        self.outbox.insert(
-            outbox_key(&entry.command_id, event.seq),
-            event.encode_to_vec(),
-        )?;
-        self.put_entry(entry)?;
-        Ok(event)
-    }
-
-    fn update(&self, command_id: &str) -> Result<JournalEntry, JournalError> {
-        self.entry(command_id)?
-            .ok_or_else(|| JournalError::Unknown(command_id.to_string()))
+        self.write(durable, |tx| {
+            let mut entry = get_entry(tx, command_id)?
+                .ok_or_else(|| JournalError::Unknown(command_id.to_string()))?;
+            change(&mut entry);
+            append_to(tx, &mut entry, body)
+        })
     }
 
     /// Records that the command is about to start; on disk before this returns, so a
     /// crash from here on is reported as interrupted instead of running it again.
     pub fn mark_started(&self, command_id: &str) -> Result<CommandEvent, JournalError> {
-        let mut entry = self.update(command_id)?;
-        entry.stage = JournalStage::Started.into();
-        let event = self.append_to(&mut entry, command_event::Body::Started(Started { pid: 0 }))?;
-        self.sync()?;
-        Ok(event)
+        let started = command_event::Body::Started(Started { pid: 0 });
+        self.update(
+            command_id,
+            true,
+            |entry| entry.stage = JournalStage::Started.into(),
+            started,
+        )
     }
 
-    /// Adds an event (output) to a command's outbox.
+    /// Adds an event (output) to a command's outbox; durable at the next [`Journal::flush`]
+    /// (which comes before it is sent).
     pub fn append(
         &self,
         command_id: &str,
         body: command_event::Body,
     ) -> Result<CommandEvent, JournalError> {
-        let mut entry = self.update(command_id)?;
-        self.append_to(&mut entry, body)
+        self.update(command_id, false, |_| {}, body)
     }
 
     /// Records the command's end; on disk before this returns.
@@ -202,12 +225,16 @@ impl Journal {
         command_id: &str,
         finished: Finished,
     ) -> Result<CommandEvent, JournalError> {
-        let mut entry = self.update(command_id)?;
-        entry.stage = JournalStage::Finished.into();
-        entry.final_state = finished.state;
-        let event = self.append_to(&mut entry, command_event::Body::Finished(finished))?;
-        self.sync()?;
-        Ok(event)
+        let state = finished.state;
+        self.update(
+            command_id,
+            true,
+            |entry| {
+                entry.stage = JournalStage::Finished.into();
+                entry.final_state = state;
+            },
+            command_event::Body::Finished(finished),
+        )
     }
 
     /// Finishes a command that never started (cancelled before it ran, or rejected).
@@ -233,62 +260,72 @@ impl Journal {
                     final_state: finished.state,
                     output_cap_bytes: 0,
                 };
-                let event = self.append_to(&mut entry, command_event::Body::Finished(finished))?;
-                self.sync()?;
-                Ok(Some(event))
+                let body = command_event::Body::Finished(finished);
+                self.write(true, |tx| append_to(tx, &mut entry, body))
+                    .map(Some)
             }
         }
     }
 
     /// At start-up: every command that started and did not finish is finished as
-    /// `interrupted`. Returns their ids.
+    /// `interrupted` (one durable commit). Returns their ids.
     pub fn recover_interrupted(&self) -> Result<Vec<String>, JournalError> {
-        let mut interrupted = Vec::new();
-        for item in self.entries.iter() {
-            let (key, raw) = item?;
-            let entry = JournalEntry::decode(raw.as_ref())
-                .map_err(|_| JournalError::Corrupt(String::from_utf8_lossy(&key).into_owned()))?;
-            if entry.stage == JournalStage::Started as i32 {
-                self.finish(
-                    &entry.command_id,
-                    Finished {
-                        state: CommandState::Interrupted.into(),
-                        message: "the agent stopped while the command ran; it was not run again"
-                            .into(),
-                        ..Default::default()
-                    },
-                )?;
+        self.write(true, |tx| {
+            let mut started = Vec::new();
+            for item in tx.open_table(COMMANDS)?.iter()? {
+                let (key, raw) = item?;
+                let entry = decode_entry(key.value(), raw.value())?;
+                if entry.stage == JournalStage::Started as i32 {
+                    started.push(entry);
+                }
+            }
+            let mut interrupted = Vec::new();
+            for mut entry in started {
+                entry.stage = JournalStage::Finished.into();
+                entry.final_state = CommandState::Interrupted.into();
+                let finished = Finished {
+                    state: CommandState::Interrupted.into(),
+                    message: "the agent stopped while the command ran; it was not run again".into(),
+                    ..Default::default()
+                };
+                append_to(tx, &mut entry, command_event::Body::Finished(finished))?;
                 interrupted.push(entry.command_id);
             }
-        }
-        Ok(interrupted)
+            Ok(interrupted)
+        })
     }
 
     /// Every unacknowledged event, in order per command (commands in id order).
     pub fn unacked(&self) -> Result<Vec<CommandEvent>, JournalError> {
-        self.outbox
-            .iter()
-            .map(|item| {
+        let result = (|| {
+            let tx = self.db.begin_read()?;
+            let table = tx.open_table(OUTBOX)?;
+            let mut events = Vec::new();
+            for item in table.iter()? {
                 let (key, raw) = item?;
-                CommandEvent::decode(raw.as_ref())
-                    .map_err(|_| JournalError::Corrupt(String::from_utf8_lossy(&key).into_owned()))
-            })
-            .collect()
+                events.push(decode_event(key.value(), raw.value())?);
+            }
+            Ok(events)
+        })();
+        self.watch(result)
     }
 
-    /// Drops a command's events up to `seq`: the coordinator has them on disk.
+    /// Drops a command's events up to `seq`: the coordinator has them on disk. (Not
+    /// fsynced: an ack lost to a crash only means the events are sent again.)
     pub fn ack(&self, command_id: &str, seq: u64) -> Result<(), JournalError> {
         let start = outbox_key(command_id, 0);
         let end = outbox_key(command_id, seq.saturating_add(1));
-        let keys: Vec<sled::IVec> = self
-            .outbox
-            .range(start..end)
-            .keys()
-            .collect::<Result<_, _>>()?;
-        for key in keys {
-            self.outbox.remove(key)?;
-        }
-        Ok(())
+        self.write(false, |tx| {
+            let mut table = tx.open_table(OUTBOX)?;
+            let keys: Vec<Vec<u8>> = table
+                .range(start.as_slice()..end.as_slice())?
+                .map(|item| item.map(|(key, _)| key.value().to_vec()))
+                .collect::<Result<_, _>>()?;
+            for key in keys {
+                table.remove(key.as_slice())?;
+            }
+            Ok(())
+        })
     }
 
     /// Commands with unacknowledged events, for the Hello.
@@ -320,62 +357,36 @@ impl Journal {
     /// Forgets finished commands received before `before_unix_ms` whose events were all
     /// acknowledged: the coordinator will never send them again. Returns how many.
     pub fn prune_finished(&self, before_unix_ms: i64) -> Result<usize, JournalError> {
-        let mut pruned = 0;
-        for item in self.entries.iter() {
-            let (key, raw) = item?;
-            let entry = JournalEntry::decode(raw.as_ref())
-                .map_err(|_| JournalError::Corrupt(String::from_utf8_lossy(&key).into_owned()))?;
-            let mut prefix = entry.command_id.as_bytes().to_vec();
-            prefix.push(0);
-            if entry.stage == JournalStage::Finished as i32
-                && entry.received_unix_ms < before_unix_ms
-                && self.outbox.scan_prefix(&prefix).next().is_none()
-            {
-                self.entries.remove(&key)?;
-                pruned += 1;
+        self.write(true, |tx| {
+            let mut commands = tx.open_table(COMMANDS)?;
+            let outbox = tx.open_table(OUTBOX)?;
+            let mut doomed = Vec::new();
+            for item in commands.iter()? {
+                let (key, raw) = item?;
+                let entry = decode_entry(key.value(), raw.value())?;
+                let start = outbox_key(&entry.command_id, 0);
+                let end = outbox_key(&entry.command_id, u64::MAX);
+                if entry.stage == JournalStage::Finished as i32
+                    && entry.received_unix_ms < before_unix_ms
+                    && outbox
+                        .range(start.as_slice()..=end.as_slice())?
+                        .next()
+                        .is_none()
+                {
+                    doomed.push(entry.command_id);
+                }
             }
-        }
-        Ok(pruned)
-    }
-
-    pub fn flush(&self) -> Result<(), JournalError> {
-        self.sync()
-    }
-
-    /// Flushes; every stage change the guarantees hang on and every event before it is
-    /// sent goes through here, so a write that failed (sled writes in the background and
-    /// reports at the next flush) marks the journal failed.
-    fn sync(&self) -> Result<(), JournalError> {
-        self.db.flush().map(drop).map_err(|err| {
-            if matches!(err, sled::Error::Io(_) | sled::Error::Corruption { .. }) {
-                let _ = self.failure.first.set(err.to_string());
-                self.failure.signal.cancel();
+            for id in &doomed {
+                commands.remove(id.as_str())?;
             }
-            err.into()
+            Ok(doomed.len())
         })
     }
 
-    /// Resolves with the first I/O error once the journal has failed (it never recovers).
-    pub async fn failed(&self) -> String {
-        self.failure.signal.cancelled().await;
-        self.failure.first.get().cloned().unwrap_or_default()
+    /// Makes every commit so far durable (one fsync).
+    pub fn flush(&self) -> Result<(), JournalError> {
+        self.write(true, |_| Ok(()))
     }
-}
-
-/// Sets `dir` and the directories under it to 0700 and its files to 0600.
-fn make_private(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            make_private(&entry.path())?;
-        } else if kind.is_file() {
-            std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -330,7 +330,8 @@ pub async fn run(
     let _ = monitor.await;
     if let Some(why) = journal_failure {
         anyhow::bail!(
-            "the command journal in {} failed ({why}); stopping: no command runs without its              at-most-once record",
+            "the command journal in {} failed ({why}); stopping: no command runs without its \
+             at-most-once record",
             config.data_dir.display()
         );
     }

@@ -178,19 +178,14 @@ async fn a_signed_deploy_through_a_hostile_coordinator_works_and_the_agent_keeps
             .contains("signer = \"release\"")
     );
     // Finding 9, the agent's part: its data dir and what it writes there are its own.
-    for dir in [
-        host.data_dir.clone(),
-        host.data_dir.join("journal.sled"),
-        host.data_dir.join("downloads"),
-    ] {
+    for dir in [host.data_dir.clone(), host.data_dir.join("downloads")] {
         assert_eq!(mode(&dir), 0o700, "{}", dir.display());
     }
-    // sled's own files (made with the process umask) are restricted when it opens.
+    // The journal (made with the process umask) is restricted when it opens.
     for file in [
         record,
         host.app_dir().join("state.toml"),
-        host.data_dir.join("journal.sled/db"),
-        host.data_dir.join("journal.sled/conf"),
+        host.data_dir.join("journal.redb"),
     ] {
         assert_eq!(mode(&file), 0o600, "{}", file.display());
     }

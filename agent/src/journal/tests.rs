@@ -1,5 +1,6 @@
 use super::*;
 use convoy_proto::v1::{OutputChunk, OutputStream};
+use prost::Message;
 
 fn finished(state: CommandState) -> Finished {
     Finished {
@@ -178,4 +179,97 @@ fn only_old_fully_acked_finished_commands_are_pruned() {
     assert!(journal.entry("j/acked").unwrap().is_none());
     assert!(journal.entry("j/unacked").unwrap().is_some());
     assert!(journal.entry("j/waiting").unwrap().is_some());
+}
+
+#[test]
+fn a_sled_journal_is_converted_once_and_nothing_it_held_is_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    // What an older agent left: a started command, a finished one with an unacked event.
+    {
+        let old = sled::open(dir.path().join(migrate::SLED_DIR)).unwrap();
+        let commands = old.open_tree("commands").unwrap();
+        let outbox = old.open_tree("outbox").unwrap();
+        for (id, stage, next_seq) in [
+            ("j/running", JournalStage::Started, 3),
+            ("j/done", JournalStage::Finished, 4),
+        ] {
+            let entry = JournalEntry {
+                command_id: id.into(),
+                job_id: "j".into(),
+                action: "x".into(),
+                stage: stage.into(),
+                next_seq,
+                received_unix_ms: 1,
+                final_state: CommandState::Succeeded.into(),
+                output_cap_bytes: 0,
+            };
+            commands.insert(id, entry.encode_to_vec()).unwrap();
+        }
+        let event = CommandEvent {
+            command_id: "j/done".into(),
+            seq: 3,
+            at_unix_ms: 1,
+            body: Some(command_event::Body::Finished(finished(
+                CommandState::Succeeded,
+            ))),
+        };
+        outbox
+            .insert(outbox_key("j/done", 3), event.encode_to_vec())
+            .unwrap();
+        old.flush().unwrap();
+    }
+    let journal = Journal::open(dir.path()).unwrap();
+    assert!(!dir.path().join(migrate::SLED_DIR).exists());
+    assert!(dir.path().join(migrate::CONVERTED_DIR).exists());
+    assert_eq!(
+        journal.admit("j/done", "j", "x", 0).unwrap(),
+        Admission::Known
+    );
+    assert_eq!(
+        journal
+            .unacked()
+            .unwrap()
+            .iter()
+            .map(|e| (e.command_id.as_str(), e.seq))
+            .collect::<Vec<_>>(),
+        [("j/done", 3)]
+    );
+    assert_eq!(journal.recover_interrupted().unwrap(), ["j/running"]);
+    drop(journal);
+    // Opened again: no second conversion, the redb journal is the one in use.
+    let journal = Journal::open(dir.path()).unwrap();
+    assert_eq!(
+        journal.admit("j/running", "j", "x", 0).unwrap(),
+        Admission::Known
+    );
+    assert_eq!(journal.unacked().unwrap().len(), 2);
+}
+
+#[test]
+fn output_is_durable_once_flushed_and_acks_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let journal = Journal::open(dir.path()).unwrap();
+        journal.admit("j/a", "j", "x", 0).unwrap();
+        journal.mark_started("j/a").unwrap();
+        journal
+            .append(
+                "j/a",
+                command_event::Body::Output(OutputChunk {
+                    stream: OutputStream::Stdout.into(),
+                    data: b"hi".to_vec(),
+                    offset: 0,
+                }),
+            )
+            .unwrap();
+        journal.flush().unwrap();
+        journal.ack("j/a", 2).unwrap();
+        journal.flush().unwrap();
+    }
+    let journal = Journal::open(dir.path()).unwrap();
+    let events = journal.unacked().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].seq, 3);
+    assert_eq!(journal.recover_interrupted().unwrap(), ["j/a"]);
+    assert_eq!(journal.unacked().unwrap().last().unwrap().seq, 4);
 }

@@ -54,6 +54,8 @@ mod floor;
 mod idle;
 #[path = "../bench/ingest.rs"]
 mod ingest;
+#[path = "../bench/journal.rs"]
+mod journal;
 #[path = "../bench/memory.rs"]
 mod memory;
 #[path = "../bench/monitor.rs"]
@@ -133,6 +135,8 @@ enum Bench {
     DeadAgent(recovery::DeadArgs),
     /// An operator call and an agent reconnect while N idle TCP connections are held open.
     HandshakeFlood(flood::FloodArgs),
+    /// The agent journal's write latency per operation, against a plain fsync.
+    Journal(journal::JournalArgs),
     /// Internal: the bare tonic server that floor-memory measures.
     #[command(hide = true)]
     FloorServer {
@@ -202,6 +206,7 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::Reconnect(args) => recovery::reconnect_bench(&args).await,
         Bench::DeadAgent(args) => recovery::dead_agent_bench(&args).await,
         Bench::HandshakeFlood(args) => flood::flood_bench(&args).await,
+        Bench::Journal(args) => journal::journal_bench(&args),
         Bench::FloorServer { .. } => unreachable!("handled in main"),
     }
 }

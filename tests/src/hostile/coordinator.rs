@@ -139,6 +139,17 @@ impl HostileCoordinator {
         .await;
     }
 
+    /// Sends a command if a session is open; false when there is none (the agent left).
+    pub async fn try_send_command(&self, command: Command) -> bool {
+        let Some(session) = lock(&self.shared.session).clone() else {
+            return false;
+        };
+        let message = CoordinatorMessage {
+            body: Some(coordinator_message::Body::Command(command)),
+        };
+        session.send(Ok(message)).await.is_ok()
+    }
+
     /// Serves `bytes` on FetchArtifact for whoever asks for `sha256` (which need not be
     /// their digest).
     pub fn serve_artifact(&self, sha256: &str, bytes: Vec<u8>) {

@@ -146,10 +146,13 @@ async fn a_swarm_answers_a_job_and_fails_its_share() {
         assert!(host.finished_unix_ms >= host.started_unix_ms);
     }
 
-    // Every result was acked, so every agent retired its command.
+    // Every result was acked, so every agent retired its command. (`take_traces` hands
+    // each trace out once: gather them across polls, or a poll that sees 19 loses them.)
+    let mut traces = Vec::new();
     let traces = crate::wait_for("20 acked results", Duration::from_secs(10), || {
-        let traces = swarm.take_traces();
-        async move { (traces.len() == 20).then_some(traces) }
+        traces.extend(swarm.take_traces());
+        let all = (traces.len() == 20).then(|| traces.clone());
+        async move { all }
     })
     .await;
     for CommandTrace { agent, trace } in &traces {

@@ -367,6 +367,11 @@ impl Drop for Fleet {
             agent.proc = None;
         }
         for mount in &self.mounts {
+            // What was on the tmpfs is kept beside it (`data.kept`, `a0-data.kept`), so a
+            // failing run's store and journal can be inspected.
+            let mut kept = mount.as_os_str().to_owned();
+            kept.push(".kept");
+            let _ = Command::new("cp").arg("-a").arg(mount).arg(&kept).status();
             let _ = Command::new("umount").arg("-l").arg(mount).status();
         }
     }
