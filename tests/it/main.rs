@@ -4,6 +4,7 @@
 mod abuse;
 mod backup;
 mod backup_race;
+mod counts;
 mod deploy;
 mod health;
 mod history;

@@ -74,7 +74,7 @@ const LIST_SCAN: usize = 10_000;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
     pub since_unix_ms: i64,
-    /// running, succeeded, failed, cancelled.
+    /// running, succeeded, failed, cancelled, undeliverable.
     pub state: String,
     pub action: String,
     pub host: String,
@@ -105,6 +105,7 @@ pub fn state_name(state: i32) -> &'static str {
         Ok(convoy_proto::v1::JobState::Succeeded) => "succeeded",
         Ok(convoy_proto::v1::JobState::Failed) => "failed",
         Ok(convoy_proto::v1::JobState::Cancelled) => "cancelled",
+        Ok(convoy_proto::v1::JobState::Undeliverable) => "undeliverable",
         _ => "unknown",
     }
 }

@@ -297,7 +297,7 @@ impl Admin for AdminService {
         };
         if !matches!(
             body.state.as_str(),
-            "" | "running" | "succeeded" | "failed" | "cancelled"
+            "" | "running" | "succeeded" | "failed" | "cancelled" | "undeliverable"
         ) {
             return Err(DispatchError::BadJobState(body.state.clone()).into());
         }
