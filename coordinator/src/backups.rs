@@ -76,6 +76,8 @@ pub enum BackupError {
         "backup refused: host {host} would go over its quota of {max} bytes (backups.max_bytes_per_host); its other stored backups take {used} bytes"
     )]
     Quota { host: String, used: u64, max: u64 },
+    #[error("backup {id} was not deleted: {why}")]
+    Kept { id: String, why: String },
     #[error("backup storage: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -361,6 +363,40 @@ impl Backups {
         }
         self.store.flush_async().await?;
         Ok(removed)
+    }
+
+    /// An operator's delete: refused (nothing changed) by `retention::delete_refusal` or
+    /// while an unfinished restore job reads it (`restores_of` names them); else the record
+    /// goes (flushed), then its files.
+    pub async fn delete(
+        &self,
+        id: &str,
+        restores_of: impl FnOnce(&str) -> Vec<String>,
+    ) -> Result<Backup, BackupError> {
+        let backup = self.get(id)?;
+        let records = self.store.backups()?;
+        let refusal = retention::delete_refusal(
+            &backup,
+            &records,
+            self.policy.min_retention,
+            self.clock.now_unix_ms(),
+        )
+        .or_else(|| {
+            let jobs = restores_of(id);
+            (!jobs.is_empty())
+                .then(|| format!("unfinished restore job(s) read it: {}", jobs.join(", ")))
+        });
+        if let Some(why) = refusal {
+            return Err(BackupError::Kept {
+                id: id.to_string(),
+                why,
+            });
+        }
+        self.store.remove_backup(id)?;
+        self.store.flush_async().await?;
+        self.remove_files(&backup).await;
+        tracing::info!(backup_id = %id, host = %backup.host, set = %backup.set, "backup deleted");
+        Ok(backup)
     }
 
     async fn remove_files(&self, backup: &Backup) {

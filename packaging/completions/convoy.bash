@@ -118,6 +118,9 @@ _convoy() {
             convoy__subcmd__agents__subcmd__help,show)
                 cmd="convoy__subcmd__agents__subcmd__help__subcmd__show"
                 ;;
+            convoy__subcmd__backup,delete)
+                cmd="convoy__subcmd__backup__subcmd__delete"
+                ;;
             convoy__subcmd__backup,drill)
                 cmd="convoy__subcmd__backup__subcmd__drill"
                 ;;
@@ -138,6 +141,9 @@ _convoy() {
                 ;;
             convoy__subcmd__backup,verify)
                 cmd="convoy__subcmd__backup__subcmd__verify"
+                ;;
+            convoy__subcmd__backup__subcmd__help,delete)
+                cmd="convoy__subcmd__backup__subcmd__help__subcmd__delete"
                 ;;
             convoy__subcmd__backup__subcmd__help,drill)
                 cmd="convoy__subcmd__backup__subcmd__help__subcmd__drill"
@@ -316,6 +322,9 @@ _convoy() {
             convoy__subcmd__help__subcmd__agents,show)
                 cmd="convoy__subcmd__help__subcmd__agents__subcmd__show"
                 ;;
+            convoy__subcmd__help__subcmd__backup,delete)
+                cmd="convoy__subcmd__help__subcmd__backup__subcmd__delete"
+                ;;
             convoy__subcmd__help__subcmd__backup,drill)
                 cmd="convoy__subcmd__help__subcmd__backup__subcmd__drill"
                 ;;
@@ -366,6 +375,9 @@ _convoy() {
                 ;;
             convoy__subcmd__help__subcmd__job,show)
                 cmd="convoy__subcmd__help__subcmd__job__subcmd__show"
+                ;;
+            convoy__subcmd__help__subcmd__release,delete)
+                cmd="convoy__subcmd__help__subcmd__release__subcmd__delete"
                 ;;
             convoy__subcmd__help__subcmd__release,keygen)
                 cmd="convoy__subcmd__help__subcmd__release__subcmd__keygen"
@@ -433,6 +445,9 @@ _convoy() {
             convoy__subcmd__job__subcmd__help,show)
                 cmd="convoy__subcmd__job__subcmd__help__subcmd__show"
                 ;;
+            convoy__subcmd__release,delete)
+                cmd="convoy__subcmd__release__subcmd__delete"
+                ;;
             convoy__subcmd__release,help)
                 cmd="convoy__subcmd__release__subcmd__help"
                 ;;
@@ -447,6 +462,9 @@ _convoy() {
                 ;;
             convoy__subcmd__release,status)
                 cmd="convoy__subcmd__release__subcmd__status"
+                ;;
+            convoy__subcmd__release__subcmd__help,delete)
+                cmd="convoy__subcmd__release__subcmd__help__subcmd__delete"
                 ;;
             convoy__subcmd__release__subcmd__help,help)
                 cmd="convoy__subcmd__release__subcmd__help__subcmd__help"
@@ -1116,8 +1134,54 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup)
-            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version run list verify restore drill schedule help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version run list verify delete restore drill schedule help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__backup__subcmd__delete)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1248,8 +1312,22 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup__subcmd__help)
-            opts="run list verify restore drill schedule help"
+            opts="run list verify delete restore drill schedule help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__backup__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2928,8 +3006,22 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help__subcmd__backup)
-            opts="run list verify restore drill schedule"
+            opts="run list verify delete restore drill schedule"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__backup__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3334,8 +3426,22 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help__subcmd__release)
-            opts="keygen push list status"
+            opts="keygen push list status delete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__release__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3873,7 +3979,7 @@ _convoy() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -W "running succeeded failed cancelled" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "running succeeded failed cancelled undeliverable" -- "${cur}"))
                     return 0
                     ;;
                 --action)
@@ -3974,7 +4080,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__release)
-            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version keygen push list status help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version keygen push list status delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4019,9 +4125,69 @@ _convoy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        convoy__subcmd__release__subcmd__help)
-            opts="keygen push list status help"
+        convoy__subcmd__release__subcmd__delete)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__release__subcmd__help)
+            opts="keygen push list status delete help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__release__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

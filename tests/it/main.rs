@@ -5,6 +5,7 @@ mod abuse;
 mod backup;
 mod backup_race;
 mod counts;
+mod deletes;
 mod deploy;
 mod health;
 mod history;

@@ -111,6 +111,22 @@ pub fn state_name(state: i32) -> &'static str {
 }
 
 impl Dispatcher {
+    /// Unfinished commands of unsettled jobs that `keep` picks (what a delete must not pull
+    /// out from under): every unsettled job is in memory.
+    pub fn unfinished_commands(&self, keep: impl Fn(&CommandRecord) -> bool) -> Vec<CommandRecord> {
+        let state = self.lock();
+        state
+            .jobs
+            .values()
+            .flat_map(|job| job.commands.iter())
+            .filter(|c| {
+                !plan::is_terminal(CommandState::try_from(c.state).unwrap_or(CommandState::Pending))
+            })
+            .filter(|c| keep(c))
+            .cloned()
+            .collect()
+    }
+
     /// A job's record and commands, from memory when it is active, else from the store.
     fn snapshot(&self, job_id: &str) -> Result<(JobRecord, Vec<CommandRecord>), DispatchError> {
         if let Some(active) = self.lock().jobs.get(job_id) {

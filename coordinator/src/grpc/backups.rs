@@ -10,10 +10,10 @@ use std::time::Duration;
 use convoy_proto::identity::Role;
 use convoy_proto::v1::backups_server::Backups as BackupsRpc;
 use convoy_proto::v1::{
-    AddScheduleRequest, Backup, BackupSchedule, DrillAction, DrillBackupsRequest, Job, JobOptions,
-    ListBackupsRequest, ListBackupsResponse, ListSchedulesRequest, ListSchedulesResponse,
-    RemoveScheduleRequest, RestoreAction, RestoreBackupRequest, RunBackupRequest,
-    VerifyBackupRequest,
+    AddScheduleRequest, Backup, BackupSchedule, DeleteBackupRequest, DrillAction,
+    DrillBackupsRequest, Job, JobOptions, ListBackupsRequest, ListBackupsResponse,
+    ListSchedulesRequest, ListSchedulesResponse, RemoveScheduleRequest, RestoreAction,
+    RestoreBackupRequest, RunBackupRequest, VerifyBackupRequest,
 };
 use tonic::{Request, Response, Status};
 
@@ -348,5 +348,46 @@ impl BackupsRpc for BackupsService {
             )
             .await?;
         Ok(Response::new(schedule))
+    }
+
+    async fn delete_backup(
+        &self,
+        request: Request<DeleteBackupRequest>,
+    ) -> Result<Response<Backup>, Status> {
+        super::limits::check(request.get_ref())?;
+        let id = request.get_ref().id.clone();
+        let backups = self.backups.clone();
+        let dispatcher = self.dispatcher.clone();
+        let backup = self
+            .audited(
+                &request,
+                "DeleteBackup",
+                format!("id={id}"),
+                |caller| async move {
+                    // Before the lookup: a refused caller learns nothing of the backup.
+                    require_admin(&caller, "deleting a backup")?;
+                    let restores_of = |id: &str| {
+                        let mut jobs: Vec<String> = dispatcher
+                            .unfinished_commands(|c| {
+                                c.restore.as_ref().is_some_and(|r| r.backup_id == id)
+                            })
+                            .into_iter()
+                            .map(|c| c.job_id)
+                            .collect();
+                        jobs.sort();
+                        jobs.dedup();
+                        jobs
+                    };
+                    let deleted = backups.delete(&id, restores_of).await?;
+                    tracing::info!(backup_id = %id, by = %caller.name, "backup deleted by an operator");
+                    let outcome = format!(
+                        "backup {id} of {} on {} deleted",
+                        deleted.set, deleted.host
+                    );
+                    Ok((deleted, outcome))
+                },
+            )
+            .await?;
+        Ok(Response::new(backup))
     }
 }

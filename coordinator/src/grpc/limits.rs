@@ -7,13 +7,14 @@
 //! type must be added to compile in a handler that calls [`check`].
 
 use convoy_proto::v1::{
-    AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest, DeploySpec,
-    DrillBackupsRequest, GetAgentRequest, GetCommandOutputRequest, GetJobRequest,
-    GetRolloutRequest, JobOptions, ListAgentsRequest, ListAuditRequest, ListBackupsRequest,
-    ListJobsRequest, ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest, ReleaseMeta,
-    ReleaseStatusRequest, RemoveAgentRequest, RemoveScheduleRequest, RestoreBackupRequest,
-    RollbackSpec, RolloutSpec, RunBackupRequest, StartJobRequest, StartRolloutRequest,
-    VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
+    AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest,
+    DeleteBackupRequest, DeleteReleaseRequest, DeploySpec, DrillBackupsRequest, GetAgentRequest,
+    GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions, ListAgentsRequest,
+    ListAuditRequest, ListBackupsRequest, ListJobsRequest, ListReleasesRequest,
+    ListRolloutsRequest, ListSchedulesRequest, ReleaseMeta, ReleaseStatusRequest,
+    RemoveAgentRequest, RemoveScheduleRequest, RestoreBackupRequest, RollbackSpec, RolloutSpec,
+    RunBackupRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest,
+    WhoAmIRequest,
 };
 use tonic::Status;
 
@@ -88,6 +89,7 @@ bounded! {
     ReleaseMeta { app: TEXT, version: TEXT, signer: TEXT, sha256: TEXT }
     ListReleasesRequest { app: TEXT }
     ReleaseStatusRequest { app: TEXT, selector: SELECTOR }
+    DeleteReleaseRequest { app: TEXT, version: TEXT }
     StartRolloutRequest { request_id: TEXT; spec }
     ListRolloutsRequest { app: TEXT }
     GetRolloutRequest { id: TEXT }
@@ -100,6 +102,7 @@ bounded! {
     DrillBackupsRequest { set: TEXT; options }
     AddScheduleRequest { set: TEXT, selector: SELECTOR, cron: TEXT, drill: TEXT }
     RemoveScheduleRequest { id: TEXT }
+    DeleteBackupRequest { id: TEXT }
 }
 
 impl Bounded for StartJobRequest {
