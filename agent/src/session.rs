@@ -141,8 +141,16 @@ impl Link {
 /// How one session ended.
 enum SessionEnd {
     Shutdown,
-    Closed { established: bool, why: String },
-    Failed { established: bool, failure: Failure },
+    /// A reloaded config changed what the Hello says: closed cleanly to say it again.
+    Reannounce,
+    Closed {
+        established: bool,
+        why: String,
+    },
+    Failed {
+        established: bool,
+        failure: Failure,
+    },
 }
 
 enum Failure {
@@ -172,6 +180,17 @@ pub async fn run(
     shutdown: CancellationToken,
     tuning: Tuning,
 ) -> anyhow::Result<()> {
+    run_reloading(config, shutdown, tuning, None).await
+}
+
+/// [`run`], applying each config that arrives on `reloads` (a SIGHUP's, see
+/// [`crate::reload`]).
+pub async fn run_reloading(
+    mut config: Config,
+    shutdown: CancellationToken,
+    tuning: Tuning,
+    mut reloads: Option<mpsc::Receiver<Config>>,
+) -> anyhow::Result<()> {
     let link = Link::new(&config)?;
     // Private to the agent's user: journal, downloads, records and app state live here.
     crate::deploy::record::private_dir(&config.data_dir)
@@ -199,18 +218,7 @@ pub async fn run(
         shutdown.clone(),
     );
     runner.set_recovery(
-        Arc::new(
-            crate::recovery::Recovery::new(
-                config.data_dir.clone(),
-                config.backup_sets.clone(),
-                config.max_release_bytes.max(64 << 30),
-            )
-            .with_restore_policy(crate::recovery::RestorePolicy {
-                agent_id: link.agent_id.to_string(),
-                roots: config.backup_restore_roots.clone(),
-                accept_from: config.backup_accept_restores_from.clone(),
-            }),
-        ),
+        Arc::new(crate::reload::recovery_for(&config, link.agent_id.as_str())),
         Arc::new(backup_link::BackupLink::new(link.endpoint.clone())),
     );
     let mut sampler = Sampler::new();
@@ -231,9 +239,21 @@ pub async fn run(
     let mut backoff = Backoff::new(tuning.backoff_base, tuning.backoff_cap);
     loop {
         let started = Instant::now();
-        let end = session(&link, &config, &runner, &mut sampler, &shutdown).await;
+        let end = session(
+            &link,
+            &mut config,
+            &runner,
+            &mut sampler,
+            &shutdown,
+            &mut reloads,
+        )
+        .await;
         let established = match &end {
             SessionEnd::Shutdown => break,
+            SessionEnd::Reannounce => {
+                info!("reconnecting at once to announce the reloaded config");
+                continue;
+            }
             SessionEnd::Closed { established, why } => {
                 info!(reason = %why, "session ended");
                 *established
@@ -271,6 +291,10 @@ pub async fn run(
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep(delay) => {}
+            // Applied now; the next Hello carries it.
+            new = crate::reload::next(&mut reloads) => {
+                crate::reload::apply(&mut config, &runner, link.agent_id.as_str(), new);
+            }
         }
     }
     convoy_proto::service::stopping();
@@ -284,10 +308,11 @@ pub async fn run(
 
 async fn session(
     link: &Link,
-    config: &Config,
+    config: &mut Config,
     runner: &Arc<Runner>,
     sampler: &mut Sampler,
     shutdown: &CancellationToken,
+    reloads: &mut Option<mpsc::Receiver<Config>>,
 ) -> SessionEnd {
     let failed = |failure| SessionEnd::Failed {
         established: false,
@@ -420,11 +445,21 @@ async fn session(
     };
     // Whatever is in the outbox goes out first thing in every session.
     runner.outbox_changed().notify_one();
-    tokio::select! {
-        () = shutdown.cancelled() => {}
-        end = writer => return end,
-        end = reader => return end,
-    }
+    let (mut writer, mut reader) = (Box::pin(writer), Box::pin(reader));
+    let end = loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break SessionEnd::Shutdown,
+            end = &mut writer => return end,
+            end = &mut reader => return end,
+            new = crate::reload::next(reloads) => {
+                let agent_id = link.agent_id.to_string();
+                if crate::reload::apply(config, runner, &agent_id, new).announce {
+                    break SessionEnd::Reannounce;
+                }
+            }
+        }
+    };
+    drop((writer, reader));
     // Closing our half ends the session cleanly; give the coordinator a moment to close
     // its half (and to ack what it has).
     drop(tx);
@@ -434,7 +469,7 @@ async fn session(
         }
     })
     .await;
-    SessionEnd::Shutdown
+    end
 }
 
 mod backup_link;

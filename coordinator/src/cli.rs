@@ -153,9 +153,9 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
             out!("{text}{}: OK", config.display());
             Ok(())
         }
-        Command::Serve { config, .. } => {
-            let config = crate::config::Config::load(&config)?;
-            crate::server::run(config, shutdown).await
+        Command::Serve { config: path, .. } => {
+            let config = crate::config::Config::load(&path)?;
+            crate::server::run_reloading(config, Some(path), shutdown).await
         }
         Command::Ca(command) => pki::run_ca(command, cli.output),
         Command::Cert(command) => pki::run_cert(command, cli.output),

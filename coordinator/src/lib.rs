@@ -13,6 +13,7 @@ pub mod grpc;
 pub mod pki;
 pub mod registry;
 pub mod releases;
+pub mod reload;
 pub mod rollout;
 pub mod selector;
 pub mod server;

@@ -34,16 +34,35 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Binds `config.listen` and serves until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run_reloading(config, None, shutdown).await
+}
+
+/// [`run`], reading `path` again on every SIGHUP ([`crate::reload`]).
+pub async fn run_reloading(
+    config: Config,
+    path: Option<std::path::PathBuf>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    serve(config, listener, shutdown).await
+    serve_reloading(config, listener, path, shutdown).await
 }
 
 /// Serves on an already bound listener (tests bind `127.0.0.1:0` and pass it in).
 pub async fn serve(
     config: Config,
     listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    serve_reloading(config, listener, None, shutdown).await
+}
+
+/// [`serve`], with SIGHUP reloading `reload_from` when given.
+pub async fn serve_reloading(
+    config: Config,
+    listener: TcpListener,
+    reload_from: Option<std::path::PathBuf>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let tls = listener::server_config(&config.tls.ca, &config.tls.cert, &config.tls.key)
@@ -79,6 +98,16 @@ pub async fn serve(
         })?
         .with_policy(config.backups.clone());
     let tracker = TaskTracker::new();
+    if let Some(path) = reload_from {
+        tracker.spawn(crate::reload::watch_hangups(
+            path,
+            config.clone(),
+            crate::reload::Reloadable {
+                backups: backups.clone(),
+            },
+            shutdown.clone(),
+        ));
+    }
     tracker.spawn(crate::backups::schedule::run(
         backups.clone(),
         Arc::new(crate::backups::schedule::DispatchLauncher {

@@ -13,6 +13,7 @@ mod backup;
 mod demo;
 mod ops;
 mod packaging;
+mod reload;
 mod rollout;
 
 /// A child process that is killed if the test ends early.
