@@ -38,8 +38,11 @@ pub struct Runner {
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
-    recovery: RwLock<Option<(Arc<Recovery>, Arc<dyn BackupTransport>)>>,
+    recovery: RwLock<Option<RecoveryParts>>,
 }
+
+/// The backup side of the runner: the host's sets and the transport to the coordinator.
+type RecoveryParts = (Arc<Recovery>, Arc<dyn BackupTransport>);
 
 impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -229,7 +229,13 @@ mod tests {
             rollout("r-back-to", true, "3.0", Some("1.0")),
             rollout("r-over", false, "1.0", None),
         ];
-        let used = in_use("web", "1.0", &agents, &[deploy.clone()], &rollouts);
+        let used = in_use(
+            "web",
+            "1.0",
+            &agents,
+            std::slice::from_ref(&deploy),
+            &rollouts,
+        );
         assert_eq!(used.hosts, ["web-1", "web-2"]);
         assert_eq!(used.jobs, ["j-1"]);
         assert_eq!(used.rollouts, ["r-deploys", "r-back-to"]);
