@@ -78,6 +78,8 @@ pub type DeployResult = Result<String, String>;
 
 pub struct Deployer {
     config: DeployConfig,
+    /// `config.apps`, replaced by a config reload (`set_apps`).
+    apps: std::sync::RwLock<BTreeMap<String, Manifest>>,
     /// Per app: the lock deploys, rollbacks and the health monitor take, holding the
     /// number of deploys and rollbacks so far (so the monitor can tell one happened).
     locks: std::sync::Mutex<BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<u64>>>>,
@@ -86,9 +88,26 @@ pub struct Deployer {
 impl Deployer {
     pub fn new(config: DeployConfig) -> Self {
         Self {
+            apps: std::sync::RwLock::new(config.apps.clone()),
             config,
             locks: std::sync::Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The apps this host allows, with their overrides.
+    pub fn apps(&self) -> BTreeMap<String, Manifest> {
+        self.apps
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A config reload's apps: deploys and status use them from now on.
+    pub fn set_apps(&self, apps: BTreeMap<String, Manifest>) {
+        *self
+            .apps
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = apps;
     }
 
     /// Serialises deploys and rollbacks of one app (and the health monitor's probes of it);
@@ -110,7 +129,7 @@ impl Deployer {
 
     /// The manifest of `app`'s release `version`, with this host's overrides applied.
     fn manifest(&self, app: &str, version: &str) -> Result<Manifest, ManifestError> {
-        let overrides = self.config.apps.get(app).cloned().unwrap_or_default();
+        let overrides = self.apps().get(app).cloned().unwrap_or_default();
         Manifest::load(&self.app_dir(app).join("releases").join(version))
             .map(|m| m.overridden_by(&overrides))
     }
@@ -120,13 +139,12 @@ impl Deployer {
     }
 
     pub fn allows(&self, app: &str) -> bool {
-        self.config.apps.contains_key(app)
+        self.apps().contains_key(app)
     }
 
     /// Every configured app and what runs of it.
     pub fn status(&self) -> Vec<AppStatus> {
-        self.config
-            .apps
+        self.apps()
             .keys()
             .map(|app| {
                 let dir = self.app_dir(app);

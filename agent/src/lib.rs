@@ -17,6 +17,7 @@ pub mod journal;
 pub mod metrics;
 pub mod params;
 pub mod recovery;
+pub mod reload;
 pub mod runner;
 pub mod session;
 
@@ -27,4 +28,16 @@ use tokio_util::sync::CancellationToken;
 /// Runs the agent until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     session::run(config, shutdown, Tuning::default()).await
+}
+
+/// [`run`], reading `path` again on every SIGHUP and applying what can change without a
+/// restart ([`reload`]).
+pub async fn run_with_reload(
+    config: Config,
+    path: std::path::PathBuf,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (configs, reloads) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(reload::watch_hangups(path, configs, shutdown.clone()));
+    session::run_reloading(config, shutdown, Tuning::default(), Some(reloads)).await
 }

@@ -144,7 +144,8 @@ fn main() -> ExitCode {
         LogFormat::Json => builder.json().init(),
     }
     convoy_proto::tls::install_crypto_provider();
-    let config = match convoy_agent::Config::load(&config) {
+    let path = config;
+    let config = match convoy_agent::Config::load(&path) {
         Ok(config) => config,
         Err(err) => {
             eprintln!("error: {err}");
@@ -165,7 +166,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         tokio::spawn(watch_signals(shutdown.clone()));
-        convoy_agent::run(config, shutdown).await
+        convoy_agent::run_with_reload(config, path, shutdown).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 //! and records every event in the journal's outbox for the session to send.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use convoy_proto::v1::{
@@ -30,15 +30,19 @@ pub struct Runner {
     journal: Arc<Journal>,
     deployer: Arc<Deployer>,
     source: Arc<dyn ArtifactSource>,
-    actions: BTreeMap<String, ActionConfig>,
+    /// Replaced by a config reload (`set_actions`); a running command keeps its own copy.
+    actions: RwLock<BTreeMap<String, ActionConfig>>,
     running: Mutex<HashMap<String, CancellationToken>>,
     outbox_changed: Notify,
     apps_changed: Notify,
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
-    recovery: OnceLock<(Arc<Recovery>, Arc<dyn BackupTransport>)>,
+    recovery: RwLock<Option<RecoveryParts>>,
 }
+
+/// The backup side of the runner: the host's sets and the transport to the coordinator.
+type RecoveryParts = (Arc<Recovery>, Arc<dyn BackupTransport>);
 
 impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -58,21 +62,39 @@ impl Runner {
             journal,
             deployer,
             source,
-            actions,
+            actions: RwLock::new(actions),
             running: Mutex::new(HashMap::new()),
             outbox_changed: Notify::new(),
             apps_changed: Notify::new(),
             slots: Arc::new(Semaphore::new(MAX_CONCURRENT_COMMANDS)),
             tracker: TaskTracker::new(),
             shutdown,
-            recovery: OnceLock::new(),
+            recovery: RwLock::new(None),
         })
     }
 
     /// Enables backup, restore and drill commands for the host's backup sets. Without it
     /// they are rejected like any action the host does not allow.
+    /// Set again on a config reload (new backup sets); running commands keep theirs.
     pub fn set_recovery(&self, recovery: Arc<Recovery>, transport: Arc<dyn BackupTransport>) {
-        let _ = self.recovery.set((recovery, transport));
+        *self
+            .recovery
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some((recovery, transport));
+    }
+
+    /// The backup transport in use, for a reload that replaces the sets.
+    pub fn backup_transport(&self) -> Option<Arc<dyn BackupTransport>> {
+        self.recovery
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|(_, transport)| transport.clone())
+    }
+
+    /// A config reload's new allow-list: commands admitted from now on are judged by it.
+    pub fn set_actions(&self, actions: BTreeMap<String, ActionConfig>) {
+        *self.actions.write().unwrap_or_else(PoisonError::into_inner) = actions;
     }
 
     pub fn journal(&self) -> &Journal {
@@ -141,9 +163,14 @@ impl Runner {
         {
             return self.start_recovery(command, running);
         }
-        let Some(mut config) = self.actions.get(&action).cloned() else {
+        let actions = self
+            .actions
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let Some(mut config) = actions.get(&action).cloned() else {
             drop(running);
-            let allowed: Vec<&str> = self.actions.keys().map(String::as_str).collect();
+            let allowed: Vec<&str> = actions.keys().map(String::as_str).collect();
             warn!(command_id = %command.command_id, %action, "rejected: action not in this host's allow-list");
             let message = if action.is_empty() {
                 "rejected: this agent does not support that kind of command".into()
@@ -384,7 +411,9 @@ impl Runner {
         };
         let Some((recovery, transport)) = self
             .recovery
-            .get()
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
             .filter(|(recovery, _)| recovery.allows(&set))
             .cloned()
         else {

@@ -152,6 +152,8 @@ enum SessionEnd {
     Shutdown,
     /// A renewed certificate was written: reconnect with it at once.
     Renewed,
+    /// A reloaded config changed what the Hello says: closed cleanly to say it again.
+    Reannounce,
     Closed {
         established: bool,
         why: String,
@@ -189,6 +191,17 @@ pub async fn run(
     shutdown: CancellationToken,
     tuning: Tuning,
 ) -> anyhow::Result<()> {
+    run_reloading(config, shutdown, tuning, None).await
+}
+
+/// [`run`], applying each config that arrives on `reloads` (a SIGHUP's, see
+/// [`crate::reload`]).
+pub async fn run_reloading(
+    mut config: Config,
+    shutdown: CancellationToken,
+    tuning: Tuning,
+    mut reloads: Option<mpsc::Receiver<Config>>,
+) -> anyhow::Result<()> {
     let mut link = Link::new(&config)?;
     let shared: SharedEndpoint = Arc::new(std::sync::RwLock::new(link.endpoint.clone()));
     let renewal = renew::Renewal::new(config.tls.clone(), link.agent_id.clone());
@@ -218,18 +231,7 @@ pub async fn run(
         shutdown.clone(),
     );
     runner.set_recovery(
-        Arc::new(
-            crate::recovery::Recovery::new(
-                config.data_dir.clone(),
-                config.backup_sets.clone(),
-                config.max_release_bytes.max(64 << 30),
-            )
-            .with_restore_policy(crate::recovery::RestorePolicy {
-                agent_id: link.agent_id.to_string(),
-                roots: config.backup_restore_roots.clone(),
-                accept_from: config.backup_accept_restores_from.clone(),
-            }),
-        ),
+        Arc::new(crate::reload::recovery_for(&config, link.agent_id.as_str())),
         Arc::new(backup_link::BackupLink::new(shared.clone())),
     );
     let mut sampler = Sampler::new();
@@ -255,7 +257,14 @@ pub async fn run(
     loop {
         let started = Instant::now();
         let end = tokio::select! {
-            end = session((&link, &renewal), &config, &runner, &mut sampler, &shutdown) => end,
+            end = session(
+                (&link, &renewal),
+                &mut config,
+                &runner,
+                &mut sampler,
+                &shutdown,
+                &mut reloads,
+            ) => end,
             why = &mut journal_failed => {
                 journal_failure = Some(why);
                 break;
@@ -279,6 +288,10 @@ pub async fn run(
             SessionEnd::Shutdown => break,
             SessionEnd::Renewed => {
                 info!(agent_id = %link.agent_id, "certificate renewed: reconnecting with it");
+                continue;
+            }
+            SessionEnd::Reannounce => {
+                info!("reconnecting at once to announce the reloaded config");
                 continue;
             }
             SessionEnd::Closed { established, why } => {
@@ -318,6 +331,10 @@ pub async fn run(
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep(delay) => {}
+            // Applied now; the next Hello carries it.
+            new = crate::reload::next(&mut reloads) => {
+                crate::reload::apply(&mut config, &runner, link.agent_id.as_str(), new);
+            }
         }
     }
     if journal_failure.is_some() {
@@ -342,10 +359,11 @@ pub async fn run(
 
 async fn session(
     (link, renewal): (&Link, &renew::Renewal),
-    config: &Config,
+    config: &mut Config,
     runner: &Arc<Runner>,
     sampler: &mut Sampler,
     shutdown: &CancellationToken,
+    reloads: &mut Option<mpsc::Receiver<Config>>,
 ) -> SessionEnd {
     let failed = |failure| SessionEnd::Failed {
         established: false,
@@ -525,11 +543,21 @@ async fn session(
     };
     // Whatever is in the outbox goes out first thing in every session.
     runner.outbox_changed().notify_one();
-    tokio::select! {
-        () = shutdown.cancelled() => {}
-        end = writer => return end,
-        end = reader => return end,
-    }
+    let (mut writer, mut reader) = (Box::pin(writer), Box::pin(reader));
+    let end = loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break SessionEnd::Shutdown,
+            end = &mut writer => return end,
+            end = &mut reader => return end,
+            new = crate::reload::next(reloads) => {
+                let agent_id = link.agent_id.to_string();
+                if crate::reload::apply(config, runner, &agent_id, new).announce {
+                    break SessionEnd::Reannounce;
+                }
+            }
+        }
+    };
+    drop((writer, reader));
     // Closing our half ends the session cleanly; give the coordinator a moment to close
     // its half (and to ack what it has).
     drop(tx);
@@ -539,7 +567,7 @@ async fn session(
         }
     })
     .await;
-    SessionEnd::Shutdown
+    end
 }
 
 mod backup_link;

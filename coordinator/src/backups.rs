@@ -76,6 +76,8 @@ pub enum BackupError {
         "backup refused: host {host} would go over its quota of {max} bytes (backups.max_bytes_per_host); its other stored backups take {used} bytes"
     )]
     Quota { host: String, used: u64, max: u64 },
+    #[error("backup {id} was not deleted: {why}")]
+    Kept { id: String, why: String },
     #[error("backup storage: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -125,7 +127,8 @@ pub struct Backups {
     store: Store,
     data_dir: PathBuf,
     attempts: Arc<attempts::Attempts>,
-    policy: Arc<BackupsConfig>,
+    /// `[backups]`, replaced whole by a config reload (`set_policy`).
+    policy: Arc<std::sync::RwLock<Arc<BackupsConfig>>>,
     clock: Arc<dyn schedule::Clock>,
 }
 
@@ -169,7 +172,7 @@ impl Backups {
             store,
             data_dir: data_dir.to_path_buf(),
             attempts: Arc::default(),
-            policy: Arc::new(BackupsConfig::default()),
+            policy: Arc::default(),
             clock: Arc::new(schedule::SystemClock),
         })
     }
@@ -177,7 +180,7 @@ impl Backups {
     /// Retention, minimum age and quota from `coordinator.toml`'s `[backups]`.
     #[must_use]
     pub fn with_policy(mut self, policy: BackupsConfig) -> Self {
-        self.policy = Arc::new(policy);
+        self.policy = Arc::new(std::sync::RwLock::new(Arc::new(policy)));
         self
     }
 
@@ -186,6 +189,23 @@ impl Backups {
     pub fn with_clock(mut self, clock: Arc<dyn schedule::Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The `[backups]` policy in force now.
+    pub fn policy(&self) -> Arc<BackupsConfig> {
+        self.policy
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A config reload's `[backups]`: every later retention, quota and delete decision
+    /// uses it (a decision under way keeps the one it read).
+    pub fn set_policy(&self, policy: BackupsConfig) {
+        *self
+            .policy
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(policy);
     }
 
     pub fn store(&self) -> &Store {
@@ -229,8 +249,8 @@ impl Backups {
         };
         let id = backup_id_for(&command);
         let schedule_keep = retention::schedule_keep(&self.store, &command)?;
-        let keep = retention::keep_for(&self.policy, schedule_keep, agent_id, &action.set);
-        let quota = upload::quota(&self.store, &self.policy, agent_id, &id)?;
+        let keep = retention::keep_for(&self.policy(), schedule_keep, agent_id, &action.set);
+        let quota = upload::quota(&self.store, &self.policy(), agent_id, &id)?;
         let (archive_path, manifest_path) = Self::relative_paths(agent_id, &id);
         // Not while an older attempt commits: the record it completes would be marked
         // `uploading` again under it.
@@ -346,7 +366,7 @@ impl Backups {
         let doomed = retention::doomed(
             &records,
             keep,
-            self.policy.min_retention,
+            self.policy().min_retention,
             self.clock.now_unix_ms(),
         );
         if doomed.is_empty() {
@@ -361,6 +381,40 @@ impl Backups {
         }
         self.store.flush_async().await?;
         Ok(removed)
+    }
+
+    /// An operator's delete: refused (nothing changed) by `retention::delete_refusal` or
+    /// while an unfinished restore job reads it (`restores_of` names them); else the record
+    /// goes (flushed), then its files.
+    pub async fn delete(
+        &self,
+        id: &str,
+        restores_of: impl FnOnce(&str) -> Vec<String>,
+    ) -> Result<Backup, BackupError> {
+        let backup = self.get(id)?;
+        let records = self.store.backups()?;
+        let refusal = retention::delete_refusal(
+            &backup,
+            &records,
+            self.policy().min_retention,
+            self.clock.now_unix_ms(),
+        )
+        .or_else(|| {
+            let jobs = restores_of(id);
+            (!jobs.is_empty())
+                .then(|| format!("unfinished restore job(s) read it: {}", jobs.join(", ")))
+        });
+        if let Some(why) = refusal {
+            return Err(BackupError::Kept {
+                id: id.to_string(),
+                why,
+            });
+        }
+        self.store.remove_backup(id)?;
+        self.store.flush_async().await?;
+        self.remove_files(&backup).await;
+        tracing::info!(backup_id = %id, host = %backup.host, set = %backup.set, "backup deleted");
+        Ok(backup)
     }
 
     async fn remove_files(&self, backup: &Backup) {

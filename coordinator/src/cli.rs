@@ -198,9 +198,9 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
             out!("{text}{}: OK", config.display());
             Ok(())
         }
-        Command::Serve { config, .. } => {
-            let config = crate::config::Config::load(&config)?;
-            crate::server::run(config, shutdown).await
+        Command::Serve { config: path, .. } => {
+            let config = crate::config::Config::load(&path)?;
+            crate::server::run_reloading(config, Some(path), shutdown).await
         }
         Command::Ca(pki::CaCommand::Rotate { action, force }) => {
             rotation::run(action, force, &cli.connect, cli.output).await

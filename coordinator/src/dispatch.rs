@@ -635,9 +635,13 @@ impl Dispatcher {
         Ok(Work::Run(request.action.clone()))
     }
 
-    /// Cancels a job: queued hosts never start, released ones are told to stop.
+    /// Cancels a job: hosts it never reached (queued, or released while offline and never
+    /// sent) are cancelled at once, so the reply already counts them; released ones are
+    /// told to stop.
     pub async fn cancel_job(&self, job_id: &str) -> Result<JobRecord, DispatchError> {
         let mut outgoing = Vec::new();
+        let mut never_sent = Vec::new();
+        let now = now_unix_ms();
         let record = {
             let mut state = self.lock();
             let Some(job) = state.jobs.get_mut(job_id) else {
@@ -651,11 +655,24 @@ impl Dispatcher {
             job.record.cancel_requested = true;
             if job.record.state == JobState::Running as i32 {
                 job.record.state = JobState::Cancelled.into();
-                job.record.finished_unix_ms = now_unix_ms();
+                job.record.finished_unix_ms = now;
             }
             for command in &mut job.commands {
                 let state = CommandState::try_from(command.state).unwrap_or(CommandState::Pending);
-                if command.released_unix_ms != 0
+                if state == CommandState::Pending
+                    && (command.released_unix_ms == 0 || command.sent_unix_ms == 0)
+                {
+                    // Never sent: the host cannot have it, so it is cancelled now.
+                    command.state = CommandState::Cancelled.into();
+                    command.finished_unix_ms = now;
+                    command.message = "not started: job cancelled".into();
+                    self.store.put_command(command)?;
+                    if command.released_unix_ms != 0 {
+                        self.store
+                            .set_inflight(&command.agent_id, &command.id, false)?;
+                    }
+                    never_sent.push(command.clone());
+                } else if command.released_unix_ms != 0
                     && !plan::is_terminal(state)
                     && !command.cancel_requested
                 {
@@ -673,6 +690,17 @@ impl Dispatcher {
         self.store.flush_async().await?;
         for (agent_id, message) in outgoing {
             self.registry.try_send(&agent_id, message);
+        }
+        for command in &never_sent {
+            self.tell_finished(command);
+            self.publish(
+                job_id,
+                JobEvent {
+                    body: Some(convoy_proto::v1::job_event::Body::Host(
+                        views::host_command(command, Vec::new()),
+                    )),
+                },
+            );
         }
         tracing::info!(%job_id, "job cancelled");
         if let Ok(job) = self.job_view(job_id, 0) {

@@ -22,6 +22,7 @@ pub mod pki;
 pub mod policy;
 pub mod registry;
 pub mod releases;
+pub mod reload;
 pub mod revocation;
 pub mod rollout;
 pub mod rotation;

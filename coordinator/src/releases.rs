@@ -1,6 +1,9 @@
 //! Release artifacts on the coordinator: uploads hashed as they stream in (size-capped,
 //! format sniffed from the first bytes), kept by sha256 under `<data_dir>/artifacts`, and
-//! read back in chunks for agents. Metadata lives in the store.
+//! read back in chunks for agents. Metadata lives in the store. `delete` removes a release
+//! no host, job or active rollout needs.
+
+pub mod delete;
 
 use std::path::{Path, PathBuf};
 

@@ -35,9 +35,18 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Binds `config.listen` and serves until `shutdown` is cancelled.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run_reloading(config, None, shutdown).await
+}
+
+/// [`run`], reading `path` again on every SIGHUP ([`crate::reload`]).
+pub async fn run_reloading(
+    config: Config,
+    path: Option<std::path::PathBuf>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let listener =
         bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
-    serve(config, listener, shutdown).await
+    serve_reloading(config, listener, path, shutdown).await
 }
 
 /// The kernel's queue of connections not yet accepted (capped by `net.core.somaxconn`,
@@ -63,6 +72,16 @@ fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
 pub async fn serve(
     config: Config,
     listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    serve_reloading(config, listener, None, shutdown).await
+}
+
+/// [`serve`], with SIGHUP reloading `reload_from` when given.
+pub async fn serve_reloading(
+    config: Config,
+    listener: TcpListener,
+    reload_from: Option<std::path::PathBuf>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     private_dir(&config.data_dir)
@@ -109,6 +128,16 @@ pub async fn serve(
         })?
         .with_policy(config.backups.clone());
     let tracker = TaskTracker::new();
+    if let Some(path) = reload_from {
+        tracker.spawn(crate::reload::watch_hangups(
+            path,
+            config.clone(),
+            crate::reload::Reloadable {
+                backups: backups.clone(),
+            },
+            shutdown.clone(),
+        ));
+    }
     tracker.spawn(crate::backups::schedule::run(
         backups.clone(),
         Arc::new(crate::backups::schedule::DispatchLauncher {

@@ -122,7 +122,7 @@ fn bad_requests_fail_cleanly() {
     );
     // Mistakes in how `cert issue` is called are usage errors (exit 2, issue 19); a CA
     // that cannot be loaded is a failure (exit 1).
-    let cases: [(&[&str], i32, &str); 7] = [
+    let cases: [(&[&str], i32, &str); 8] = [
         (
             &["cert", "issue", "agent", "Web_1", "--ca-dir", "pki"],
             2,
@@ -154,6 +154,7 @@ fn bad_requests_fail_cleanly() {
         ),
         (&["cert", "issue", "robot", "x"], 2, "invalid value 'robot'"),
         (&["agents", "--selector", "zone in (a"], 2, "position 10"),
+        (&["release", "delete", "Web", "1.0"], 2, "invalid app name"),
     ];
     for (args, code, message) in cases {
         let out = convoy(dir.path(), args);

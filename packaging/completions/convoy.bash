@@ -142,6 +142,9 @@ _convoy() {
             convoy__subcmd__agents__subcmd__help,show)
                 cmd="convoy__subcmd__agents__subcmd__help__subcmd__show"
                 ;;
+            convoy__subcmd__backup,delete)
+                cmd="convoy__subcmd__backup__subcmd__delete"
+                ;;
             convoy__subcmd__backup,drill)
                 cmd="convoy__subcmd__backup__subcmd__drill"
                 ;;
@@ -162,6 +165,9 @@ _convoy() {
                 ;;
             convoy__subcmd__backup,verify)
                 cmd="convoy__subcmd__backup__subcmd__verify"
+                ;;
+            convoy__subcmd__backup__subcmd__help,delete)
+                cmd="convoy__subcmd__backup__subcmd__help__subcmd__delete"
                 ;;
             convoy__subcmd__backup__subcmd__help,drill)
                 cmd="convoy__subcmd__backup__subcmd__help__subcmd__drill"
@@ -385,6 +391,9 @@ _convoy() {
             convoy__subcmd__help__subcmd__agents,show)
                 cmd="convoy__subcmd__help__subcmd__agents__subcmd__show"
                 ;;
+            convoy__subcmd__help__subcmd__backup,delete)
+                cmd="convoy__subcmd__help__subcmd__backup__subcmd__delete"
+                ;;
             convoy__subcmd__help__subcmd__backup,drill)
                 cmd="convoy__subcmd__help__subcmd__backup__subcmd__drill"
                 ;;
@@ -450,6 +459,9 @@ _convoy() {
                 ;;
             convoy__subcmd__help__subcmd__notify,test)
                 cmd="convoy__subcmd__help__subcmd__notify__subcmd__test"
+                ;;
+            convoy__subcmd__help__subcmd__release,delete)
+                cmd="convoy__subcmd__help__subcmd__release__subcmd__delete"
                 ;;
             convoy__subcmd__help__subcmd__release,keygen)
                 cmd="convoy__subcmd__help__subcmd__release__subcmd__keygen"
@@ -544,6 +556,9 @@ _convoy() {
             convoy__subcmd__notify__subcmd__help,test)
                 cmd="convoy__subcmd__notify__subcmd__help__subcmd__test"
                 ;;
+            convoy__subcmd__release,delete)
+                cmd="convoy__subcmd__release__subcmd__delete"
+                ;;
             convoy__subcmd__release,help)
                 cmd="convoy__subcmd__release__subcmd__help"
                 ;;
@@ -558,6 +573,9 @@ _convoy() {
                 ;;
             convoy__subcmd__release,status)
                 cmd="convoy__subcmd__release__subcmd__status"
+                ;;
+            convoy__subcmd__release__subcmd__help,delete)
+                cmd="convoy__subcmd__release__subcmd__help__subcmd__delete"
                 ;;
             convoy__subcmd__release__subcmd__help,help)
                 cmd="convoy__subcmd__release__subcmd__help__subcmd__help"
@@ -1361,8 +1379,54 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup)
-            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version run list verify restore drill schedule help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version run list verify delete restore drill schedule help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__backup__subcmd__delete)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1493,8 +1557,22 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__backup__subcmd__help)
-            opts="run list verify restore drill schedule help"
+            opts="run list verify delete restore drill schedule help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__backup__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3529,8 +3607,22 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help__subcmd__backup)
-            opts="run list verify restore drill schedule"
+            opts="run list verify delete restore drill schedule"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__backup__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -4061,8 +4153,22 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help__subcmd__release)
-            opts="keygen push list status"
+            opts="keygen push list status delete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__release__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -4656,7 +4762,7 @@ _convoy() {
                     return 0
                     ;;
                 --state)
-                    COMPREPLY=($(compgen -W "running succeeded failed cancelled" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "running succeeded failed cancelled undeliverable" -- "${cur}"))
                     return 0
                     ;;
                 --action)
@@ -5021,7 +5127,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__release)
-            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version keygen push list status help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version keygen push list status delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5066,9 +5172,69 @@ _convoy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        convoy__subcmd__release__subcmd__help)
-            opts="keygen push list status help"
+        convoy__subcmd__release__subcmd__delete)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__release__subcmd__help)
+            opts="keygen push list status delete help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__release__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

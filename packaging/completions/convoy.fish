@@ -424,7 +424,8 @@ complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l since -d 'Only jo
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l state -d 'Only jobs in this state' -r -f -a "running\t''
 succeeded\t''
 failed\t''
-cancelled\t''"
+cancelled\t''
+undeliverable\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l action -d 'Only jobs of this action: exact ("uptime", "deploy web 1.2") or its first words ("deploy", "backup pgdata")' -r
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l host -d 'Only jobs that ran (or were to run) on this host' -r
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l addr -d 'Coordinator address' -r
@@ -512,23 +513,24 @@ complete -c convoy -n "__fish_convoy_using_subcommand audit" -l log-format -d 'L
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
 csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l out -d 'Path prefix of the two files' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l ca -d 'Fleet CA certificate (PEM)' -r -F
@@ -582,10 +584,23 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l host -d 'Only these hosts, by agent id: comma-separated or repeated; combines with --selector (both must match)' -r
@@ -809,25 +824,26 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "history" -d 'Past rollouts of an app and their outcome'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
 csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "run" -d 'Back up a set on every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "list" -d 'Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "verify" -d 'Re-hash a stored archive on the coordinator; exit 1 if it does not match'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "restore" -d 'Put a backup back on a host: under --to DIR, or --in-place (never the default)'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify restore drill schedule help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -f -a "run" -d 'Back up a set on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -f -a "list" -d 'Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -f -a "verify" -d 'Re-hash a stored archive on the coordinator; exit 1 if it does not match'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -f -a "delete" -d 'Remove a backup\'s record and files (admin; audited). Refused while it is younger than [backups] min_retention, the last complete one of its host and set, uploading, or read by an unfinished restore'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -f -a "restore" -d 'Put a backup back on a host: under --to DIR, or --in-place (never the default)'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l host -d 'Only these hosts, by agent id: comma-separated or repeated; combines with --selector (both must match)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l concurrency -l batch -d 'Hosts running at once: N or P% (default: all)' -r
@@ -875,6 +891,18 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l to -d 'Restore under this absolute directory (must be empty unless --force)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l host -d 'Only these hosts, by agent id: comma-separated or repeated; combines with --selector (both must match)' -r
@@ -937,6 +965,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "run" -d 'Back up a set on every matching host, as a job'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "list" -d 'Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Re-hash a stored archive on the coordinator; exit 1 if it does not match'
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Remove a backup\'s record and files (admin; audited). Refused while it is younger than [backups] min_retention, the last complete one of its host and set, uploading, or read by an unfinished restore'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Put a backup back on a host: under --to DIR, or --in-place (never the default)'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
@@ -1180,6 +1209,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "list" -d 'Rollouts of every app, newest first'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "status" -d 'One rollout: waves, hosts per wave with state, gates, failures against the budget, and what it waits for'
@@ -1193,6 +1223,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "run" -d 'Back up a set on every matching host, as a job'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "list" -d 'Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Re-hash a stored archive on the coordinator; exit 1 if it does not match'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "delete" -d 'Remove a backup\'s record and files (admin; audited). Refused while it is younger than [backups] min_retention, the last complete one of its host and set, uploading, or read by an unfinished restore'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "restore" -d 'Put a backup back on a host: under --to DIR, or --in-place (never the default)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "schedule" -d 'Backup schedules (cron, UTC)'

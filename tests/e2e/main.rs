@@ -16,6 +16,7 @@ mod journal;
 mod monitor;
 mod ops;
 mod packaging;
+mod reload;
 mod rollout;
 mod skew;
 mod store_failure;

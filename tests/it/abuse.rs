@@ -325,3 +325,44 @@ async fn the_coordinator_verifies_signatures_at_push_and_names_only_the_key_that
     assert!(!release.signature_verified);
     coordinator.stop().await;
 }
+
+/// The Backups service bounds its requests like the others (it once did not: a schedule
+/// could store a selector of up to the 1 MiB decoding limit). Refused as InvalidArgument,
+/// naming the field, and nothing is stored.
+#[tokio::test]
+async fn oversized_backup_requests_are_refused_and_store_nothing() {
+    use convoy_proto::v1::{AddScheduleRequest, ListSchedulesRequest, RunBackupRequest};
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let mut backups = crate::backup::backups_client(&coordinator, &pki, Role::Admin).await;
+    let status = backups
+        .add_schedule(AddScheduleRequest {
+            set: "db".into(),
+            selector: format!("role in ({})", "a,".repeat(200_000)),
+            cron: "0 3 * * *".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a 400 KB selector is refused");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("selector"),
+        "{}",
+        status.message()
+    );
+    let status = backups
+        .run_backup(RunBackupRequest {
+            set: "x".repeat(100_000),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a 100 KB set name is refused");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let schedules = backups
+        .list_schedules(ListSchedulesRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(schedules.schedules.is_empty());
+    coordinator.stop().await;
+}

@@ -39,7 +39,7 @@ fn live_tree(root: &Path) {
     std::fs::write(root.join("scratch.tmp"), b"excluded").unwrap();
 }
 
-fn db_agent(
+pub(crate) fn db_agent(
     pki: &TestPki,
     url: &str,
     id: &str,
@@ -88,7 +88,7 @@ pub(crate) async fn backups_client(
     )
 }
 
-async fn run_backup(
+pub(crate) async fn run_backup(
     backups: &mut BackupsClient<Channel>,
     admin: &AdminClient<Channel>,
     selector: &str,
@@ -104,7 +104,11 @@ async fn run_backup(
     finished(admin, &job.id).await
 }
 
-async fn list(backups: &mut BackupsClient<Channel>, host: &str, all: bool) -> Vec<Backup> {
+pub(crate) async fn list(
+    backups: &mut BackupsClient<Channel>,
+    host: &str,
+    all: bool,
+) -> Vec<Backup> {
     backups
         .list_backups(ListBackupsRequest {
             host: host.into(),

@@ -130,7 +130,7 @@ pub(crate) fn deploy(version: &str) -> StartJobRequest {
     }
 }
 
-fn web_agent(
+pub(crate) fn web_agent(
     pki: &TestPki,
     url: &str,
     id: &str,

@@ -4,6 +4,8 @@
 mod abuse;
 mod backup;
 mod backup_race;
+mod counts;
+mod deletes;
 mod deploy;
 mod enroll;
 mod fuzz;

@@ -33,7 +33,7 @@ use super::state::{self, AppState};
 /// Runs until `shutdown` is cancelled; `on_change` is called after an app's health changed
 /// (and was stored).
 pub async fn run(deployer: &Deployer, on_change: impl Fn(), shutdown: &CancellationToken) {
-    if deployer.config.apps.is_empty() {
+    if deployer.apps().is_empty() {
         shutdown.cancelled().await;
         return;
     }
@@ -113,8 +113,7 @@ struct Monitor<'a, P> {
 impl<'a, P: Prober> Monitor<'a, P> {
     fn new(deployer: &'a Deployer, prober: P, start: Instant) -> Self {
         let watches = deployer
-            .config
-            .apps
+            .apps()
             .keys()
             .map(|app| (app.clone(), Watch::new(start)))
             .collect();
@@ -173,8 +172,7 @@ async fn check(
 ) -> Duration {
     // Before there is a release to probe: the host's own setting, or the default.
     let idle = deployer
-        .config
-        .apps
+        .apps()
         .get(app)
         .and_then(|manifest| manifest.health.as_ref())
         .map_or(DEFAULT_MONITOR_INTERVAL, |spec| spec.monitor_interval);

@@ -73,3 +73,52 @@ pub fn doomed(
         .cloned()
         .collect()
 }
+
+/// Why an operator's delete of `backup` is refused, by the same rules retention follows:
+/// nothing younger than `min_retention`, no upload in progress, and never the last complete
+/// backup of its host and set (a stored backup goes only while another complete one of that
+/// host and set stays). `records` are the catalog's records (any host and set). Failed
+/// records may go once past `min_retention`.
+pub fn delete_refusal(
+    backup: &Backup,
+    records: &[Backup],
+    min_retention: Duration,
+    now_unix_ms: i64,
+) -> Option<String> {
+    if backup.state == BackupState::Uploading as i32 {
+        return Some("it is still uploading".into());
+    }
+    let age_ms = now_unix_ms.saturating_sub(backup.created_unix_ms).max(0);
+    let min_age_ms = i64::try_from(min_retention.as_millis()).unwrap_or(i64::MAX);
+    if age_ms < min_age_ms {
+        let age = Duration::from_secs(u64::try_from(age_ms / 1000).unwrap_or(0));
+        return Some(format!(
+            "it is {} old and [backups] min_retention keeps every backup for {}",
+            humantime::format_duration(age),
+            humantime::format_duration(min_retention)
+        ));
+    }
+    let stored = matches!(
+        BackupState::try_from(backup.state),
+        Ok(BackupState::Complete | BackupState::Partial)
+    );
+    let another_complete = records.iter().any(|b| {
+        b.id != backup.id
+            && b.host == backup.host
+            && b.set == backup.set
+            && b.state == BackupState::Complete as i32
+    });
+    if stored && !another_complete {
+        return Some(format!(
+            "it is the last {} backup of set {} on host {} (delete it after a newer complete one)",
+            if backup.state == BackupState::Complete as i32 {
+                "complete"
+            } else {
+                "restorable"
+            },
+            backup.set,
+            backup.host
+        ));
+    }
+    None
+}

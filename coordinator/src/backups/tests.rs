@@ -435,3 +435,54 @@ fn cron_and_drill_expressions_are_checked() {
 }
 
 mod policy;
+
+#[test]
+fn a_delete_follows_the_retention_rules() {
+    use std::time::Duration;
+    let day = 24 * 3600 * 1000;
+    let week = Duration::from_secs(7 * 24 * 3600);
+    let now = 30 * day;
+    let records = [
+        record("old-complete", BackupState::Complete, now - 20 * day),
+        record("old-partial", BackupState::Partial, now - 19 * day),
+        record("old-failed", BackupState::Failed, now - 18 * day),
+        record("new-complete", BackupState::Complete, now - day),
+        record("uploading", BackupState::Uploading, now - 10 * day),
+    ];
+    let refusal = |id: &str, records: &[Backup]| {
+        let backup = records.iter().find(|b| b.id == id).unwrap();
+        retention::delete_refusal(backup, records, week, now)
+    };
+    // Another complete one stays: these may go.
+    assert_eq!(refusal("old-complete", &records), None);
+    assert_eq!(refusal("old-partial", &records), None);
+    assert_eq!(refusal("old-failed", &records), None);
+    // Younger than min_retention, or still uploading: never.
+    assert!(
+        refusal("new-complete", &records)
+            .unwrap()
+            .contains("min_retention keeps every backup for 7days")
+    );
+    assert!(
+        refusal("uploading", &records)
+            .unwrap()
+            .contains("still uploading")
+    );
+    // The last complete backup of a host and set stays, however old.
+    let alone = [records[0].clone(), records[2].clone()];
+    assert!(
+        refusal("old-complete", &alone)
+            .unwrap()
+            .contains("last complete backup of set pgdata on host db-1")
+    );
+    // A complete backup of another host does not count.
+    let mut elsewhere = records[3].clone();
+    elsewhere.host = "db-2".into();
+    elsewhere.created_unix_ms = now - 20 * day;
+    let other_host = [records[1].clone(), elsewhere];
+    assert!(
+        refusal("old-partial", &other_host)
+            .unwrap()
+            .contains("last restorable")
+    );
+}

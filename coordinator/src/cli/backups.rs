@@ -8,9 +8,9 @@ mod json;
 use clap::Subcommand;
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use convoy_proto::v1::{
-    AddScheduleRequest, Backup, DrillBackupsRequest, Job, JobOptions, ListBackupsRequest,
-    ListSchedulesRequest, RemoveScheduleRequest, RestoreBackupRequest, RunBackupRequest,
-    VerifyBackupRequest,
+    AddScheduleRequest, Backup, DeleteBackupRequest, DrillBackupsRequest, Job, JobOptions,
+    ListBackupsRequest, ListSchedulesRequest, RemoveScheduleRequest, RestoreBackupRequest,
+    RunBackupRequest, VerifyBackupRequest,
 };
 
 use super::connect::{admin, backups, rpc_error};
@@ -46,6 +46,13 @@ pub enum BackupCommand {
     },
     /// Re-hash a stored archive on the coordinator; exit 1 if it does not match.
     Verify {
+        /// The backup id.
+        id: String,
+    },
+    /// Remove a backup's record and files (admin; audited). Refused while it is younger
+    /// than [backups] min_retention, the last complete one of its host and set, uploading,
+    /// or read by an unfinished restore.
+    Delete {
         /// The backup id.
         id: String,
     },
@@ -163,6 +170,28 @@ pub async fn run(
         }
         BackupCommand::List { host, set, all } => list(host, set, all, connect, format).await,
         BackupCommand::Verify { id } => verify(id, connect, format).await,
+        BackupCommand::Delete { id } => {
+            let mut client = backups(connect).await?;
+            let backup = client
+                .delete_backup(DeleteBackupRequest { id })
+                .await
+                .map_err(|status| rpc_error(&connect.addr, status))?
+                .into_inner();
+            match format {
+                OutputFormat::Json => out!(
+                    "{}",
+                    serde_json::to_string_pretty(&BackupJson::from(&backup))?
+                ),
+                OutputFormat::Table => out!(
+                    "deleted backup {} ({} of {}, {} bytes)",
+                    backup.id,
+                    backup.set,
+                    backup.host,
+                    backup.size
+                ),
+            }
+            Ok(())
+        }
         BackupCommand::Restore {
             id,
             to,

@@ -113,7 +113,7 @@ pub struct JobsArgs {
     #[arg(long, value_parser = humantime::parse_duration)]
     pub since: Option<Duration>,
     /// Only jobs in this state.
-    #[arg(long, value_parser = ["running", "succeeded", "failed", "cancelled"])]
+    #[arg(long, value_parser = ["running", "succeeded", "failed", "cancelled", "undeliverable"])]
     pub state: Option<String>,
     /// Only jobs of this action: exact ("uptime", "deploy web 1.2") or its first words
     /// ("deploy", "backup pgdata").
@@ -519,7 +519,17 @@ pub async fn jobs(
     let now = now_unix_ms();
     let mut table = Table::new();
     table.load_preset(UTF8_BORDERS_ONLY).set_header([
-        "ID", "ACTION", "TARGETS", "STATE", "OK", "ERR", "UNDELIV", "ACTIVE", "STARTED", "BY",
+        "ID",
+        "ACTION",
+        "TARGETS",
+        "STATE",
+        "OK",
+        "ERR",
+        "UNDELIV",
+        "CANCELLED",
+        "ACTIVE",
+        "STARTED",
+        "BY",
     ]);
     for job in &jobs {
         let c = job.counts.unwrap_or_default();
@@ -531,6 +541,7 @@ pub async fn jobs(
             c.succeeded.to_string(),
             c.errors.to_string(),
             c.undeliverable.to_string(),
+            c.cancelled.to_string(),
             (c.running + c.pending).to_string(),
             output::ago(job.created_unix_ms, now),
             job.created_by.clone(),

@@ -358,6 +358,7 @@ pub fn job_state_name(state: i32) -> &'static str {
         Ok(JobState::Succeeded) => "succeeded",
         Ok(JobState::Failed) => "failed",
         Ok(JobState::Cancelled) => "cancelled",
+        Ok(JobState::Undeliverable) => "undeliverable",
         _ => "unknown",
     }
 }

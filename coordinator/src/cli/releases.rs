@@ -1,4 +1,4 @@
-//! `convoy release keygen|push|list|status`, `convoy deploy` and `convoy rollback`.
+//! `convoy release keygen|push|list|status|delete`, `convoy deploy` and `convoy rollback`.
 
 use std::path::PathBuf;
 
@@ -6,8 +6,8 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use convoy_proto::v1::{
-    DeploySpec, ListReleasesRequest, PushReleaseChunk, ReleaseMeta, ReleaseStatusRequest,
-    RollbackSpec, StartJobRequest, push_release_chunk,
+    DeleteReleaseRequest, DeploySpec, ListReleasesRequest, PushReleaseChunk, ReleaseMeta,
+    ReleaseStatusRequest, RollbackSpec, StartJobRequest, push_release_chunk,
 };
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
@@ -59,6 +59,15 @@ pub enum ReleaseCommand {
         /// Only these hosts, by agent id: comma-separated or repeated.
         #[arg(long = "host", value_name = "ID", value_delimiter = ',')]
         hosts: Vec<String>,
+    },
+    /// Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them,
+    /// while a host runs it, a deploy job sends it or an active rollout uses it.
+    Delete {
+        /// The app.
+        app: String,
+        /// The version to delete.
+        #[arg(id = "release_version", value_name = "VERSION")]
+        version: String,
     },
 }
 
@@ -146,7 +155,45 @@ pub async fn run(
             let selector = crate::selector::with_hosts(&selector, &hosts).map_err(UsageError)?;
             status(app, selector, connect, format).await
         }
+        ReleaseCommand::Delete { app, version } => delete(app, version, connect, format).await,
     }
+}
+
+async fn delete(
+    app: String,
+    version: String,
+    connect: &ConnectArgs,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    validate_app(&app).map_err(|e| UsageError(e.to_string()))?;
+    validate_version(&version).map_err(|e| UsageError(e.to_string()))?;
+    let mut client = admin(connect).await?;
+    let deleted = client
+        .delete_release(DeleteReleaseRequest { app, version })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner();
+    let release = deleted.release.unwrap_or_default();
+    match format {
+        OutputFormat::Json => out!(
+            "{}",
+            serde_json::json!({
+                "release": output::ReleaseJson::from(&release),
+                "artifact_removed": deleted.artifact_removed,
+            })
+        ),
+        OutputFormat::Table => out!(
+            "deleted release {} {}{}",
+            release.app,
+            release.version,
+            if deleted.artifact_removed {
+                ""
+            } else {
+                " (its artifact stays: another release has the same bytes)"
+            }
+        ),
+    }
+    Ok(())
 }
 
 fn keygen(prefix: &std::path::Path, force: bool, format: OutputFormat) -> anyhow::Result<()> {

@@ -71,14 +71,22 @@ impl Dispatcher {
         for command_id in self.store.inflight_for(agent_id)? {
             let mut state = self.lock();
             let record = match state.owners.get(&command_id).cloned() {
-                Some(job_id) => state
-                    .jobs
-                    .get_mut(&job_id)
-                    .and_then(|job| job.command_mut(&command_id))
-                    .map(|c| {
-                        c.sent_unix_ms = now;
-                        c.clone()
-                    }),
+                Some(job_id) => {
+                    match state
+                        .jobs
+                        .get_mut(&job_id)
+                        .and_then(|job| job.command_mut(&command_id))
+                    {
+                        Some(c) => {
+                            c.sent_unix_ms = now;
+                            // Stored under the lock (`cancel_job` cancels outright only
+                            // what was never sent, and must see this after a restart).
+                            self.store.put_command(c)?;
+                            Some(c.clone())
+                        }
+                        None => None,
+                    }
+                }
                 None => self.store.command(&command_id)?,
             };
             drop(state);

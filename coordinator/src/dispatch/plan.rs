@@ -68,15 +68,21 @@ pub fn plan(limits: &Limits, commands: &[View], now_unix_ms: i64) -> Vec<Decisio
     let mut decisions = Vec::new();
     let mut states: Vec<CommandState> = commands.iter().map(|c| c.state).collect();
 
-    // Released but never received, and the host is away: undeliverable after the timeout.
+    // Released but never received, and the host is away: undeliverable after the timeout,
+    // or, in a cancelled job, cancelled (it never reached the host).
     for (i, command) in commands.iter().enumerate() {
         if let Some(released) = command.released_unix_ms {
             if command.state == CommandState::Pending
                 && !command.online
                 && now_unix_ms.saturating_sub(released) >= limits.delivery_timeout_ms
             {
-                decisions.push(Decision::Undeliverable(i));
-                states[i] = CommandState::Undeliverable;
+                if limits.cancel_requested {
+                    decisions.push(Decision::Skip(i, Skip::JobCancelled));
+                    states[i] = CommandState::Cancelled;
+                } else {
+                    decisions.push(Decision::Undeliverable(i));
+                    states[i] = CommandState::Undeliverable;
+                }
             }
         }
     }
@@ -119,6 +125,8 @@ pub fn plan(limits: &Limits, commands: &[View], now_unix_ms: i64) -> Vec<Decisio
             JobState::Cancelled
         } else if states.iter().all(|s| *s == CommandState::Succeeded) {
             JobState::Succeeded
+        } else if states.iter().all(|s| *s == CommandState::Undeliverable) {
+            JobState::Undeliverable
         } else {
             JobState::Failed
         };
@@ -236,6 +244,13 @@ mod tests {
             limits(5, 0),
             &[released(Pending, 0, false)],
             1_000,
+            &[Undeliverable(0), Finish(JobState::Undeliverable)],
+        );
+        // Only some hosts undeliverable: a failed job.
+        check(
+            limits(5, 0),
+            &[released(Pending, 0, false), released(Succeeded, 0, true)],
+            1_000,
             &[Undeliverable(0), Finish(JobState::Failed)],
         );
         // Online, or already delivered: never undeliverable.
@@ -273,6 +288,16 @@ mod tests {
             0,
             &[
                 Skip(1, self::Skip::JobCancelled),
+                Finish(JobState::Cancelled),
+            ],
+        );
+        // Sent to a host that went away and never received: cancelled, not undeliverable.
+        check(
+            cancelled,
+            &[released(Pending, 0, false), released(Cancelled, 0, true)],
+            1_000,
+            &[
+                Skip(0, self::Skip::JobCancelled),
                 Finish(JobState::Cancelled),
             ],
         );

@@ -74,7 +74,7 @@ const LIST_SCAN: usize = 10_000;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
     pub since_unix_ms: i64,
-    /// running, succeeded, failed, cancelled.
+    /// running, succeeded, failed, cancelled, undeliverable.
     pub state: String,
     pub action: String,
     pub host: String,
@@ -105,11 +105,28 @@ pub fn state_name(state: i32) -> &'static str {
         Ok(convoy_proto::v1::JobState::Succeeded) => "succeeded",
         Ok(convoy_proto::v1::JobState::Failed) => "failed",
         Ok(convoy_proto::v1::JobState::Cancelled) => "cancelled",
+        Ok(convoy_proto::v1::JobState::Undeliverable) => "undeliverable",
         _ => "unknown",
     }
 }
 
 impl Dispatcher {
+    /// Unfinished commands of unsettled jobs that `keep` picks (what a delete must not pull
+    /// out from under): every unsettled job is in memory.
+    pub fn unfinished_commands(&self, keep: impl Fn(&CommandRecord) -> bool) -> Vec<CommandRecord> {
+        let state = self.lock();
+        state
+            .jobs
+            .values()
+            .flat_map(|job| job.commands.iter())
+            .filter(|c| {
+                !plan::is_terminal(CommandState::try_from(c.state).unwrap_or(CommandState::Pending))
+            })
+            .filter(|c| keep(c))
+            .cloned()
+            .collect()
+    }
+
     /// A job's record and commands, from memory when it is active, else from the store.
     fn snapshot(&self, job_id: &str) -> Result<(JobRecord, Vec<CommandRecord>), DispatchError> {
         if let Some(active) = self.lock().jobs.get(job_id) {

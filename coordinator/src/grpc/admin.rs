@@ -12,12 +12,12 @@ use convoy_proto::identity::Role;
 use convoy_proto::v1::admin_server::Admin;
 use convoy_proto::v1::{
     AgentDetail, AgentSummary, CancelJobRequest, CommandOutput, CordonAgentRequest,
-    GetAgentRequest, GetCommandOutputRequest, GetJobRequest, HostRelease, Job, JobEvent, JobState,
-    ListAgentsRequest, ListAgentsResponse, ListAuditRequest, ListAuditResponse, ListJobsRequest,
-    ListJobsResponse, ListReleasesRequest, ListReleasesResponse, PushReleaseChunk, Release,
-    ReleaseMeta, ReleaseStatusRequest, ReleaseStatusResponse, RemoveAgentRequest,
-    RemoveAgentResponse, StartJobRequest, WatchJobRequest, WhoAmIRequest, WhoAmIResponse,
-    job_event, push_release_chunk,
+    DeleteReleaseRequest, DeleteReleaseResponse, GetAgentRequest, GetCommandOutputRequest,
+    GetJobRequest, HostRelease, Job, JobEvent, JobState, ListAgentsRequest, ListAgentsResponse,
+    ListAuditRequest, ListAuditResponse, ListJobsRequest, ListJobsResponse, ListReleasesRequest,
+    ListReleasesResponse, PushReleaseChunk, Release, ReleaseMeta, ReleaseStatusRequest,
+    ReleaseStatusResponse, RemoveAgentRequest, RemoveAgentResponse, StartJobRequest,
+    WatchJobRequest, WhoAmIRequest, WhoAmIResponse, job_event, push_release_chunk,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
@@ -26,7 +26,7 @@ use super::auth;
 use crate::dispatch::views::DEFAULT_TAIL_BYTES;
 use crate::dispatch::{DispatchError, Dispatcher, JobRequest};
 use crate::registry::{Registry, now_unix_ms};
-use crate::releases::{Artifacts, validate_app, validate_version};
+use crate::releases::{Artifacts, delete, validate_app, validate_version};
 use crate::selector::Selector;
 
 pub struct AdminService {
@@ -306,7 +306,7 @@ impl Admin for AdminService {
         };
         if !matches!(
             body.state.as_str(),
-            "" | "running" | "succeeded" | "failed" | "cancelled"
+            "" | "running" | "succeeded" | "failed" | "cancelled" | "undeliverable"
         ) {
             return Err(DispatchError::BadJobState(body.state.clone()).into());
         }
@@ -561,6 +561,62 @@ impl Admin for AdminService {
         Ok(Response::new(ReleaseStatusResponse { hosts }))
     }
 
+    #[tracing::instrument(skip_all)]
+    async fn delete_release(
+        &self,
+        request: Request<DeleteReleaseRequest>,
+    ) -> Result<Response<DeleteReleaseResponse>, Status> {
+        super::limits::check(request.get_ref())?;
+        let DeleteReleaseRequest { app, version } = request.get_ref().clone();
+        let store = self.dispatcher.store().clone();
+        let artifacts = self.artifacts.clone();
+        let registry = self.registry.clone();
+        let dispatcher = self.dispatcher.clone();
+        let summary = format!("delete release {app} {version}");
+        let response = self
+            .audited(&request, "DeleteRelease", summary, |caller| async move {
+                if caller.role < Role::Admin {
+                    return Err(Status::permission_denied(
+                        "deleting a release needs the admin role",
+                    ));
+                }
+                let needed_by = || {
+                    let agents = registry.list(&Selector::default());
+                    let unfinished = dispatcher.unfinished_commands(|c| c.deploy.is_some());
+                    let rollouts = store.rollouts()?;
+                    Ok(delete::in_use(
+                        &app,
+                        &version,
+                        &agents,
+                        &unfinished,
+                        &rollouts,
+                    ))
+                };
+                let (release, artifact_removed) =
+                    delete::delete(&store, &artifacts, &app, &version, needed_by)
+                        .await
+                        .map_err(delete_status)?;
+                tracing::info!(%app, %version, by = %caller.name, "release deleted");
+                let outcome = format!(
+                    "release {app} {version} deleted{}",
+                    if artifact_removed {
+                        ""
+                    } else {
+                        " (artifact kept: another release has the same bytes)"
+                    }
+                );
+                Ok((
+                    DeleteReleaseResponse {
+                        release: Some(release),
+                        artifact_removed,
+                    },
+                    outcome,
+                ))
+            })
+            .await?;
+        Ok(Response::new(response))
+    }
+
     async fn list_audit(
         &self,
         request: Request<ListAuditRequest>,
@@ -593,6 +649,16 @@ impl Admin for AdminService {
             next_page_token: page.next.map(hex::encode).unwrap_or_default(),
             refusals_not_stored: store.audit_refusals_not_stored(),
         }))
+    }
+}
+
+fn delete_status(err: delete::DeleteError) -> Status {
+    use delete::DeleteError as E;
+    match err {
+        E::Invalid(invalid) => invalid.into(),
+        E::NotFound { .. } => Status::not_found(err.to_string()),
+        E::InUse { .. } => Status::failed_precondition(err.to_string()),
+        E::Store(store) => store.into(),
     }
 }
 

@@ -28,9 +28,9 @@ impl From<BackupError> for Status {
             BackupError::NoBackup(_) | BackupError::NoLatest { .. } => {
                 Status::not_found(err.to_string())
             }
-            BackupError::CommandFinished(_) | BackupError::NotStored(..) => {
-                Status::failed_precondition(err.to_string())
-            }
+            BackupError::CommandFinished(_)
+            | BackupError::NotStored(..)
+            | BackupError::Kept { .. } => Status::failed_precondition(err.to_string()),
             BackupError::Corrupt { .. } => Status::data_loss(err.to_string()),
             BackupError::Superseded(_) => Status::aborted(err.to_string()),
             BackupError::Truncated | BackupError::Protocol(_) | BackupError::Malformed { .. } => {

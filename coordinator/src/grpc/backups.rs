@@ -10,10 +10,10 @@ use std::time::Duration;
 use convoy_proto::identity::Role;
 use convoy_proto::v1::backups_server::Backups as BackupsRpc;
 use convoy_proto::v1::{
-    AddScheduleRequest, Backup, BackupSchedule, DrillAction, DrillBackupsRequest, Job, JobOptions,
-    ListBackupsRequest, ListBackupsResponse, ListSchedulesRequest, ListSchedulesResponse,
-    RemoveScheduleRequest, RestoreAction, RestoreBackupRequest, RunBackupRequest,
-    VerifyBackupRequest,
+    AddScheduleRequest, Backup, BackupSchedule, DeleteBackupRequest, DrillAction,
+    DrillBackupsRequest, Job, JobOptions, ListBackupsRequest, ListBackupsResponse,
+    ListSchedulesRequest, ListSchedulesResponse, RemoveScheduleRequest, RestoreAction,
+    RestoreBackupRequest, RunBackupRequest, VerifyBackupRequest,
 };
 use tonic::{Request, Response, Status};
 
@@ -184,6 +184,7 @@ impl BackupsRpc for BackupsService {
         &self,
         request: Request<RunBackupRequest>,
     ) -> Result<Response<Job>, Status> {
+        super::limits::check(request.get_ref())?;
         let body = request.get_ref().clone();
         let options = body.options.unwrap_or_default();
         let summary = format!("set={} selector={:?}", body.set, options.selector);
@@ -197,6 +198,7 @@ impl BackupsRpc for BackupsService {
         &self,
         request: Request<ListBackupsRequest>,
     ) -> Result<Response<ListBackupsResponse>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let body = request.into_inner();
         let backups = self.backups.list(&body.host, &body.set, body.all)?;
@@ -207,6 +209,7 @@ impl BackupsRpc for BackupsService {
         &self,
         request: Request<VerifyBackupRequest>,
     ) -> Result<Response<Backup>, Status> {
+        super::limits::check(request.get_ref())?;
         let id = request.get_ref().id.clone();
         let backups = self.backups.clone();
         let backup = self
@@ -232,6 +235,7 @@ impl BackupsRpc for BackupsService {
         &self,
         request: Request<RestoreBackupRequest>,
     ) -> Result<Response<Job>, Status> {
+        super::limits::check(request.get_ref())?;
         let body = request.get_ref().clone();
         let summary = format!(
             "id={} host={} {}{}",
@@ -263,6 +267,7 @@ impl BackupsRpc for BackupsService {
         &self,
         request: Request<DrillBackupsRequest>,
     ) -> Result<Response<Job>, Status> {
+        super::limits::check(request.get_ref())?;
         let body = request.get_ref().clone();
         let options = body.options.unwrap_or_default();
         check_set(&body.set)?;
@@ -276,6 +281,7 @@ impl BackupsRpc for BackupsService {
         &self,
         request: Request<AddScheduleRequest>,
     ) -> Result<Response<BackupSchedule>, Status> {
+        super::limits::check(request.get_ref())?;
         let body = request.get_ref().clone();
         let summary = format!(
             "set={} selector={:?} cron={:?} drill={:?} keep={}",
@@ -314,6 +320,7 @@ impl BackupsRpc for BackupsService {
         &self,
         request: Request<ListSchedulesRequest>,
     ) -> Result<Response<ListSchedulesResponse>, Status> {
+        super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let schedules = self
             .dispatcher
@@ -329,6 +336,7 @@ impl BackupsRpc for BackupsService {
         &self,
         request: Request<RemoveScheduleRequest>,
     ) -> Result<Response<BackupSchedule>, Status> {
+        super::limits::check(request.get_ref())?;
         let id = request.get_ref().id.clone();
         let store = self.dispatcher.store().clone();
         let schedule = self
@@ -348,5 +356,46 @@ impl BackupsRpc for BackupsService {
             )
             .await?;
         Ok(Response::new(schedule))
+    }
+
+    async fn delete_backup(
+        &self,
+        request: Request<DeleteBackupRequest>,
+    ) -> Result<Response<Backup>, Status> {
+        super::limits::check(request.get_ref())?;
+        let id = request.get_ref().id.clone();
+        let backups = self.backups.clone();
+        let dispatcher = self.dispatcher.clone();
+        let backup = self
+            .audited(
+                &request,
+                "DeleteBackup",
+                format!("id={id}"),
+                |caller| async move {
+                    // Before the lookup: a refused caller learns nothing of the backup.
+                    require_admin(&caller, "deleting a backup")?;
+                    let restores_of = |id: &str| {
+                        let mut jobs: Vec<String> = dispatcher
+                            .unfinished_commands(|c| {
+                                c.restore.as_ref().is_some_and(|r| r.backup_id == id)
+                            })
+                            .into_iter()
+                            .map(|c| c.job_id)
+                            .collect();
+                        jobs.sort();
+                        jobs.dedup();
+                        jobs
+                    };
+                    let deleted = backups.delete(&id, restores_of).await?;
+                    tracing::info!(backup_id = %id, by = %caller.name, "backup deleted by an operator");
+                    let outcome = format!(
+                        "backup {id} of {} on {} deleted",
+                        deleted.set, deleted.host
+                    );
+                    Ok((deleted, outcome))
+                },
+            )
+            .await?;
+        Ok(Response::new(backup))
     }
 }

@@ -7,14 +7,14 @@
 //! type must be added to compile in a handler that calls [`check`].
 
 use convoy_proto::v1::{
-    AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest, DeploySpec,
-    DrillBackupsRequest, GetAgentRequest, GetCommandOutputRequest, GetJobRequest,
-    GetRolloutRequest, JobOptions, ListAgentsRequest, ListAuditRequest, ListBackupsRequest,
-    ListCertsRequest, ListJobsRequest, ListReleasesRequest, ListRolloutsRequest,
-    ListSchedulesRequest, ListTokensRequest, ReleaseMeta, ReleaseStatusRequest, RemoveAgentRequest,
-    RemoveScheduleRequest, RestoreBackupRequest, RevokeTokenRequest, RollbackSpec, RolloutSpec,
-    RotateCaRequest, RunBackupRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest,
-    WatchJobRequest, WhoAmIRequest,
+    AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest,
+    DeleteBackupRequest, DeleteReleaseRequest, DeploySpec, DrillBackupsRequest, GetAgentRequest,
+    GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions, ListAgentsRequest,
+    ListAuditRequest, ListBackupsRequest, ListCertsRequest, ListJobsRequest, ListReleasesRequest,
+    ListRolloutsRequest, ListSchedulesRequest, ListTokensRequest, ReleaseMeta,
+    ReleaseStatusRequest, RemoveAgentRequest, RemoveScheduleRequest, RestoreBackupRequest,
+    RevokeTokenRequest, RollbackSpec, RolloutSpec, RotateCaRequest, RunBackupRequest,
+    StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
 };
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
@@ -92,6 +92,7 @@ bounded! {
     ReleaseMeta { app: TEXT, version: TEXT, signer: TEXT, sha256: TEXT }
     ListReleasesRequest { app: TEXT }
     ReleaseStatusRequest { app: TEXT, selector: SELECTOR }
+    DeleteReleaseRequest { app: TEXT, version: TEXT }
     StartRolloutRequest { request_id: TEXT; spec }
     ListRolloutsRequest { app: TEXT }
     GetRolloutRequest { id: TEXT }
@@ -112,6 +113,7 @@ bounded! {
     ListTokensRequest {}
     RevokeTokenRequest { id: TEXT }
     RotateCaRequest { action: TEXT }
+    DeleteBackupRequest { id: TEXT }
 }
 
 impl Bounded for convoy_proto::v1::CreateTokenRequest {
@@ -306,5 +308,58 @@ mod tests {
         let mut short = "short".to_string();
         truncate(&mut short, 1024);
         assert_eq!(short, "short");
+    }
+
+    /// Every unary handler of every operator service checks its request's sizes first: a
+    /// handler that forgets is found here, not by an attacker (the Backups service once
+    /// did). Streaming requests are bounded by the decoding limit and their own checks.
+    #[test]
+    fn every_unary_operator_handler_checks_sizes_first() {
+        let services = [
+            ("admin.rs", include_str!("admin.rs")),
+            ("rollouts.rs", include_str!("rollouts.rs")),
+            ("backups.rs", include_str!("backups.rs")),
+            ("monitor.rs", include_str!("monitor.rs")),
+            ("certs.rs", include_str!("certs.rs")),
+        ];
+        let mut handlers = 0;
+        let mut missing = Vec::new();
+        for (file, source) in services {
+            let mut lines = source.lines().peekable();
+            while let Some(line) = lines.next() {
+                let Some(rest) = line.trim().strip_prefix("async fn ") else {
+                    continue;
+                };
+                let name = rest.split('(').next().unwrap_or_default();
+                // The signature, up to the line that opens the body.
+                let mut signature = line.to_string();
+                while !signature.trim_end().ends_with('{') {
+                    match lines.next() {
+                        Some(next) => signature.push_str(next),
+                        None => break,
+                    }
+                }
+                // Handlers take their request by value; helpers take `&Request<impl ..>`.
+                let Some(request) = signature.split("request: Request<").nth(1) else {
+                    continue;
+                };
+                if request.starts_with("Streaming") || request.starts_with("tonic::Streaming") {
+                    continue;
+                }
+                handlers += 1;
+                let first = lines.next().unwrap_or_default();
+                if !first.contains("super::limits::check(request.get_ref())?;") {
+                    missing.push(format!("{file}: {name}"));
+                }
+            }
+        }
+        assert!(
+            handlers >= 40,
+            "found only {handlers} handlers: is the scan still right?"
+        );
+        assert!(
+            missing.is_empty(),
+            "handlers that do not call limits::check first: {missing:?}"
+        );
     }
 }

@@ -22,6 +22,12 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets one release record (the caller removes its artifact).
+    pub fn remove_release(&self, app: &str, version: &str) -> Result<(), StoreError> {
+        self.releases.remove(key(app, version))?;
+        Ok(())
+    }
+
     pub fn release(&self, app: &str, version: &str) -> Result<Option<Release>, StoreError> {
         let key = key(app, version);
         Ok(self

@@ -1,0 +1,165 @@
+//! SIGHUP on `convoy serve`: the config file is read again and [`apply`] puts what can
+//! change without a restart into effect, logging one line per changed part (no secrets: only
+//! names, counts and durations). On this branch that is `[backups]` (retention rules, `keep`,
+//! `min_retention`, `max_bytes_per_host`); alerts, notify and policies join [`apply`] where
+//! they exist. What cannot change without a restart (listen address, TLS files, data dir,
+//! agent timing, the job output cap, release keys) is logged as "needs a restart" and
+//! ignored. A file that does not load is logged and the running config stays.
+
+use std::path::PathBuf;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::backups::Backups;
+use crate::config::{BackupsConfig, Config};
+
+/// Handles to the parts of a running coordinator that a reload may change.
+#[derive(Clone, Debug)]
+pub struct Reloadable {
+    pub backups: Backups,
+}
+
+/// What a new config changes.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// One line per reloaded part that changed.
+    pub applied: Vec<String>,
+    /// Settings that changed but need a restart (ignored until then).
+    pub need_restart: Vec<&'static str>,
+}
+
+fn describe_backups(b: &BackupsConfig) -> String {
+    format!(
+        "keep {}, min_retention {}, {} retention rule(s), max_bytes_per_host {}",
+        b.keep,
+        humantime::format_duration(b.min_retention),
+        b.retention.len(),
+        b.max_bytes_per_host
+            .map_or_else(|| "unlimited".to_string(), |n| n.to_string())
+    )
+}
+
+/// Pure: what applying `new` over `old` changes.
+pub fn compare(old: &Config, new: &Config) -> Changes {
+    let debug = |v: &dyn std::fmt::Debug| format!("{v:?}");
+    let mut changes = Changes::default();
+    if debug(&old.backups) != debug(&new.backups) {
+        changes.applied.push(format!(
+            "backups: {} -> {}",
+            describe_backups(&old.backups),
+            describe_backups(&new.backups)
+        ));
+    }
+    for (name, differs) in [
+        ("listen", old.listen != new.listen),
+        ("data_dir", old.data_dir != new.data_dir),
+        ("tls", debug(&old.tls) != debug(&new.tls)),
+        ("agents", debug(&old.agents) != debug(&new.agents)),
+        ("jobs", debug(&old.jobs) != debug(&new.jobs)),
+        (
+            "release_public_keys",
+            old.release_public_keys != new.release_public_keys,
+        ),
+    ] {
+        if differs {
+            changes.need_restart.push(name);
+        }
+    }
+    changes
+}
+
+/// The one place a reload takes effect: applies `new`'s reloadable parts to `targets`,
+/// logs what changed, and keeps in `current` what now runs (what needs a restart stays).
+pub fn apply(current: &mut Config, targets: &Reloadable, new: Config) -> Changes {
+    let changes = compare(current, &new);
+    for line in &changes.applied {
+        tracing::info!(change = %line, "config reloaded: {line}");
+    }
+    for setting in &changes.need_restart {
+        tracing::warn!(%setting, "config reload: {setting} changed but needs a restart; ignored until then");
+    }
+    if changes.applied.is_empty() && changes.need_restart.is_empty() {
+        tracing::info!("config reloaded: nothing changed");
+    }
+    targets.backups.set_policy(new.backups.clone());
+    current.backups = new.backups;
+    changes
+}
+
+/// Reads `path` again on every SIGHUP and applies it; a file that does not load is logged
+/// and the running config stays.
+pub async fn watch_hangups(
+    path: PathBuf,
+    mut current: Config,
+    targets: Reloadable,
+    shutdown: CancellationToken,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::error!("cannot install the SIGHUP handler: config reload is off");
+        return;
+    };
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            got = hangups.recv() => if got.is_none() { return },
+        }
+        tracing::info!(config = %path.display(), "SIGHUP: reloading the config");
+        match Config::load(&path) {
+            Ok(new) => {
+                apply(&mut current, &targets, new);
+            }
+            Err(err) => tracing::error!(
+                config = %path.display(),
+                error = %err,
+                "config reload failed: keeping the running config"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "listen = \"127.0.0.1:7443\"\ndata_dir = \"/var/lib/convoy\"\n[tls]\nca = \"ca.pem\"\ncert = \"c.pem\"\nkey = \"c.key\"\n";
+
+    fn config(text: &str) -> Config {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("coordinator.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path).unwrap()
+    }
+
+    #[test]
+    fn backups_apply_and_fixed_settings_need_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).unwrap();
+        let backups = Backups::open(dir.path(), store).unwrap();
+        let mut current = config(GOOD);
+        backups.set_policy(current.backups.clone());
+        let new = config(
+            &(GOOD.replace("7443", "9443").replace("c.pem", "d.pem")
+                + "[backups]\nmin_retention = \"1d\"\nkeep = 3\n"),
+        );
+        let targets = Reloadable {
+            backups: backups.clone(),
+        };
+        let changes = apply(&mut current, &targets, new);
+        assert_eq!(changes.applied.len(), 1, "{changes:?}");
+        assert!(
+            changes.applied[0].ends_with(
+                "-> keep 3, min_retention 1day, 0 retention rule(s), max_bytes_per_host unlimited"
+            ),
+            "{changes:?}"
+        );
+        assert_eq!(changes.need_restart, ["listen", "tls"]);
+        // In force now; the fixed settings are the old ones.
+        assert_eq!(backups.policy().keep, 3);
+        assert_eq!(backups.policy().min_retention.as_secs(), 24 * 3600);
+        assert_eq!(current.listen.port(), 7443);
+        assert_eq!(current.backups.keep, 3);
+        let same = current.clone();
+        assert_eq!(compare(&current, &same), Changes::default());
+    }
+}

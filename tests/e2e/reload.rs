@@ -1,0 +1,140 @@
+//! SIGHUP reloads (issue 19 point 14) with the real binaries: the agent re-reads its labels
+//! and the coordinator sees them; a broken file keeps the running config and the process
+//! up; the coordinator logs what it reloaded and what needs a restart.
+
+use std::time::{Duration, Instant};
+
+use super::{Fleet, Proc};
+
+/// Waits until `what` holds, polling every 100 ms for at most 30 s.
+fn eventually(what: &str, mut check: impl FnMut() -> bool, log: impl Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; log:\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn ids(fleet: &Fleet, selector: &str) -> Vec<String> {
+    fleet
+        .agents_json(selector)
+        .into_iter()
+        .filter(|a| a.state == "online")
+        .map(|a| a.id)
+        .collect()
+}
+
+fn still_running(proc: &mut Proc) -> bool {
+    proc.child.try_wait().expect("try_wait").is_none()
+}
+
+#[test]
+fn sighup_reloads_agent_labels_and_a_broken_file_keeps_the_old_config() {
+    let fleet = Fleet::new(&[("web-1", "role=web")]);
+    let _coordinator = fleet.serve();
+    let mut agent = fleet.agent("web-1");
+    fleet.wait_online("role=web", 1);
+    let file = fleet.path().join("web-1.toml");
+    let original = std::fs::read_to_string(&file).unwrap();
+
+    // New labels, then SIGHUP: the coordinator sees them (over a fresh Hello).
+    std::fs::write(
+        &file,
+        original.replace("role = \"web\"", "role = \"api\"\ntier = \"2\""),
+    )
+    .unwrap();
+    agent.signal("-HUP");
+    eventually(
+        "web-1 relabelled role=api,tier=2",
+        || ids(&fleet, "role=api,tier=2") == ["web-1"],
+        || fleet.log("convoy-agent"),
+    );
+    assert!(ids(&fleet, "role=web").is_empty());
+    let log = fleet.log("convoy-agent");
+    assert!(
+        log.contains("config reloaded: labels: role=web -> role=api,tier=2"),
+        "{log}"
+    );
+
+    // A file that does not parse: logged, the old config stays, the agent stays up.
+    std::fs::write(&file, "coordinator = \"https://\n[[[ not toml").unwrap();
+    agent.signal("-HUP");
+    eventually(
+        "the failed reload logged",
+        || {
+            fleet
+                .log("convoy-agent")
+                .contains("config reload failed: keeping the running config")
+        },
+        || fleet.log("convoy-agent"),
+    );
+    assert!(still_running(&mut agent), "{}", fleet.log("convoy-agent"));
+    assert_eq!(ids(&fleet, "role=api,tier=2"), ["web-1"]);
+
+    // Fixed again, with a setting that needs a restart: labels apply, the address does not.
+    std::fs::write(
+        &file,
+        original
+            .replace("role = \"web\"", "role = \"db\"")
+            .replace("data_dir = \"web-1-data\"", "data_dir = \"elsewhere\""),
+    )
+    .unwrap();
+    agent.signal("-HUP");
+    eventually(
+        "web-1 relabelled role=db",
+        || ids(&fleet, "role=db") == ["web-1"],
+        || fleet.log("convoy-agent"),
+    );
+    let log = fleet.log("convoy-agent");
+    assert!(
+        log.contains("data_dir changed but needs a restart"),
+        "{log}"
+    );
+    assert!(!fleet.path().join("elsewhere").exists());
+    assert!(still_running(&mut agent));
+}
+
+#[test]
+fn sighup_on_the_coordinator_reloads_backups_and_keeps_running_on_a_broken_file() {
+    let fleet = Fleet::new(&[("web-1", "role=web")]);
+    let mut coordinator = fleet.serve();
+    let _agent = fleet.agent("web-1");
+    fleet.wait_online("", 1);
+    let file = fleet.path().join("coordinator.toml");
+    let original = std::fs::read_to_string(&file).unwrap();
+
+    std::fs::write(
+        &file,
+        format!("{original}[backups]\nkeep = 5\nmin_retention = \"2d\"\n")
+            .replace("offline_after = \"2s\"", "offline_after = \"3s\""),
+    )
+    .unwrap();
+    coordinator.signal("-HUP");
+    eventually(
+        "the coordinator's reload logged",
+        || fleet.log("convoy").contains("config reloaded: backups:"),
+        || fleet.log("convoy"),
+    );
+    let log = fleet.log("convoy");
+    assert!(log.contains("-> keep 5, min_retention 2days"), "{log}");
+    assert!(log.contains("agents changed but needs a restart"), "{log}");
+
+    std::fs::write(&file, "listen = [").unwrap();
+    coordinator.signal("-HUP");
+    eventually(
+        "the failed reload logged",
+        || {
+            fleet
+                .log("convoy")
+                .contains("config reload failed: keeping the running config")
+        },
+        || fleet.log("convoy"),
+    );
+    assert!(still_running(&mut coordinator), "{}", fleet.log("convoy"));
+    // Still serving.
+    assert_eq!(ids(&fleet, ""), ["web-1"]);
+}
