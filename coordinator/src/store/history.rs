@@ -4,7 +4,7 @@
 //! fleet-wide query over a time range is one contiguous scan, one host's query is one get
 //! per bucket, and retention is a range delete.
 
-use crate::history::{BASE_SERIES, Sample, Stat, Summary};
+use crate::history::{BASE_SERIES, Sample, SeriesId, Stat, Summary};
 
 use super::{Store, StoreError};
 
@@ -128,6 +128,34 @@ pub(crate) fn decode_summary(raw: &[u8]) -> Option<Summary> {
         .map(|_| Some((r.name()?, r.stat()?)))
         .collect::<Option<Vec<_>>>()?;
     Some(Summary { count, base, disks })
+}
+
+/// One series' stat and the sample count from an encoded summary, without decoding the
+/// rest: base series are at fixed offsets, disks are walked by name. The selector query
+/// reads every host's row for the hour, so this is its inner loop.
+pub(crate) fn summary_stat(raw: &[u8], series: &SeriesId) -> Option<(u32, Stat)> {
+    const STAT: usize = 12;
+    let mut r = Reader(raw);
+    let count = r.u32()?;
+    match series {
+        SeriesId::Base(i) => {
+            let at = 4 + i * STAT;
+            Some((count, Reader(raw.get(at..at + STAT)?).stat()?))
+        }
+        SeriesId::Disk(mount) => {
+            let mut r = Reader(raw.get(4 + BASE_SERIES.len() * STAT..)?);
+            for _ in 0..r.u8()? {
+                let len = usize::from(r.u8()?);
+                let (name, rest) = r.0.split_at_checked(len)?;
+                r.0 = rest;
+                let stat = r.stat()?;
+                if name == mount.as_bytes() {
+                    return Some((count, stat));
+                }
+            }
+            None
+        }
+    }
 }
 
 /// A raw chunk: the samples of one minute, times relative to `minute`.
