@@ -299,6 +299,20 @@ impl Recorder {
         }
     }
 
+    /// Queues a sample whose time is already set (replays and `convoy-bench
+    /// history-growth`, which drive the writer with an injected clock). Returns false if
+    /// the history is off or the queue is full (then the sample is counted as dropped).
+    pub fn record_sample(&self, host: &str, sample: Sample) -> bool {
+        let Some(queue) = &self.queue else {
+            return false;
+        };
+        let sent = queue.try_send((host.to_string(), sample)).is_ok();
+        if !sent {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        sent
+    }
+
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }

@@ -20,6 +20,8 @@
 //! - `dead-agent`: time from an agent vanishing until it is shown offline.
 //! - `monitor`: the metrics history's CPU and store cost, `/metrics` scrape time and a
 //!   fleet-wide `convoy metrics --selector` query, at N agents.
+//! - `history-growth`: the metrics history's bytes on disk per host and tier, from N hosts
+//!   at 1 Hz fed through the real writer with an injected clock; growth per day and bound.
 //!
 //! The scale benches start from a [`stage::Stage`]: `convoy serve` in its own process and
 //! the swarm in this one.
@@ -44,6 +46,8 @@ mod fanout;
 mod fleet;
 #[path = "../bench/floor.rs"]
 mod floor;
+#[path = "../bench/history_growth.rs"]
+mod history_growth;
 #[path = "../bench/idle.rs"]
 mod idle;
 #[path = "../bench/ingest.rs"]
@@ -119,6 +123,8 @@ enum Bench {
     /// Monitoring at scale: CPU with and without the metrics history, store growth,
     /// /metrics scrape time, `convoy metrics --selector` over every host.
     Monitor(monitor::MonitorArgs),
+    /// The metrics history's store size: bytes per host per tier, growth per day, bound.
+    HistoryGrowth(history_growth::GrowthArgs),
     /// kill -9 the coordinator with N agents connected, restart it: time until all are back.
     Reconnect(recovery::ReconnectArgs),
     /// Time from an agent vanishing (silently, or closing its connection) to offline.
@@ -188,6 +194,9 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::Ingest(args) => ingest::ingest_bench(Target::Coordinator, &args).await,
         Bench::EchoFloor(args) => ingest::ingest_bench(Target::Floor, &args).await,
         Bench::Monitor(args) => monitor::monitor_bench(&args).await,
+        Bench::HistoryGrowth(args) => {
+            tokio::task::spawn_blocking(move || history_growth::history_growth(&args)).await?
+        }
         Bench::Reconnect(args) => recovery::reconnect_bench(&args).await,
         Bench::DeadAgent(args) => recovery::dead_agent_bench(&args).await,
         Bench::FloorServer { .. } => unreachable!("handled in main"),
