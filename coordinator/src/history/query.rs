@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{HistoryConfig, MINUTE_MS, QUARTER_MS, SeriesId, Stat, Summary, merge};
-use crate::store::history::{Tier, summary_stat};
+use crate::store::history::{Tier, fleet_entries, summary_stat};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -160,15 +160,15 @@ pub fn query_selector(
     now: i64,
 ) -> Result<(Vec<Point>, usize), QueryError> {
     let step = step.max(MINUTE_MS);
-    let (minute_from, _) = boundaries(config, now);
-    let index: HashMap<&str, usize> = hosts
+    let (minute_from, raw_from) = boundaries(config, now);
+    let index: HashMap<&[u8], usize> = hosts
         .iter()
         .enumerate()
-        .map(|(i, h)| (h.as_str(), i))
+        .map(|(i, h)| (h.as_bytes(), i))
         .collect();
     let scan = |lo: i64, hi: i64| -> Result<Steps, StoreError> {
         let mut steps = Steps::new(step, agg, hosts.len());
-        let mut each = |at: i64, host: &str, raw: &[u8]| {
+        let add = |at: i64, host: &[u8], raw: &[u8], steps: &mut Steps| {
             if let Some(&i) = index.get(host)
                 && let Some((count, stat)) = summary_stat(raw, series)
             {
@@ -176,10 +176,42 @@ pub fn query_selector(
             }
         };
         if lo < minute_from {
-            store.history_scan(Tier::Quarter, lo, hi.min(minute_from), &mut each)?;
+            store.history_scan(Tier::Quarter, lo, hi.min(minute_from), |at, host, raw| {
+                add(at, host.as_bytes(), raw, &mut steps);
+            })?;
         }
-        if hi > minute_from {
-            store.history_scan(Tier::Minute, lo.max(minute_from), hi, &mut each)?;
+        // The 1-minute tier: per-host rows before the raw tier's start, fleet rows after
+        // (one get per minute; a minute without one falls back to its per-host rows).
+        let start = lo.max(minute_from);
+        if hi > start {
+            let fleet_from = raw_from.max(start).min(hi);
+            if fleet_from > start {
+                store.history_scan(Tier::Minute, start, fleet_from, |at, host, raw| {
+                    add(at, host.as_bytes(), raw, &mut steps);
+                })?;
+            }
+            let mut minute = align_up(fleet_from, MINUTE_MS);
+            while minute < hi {
+                match store.history_fleet_minute(minute)? {
+                    Some(row) => {
+                        let whole =
+                            fleet_entries(&row, |host, raw| add(minute, host, raw, &mut steps));
+                        if !whole {
+                            return Err(StoreError::CorruptHistory {
+                                tree: "history_fleet_1m",
+                                key: minute.to_string(),
+                            });
+                        }
+                    }
+                    None => store.history_scan(
+                        Tier::Minute,
+                        minute,
+                        minute + MINUTE_MS,
+                        |at, host, raw| add(at, host.as_bytes(), raw, &mut steps),
+                    )?,
+                }
+                minute += MINUTE_MS;
+            }
         }
         steps.close();
         Ok(steps)

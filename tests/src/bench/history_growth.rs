@@ -114,8 +114,8 @@ pub fn history_growth(args: &GrowthArgs) -> anyhow::Result<()> {
     store.flush()?;
     let elapsed = started.elapsed();
     let end = dir_bytes(&data);
-    let [raw, minute, quarter] = store.history_bytes()?;
-    let records = (raw + minute + quarter) as f64;
+    let [raw, minute, quarter, fleet_rows] = store.history_bytes()?;
+    let records = (raw + minute + quarter + fleet_rows) as f64;
     let overhead = (end - empty) as f64 / records;
     let hosts = args.hosts as f64;
     let minutes = (seconds / 60) as f64;
@@ -123,14 +123,16 @@ pub fn history_growth(args: &GrowthArgs) -> anyhow::Result<()> {
     let quarters = (minutes / 15.0).floor().max(1.0);
     // Record bytes per host: one minute of raw samples, one 1-minute row, one 15-minute row.
     let raw_per_min = raw as f64 / hosts / raw_minutes;
+    // The fleet rows (every host's 1-minute summary once more, kept as long as raw).
+    let fleet_per_min = fleet_rows as f64 / hosts / raw_minutes;
     let row_1m = minute as f64 / hosts / minutes;
     let row_15m = quarter as f64 / hosts / quarters;
     let keep = |d: Duration, width: f64| d.as_secs_f64() / width;
-    let steady_records = raw_per_min * keep(config.keep_raw, 60.0)
+    let steady_records = (raw_per_min + fleet_per_min) * keep(config.keep_raw, 60.0)
         + row_1m * keep(config.keep_1m, 60.0)
         + row_15m * keep(config.keep_15m, 900.0);
     let steady = steady_records * overhead;
-    let day1 = overhead * (raw_per_min * 60.0 + row_1m * 1440.0 + row_15m * 96.0);
+    let day1 = overhead * ((raw_per_min + fleet_per_min) * 60.0 + row_1m * 1440.0 + row_15m * 96.0);
     let day2 = overhead * (row_1m * 1440.0 + row_15m * 96.0);
     let later = overhead * (row_15m * 96.0);
     let fleet = args.fleet as f64;
@@ -143,13 +145,14 @@ pub fn history_growth(args: &GrowthArgs) -> anyhow::Result<()> {
         elapsed.as_secs_f64()
     );
     println!(
-        "sled dir: {:.1} MiB empty, {:.1} MiB at the end; history records {:.1} MiB (raw {:.1}, 1m {:.1}, 15m {:.1}): {:.2}× on disk",
+        "sled dir: {:.1} MiB empty, {:.1} MiB at the end; history records {:.1} MiB (raw {:.1}, 1m {:.1}, 15m {:.1}, fleet 1m {:.1}): {:.2}× on disk",
         empty as f64 / MIB,
         end as f64 / MIB,
         records / MIB,
         raw as f64 / MIB,
         minute as f64 / MIB,
         quarter as f64 / MIB,
+        fleet_rows as f64 / MIB,
         overhead
     );
     let tail: Vec<String> = sizes
@@ -159,8 +162,8 @@ pub fn history_growth(args: &GrowthArgs) -> anyhow::Result<()> {
         .collect();
     println!("dir size: {}", tail.join(", "));
     println!(
-        "record bytes per host: raw {:.0} B per minute, 1m row {:.0} B, 15m row {:.0} B",
-        raw_per_min, row_1m, row_15m
+        "record bytes per host: raw {:.0} B per minute, 1m row {:.0} B, 15m row {:.0} B, fleet 1m entry {:.0} B",
+        raw_per_min, row_1m, row_15m, fleet_per_min
     );
     println!(
         "per host on disk: day 1 +{:.2} MiB, day 2 +{:.2} MiB, days 3-90 +{:.3} MiB/day, steady state (1 h raw, 48 h of 1m, 90 d of 15m) {:.2} MiB",
@@ -176,6 +179,84 @@ pub fn history_growth(args: &GrowthArgs) -> anyhow::Result<()> {
         day2 * fleet / GIB,
         later * fleet / GIB,
         steady * fleet / GIB
+    );
+    Ok(())
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SelectorArgs {
+    /// Hosts with an hour of 1-minute rows each.
+    #[arg(long, default_value_t = 10_000)]
+    pub hosts: usize,
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+}
+
+/// `convoy-bench selector-query`: the server side of `convoy metrics --selector role=sim
+/// cpu --since 1h --agg p95` in process (no network, no CLI), wall and CPU time, beside
+/// the floor: a bare sled scan of the same rows that reads nothing out of them.
+pub fn selector_query(args: &SelectorArgs) -> anyhow::Result<()> {
+    use convoy_coordinator::history::query::Agg;
+    use convoy_coordinator::history::{SeriesId, query_selector};
+    use convoy_coordinator::store::history::Tier;
+
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    crate::monitor::prefill(&data, args.hosts, Duration::from_secs(3600))?;
+    let store = Store::open(&data)?;
+    let config = HistoryConfig::default();
+    let width = args.hosts.saturating_sub(1).to_string().len();
+    let hosts: std::collections::HashSet<String> = (0..args.hosts)
+        .map(|i| format!("sim-{i:0width$}"))
+        .collect();
+    let cpu = SeriesId::parse("cpu").map_err(anyhow::Error::msg)?;
+    let pid = std::process::id();
+    let timed = |work: &mut dyn FnMut() -> anyhow::Result<()>| -> anyhow::Result<(f64, f64)> {
+        let (ticks, started) = (crate::procfs::cpu_ticks(pid)?, Instant::now());
+        work()?;
+        let wall = started.elapsed().as_secs_f64() * 1000.0;
+        let cpu = (crate::procfs::cpu_ticks(pid)? - ticks) as f64 * 1000.0
+            / *crate::procfs::CLK_TCK as f64;
+        Ok((wall, cpu))
+    };
+    let (mut query, mut floor) = (Vec::new(), Vec::new());
+    for _ in 0..args.runs {
+        let now = convoy_coordinator::registry::now_unix_ms();
+        query.push(timed(&mut || {
+            let (points, covered) = query_selector(
+                &store,
+                &config,
+                &hosts,
+                &cpu,
+                Agg::Quantile(0.95),
+                (now - 3_600_000, now + 1, MINUTE_MS),
+                now,
+            )?;
+            anyhow::ensure!(covered == args.hosts && !points.is_empty(), "short answer");
+            Ok(())
+        })?);
+        floor.push(timed(&mut || {
+            let mut rows = 0usize;
+            store.history_scan(Tier::Minute, now - 3_600_000, now + 1, |_, _, _| rows += 1)?;
+            anyhow::ensure!(rows >= args.hosts * 59, "only {rows} rows");
+            Ok(())
+        })?);
+    }
+    let med = |v: &[(f64, f64)], cpu: bool| {
+        let values: Vec<f64> = v.iter().map(|(w, c)| if cpu { *c } else { *w }).collect();
+        crate::procfs::median(&values)
+    };
+    println!(
+        "selector query over {} hosts × 1 h of 1-minute rows, in process: median {:.0} ms wall, {:.0} ms CPU (runs: {:?})",
+        args.hosts,
+        med(&query, false),
+        med(&query, true),
+        query.iter().map(|(w, _)| w.round()).collect::<Vec<_>>()
+    );
+    println!(
+        "floor, a bare sled scan of the same rows: median {:.0} ms wall, {:.0} ms CPU",
+        med(&floor, false),
+        med(&floor, true)
     );
     Ok(())
 }

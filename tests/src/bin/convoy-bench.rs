@@ -22,6 +22,7 @@
 //!   fleet-wide `convoy metrics --selector` query, at N agents.
 //! - `history-growth`: the metrics history's bytes on disk per host and tier, from N hosts
 //!   at 1 Hz fed through the real writer with an injected clock; growth per day and bound.
+//! - `selector-query`: the fleet-wide history query in process, beside a bare store scan.
 //!
 //! The scale benches start from a [`stage::Stage`]: `convoy serve` in its own process and
 //! the swarm in this one.
@@ -125,6 +126,8 @@ enum Bench {
     Monitor(monitor::MonitorArgs),
     /// The metrics history's store size: bytes per host per tier, growth per day, bound.
     HistoryGrowth(history_growth::GrowthArgs),
+    /// The fleet-wide history query in process, beside a bare store scan (the floor).
+    SelectorQuery(history_growth::SelectorArgs),
     /// kill -9 the coordinator with N agents connected, restart it: time until all are back.
     Reconnect(recovery::ReconnectArgs),
     /// Time from an agent vanishing (silently, or closing its connection) to offline.
@@ -194,6 +197,9 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::Ingest(args) => ingest::ingest_bench(Target::Coordinator, &args).await,
         Bench::EchoFloor(args) => ingest::ingest_bench(Target::Floor, &args).await,
         Bench::Monitor(args) => monitor::monitor_bench(&args).await,
+        Bench::SelectorQuery(args) => {
+            tokio::task::spawn_blocking(move || history_growth::selector_query(&args)).await?
+        }
         Bench::HistoryGrowth(args) => {
             tokio::task::spawn_blocking(move || history_growth::history_growth(&args)).await?
         }
