@@ -34,7 +34,10 @@ pub struct GrowthArgs {
     pub fleet: usize,
 }
 
+/// Bytes the files under `dir` occupy on disk (allocated blocks, as `du` counts them: sled
+/// punches holes where it frees segments, so the files' lengths overstate it).
 pub fn dir_bytes(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
@@ -42,7 +45,7 @@ pub fn dir_bytes(dir: &Path) -> u64 {
         .flatten()
         .map(|e| match e.metadata() {
             Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
+            Ok(m) => m.blocks() * 512,
             Err(_) => 0,
         })
         .sum()
