@@ -10,8 +10,9 @@
 //! samples, and windows missed while down are filled in on start). The pure part
 //! ([`Downsampler`], [`merge`]) takes the time as an argument.
 //!
-//! Bound per host (10 series, ≤ 4 disks, f32 values): raw ≤ 60 chunks of `samples/min × 45
-//! B`; 1m ≤ 2,880 rows and 15m ≤ 8,640 rows of ~140 B each (BENCHMARKS.md measures it).
+//! Bound per host (10 series, ≤ 4 disks, f32 values): raw ≤ 60 chunks of `samples/min × 54
+//! B`, ≤ 60 fleet-row entries, 1m ≤ 2,880 rows and 15m ≤ 8,640 rows of ~160 B each: about
+//! 2 MiB of records at 1 Hz (BENCHMARKS.md, `convoy-bench history-growth`).
 
 pub mod query;
 
@@ -297,6 +298,20 @@ impl Recorder {
         if queue.try_send((host.to_string(), sample)).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Queues a sample whose time is already set (replays and `convoy-bench
+    /// history-growth`, which drive the writer with an injected clock). Returns false if
+    /// the history is off or the queue is full (then the sample is counted as dropped).
+    pub fn record_sample(&self, host: &str, sample: Sample) -> bool {
+        let Some(queue) = &self.queue else {
+            return false;
+        };
+        let sent = queue.try_send((host.to_string(), sample)).is_ok();
+        if !sent {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        sent
     }
 
     pub fn dropped(&self) -> u64 {

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{HistoryConfig, MINUTE_MS, QUARTER_MS, SeriesId, Stat, Summary, merge};
-use crate::store::history::{Tier, decode_summary};
+use crate::store::history::{Tier, fleet_entries, summary_stat};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,7 @@ fn align_up(t: i64, width: i64) -> i64 {
 }
 
 /// Where each tier takes over: 15m before the first, 1m before the second, raw after.
-fn boundaries(config: &HistoryConfig, now: i64) -> (i64, i64) {
+pub(super) fn boundaries(config: &HistoryConfig, now: i64) -> (i64, i64) {
     let minute_from = align_up(now - ms(config.keep_1m), QUARTER_MS) + QUARTER_MS;
     let raw_from = align_up(now - ms(config.keep_raw), MINUTE_MS) + MINUTE_MS;
     (minute_from, raw_from.max(minute_from))
@@ -127,7 +127,7 @@ impl Agg {
         })
     }
 
-    fn apply(self, values: &mut [f64]) -> f64 {
+    pub(super) fn apply(self, values: &mut [f64]) -> f64 {
         match self {
             Agg::Avg => values.iter().sum::<f64>() / values.len() as f64,
             Agg::Min => values.iter().copied().fold(f64::INFINITY, f64::min),
@@ -145,6 +145,11 @@ impl Agg {
 /// One series across `hosts` in `[from, to)`: per step, each host's average, then `agg`
 /// across hosts (min and max are the hosts' own extremes). Returns the points and how
 /// many hosts had data.
+///
+/// Streaming: the trees are time-major, so a scan sees every row of one step before the
+/// next; each step is aggregated and dropped when the scan leaves it, and only the asked
+/// series is read out of each row ([`summary_stat`]). The range is cut into step-aligned
+/// slices scanned on parallel threads.
 pub fn query_selector(
     store: &Store,
     config: &HistoryConfig,
@@ -155,58 +160,187 @@ pub fn query_selector(
     now: i64,
 ) -> Result<(Vec<Point>, usize), QueryError> {
     let step = step.max(MINUTE_MS);
-    let (minute_from, _) = boundaries(config, now);
-    // (bucket, host) -> (weighted sum, samples, min, max)
-    let mut per_host: HashMap<(i64, &str), (f64, u32, f32, f32)> = HashMap::new();
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut scan = |tier: Tier, lo: i64, hi: i64| -> Result<(), StoreError> {
-        store.history_scan(tier, lo, hi, |at, host, raw| {
-            let Some(host) = hosts.get(host) else { return };
-            let Some(summary) = decode_summary(raw) else {
-                return;
-            };
-            let Some(stat) = summary.stat(series) else {
-                return;
-            };
-            seen.insert(host.as_str());
-            let slot = per_host
-                .entry((at.div_euclid(step) * step, host.as_str()))
-                .or_insert((0.0, 0, f32::INFINITY, f32::NEG_INFINITY));
-            slot.0 += f64::from(stat.avg) * f64::from(summary.count);
-            slot.1 += summary.count;
-            slot.2 = slot.2.min(stat.min);
-            slot.3 = slot.3.max(stat.max);
-        })
-    };
-    if from < minute_from {
-        scan(Tier::Quarter, from, to.min(minute_from))?;
-    }
-    if to > minute_from {
-        scan(Tier::Minute, from.max(minute_from), to)?;
-    }
-    let mut buckets: BTreeMap<i64, (Vec<f64>, f32, f32)> = BTreeMap::new();
-    for ((at, _), (sum, count, min, max)) in per_host {
-        if count == 0 {
-            continue;
-        }
-        let slot = buckets
-            .entry(at)
-            .or_insert((Vec::new(), f32::INFINITY, f32::NEG_INFINITY));
-        slot.0.push(sum / f64::from(count));
-        slot.1 = slot.1.min(min);
-        slot.2 = slot.2.max(max);
-    }
-    let points = buckets
-        .into_iter()
-        .map(|(at, (mut values, min, max))| Point {
-            at,
-            count: u32::try_from(values.len()).unwrap_or(u32::MAX),
-            stat: Stat {
-                min,
-                max,
-                avg: agg.apply(&mut values) as f32,
-            },
-        })
+    let (minute_from, raw_from) = boundaries(config, now);
+    let index: HashMap<&[u8], usize> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.as_bytes(), i))
         .collect();
-    Ok((points, seen.len()))
+    let scan = |lo: i64, hi: i64| -> Result<Steps, StoreError> {
+        let mut steps = Steps::new(step, agg, hosts.len());
+        let add = |at: i64, host: &[u8], raw: &[u8], steps: &mut Steps| {
+            if let Some(&i) = index.get(host)
+                && let Some((count, stat)) = summary_stat(raw, series)
+            {
+                steps.add(at, i, count, stat);
+            }
+        };
+        if lo < minute_from {
+            store.history_scan(Tier::Quarter, lo, hi.min(minute_from), |at, host, raw| {
+                add(at, host.as_bytes(), raw, &mut steps);
+            })?;
+        }
+        // The 1-minute tier: per-host rows before the raw tier's start, fleet rows after
+        // (one get per minute; a minute without one falls back to its per-host rows).
+        let start = lo.max(minute_from);
+        if hi > start {
+            let fleet_from = raw_from.max(start).min(hi);
+            if fleet_from > start {
+                store.history_scan(Tier::Minute, start, fleet_from, |at, host, raw| {
+                    add(at, host.as_bytes(), raw, &mut steps);
+                })?;
+            }
+            let mut minute = align_up(fleet_from, MINUTE_MS);
+            while minute < hi {
+                match store.history_fleet_minute(minute)? {
+                    Some(row) => {
+                        let whole =
+                            fleet_entries(&row, |host, raw| add(minute, host, raw, &mut steps));
+                        if !whole {
+                            return Err(StoreError::CorruptHistory {
+                                tree: "history_fleet_1m",
+                                key: minute.to_string(),
+                            });
+                        }
+                    }
+                    None => store.history_scan(
+                        Tier::Minute,
+                        minute,
+                        minute + MINUTE_MS,
+                        |at, host, raw| add(at, host.as_bytes(), raw, &mut steps),
+                    )?,
+                }
+                minute += MINUTE_MS;
+            }
+        }
+        steps.close();
+        Ok(steps)
+    };
+    let slices = slices(from, to, step, SCAN_THREADS);
+    let parts: Vec<Result<Steps, StoreError>> = std::thread::scope(|threads| {
+        let running: Vec<_> = slices
+            .iter()
+            .map(|&(lo, hi)| threads.spawn(move || scan(lo, hi)))
+            .collect();
+        running
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut points = Vec::new();
+    let mut seen = vec![false; hosts.len()];
+    for part in parts {
+        let part = part?;
+        points.extend(part.points);
+        for (any, here) in seen.iter_mut().zip(part.seen) {
+            *any |= here;
+        }
+    }
+    Ok((points, seen.into_iter().filter(|s| *s).count()))
+}
+
+/// Threads a selector query scans with.
+const SCAN_THREADS: usize = 4;
+
+/// `[from, to)` cut into at most `n` slices whose inner edges are multiples of `step`.
+fn slices(from: i64, to: i64, step: i64, n: usize) -> Vec<(i64, i64)> {
+    let first = from.div_euclid(step);
+    let last = (to - 1).div_euclid(step);
+    let steps = (last - first + 1).max(1);
+    let n = i64::try_from(n).unwrap_or(1).clamp(1, steps);
+    let per = (steps + n - 1) / n;
+    let mut out = Vec::new();
+    let mut lo = from;
+    while lo < to {
+        let hi = ((lo.div_euclid(step) + per) * step).min(to);
+        out.push((lo, hi));
+        lo = hi;
+    }
+    out
+}
+
+/// Per-step aggregation of one scan: the open step's per-host sums, closed into a point
+/// when the scan moves past it.
+struct Steps {
+    step: i64,
+    agg: Agg,
+    open: Option<i64>,
+    /// Per host index: (sum of avg × count, count).
+    sums: Vec<(f64, u32)>,
+    /// Host indexes with data in the open step.
+    touched: Vec<usize>,
+    min: f32,
+    max: f32,
+    seen: Vec<bool>,
+    values: Vec<f64>,
+    points: Vec<Point>,
+}
+
+impl Steps {
+    fn new(step: i64, agg: Agg, hosts: usize) -> Self {
+        Steps {
+            step,
+            agg,
+            open: None,
+            sums: vec![(0.0, 0); hosts],
+            touched: Vec::new(),
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+            seen: vec![false; hosts],
+            values: Vec::new(),
+            points: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, at: i64, host: usize, count: u32, stat: Stat) {
+        let bucket = at.div_euclid(self.step) * self.step;
+        if self.open != Some(bucket) {
+            self.close();
+            self.open = Some(bucket);
+        }
+        let Some(slot) = self.sums.get_mut(host) else {
+            return;
+        };
+        if slot.1 == 0 {
+            self.touched.push(host);
+        }
+        slot.0 += f64::from(stat.avg) * f64::from(count);
+        slot.1 = slot.1.saturating_add(count);
+        self.min = self.min.min(stat.min);
+        self.max = self.max.max(stat.max);
+    }
+
+    fn close(&mut self) {
+        let Some(at) = self.open.take() else { return };
+        self.values.clear();
+        for &host in &self.touched {
+            let Some(slot) = self.sums.get_mut(host) else {
+                continue;
+            };
+            let (sum, count) = std::mem::take(slot);
+            if count > 0 {
+                self.values.push(sum / f64::from(count));
+                if let Some(seen) = self.seen.get_mut(host) {
+                    *seen = true;
+                }
+            }
+        }
+        self.touched.clear();
+        if !self.values.is_empty() {
+            self.points.push(Point {
+                at,
+                count: u32::try_from(self.values.len()).unwrap_or(u32::MAX),
+                stat: Stat {
+                    min: self.min,
+                    max: self.max,
+                    avg: self.agg.apply(&mut self.values) as f32,
+                },
+            });
+        }
+        self.min = f32::INFINITY;
+        self.max = f32::NEG_INFINITY;
+    }
 }

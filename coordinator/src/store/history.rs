@@ -3,8 +3,14 @@
 //! bucket). Keys are time-major (`bucket start ms, big-endian` then the host id), so a
 //! fleet-wide query over a time range is one contiguous scan, one host's query is one get
 //! per bucket, and retention is a range delete.
+//!
+//! `history_fleet_1m` holds, for each minute still in the raw tier, one row with every
+//! host's 1-minute summary (`u8 host length, host, u16 summary length, summary`, appended
+//! when a late minute closes again): a fleet-wide query over the last hour is 60 gets
+//! instead of a scan of 60 × N rows. It is pruned with the raw tier; a minute without a
+//! row (a store written before it existed) is read from `history_1m` instead.
 
-use crate::history::{BASE_SERIES, Sample, Stat, Summary};
+use crate::history::{BASE_SERIES, Sample, SeriesId, Stat, Summary};
 
 use super::{Store, StoreError};
 
@@ -20,6 +26,7 @@ pub(crate) struct HistoryTrees {
     raw: sled::Tree,
     minute: sled::Tree,
     quarter: sled::Tree,
+    fleet: sled::Tree,
 }
 
 impl HistoryTrees {
@@ -28,6 +35,7 @@ impl HistoryTrees {
             raw: db.open_tree("history_raw")?,
             minute: db.open_tree("history_1m")?,
             quarter: db.open_tree("history_15m")?,
+            fleet: db.open_tree("history_fleet_1m")?,
         })
     }
 
@@ -130,6 +138,34 @@ pub(crate) fn decode_summary(raw: &[u8]) -> Option<Summary> {
     Some(Summary { count, base, disks })
 }
 
+/// One series' stat and the sample count from an encoded summary, without decoding the
+/// rest: base series are at fixed offsets, disks are walked by name. The selector query
+/// reads every host's row for the hour, so this is its inner loop.
+pub(crate) fn summary_stat(raw: &[u8], series: &SeriesId) -> Option<(u32, Stat)> {
+    const STAT: usize = 12;
+    let mut r = Reader(raw);
+    let count = r.u32()?;
+    match series {
+        SeriesId::Base(i) => {
+            let at = 4 + i * STAT;
+            Some((count, Reader(raw.get(at..at + STAT)?).stat()?))
+        }
+        SeriesId::Disk(mount) => {
+            let mut r = Reader(raw.get(4 + BASE_SERIES.len() * STAT..)?);
+            for _ in 0..r.u8()? {
+                let len = usize::from(r.u8()?);
+                let (name, rest) = r.0.split_at_checked(len)?;
+                r.0 = rest;
+                let stat = r.stat()?;
+                if name == mount.as_bytes() {
+                    return Some((count, stat));
+                }
+            }
+            None
+        }
+    }
+}
+
 /// A raw chunk: the samples of one minute, times relative to `minute`.
 pub(crate) fn encode_chunk(minute: i64, samples: &[Sample]) -> Vec<u8> {
     let mut out = Vec::with_capacity(2 + samples.len() * (3 + BASE_SERIES.len() * 4 + 12));
@@ -167,6 +203,32 @@ pub(crate) fn decode_chunk(minute: i64, raw: &[u8]) -> Option<Vec<Sample>> {
     Some(samples)
 }
 
+fn put_fleet_entry(out: &mut Vec<u8>, host: &str, summary: &[u8]) {
+    put_name(out, host);
+    let len = summary.len().min(usize::from(u16::MAX));
+    out.extend_from_slice(&(len as u16).to_le_bytes());
+    out.extend_from_slice(&summary[..len]);
+}
+
+/// Walks a fleet row: `each(host, encoded summary)`. False if the row is cut short.
+pub(crate) fn fleet_entries(raw: &[u8], mut each: impl FnMut(&[u8], &[u8])) -> bool {
+    let mut r = Reader(raw);
+    while !r.0.is_empty() {
+        let Some(len) = r.u8() else { return false };
+        let Some((host, rest)) = r.0.split_at_checked(usize::from(len)) else {
+            return false;
+        };
+        r.0 = rest;
+        let Some(len) = r.u16() else { return false };
+        let Some((summary, rest)) = r.0.split_at_checked(usize::from(len)) else {
+            return false;
+        };
+        r.0 = rest;
+        each(host, summary);
+    }
+    true
+}
+
 fn corrupt(tree: &'static str, key: &[u8]) -> StoreError {
     StoreError::CorruptHistory {
         tree,
@@ -182,13 +244,27 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut raw = sled::Batch::default();
         let mut minute = sled::Batch::default();
+        let mut fleet: std::collections::BTreeMap<i64, Vec<u8>> = Default::default();
         for (at, host, samples, summary) in rows {
             raw.insert(key(*at, host), encode_chunk(*at, samples));
-            minute.insert(key(*at, host), encode_summary(summary));
+            let encoded = encode_summary(summary);
+            put_fleet_entry(fleet.entry(*at).or_default(), host, &encoded);
+            minute.insert(key(*at, host), encoded);
         }
         let trees = &self.monitor.history;
         trees.raw.apply_batch(raw)?;
         trees.minute.apply_batch(minute)?;
+        // One writer task: a read-append-write cannot race another writer.
+        let mut rows = sled::Batch::default();
+        for (at, mut entries) in fleet {
+            if let Some(old) = trees.fleet.get(bound(at))? {
+                let mut joined = old.to_vec();
+                joined.append(&mut entries);
+                entries = joined;
+            }
+            rows.insert(bound(at).to_vec(), entries);
+        }
+        trees.fleet.apply_batch(rows)?;
         Ok(())
     }
 
@@ -249,6 +325,11 @@ impl Store {
         Ok(out)
     }
 
+    /// The fleet row of one minute (every host's 1-minute summary), if the store has it.
+    pub fn history_fleet_minute(&self, minute: i64) -> Result<Option<sled::IVec>, StoreError> {
+        Ok(self.monitor.history.fleet.get(bound(minute))?)
+    }
+
     /// Every host's summaries of `tier` in `[from, to)`, in time order.
     pub fn history_scan(
         &self,
@@ -279,6 +360,7 @@ impl Store {
         let mut removed = 0;
         for (tree, before) in [
             (&trees.raw, raw_before),
+            (&trees.fleet, raw_before),
             (&trees.minute, minute_before),
             (&trees.quarter, quarter_before),
         ] {
@@ -311,13 +393,13 @@ impl Store {
         Ok(removed)
     }
 
-    /// Bytes of history records (keys and values) in each tree: raw, 1m, 15m.
-    pub fn history_bytes(&self) -> Result<[u64; 3], StoreError> {
+    /// Bytes of history records (keys and values) in each tree: raw, 1m, 15m, fleet 1m.
+    pub fn history_bytes(&self) -> Result<[u64; 4], StoreError> {
         let trees = &self.monitor.history;
-        let mut out = [0u64; 3];
-        for (slot, tree) in out
-            .iter_mut()
-            .zip([&trees.raw, &trees.minute, &trees.quarter])
+        let mut out = [0u64; 4];
+        for (slot, tree) in
+            out.iter_mut()
+                .zip([&trees.raw, &trees.minute, &trees.quarter, &trees.fleet])
         {
             for item in tree.iter() {
                 let (k, v) = item?;

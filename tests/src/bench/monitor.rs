@@ -1,7 +1,8 @@
 //! `convoy-bench monitor`: the cost of monitoring at fleet scale. N simulated agents at
 //! 1 Hz against a release `convoy serve`, twice: with the metrics history on and off.
 //! Reports the coordinator's CPU over a window (the difference is what the history adds),
-//! the store's growth and the history's own bytes per host, the `/metrics` scrape time
+//! the data dir's growth over the window (`history-growth` measures the history's bytes
+//! per host and tier over simulated hours), the `/metrics` scrape time
 //! and the time of `convoy metrics --selector ... --since 1h --agg p95` over every host
 //! (from an hour of 1-minute rows written into the store before the start).
 
@@ -29,6 +30,9 @@ pub struct MonitorArgs {
     pub scrapes: usize,
     #[arg(long, default_value_t = 5)]
     pub queries: usize,
+    /// Only the selector query (and scrapes): no CPU window, no run without history.
+    #[arg(long)]
+    pub query_only: bool,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }
@@ -93,7 +97,6 @@ struct Phase {
     scrape_ms: Vec<f64>,
     scrape_bytes: usize,
     query_ms: Vec<f64>,
-    history_bytes: [u64; 3],
 }
 
 async fn phase(args: &MonitorArgs, history: bool) -> anyhow::Result<Phase> {
@@ -112,7 +115,9 @@ async fn phase(args: &MonitorArgs, history: bool) -> anyhow::Result<Phase> {
     let data = stage.fleet.dir().join("data");
     tokio::time::sleep(Duration::from_secs(15)).await;
     let (ticks0, size0, start) = (cpu_ticks(pid)?, dir_bytes(&data), Instant::now());
-    tokio::time::sleep(args.window).await;
+    if !args.query_only {
+        tokio::time::sleep(args.window).await;
+    }
     let elapsed = start.elapsed().as_secs_f64();
     let (ticks1, size1) = (cpu_ticks(pid)?, dir_bytes(&data));
     let cpu_percent = (ticks1 - ticks0) as f64 / *CLK_TCK as f64 / elapsed * 100.0;
@@ -159,25 +164,27 @@ async fn phase(args: &MonitorArgs, history: bool) -> anyhow::Result<Phase> {
         }
     }
     stage.stop().await?;
-    let history_bytes = if history {
-        Store::open(&data)?.history_bytes()?
-    } else {
-        [0; 3]
-    };
     Ok(Phase {
         cpu_percent,
         dir_growth_per_day_mib: growth,
         scrape_ms,
         scrape_bytes,
         query_ms,
-        history_bytes,
     })
 }
 
 pub async fn monitor_bench(args: &MonitorArgs) -> anyhow::Result<()> {
     let with = phase(args, true).await?;
+    if args.query_only {
+        println!(
+            "convoy metrics --selector role=sim cpu --since 1h --agg p95 over {} hosts: median {:.0} ms (runs: {:?})",
+            args.agents,
+            median(&with.query_ms),
+            with.query_ms.iter().map(|v| v.round()).collect::<Vec<_>>()
+        );
+        return Ok(());
+    }
     let without = phase(args, false).await?;
-    let agents = args.agents as f64;
     println!(
         "agents: {}, heartbeat 1 s, window {:?}",
         args.agents, args.window
@@ -191,14 +198,6 @@ pub async fn monitor_bench(args: &MonitorArgs) -> anyhow::Result<()> {
     println!(
         "data dir growth (extrapolated to a day): {:.0} MiB with history, {:.0} MiB without",
         with.dir_growth_per_day_mib, without.dir_growth_per_day_mib
-    );
-    let [raw, minute, quarter] = with.history_bytes;
-    println!(
-        "history records at the end: raw {:.1} MiB, 1m {:.1} MiB, 15m {:.1} MiB ({:.0} B per host per minute of 1 Hz raw samples)",
-        raw as f64 / 1048576.0,
-        minute as f64 / 1048576.0,
-        quarter as f64 / 1048576.0,
-        raw as f64 / agents / (args.window.as_secs_f64() / 60.0 + 0.25)
     );
     println!(
         "/metrics scrape: median {:.1} ms ({} bytes) with history, {:.1} ms without",

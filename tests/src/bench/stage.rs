@@ -27,6 +27,10 @@ pub struct ConnectArgs {
     /// chosen by the kernel.
     #[arg(long, default_value_t = 8)]
     pub source_addresses: u8,
+    /// How long every agent may take to be listed online with metrics (a busy machine
+    /// needs longer).
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    pub online_timeout: Duration,
 }
 
 /// What to start.
@@ -132,7 +136,7 @@ impl Stage {
             );
         }
         fleet
-            .wait_online(options.agents, Duration::from_secs(120))
+            .wait_online(options.agents, options.connect.online_timeout)
             .await
             .with_context(|| coordinator.log_tail())?;
         let listed_after = connecting.elapsed();

@@ -22,6 +22,9 @@
 //!   that never start TLS are held open, against none.
 //! - `monitor`: the metrics history's CPU and store cost, `/metrics` scrape time and a
 //!   fleet-wide `convoy metrics --selector` query, at N agents.
+//! - `history-growth`: the metrics history's bytes on disk per host and tier, from N hosts
+//!   at 1 Hz fed through the real writer with an injected clock; growth per day and bound.
+//! - `selector-query`: the fleet-wide history query in process, beside a bare store scan.
 //!
 //! The scale benches start from a [`stage::Stage`]: `convoy serve` in its own process and
 //! the swarm in this one.
@@ -50,6 +53,8 @@ mod fleet;
 mod flood;
 #[path = "../bench/floor.rs"]
 mod floor;
+#[path = "../bench/history_growth.rs"]
+mod history_growth;
 #[path = "../bench/idle.rs"]
 mod idle;
 #[path = "../bench/ingest.rs"]
@@ -129,6 +134,10 @@ enum Bench {
     /// Monitoring at scale: CPU with and without the metrics history, store growth,
     /// /metrics scrape time, `convoy metrics --selector` over every host.
     Monitor(monitor::MonitorArgs),
+    /// The metrics history's store size: bytes per host per tier, growth per day, bound.
+    HistoryGrowth(history_growth::GrowthArgs),
+    /// The fleet-wide history query in process, beside a bare store scan (the floor).
+    SelectorQuery(history_growth::SelectorArgs),
     /// kill -9 the coordinator with N agents connected, restart it: time until all are back.
     Reconnect(recovery::ReconnectArgs),
     /// Time from an agent vanishing (silently, or closing its connection) to offline.
@@ -203,6 +212,12 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::Ingest(args) => ingest::ingest_bench(Target::Coordinator, &args).await,
         Bench::EchoFloor(args) => ingest::ingest_bench(Target::Floor, &args).await,
         Bench::Monitor(args) => monitor::monitor_bench(&args).await,
+        Bench::SelectorQuery(args) => {
+            tokio::task::spawn_blocking(move || history_growth::selector_query(&args)).await?
+        }
+        Bench::HistoryGrowth(args) => {
+            tokio::task::spawn_blocking(move || history_growth::history_growth(&args)).await?
+        }
         Bench::Reconnect(args) => recovery::reconnect_bench(&args).await,
         Bench::DeadAgent(args) => recovery::dead_agent_bench(&args).await,
         Bench::HandshakeFlood(args) => flood::flood_bench(&args).await,
