@@ -156,6 +156,28 @@ impl Evaluator {
         out
     }
 
+    /// Drops the state of `rules` (removed or changed by a reload); each that was firing
+    /// is resolved.
+    pub fn forget(&mut self, rules: &[&Rule]) -> Vec<Transition> {
+        let mut out = Vec::new();
+        for rule in rules {
+            let keys: Vec<_> = self
+                .active
+                .keys()
+                .filter(|(name, _)| *name == rule.name)
+                .cloned()
+                .collect();
+            for key in keys {
+                if let Some(active) = self.active.remove(&key) {
+                    if active.firing_since.is_some() {
+                        out.push(Transition::Resolved(view(rule, &key.1, &active)));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Firing alerts (and pending ones with `pending`), by rule then instance.
     pub fn alerts(&self, rules: &[Rule], pending: bool) -> Vec<Alert> {
         self.active
@@ -188,72 +210,110 @@ fn view(rule: &Rule, instance: &str, active: &Active) -> Alert {
     }
 }
 
-/// The running alert engine's state, read by the `Monitor` service and `/metrics`.
+/// The running alert engine's state, read by the `Monitor` service and `/metrics`. The
+/// rules may be swapped by a reload ([`Alerts::set_rules`]).
 #[derive(Debug, Default)]
 pub struct Alerts {
-    pub rules: Vec<Rule>,
+    rules: std::sync::RwLock<Arc<Vec<Rule>>>,
     evaluator: Mutex<Evaluator>,
 }
 
 impl Alerts {
     pub fn new(rules: Vec<Rule>) -> Arc<Self> {
         Arc::new(Alerts {
-            rules,
+            rules: std::sync::RwLock::new(Arc::new(rules)),
             evaluator: Mutex::default(),
         })
+    }
+
+    /// The rules in effect.
+    pub fn rules(&self) -> Arc<Vec<Rule>> {
+        self.rules
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `rules` into effect (a config reload). The state of a rule that is gone or
+    /// changed is dropped; those that were firing are resolved (an event each), so no
+    /// receiver keeps an alert of a rule that no longer exists. Returns how many.
+    pub fn set_rules(&self, rules: Vec<Rule>, events: &Events) -> usize {
+        let mut current = self.rules.write().unwrap_or_else(PoisonError::into_inner);
+        let same = |rule: &Rule| {
+            rules
+                .iter()
+                .any(|new| new.name == rule.name && format!("{new:?}") == format!("{rule:?}"))
+        };
+        let dropped: Vec<&Rule> = current.iter().filter(|rule| !same(rule)).collect();
+        let transitions = self
+            .evaluator
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .forget(&dropped);
+        let resolved = transitions.len();
+        *current = Arc::new(rules);
+        drop(current);
+        emit(transitions, events);
+        resolved
     }
 
     pub fn list(&self, pending: bool) -> Vec<Alert> {
         self.evaluator
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .alerts(&self.rules, pending)
+            .alerts(&self.rules(), pending)
     }
 
     /// One evaluation at `now`; transitions become events.
     pub fn step(&self, facts: &Facts, now: i64, events: &Events) {
+        let rules = self.rules();
         let transitions = self
             .evaluator
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .evaluate(&self.rules, facts, now);
-        for transition in transitions {
-            let (kind, alert) = match transition {
-                Transition::Firing(alert) => ("alert.firing", alert),
-                Transition::Resolved(alert) => ("alert.resolved", alert),
-            };
-            let severity = match (kind, alert.severity.as_str()) {
-                ("alert.resolved", _) | (_, "info") => Severity::Info,
-                (_, "critical") => Severity::Critical,
-                _ => Severity::Warning,
-            };
-            let verb = if kind == "alert.firing" {
-                "firing"
-            } else {
-                "resolved"
-            };
-            let mut message = format!(
-                "{} {verb} on {} ({}, value {:.1})",
-                alert.rule, alert.host, alert.expr, alert.value
-            );
-            if !alert.summary.is_empty() {
-                message = format!("{message}: {}", alert.summary);
-            }
-            events.append(
-                Draft::new(kind, severity, message)
-                    .host(alert.host.split('/').next().unwrap_or_default())
-                    .subject(&alert.rule)
-                    .field("instance", &alert.host)
-                    .field("alert_severity", &alert.severity)
-                    .field("expr", &alert.expr)
-                    .field("summary", &alert.summary)
-                    .field("value", format!("{}", alert.value))
-                    .field(
-                        "active_since_unix_ms",
-                        alert.active_since_unix_ms.to_string(),
-                    ),
-            );
+            .evaluate(&rules, facts, now);
+        emit(transitions, events);
+    }
+}
+
+/// Firing and resolved alerts become `alert.firing` / `alert.resolved` events.
+fn emit(transitions: Vec<Transition>, events: &Events) {
+    for transition in transitions {
+        let (kind, alert) = match transition {
+            Transition::Firing(alert) => ("alert.firing", alert),
+            Transition::Resolved(alert) => ("alert.resolved", alert),
+        };
+        let severity = match (kind, alert.severity.as_str()) {
+            ("alert.resolved", _) | (_, "info") => Severity::Info,
+            (_, "critical") => Severity::Critical,
+            _ => Severity::Warning,
+        };
+        let verb = if kind == "alert.firing" {
+            "firing"
+        } else {
+            "resolved"
+        };
+        let mut message = format!(
+            "{} {verb} on {} ({}, value {:.1})",
+            alert.rule, alert.host, alert.expr, alert.value
+        );
+        if !alert.summary.is_empty() {
+            message = format!("{message}: {}", alert.summary);
         }
+        events.append(
+            Draft::new(kind, severity, message)
+                .host(alert.host.split('/').next().unwrap_or_default())
+                .subject(&alert.rule)
+                .field("instance", &alert.host)
+                .field("alert_severity", &alert.severity)
+                .field("expr", &alert.expr)
+                .field("summary", &alert.summary)
+                .field("value", format!("{}", alert.value))
+                .field(
+                    "active_since_unix_ms",
+                    alert.active_since_unix_ms.to_string(),
+                ),
+        );
     }
 }
 
@@ -264,9 +324,6 @@ pub async fn run(
     events: Events,
     shutdown: CancellationToken,
 ) {
-    if alerts.rules.is_empty() {
-        return;
-    }
     let mut tick = tokio::time::interval(EVALUATE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -274,9 +331,13 @@ pub async fn run(
             () = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
+        // Rules may arrive with a reload: an empty set costs a tick and nothing else.
+        let rules = alerts.rules();
+        if rules.is_empty() {
+            continue;
+        }
         let gather = source.clone();
-        let rules = alerts.clone();
-        let facts = match tokio::task::spawn_blocking(move || gather.gather(&rules.rules)).await {
+        let facts = match tokio::task::spawn_blocking(move || gather.gather(&rules)).await {
             Ok(Ok(facts)) => facts,
             Ok(Err(err)) => {
                 tracing::error!(error = %err, "cannot read fleet facts for alerts");

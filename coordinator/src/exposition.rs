@@ -298,7 +298,7 @@ impl Exposition {
             size,
         );
         let firing = family();
-        for rule in &self.alerts.rules {
+        for rule in self.alerts.rules().iter() {
             firing.get_or_create(&l(&[("rule", &rule.name)])).set(0);
         }
         for alert in self.alerts.list(false) {

@@ -15,6 +15,10 @@ use tonic::Status;
 
 use crate::selector::Selector;
 
+/// The policies in effect, swapped whole by a config reload; the listener reads them for
+/// each new operator connection.
+pub type SharedPolicies = std::sync::Arc<std::sync::RwLock<Vec<PolicyConfig>>>;
+
 /// Verbs a policy may name.
 pub const VERBS: &[&str] = &[
     "exec",

@@ -1,10 +1,12 @@
 //! SIGHUP on `convoy serve`: the config file is read again and [`apply`] puts what can
 //! change without a restart into effect, logging one line per changed part (no secrets: only
-//! names, counts and durations). On this branch that is `[backups]` (retention rules, `keep`,
-//! `min_retention`, `max_bytes_per_host`); alerts, notify and policies join [`apply`] where
-//! they exist. What cannot change without a restart (listen address, TLS files, data dir,
-//! agent timing, the job output cap, release keys) is logged as "needs a restart" and
-//! ignored. A file that does not load is logged and the running config stays.
+//! names, counts and durations): `[backups]` (retention rules, `keep`, `min_retention`,
+//! `max_bytes_per_host`), `[[alerts]]` (firing alerts of a removed or changed rule are
+//! resolved) and `[[policies]]` (for operator connections made from then on). What cannot
+//! change without a restart (listen address, TLS files, data dir, agent timing, the job
+//! output cap, release keys, `[[notify]]` sinks, `[metrics]`, `[history]`, `[events]`,
+//! `[ca]`) is logged as "needs a restart" and ignored. A file that does not load is logged
+//! and the running config stays.
 
 use std::path::PathBuf;
 
@@ -17,6 +19,10 @@ use crate::config::{BackupsConfig, Config};
 #[derive(Clone, Debug)]
 pub struct Reloadable {
     pub backups: Backups,
+    pub alerts: std::sync::Arc<crate::alerts::Alerts>,
+    /// Where resolved alerts of removed rules go.
+    pub events: crate::events::Events,
+    pub policies: crate::policy::SharedPolicies,
 }
 
 /// What a new config changes.
@@ -39,6 +45,10 @@ fn describe_backups(b: &BackupsConfig) -> String {
     )
 }
 
+fn debug_of(v: &dyn std::fmt::Debug) -> String {
+    format!("{v:?}")
+}
+
 /// Pure: what applying `new` over `old` changes.
 pub fn compare(old: &Config, new: &Config) -> Changes {
     let debug = |v: &dyn std::fmt::Debug| format!("{v:?}");
@@ -48,6 +58,30 @@ pub fn compare(old: &Config, new: &Config) -> Changes {
             "backups: {} -> {}",
             describe_backups(&old.backups),
             describe_backups(&new.backups)
+        ));
+    }
+    let rule_names = |c: &Config| {
+        c.monitor
+            .alerts
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if debug(&old.monitor.alerts) != debug(&new.monitor.alerts) {
+        changes.applied.push(format!(
+            "alerts: {} rule(s) [{}] -> {} rule(s) [{}]",
+            old.monitor.alerts.len(),
+            rule_names(old),
+            new.monitor.alerts.len(),
+            rule_names(new)
+        ));
+    }
+    if old.policies != new.policies {
+        changes.applied.push(format!(
+            "policies: {} -> {} (operator connections made from now on)",
+            old.policies.len(),
+            new.policies.len()
         ));
     }
     for (name, differs) in [
@@ -60,6 +94,23 @@ pub fn compare(old: &Config, new: &Config) -> Changes {
             "release_public_keys",
             old.release_public_keys != new.release_public_keys,
         ),
+        (
+            "notify",
+            debug(&old.monitor.notify) != debug(&new.monitor.notify),
+        ),
+        (
+            "metrics",
+            debug(&old.monitor.metrics) != debug(&new.monitor.metrics),
+        ),
+        (
+            "history",
+            debug(&old.monitor.history) != debug(&new.monitor.history),
+        ),
+        (
+            "events",
+            debug(&old.monitor.events) != debug(&new.monitor.events),
+        ),
+        ("ca", debug(&old.ca) != debug(&new.ca)),
     ] {
         if differs {
             changes.need_restart.push(name);
@@ -83,6 +134,22 @@ pub fn apply(current: &mut Config, targets: &Reloadable, new: Config) -> Changes
     }
     targets.backups.set_policy(new.backups.clone());
     current.backups = new.backups;
+    if debug_of(&current.monitor.alerts) != debug_of(&new.monitor.alerts) {
+        let resolved = targets
+            .alerts
+            .set_rules(new.monitor.alerts.clone(), &targets.events);
+        if resolved > 0 {
+            tracing::info!(resolved, "alerts of removed or changed rules resolved");
+        }
+        current.monitor.alerts = new.monitor.alerts;
+    }
+    if current.policies != new.policies {
+        *targets
+            .policies
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = new.policies.clone();
+        current.policies = new.policies;
+    }
     changes
 }
 
@@ -142,8 +209,16 @@ mod tests {
             &(GOOD.replace("7443", "9443").replace("c.pem", "d.pem")
                 + "[backups]\nmin_retention = \"1d\"\nkeep = 3\n"),
         );
+        let events = crate::events::Events::open(
+            crate::store::Store::open(&dir.path().join("events")).unwrap(),
+            Vec::new(),
+        )
+        .unwrap();
         let targets = Reloadable {
             backups: backups.clone(),
+            alerts: crate::alerts::Alerts::new(Vec::new()),
+            events,
+            policies: Default::default(),
         };
         let changes = apply(&mut current, &targets, new);
         assert_eq!(changes.applied.len(), 1, "{changes:?}");

@@ -128,16 +128,6 @@ pub async fn serve_reloading(
         })?
         .with_policy(config.backups.clone());
     let tracker = TaskTracker::new();
-    if let Some(path) = reload_from {
-        tracker.spawn(crate::reload::watch_hangups(
-            path,
-            config.clone(),
-            crate::reload::Reloadable {
-                backups: backups.clone(),
-            },
-            shutdown.clone(),
-        ));
-    }
     tracker.spawn(crate::backups::schedule::run(
         backups.clone(),
         Arc::new(crate::backups::schedule::DispatchLauncher {
@@ -171,6 +161,21 @@ pub async fn serve_reloading(
         &shutdown,
     )
     .await?;
+    let policies: crate::policy::SharedPolicies =
+        Arc::new(std::sync::RwLock::new(config.policies.clone()));
+    if let Some(path) = reload_from {
+        tracker.spawn(crate::reload::watch_hangups(
+            path,
+            config.clone(),
+            crate::reload::Reloadable {
+                backups: backups.clone(),
+                alerts: monitor_service.alerts.clone(),
+                events: monitor_service.events.clone(),
+                policies: policies.clone(),
+            },
+            shutdown.clone(),
+        ));
+    }
     let monitor_service = MonitorServer::new(monitor_service)
         .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
@@ -239,7 +244,7 @@ pub async fn serve_reloading(
         tls,
         config.handshakes,
         Some(revocations),
-        config.policies.clone(),
+        policies,
         shutdown.clone(),
         tracker.clone(),
     );

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Fleet, Proc};
+use super::{Fleet, Proc, json};
 
 /// Waits until `what` holds, polling every 100 ms for at most 30 s.
 fn eventually(what: &str, mut check: impl FnMut() -> bool, log: impl Fn() -> String) {
@@ -137,4 +137,57 @@ fn sighup_on_the_coordinator_reloads_backups_and_keeps_running_on_a_broken_file(
     assert!(still_running(&mut coordinator), "{}", fleet.log("convoy"));
     // Still serving.
     assert_eq!(ids(&fleet, ""), ["web-1"]);
+}
+
+/// SIGHUP puts new `[[alerts]]` and `[[policies]]` into effect: a rule added by the reload
+/// fires, one removed by the next reload is resolved (an event), and a policy added by the
+/// reload narrows the operator's next connection.
+#[test]
+fn sighup_on_the_coordinator_reloads_alerts_and_policies() {
+    let fleet = Fleet::new(&[("web-1", "role=web")]);
+    let coordinator = fleet.serve();
+    let _agent = fleet.agent("web-1");
+    fleet.wait_online("", 1);
+    let file = fleet.path().join("coordinator.toml");
+    let original = std::fs::read_to_string(&file).unwrap();
+    let firing = || {
+        let alerts = json(&fleet.ok(&["alerts", "-o", "json"]));
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["rule"] == "always" && a["host"] == "web-1")
+    };
+
+    // A rule that holds for every online host.
+    let rule = "\n[[alerts]]\nname = \"always\"\nexpr = \"load1>=0\"\nseverity = \"info\"\n";
+    std::fs::write(&file, format!("{original}{rule}")).unwrap();
+    coordinator.signal("-HUP");
+    eventually("the reloaded rule fires", firing, || fleet.log("convoy"));
+    assert!(
+        fleet
+            .log("convoy")
+            .contains("config reloaded: alerts: 0 rule(s) [] -> 1 rule(s) [always]"),
+        "{}",
+        fleet.log("convoy")
+    );
+
+    // Removed again, and alice may only run backups from her next connection on.
+    let policy = "\n[[policies]]\noperators = [\"alice\"]\nverbs = [\"backup\"]\n";
+    std::fs::write(&file, format!("{original}{policy}")).unwrap();
+    coordinator.signal("-HUP");
+    eventually(
+        "the removed rule's alert is resolved",
+        || {
+            let events = fleet.ok(&["events", "--kind", "alert.*", "-o", "json"]);
+            events.contains("alert.resolved") && !firing()
+        },
+        || fleet.log("convoy"),
+    );
+    let refused = fleet.convoy(&["exec", "hello", "--selector", "role=web"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("outside your policy"), "{stderr}");
+    let who = fleet.ok(&["whoami"]);
+    assert!(who.contains("backup"), "{who}");
 }

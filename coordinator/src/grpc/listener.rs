@@ -214,7 +214,15 @@ pub fn incoming(
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> ReceiverStream<Result<TlsConn, io::Error>> {
-    incoming_revoking(listener, tls, limits, None, Vec::new(), shutdown, tracker)
+    incoming_revoking(
+        listener,
+        tls,
+        limits,
+        None,
+        Default::default(),
+        shutdown,
+        tracker,
+    )
 }
 
 /// [`incoming`], with each verified connection registered in `revocations` and closed
@@ -225,11 +233,10 @@ pub fn incoming_revoking(
     tls: Arc<rustls::ServerConfig>,
     limits: HandshakeLimits,
     revocations: Option<Arc<Revocations>>,
-    policies: Vec<crate::policy::PolicyConfig>,
+    policies: crate::policy::SharedPolicies,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) -> ReceiverStream<Result<TlsConn, io::Error>> {
-    let policies = Arc::new(policies);
     let (tx, rx) = mpsc::channel(256);
     let pending = Arc::new(Mutex::new(Pending::new(
         limits.pending_handshakes,
@@ -348,7 +355,7 @@ struct Handshake {
     logs: Arc<ListenerLogs>,
     remote: SocketAddr,
     revocations: Option<Arc<Revocations>>,
-    policies: Arc<Vec<crate::policy::PolicyConfig>>,
+    policies: crate::policy::SharedPolicies,
 }
 
 impl Handshake {
@@ -456,7 +463,11 @@ impl Handshake {
         };
         let scope = match &identity {
             Identity::Operator { name, .. } => {
-                crate::policy::Scope::for_operator(&self.policies, name).map(Arc::new)
+                let policies = self
+                    .policies
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                crate::policy::Scope::for_operator(&policies, name).map(Arc::new)
             }
             _ => None,
         };
