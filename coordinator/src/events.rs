@@ -14,7 +14,7 @@ pub mod sources;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use convoy_proto::v1::{Delivery, Event};
@@ -116,7 +116,8 @@ struct Inner {
     store: Store,
     seq: Mutex<u64>,
     live: broadcast::Sender<Event>,
-    routes: Routes,
+    /// Swapped by a SIGHUP reload (`set_routes`).
+    routes: RwLock<Routes>,
     dirty: AtomicBool,
     /// Woken when a delivery is queued.
     outbox: Notify,
@@ -143,7 +144,7 @@ impl Events {
                 store,
                 seq: Mutex::new(last),
                 live,
-                routes,
+                routes: RwLock::new(routes),
                 dirty: AtomicBool::new(false),
                 outbox: Notify::new(),
             }),
@@ -180,6 +181,8 @@ impl Events {
         };
         let deliveries: Vec<Delivery> = inner
             .routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .filter(|(_, kinds)| kinds.iter().any(|k| kind_matches(k, &event.kind)))
             .map(|(sink, _)| Delivery {
@@ -210,6 +213,25 @@ impl Events {
         let event = self.try_append(draft)?;
         self.inner.store.flush_async().await?;
         Ok(event)
+    }
+
+    /// Which sinks get the events appended from now on (a SIGHUP reload of `[[notify]]`).
+    pub fn set_routes(&self, routes: Routes) {
+        *self
+            .inner
+            .routes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = routes;
+    }
+
+    /// Whether `sink` is among the current routes.
+    pub fn routes_to(&self, sink: &str) -> bool {
+        self.inner
+            .routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .any(|(name, _)| name == sink)
     }
 
     /// Live events from now on.

@@ -29,12 +29,7 @@ pub struct Prepared {
 }
 
 pub fn prepare(config: &Config, store: &Store) -> anyhow::Result<Prepared> {
-    let routes = config
-        .monitor
-        .notify
-        .iter()
-        .map(|n| (n.name.clone(), n.events.clone()))
-        .collect();
+    let routes = crate::notify::routes(&config.monitor.notify);
     let events = Events::open(store.clone(), routes).context("cannot open the event log")?;
     let (history, recorder) = if config.monitor.history.enabled {
         let (history, recorder) = History::new(store.clone(), config.monitor.history)
@@ -100,7 +95,7 @@ pub async fn start(
         events.clone(),
         shutdown.clone(),
     ));
-    crate::notify::start(
+    let notifier = crate::notify::start(
         events.clone(),
         monitor.notify.clone(),
         tracker,
@@ -127,6 +122,6 @@ pub async fn start(
         events,
         alerts,
         history: monitor.history,
-        sinks: monitor.notify.clone(),
+        notifier,
     })
 }

@@ -7,20 +7,27 @@
 //! `convoy notify log` shows it and a coordinator killed mid-delivery resumes after
 //! restart (at-least-once: receivers deduplicate on the event id).
 //!
+//! A SIGHUP reload of `[[notify]]` calls [`Notifier::restart`]: new events are routed to the
+//! new sinks at once, the old tasks are cancelled (an attempt in flight is finished or
+//! abandoned) and new ones start, re-reading the pending deliveries as at start. A pending
+//! delivery for a sink no longer configured, removed by a reload or before a restart, is
+//! given up (`failed`, [`SINK_REMOVED`]).
+//!
 //! Nothing here runs on an engine's path: engines only append events.
 
 pub mod sinks;
 
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use convoy_proto::v1::{Delivery, Event};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::monitor::NotifyConfig;
-use crate::events::Events;
+use crate::events::{Events, Routes};
 use crate::registry::now_unix_ms;
 
 /// First retry after about this long; each later one waits twice as long, up to
@@ -51,30 +58,103 @@ pub fn client() -> reqwest::Client {
         .expect("the HTTP client builds")
 }
 
-/// Starts the outbox: a router that reads new deliveries and one task per sink.
+/// The sinks in force, shared with `convoy notify test` and swapped by a reload.
+pub type SharedSinks = Arc<RwLock<Vec<NotifyConfig>>>;
+
+/// Why a delivery to a sink that is no longer configured is given up, whether the sink was
+/// removed by a SIGHUP reload or before a restart.
+pub const SINK_REMOVED: &str = "sink removed from the config (by a reload or before a restart)";
+
+/// The `events` routes of `sinks`.
+pub fn routes(sinks: &[NotifyConfig]) -> Routes {
+    sinks
+        .iter()
+        .map(|n| (n.name.clone(), n.events.clone()))
+        .collect()
+}
+
+/// The running outbox: [`Notifier::restart`] puts new sinks into effect (SIGHUP).
+#[derive(Clone, Debug)]
+pub struct Notifier {
+    events: Events,
+    sinks: SharedSinks,
+    wanted: Arc<watch::Sender<Vec<NotifyConfig>>>,
+}
+
+impl Notifier {
+    /// The sinks in force.
+    pub fn sinks(&self) -> SharedSinks {
+        self.sinks.clone()
+    }
+
+    /// Puts `sinks` into effect: events appended from now on are routed to them at once,
+    /// and the outbox's tasks are restarted with them (the old ones are cancelled first:
+    /// an attempt in flight is finished or abandoned, and retried by the new tasks if its
+    /// sink stays, so a receiver may see a delivery twice; it deduplicates on the event id).
+    /// Pending deliveries of a removed sink are given up ([`SINK_REMOVED`]).
+    pub fn restart(&self, sinks: Vec<NotifyConfig>) {
+        self.events.set_routes(routes(&sinks));
+        *self.sinks.write().unwrap_or_else(PoisonError::into_inner) = sinks.clone();
+        self.wanted.send_replace(sinks);
+    }
+}
+
+/// Starts the outbox: a router that reads new deliveries and one task per sink, restarted
+/// by [`Notifier::restart`]. The router runs even without sinks, so deliveries left for a
+/// sink removed before a restart are given up.
 pub fn start(
     events: Events,
     sinks: Vec<NotifyConfig>,
     tracker: &TaskTracker,
     shutdown: CancellationToken,
+) -> Notifier {
+    let (wanted, mut rx) = watch::channel(sinks.clone());
+    let notifier = Notifier {
+        events: events.clone(),
+        sinks: Arc::new(RwLock::new(sinks)),
+        wanted: Arc::new(wanted),
+    };
+    let outer = tracker.clone();
+    tracker.spawn(async move {
+        loop {
+            let sinks = rx.borrow_and_update().clone();
+            let generation = TaskTracker::new();
+            let token = shutdown.child_token();
+            spawn_generation(&events, sinks, &outer, &generation, &token);
+            generation.close();
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                changed = rx.changed() => if changed.is_err() { return },
+            }
+            // The old tasks stop before the new ones start: no two tasks per sink.
+            token.cancel();
+            generation.wait().await;
+        }
+    });
+    notifier
+}
+
+fn spawn_generation(
+    events: &Events,
+    sinks: Vec<NotifyConfig>,
+    tracker: &TaskTracker,
+    generation: &TaskTracker,
+    shutdown: &CancellationToken,
 ) {
-    if sinks.is_empty() {
-        return;
-    }
     let client = client();
     let mut queues = HashMap::new();
     for sink in sinks {
         let (tx, rx) = mpsc::unbounded_channel();
         queues.insert(sink.name.clone(), tx);
-        tracker.spawn(sink_task(
+        tracker.spawn(generation.track_future(sink_task(
             events.clone(),
             sink,
             client.clone(),
             rx,
             shutdown.clone(),
-        ));
+        )));
     }
-    tracker.spawn(router(events, queues, shutdown));
+    tracker.spawn(generation.track_future(router(events.clone(), queues, shutdown.clone())));
 }
 
 /// Hands every pending delivery to its sink's task: those left from before a restart,
@@ -99,11 +179,14 @@ async fn router(
                 Some(queue) => {
                     let _ = queue.send(delivery);
                 }
+                // A sink added by a reload whose tasks start next: left for them.
+                None if events.routes_to(&delivery.sink) => {}
                 None => {
                     // A sink removed from the config: its deliveries are given up.
                     let mut delivery = delivery;
                     delivery.status = "failed".into();
-                    delivery.last_error = "sink no longer configured".into();
+                    delivery.last_error = SINK_REMOVED.into();
+                    tracing::warn!(sink = %delivery.sink, event = %delivery.event_id, "notification given up: {SINK_REMOVED}");
                     delivery.updated_unix_ms = now_unix_ms();
                     let _ = events.store().put_delivery(&delivery);
                 }

@@ -2,10 +2,12 @@
 //! change without a restart into effect, logging one line per changed part (no secrets: only
 //! names, counts and durations): `[backups]` (retention rules, `keep`, `min_retention`,
 //! `max_bytes_per_host`), `[[alerts]]` (firing alerts of a removed or changed rule are
-//! resolved) and `[[policies]]` (for operator connections made from then on). What cannot
-//! change without a restart (listen address, TLS files, data dir, agent timing, the job
-//! output cap, release keys, `[[notify]]` sinks, `[metrics]`, `[history]`, `[events]`,
-//! `[ca]`) is logged as "needs a restart" and ignored. A file that does not load is logged
+//! resolved), `[[policies]]` (for operator connections made from then on) and `[[notify]]`
+//! sinks (events appended from then on go to the new sinks; the outbox's tasks restart with
+//! them, `convoy notify test` sees them, and deliveries still pending for a removed sink
+//! are given up). What cannot change without a restart (listen address, TLS files, data
+//! dir, agent timing, the job output cap, release keys, `[metrics]`, `[history]`,
+//! `[events]`, `[ca]`) is logged as "needs a restart" and ignored. A file that does not load is logged
 //! and the running config stays.
 
 use std::path::PathBuf;
@@ -13,6 +15,7 @@ use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
 use crate::backups::Backups;
+use crate::config::monitor::NotifyConfig;
 use crate::config::{BackupsConfig, Config};
 
 /// Handles to the parts of a running coordinator that a reload may change.
@@ -23,6 +26,7 @@ pub struct Reloadable {
     /// Where resolved alerts of removed rules go.
     pub events: crate::events::Events,
     pub policies: crate::policy::SharedPolicies,
+    pub notifier: crate::notify::Notifier,
 }
 
 /// What a new config changes.
@@ -43,6 +47,20 @@ fn describe_backups(b: &BackupsConfig) -> String {
         b.max_bytes_per_host
             .map_or_else(|| "unlimited".to_string(), |n| n.to_string())
     )
+}
+
+/// Whether two `[[notify]]` lists are the same, secrets included (their `Debug` hides the
+/// secret, so it cannot tell a changed secret).
+fn same_sinks(a: &[NotifyConfig], b: &[NotifyConfig]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(a, b)| {
+            a.name == b.name
+                && a.kind == b.kind
+                && a.url == b.url
+                && a.events == b.events
+                && a.secret == b.secret
+                && a.retry_for == b.retry_for
+        })
 }
 
 fn debug_of(v: &dyn std::fmt::Debug) -> String {
@@ -77,6 +95,24 @@ pub fn compare(old: &Config, new: &Config) -> Changes {
             rule_names(new)
         ));
     }
+    let sink_names = |c: &Config| {
+        c.monitor
+            .notify
+            .iter()
+            .map(|n| n.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !same_sinks(&old.monitor.notify, &new.monitor.notify) {
+        // Names only: a sink's URL or secret never reaches the log.
+        changes.applied.push(format!(
+            "notify: {} sink(s) [{}] -> {} sink(s) [{}]",
+            old.monitor.notify.len(),
+            sink_names(old),
+            new.monitor.notify.len(),
+            sink_names(new)
+        ));
+    }
     if old.policies != new.policies {
         changes.applied.push(format!(
             "policies: {} -> {} (operator connections made from now on)",
@@ -93,10 +129,6 @@ pub fn compare(old: &Config, new: &Config) -> Changes {
         (
             "release_public_keys",
             old.release_public_keys != new.release_public_keys,
-        ),
-        (
-            "notify",
-            debug(&old.monitor.notify) != debug(&new.monitor.notify),
         ),
         (
             "metrics",
@@ -142,6 +174,10 @@ pub fn apply(current: &mut Config, targets: &Reloadable, new: Config) -> Changes
             tracing::info!(resolved, "alerts of removed or changed rules resolved");
         }
         current.monitor.alerts = new.monitor.alerts;
+    }
+    if !same_sinks(&current.monitor.notify, &new.monitor.notify) {
+        targets.notifier.restart(new.monitor.notify.clone());
+        current.monitor.notify = new.monitor.notify;
     }
     if current.policies != new.policies {
         *targets
@@ -199,7 +235,42 @@ mod tests {
     }
 
     #[test]
-    fn backups_apply_and_fixed_settings_need_a_restart() {
+    fn notify_changes_are_logged_by_name_without_urls_or_secrets() {
+        let old = config(GOOD);
+        let sink = |name: &str, secret: &str| {
+            format!(
+                "[[notify]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"https://hooks.example/very-private-path\"\nsecret = \"{secret}\"\n"
+            )
+        };
+        let new = config(&(GOOD.to_string() + &sink("ops", "s3cret") + &sink("pager", "s3cret")));
+        let changes = compare(&old, &new);
+        assert_eq!(
+            changes.applied,
+            ["notify: 0 sink(s) [] -> 2 sink(s) [ops, pager]"]
+        );
+        // (Each file is in its own temporary dir, so `tls` paths differ.)
+        assert!(!changes.need_restart.contains(&"notify"), "{changes:?}");
+        // A changed secret alone is a change, and is not shown.
+        let rotated =
+            config(&(GOOD.to_string() + &sink("ops", "other") + &sink("pager", "s3cret")));
+        let changes = compare(&new, &rotated);
+        assert_eq!(
+            changes.applied,
+            ["notify: 2 sink(s) [ops, pager] -> 2 sink(s) [ops, pager]"]
+        );
+        for line in &changes.applied {
+            assert!(
+                !line.contains("hooks.example")
+                    && !line.contains("s3cret")
+                    && !line.contains("other"),
+                "{line}"
+            );
+        }
+        assert!(compare(&new, &new.clone()).applied.is_empty());
+    }
+
+    #[tokio::test]
+    async fn backups_apply_and_fixed_settings_need_a_restart() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::store::Store::open(dir.path()).unwrap();
         let backups = Backups::open(dir.path(), store).unwrap();
@@ -214,11 +285,19 @@ mod tests {
             Vec::new(),
         )
         .unwrap();
+        let tracker = tokio_util::task::TaskTracker::new();
+        let notifier = crate::notify::start(
+            events.clone(),
+            Vec::new(),
+            &tracker,
+            CancellationToken::new(),
+        );
         let targets = Reloadable {
             backups: backups.clone(),
             alerts: crate::alerts::Alerts::new(Vec::new()),
             events,
             policies: Default::default(),
+            notifier,
         };
         let changes = apply(&mut current, &targets, new);
         assert_eq!(changes.applied.len(), 1, "{changes:?}");

@@ -171,6 +171,7 @@ pub async fn serve_reloading(
                 backups: backups.clone(),
                 alerts: monitor_service.alerts.clone(),
                 events: monitor_service.events.clone(),
+                notifier: monitor_service.notifier.clone(),
                 policies: policies.clone(),
             },
             shutdown.clone(),

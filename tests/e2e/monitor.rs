@@ -15,24 +15,24 @@ use super::{Fleet, Proc, free_port};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    headers: BTreeMap<String, String>,
-    body: String,
-    status: u16,
+pub(super) struct Received {
+    pub(super) headers: BTreeMap<String, String>,
+    pub(super) body: String,
+    pub(super) status: u16,
 }
 
 /// A loopback HTTP receiver: answers 500 to the first `fail` requests (or to all while
 /// `down`), 200 after; records everything.
 #[derive(Clone)]
-struct Receiver {
-    port: u16,
+pub(super) struct Receiver {
+    pub(super) port: u16,
     fail: Arc<AtomicUsize>,
     down: Arc<std::sync::atomic::AtomicBool>,
     got: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    fn start(fail: usize) -> Self {
+    pub(super) fn start(fail: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let receiver = Receiver {
             port: listener.local_addr().unwrap().port(),
@@ -104,7 +104,7 @@ impl Receiver {
         )
     }
 
-    fn accepted(&self) -> Vec<Received> {
+    pub(super) fn accepted(&self) -> Vec<Received> {
         self.got
             .lock()
             .unwrap()
@@ -115,7 +115,7 @@ impl Receiver {
     }
 }
 
-fn json_field(body: &str, name: &str) -> String {
+pub(super) fn json_field(body: &str, name: &str) -> String {
     let value: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
     match &value[name] {
         serde_json::Value::String(s) => s.clone(),

@@ -1,9 +1,11 @@
 //! SIGHUP reloads (issue 19 point 14) with the real binaries: the agent re-reads its labels
 //! and the coordinator sees them; a broken file keeps the running config and the process
-//! up; the coordinator logs what it reloaded and what needs a restart.
+//! up; the coordinator logs what it reloaded and what needs a restart; `[[notify]]` sinks
+//! added and removed by a reload, against real HTTP receivers.
 
 use std::time::{Duration, Instant};
 
+use super::monitor::{Receiver, json_field};
 use super::{Fleet, Proc, json};
 
 /// Waits until `what` holds, polling every 100 ms for at most 30 s.
@@ -190,4 +192,136 @@ fn sighup_on_the_coordinator_reloads_alerts_and_policies() {
     assert!(stderr.contains("outside your policy"), "{stderr}");
     let who = fleet.ok(&["whoami"]);
     assert!(who.contains("backup"), "{who}");
+}
+
+/// The `notify log` deliveries, parsed.
+fn deliveries(fleet: &Fleet) -> Vec<serde_json::Value> {
+    let log = fleet.ok(&["notify", "log", "-o", "json"]);
+    json(&log).as_array().cloned().unwrap_or_default()
+}
+
+fn kinds(receiver: &Receiver) -> Vec<String> {
+    receiver
+        .accepted()
+        .iter()
+        .map(|r| json_field(&r.body, "kind"))
+        .collect()
+}
+
+/// SIGHUP puts new `[[notify]]` sinks into effect without a restart: a sink added by a
+/// reload gets `convoy notify test` and the events from then on; once removed by the next
+/// reload it gets nothing more, and its delivery still pending (its receiver always
+/// answers 500) is given up and shown so in `notify log`. The log names sinks, never their
+/// URL or secret.
+#[test]
+fn sighup_on_the_coordinator_reloads_notify_sinks() {
+    let hook = Receiver::start(0);
+    let stuck = Receiver::start(usize::MAX);
+    let later = Receiver::start(0);
+    let fleet = Fleet::new(&[("web-1", "role=web")]);
+    let coordinator = fleet.serve();
+    let agent = fleet.agent("web-1");
+    fleet.wait_online("", 1);
+    let file = fleet.path().join("coordinator.toml");
+    let original = std::fs::read_to_string(&file).unwrap();
+    let sink = |name: &str, port: u16| {
+        format!(
+            "\n[[notify]]\nname = \"{name}\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\nevents = [\"agent.*\"]\nsecret = \"secret-of-{name}\"\n"
+        )
+    };
+    let unknown = fleet.convoy(&["notify", "test", "hook"]);
+    assert_ne!(unknown.status.code(), Some(0), "no sink yet");
+
+    std::fs::write(
+        &file,
+        format!(
+            "{original}{}{}",
+            sink("hook", hook.port),
+            sink("stuck", stuck.port)
+        ),
+    )
+    .unwrap();
+    coordinator.signal("-HUP");
+    eventually(
+        "the notify reload logged",
+        || {
+            fleet
+                .log("convoy")
+                .contains("config reloaded: notify: 0 sink(s) [] -> 2 sink(s) [hook, stuck]")
+        },
+        || fleet.log("convoy"),
+    );
+    let log = fleet.log("convoy");
+    assert!(
+        !log.contains("secret-of-") && !log.contains("/hook"),
+        "{log}"
+    );
+    assert!(!log.contains("notify changed but needs a restart"), "{log}");
+
+    // `notify test` knows the new sink, and an event from now on reaches it.
+    fleet.ok(&["notify", "test", "hook"]);
+    assert!(kinds(&hook).contains(&"notify.test".to_string()));
+    drop(agent);
+    eventually(
+        "agent.offline delivered to the added sink",
+        || kinds(&hook).contains(&"agent.offline".to_string()),
+        || fleet.log("convoy"),
+    );
+    eventually(
+        "agent.offline attempted on the failing sink",
+        || {
+            deliveries(&fleet).iter().any(|d| {
+                d["sink"] == "stuck"
+                    && d["kind"] == "agent.offline"
+                    && d["status"] == "pending"
+                    && d["attempts"].as_u64() >= Some(1)
+            })
+        },
+        || fleet.log("convoy"),
+    );
+
+    // Both removed, another added.
+    std::fs::write(&file, format!("{original}{}", sink("later", later.port))).unwrap();
+    coordinator.signal("-HUP");
+    eventually(
+        "the second notify reload logged",
+        || {
+            fleet
+                .log("convoy")
+                .contains("notify: 2 sink(s) [hook, stuck] -> 1 sink(s) [later]")
+        },
+        || fleet.log("convoy"),
+    );
+    eventually(
+        "the removed sink's pending delivery given up",
+        || {
+            deliveries(&fleet).iter().any(|d| {
+                d["sink"] == "stuck"
+                    && d["kind"] == "agent.offline"
+                    && d["status"] == "failed"
+                    && d["last_error"]
+                        .as_str()
+                        .is_some_and(|e| e.contains("sink removed from the config"))
+            })
+        },
+        || fleet.log("convoy"),
+    );
+    let _agent = fleet.agent("web-1");
+    eventually(
+        "agent.back delivered to the new sink",
+        || kinds(&later).contains(&"agent.back".to_string()),
+        || fleet.log("convoy"),
+    );
+    // The same append routed it: the removed sinks got no delivery for it.
+    assert!(!kinds(&hook).contains(&"agent.back".to_string()));
+    let log = deliveries(&fleet);
+    assert!(
+        !log.iter()
+            .any(|d| d["kind"] == "agent.back" && d["sink"] != "later"),
+        "{log:?}"
+    );
+    let gone = fleet.convoy(&["notify", "test", "hook"]);
+    assert_ne!(gone.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&gone.stderr);
+    assert!(stderr.contains("no [[notify]] sink named"), "{stderr}");
 }

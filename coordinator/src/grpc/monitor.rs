@@ -18,7 +18,6 @@ use tonic::{Request, Response, Status};
 
 use super::{audit, auth};
 use crate::alerts::Alerts;
-use crate::config::monitor::NotifyConfig;
 use crate::events::{Events, kind_matches};
 use crate::history::{HistoryConfig, QueryError, SeriesId};
 use crate::registry::{Registry, now_unix_ms};
@@ -36,7 +35,8 @@ pub struct MonitorService {
     pub events: Events,
     pub alerts: Arc<Alerts>,
     pub history: HistoryConfig,
-    pub sinks: Vec<NotifyConfig>,
+    /// The running outbox; its sink list is swapped by a SIGHUP reload.
+    pub notifier: crate::notify::Notifier,
 }
 
 impl From<QueryError> for Status {
@@ -284,7 +284,14 @@ impl MonitorRpc for MonitorService {
     ) -> Result<Response<TestNotifyResponse>, Status> {
         super::limits::check(request.get_ref())?;
         let name = request.get_ref().name.clone();
-        let sink = self.sinks.iter().find(|s| s.name == name).cloned();
+        let sink = self
+            .notifier
+            .sinks()
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|s| s.name == name)
+            .cloned();
         let store = self.events.store().clone();
         let reply = audit::audited(
             &store,

@@ -98,3 +98,92 @@ fn backoff_grows_with_jitter_and_is_capped() {
     assert!(backoff(40, 1.0) <= MAX_BACKOFF);
     assert_ne!(backoff(5, 0.1), backoff(5, 0.9));
 }
+
+fn sink(name: &str, url: &str) -> NotifyConfig {
+    NotifyConfig {
+        name: name.into(),
+        kind: "webhook".into(),
+        url: url.into(),
+        events: vec!["*".into()],
+        secret: None,
+        retry_for: Duration::from_secs(3600),
+    }
+}
+
+fn delivery_of(events: &Events, sink: &str) -> Option<Delivery> {
+    events
+        .store()
+        .deliveries_newest(100, |_| true)
+        .unwrap()
+        .into_iter()
+        .find(|d| d.sink == sink)
+}
+
+async fn given_up(events: &Events, sink: &str) -> Delivery {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(d) = delivery_of(events, sink).filter(|d| d.status != "pending") {
+            return d;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{sink} still pending"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A delivery pending for a sink that is no longer configured is given up with the same
+/// message whether the sink went away before a restart (even with no sink left) or by a
+/// reload; after a reload, new events go to the new sinks only.
+#[tokio::test]
+async fn deliveries_of_removed_sinks_are_given_up_after_a_restart_or_a_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::store::Store::open(dir.path()).unwrap();
+    let draft = || crate::events::Draft::new("job.failed", crate::events::Severity::Warning, "x");
+
+    // Written while "old" was configured; the coordinator restarts with no sink at all.
+    let before =
+        Events::open(store.clone(), routes(&[sink("old", "http://127.0.0.1:9/")])).unwrap();
+    before.append(draft()).unwrap();
+    drop(before);
+    let events = Events::open(store, Vec::new()).unwrap();
+    let tracker = TaskTracker::new();
+    let shutdown = CancellationToken::new();
+    let notifier = start(events.clone(), Vec::new(), &tracker, shutdown.clone());
+    let old = given_up(&events, "old").await;
+    assert_eq!(
+        (old.status.as_str(), old.last_error.as_str()),
+        ("failed", SINK_REMOVED)
+    );
+
+    // A reload adds "a" (nothing listens on port 9: its delivery stays pending, retried).
+    notifier.restart(vec![sink("a", "http://127.0.0.1:9/")]);
+    assert_eq!(notifier.sinks().read().unwrap()[0].name, "a");
+    events.append(draft()).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while delivery_of(&events, "a").is_none_or(|d| d.attempts == 0) {
+        assert!(tokio::time::Instant::now() < deadline, "a never attempted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The next reload removes it: its pending delivery is given up the same way.
+    notifier.restart(vec![sink("b", "http://127.0.0.1:9/")]);
+    let a = given_up(&events, "a").await;
+    assert_eq!(
+        (a.status.as_str(), a.last_error.as_str()),
+        ("failed", SINK_REMOVED)
+    );
+    let event = events.append(draft()).unwrap();
+    let routed: Vec<String> = events
+        .store()
+        .deliveries_newest(100, |_| true)
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.seq == event.seq)
+        .map(|d| d.sink)
+        .collect();
+    assert_eq!(routed, ["b"]);
+    shutdown.cancel();
+    tracker.close();
+    tracker.wait().await;
+}
