@@ -25,6 +25,8 @@
 //! - `history-growth`: the metrics history's bytes on disk per host and tier, from N hosts
 //!   at 1 Hz fed through the real writer with an injected clock; growth per day and bound.
 //! - `selector-query`: the fleet-wide history query in process, beside a bare store scan.
+//! - `enroll`: N hosts enrolling at once with one token against `convoy serve`.
+//! - `revocation`: from an admin's `Revoke` until the revoked agent's live session ends.
 //!
 //! The scale benches start from a [`stage::Stage`]: `convoy serve` in its own process and
 //! the swarm in this one.
@@ -69,6 +71,8 @@ mod monitor;
 mod procfs;
 #[path = "../bench/recovery.rs"]
 mod recovery;
+#[path = "../bench/revocation.rs"]
+mod revocation;
 #[path = "../bench/rollout.rs"]
 mod rollout;
 #[path = "../bench/rollout_engine.rs"]
@@ -115,6 +119,8 @@ enum Bench {
     },
     /// N hosts enrolling at once with one token: wall time, latency, coordinator CPU.
     Enroll(enroll::EnrollArgs),
+    /// From an admin's Revoke call until the revoked agent's live session ends.
+    Revocation(revocation::RevocationArgs),
     /// A no-op job to every simulated agent at once: time until every result is stored.
     Fanout(fanout::FanoutArgs),
     /// One real agent deploys a large artifact: transfer rate, phase times, agent memory.
@@ -203,6 +209,7 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
             runs,
         } => idle::agent_idle_bench(duration, heartbeat, runs).await,
         Bench::Enroll(args) => enroll::enroll_bench(&args).await,
+        Bench::Revocation(args) => revocation::revocation_bench(&args).await,
         Bench::Fanout(args) => fanout::fanout_bench(&args).await,
         Bench::Deploy(args) => deploy::deploy_bench(&args).await,
         Bench::Backup(args) => backup::backup_bench(&args).await,
