@@ -238,6 +238,7 @@ impl Alerts {
     /// changed is dropped; those that were firing are resolved (an event each), so no
     /// receiver keeps an alert of a rule that no longer exists. Returns how many.
     pub fn set_rules(&self, rules: Vec<Rule>, events: &Events) -> usize {
+        // Lock order: the rules, then the evaluator (`list` and `step` keep it too).
         let mut current = self.rules.write().unwrap_or_else(PoisonError::into_inner);
         let same = |rule: &Rule| {
             rules
@@ -258,10 +259,12 @@ impl Alerts {
     }
 
     pub fn list(&self, pending: bool) -> Vec<Alert> {
+        // Lock order: the rules before the evaluator, as in `set_rules`.
+        let rules = self.rules();
         self.evaluator
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .alerts(&self.rules(), pending)
+            .alerts(&rules, pending)
     }
 
     /// One evaluation at `now`; transitions become events.

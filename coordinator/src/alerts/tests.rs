@@ -208,3 +208,38 @@ fn a_bad_rule_fails_the_config_with_its_position() {
     assert_eq!(config.monitor.alerts.len(), 2);
     assert_eq!(config.monitor.alerts[1].for_, Duration::from_secs(300));
 }
+
+/// A reload swapping the rules while `/metrics` and `convoy alerts` list them: both take
+/// the rules before the evaluator, so neither waits on the other forever (they once took
+/// the two locks in opposite orders).
+#[test]
+fn listing_while_the_rules_are_swapped_never_deadlocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::store::Store::open(dir.path()).unwrap();
+    let events = Events::open(store, Vec::new()).unwrap();
+    let alerts = Alerts::new(vec![rule("a", "cpu>1", 0, "")]);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let lister = {
+        let (alerts, done) = (alerts.clone(), done_tx.clone());
+        std::thread::spawn(move || {
+            for _ in 0..20_000 {
+                let _ = alerts.list(true);
+            }
+            let _ = done.send(());
+        })
+    };
+    let swapper = std::thread::spawn(move || {
+        for i in 0..20_000 {
+            let name = if i % 2 == 0 { "a" } else { "b" };
+            alerts.set_rules(vec![rule(name, "cpu>1", 0, "")], &events);
+        }
+        let _ = done_tx.send(());
+    });
+    for _ in 0..2 {
+        done_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("listing and swapping rules deadlocked");
+    }
+    lister.join().unwrap();
+    swapper.join().unwrap();
+}
