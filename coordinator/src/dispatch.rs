@@ -10,7 +10,8 @@
 pub mod admit;
 pub mod events;
 pub mod plan;
-pub mod rate;
+// Kept for the rollout engine's imports until they name `crate::rate`.
+pub use crate::rate;
 pub mod scheduler;
 pub mod views;
 
@@ -21,10 +22,10 @@ use std::time::Duration;
 use convoy_proto::v1::{CommandRecord, CommandState, JobEvent, JobRecord, JobState};
 use tokio::sync::{Notify, broadcast};
 
+use crate::rate::{Rate, RateError};
 use crate::registry::{Registry, now_unix_ms};
 use crate::selector::Selector;
 use crate::store::{Store, StoreError};
-use rate::{Rate, RateError};
 
 /// Output kept per command unless configured otherwise.
 pub const DEFAULT_OUTPUT_CAP: u64 = 16 * 1024 * 1024;

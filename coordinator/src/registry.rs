@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use convoy_proto::identity::AgentId;
 use convoy_proto::v1::{
@@ -105,12 +105,7 @@ pub struct HostSnapshot {
     pub app: Option<AppStatus>,
 }
 
-pub fn now_unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub use crate::clock::now_unix_ms;
 
 impl Registry {
     /// Loads every known agent from the store; all start offline.
