@@ -23,6 +23,8 @@
 //! Pure: the scrape is passed in ([`Scrape`]); fetching and parsing the exposition is the
 //! caller's.
 
+pub mod scrape;
+
 use std::collections::BTreeMap;
 
 /// One sample of a scrape: metric name, labels, value.
