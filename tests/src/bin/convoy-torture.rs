@@ -1,5 +1,5 @@
-//! `convoy-torture`: a real coordinator and real agents on loopback, a workload of jobs
-//! running throughout, and a seeded schedule of faults (kill -9 of the coordinator and of
+//! `convoy-torture`: a real coordinator and real agents on loopback, a workload of jobs,
+//! rollouts and backups running throughout, and a seeded schedule of faults (kill -9 of the coordinator and of
 //! agents, mid-command too; latency, bandwidth limits, resets, half-open blackholes and
 //! one-way partitions through a fault-injecting proxy; with `--disk`, full disks on tmpfs;
 //! with `--skew`, agents whose clocks are off). After the run, a checker verifies
@@ -10,6 +10,8 @@
 
 #[path = "../torture/checker.rs"]
 mod checker;
+#[path = "../torture/deploys.rs"]
+mod deploys;
 #[path = "../torture/driver.rs"]
 mod driver;
 #[path = "../torture/fleet.rs"]
@@ -53,6 +55,12 @@ struct Args {
     /// Pause between two workload jobs.
     #[arg(long, default_value = "300ms", value_parser = humantime::parse_duration)]
     every: Duration,
+    /// Pause between two backup runs of the fleet (rollouts run back to back).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    backup_every: Duration,
+    /// Only `convoy exec` jobs: no rollouts, no backups.
+    #[arg(long)]
+    jobs_only: bool,
     /// Keep the fleet's files (logs, stores, side logs) in this directory.
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -88,6 +96,8 @@ fn main() -> std::process::ExitCode {
         },
         max_duration: args.max_duration,
         every: args.every,
+        backup_every: args.backup_every,
+        deploys: !args.jobs_only,
         dir: args.dir,
         skew: args.skew.map(|d| d.as_secs() as i64),
         disk: args.disk,
@@ -147,6 +157,10 @@ fn print_outcome(outcome: &driver::Outcome) {
         outcome.jobs_requested, outcome.jobs_acked, outcome.failed_calls
     );
     println!("commands by final state: {:?}", outcome.commands);
+    println!(
+        "rollouts: {} acknowledged, by end state {:?}; backups: {} jobs, {} complete backups restored and verified",
+        outcome.rollouts, outcome.rollout_states, outcome.backup_jobs, outcome.backups_verified
+    );
     println!("runs in the side logs: {}", outcome.side_runs);
     for note in &outcome.notes {
         println!("note: {note}");

@@ -13,6 +13,7 @@ use convoy_tests::faultproxy::Faults;
 use tokio_util::sync::CancellationToken;
 
 use super::checker::{self, History};
+use super::deploys;
 use super::fleet::Fleet;
 use super::schedule::{self, Fault, Mix};
 use super::workload::{self, Record, lock};
@@ -31,6 +32,10 @@ pub struct Options {
     pub max_duration: Duration,
     /// Pause between two workload jobs.
     pub every: Duration,
+    /// Pause between two backup runs.
+    pub backup_every: Duration,
+    /// Rollouts and backups beside the jobs.
+    pub deploys: bool,
     /// Where the fleet lives; kept afterwards. A temp dir (deleted) when `None`.
     pub dir: Option<PathBuf>,
     /// Seconds agents a1 (ahead) and a2 (behind) have their clocks off.
@@ -49,6 +54,10 @@ pub struct Outcome {
     pub failed_calls: u64,
     pub commands: BTreeMap<String, usize>,
     pub side_runs: usize,
+    pub rollouts: usize,
+    pub rollout_states: BTreeMap<String, usize>,
+    pub backup_jobs: usize,
+    pub backups_verified: usize,
     pub violations: Vec<String>,
     /// Processes that exited by themselves during a disk-full fault (restarted).
     pub notes: Vec<String>,
@@ -89,6 +98,26 @@ pub async fn run(options: &Options) -> anyhow::Result<Outcome> {
         options.every,
         stop.clone(),
     ));
+
+    let deploy_record = Arc::new(Mutex::new(deploys::Record::default()));
+    let mut deploy_tasks = Vec::new();
+    if options.deploys {
+        deploy_tasks.push(tokio::spawn(deploys::rollouts(
+            fleet.cli(),
+            deploy_record.clone(),
+            prefix.clone(),
+            dir.clone(),
+            fleet.release_key(),
+            stop.clone(),
+        )));
+        deploy_tasks.push(tokio::spawn(deploys::backups(
+            fleet.cli(),
+            deploy_record.clone(),
+            prefix.clone(),
+            options.backup_every,
+            stop.clone(),
+        )));
+    }
 
     let schedule = schedule::generate(
         options.seed,
@@ -131,6 +160,9 @@ pub async fn run(options: &Options) -> anyhow::Result<Outcome> {
 
     stop.cancel();
     let _ = load.await;
+    for task in deploy_tasks {
+        let _ = task.await;
+    }
     for job in side_jobs {
         let _ = job.await;
     }
@@ -155,6 +187,24 @@ pub async fn run(options: &Options) -> anyhow::Result<Outcome> {
     outcome.jobs_acked = acked.len();
     outcome.failed_calls = failed_calls;
     wait_jobs_settled(&fleet, &acked, &mut outcome).await;
+    let (rollouts_acked, backup_jobs) = {
+        let record = deploys::lock(&deploy_record);
+        (record.rollouts.clone(), record.backup_jobs.clone())
+    };
+    let backup_acked: Vec<workload::Acked> = backup_jobs
+        .iter()
+        .map(|job| workload::Acked {
+            request_id: String::new(),
+            job_id: job.clone(),
+        })
+        .collect();
+    wait_jobs_settled(&fleet, &backup_acked, &mut outcome).await;
+    let ends = deploys::rollouts_ended(&fleet.cli(), &rollouts_acked).await;
+    outcome.rollouts = ends.len();
+    outcome.backup_jobs = backup_jobs.len();
+    for end in &ends {
+        *outcome.rollout_states.entry(end.state.clone()).or_default() += 1;
+    }
 
     // Stop everything cleanly; then the stores are closed and can be read.
     for agent in &mut fleet.agents {
@@ -193,6 +243,21 @@ pub async fn run(options: &Options) -> anyhow::Result<Outcome> {
             .or_default() += 1;
     }
     outcome.side_runs = history.side.values().map(Vec::len).sum();
+    let deploy_logs = fleet
+        .agents
+        .iter()
+        .map(|agent| (agent.id.clone(), deploys::read_deploys(&agent.data_dir)))
+        .collect();
+    outcome
+        .violations
+        .extend(deploys::check_rollouts(&ends, &deploy_logs));
+    match deploys::check_backups(&dir.join("data"), &dir.join("restored")) {
+        Ok((checked, violations)) => {
+            outcome.backups_verified = checked;
+            outcome.violations.extend(violations);
+        }
+        Err(err) => outcome.violations.push(format!("{err:#}")),
+    }
     outcome.violations.extend(checker::check(&history));
     outcome.elapsed = started.elapsed();
     Ok(outcome)

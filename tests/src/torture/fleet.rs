@@ -206,9 +206,10 @@ impl Fleet {
                      [tls]\nca = \"{p}/ca.pem\"\ncert = \"{p}/{id}.pem\"\nkey = \"{p}/{id}.key\"\n\
                      [labels]\nrole = \"torture\"\nname = \"{id}\"\n\
                      [actions.mark]\nrun = [\"/bin/sh\", \"-c\", \"echo $CONVOY_COMMAND_ID >> {side}; echo ok $CONVOY_COMMAND_ID\"]\ntimeout = \"20s\"\n\
-                     [actions.slow]\nrun = [\"/bin/sh\", \"-c\", \"echo $CONVOY_COMMAND_ID >> {side}; echo ok $CONVOY_COMMAND_ID; sleep 2\"]\ntimeout = \"20s\"\nkill_grace = \"1s\"\n",
+                     [actions.slow]\nrun = [\"/bin/sh\", \"-c\", \"echo $CONVOY_COMMAND_ID >> {side}; echo ok $CONVOY_COMMAND_ID; sleep 2\"]\ntimeout = \"20s\"\nkill_grace = \"1s\"\n{deploys}",
                     proxy = proxy.addr(),
                     data = data_dir.display(),
+                    deploys = super::deploys::agent_config(dir, &id)?,
                 ),
             )?;
             let skew = match (skew, n) {
@@ -261,6 +262,11 @@ impl Fleet {
             &env,
         )?);
         Ok(())
+    }
+
+    /// The release signing key the agents trust.
+    pub fn release_key(&self) -> PathBuf {
+        self.pki.release_key().to_path_buf()
     }
 
     /// The CLI, as the admin operator, straight to the coordinator (not through a proxy).
