@@ -24,8 +24,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::machine::{Action, Rollout};
-use super::record::{self, LateResults, SpecError};
+pub use super::machine::Control;
+use super::machine::{Action, Refusal, Rollout};
+use super::record::{self, SpecError};
 use crate::dispatch::{DispatchError, Dispatcher, HostJob, Work};
 use crate::registry::{Registry, now_unix_ms};
 use crate::releases::ReleaseError;
@@ -58,8 +59,9 @@ pub enum RolloutError {
     #[error("rollout {id} is {state}: {why}")]
     Refused {
         id: String,
+        /// The state's operator name (`paused`, `rolled_back`, ...).
         state: String,
-        why: String,
+        why: Refusal,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -74,28 +76,6 @@ impl From<crate::releases::DeployLookupError> for RolloutError {
         match err {
             crate::releases::DeployLookupError::Release(e) => RolloutError::Release(e),
             crate::releases::DeployLookupError::Store(e) => RolloutError::Store(e),
-        }
-    }
-}
-
-/// What an operator can do to a running rollout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    Pause,
-    Resume,
-    Promote,
-    Abort,
-    Rollback,
-}
-
-impl Control {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Control::Pause => "pause",
-            Control::Resume => "resume",
-            Control::Promote => "promote",
-            Control::Abort => "abort",
-            Control::Rollback => "rollback",
         }
     }
 }
@@ -298,7 +278,6 @@ struct Loaded {
     record: RolloutRecord,
     machine: Rollout,
     next_seq: u64,
-    late: LateResults,
     /// Each host's latest job: results of older ones are stale.
     host_jobs: HashMap<String, String>,
     /// For each host whose deploy succeeded while this driver ran: the time of the metrics
@@ -309,26 +288,12 @@ struct Loaded {
 
 impl Loaded {
     fn view(&self) -> RolloutView {
-        record::view(&self.record, &self.machine, &self.late)
+        record::view(&self.record, &self.machine)
     }
 
-    /// Whether the driver still has anything to do for it: it is going, hosts it started
-    /// are still deploying, or it succeeded and hosts that were skipped or unreachable may
-    /// still come back for the version.
+    /// Whether the driver still has anything to do for it ([`Rollout::can_unload`]).
     fn keep(&self, now: i64) -> bool {
-        // An aborted rollout lets its in-flight hosts finish: their results still count.
-        if !self.machine.state().is_terminal() || self.machine.deploying > 0 {
-            return true;
-        }
-        let Some(established) = self.machine.established_at else {
-            return false;
-        };
-        let in_window = now.saturating_sub(established) <= self.machine.settings.late_window_ms;
-        let late_open = self.machine.late.iter().any(|&i| {
-            let host = &self.machine.hosts[i];
-            !host.late_sent || !self.late.contains_key(&host.id)
-        });
-        in_window && late_open
+        !self.machine.can_unload(now)
     }
 }
 
@@ -427,7 +392,7 @@ impl Driver {
             let keep = self.active.get(&id).is_some_and(|l| l.keep(now));
             if !keep {
                 if let Some(loaded) = self.active.remove(&id) {
-                    tracing::info!(rollout = %id, state = %loaded.record.state, "rollout ended");
+                    tracing::info!(rollout = %id, state = %loaded.machine.state(), "rollout ended");
                     self.jobs.retain(|_, (owner, _)| owner != &id);
                 }
             }
@@ -447,7 +412,7 @@ impl Driver {
             return;
         };
         let origin = format!("rollout {id}");
-        let timeout = record::delivery_timeout(&loaded.machine.settings);
+        let timeout = record::delivery_timeout(loaded.machine.settings());
         let deploy = loaded.record.deploy.clone().unwrap_or_default();
         let mut deploys = Vec::new();
         let mut late = Vec::new();

@@ -10,7 +10,7 @@ use super::{Control, Deferred, Driver, JobKind, Loaded, Request, RolloutError, S
 use crate::dispatch::Finished;
 use crate::registry::now_unix_ms;
 use crate::releases::deploy_command;
-use crate::rollout::machine::{Action, Event, HostState, Rollout, State};
+use crate::rollout::machine::{Action, Event, HostState, Refusal, Rollout, State};
 use crate::rollout::plan;
 use crate::rollout::record::{self, Replayed};
 use crate::selector::Selector;
@@ -21,11 +21,6 @@ pub(super) fn run_entry(loaded: &mut Loaded, entry: &RolloutLogEntry) -> Vec<Act
     match record::replayed(entry) {
         Replayed::Start => loaded.machine.start(entry.at_unix_ms),
         Replayed::Machine(event) => loaded.machine.on_event(entry.at_unix_ms, event),
-        Replayed::Late { host, ok, reason } => {
-            let state = if ok { "succeeded" } else { "failed" };
-            loaded.late.insert(host, (state.to_string(), reason));
-            Vec::new()
-        }
         Replayed::Unknown => Vec::new(),
     }
 }
@@ -185,7 +180,7 @@ impl Driver {
             plan: Some(record::plan_to_record(&plan)),
             deploy: Some(deploy),
             request_id: request_id.to_string(),
-            state: State::Running.as_str().to_string(),
+            state: record::codec::state(State::Running).into(),
             active: true,
             spec: Some(spec),
             ..Default::default()
@@ -201,7 +196,6 @@ impl Driver {
                 record,
                 machine,
                 next_seq: 0,
-                late: Default::default(),
                 host_jobs: Default::default(),
                 sampled_before: Default::default(),
             },
@@ -244,8 +238,9 @@ impl Driver {
             if control != Control::Rollback || record.active {
                 return Err(RolloutError::Refused {
                     id: id.to_string(),
-                    state: record.state,
-                    why: format!("it is over; there is nothing to {}", control.as_str()),
+                    state: record::record_state(&record)
+                        .map_or_else(|| record.legacy_state.clone(), |s| s.to_string()),
+                    why: Refusal::NothingTo(control),
                 });
             }
             let loaded = self.load_one(record, true)?;
@@ -255,36 +250,15 @@ impl Driver {
             return Err(RolloutError::NotFound(id.to_string()));
         };
         let machine = &loaded.machine;
-        let state = machine.state();
-        let refuse = |why: &str| RolloutError::Refused {
+        let checked = match control {
+            Control::Rollback => machine.check_rollback(&newer, force),
+            _ => machine.check(control),
+        };
+        let event = checked.map_err(|why| RolloutError::Refused {
             id: id.to_string(),
-            state: state.as_str().to_string(),
-            why: why.to_string(),
-        };
-        let event = match control {
-            _ if state.is_terminal() && control != Control::Rollback => {
-                return Err(refuse("it is over"));
-            }
-            Control::Pause if machine.paused.is_some() => return Ok(loaded.view()),
-            Control::Pause => Event::Pause,
-            Control::Resume if machine.paused.is_none() => return Err(refuse("it is not paused")),
-            Control::Resume => Event::Resume,
-            Control::Promote => {
-                let canary =
-                    machine.wave == 0 && matches!(machine.phase, State::Running | State::Baking);
-                if machine.phase != State::AwaitingPromotion && !canary {
-                    return Err(refuse("only the canary wave awaits promotion"));
-                }
-                Event::Promote
-            }
-            Control::Abort => Event::Abort,
-            Control::Rollback => {
-                if let Err(refused) = machine.check_rollback(&newer, force) {
-                    return Err(refuse(&refused.0));
-                }
-                Event::Rollback
-            }
-        };
+            state: machine.state().to_string(),
+            why,
+        })?;
         let mut entry = record::entry(now_unix_ms(), &event);
         entry.by = by.to_string();
         self.apply(id, entry)?;
@@ -308,7 +282,7 @@ impl Driver {
             .into_iter()
             .filter(|r| r.id != id && r.created_unix_ms > this.created_unix_ms)
             .filter(|r| r.spec.as_ref().is_some_and(|s| s.app == app))
-            .filter(|r| r.state != "rolled_back")
+            .filter(|r| record::record_state(r) != Some(State::RolledBack))
             .map(|r| r.id)
             .collect())
     }
@@ -335,10 +309,9 @@ impl Driver {
         if loaded.host_jobs.get(&done.agent_id) != Some(&done.job_id) {
             return;
         }
-        let Some(&i) = loaded.machine.index.get(&done.agent_id) else {
+        let Some(state) = loaded.machine.host_state(&done.agent_id) else {
             return;
         };
-        let state = loaded.machine.hosts[i].state;
         let host = done.agent_id.clone();
         let ok = done.state == CommandState::Succeeded;
         let reason = failure_reason(done);
@@ -368,23 +341,12 @@ impl Driver {
                     Event::RollbackFailed { host, reason }
                 }
             }
-            JobKind::Late if !loaded.late.contains_key(&host) => {
-                let entry = RolloutLogEntry {
-                    at_unix_ms: now_unix_ms(),
-                    kind: if ok {
-                        RolloutEventKind::LateSucceeded
-                    } else {
-                        RolloutEventKind::LateFailed
-                    }
-                    .into(),
-                    host,
-                    reason: if ok { String::new() } else { reason },
-                    ..Default::default()
-                };
-                if let Err(err) = self.apply(&id, entry) {
-                    tracing::error!(rollout = %id, error = %err, "cannot record a rollout event");
+            JobKind::Late if loaded.machine.awaits_late(&host) => {
+                if ok {
+                    Event::LateSucceeded { host }
+                } else {
+                    Event::LateFailed { host, reason }
                 }
-                return;
             }
             _ => return,
         };
@@ -396,12 +358,7 @@ impl Driver {
         let changed: Vec<String> = self
             .active
             .iter()
-            .filter(|(_, l)| {
-                l.machine
-                    .index
-                    .get(host)
-                    .is_some_and(|&i| l.machine.hosts[i].online != online)
-            })
+            .filter(|(_, l)| l.machine.presence_is_news(host, online))
             .map(|(id, _)| id.clone())
             .collect();
         for id in changed {
@@ -420,13 +377,7 @@ impl Driver {
         let touched: Vec<String> = self
             .active
             .iter()
-            .filter(|(_, l)| {
-                !l.machine.state().is_terminal()
-                    && l.machine
-                        .index
-                        .get(host)
-                        .is_some_and(|&i| !l.machine.hosts[i].removed)
-            })
+            .filter(|(_, l)| l.machine.removal_is_news(host))
             .map(|(id, _)| id.clone())
             .collect();
         for id in touched {

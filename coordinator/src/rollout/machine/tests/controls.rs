@@ -64,7 +64,7 @@ fn operator_rolls_back_a_finished_rollout_in_batches() {
     assert_eq!(r.established_at, None);
     // A failed rollback can be retried: only the host whose rollback failed goes again.
     let mut r = r;
-    assert_eq!(r.check_rollback(&[], false), Ok(()));
+    assert_eq!(r.check_rollback(&[], false), Ok(Event::Rollback));
     assert_eq!(render(&r.on_event(10, Event::Rollback)), "rollback h1 to 1");
     assert_eq!(
         render(&r.on_event(11, rolled("h1"))),
@@ -94,7 +94,10 @@ fn an_aborted_rollout_can_be_rolled_back() {
         "aborted",
     );
     // h2 was still deploying when the rollout was aborted; h3 never started.
-    assert_eq!(r.check_rollback(&["r-newer".to_string()], false), Ok(()));
+    assert_eq!(
+        r.check_rollback(&["r-newer".to_string()], false),
+        Ok(Event::Rollback)
+    );
     assert_eq!(
         render(&r.on_event(4, Event::Rollback)),
         "rollback h1 to 1, rollback h0 to 1"
@@ -126,7 +129,7 @@ fn rolling_back_under_newer_rollouts_needs_force_and_says_what_it_does() {
         "succeeded",
     );
     let newer = vec!["r-2".to_string(), "r-3".to_string()];
-    let refused = r.check_rollback(&newer, false).unwrap_err().0;
+    let refused = r.check_rollback(&newer, false).unwrap_err().to_string();
     assert!(refused.contains("r-2, r-3"), "{refused}");
     assert!(refused.contains("2 hosts"), "{refused}");
     assert!(refused.contains("h1 -> (none)"), "{refused}");
@@ -134,11 +137,11 @@ fn rolling_back_under_newer_rollouts_needs_force_and_says_what_it_does() {
     assert!(refused.contains("--force"), "{refused}");
     // Refusing changed nothing; with force (or with no newer rollout) it goes ahead.
     assert_eq!(r.state(), State::Succeeded);
-    assert_eq!(r.check_rollback(&newer, true), Ok(()));
-    assert_eq!(r.check_rollback(&[], false), Ok(()));
+    assert_eq!(r.check_rollback(&newer, true), Ok(Event::Rollback));
+    assert_eq!(r.check_rollback(&[], false), Ok(Event::Rollback));
     // Batches of one: one host at a time.
     assert_eq!(render(&r.on_event(3, Event::Rollback)), "rollback h1 to -");
-    let again = r.check_rollback(&[], true).unwrap_err().0;
+    let again = r.check_rollback(&[], true).unwrap_err().to_string();
     assert_eq!(again, "it is already rolling back");
 }
 
@@ -154,7 +157,10 @@ fn rollback_refusals_name_one_host_in_the_singular() {
         &[(1, ok("h0"), "finished succeeded")],
         "succeeded",
     );
-    let refused = r.check_rollback(&["r-9".to_string()], false).unwrap_err().0;
+    let refused = r
+        .check_rollback(&["r-9".to_string()], false)
+        .unwrap_err()
+        .to_string();
     assert!(refused.contains("return 1 host to"), "{refused}");
 }
 
