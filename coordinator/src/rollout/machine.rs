@@ -13,6 +13,7 @@ use crate::rollout::plan::Plan;
 
 mod controls;
 mod host;
+mod late;
 mod progress;
 mod queries;
 mod rollback;
@@ -277,29 +278,6 @@ impl Rollout {
         if self.hosts[i].state == HostState::Waiting && !self.phase.is_terminal() {
             self.hosts[i].reason = Some(REMOVED.to_string());
             self.close_host(i, HostState::Unreachable, true);
-        }
-    }
-
-    fn converge_late(&mut self, now: i64, i: usize, out: &mut Vec<Action>) {
-        let Some(established) = self.established_at else {
-            return;
-        };
-        let host = &mut self.hosts[i];
-        let late_state = matches!(host.state, HostState::Skipped | HostState::Unreachable);
-        let in_window = now.saturating_sub(established) <= self.settings.late_window_ms;
-        if late_state && !host.late_sent && host.online && in_window {
-            host.late_sent = true;
-            out.push(Action::ConvergeLate {
-                host: host.id.clone(),
-            });
-        }
-    }
-
-    fn late_done(&mut self, id: &str, state: HostState, reason: String) {
-        let Some(&i) = self.index.get(id) else { return };
-        let host = &mut self.hosts[i];
-        if host.late_sent && host.late_result.is_none() {
-            host.late_result = Some((state, reason));
         }
     }
 

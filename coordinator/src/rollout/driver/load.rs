@@ -2,10 +2,12 @@
 //! any job the log asked for that does not exist yet, and feed in results that reached
 //! the store while the driver was not listening.
 
-use convoy_proto::v1::{CommandState, RolloutRecord};
+use convoy_proto::v1::{CommandState, RolloutRecord, RolloutView};
 
 use super::inputs::run_entry;
-use super::{Driver, JobKind, Loaded, RolloutError};
+use std::collections::HashMap;
+
+use super::{Driver, JobKind, RolloutError};
 use crate::dispatch::Finished;
 use crate::dispatch::plan::is_terminal;
 use crate::registry::now_unix_ms;
@@ -16,6 +18,30 @@ use crate::rollout::record;
 /// still deploying when it was aborted) this long after it ended at most; its own late
 /// window, checked by [`Loaded::keep`], may be shorter.
 const LATE_LOOKBACK_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// One loaded rollout.
+pub(super) struct Loaded {
+    pub(super) record: RolloutRecord,
+    pub(super) machine: Rollout,
+    pub(super) next_seq: u64,
+    /// Each host's latest job: results of older ones are stale.
+    pub(super) host_jobs: HashMap<String, String>,
+    /// For each host whose deploy succeeded while this driver ran: the time of the metrics
+    /// sample it had then. Gates judge only later samples, never one taken mid-deploy.
+    /// (Not persisted: after a restart every sample counts.)
+    pub(super) sampled_before: HashMap<String, i64>,
+}
+
+impl Loaded {
+    pub(super) fn view(&self) -> RolloutView {
+        record::view(&self.record, &self.machine)
+    }
+
+    /// Whether the driver still has anything to do for it ([`Rollout::can_unload`]).
+    pub(super) fn keep(&self, now: i64) -> bool {
+        !self.machine.can_unload(now)
+    }
+}
 
 impl Driver {
     /// Loads every rollout the driver still has work for.
