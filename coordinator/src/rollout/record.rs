@@ -3,10 +3,11 @@
 //! plan and the machine's events into on-disk records and back (for replay), and [`view`]
 //! renders a machine as the operator's `RolloutView` and the record's summary.
 
-pub mod codec;
-pub mod spec;
-pub mod view;
+pub(crate) mod codec;
+pub(crate) mod spec;
+pub(crate) mod view;
 
-pub use codec::{Replayed, entry, plan_from_record, plan_to_record, record_state, replayed};
-pub use spec::{SpecError, delivery_timeout, parse_spec};
-pub use view::{is_settled, summarize, summary, view};
+pub(crate) use codec::{Replayed, entry, plan_from_record, plan_to_record, record_state, replayed};
+pub use spec::SpecError;
+pub(crate) use spec::{delivery_timeout, parse_spec};
+pub(crate) use view::{is_settled, summarize, summary, view};

@@ -6,26 +6,26 @@ use super::{HostState, Rollout, Settings, State};
 use crate::rollout::gate;
 
 impl Rollout {
-    pub fn version(&self) -> &str {
+    pub(crate) fn version(&self) -> &str {
         &self.version
     }
 
-    pub fn settings(&self) -> &Settings {
+    pub(crate) fn settings(&self) -> &Settings {
         &self.settings
     }
 
     /// Failures so far, gate failures included.
-    pub fn failures(&self) -> u32 {
+    pub(crate) fn failures(&self) -> u32 {
         self.failures
     }
 
     /// 0-based index of the current wave.
-    pub fn current_wave(&self) -> usize {
+    pub(crate) fn current_wave(&self) -> usize {
         self.wave
     }
 
     /// Hosts whose deploy succeeded (and no gate failed since).
-    pub fn succeeded_hosts(&self) -> u32 {
+    pub(crate) fn succeeded_hosts(&self) -> u32 {
         let count = self
             .hosts
             .iter()
@@ -44,7 +44,7 @@ impl Rollout {
 
     /// The hosts whose metrics the gates judge now (a `Metrics` event for any other host
     /// changes nothing).
-    pub fn gated_hosts(&self) -> Vec<&str> {
+    pub(crate) fn gated_hosts(&self) -> Vec<&str> {
         let Some(wave) = self.waves.get(self.wave) else {
             return Vec::new();
         };
@@ -57,7 +57,7 @@ impl Rollout {
 
     /// The hosts whose metrics make the baseline of relative gates (`cpu<1.5*baseline`):
     /// those not yet updated. Empty when no gate is relative.
-    pub fn baseline_hosts(&self) -> Vec<&str> {
+    pub(crate) fn baseline_hosts(&self) -> Vec<&str> {
         if !gate::needs_baseline(&self.settings.gates) {
             return Vec::new();
         }
@@ -69,29 +69,29 @@ impl Rollout {
     }
 
     /// Every host of the rollout with its state, in plan order.
-    pub fn host_states(&self) -> impl Iterator<Item = (&str, HostState)> {
+    pub(crate) fn host_states(&self) -> impl Iterator<Item = (&str, HostState)> {
         self.hosts.iter().map(|h| (h.id.as_str(), h.state))
     }
 
     /// The state of one host, if the rollout targets it.
-    pub fn host_state(&self, id: &str) -> Option<HostState> {
+    pub(crate) fn host_state(&self, id: &str) -> Option<HostState> {
         self.index.get(id).map(|&i| self.hosts[i].state)
     }
 
     /// Whether `HostOnline`/`HostOffline` for this host would tell the rollout anything.
-    pub fn presence_is_news(&self, id: &str, online: bool) -> bool {
+    pub(crate) fn presence_is_news(&self, id: &str, online: bool) -> bool {
         self.index
             .get(id)
             .is_some_and(|&i| self.hosts[i].online != online)
     }
 
     /// Whether `HostRemoved` for this host would tell the rollout anything.
-    pub fn removal_is_news(&self, id: &str) -> bool {
+    pub(crate) fn removal_is_news(&self, id: &str) -> bool {
         !self.state().is_terminal() && self.index.get(id).is_some_and(|&i| !self.hosts[i].removed)
     }
 
     /// Whether a late convergence deploy was sent to this host and has no result yet.
-    pub fn awaits_late(&self, id: &str) -> bool {
+    pub(crate) fn awaits_late(&self, id: &str) -> bool {
         self.index.get(id).is_some_and(|&i| {
             let host = &self.hosts[i];
             host.late_sent && host.late_result.is_none()
@@ -102,7 +102,7 @@ impl Rollout {
     /// is still deploying (an aborted rollout lets its in-flight hosts finish, and their
     /// results still count), and no host skipped or unreachable may still converge late
     /// (the late window is over, or every such host has its late result).
-    pub fn can_unload(&self, now: i64) -> bool {
+    pub(crate) fn can_unload(&self, now: i64) -> bool {
         if !self.state().is_terminal() || self.deploying > 0 {
             return false;
         }

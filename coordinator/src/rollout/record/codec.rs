@@ -10,7 +10,7 @@ use crate::rollout::gate::{Baseline, MetricsView};
 use crate::rollout::machine::{Event, HostState, State, WaveState};
 use crate::rollout::plan::{self, Plan};
 
-pub fn plan_to_record(plan: &Plan) -> RolloutPlan {
+pub(crate) fn plan_to_record(plan: &Plan) -> RolloutPlan {
     RolloutPlan {
         matched: plan.matched,
         already_current: plan.already_current.clone(),
@@ -35,7 +35,7 @@ pub fn plan_to_record(plan: &Plan) -> RolloutPlan {
     }
 }
 
-pub fn plan_from_record(version: &str, record: &RolloutPlan) -> Plan {
+pub(crate) fn plan_from_record(version: &str, record: &RolloutPlan) -> Plan {
     Plan {
         version: version.to_string(),
         matched: record.matched,
@@ -62,7 +62,7 @@ pub fn plan_from_record(version: &str, record: &RolloutPlan) -> Plan {
 }
 
 /// A log entry for a machine event.
-pub fn entry(at_unix_ms: i64, event: &Event) -> RolloutLogEntry {
+pub(crate) fn entry(at_unix_ms: i64, event: &Event) -> RolloutLogEntry {
     use RolloutEventKind as K;
     let mut entry = RolloutLogEntry {
         at_unix_ms,
@@ -116,14 +116,14 @@ pub fn entry(at_unix_ms: i64, event: &Event) -> RolloutLogEntry {
 
 /// What a log entry means when replayed.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Replayed {
+pub(crate) enum Replayed {
     Start,
     Machine(Event),
     /// An entry this build does not know (written by a newer one): skipped.
     Unknown,
 }
 
-pub fn replayed(entry: &RolloutLogEntry) -> Replayed {
+pub(crate) fn replayed(entry: &RolloutLogEntry) -> Replayed {
     use RolloutEventKind as K;
     let host = entry.host.clone();
     let reason = entry.reason.clone();
@@ -172,7 +172,7 @@ pub fn replayed(entry: &RolloutLogEntry) -> Replayed {
 
 /// The state a stored record's summary names. Records written before the state was an
 /// enum carry its name in `legacy_state`; `None` when neither says anything known.
-pub fn record_state(record: &RolloutRecord) -> Option<State> {
+pub(crate) fn record_state(record: &RolloutRecord) -> Option<State> {
     let stored = RolloutState::try_from(record.state).unwrap_or(RolloutState::Unspecified);
     let stored = match stored {
         RolloutState::Unspecified => RolloutState::from_name(&record.legacy_state)?,
@@ -181,7 +181,7 @@ pub fn record_state(record: &RolloutRecord) -> Option<State> {
     state_from(stored)
 }
 
-pub fn state(state: State) -> RolloutState {
+pub(crate) fn state(state: State) -> RolloutState {
     match state {
         State::Running => RolloutState::Running,
         State::Baking => RolloutState::Baking,
@@ -210,7 +210,7 @@ fn state_from(state: RolloutState) -> Option<State> {
     })
 }
 
-pub fn host_state(state: HostState) -> RolloutHostState {
+pub(crate) fn host_state(state: HostState) -> RolloutHostState {
     match state {
         HostState::Pending => RolloutHostState::Pending,
         HostState::Waiting => RolloutHostState::Waiting,
@@ -225,7 +225,7 @@ pub fn host_state(state: HostState) -> RolloutHostState {
     }
 }
 
-pub fn wave_state(state: WaveState) -> RolloutWaveState {
+pub(crate) fn wave_state(state: WaveState) -> RolloutWaveState {
     match state {
         WaveState::Pending => RolloutWaveState::Pending,
         WaveState::Running => RolloutWaveState::Running,

@@ -25,7 +25,7 @@ pub enum SpecError {
 }
 
 /// The spec's knobs, checked: how to cut waves and how the machine behaves.
-pub fn parse_spec(spec: &RolloutSpec) -> Result<(Strategy, Settings), SpecError> {
+pub(crate) fn parse_spec(spec: &RolloutSpec) -> Result<(Strategy, Settings), SpecError> {
     let optional = |text: &str| (!text.trim().is_empty()).then(|| text.to_string());
     let strategy = Strategy::parse(
         optional(&spec.canary).as_deref(),
@@ -76,6 +76,6 @@ pub fn parse_spec(spec: &RolloutSpec) -> Result<(Strategy, Settings), SpecError>
 
 /// How long the commands of a rollout wait for an offline host: as long as the rollout
 /// itself waits for one.
-pub fn delivery_timeout(settings: &Settings) -> Duration {
+pub(crate) fn delivery_timeout(settings: &Settings) -> Duration {
     Duration::from_millis(u64::try_from(settings.offline_timeout_ms).unwrap_or(u64::MAX))
 }

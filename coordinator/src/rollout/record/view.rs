@@ -11,7 +11,7 @@ use crate::rollout::machine::{HostStatus, Rollout};
 
 /// Whether a view is final: the rollout ended and no late host is still deploying. What
 /// `WatchRollout` and the CLI's `watch` stop on.
-pub fn is_settled(view: &RolloutView) -> bool {
+pub(crate) fn is_settled(view: &RolloutView) -> bool {
     let ended = matches!(
         view.state(),
         RolloutState::Succeeded
@@ -28,7 +28,7 @@ pub fn is_settled(view: &RolloutView) -> bool {
 
 /// Keeps the record's listing summary in step with the machine. Writes the enum state
 /// only: a legacy name is dropped once the record is written again.
-pub fn summarize(record: &mut RolloutRecord, machine: &Rollout, now: i64) {
+pub(crate) fn summarize(record: &mut RolloutRecord, machine: &Rollout, now: i64) {
     let current = machine.state();
     record.set_state(state(current));
     record.legacy_state.clear();
@@ -45,7 +45,7 @@ pub fn summarize(record: &mut RolloutRecord, machine: &Rollout, now: i64) {
     record.active = !over;
 }
 
-pub fn summary(record: &RolloutRecord) -> RolloutSummary {
+pub(crate) fn summary(record: &RolloutRecord) -> RolloutSummary {
     let spec = record.spec.clone().unwrap_or_default();
     let plan = record.plan.clone().unwrap_or_default();
     let targets: usize = plan.waves.iter().map(|w| w.hosts.len()).sum();
@@ -70,7 +70,7 @@ pub fn summary(record: &RolloutRecord) -> RolloutSummary {
 }
 
 /// The operator's view of a rollout.
-pub fn view(record: &RolloutRecord, machine: &Rollout) -> RolloutView {
+pub(crate) fn view(record: &RolloutRecord, machine: &Rollout) -> RolloutView {
     let status = machine.status();
     let spec = record.spec.clone().unwrap_or_default();
     let plan = record.plan.clone().unwrap_or_default();
