@@ -133,7 +133,11 @@ async fn runs(stage: &Stage, args: &RolloutArgs) -> anyhow::Result<(Vec<f64>, Ve
                 view.state().name(),
                 "failed" | "aborted" | "rolled_back" | "paused"
             ) {
-                bail!("rollout {id} ended {}: {}", view.state().name(), view.waiting_for);
+                bail!(
+                    "rollout {id} ended {}: {}",
+                    view.state().name(),
+                    view.waiting_for
+                );
             }
             if started_at.elapsed() > args.timeout {
                 bail!(

@@ -198,7 +198,11 @@ async fn one_run(args: &RolloutEngineArgs) -> anyhow::Result<Run> {
             view.state().name(),
             "failed" | "aborted" | "rolled_back" | "paused"
         ) {
-            bail!("rollout ended {}: {}", view.state().name(), view.waiting_for);
+            bail!(
+                "rollout ended {}: {}",
+                view.state().name(),
+                view.waiting_for
+            );
         }
         if started_at.elapsed() > args.timeout {
             bail!(
