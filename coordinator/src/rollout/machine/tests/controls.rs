@@ -275,3 +275,104 @@ fn a_host_removed_before_its_turn_is_skipped_when_it_comes() {
     assert_eq!(r.hosts[2].state, HostState::Skipped);
     assert_eq!(r.hosts[2].reason.as_deref(), Some("removed from the fleet"));
 }
+
+#[test]
+fn refusals_say_what_operators_read() {
+    let words = [
+        (Refusal::Over, "it is over"),
+        (
+            Refusal::NothingTo(Control::Resume),
+            "it is over; there is nothing to resume",
+        ),
+        (Refusal::NotPaused, "it is not paused"),
+        (Refusal::NotAtGate, "only the canary wave awaits promotion"),
+        (Refusal::AlreadyRollingBack, "it is already rolling back"),
+        (Refusal::AlreadyRolledBack, "it is already rolled back"),
+    ];
+    for (refusal, said) in words {
+        assert_eq!(refusal.to_string(), said);
+    }
+    let err = crate::rollout::driver::RolloutError::Refused {
+        id: "r-1".to_string(),
+        state: State::Running.to_string(),
+        why: Refusal::NotPaused,
+    };
+    assert_eq!(err.to_string(), "rollout r-1 is running: it is not paused");
+}
+
+#[test]
+fn controls_are_checked_by_the_machine() {
+    let settings = Settings::default();
+    let mut r = check(
+        rollout(&hosts(3, &[]), batches("1", "2"), settings),
+        "deploy h0",
+        &[(1, ok("h0"), "")],
+        "awaiting_promotion",
+    );
+    assert_eq!(r.check(Control::Resume), Err(Refusal::NotPaused));
+    assert_eq!(r.check(Control::Promote), Ok(Event::Promote));
+    assert_eq!(
+        render(&r.on_event(2, Event::Promote)),
+        "deploy h1, deploy h2"
+    );
+    // Past the canary, promotion is refused; pausing twice is allowed and changes nothing.
+    assert_eq!(r.check(Control::Promote), Err(Refusal::NotAtGate));
+    assert_eq!(r.check(Control::Pause), Ok(Event::Pause));
+    r.on_event(3, Event::Pause);
+    let paused = r.clone();
+    assert_eq!(r.check(Control::Pause), Ok(Event::Pause));
+    assert!(r.on_event(4, Event::Pause).is_empty());
+    assert_eq!(r, paused);
+    assert_eq!(r.check(Control::Abort), Ok(Event::Abort));
+    r.on_event(5, Event::Abort);
+    assert_eq!(r.check(Control::Resume), Err(Refusal::Over));
+    assert_eq!(r.check(Control::Rollback), Ok(Event::Rollback));
+}
+
+#[test]
+fn late_results_are_events_and_decide_when_the_rollout_can_be_unloaded() {
+    let mut fleet = hosts(3, &[]);
+    fleet[2].online = false;
+    let settings = Settings {
+        auto_promote: true,
+        offline: Offline::Skip,
+        late_window_ms: 1_000,
+        ..Settings::default()
+    };
+    let mut r = check(
+        rollout(&fleet, batches("1", "2"), settings),
+        "deploy h0",
+        &[
+            (1, ok("h0"), "deploy h1"),
+            (2, ok("h1"), "finished succeeded"),
+        ],
+        "succeeded",
+    );
+    // h2 may still come back within the window: the rollout stays loaded.
+    assert!(!r.can_unload(500));
+    assert!(r.can_unload(1_003), "the late window is over");
+    assert_eq!(render(&r.on_event(10, online("h2"))), "converge h2");
+    assert!(r.awaits_late("h2"));
+    assert_eq!(r.status().late[0].state, HostState::Deploying);
+    assert!(!r.can_unload(20));
+    let failed = Event::LateFailed {
+        host: "h2".to_string(),
+        reason: "failed: exit 1".to_string(),
+    };
+    assert!(r.on_event(20, failed).is_empty());
+    assert!(!r.awaits_late("h2"));
+    let late = &r.status().late[0];
+    assert_eq!(
+        (late.state, late.reason.as_deref()),
+        (HostState::Failed, Some("failed: exit 1"))
+    );
+    assert!(r.can_unload(20), "every late host has its result");
+    // A second result for the same deploy changes nothing.
+    r.on_event(
+        30,
+        Event::LateSucceeded {
+            host: "h2".to_string(),
+        },
+    );
+    assert_eq!(r.status().late[0].state, HostState::Failed);
+}
