@@ -8,6 +8,7 @@ pub mod identity;
 pub mod labels;
 pub mod service;
 pub mod signing;
+pub mod states;
 pub mod tls;
 
 /// Generated code for package `convoy.v1`.

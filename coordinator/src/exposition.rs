@@ -248,7 +248,7 @@ impl Exposition {
             let (mut ok, mut failed) = (0u64, 0u64);
             for record in &records {
                 rollouts
-                    .get_or_create(&l(&[("state", &record.state)]))
+                    .get_or_create(&l(&[("state", record.state().name())]))
                     .inc();
                 ok += u64::from(record.succeeded);
                 failed += u64::from(record.failures);

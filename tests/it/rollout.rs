@@ -106,7 +106,7 @@ async fn reaches(rollouts: &RolloutsClient<Channel>, id: &str, state: &str) -> R
                 .await
                 .ok()?
                 .into_inner();
-            (view.state == state).then_some(view)
+            (view.state().name() == state).then_some(view)
         }
     })
     .await
@@ -133,7 +133,7 @@ fn host_states(view: &RolloutView) -> Vec<Vec<(String, String)>> {
         .map(|w| {
             w.hosts
                 .iter()
-                .map(|h| (h.host.clone(), h.state.clone()))
+                .map(|h| (h.host.clone(), h.state().name().to_string()))
                 .collect()
         })
         .collect()
@@ -181,7 +181,7 @@ async fn a_bad_release_stops_at_the_canary_and_is_rolled_back() {
         .rollouts;
     assert_eq!(history.len(), 1);
     assert_eq!(
-        (history[0].state.as_str(), history[0].failures),
+        (history[0].state().name(), history[0].failures),
         ("rolled_back", 1)
     );
     f.coordinator.stop().await;
@@ -204,7 +204,10 @@ async fn a_good_release_reaches_every_host_wave_by_wave() {
     let done = reaches(&f.rollouts, &id, "succeeded").await;
     let sizes: Vec<usize> = done.waves.iter().map(|w| w.hosts.len()).collect();
     assert_eq!(sizes, vec![1, 2, 1]);
-    assert!(done.waves.iter().all(|w| w.state == "done"), "{done:?}");
+    assert!(
+        done.waves.iter().all(|w| w.state().name() == "done"),
+        "{done:?}"
+    );
     assert!(
         host_states(&done)
             .iter()
@@ -253,7 +256,7 @@ async fn operators_promote_pause_resume_and_abort() {
     )
     .await;
     let waiting = reaches(&f.rollouts, &id, "awaiting_promotion").await;
-    assert_eq!(waiting.waves[1].hosts[0].state, "pending");
+    assert_eq!(waiting.waves[1].hosts[0].state().name(), "pending");
     // One active rollout per app: a second start names the first.
     let refused = f
         .rollouts
@@ -274,11 +277,11 @@ async fn operators_promote_pause_resume_and_abort() {
     let paused = control(&mut f.rollouts, &id, RolloutControl::Pause)
         .await
         .unwrap();
-    assert_eq!(paused.state, "paused");
+    assert_eq!(paused.state().name(), "paused");
     let resumed = control(&mut f.rollouts, &id, RolloutControl::Resume)
         .await
         .unwrap();
-    assert_eq!(resumed.state, "awaiting_promotion");
+    assert_eq!(resumed.state().name(), "awaiting_promotion");
     control(&mut f.rollouts, &id, RolloutControl::Pause)
         .await
         .unwrap();
@@ -312,7 +315,7 @@ async fn operators_promote_pause_resume_and_abort() {
     let aborted = control(&mut f.rollouts, &second, RolloutControl::Abort)
         .await
         .unwrap();
-    assert_eq!(aborted.state, "aborted");
+    assert_eq!(aborted.state().name(), "aborted");
     let refused = control(&mut f.rollouts, &second, RolloutControl::Promote)
         .await
         .unwrap_err();
@@ -347,20 +350,24 @@ async fn an_abort_lets_hosts_in_flight_finish_and_records_them() {
     let aborted = control(&mut f.rollouts, &id, RolloutControl::Abort)
         .await
         .unwrap();
-    assert_eq!(aborted.state, "aborted");
-    assert_eq!(aborted.waves[0].hosts[0].state, "deploying", "{aborted:?}");
+    assert_eq!(aborted.state().name(), "aborted");
+    assert_eq!(
+        aborted.waves[0].hosts[0].state().name(),
+        "deploying",
+        "{aborted:?}"
+    );
     // The canary's deploy finishes and is recorded; the next wave never starts.
     let done = wait_for("the in-flight deploy is recorded", ROLLOUT_WAIT, || {
         let mut rollouts = f.rollouts.clone();
         let id = id.clone();
         async move {
             let view = view(&mut rollouts, &id).await;
-            (view.waves[0].hosts[0].state == "succeeded").then_some(view)
+            (view.waves[0].hosts[0].state().name() == "succeeded").then_some(view)
         }
     })
     .await;
-    assert_eq!(done.state, "aborted");
-    assert_eq!(done.waves[1].hosts[0].state, "pending");
+    assert_eq!(done.state().name(), "aborted");
+    assert_eq!(done.waves[1].hosts[0].state().name(), "pending");
     assert_eq!(current(&f.agents[0].1), "releases/4.0");
     assert_eq!(current(&f.agents[1].1), "releases/1.0");
     // Issue 19: the aborted rollout can be rolled back as a rollout, so the fleet does not
@@ -368,7 +375,7 @@ async fn an_abort_lets_hosts_in_flight_finish_and_records_them() {
     let rolling = control(&mut f.rollouts, &id, RolloutControl::Rollback)
         .await
         .unwrap();
-    assert_eq!(rolling.state, "rolling_back", "{rolling:?}");
+    assert_eq!(rolling.state().name(), "rolling_back", "{rolling:?}");
     reaches(&f.rollouts, &id, "rolled_back").await;
     assert_eq!(current(&f.agents[0].1), "releases/1.0");
     let again = control(&mut f.rollouts, &id, RolloutControl::Rollback)
@@ -397,7 +404,7 @@ async fn a_failing_gate_during_bake_halts_the_rollout() {
     let halted = reaches(&f.rollouts, &id, "paused").await;
     assert_eq!(halted.failures, 1);
     let canary = &halted.waves[0].hosts[0];
-    assert_eq!(canary.state, "failed");
+    assert_eq!(canary.state().name(), "failed");
     assert!(canary.reason.contains("mem"), "{canary:?}");
     assert!(halted.waiting_for.contains("budget"), "{halted:?}");
     // Nothing beyond the canary moved.
@@ -473,12 +480,12 @@ async fn an_offline_host_converges_when_it_returns() {
             let view = view(&mut rollouts, &id).await;
             view.late
                 .iter()
-                .any(|h| h.host == "web-2" && h.state == "succeeded")
+                .any(|h| h.host == "web-2" && h.state().name() == "succeeded")
                 .then_some(view)
         }
     })
     .await;
-    assert_eq!(late.state, "succeeded");
+    assert_eq!(late.state().name(), "succeeded");
     assert_eq!(current(&dir2), "releases/2.0");
     coordinator.stop().await;
 }
@@ -692,7 +699,7 @@ async fn rollouts_skip_cordoned_hosts_and_do_not_wait_for_removed_ones() {
         .find(|h| h.host == "web-3")
         .unwrap();
     assert!(
-        matches!(web3.state.as_str(), "unreachable" | "skipped"),
+        matches!(web3.state().name(), "unreachable" | "skipped"),
         "{web3:?}"
     );
     assert_eq!(web3.reason, "removed from the fleet");

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use convoy_proto::v1::BackupState;
+use convoy_proto::v1::{BackupState, RolloutState};
 
 use super::{Expr, Rule};
 use crate::history::Sample;
@@ -113,27 +113,25 @@ impl Source {
                 .collect();
         }
         if needs(|e| matches!(e, Expr::RolloutFailed)) {
-            let mut latest: BTreeMap<String, (i64, String, String)> = BTreeMap::new();
+            let mut latest: BTreeMap<String, (i64, String, RolloutState)> = BTreeMap::new();
             for record in self.store.rollouts()? {
                 let app = record
                     .spec
                     .as_ref()
                     .map(|s| s.app.clone())
                     .unwrap_or_default();
-                let slot = latest
-                    .entry(app)
-                    .or_insert((i64::MIN, String::new(), String::new()));
+                let slot = latest.entry(app).or_insert((
+                    i64::MIN,
+                    String::new(),
+                    RolloutState::Unspecified,
+                ));
                 if record.created_unix_ms > slot.0 {
-                    *slot = (
-                        record.created_unix_ms,
-                        record.id.clone(),
-                        record.state.clone(),
-                    );
+                    *slot = (record.created_unix_ms, record.id.clone(), record.state());
                 }
             }
             facts.failed_rollouts = latest
                 .into_iter()
-                .filter(|(_, (_, _, state))| state == "failed")
+                .filter(|(_, (_, _, state))| *state == RolloutState::Failed)
                 .map(|(app, (_, id, _))| (app, id))
                 .collect();
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use convoy_proto::v1::{
     ControlRolloutRequest, GetRolloutRequest, ListRolloutsRequest, RolloutControl, RolloutSpec,
-    RolloutView, StartRolloutRequest,
+    RolloutState, RolloutView, StartRolloutRequest,
 };
 
 use super::connect::{rollouts, rpc_error};
@@ -218,7 +218,7 @@ pub async fn run(
         } => {
             let view = watch::watch(&id, connect, format, wait_through_pauses).await?;
             render::print_view(&view, format)?;
-            expect(&view, "succeeded")
+            expect(&view, RolloutState::Succeeded)
         }
         RolloutCommand::Pause { id } => {
             control(&id, RolloutControl::Pause, false, connect, format).await
@@ -238,20 +238,23 @@ pub async fn run(
     }
 }
 
-fn expect(view: &RolloutView, state: &str) -> anyhow::Result<()> {
+fn expect(view: &RolloutView, state: RolloutState) -> anyhow::Result<()> {
     if watch::needs_operator(view) {
         return Err(crate::cli::NeedsOperator(format!(
             "rollout {} is {}: {}; it needs an operator (convoy rollout resume|promote|abort|rollback {})",
-            view.id, view.state, view.waiting_for, view.id
+            view.id,
+            view.state().name(),
+            view.waiting_for,
+            view.id
         ))
         .into());
     }
-    if view.state == state {
+    if view.state() == state {
         Ok(())
     } else {
         Err(RolloutNotSucceeded {
             id: view.id.clone(),
-            state: view.state.clone(),
+            state: view.state().name().to_string(),
         }
         .into())
     }
@@ -299,7 +302,7 @@ async fn start(args: StartArgs, connect: &ConnectArgs, format: OutputFormat) -> 
     }
     let view = watch::watch(&started.id, connect, format, args.wait_through_pauses).await?;
     render::print_view(&view, format)?;
-    expect(&view, "succeeded")
+    expect(&view, RolloutState::Succeeded)
 }
 
 async fn get(id: &str, connect: &ConnectArgs) -> anyhow::Result<RolloutView> {
@@ -362,7 +365,7 @@ async fn control_with(
     if wait {
         let view = watch::watch(id, connect, format, false).await?;
         render::print_view(&view, format)?;
-        return expect(&view, "rolled_back");
+        return expect(&view, RolloutState::RolledBack);
     }
     match format {
         OutputFormat::Json => render::print_view(&view, format),
@@ -370,7 +373,7 @@ async fn control_with(
             out!(
                 "rollout {} is {}: {}",
                 view.id,
-                view.state,
+                view.state().name(),
                 view.waiting_for
             );
             Ok(())

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use convoy_proto::v1::{CommandState, Job, JobState, job_event};
+use convoy_proto::v1::{CommandState, Job, JobState, RolloutState, job_event};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
@@ -153,7 +153,9 @@ pub fn rollout_changed(events: &Events, id: &str) {
     };
     let key = format!("rollout/{id}");
     let previous = events.store().event_mark(&key).ok().flatten();
-    let now = format!("{}|{}", record.state, record.current_wave);
+    // The mark keeps the state's operator name, as earlier versions wrote it.
+    let state = record.state();
+    let now = format!("{}|{}", state.name(), record.current_wave);
     if previous.as_deref() == Some(now.as_str()) {
         return;
     }
@@ -199,13 +201,13 @@ pub fn rollout_changed(events: &Events, id: &str) {
             );
         }
     }
-    if old_state.as_deref() != Some(record.state.as_str()) {
-        let (kind, severity) = match record.state.as_str() {
-            "paused" => ("rollout.paused", Severity::Warning),
-            "failed" => ("rollout.failed", Severity::Critical),
-            "rolled_back" => ("rollout.rolled_back", Severity::Warning),
-            "succeeded" => ("rollout.succeeded", Severity::Info),
-            "aborted" => ("rollout.aborted", Severity::Warning),
+    if old_state.as_deref() != Some(state.name()) {
+        let (kind, severity) = match state {
+            RolloutState::Paused => ("rollout.paused", Severity::Warning),
+            RolloutState::Failed => ("rollout.failed", Severity::Critical),
+            RolloutState::RolledBack => ("rollout.rolled_back", Severity::Warning),
+            RolloutState::Succeeded => ("rollout.succeeded", Severity::Info),
+            RolloutState::Aborted => ("rollout.aborted", Severity::Warning),
             _ => return,
         };
         events.append(draft(
@@ -213,7 +215,7 @@ pub fn rollout_changed(events: &Events, id: &str) {
             severity,
             format!(
                 "rollout {id} of {app} {version} {}",
-                record.state.replace('_', " ")
+                state.name().replace('_', " ")
             ),
         ));
     }

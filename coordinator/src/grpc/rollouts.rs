@@ -164,7 +164,7 @@ impl RolloutsRpc for RolloutService {
                 let view = rollouts
                     .control(&body.id, control, &operator.name, body.force)
                     .await?;
-                let outcome = format!("{} is {}", view.id, view.state);
+                let outcome = format!("{} is {}", view.id, view.state().name());
                 Ok((view, outcome))
             },
         )

@@ -13,24 +13,29 @@
 
 mod gates;
 mod inputs;
+mod jobs;
 mod load;
+mod start;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use convoy_proto::v1::{RolloutRecord, RolloutSpec, RolloutSummary, RolloutView};
+use convoy_proto::v1::{RolloutSpec, RolloutSummary, RolloutView};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::machine::{Action, Rollout};
-use super::record::{self, LateResults, SpecError};
-use crate::dispatch::{DispatchError, Dispatcher, HostJob, Work};
+pub use super::machine::Control;
+use super::machine::Refusal;
+use super::record::{self, SpecError};
+use crate::dispatch::{DispatchError, Dispatcher, HostJob};
 use crate::registry::{Registry, now_unix_ms};
 use crate::releases::ReleaseError;
 use crate::selector::SelectorError;
 use crate::store::{Store, StoreError};
+use jobs::JobKind;
+use load::Loaded;
 
 /// How often the gates of baking waves are checked against the hosts' latest reports.
 pub const GATE_INTERVAL: Duration = Duration::from_secs(1);
@@ -58,8 +63,9 @@ pub enum RolloutError {
     #[error("rollout {id} is {state}: {why}")]
     Refused {
         id: String,
+        /// The state's operator name (`paused`, `rolled_back`, ...).
         state: String,
-        why: String,
+        why: Refusal,
     },
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -74,28 +80,6 @@ impl From<crate::releases::DeployLookupError> for RolloutError {
         match err {
             crate::releases::DeployLookupError::Release(e) => RolloutError::Release(e),
             crate::releases::DeployLookupError::Store(e) => RolloutError::Store(e),
-        }
-    }
-}
-
-/// What an operator can do to a running rollout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    Pause,
-    Resume,
-    Promote,
-    Abort,
-    Rollback,
-}
-
-impl Control {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Control::Pause => "pause",
-            Control::Resume => "resume",
-            Control::Promote => "promote",
-            Control::Abort => "abort",
-            Control::Rollback => "rollback",
         }
     }
 }
@@ -286,52 +270,6 @@ impl Rollouts {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum JobKind {
-    Deploy,
-    Rollback,
-    Late,
-}
-
-/// One loaded rollout.
-struct Loaded {
-    record: RolloutRecord,
-    machine: Rollout,
-    next_seq: u64,
-    late: LateResults,
-    /// Each host's latest job: results of older ones are stale.
-    host_jobs: HashMap<String, String>,
-    /// For each host whose deploy succeeded while this driver ran: the time of the metrics
-    /// sample it had then. Gates judge only later samples, never one taken mid-deploy.
-    /// (Not persisted: after a restart every sample counts.)
-    sampled_before: HashMap<String, i64>,
-}
-
-impl Loaded {
-    fn view(&self) -> RolloutView {
-        record::view(&self.record, &self.machine, &self.late)
-    }
-
-    /// Whether the driver still has anything to do for it: it is going, hosts it started
-    /// are still deploying, or it succeeded and hosts that were skipped or unreachable may
-    /// still come back for the version.
-    fn keep(&self, now: i64) -> bool {
-        // An aborted rollout lets its in-flight hosts finish: their results still count.
-        if !self.machine.state().is_terminal() || self.machine.deploying > 0 {
-            return true;
-        }
-        let Some(established) = self.machine.established_at else {
-            return false;
-        };
-        let in_window = now.saturating_sub(established) <= self.machine.settings.late_window_ms;
-        let late_open = self.machine.late.iter().any(|&i| {
-            let host = &self.machine.hosts[i];
-            !host.late_sent || !self.late.contains_key(&host.id)
-        });
-        in_window && late_open
-    }
-}
-
 struct Driver {
     store: Store,
     registry: Arc<Registry>,
@@ -427,7 +365,7 @@ impl Driver {
             let keep = self.active.get(&id).is_some_and(|l| l.keep(now));
             if !keep {
                 if let Some(loaded) = self.active.remove(&id) {
-                    tracing::info!(rollout = %id, state = %loaded.record.state, "rollout ended");
+                    tracing::info!(rollout = %id, state = %loaded.machine.state(), "rollout ended");
                     self.jobs.retain(|_, (owner, _)| owner != &id);
                 }
             }
@@ -439,77 +377,5 @@ impl Driver {
             .values()
             .filter_map(|l| l.machine.next_deadline())
             .min()
-    }
-
-    /// Turns a batch of the machine's actions, from the entry numbered `seq`, into jobs.
-    fn actions(&mut self, id: &str, seq: u64, actions: Vec<Action>) {
-        let Some(loaded) = self.active.get_mut(id) else {
-            return;
-        };
-        let origin = format!("rollout {id}");
-        let timeout = record::delivery_timeout(&loaded.machine.settings);
-        let deploy = loaded.record.deploy.clone().unwrap_or_default();
-        let mut deploys = Vec::new();
-        let mut late = Vec::new();
-        let mut rollbacks: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for action in actions {
-            match action {
-                Action::Deploy { host } => deploys.push(host),
-                Action::ConvergeLate { host } => late.push(host),
-                Action::RollbackHost { host, to } => {
-                    rollbacks
-                        .entry(to.unwrap_or_default())
-                        .or_default()
-                        .push(host);
-                }
-                Action::Finished { state } => {
-                    tracing::info!(rollout = %id, state = state.as_str(), "rollout finished");
-                }
-                Action::WaitUntil { .. } => {}
-            }
-        }
-        let mut jobs = Vec::new();
-        if !deploys.is_empty() {
-            jobs.push((
-                format!("{id}.{seq}.deploy"),
-                deploys,
-                JobKind::Deploy,
-                Work::Deploy(deploy.clone()),
-            ));
-        }
-        if !late.is_empty() {
-            jobs.push((
-                format!("{id}.{seq}.late"),
-                late,
-                JobKind::Late,
-                Work::Deploy(deploy.clone()),
-            ));
-        }
-        for (n, (to, hosts)) in rollbacks.into_iter().enumerate() {
-            let work = Work::Rollback(convoy_proto::v1::Rollback {
-                app: deploy.app.clone(),
-                version: to,
-            });
-            jobs.push((
-                format!("{id}.{seq}.rollback{n}"),
-                hosts,
-                JobKind::Rollback,
-                work,
-            ));
-        }
-        for (job_id, hosts, kind, work) in jobs {
-            for host in &hosts {
-                loaded.host_jobs.insert(host.clone(), job_id.clone());
-            }
-            self.jobs.insert(job_id.clone(), (id.to_string(), kind));
-            self.pending_jobs.push(HostJob {
-                id: job_id,
-                hosts,
-                work,
-                created_by: loaded.record.created_by.clone(),
-                origin: origin.clone(),
-                delivery_timeout: timeout,
-            });
-        }
     }
 }

@@ -206,6 +206,19 @@ impl fmt::Display for Gate {
     }
 }
 
+/// Whether any gate compares with the baseline of hosts not yet updated.
+pub fn needs_baseline(gates: &[Gate]) -> bool {
+    gates.iter().any(|g| {
+        matches!(
+            g,
+            Gate::Below {
+                limit: Limit::Baseline(_),
+                ..
+            }
+        )
+    })
+}
+
 /// Checks every gate, plus the host's own health: the first failure, if any.
 pub fn check_all(gates: &[Gate], view: &MetricsView, baseline: &Baseline) -> Option<String> {
     if !view.healthy {

@@ -11,16 +11,20 @@ use std::collections::BTreeMap;
 use crate::rollout::gate::{self, Baseline, MetricsView};
 use crate::rollout::plan::Plan;
 
+mod controls;
 mod host;
+mod late;
 mod progress;
+mod queries;
 mod rollback;
 mod status;
 mod types;
 
-pub use host::{HostEntry, HostState, WaveEntry};
-pub use rollback::RollbackRefused;
-pub use status::{HostStatus, Status, WaveStatus};
-pub use types::{Action, Event, Offline, OnFailure, PauseCause, Settings, State};
+pub use controls::Refusal;
+pub use host::HostState;
+use host::{HostEntry, WaveEntry};
+pub use status::{HostStatus, Status, WaveState, WaveStatus};
+pub use types::{Action, Control, Event, Offline, OnFailure, PauseCause, Settings, State};
 
 /// Why a removed host was not waited for.
 const REMOVED: &str = "removed from the fleet";
@@ -28,35 +32,35 @@ const REMOVED: &str = "removed from the fleet";
 /// One rollout's whole state; the driver persists it after every call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rollout {
-    pub version: String,
-    pub settings: Settings,
-    pub hosts: Vec<HostEntry>,
-    pub waves: Vec<WaveEntry>,
-    pub index: BTreeMap<String, usize>,
+    version: String,
+    settings: Settings,
+    hosts: Vec<HostEntry>,
+    waves: Vec<WaveEntry>,
+    index: BTreeMap<String, usize>,
     /// Never `Paused`: a pause is `paused` on top of the phase.
-    pub phase: State,
-    pub paused: Option<PauseCause>,
-    pub started: bool,
+    phase: State,
+    paused: Option<PauseCause>,
+    started: bool,
     /// The failure budget is exceeded: nothing new starts; in-flight hosts finish.
-    pub halted: bool,
-    pub wave: usize,
-    pub bake_until: Option<i64>,
-    pub promoted: bool,
-    pub wait_since: Option<i64>,
-    pub failures: u32,
+    halted: bool,
+    wave: usize,
+    bake_until: Option<i64>,
+    promoted: bool,
+    wait_since: Option<i64>,
+    failures: u32,
     /// Failures the operator accepted by resuming after a failure pause.
-    pub acknowledged: u32,
-    pub budget: u32,
-    pub batch_size: u32,
-    pub deploying: u32,
-    pub deployed: Vec<usize>,
-    pub rollback_queue: Vec<usize>,
-    pub rollback_next: usize,
-    pub rollback_in_flight: u32,
-    pub rollback_failed: u32,
-    pub late: Vec<usize>,
-    pub established_at: Option<i64>,
-    pub last_wait: Option<i64>,
+    acknowledged: u32,
+    budget: u32,
+    batch_size: u32,
+    deploying: u32,
+    deployed: Vec<usize>,
+    rollback_queue: Vec<usize>,
+    rollback_next: usize,
+    rollback_in_flight: u32,
+    rollback_failed: u32,
+    late: Vec<usize>,
+    established_at: Option<i64>,
+    last_wait: Option<i64>,
 }
 
 impl Rollout {
@@ -78,6 +82,7 @@ impl Rollout {
                     waiting_since: 0,
                     reason: None,
                     late_sent: false,
+                    late_result: None,
                     removed: false,
                 });
             }
@@ -163,6 +168,15 @@ impl Rollout {
                 view,
                 baseline,
             } => self.metrics(&host, &view, &baseline),
+            Event::LateSucceeded { host } => {
+                self.late_done(&host, HostState::Succeeded, String::new());
+                // Only a record of the result: nothing moves.
+                return out;
+            }
+            Event::LateFailed { host, reason } => {
+                self.late_done(&host, HostState::Failed, reason);
+                return out;
+            }
             Event::Tick => self.expire_offline(now),
             Event::Pause => self.pause(now),
             Event::Resume => self.resume(now),
@@ -267,26 +281,9 @@ impl Rollout {
         }
     }
 
-    fn converge_late(&mut self, now: i64, i: usize, out: &mut Vec<Action>) {
-        let Some(established) = self.established_at else {
-            return;
-        };
-        let host = &mut self.hosts[i];
-        let late_state = matches!(host.state, HostState::Skipped | HostState::Unreachable);
-        let in_window = now.saturating_sub(established) <= self.settings.late_window_ms;
-        if late_state && !host.late_sent && host.online && in_window {
-            host.late_sent = true;
-            out.push(Action::ConvergeLate {
-                host: host.id.clone(),
-            });
-        }
-    }
-
     fn metrics(&mut self, id: &str, view: &MetricsView, baseline: &Baseline) {
         let Some(&i) = self.index.get(id) else { return };
-        let watched = matches!(self.phase, State::Baking | State::AwaitingPromotion);
-        let host = &self.hosts[i];
-        if !watched || host.wave != self.wave || host.state != HostState::Succeeded {
+        if !self.is_gated(i) {
             return;
         }
         if let Some(reason) = gate::check_all(&self.settings.gates, view, baseline) {
@@ -310,65 +307,6 @@ impl Rollout {
                 self.close_host(i, HostState::Unreachable, true);
             }
         }
-    }
-
-    fn pause(&mut self, now: i64) {
-        if self.phase.is_terminal() || self.paused.is_some() {
-            return;
-        }
-        self.paused = Some(PauseCause::Operator);
-        self.wait_since.get_or_insert(now);
-    }
-
-    fn resume(&mut self, now: i64) {
-        let Some(cause) = self.paused.take() else {
-            return;
-        };
-        if cause == PauseCause::FailureBudget {
-            self.acknowledged = self.failures;
-        }
-        self.wait_since = (self.phase == State::AwaitingPromotion).then_some(now);
-    }
-
-    fn promote(&mut self, now: i64, out: &mut Vec<Action>) {
-        match self.phase {
-            State::AwaitingPromotion => {
-                self.promoted = true;
-                if self.paused.is_none() {
-                    self.wait_since = None;
-                }
-                self.enter_wave(now, self.wave + 1, out);
-            }
-            State::Running | State::Baking if self.wave == 0 => self.promoted = true,
-            _ => {}
-        }
-    }
-
-    fn abort(&mut self, out: &mut Vec<Action>) {
-        if self.phase.is_terminal() {
-            return;
-        }
-        self.unwait_current_wave();
-        self.paused = None;
-        self.halted = false;
-        self.finish(State::Aborted, out);
-    }
-
-    /// Hosts waiting to come online go back to pending: they will not be started.
-    fn unwait_current_wave(&mut self) {
-        let Some(wave) = self.waves.get_mut(self.wave) else {
-            return;
-        };
-        if wave.waiting == 0 {
-            return;
-        }
-        for &i in &wave.hosts {
-            if self.hosts[i].state == HostState::Waiting {
-                self.hosts[i].state = HostState::Pending;
-                wave.in_flight -= 1;
-            }
-        }
-        wave.waiting = 0;
     }
 
     fn deploy(&mut self, i: usize, out: &mut Vec<Action>) {

@@ -1,11 +1,25 @@
 //! Rollouts: one record per rollout (what was asked, the plan, a summary for listing) and
 //! its event log, keyed `id \0 seq` with the sequence number big-endian so a prefix scan
 //! returns entries in order.
+//!
+//! A record's state is the `RolloutState` enum (field 14). Records written before that
+//! carry the state's name in `legacy_state` (field 8); reading one fills in the enum from
+//! the name ([`upgrade`]), so nothing above the store sees the old form.
 
-use convoy_proto::v1::{RolloutLogEntry, RolloutRecord};
+use convoy_proto::v1::{RolloutLogEntry, RolloutRecord, RolloutState};
 use prost::Message;
 
 use super::{Store, StoreError, decode};
+
+/// Fills in the enum state of a record written with a string state.
+fn upgrade(mut record: RolloutRecord) -> RolloutRecord {
+    if record.state() == RolloutState::Unspecified {
+        if let Some(state) = RolloutState::from_name(&record.legacy_state) {
+            record.set_state(state);
+        }
+    }
+    record
+}
 
 fn log_key(id: &str, seq: u64) -> Vec<u8> {
     let mut key = log_prefix(id);
@@ -29,7 +43,7 @@ impl Store {
     pub fn rollout(&self, id: &str) -> Result<Option<RolloutRecord>, StoreError> {
         self.rollouts
             .get(id.as_bytes())?
-            .map(|raw| decode("rollouts", id.as_bytes(), &raw))
+            .map(|raw| decode("rollouts", id.as_bytes(), &raw).map(upgrade))
             .transpose()
     }
 
@@ -38,7 +52,7 @@ impl Store {
         let mut all = Vec::new();
         for item in &self.rollouts {
             let (key, raw) = item?;
-            all.push(decode::<RolloutRecord>("rollouts", &key, &raw)?);
+            all.push(upgrade(decode::<RolloutRecord>("rollouts", &key, &raw)?));
         }
         all.sort_by(|a, b| (b.created_unix_ms, &b.id).cmp(&(a.created_unix_ms, &a.id)));
         Ok(all)
@@ -81,5 +95,37 @@ impl Store {
         self.rollout_requests
             .insert(request_id.as_bytes(), id.as_bytes())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A data dir written by the version that kept rollout states as strings (field 8)
+    /// still loads: the state reads as the enum, and the rest of the record is intact.
+    #[test]
+    fn a_rollout_record_with_a_string_state_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut raw = Vec::new();
+        prost::encoding::string::encode(1, &"r-old".to_string(), &mut raw);
+        prost::encoding::string::encode(8, &"rolled_back".to_string(), &mut raw);
+        prost::encoding::uint32::encode(10, &2, &mut raw);
+        store.rollouts.insert(b"r-old", raw).unwrap();
+        let record = store.rollout("r-old").unwrap().unwrap();
+        assert_eq!(record.state(), RolloutState::RolledBack);
+        assert_eq!(record.failures, 2);
+        let listed = store.rollouts().unwrap();
+        assert_eq!(listed[0].state(), RolloutState::RolledBack);
+        // Written again, it carries only the enum.
+        let mut record = record;
+        record.legacy_state.clear();
+        store.put_rollout(&record).unwrap();
+        let again = store.rollout("r-old").unwrap().unwrap();
+        assert_eq!(
+            (again.state(), again.legacy_state.as_str()),
+            (RolloutState::RolledBack, "")
+        );
     }
 }

@@ -126,14 +126,18 @@ async fn runs(stage: &Stage, args: &RolloutArgs) -> anyhow::Result<(Vec<f64>, Ve
                 .get_rollout(GetRolloutRequest { id: id.clone() })
                 .await?
                 .into_inner();
-            if view.state == "succeeded" {
+            if view.state().name() == "succeeded" {
                 break view;
             }
             if matches!(
-                view.state.as_str(),
+                view.state().name(),
                 "failed" | "aborted" | "rolled_back" | "paused"
             ) {
-                bail!("rollout {id} ended {}: {}", view.state, view.waiting_for);
+                bail!(
+                    "rollout {id} ended {}: {}",
+                    view.state().name(),
+                    view.waiting_for
+                );
             }
             if started_at.elapsed() > args.timeout {
                 bail!(

@@ -191,14 +191,18 @@ async fn one_run(args: &RolloutEngineArgs) -> anyhow::Result<Run> {
         .await?;
     let view = loop {
         let view = rollouts.get(&started.id).await?;
-        if view.state == "succeeded" {
+        if view.state().name() == "succeeded" {
             break view;
         }
         if matches!(
-            view.state.as_str(),
+            view.state().name(),
             "failed" | "aborted" | "rolled_back" | "paused"
         ) {
-            bail!("rollout ended {}: {}", view.state, view.waiting_for);
+            bail!(
+                "rollout ended {}: {}",
+                view.state().name(),
+                view.waiting_for
+            );
         }
         if started_at.elapsed() > args.timeout {
             bail!(

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use convoy_proto::v1::{
     BackupState, DeploySpec, DrillBackupsRequest, HostRelease, JobOptions, JobState,
-    ListBackupsRequest, RolloutView, RunBackupRequest, StartJobRequest,
+    ListBackupsRequest, RolloutHostState, RolloutState, RolloutView, RunBackupRequest,
+    StartJobRequest,
 };
 
 use super::Mode;
@@ -167,8 +168,8 @@ pub async fn tell(fleet: &Fleet, mode: Mode, story: &mut Story) -> anyhow::Resul
     say!("    {}", versions_line(&versions));
     story.check(
         "web 2.0 rolled out: rollout succeeded",
-        good.state == "succeeded",
-        format!("{} is {}", good.id, good.state),
+        good.state() == RolloutState::Succeeded,
+        format!("{} is {}", good.id, good.state().name()),
     );
     let zones_kept_apart = good.waves.iter().all(|wave| {
         wave.hosts
@@ -221,20 +222,25 @@ async fn check_rolled_back(
         .waves
         .first()
         .and_then(|w| w.hosts.first())
-        .map(|h| (h.host.clone(), h.state.clone(), h.reason.clone()))
+        .map(|h| (h.host.clone(), h.state(), h.reason.clone()))
         .unwrap_or_default();
-    say!("    canary {}: {} ({})", canary.0, canary.1, canary.2);
+    say!(
+        "    canary {}: {} ({})",
+        canary.0,
+        canary.1.name(),
+        canary.2
+    );
     story.check(
         "web 3.0 stopped at the canary and rolled back by itself",
-        bad.state == "rolled_back" && canary.1 == "rolled_back",
-        format!("{} is {}", bad.id, bad.state),
+        bad.state() == RolloutState::RolledBack && canary.1 == RolloutHostState::RolledBack,
+        format!("{} is {}", bad.id, bad.state().name()),
     );
     let others_untouched = bad
         .waves
         .iter()
         .flat_map(|w| &w.hosts)
         .filter(|h| h.host != canary.0)
-        .all(|h| h.state == "pending");
+        .all(|h| h.state() == RolloutHostState::Pending);
     let never_fetched = fleet
         .hosts
         .iter()

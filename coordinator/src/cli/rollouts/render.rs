@@ -2,7 +2,7 @@
 //! or remove them) and tables.
 
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
-use convoy_proto::v1::{RolloutHost, RolloutSummary, RolloutView};
+use convoy_proto::v1::{RolloutHost, RolloutHostState, RolloutSummary, RolloutView};
 use serde::Serialize;
 
 use crate::cli::output::{duration, rfc3339};
@@ -20,7 +20,7 @@ impl From<&RolloutHost> for HostJson {
     fn from(h: &RolloutHost) -> Self {
         Self {
             host: h.host.clone(),
-            state: h.state.clone(),
+            state: h.state().name().to_string(),
             reason: h.reason.clone(),
             previous_version: (!h.previous_version.is_empty()).then(|| h.previous_version.clone()),
         }
@@ -66,7 +66,7 @@ impl From<&RolloutView> for RolloutJson {
             app: v.app.clone(),
             version: v.version.clone(),
             selector: v.selector.clone(),
-            state: v.state.clone(),
+            state: v.state().name().to_string(),
             created_by: v.created_by.clone(),
             created_at: rfc3339(v.created_unix_ms),
             finished_at: rfc3339(v.finished_unix_ms),
@@ -84,7 +84,7 @@ impl From<&RolloutView> for RolloutJson {
                 .map(|w| WaveJson {
                     index: w.index,
                     group: (!w.group.is_empty()).then(|| w.group.clone()),
-                    state: w.state.clone(),
+                    state: w.state().name().to_string(),
                     parallel: w.parallel,
                     hosts: w.hosts.iter().map(HostJson::from).collect(),
                 })
@@ -116,7 +116,7 @@ impl From<&RolloutSummary> for SummaryJson {
             id: s.id.clone(),
             app: s.app.clone(),
             version: s.version.clone(),
-            state: s.state.clone(),
+            state: s.state().name().to_string(),
             created_by: s.created_by.clone(),
             created_at: rfc3339(s.created_unix_ms),
             finished_at: rfc3339(s.finished_unix_ms),
@@ -160,7 +160,7 @@ pub fn print_view(view: &RolloutView, format: OutputFormat) -> anyhow::Result<()
         view.selector,
         view.created_by
     );
-    out!("state:    {}", view.state);
+    out!("state:    {}", view.state().name());
     out!(
         "failures: {} of {} allowed",
         view.failures,
@@ -178,7 +178,14 @@ pub fn print_view(view: &RolloutView, format: OutputFormat) -> anyhow::Result<()
         let done = wave
             .hosts
             .iter()
-            .filter(|h| h.state != "pending" && h.state != "deploying" && h.state != "waiting")
+            .filter(|h| {
+                !matches!(
+                    h.state(),
+                    RolloutHostState::Pending
+                        | RolloutHostState::Deploying
+                        | RolloutHostState::Waiting
+                )
+            })
             .count();
         let kind = if wave.index == 0 { " (canary)" } else { "" };
         let group = if wave.group.is_empty() {
@@ -189,7 +196,7 @@ pub fn print_view(view: &RolloutView, format: OutputFormat) -> anyhow::Result<()
         out!(
             "\nwave {}{kind}{group}: {} — {done}/{} done",
             wave.index + 1,
-            wave.state,
+            wave.state().name(),
             wave.hosts.len()
         );
         let mut table = Table::new();
@@ -198,7 +205,7 @@ pub fn print_view(view: &RolloutView, format: OutputFormat) -> anyhow::Result<()
         for host in &wave.hosts {
             table.add_row(vec![
                 host.host.clone(),
-                host.state.clone(),
+                host.state().name().to_string(),
                 host.previous_version.clone(),
                 host.reason.clone(),
             ]);
@@ -208,7 +215,7 @@ pub fn print_view(view: &RolloutView, format: OutputFormat) -> anyhow::Result<()
     if !view.late.is_empty() {
         out!("\nlate convergence (came back after the rollout):");
         for host in &view.late {
-            out!("  {}: {} {}", host.host, host.state, host.reason);
+            out!("  {}: {} {}", host.host, host.state().name(), host.reason);
         }
     }
     Ok(())
@@ -241,7 +248,7 @@ pub fn print_list(
         }
         row.extend([
             r.version.clone(),
-            r.state.clone(),
+            r.state().name().to_string(),
             format!("{}/{}", (r.current_wave + 1).min(r.waves), r.waves),
             format!("{}/{}", r.succeeded, r.targets),
             r.failures.to_string(),

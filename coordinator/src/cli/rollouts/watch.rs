@@ -7,7 +7,7 @@
 use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
-use convoy_proto::v1::{GetRolloutRequest, RolloutView};
+use convoy_proto::v1::{GetRolloutRequest, RolloutHostState, RolloutState, RolloutView};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::connect::{rollouts, rpc_error};
@@ -20,7 +20,10 @@ const RECONNECT_FOR: Duration = Duration::from_secs(300);
 /// Whether a rollout stands still until an operator acts: paused (by an operator or the
 /// failure budget) or waiting for promotion.
 pub fn needs_operator(view: &RolloutView) -> bool {
-    matches!(view.state.as_str(), "paused" | "awaiting_promotion")
+    matches!(
+        view.state(),
+        RolloutState::Paused | RolloutState::AwaitingPromotion
+    )
 }
 
 /// Follows rollout `id` until it ends, or (unless `through_pauses`) until it needs an
@@ -175,14 +178,17 @@ impl Display {
                     let (done, failed) = counts(wave);
                     bar.set_position(done as u64);
                     bar.set_message(if failed > 0 {
-                        format!("{} ({failed} failed)", wave.state)
+                        format!("{} ({failed} failed)", wave.state().name())
                     } else {
-                        wave.state.clone()
+                        wave.state().name().to_string()
                     });
                 }
                 status.set_message(format!(
                     "{}: {} — failures {}/{}",
-                    view.state, view.waiting_for, view.failures, view.failure_budget
+                    view.state().name(),
+                    view.waiting_for,
+                    view.failures,
+                    view.failure_budget
                 ));
             }
             Display::Lines { last } => {
@@ -190,10 +196,10 @@ impl Display {
                 let line = format!(
                     "{} {}: wave {}/{} {} ({}/{} done), failures {}/{}; {}",
                     view.id,
-                    view.state,
+                    view.state().name(),
                     view.current_wave + 1,
                     view.waves.len(),
-                    wave.map_or("", |w| w.state.as_str()),
+                    wave.map_or("", |w| w.state().name()),
                     wave.map_or(0, |w| counts(w).0),
                     wave.map_or(0, |w| w.hosts.len()),
                     view.failures,
@@ -224,12 +230,22 @@ fn counts(wave: &convoy_proto::v1::RolloutWave) -> (usize, usize) {
     let done = wave
         .hosts
         .iter()
-        .filter(|h| !matches!(h.state.as_str(), "pending" | "waiting" | "deploying"))
+        .filter(|h| {
+            !matches!(
+                h.state(),
+                RolloutHostState::Pending | RolloutHostState::Waiting | RolloutHostState::Deploying
+            )
+        })
         .count();
     let failed = wave
         .hosts
         .iter()
-        .filter(|h| matches!(h.state.as_str(), "failed" | "rollback_failed"))
+        .filter(|h| {
+            matches!(
+                h.state(),
+                RolloutHostState::Failed | RolloutHostState::RollbackFailed
+            )
+        })
         .count();
     (done, failed)
 }

@@ -6,41 +6,24 @@ use convoy_proto::v1::MetricsSample;
 
 use super::Driver;
 use crate::registry::HostSnapshot;
-use crate::rollout::gate::{self, Baseline, Gate, Limit, MetricsView};
-use crate::rollout::machine::{Event, HostState, State};
+use crate::rollout::gate::{self, Baseline, Gate, MetricsView};
+use crate::rollout::machine::Event;
 
 impl Driver {
     pub(super) fn check_gates(&mut self) {
         let mut failing = Vec::new();
         for (id, loaded) in &self.active {
             let machine = &loaded.machine;
-            if !matches!(machine.phase, State::Baking | State::AwaitingPromotion) {
-                continue;
-            }
-            let Some(wave) = machine.waves.get(machine.wave) else {
-                continue;
-            };
-            let hosts: Vec<&str> = wave
-                .hosts
-                .iter()
-                .map(|&i| &machine.hosts[i])
-                .filter(|h| h.state == HostState::Succeeded)
-                .map(|h| h.id.as_str())
-                .collect();
+            let hosts = machine.gated_hosts();
             if hosts.is_empty() {
                 continue;
             }
             let app = loaded.record.spec.as_ref().map_or("", |s| s.app.as_str());
-            let baseline = if needs_baseline(&machine.settings.gates) {
-                let pending: Vec<&str> = machine
-                    .hosts
-                    .iter()
-                    .filter(|h| h.state == HostState::Pending)
-                    .map(|h| h.id.as_str())
-                    .collect();
-                baseline(&self.registry.snapshots(&pending, app))
-            } else {
+            let baseline_hosts = machine.baseline_hosts();
+            let baseline = if baseline_hosts.is_empty() {
                 Baseline::default()
+            } else {
+                baseline(&self.registry.snapshots(&baseline_hosts, app))
             };
             for (host, snapshot) in hosts.iter().zip(self.registry.snapshots(&hosts, app)) {
                 let Some(snapshot) = snapshot else { continue };
@@ -53,13 +36,13 @@ impl Driver {
                     .metrics
                     .as_ref()
                     .is_some_and(|m| m.sampled_at_unix_ms > after);
-                let Some(view) = view(&snapshot, &machine.version) else {
+                let Some(view) = view(&snapshot, machine.version()) else {
                     continue;
                 };
                 // Without a sample taken since the deploy only the health check can be
                 // judged.
                 let gates: &[Gate] = if has_metrics {
-                    &machine.settings.gates
+                    &machine.settings().gates
                 } else {
                     &[]
                 };
@@ -79,18 +62,6 @@ impl Driver {
             self.apply_event(&id, &event);
         }
     }
-}
-
-fn needs_baseline(gates: &[Gate]) -> bool {
-    gates.iter().any(|g| {
-        matches!(
-            g,
-            Gate::Below {
-                limit: Limit::Baseline(_),
-                ..
-            }
-        )
-    })
 }
 
 /// What the gates see of a host, or None while it has not reported the rollout's version

@@ -1,19 +1,15 @@
-//! What the driver does with each kind of input: operator requests, finished commands,
-//! hosts coming and going, and deadlines. Each turns into log entries through
-//! [`Driver::apply`].
+//! What the driver does with each kind of input: operator requests (a start is in
+//! `start.rs`), finished commands, hosts coming and going, and deadlines. Each turns into
+//! log entries through [`Driver::apply`]; whether an operator control may happen is the
+//! machine's answer ([`Rollout::check`](crate::rollout::machine::Rollout::check)).
 
-use convoy_proto::v1::{
-    AgentState, CommandState, RolloutEventKind, RolloutLogEntry, RolloutRecord, RolloutSpec,
-};
+use convoy_proto::v1::{CommandState, RolloutLogEntry};
 
-use super::{Control, Deferred, Driver, JobKind, Loaded, Request, RolloutError, Started};
+use super::{Control, Deferred, Driver, JobKind, Loaded, Request, RolloutError};
 use crate::dispatch::Finished;
 use crate::registry::now_unix_ms;
-use crate::releases::deploy_command;
-use crate::rollout::machine::{Action, Event, HostState, Rollout, State};
-use crate::rollout::plan;
+use crate::rollout::machine::{Action, Event, HostState, Refusal, State};
 use crate::rollout::record::{self, Replayed};
-use crate::selector::Selector;
 use crate::store::StoreError;
 
 /// Applies one entry to a loaded rollout's machine; the actions it returns.
@@ -21,11 +17,6 @@ pub(super) fn run_entry(loaded: &mut Loaded, entry: &RolloutLogEntry) -> Vec<Act
     match record::replayed(entry) {
         Replayed::Start => loaded.machine.start(entry.at_unix_ms),
         Replayed::Machine(event) => loaded.machine.on_event(entry.at_unix_ms, event),
-        Replayed::Late { host, ok, reason } => {
-            let state = if ok { "succeeded" } else { "failed" };
-            loaded.late.insert(host, (state.to_string(), reason));
-            Vec::new()
-        }
         Replayed::Unknown => Vec::new(),
     }
 }
@@ -81,149 +72,6 @@ impl Driver {
         }
     }
 
-    fn start(
-        &mut self,
-        spec: RolloutSpec,
-        dry_run: bool,
-        request_id: &str,
-        by: &str,
-    ) -> Result<Started, RolloutError> {
-        if !request_id.is_empty() {
-            if let Some(id) = self.store.rollout_for_request(request_id)? {
-                let view = self.view_of(&id)?;
-                return Ok(Started {
-                    id,
-                    plan: Vec::new(),
-                    view: Some(view),
-                });
-            }
-        }
-        let deploy = deploy_command(&self.store, &spec.app, &spec.version)?;
-        let (strategy, settings) = record::parse_spec(&spec)?;
-        let selector = Selector::parse(&spec.selector)?;
-        let agents = self.registry.list(&selector);
-        if agents.is_empty() {
-            return Err(RolloutError::NoTargets(spec.selector.clone()));
-        }
-        // Cordoned hosts take no new rollout; the plan says which were skipped.
-        let (cordoned, agents): (Vec<_>, Vec<_>) = agents.into_iter().partition(|a| a.cordoned);
-        let (runs_app, others): (Vec<_>, Vec<_>) = agents
-            .into_iter()
-            .partition(|a| a.apps.iter().any(|s| s.app == spec.app));
-        if runs_app.is_empty() {
-            return Err(RolloutError::UnknownApp { app: spec.app });
-        }
-        let hosts: Vec<plan::Host> = runs_app
-            .iter()
-            .map(|agent| {
-                let status = agent.apps.iter().find(|s| s.app == spec.app);
-                plan::Host {
-                    id: agent.id.clone(),
-                    labels: agent.labels.clone().into_iter().collect(),
-                    version: status.map(|s| s.version.clone()).filter(|v| !v.is_empty()),
-                    healthy: status.is_some_and(|s| s.healthy),
-                    online: agent.state == AgentState::Online as i32,
-                }
-            })
-            .collect();
-        let plan = plan::build(&spec.version, &selector, &hosts, &strategy)
-            .map_err(record::SpecError::from)?;
-        let mut lines = plan.describe();
-        if !others.is_empty() {
-            let mut ids: Vec<&str> = others.iter().take(10).map(|a| a.id.as_str()).collect();
-            if others.len() > ids.len() {
-                ids.push("…");
-            }
-            lines.push(format!(
-                "{} left out: no [apps.{}] in their agent config: {}",
-                if others.len() == 1 {
-                    "1 matching host".to_string()
-                } else {
-                    format!("{} matching hosts", others.len())
-                },
-                spec.app,
-                ids.join(", ")
-            ));
-        }
-        if !cordoned.is_empty() {
-            let mut ids: Vec<&str> = cordoned.iter().take(10).map(|a| a.id.as_str()).collect();
-            if cordoned.len() > ids.len() {
-                ids.push("…");
-            }
-            lines.push(format!(
-                "{} cordoned, skipped: {}",
-                if cordoned.len() == 1 {
-                    "1 matching host".to_string()
-                } else {
-                    format!("{} matching hosts", cordoned.len())
-                },
-                ids.join(", ")
-            ));
-        }
-        if dry_run {
-            return Ok(Started {
-                id: String::new(),
-                plan: lines,
-                view: None,
-            });
-        }
-        if let Some((id, _)) = self.active.iter().find(|(_, l)| {
-            !l.machine.state().is_terminal()
-                && l.record.spec.as_ref().is_some_and(|s| s.app == spec.app)
-        }) {
-            return Err(RolloutError::Active {
-                app: spec.app,
-                id: id.clone(),
-            });
-        }
-        let now = now_unix_ms();
-        let id = new_rollout_id(now, |id| self.store.rollout(id).ok().flatten().is_some());
-        let record = RolloutRecord {
-            id: id.clone(),
-            created_by: by.to_string(),
-            created_unix_ms: now,
-            plan: Some(record::plan_to_record(&plan)),
-            deploy: Some(deploy),
-            request_id: request_id.to_string(),
-            state: State::Running.as_str().to_string(),
-            active: true,
-            spec: Some(spec),
-            ..Default::default()
-        };
-        self.store.put_rollout(&record)?;
-        if !request_id.is_empty() {
-            self.store.put_rollout_request(request_id, &id)?;
-        }
-        let machine = Rollout::new(&plan, settings);
-        self.active.insert(
-            id.clone(),
-            Loaded {
-                record,
-                machine,
-                next_seq: 0,
-                late: Default::default(),
-                host_jobs: Default::default(),
-                sampled_before: Default::default(),
-            },
-        );
-        self.apply(
-            &id,
-            RolloutLogEntry {
-                at_unix_ms: now,
-                kind: RolloutEventKind::Start.into(),
-                by: by.to_string(),
-                ..Default::default()
-            },
-        )?;
-        tracing::info!(rollout = %id, by, targets = plan.targets(), waves = plan.waves.len(), "rollout started");
-        let view = self.active.get(&id).map(Loaded::view);
-        Ok(Started {
-            id,
-            plan: lines,
-            view,
-        })
-    }
-
     fn control(
         &mut self,
         id: &str,
@@ -244,8 +92,9 @@ impl Driver {
             if control != Control::Rollback || record.active {
                 return Err(RolloutError::Refused {
                     id: id.to_string(),
-                    state: record.state,
-                    why: format!("it is over; there is nothing to {}", control.as_str()),
+                    state: record::record_state(&record)
+                        .map_or_else(|| record.legacy_state.clone(), |s| s.to_string()),
+                    why: Refusal::NothingTo(control),
                 });
             }
             let loaded = self.load_one(record, true)?;
@@ -255,36 +104,15 @@ impl Driver {
             return Err(RolloutError::NotFound(id.to_string()));
         };
         let machine = &loaded.machine;
-        let state = machine.state();
-        let refuse = |why: &str| RolloutError::Refused {
+        let checked = match control {
+            Control::Rollback => machine.check_rollback(&newer, force),
+            _ => machine.check(control),
+        };
+        let event = checked.map_err(|why| RolloutError::Refused {
             id: id.to_string(),
-            state: state.as_str().to_string(),
-            why: why.to_string(),
-        };
-        let event = match control {
-            _ if state.is_terminal() && control != Control::Rollback => {
-                return Err(refuse("it is over"));
-            }
-            Control::Pause if machine.paused.is_some() => return Ok(loaded.view()),
-            Control::Pause => Event::Pause,
-            Control::Resume if machine.paused.is_none() => return Err(refuse("it is not paused")),
-            Control::Resume => Event::Resume,
-            Control::Promote => {
-                let canary =
-                    machine.wave == 0 && matches!(machine.phase, State::Running | State::Baking);
-                if machine.phase != State::AwaitingPromotion && !canary {
-                    return Err(refuse("only the canary wave awaits promotion"));
-                }
-                Event::Promote
-            }
-            Control::Abort => Event::Abort,
-            Control::Rollback => {
-                if let Err(refused) = machine.check_rollback(&newer, force) {
-                    return Err(refuse(&refused.0));
-                }
-                Event::Rollback
-            }
-        };
+            state: machine.state().to_string(),
+            why,
+        })?;
         let mut entry = record::entry(now_unix_ms(), &event);
         entry.by = by.to_string();
         self.apply(id, entry)?;
@@ -308,7 +136,7 @@ impl Driver {
             .into_iter()
             .filter(|r| r.id != id && r.created_unix_ms > this.created_unix_ms)
             .filter(|r| r.spec.as_ref().is_some_and(|s| s.app == app))
-            .filter(|r| r.state != "rolled_back")
+            .filter(|r| record::record_state(r) != Some(State::RolledBack))
             .map(|r| r.id)
             .collect())
     }
@@ -335,10 +163,9 @@ impl Driver {
         if loaded.host_jobs.get(&done.agent_id) != Some(&done.job_id) {
             return;
         }
-        let Some(&i) = loaded.machine.index.get(&done.agent_id) else {
+        let Some(state) = loaded.machine.host_state(&done.agent_id) else {
             return;
         };
-        let state = loaded.machine.hosts[i].state;
         let host = done.agent_id.clone();
         let ok = done.state == CommandState::Succeeded;
         let reason = failure_reason(done);
@@ -368,23 +195,12 @@ impl Driver {
                     Event::RollbackFailed { host, reason }
                 }
             }
-            JobKind::Late if !loaded.late.contains_key(&host) => {
-                let entry = RolloutLogEntry {
-                    at_unix_ms: now_unix_ms(),
-                    kind: if ok {
-                        RolloutEventKind::LateSucceeded
-                    } else {
-                        RolloutEventKind::LateFailed
-                    }
-                    .into(),
-                    host,
-                    reason: if ok { String::new() } else { reason },
-                    ..Default::default()
-                };
-                if let Err(err) = self.apply(&id, entry) {
-                    tracing::error!(rollout = %id, error = %err, "cannot record a rollout event");
+            JobKind::Late if loaded.machine.awaits_late(&host) => {
+                if ok {
+                    Event::LateSucceeded { host }
+                } else {
+                    Event::LateFailed { host, reason }
                 }
-                return;
             }
             _ => return,
         };
@@ -396,12 +212,7 @@ impl Driver {
         let changed: Vec<String> = self
             .active
             .iter()
-            .filter(|(_, l)| {
-                l.machine
-                    .index
-                    .get(host)
-                    .is_some_and(|&i| l.machine.hosts[i].online != online)
-            })
+            .filter(|(_, l)| l.machine.presence_is_news(host, online))
             .map(|(id, _)| id.clone())
             .collect();
         for id in changed {
@@ -420,13 +231,7 @@ impl Driver {
         let touched: Vec<String> = self
             .active
             .iter()
-            .filter(|(_, l)| {
-                !l.machine.state().is_terminal()
-                    && l.machine
-                        .index
-                        .get(host)
-                        .is_some_and(|&i| !l.machine.hosts[i].removed)
-            })
+            .filter(|(_, l)| l.machine.removal_is_news(host))
             .map(|(id, _)| id.clone())
             .collect();
         for id in touched {
@@ -467,26 +272,5 @@ fn failure_reason(done: &Finished) -> String {
         state.to_string()
     } else {
         format!("{state}: {}", done.message)
-    }
-}
-
-/// `r-YYYYMMDD-HHMMSS-xxxx`, unused so far.
-fn new_rollout_id(now_unix_ms: i64, taken: impl Fn(&str) -> bool) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(now_unix_ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    loop {
-        let suffix: u16 = rand::random();
-        let id = format!(
-            "r-{:04}{:02}{:02}-{:02}{:02}{:02}-{suffix:04x}",
-            at.year(),
-            u8::from(at.month()),
-            at.day(),
-            at.hour(),
-            at.minute(),
-            at.second()
-        );
-        if !taken(&id) {
-            return id;
-        }
     }
 }

@@ -2,20 +2,46 @@
 //! any job the log asked for that does not exist yet, and feed in results that reached
 //! the store while the driver was not listening.
 
-use convoy_proto::v1::{CommandState, RolloutRecord};
+use convoy_proto::v1::{CommandState, RolloutRecord, RolloutView};
 
 use super::inputs::run_entry;
-use super::{Driver, JobKind, Loaded, RolloutError};
+use std::collections::HashMap;
+
+use super::{Driver, JobKind, RolloutError};
 use crate::dispatch::Finished;
 use crate::dispatch::plan::is_terminal;
 use crate::registry::now_unix_ms;
-use crate::rollout::machine::{HostState, Rollout};
+use crate::rollout::machine::{HostState, Rollout, State};
 use crate::rollout::record;
 
 /// A rollout that ended is looked at again on start (late convergence, results of hosts
 /// still deploying when it was aborted) this long after it ended at most; its own late
 /// window, checked by [`Loaded::keep`], may be shorter.
 const LATE_LOOKBACK_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// One loaded rollout.
+pub(super) struct Loaded {
+    pub(super) record: RolloutRecord,
+    pub(super) machine: Rollout,
+    pub(super) next_seq: u64,
+    /// Each host's latest job: results of older ones are stale.
+    pub(super) host_jobs: HashMap<String, String>,
+    /// For each host whose deploy succeeded while this driver ran: the time of the metrics
+    /// sample it had then. Gates judge only later samples, never one taken mid-deploy.
+    /// (Not persisted: after a restart every sample counts.)
+    pub(super) sampled_before: HashMap<String, i64>,
+}
+
+impl Loaded {
+    pub(super) fn view(&self) -> RolloutView {
+        record::view(&self.record, &self.machine)
+    }
+
+    /// Whether the driver still has anything to do for it ([`Rollout::can_unload`]).
+    pub(super) fn keep(&self, now: i64) -> bool {
+        !self.machine.can_unload(now)
+    }
+}
 
 impl Driver {
     /// Loads every rollout the driver still has work for.
@@ -26,7 +52,10 @@ impl Driver {
             // hosts in flight (no other end leaves any); `Loaded::keep` decides once
             // replayed.
             let recent = now.saturating_sub(record.finished_unix_ms) < LATE_LOOKBACK_MS
-                && matches!(record.state.as_str(), "succeeded" | "aborted");
+                && matches!(
+                    record::record_state(&record),
+                    Some(State::Succeeded | State::Aborted)
+                );
             if !record.active && !recent {
                 continue;
             }
@@ -63,7 +92,6 @@ impl Driver {
             machine: Rollout::new(&plan, settings),
             record,
             next_seq: 0,
-            late: Default::default(),
             host_jobs: Default::default(),
             sampled_before: Default::default(),
         };
@@ -96,27 +124,27 @@ impl Driver {
             return Ok(());
         };
         let mut done = Vec::new();
-        for host in &loaded.machine.hosts {
-            let Some(job_id) = loaded.host_jobs.get(&host.id) else {
+        for (host, state) in loaded.machine.host_states() {
+            let Some(job_id) = loaded.host_jobs.get(host) else {
                 continue;
             };
             let waiting = match self.jobs.get(job_id).map(|(_, kind)| *kind) {
-                Some(JobKind::Deploy) => host.state == HostState::Deploying,
-                Some(JobKind::Rollback) => host.state == HostState::RollingBack,
-                Some(JobKind::Late) => !loaded.late.contains_key(&host.id),
+                Some(JobKind::Deploy) => state == HostState::Deploying,
+                Some(JobKind::Rollback) => state == HostState::RollingBack,
+                Some(JobKind::Late) => loaded.machine.awaits_late(host),
                 None => false,
             };
             if !waiting {
                 continue;
             }
-            let Some(command) = self.store.command(&format!("{job_id}/{}", host.id))? else {
+            let Some(command) = self.store.command(&format!("{job_id}/{host}"))? else {
                 continue;
             };
             let state = CommandState::try_from(command.state).unwrap_or(CommandState::Pending);
             if is_terminal(state) {
                 done.push(Finished {
                     job_id: job_id.clone(),
-                    agent_id: host.id.clone(),
+                    agent_id: host.to_string(),
                     state,
                     message: command.message,
                 });

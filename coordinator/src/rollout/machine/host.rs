@@ -37,30 +37,32 @@ impl HostState {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostEntry {
-    pub id: String,
-    pub previous_version: Option<String>,
-    pub state: HostState,
-    pub online: bool,
-    pub wave: usize,
+    pub(super) id: String,
+    pub(super) previous_version: Option<String>,
+    pub(super) state: HostState,
+    pub(super) online: bool,
+    pub(super) wave: usize,
     /// When the host started waiting to come online.
-    pub waiting_since: i64,
-    pub reason: Option<String>,
-    pub late_sent: bool,
+    pub(super) waiting_since: i64,
+    pub(super) reason: Option<String>,
+    pub(super) late_sent: bool,
+    /// How its late convergence deploy ended: `Succeeded` or `Failed`, with the reason.
+    pub(super) late_result: Option<(HostState, String)>,
     /// Removed from the fleet (`convoy agent remove`): never waited for.
-    pub removed: bool,
+    pub(super) removed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaveEntry {
-    pub group: Option<String>,
-    pub hosts: Vec<usize>,
-    pub parallel: u32,
+    pub(super) group: Option<String>,
+    pub(super) hosts: Vec<usize>,
+    pub(super) parallel: u32,
     /// Next position in `hosts` to start.
-    pub next: usize,
+    pub(super) next: usize,
     /// Deploying or waiting to come online.
-    pub in_flight: u32,
-    pub waiting: u32,
+    pub(super) in_flight: u32,
+    pub(super) waiting: u32,
     /// Hosts not yet done (succeeded, failed, unreachable or skipped).
-    pub open: u32,
-    pub succeeded: u32,
+    pub(super) open: u32,
+    pub(super) succeeded: u32,
 }

@@ -3,53 +3,11 @@
 //! An operator may roll back from any state but `rolling_back` and `rolled_back`: a
 //! running, paused, succeeded, aborted or failed rollout (a failed rollback retries the
 //! hosts whose rollback failed). An old succeeded rollout with newer rollouts of the same
-//! app after it needs `force` ([`Rollout::check_rollback`]).
+//! app after it needs `force` ([`Rollout::check_rollback`], in `controls.rs`).
 
 use super::{Action, HostState, Rollout, State};
 
-/// Why an operator rollback is refused, in words for the operator.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RollbackRefused(pub String);
-
 impl Rollout {
-    /// Whether an operator may roll this rollout back now. `newer` are the ids of rollouts
-    /// of the same app created after this one; rolling back under them needs `force`, and
-    /// the refusal says what the rollback would do.
-    pub fn check_rollback(&self, newer: &[String], force: bool) -> Result<(), RollbackRefused> {
-        match self.phase {
-            State::RollingBack => {
-                return Err(RollbackRefused("it is already rolling back".to_string()));
-            }
-            State::RolledBack => {
-                return Err(RollbackRefused("it is already rolled back".to_string()));
-            }
-            _ => {}
-        }
-        if newer.is_empty() || force || self.phase != State::Succeeded {
-            return Ok(());
-        }
-        let moves = self.rollback_preview();
-        let shown: Vec<String> = moves
-            .iter()
-            .take(5)
-            .map(|(host, to)| format!("{host} -> {}", to.as_deref().unwrap_or("(none)")))
-            .collect();
-        let more = moves.len().saturating_sub(shown.len());
-        let more = if more > 0 {
-            format!(", and {more} more")
-        } else {
-            String::new()
-        };
-        Err(RollbackRefused(format!(
-            "newer rollouts of this app exist ({}); rolling back would return {} to the \
-             versions they ran before this rollout ({}{more}), undoing what the newer rollouts \
-             deployed there; pass --force to do it",
-            newer.join(", "),
-            hosts_word(moves.len()),
-            shown.join(", ")
-        )))
-    }
-
     /// The hosts a rollback would move now, and the version each returns to.
     pub fn rollback_preview(&self) -> Vec<(String, Option<String>)> {
         self.rollback_candidates()
@@ -64,7 +22,7 @@ impl Rollout {
     }
 
     /// Hosts this rollout moved (or tried to), newest first, that are not back yet.
-    fn rollback_candidates(&self) -> Vec<usize> {
+    pub(super) fn rollback_candidates(&self) -> Vec<usize> {
         let mut seen = std::collections::BTreeSet::new();
         let mut out = Vec::new();
         for &i in self.deployed.iter().rev() {
@@ -137,13 +95,5 @@ impl Rollout {
             };
             self.finish(end, out);
         }
-    }
-}
-
-fn hosts_word(n: usize) -> String {
-    if n == 1 {
-        "1 host".to_string()
-    } else {
-        format!("{n} hosts")
     }
 }

@@ -1,5 +1,5 @@
 //! The operator's view of a rollout: waves with their hosts, failures against the budget,
-//! and what the rollout waits for, in words.
+//! late convergence results, and what the rollout waits for, in words.
 
 use super::{HostState, PauseCause, Rollout, State};
 
@@ -8,11 +8,22 @@ pub struct HostStatus {
     pub id: String,
     pub state: HostState,
     pub reason: Option<String>,
+    pub previous_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaveState {
+    Pending,
+    Running,
+    Baking,
+    Done,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaveStatus {
     pub group: Option<String>,
+    pub state: WaveState,
+    pub parallel: u32,
     pub hosts: Vec<HostStatus>,
 }
 
@@ -27,6 +38,12 @@ pub struct Status {
     pub failure_budget: u32,
     /// What the rollout waits for, e.g. "baking until 08:12:00".
     pub waiting_for: String,
+    /// When the current wave's bake ends (unix ms).
+    pub bake_until: Option<i64>,
+    pub targets: usize,
+    /// Hosts sent a late convergence deploy: `Deploying` until its result, then
+    /// `Succeeded` or `Failed` (with the reason).
+    pub late: Vec<HostStatus>,
 }
 
 impl Rollout {
@@ -34,17 +51,30 @@ impl Rollout {
         let waves = self
             .waves
             .iter()
-            .map(|wave| WaveStatus {
+            .enumerate()
+            .map(|(index, wave)| WaveStatus {
                 group: wave.group.clone(),
-                hosts: wave
-                    .hosts
-                    .iter()
-                    .map(|&i| HostStatus {
-                        id: self.hosts[i].id.clone(),
-                        state: self.hosts[i].state,
-                        reason: self.hosts[i].reason.clone(),
-                    })
-                    .collect(),
+                state: self.wave_state(index),
+                parallel: wave.parallel,
+                hosts: wave.hosts.iter().map(|&i| self.host_status(i)).collect(),
+            })
+            .collect();
+        let late = self
+            .late
+            .iter()
+            .filter(|&&i| self.hosts[i].late_sent)
+            .map(|&i| {
+                let host = &self.hosts[i];
+                let (state, reason) = host
+                    .late_result
+                    .clone()
+                    .unwrap_or((HostState::Deploying, String::new()));
+                HostStatus {
+                    id: host.id.clone(),
+                    state,
+                    reason: Some(reason).filter(|r| !r.is_empty()),
+                    previous_version: host.previous_version.clone(),
+                }
             })
             .collect();
         Status {
@@ -55,6 +85,38 @@ impl Rollout {
             failures: self.failures,
             failure_budget: self.budget,
             waiting_for: self.waiting_for(),
+            bake_until: self.bake_until,
+            targets: self.hosts.len(),
+            late,
+        }
+    }
+
+    fn host_status(&self, i: usize) -> HostStatus {
+        let host = &self.hosts[i];
+        HostStatus {
+            id: host.id.clone(),
+            state: host.state,
+            reason: host.reason.clone(),
+            previous_version: host.previous_version.clone(),
+        }
+    }
+
+    fn wave_state(&self, index: usize) -> WaveState {
+        use std::cmp::Ordering;
+        let wave = &self.waves[index];
+        match index.cmp(&self.wave) {
+            Ordering::Less => WaveState::Done,
+            Ordering::Greater => WaveState::Pending,
+            Ordering::Equal if wave.open == 0 => match self.phase {
+                State::Baking => WaveState::Baking,
+                _ => WaveState::Done,
+            },
+            Ordering::Equal
+                if self.state() == State::Running && wave.next == 0 && wave.in_flight == 0 =>
+            {
+                WaveState::Pending
+            }
+            Ordering::Equal => WaveState::Running,
         }
     }
 

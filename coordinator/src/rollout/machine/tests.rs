@@ -475,3 +475,4 @@ fn empty_plan_succeeds_at_once() {
 }
 
 mod controls;
+mod walk;

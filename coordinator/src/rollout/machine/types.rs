@@ -16,6 +16,12 @@ pub enum State {
     RolledBack,
 }
 
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl State {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -121,12 +127,50 @@ pub enum Event {
         view: MetricsView,
         baseline: Baseline,
     },
+    /// A late convergence deploy ([`Action::ConvergeLate`]) finished. It only records the
+    /// result: the rollout itself is over.
+    LateSucceeded {
+        host: String,
+    },
+    LateFailed {
+        host: String,
+        reason: String,
+    },
     Tick,
     Pause,
     Resume,
     Promote,
     Abort,
     Rollback,
+}
+
+/// What an operator can ask of a rollout; [`Rollout::check`](super::Rollout::check) says
+/// whether it may, and as which event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    Resume,
+    Promote,
+    Abort,
+    Rollback,
+}
+
+impl Control {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::Pause => "pause",
+            Control::Resume => "resume",
+            Control::Promote => "promote",
+            Control::Abort => "abort",
+            Control::Rollback => "rollback",
+        }
+    }
+}
+
+impl std::fmt::Display for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

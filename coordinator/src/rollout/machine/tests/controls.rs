@@ -64,7 +64,7 @@ fn operator_rolls_back_a_finished_rollout_in_batches() {
     assert_eq!(r.established_at, None);
     // A failed rollback can be retried: only the host whose rollback failed goes again.
     let mut r = r;
-    assert_eq!(r.check_rollback(&[], false), Ok(()));
+    assert_eq!(r.check_rollback(&[], false), Ok(Event::Rollback));
     assert_eq!(render(&r.on_event(10, Event::Rollback)), "rollback h1 to 1");
     assert_eq!(
         render(&r.on_event(11, rolled("h1"))),
@@ -94,7 +94,10 @@ fn an_aborted_rollout_can_be_rolled_back() {
         "aborted",
     );
     // h2 was still deploying when the rollout was aborted; h3 never started.
-    assert_eq!(r.check_rollback(&["r-newer".to_string()], false), Ok(()));
+    assert_eq!(
+        r.check_rollback(&["r-newer".to_string()], false),
+        Ok(Event::Rollback)
+    );
     assert_eq!(
         render(&r.on_event(4, Event::Rollback)),
         "rollback h1 to 1, rollback h0 to 1"
@@ -126,7 +129,7 @@ fn rolling_back_under_newer_rollouts_needs_force_and_says_what_it_does() {
         "succeeded",
     );
     let newer = vec!["r-2".to_string(), "r-3".to_string()];
-    let refused = r.check_rollback(&newer, false).unwrap_err().0;
+    let refused = r.check_rollback(&newer, false).unwrap_err().to_string();
     assert!(refused.contains("r-2, r-3"), "{refused}");
     assert!(refused.contains("2 hosts"), "{refused}");
     assert!(refused.contains("h1 -> (none)"), "{refused}");
@@ -134,11 +137,11 @@ fn rolling_back_under_newer_rollouts_needs_force_and_says_what_it_does() {
     assert!(refused.contains("--force"), "{refused}");
     // Refusing changed nothing; with force (or with no newer rollout) it goes ahead.
     assert_eq!(r.state(), State::Succeeded);
-    assert_eq!(r.check_rollback(&newer, true), Ok(()));
-    assert_eq!(r.check_rollback(&[], false), Ok(()));
+    assert_eq!(r.check_rollback(&newer, true), Ok(Event::Rollback));
+    assert_eq!(r.check_rollback(&[], false), Ok(Event::Rollback));
     // Batches of one: one host at a time.
     assert_eq!(render(&r.on_event(3, Event::Rollback)), "rollback h1 to -");
-    let again = r.check_rollback(&[], true).unwrap_err().0;
+    let again = r.check_rollback(&[], true).unwrap_err().to_string();
     assert_eq!(again, "it is already rolling back");
 }
 
@@ -154,7 +157,10 @@ fn rollback_refusals_name_one_host_in_the_singular() {
         &[(1, ok("h0"), "finished succeeded")],
         "succeeded",
     );
-    let refused = r.check_rollback(&["r-9".to_string()], false).unwrap_err().0;
+    let refused = r
+        .check_rollback(&["r-9".to_string()], false)
+        .unwrap_err()
+        .to_string();
     assert!(refused.contains("return 1 host to"), "{refused}");
 }
 
@@ -268,4 +274,105 @@ fn a_host_removed_before_its_turn_is_skipped_when_it_comes() {
     );
     assert_eq!(r.hosts[2].state, HostState::Skipped);
     assert_eq!(r.hosts[2].reason.as_deref(), Some("removed from the fleet"));
+}
+
+#[test]
+fn refusals_say_what_operators_read() {
+    let words = [
+        (Refusal::Over, "it is over"),
+        (
+            Refusal::NothingTo(Control::Resume),
+            "it is over; there is nothing to resume",
+        ),
+        (Refusal::NotPaused, "it is not paused"),
+        (Refusal::NotAtGate, "only the canary wave awaits promotion"),
+        (Refusal::AlreadyRollingBack, "it is already rolling back"),
+        (Refusal::AlreadyRolledBack, "it is already rolled back"),
+    ];
+    for (refusal, said) in words {
+        assert_eq!(refusal.to_string(), said);
+    }
+    let err = crate::rollout::driver::RolloutError::Refused {
+        id: "r-1".to_string(),
+        state: State::Running.to_string(),
+        why: Refusal::NotPaused,
+    };
+    assert_eq!(err.to_string(), "rollout r-1 is running: it is not paused");
+}
+
+#[test]
+fn controls_are_checked_by_the_machine() {
+    let settings = Settings::default();
+    let mut r = check(
+        rollout(&hosts(3, &[]), batches("1", "2"), settings),
+        "deploy h0",
+        &[(1, ok("h0"), "")],
+        "awaiting_promotion",
+    );
+    assert_eq!(r.check(Control::Resume), Err(Refusal::NotPaused));
+    assert_eq!(r.check(Control::Promote), Ok(Event::Promote));
+    assert_eq!(
+        render(&r.on_event(2, Event::Promote)),
+        "deploy h1, deploy h2"
+    );
+    // Past the canary, promotion is refused; pausing twice is allowed and changes nothing.
+    assert_eq!(r.check(Control::Promote), Err(Refusal::NotAtGate));
+    assert_eq!(r.check(Control::Pause), Ok(Event::Pause));
+    r.on_event(3, Event::Pause);
+    let paused = r.clone();
+    assert_eq!(r.check(Control::Pause), Ok(Event::Pause));
+    assert!(r.on_event(4, Event::Pause).is_empty());
+    assert_eq!(r, paused);
+    assert_eq!(r.check(Control::Abort), Ok(Event::Abort));
+    r.on_event(5, Event::Abort);
+    assert_eq!(r.check(Control::Resume), Err(Refusal::Over));
+    assert_eq!(r.check(Control::Rollback), Ok(Event::Rollback));
+}
+
+#[test]
+fn late_results_are_events_and_decide_when_the_rollout_can_be_unloaded() {
+    let mut fleet = hosts(3, &[]);
+    fleet[2].online = false;
+    let settings = Settings {
+        auto_promote: true,
+        offline: Offline::Skip,
+        late_window_ms: 1_000,
+        ..Settings::default()
+    };
+    let mut r = check(
+        rollout(&fleet, batches("1", "2"), settings),
+        "deploy h0",
+        &[
+            (1, ok("h0"), "deploy h1"),
+            (2, ok("h1"), "finished succeeded"),
+        ],
+        "succeeded",
+    );
+    // h2 may still come back within the window: the rollout stays loaded.
+    assert!(!r.can_unload(500));
+    assert!(r.can_unload(1_003), "the late window is over");
+    assert_eq!(render(&r.on_event(10, online("h2"))), "converge h2");
+    assert!(r.awaits_late("h2"));
+    assert_eq!(r.status().late[0].state, HostState::Deploying);
+    assert!(!r.can_unload(20));
+    let failed = Event::LateFailed {
+        host: "h2".to_string(),
+        reason: "failed: exit 1".to_string(),
+    };
+    assert!(r.on_event(20, failed).is_empty());
+    assert!(!r.awaits_late("h2"));
+    let late = &r.status().late[0];
+    assert_eq!(
+        (late.state, late.reason.as_deref()),
+        (HostState::Failed, Some("failed: exit 1"))
+    );
+    assert!(r.can_unload(20), "every late host has its result");
+    // A second result for the same deploy changes nothing.
+    r.on_event(
+        30,
+        Event::LateSucceeded {
+            host: "h2".to_string(),
+        },
+    );
+    assert_eq!(r.status().late[0].state, HostState::Failed);
 }

@@ -1,0 +1,81 @@
+//! A [`RolloutSpec`] as the operator wrote it, checked into a plan strategy and the
+//! machine's settings.
+
+use std::time::Duration;
+
+use convoy_proto::v1::RolloutSpec;
+
+use crate::dispatch::rate::{Rate, RateError};
+use crate::rollout::gate::{Gate, GateError};
+use crate::rollout::machine::{Offline, OnFailure, Settings};
+use crate::rollout::plan::{PlanError, Strategy};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Rate(#[from] RateError),
+    #[error(transparent)]
+    Gate(#[from] GateError),
+    #[error("invalid --on-failure {0:?}: expected pause or rollback")]
+    OnFailure(String),
+    #[error("invalid --offline {0:?}: expected wait or skip")]
+    Offline(String),
+}
+
+/// The spec's knobs, checked: how to cut waves and how the machine behaves.
+pub(crate) fn parse_spec(spec: &RolloutSpec) -> Result<(Strategy, Settings), SpecError> {
+    let optional = |text: &str| (!text.trim().is_empty()).then(|| text.to_string());
+    let strategy = Strategy::parse(
+        optional(&spec.canary).as_deref(),
+        optional(&spec.batch).as_deref(),
+        optional(&spec.steps).as_deref(),
+        optional(&spec.group_by).as_deref(),
+    )?;
+    let defaults = Settings::default();
+    let max_failures = match optional(&spec.max_failures) {
+        Some(text) => Rate::parse(&text, "--max-failures", true)?,
+        None => defaults.max_failures,
+    };
+    let gates = spec
+        .gates
+        .iter()
+        .map(|g| Gate::parse(g))
+        .collect::<Result<Vec<_>, _>>()?;
+    let on_failure = match spec.on_failure.trim() {
+        "" | "pause" => OnFailure::Pause,
+        "rollback" => OnFailure::Rollback,
+        other => return Err(SpecError::OnFailure(other.to_string())),
+    };
+    let offline = match spec.offline.trim() {
+        "" | "wait" => Offline::Wait,
+        "skip" => Offline::Skip,
+        other => return Err(SpecError::Offline(other.to_string())),
+    };
+    let ms = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    let settings = Settings {
+        max_failures,
+        bake_ms: ms(spec.bake_ms),
+        gates,
+        auto_promote: spec.auto_promote,
+        on_failure,
+        pause_timeout_ms: (spec.pause_timeout_ms > 0).then(|| ms(spec.pause_timeout_ms)),
+        offline,
+        offline_timeout_ms: match spec.offline_timeout_ms {
+            0 => defaults.offline_timeout_ms,
+            value => ms(value),
+        },
+        late_window_ms: match spec.late_window_ms {
+            0 => defaults.late_window_ms,
+            value => ms(value),
+        },
+    };
+    Ok((strategy, settings))
+}
+
+/// How long the commands of a rollout wait for an offline host: as long as the rollout
+/// itself waits for one.
+pub(crate) fn delivery_timeout(settings: &Settings) -> Duration {
+    Duration::from_millis(u64::try_from(settings.offline_timeout_ms).unwrap_or(u64::MAX))
+}
