@@ -10,11 +10,11 @@
 //! Knows nothing of gRPC: the bytes come from an [`ArtifactSource`].
 
 mod fetch;
-pub mod health;
+pub(crate) mod health;
 mod hooks;
 pub mod manifest;
-pub mod monitor;
-pub mod record;
+pub(crate) mod monitor;
+pub(crate) mod record;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -33,7 +33,7 @@ use record::{ReleaseRecord, SignaturePolicy};
 use state::AppState;
 
 /// Where release bytes come from (the coordinator, over the session's link).
-pub trait ArtifactSource: Send + Sync {
+pub(crate) trait ArtifactSource: Send + Sync {
     /// Appends the artifact's bytes from `offset` to `file`, feeding each chunk to `hasher`
     /// as it is written (one pass over the bytes); returns when all arrived.
     fn fetch_into<'a>(
@@ -42,41 +42,76 @@ pub trait ArtifactSource: Send + Sync {
         offset: u64,
         file: &'a mut tokio::fs::File,
         hasher: &'a mut Sha256,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), FetchError>> + Send + 'a>>;
+}
+
+/// Why an artifact download failed; the text is what the deploy's message says.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    /// The coordinator does not hold the artifact: retrying cannot help.
+    #[error("the coordinator has no artifact {sha256}")]
+    NotFound { sha256: String },
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The coordinator refused the download (gRPC code and message).
+    #[error("{code}: {message}")]
+    Refused { code: String, message: String },
+    #[error("download broke off: {0}")]
+    BrokeOff(String),
+    #[error("chunk at {got} while expecting {expected}")]
+    OutOfOrder { got: u64, expected: u64 },
+    #[error("cannot write the download: {0}")]
+    Write(#[source] std::io::Error),
+    /// Every attempt failed; `last` is the last attempt's failure.
+    #[error("download failed after {attempts} attempts: {last}")]
+    GaveUp {
+        attempts: u32,
+        last: Box<FetchError>,
+    },
+}
+
+impl FetchError {
+    /// True when another attempt (resuming where this one stopped) may succeed.
+    pub(crate) fn is_transient(&self) -> bool {
+        !matches!(self, Self::NotFound { .. } | Self::GaveUp { .. })
+    }
 }
 
 /// What a deploy or rollback asks for.
 #[derive(Debug, Clone)]
-pub struct Release {
-    pub app: String,
-    pub version: String,
-    pub sha256: String,
-    pub size: u64,
-    pub signature: Vec<u8>,
-    pub signer: String,
+pub(crate) struct Release {
+    pub(crate) app: String,
+    pub(crate) version: String,
+    pub(crate) sha256: String,
+    pub(crate) size: u64,
+    pub(crate) signature: Vec<u8>,
+    /// The key name the coordinator says signed it: not trusted, so not read (the agent
+    /// names the key of its own that verified the signature).
+    #[allow(dead_code)]
+    pub(crate) signer: String,
 }
 
 /// The host's deploy settings, from its agent config.
 #[derive(Debug, Clone)]
-pub struct DeployConfig {
-    pub data_dir: PathBuf,
+pub(crate) struct DeployConfig {
+    pub(crate) data_dir: PathBuf,
     /// Apps this host may deploy, with per-app overrides of the release's `convoy.toml`.
-    pub apps: BTreeMap<String, Manifest>,
+    pub(crate) apps: BTreeMap<String, Manifest>,
     /// Release signing keys; when any is set, only releases signed by one of them run.
-    pub trusted_keys: Vec<(String, VerifyingKey)>,
+    pub(crate) trusted_keys: Vec<(String, VerifyingKey)>,
     /// `allow_unsigned_releases`: with no keys, run releases nobody signed. Without keys
     /// and without this, every deploy and rollback is refused.
-    pub allow_unsigned: bool,
+    pub(crate) allow_unsigned: bool,
     /// Releases kept per app (the current one included).
-    pub keep_releases: usize,
-    pub limits: Limits,
+    pub(crate) keep_releases: usize,
+    pub(crate) limits: Limits,
 }
 
 /// How a deploy or rollback ended: `Ok` lines for success, `Err` for failure; both say
 /// what happened for the job's message.
-pub type DeployResult = Result<String, String>;
+pub(crate) type DeployResult = Result<String, String>;
 
-pub struct Deployer {
+pub(crate) struct Deployer {
     config: DeployConfig,
     /// `config.apps`, replaced by a config reload (`set_apps`).
     apps: std::sync::RwLock<BTreeMap<String, Manifest>>,
@@ -86,7 +121,7 @@ pub struct Deployer {
 }
 
 impl Deployer {
-    pub fn new(config: DeployConfig) -> Self {
+    pub(crate) fn new(config: DeployConfig) -> Self {
         Self {
             apps: std::sync::RwLock::new(config.apps.clone()),
             config,
@@ -95,7 +130,7 @@ impl Deployer {
     }
 
     /// The apps this host allows, with their overrides.
-    pub fn apps(&self) -> BTreeMap<String, Manifest> {
+    pub(crate) fn apps(&self) -> BTreeMap<String, Manifest> {
         self.apps
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -103,7 +138,7 @@ impl Deployer {
     }
 
     /// A config reload's apps: deploys and status use them from now on.
-    pub fn set_apps(&self, apps: BTreeMap<String, Manifest>) {
+    pub(crate) fn set_apps(&self, apps: BTreeMap<String, Manifest>) {
         *self
             .apps
             .write()
@@ -112,7 +147,7 @@ impl Deployer {
 
     /// Serialises deploys and rollbacks of one app (and the health monitor's probes of it);
     /// counts them in the lock.
-    pub async fn lock_app(&self, app: &str) -> tokio::sync::OwnedMutexGuard<u64> {
+    pub(crate) async fn lock_app(&self, app: &str) -> tokio::sync::OwnedMutexGuard<u64> {
         let mut guard = self.app_lock(app).lock_owned().await;
         *guard = guard.wrapping_add(1);
         guard
@@ -138,12 +173,12 @@ impl Deployer {
         self.config.data_dir.join("apps").join(app)
     }
 
-    pub fn allows(&self, app: &str) -> bool {
+    pub(crate) fn allows(&self, app: &str) -> bool {
         self.apps().contains_key(app)
     }
 
     /// Every configured app and what runs of it.
-    pub fn status(&self) -> Vec<AppStatus> {
+    pub(crate) fn status(&self) -> Vec<AppStatus> {
         self.apps()
             .keys()
             .map(|app| {
@@ -161,14 +196,14 @@ impl Deployer {
     }
 
     /// The host's signature policy (keys, the opt-out, or neither).
-    pub fn policy(&self) -> SignaturePolicy {
+    pub(crate) fn policy(&self) -> SignaturePolicy {
         SignaturePolicy::of(&self.config.trusted_keys, self.config.allow_unsigned)
     }
 
     /// Checks what a deploy names before anything is touched: the app and version grammar,
     /// the digest's form, the host's policy and (with keys) the signature. Returns the
     /// signer that verified it, empty for an unsigned release on an opted-out host.
-    pub fn check_deploy(&self, release: &Release) -> Result<String, String> {
+    pub(crate) fn check_deploy(&self, release: &Release) -> Result<String, String> {
         convoy_proto::labels::validate_release(&release.app, &release.version)
             .map_err(|err| format!("refused: {err}"))?;
         if !convoy_proto::labels::valid_sha256(&release.sha256) {
@@ -194,7 +229,7 @@ impl Deployer {
     /// Deploys `release`; `progress` receives one line per phase. A release already on
     /// the host is used only if its record says it came from the same sha256; one without
     /// a record (from an older agent) is fetched and verified again unless it is current.
-    pub async fn deploy(
+    pub(crate) async fn deploy(
         &self,
         release: &Release,
         source: &dyn ArtifactSource,
@@ -317,7 +352,7 @@ impl Deployer {
 
     /// Rolls back to `version`, or to the previous release when empty. Nothing is fetched;
     /// the target passes the same record and signature checks as a deploy's.
-    pub async fn rollback(
+    pub(crate) async fn rollback(
         &self,
         app: &str,
         version: &str,

@@ -18,7 +18,7 @@ mod place;
 mod policy;
 mod upload;
 
-pub use policy::RestorePolicy;
+pub(crate) use policy::RestorePolicy;
 
 #[cfg(test)]
 mod tests;
@@ -39,23 +39,23 @@ use crate::config::BackupSetConfig;
 use crate::executor::{self, ActionSpec, Outcome};
 
 /// A boxed future, as the transport returns them.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Upload attempts (each packs the set again from the start) before a backup gives up.
-pub const UPLOAD_ATTEMPTS: u32 = 3;
+pub(crate) const UPLOAD_ATTEMPTS: u32 = 3;
 /// The most problem lines a drill reports.
 const MAX_PROBLEMS: usize = 20;
 
 /// What opens an upload. (The header's `keep` on the wire is no longer sent: retention is
 /// the coordinator's.)
 #[derive(Debug, Clone)]
-pub struct UploadHeader {
-    pub command_id: String,
+pub(crate) struct UploadHeader {
+    pub(crate) command_id: String,
 }
 
 /// The pieces of an upload, in order: data, then manifest, then one trailer.
 #[derive(Debug)]
-pub enum UploadPart {
+pub(crate) enum UploadPart {
     Data(Vec<u8>),
     Manifest(Vec<u8>),
     Trailer(UploadTrailer),
@@ -63,54 +63,74 @@ pub enum UploadPart {
 
 /// What closes an upload: the hashes and counts the coordinator checks and records.
 #[derive(Debug, Clone, Default)]
-pub struct UploadTrailer {
-    pub archive_sha256: String,
-    pub archive_bytes: u64,
-    pub manifest_sha256: String,
-    pub files: u64,
-    pub bytes: u64,
-    pub missing: Vec<String>,
-    pub skipped: Vec<String>,
+pub(crate) struct UploadTrailer {
+    pub(crate) archive_sha256: String,
+    pub(crate) archive_bytes: u64,
+    pub(crate) manifest_sha256: String,
+    pub(crate) files: u64,
+    pub(crate) bytes: u64,
+    pub(crate) missing: Vec<String>,
+    pub(crate) skipped: Vec<String>,
 }
 
 /// The coordinator stored the backup.
 #[derive(Debug, Clone)]
-pub struct Uploaded {
-    pub backup_id: String,
-    pub partial: bool,
+pub(crate) struct Uploaded {
+    pub(crate) backup_id: String,
+    pub(crate) partial: bool,
 }
 
 /// An upload that did not complete; `retry` when trying again may help.
 #[derive(Debug, Clone)]
-pub struct UploadError {
-    pub message: String,
-    pub retry: bool,
+pub(crate) struct UploadError {
+    pub(crate) message: String,
+    pub(crate) retry: bool,
+}
+
+/// Why a backup download or a drill report failed; the text is what the command's
+/// message says.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TransferError {
+    /// The coordinator refused in a way a retry cannot fix (its message).
+    #[error("{0}")]
+    Refused(String),
+    #[error("the download named no backup")]
+    NoBackup,
+    /// Every attempt failed; `last` is the last attempt's failure.
+    #[error("{what} failed after {attempts} attempts: {last}")]
+    GaveUp {
+        what: &'static str,
+        attempts: u32,
+        last: String,
+    },
 }
 
 /// Which stored backup a download is.
 #[derive(Debug, Clone, Default)]
-pub struct BackupMeta {
-    pub backup_id: String,
-    pub sha256: String,
-    pub size: u64,
-    pub host: String,
-    pub set: String,
+pub(crate) struct BackupMeta {
+    pub(crate) backup_id: String,
+    pub(crate) sha256: String,
+    pub(crate) size: u64,
+    pub(crate) host: String,
+    /// Carried for completeness; a restore checks the host, not the set name.
+    #[allow(dead_code)]
+    pub(crate) set: String,
 }
 
 /// A drill's result, for the coordinator's catalog.
 #[derive(Debug, Clone, Default)]
-pub struct DrillOutcome {
-    pub command_id: String,
-    pub backup_id: String,
-    pub ok: bool,
-    pub files: u64,
-    pub bytes: u64,
-    pub duration_ms: u64,
-    pub problems: Vec<String>,
+pub(crate) struct DrillOutcome {
+    pub(crate) command_id: String,
+    pub(crate) backup_id: String,
+    pub(crate) ok: bool,
+    pub(crate) files: u64,
+    pub(crate) bytes: u64,
+    pub(crate) duration_ms: u64,
+    pub(crate) problems: Vec<String>,
 }
 
 /// Where backup bytes go and come from (the coordinator, over the session's link).
-pub trait BackupTransport: Send + Sync {
+pub(crate) trait BackupTransport: Send + Sync {
     /// Sends `parts` as one upload; resolves once the coordinator stored (or refused) it.
     fn upload(
         &self,
@@ -125,30 +145,33 @@ pub trait BackupTransport: Send + Sync {
         backup_id: &'a str,
         file: &'a mut tokio::fs::File,
         hasher: &'a mut Sha256,
-    ) -> BoxFuture<'a, Result<BackupMeta, String>>;
+    ) -> BoxFuture<'a, Result<BackupMeta, TransferError>>;
     /// Records a drill's result on the coordinator.
-    fn report_drill<'a>(&'a self, outcome: &'a DrillOutcome) -> BoxFuture<'a, Result<(), String>>;
+    fn report_drill<'a>(
+        &'a self,
+        outcome: &'a DrillOutcome,
+    ) -> BoxFuture<'a, Result<(), TransferError>>;
 }
 
 /// What a restore command asks for.
 #[derive(Debug, Clone, Default)]
-pub struct RestoreRequest {
-    pub backup_id: String,
-    pub set: String,
+pub(crate) struct RestoreRequest {
+    pub(crate) backup_id: String,
+    pub(crate) set: String,
     /// Restore under this directory (absolute); empty with `in_place`.
-    pub target_dir: String,
-    pub in_place: bool,
-    pub force: bool,
+    pub(crate) target_dir: String,
+    pub(crate) in_place: bool,
+    pub(crate) force: bool,
     /// The host the backup was taken on, as the coordinator says (checked against
     /// `accept_restores_from`, and against the download's meta).
-    pub source_host: String,
+    pub(crate) source_host: String,
 }
 
 /// `Ok` and `Err` both carry the line that becomes the command's message.
-pub type RecoveryResult = Result<String, String>;
+pub(crate) type RecoveryResult = Result<String, String>;
 
 /// Carries out backup, restore and drill commands for the sets a host's config names.
-pub struct Recovery {
+pub(crate) struct Recovery {
     data_dir: PathBuf,
     sets: BTreeMap<String, BackupSetConfig>,
     limits: Limits,
@@ -163,7 +186,11 @@ impl std::fmt::Debug for Recovery {
 
 impl Recovery {
     /// `data_dir` is the agent's; scratch space lives in `<data_dir>/recovery`.
-    pub fn new(data_dir: PathBuf, sets: BTreeMap<String, BackupSetConfig>, max_bytes: u64) -> Self {
+    pub(crate) fn new(
+        data_dir: PathBuf,
+        sets: BTreeMap<String, BackupSetConfig>,
+        max_bytes: u64,
+    ) -> Self {
         Self {
             data_dir,
             sets,
@@ -178,7 +205,7 @@ impl Recovery {
 
     /// Where restores may write and whose backups are accepted (the host's config).
     #[must_use]
-    pub fn with_restore_policy(mut self, policy: RestorePolicy) -> Self {
+    pub(crate) fn with_restore_policy(mut self, policy: RestorePolicy) -> Self {
         self.policy = policy;
         self
     }
@@ -198,7 +225,7 @@ impl Recovery {
     }
 
     /// The names of the sets, for the Hello (`backup:NAME`).
-    pub fn set_names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn set_names(&self) -> impl Iterator<Item = &str> {
         self.sets.keys().map(String::as_str)
     }
 
@@ -217,7 +244,7 @@ impl Recovery {
     }
 
     /// Whether the host's config names this set.
-    pub fn allows(&self, set: &str) -> bool {
+    pub(crate) fn allows(&self, set: &str) -> bool {
         self.sets.contains_key(set)
     }
 
@@ -245,7 +272,7 @@ impl Recovery {
 
     /// Runs the set's `before` command, packs the set and uploads it, packing again from
     /// the start when an upload breaks off (up to [`UPLOAD_ATTEMPTS`]).
-    pub async fn backup(
+    pub(crate) async fn backup(
         &self,
         command_id: &str,
         set_name: &str,
@@ -311,7 +338,8 @@ impl Recovery {
         let mut hasher = Sha256::new();
         let meta = transport
             .download(command_id, backup_id, &mut file, &mut hasher)
-            .await?;
+            .await
+            .map_err(|err| err.to_string())?;
         file.sync_all()
             .await
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -327,7 +355,7 @@ impl Recovery {
 
     /// Restores a backup under a directory or, explicitly, in place. A non-empty target
     /// directory is refused without `force`, before anything is downloaded.
-    pub async fn restore(
+    pub(crate) async fn restore(
         &self,
         command_id: &str,
         request: &RestoreRequest,
@@ -397,7 +425,7 @@ impl Recovery {
     /// Restores the host's latest backup of `set` into a scratch directory, checks every
     /// file against the manifest, reports the result to the catalog and deletes the scratch
     /// directory. Never touches the set's live paths.
-    pub async fn drill(
+    pub(crate) async fn drill(
         &self,
         command_id: &str,
         set_name: &str,
@@ -458,7 +486,8 @@ impl Recovery {
         let mut hasher = Sha256::new();
         let meta = transport
             .download(command_id, "", &mut file, &mut hasher)
-            .await?;
+            .await
+            .map_err(|err| err.to_string())?;
         outcome.backup_id = meta.backup_id.clone();
         drop(file);
         let got = hex::encode(hasher.finalize());

@@ -67,7 +67,7 @@ impl BackupTransport for Memory {
         _backup_id: &'a str,
         file: &'a mut tokio::fs::File,
         hasher: &'a mut Sha256,
-    ) -> BoxFuture<'a, Result<BackupMeta, String>> {
+    ) -> BoxFuture<'a, Result<BackupMeta, TransferError>> {
         Box::pin(async move {
             *self.downloads.lock().unwrap() += 1;
             let stored = self.archive.lock().unwrap().clone();
@@ -89,7 +89,10 @@ impl BackupTransport for Memory {
         })
     }
 
-    fn report_drill<'a>(&'a self, outcome: &'a DrillOutcome) -> BoxFuture<'a, Result<(), String>> {
+    fn report_drill<'a>(
+        &'a self,
+        outcome: &'a DrillOutcome,
+    ) -> BoxFuture<'a, Result<(), TransferError>> {
         Box::pin(async move {
             self.drills.lock().unwrap().push(outcome.clone());
             Ok(())

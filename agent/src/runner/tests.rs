@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use convoy_proto::v1::{Command, RunAction, command};
+use convoy_proto::v1::{Command, RunAction, command, command_event};
 
 use super::*;
 use crate::deploy::DeployConfig;
@@ -15,8 +15,14 @@ impl ArtifactSource for NoSource {
         _offset: u64,
         _file: &'a mut tokio::fs::File,
         _hasher: &'a mut sha2::Sha256,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(async { Err("no artifacts here".to_string()) })
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), crate::deploy::FetchError>> + Send + 'a>,
+    > {
+        Box::pin(async {
+            Err(crate::deploy::FetchError::NotFound {
+                sha256: "any".into(),
+            })
+        })
     }
 }
 
@@ -164,4 +170,34 @@ async fn an_action_sees_its_own_command_id() {
     until_finished(&journal, "j/7").await;
     runner.drain(Duration::from_secs(5)).await;
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "j/7\n");
+}
+
+#[tokio::test]
+async fn a_command_of_an_unknown_kind_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Arc::new(Journal::open(dir.path()).unwrap());
+    let runner = new_runner(dir.path(), journal.clone(), BTreeMap::new());
+    // What prost makes of a `oneof` arm this agent's version does not know.
+    let unknown = Command {
+        command_id: "j/9".into(),
+        job_id: "j".into(),
+        output_cap_bytes: 1024,
+        action: None,
+    };
+    runner.on_command(unknown).unwrap();
+    let entry = until_finished(&journal, "j/9").await;
+    assert_eq!(entry.final_state, CommandState::Rejected as i32);
+    let message = journal
+        .unacked()
+        .unwrap()
+        .into_iter()
+        .find_map(|event| match event.body {
+            Some(convoy_proto::v1::command_event::Body::Finished(f)) => Some(f.message),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        message,
+        "rejected: this agent does not support that kind of command"
+    );
 }
