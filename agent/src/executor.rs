@@ -146,19 +146,7 @@ pub(crate) async fn run(
         return report(Outcome::SpawnFailed(message), None, false);
     };
 
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .envs(&spec.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(dir) = &spec.working_dir {
-        command.current_dir(dir);
-    }
-    let mut child = match command.spawn() {
+    let mut child = match spawn(spec, program, args) {
         Ok(child) => child,
         Err(err) => {
             let message = format!("cannot start {program:?}: {err}");
@@ -219,6 +207,24 @@ pub(crate) async fn run(
         }
     };
     report(outcome, pid, escalated)
+}
+
+/// Starts `program` in its own process group (its pid is the group id), with no stdin,
+/// piped output, and killed if the handle is dropped.
+fn spawn(spec: &ActionSpec, program: &str, args: &[String]) -> std::io::Result<Child> {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .envs(&spec.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = &spec.working_dir {
+        command.current_dir(dir);
+    }
+    command.spawn()
 }
 
 /// Ends the child's process group after a timeout or cancellation, keeping the output flowing

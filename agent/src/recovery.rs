@@ -14,11 +14,18 @@
 //! decision (`policy`: `[backup] restore_roots` and `accept_restores_from`), checked before
 //! anything is downloaded and again before anything is placed.
 
+mod drill;
 mod place;
 mod policy;
+mod restore;
+mod transport;
 mod upload;
 
 pub(crate) use policy::RestorePolicy;
+pub(crate) use transport::{
+    BackupMeta, BackupTransport, DrillOutcome, TransferError, UploadError, UploadHeader,
+    UploadPart, UploadTrailer, Uploaded,
+};
 
 #[cfg(test)]
 mod tests;
@@ -45,113 +52,6 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub(crate) const UPLOAD_ATTEMPTS: u32 = 3;
 /// The most problem lines a drill reports.
 const MAX_PROBLEMS: usize = 20;
-
-/// What opens an upload. (The header's `keep` on the wire is no longer sent: retention is
-/// the coordinator's.)
-#[derive(Debug, Clone)]
-pub(crate) struct UploadHeader {
-    pub(crate) command_id: String,
-}
-
-/// The pieces of an upload, in order: data, then manifest, then one trailer.
-#[derive(Debug)]
-pub(crate) enum UploadPart {
-    Data(Vec<u8>),
-    Manifest(Vec<u8>),
-    Trailer(UploadTrailer),
-}
-
-/// What closes an upload: the hashes and counts the coordinator checks and records.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct UploadTrailer {
-    pub(crate) archive_sha256: String,
-    pub(crate) archive_bytes: u64,
-    pub(crate) manifest_sha256: String,
-    pub(crate) files: u64,
-    pub(crate) bytes: u64,
-    pub(crate) missing: Vec<String>,
-    pub(crate) skipped: Vec<String>,
-}
-
-/// The coordinator stored the backup.
-#[derive(Debug, Clone)]
-pub(crate) struct Uploaded {
-    pub(crate) backup_id: String,
-    pub(crate) partial: bool,
-}
-
-/// An upload that did not complete; `retry` when trying again may help.
-#[derive(Debug, Clone)]
-pub(crate) struct UploadError {
-    pub(crate) message: String,
-    pub(crate) retry: bool,
-}
-
-/// Why a backup download or a drill report failed; the text is what the command's
-/// message says.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum TransferError {
-    /// The coordinator refused in a way a retry cannot fix (its message).
-    #[error("{0}")]
-    Refused(String),
-    #[error("the download named no backup")]
-    NoBackup,
-    /// Every attempt failed; `last` is the last attempt's failure.
-    #[error("{what} failed after {attempts} attempts: {last}")]
-    GaveUp {
-        what: &'static str,
-        attempts: u32,
-        last: String,
-    },
-}
-
-/// Which stored backup a download is.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct BackupMeta {
-    pub(crate) backup_id: String,
-    pub(crate) sha256: String,
-    pub(crate) size: u64,
-    pub(crate) host: String,
-    /// Carried for completeness; a restore checks the host, not the set name.
-    #[allow(dead_code)]
-    pub(crate) set: String,
-}
-
-/// A drill's result, for the coordinator's catalog.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct DrillOutcome {
-    pub(crate) command_id: String,
-    pub(crate) backup_id: String,
-    pub(crate) ok: bool,
-    pub(crate) files: u64,
-    pub(crate) bytes: u64,
-    pub(crate) duration_ms: u64,
-    pub(crate) problems: Vec<String>,
-}
-
-/// Where backup bytes go and come from (the coordinator, over the session's link).
-pub(crate) trait BackupTransport: Send + Sync {
-    /// Sends `parts` as one upload; resolves once the coordinator stored (or refused) it.
-    fn upload(
-        &self,
-        header: UploadHeader,
-        parts: mpsc::Receiver<UploadPart>,
-    ) -> BoxFuture<'_, Result<Uploaded, UploadError>>;
-    /// Downloads the archive a restore or drill command names into `file` (empty), feeding
-    /// `hasher`; resumes by itself after a broken connection.
-    fn download<'a>(
-        &'a self,
-        command_id: &'a str,
-        backup_id: &'a str,
-        file: &'a mut tokio::fs::File,
-        hasher: &'a mut Sha256,
-    ) -> BoxFuture<'a, Result<BackupMeta, TransferError>>;
-    /// Records a drill's result on the coordinator.
-    fn report_drill<'a>(
-        &'a self,
-        outcome: &'a DrillOutcome,
-    ) -> BoxFuture<'a, Result<(), TransferError>>;
-}
 
 /// What a restore command asks for.
 #[derive(Debug, Clone, Default)]
@@ -353,175 +253,6 @@ impl Recovery {
         Ok((meta, path))
     }
 
-    /// Restores a backup under a directory or, explicitly, in place. A non-empty target
-    /// directory is refused without `force`, before anything is downloaded.
-    pub(crate) async fn restore(
-        &self,
-        command_id: &str,
-        request: &RestoreRequest,
-        transport: &dyn BackupTransport,
-        progress: &(dyn Fn(String) + Sync),
-    ) -> RecoveryResult {
-        let set = self.set(&request.set)?;
-        let target = check_target(request)?;
-        self.check_allowed(request, set, target.as_deref())?;
-        let work = self.scratch("restore", command_id)?;
-        let result = async {
-            let (meta, archive) = self
-                .fetch(command_id, &request.backup_id, &work, transport)
-                .await?;
-            // The coordinator names the backup's host again in the download: it must be the
-            // one the command named, and one this host accepts.
-            if !request.source_host.is_empty() && meta.host != request.source_host {
-                return Err(format!(
-                    "rejected: the download is host {}'s backup, the command named host {}",
-                    meta.host, request.source_host
-                ));
-            }
-            let source = if meta.host.is_empty() {
-                &request.source_host
-            } else {
-                &meta.host
-            };
-            self.policy.check_source(source)?;
-            progress(format!(
-                "downloaded backup {} ({} bytes, sha256 verified)",
-                meta.backup_id, meta.size
-            ));
-            let staged = work.join("tree");
-            let unpacked = self.unpack(&archive, &staged).await?;
-            let manifest = read_manifest(&staged)?;
-            let report = verify_blocking(&staged, &manifest).await?;
-            if !report.passed() {
-                return Err(format!(
-                    "backup {} does not match its manifest: {}",
-                    meta.backup_id,
-                    report.problems.first().cloned().unwrap_or_default()
-                ));
-            }
-            // Again, as late as possible: the target may have changed while downloading.
-            self.check_allowed(request, set, target.as_deref())?;
-            let placed = match &target {
-                Some(dir) => place::under(&staged, dir, request.force).await?,
-                None => place::in_place(&staged, &set.paths).await?,
-            };
-            Ok(format!(
-                "restored backup {} {}: {} files, {} bytes ({} entries placed)",
-                meta.backup_id,
-                match &target {
-                    Some(dir) => format!("under {}", dir.display()),
-                    None => "in place".to_string(),
-                },
-                unpacked.files,
-                unpacked.bytes,
-                placed
-            ))
-        }
-        .await;
-        remove_tree_off_thread(&work).await;
-        result
-    }
-
-    /// Restores the host's latest backup of `set` into a scratch directory, checks every
-    /// file against the manifest, reports the result to the catalog and deletes the scratch
-    /// directory. Never touches the set's live paths.
-    pub(crate) async fn drill(
-        &self,
-        command_id: &str,
-        set_name: &str,
-        transport: &dyn BackupTransport,
-        progress: &(dyn Fn(String) + Sync),
-    ) -> RecoveryResult {
-        self.set(set_name)?;
-        let started = Instant::now();
-        let work = self.scratch("drill", command_id)?;
-        let mut outcome = DrillOutcome {
-            command_id: command_id.to_string(),
-            ..Default::default()
-        };
-        let checked = self
-            .drill_in(command_id, &work, transport, progress, &mut outcome)
-            .await;
-        remove_tree_off_thread(&work).await;
-        outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        if let Err(problem) = &checked {
-            outcome.ok = false;
-            if outcome.problems.is_empty() {
-                outcome.problems.push(problem.clone());
-            }
-        }
-        // A drill that could not even find a backup has nothing to record.
-        if !outcome.backup_id.is_empty() {
-            if let Err(err) = transport.report_drill(&outcome).await {
-                progress(format!("cannot record the drill result: {err}"));
-            }
-        }
-        let seconds = outcome.duration_ms as f64 / 1000.0;
-        match checked {
-            Ok(()) => Ok(format!(
-                "drill passed: backup {} restored and checked, {} files, {} bytes in {seconds:.1}s",
-                outcome.backup_id, outcome.files, outcome.bytes
-            )),
-            Err(problem) if outcome.backup_id.is_empty() => Err(format!("drill failed: {problem}")),
-            Err(problem) => Err(format!(
-                "drill failed for backup {}: {problem} ({} files checked in {seconds:.1}s)",
-                outcome.backup_id, outcome.files
-            )),
-        }
-    }
-
-    /// The drill's steps inside its scratch directory; fills in `outcome` as it goes.
-    async fn drill_in(
-        &self,
-        command_id: &str,
-        work: &Path,
-        transport: &dyn BackupTransport,
-        progress: &(dyn Fn(String) + Sync),
-        outcome: &mut DrillOutcome,
-    ) -> Result<(), String> {
-        let path = work.join("archive.tar.zst");
-        let mut file = tokio::fs::File::create(&path)
-            .await
-            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let mut hasher = Sha256::new();
-        let meta = transport
-            .download(command_id, "", &mut file, &mut hasher)
-            .await
-            .map_err(|err| err.to_string())?;
-        outcome.backup_id = meta.backup_id.clone();
-        drop(file);
-        let got = hex::encode(hasher.finalize());
-        if got != meta.sha256 {
-            return Err(format!(
-                "backup {} is corrupt: its archive hashes to {got}, the catalog says {}",
-                meta.backup_id, meta.sha256
-            ));
-        }
-        progress(format!(
-            "downloaded backup {} ({} bytes, sha256 verified)",
-            meta.backup_id, meta.size
-        ));
-        let staged = work.join("tree");
-        self.unpack(&path, &staged)
-            .await
-            .map_err(|e| format!("backup {}: {e}", meta.backup_id))?;
-        let manifest = read_manifest(&staged)?;
-        let report = verify_blocking(&staged, &manifest).await?;
-        outcome.files = report.files_checked;
-        outcome.bytes = report.bytes_checked;
-        outcome.ok = report.passed();
-        outcome.problems = report.problems.iter().take(MAX_PROBLEMS).cloned().collect();
-        if report.passed() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} problem(s), first: {}",
-                report.problems.len(),
-                report.problems.first().cloned().unwrap_or_default()
-            ))
-        }
-    }
-
     async fn unpack(&self, archive: &Path, dest: &Path) -> Result<archive::UnpackReport, String> {
         let (archive, dest, limits) = (
             archive.to_path_buf(),
@@ -561,51 +292,6 @@ fn describe_backup(uploaded: &Uploaded, trailer: &UploadTrailer) -> String {
         ));
     }
     line
-}
-
-/// The restore target: `Some(dir)` for `--to`, `None` for in place. Checked before anything
-/// is downloaded, so a refused restore changes nothing.
-fn check_target(request: &RestoreRequest) -> Result<Option<PathBuf>, String> {
-    match (request.in_place, request.target_dir.is_empty()) {
-        (true, true) => return Ok(None),
-        (true, false) => return Err("give either a target directory or in-place, not both".into()),
-        (false, true) => {
-            return Err("a restore needs a target directory, or in-place explicitly".into());
-        }
-        (false, false) => {}
-    }
-    let dir = PathBuf::from(&request.target_dir);
-    let mut parts = dir.components();
-    let absolute = parts.next() == Some(Component::RootDir);
-    if !absolute || !parts.all(|c| matches!(c, Component::Normal(_))) {
-        return Err(format!(
-            "restore target {} must be absolute, without . or ..",
-            dir.display()
-        ));
-    }
-    match std::fs::symlink_metadata(&dir) {
-        Ok(meta) if meta.is_dir() => {
-            let empty = std::fs::read_dir(&dir)
-                .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
-                .next()
-                .is_none();
-            if !empty && !request.force {
-                return Err(format!(
-                    "restore target {} is not empty; pass --force to restore into it anyway",
-                    dir.display()
-                ));
-            }
-        }
-        Ok(_) => {
-            return Err(format!(
-                "restore target {} is not a directory",
-                dir.display()
-            ));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
-    }
-    Ok(Some(dir))
 }
 
 fn read_manifest(root: &Path) -> Result<Manifest, String> {
