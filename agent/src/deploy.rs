@@ -110,7 +110,25 @@ pub(crate) struct DeployConfig {
 
 /// How a deploy or rollback ended: `Ok` lines for success, `Err` for failure; both say
 /// what happened for the job's message.
-pub(crate) type DeployResult = Result<String, String>;
+pub(crate) type DeployResult = Result<String, DeployError>;
+
+/// Why a deploy or rollback did not succeed, by how far it got; the text is the command's
+/// message, unchanged.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DeployError {
+    /// Refused before anything on the host changed: a name, the signature or its policy, a
+    /// kept release's record, a rollback target that is not kept.
+    #[error("{0}")]
+    Refused(String),
+    /// Fetching, checking, unpacking or recording the release failed; `current` was not
+    /// touched.
+    #[error("{0}")]
+    Prepare(String),
+    /// The activation did not stick (a hook, the switch, the health check or a cancel);
+    /// the text says what runs now.
+    #[error("{0}")]
+    Activation(String),
+}
 
 pub(crate) struct Deployer {
     config: DeployConfig,
@@ -237,7 +255,7 @@ impl Deployer {
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
     ) -> DeployResult {
-        let signer = self.check_deploy(release)?;
+        let signer = self.check_deploy(release).map_err(DeployError::Refused)?;
         if !signer.is_empty() {
             progress(format!("signature by {signer} verified"));
         }
@@ -247,7 +265,7 @@ impl Deployer {
         let release_dir = dir.join("releases").join(version);
         let mut fetch = true;
         if record::release_exists(&dir, version) {
-            match record::load(&dir, version)? {
+            match record::load(&dir, version).map_err(DeployError::Refused)? {
                 Some(kept) if kept.sha256 == release.sha256 => {
                     progress(format!(
                         "release {version} is already on this host (verified sha256 {})",
@@ -255,7 +273,8 @@ impl Deployer {
                     ));
                     if is_current && AppState::load(&dir).healthy {
                         // Still passes every check a switch would make.
-                        self.check_activation(app, version)?;
+                        self.check_activation(app, version)
+                            .map_err(DeployError::Refused)?;
                         return Ok(format!(
                             "{app} {version} is already current and healthy; nothing to do"
                         ));
@@ -263,32 +282,39 @@ impl Deployer {
                     fetch = false;
                 }
                 Some(kept) => {
-                    return Err(format!(
+                    return Err(DeployError::Refused(format!(
                         "refused {app} {version}: this host unpacked {version} from sha256 {}, \
                          the deploy names sha256 {}; push a new version instead",
                         kept.sha256, release.sha256
-                    ));
+                    )));
                 }
                 None if is_current => {
-                    return Err(format!(
+                    return Err(DeployError::Refused(format!(
                         "refused {app} {version}: it is current but has no verification record \
                          (unpacked by an older agent); deploy a new version to replace it"
-                    ));
+                    )));
                 }
                 None => {
                     progress(format!(
                         "releases/{version} has no verification record; removing it and fetching again"
                     ));
-                    remove_unverified(&release_dir)
-                        .map_err(|e| format!("cannot remove {}: {e}", release_dir.display()))?;
+                    remove_unverified(&release_dir).map_err(|e| {
+                        DeployError::Prepare(format!(
+                            "cannot remove {}: {e}",
+                            release_dir.display()
+                        ))
+                    })?;
                 }
             }
         }
         if fetch {
             self.fetch_and_unpack(release, &signer, source, progress)
-                .await?;
+                .await
+                .map_err(DeployError::Prepare)?;
         }
-        self.activate(app, version, progress, cancel).await
+        self.activate(app, version, progress, cancel)
+            .await
+            .map_err(DeployError::Activation)
     }
 
     /// Fetches, verifies and unpacks `release`, then records what was verified (a release
@@ -360,27 +386,28 @@ impl Deployer {
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
     ) -> DeployResult {
+        let refused = |err: String| DeployError::Refused(format!("refused: {err}"));
         if !version.is_empty() {
-            convoy_proto::labels::validate_release(app, version)
-                .map_err(|err| format!("refused: {err}"))?;
+            convoy_proto::labels::validate_release(app, version).map_err(refused)?;
         }
         let dir = self.app_dir(app);
         let target = if version.is_empty() {
-            AppState::load(&dir)
-                .previous
-                .ok_or_else(|| format!("{app} has no previous release on this host"))?
+            AppState::load(&dir).previous.ok_or_else(|| {
+                DeployError::Refused(format!("{app} has no previous release on this host"))
+            })?
         } else {
             version.to_string()
         };
-        convoy_proto::labels::validate_release(app, &target)
-            .map_err(|err| format!("refused: {err}"))?;
+        convoy_proto::labels::validate_release(app, &target).map_err(refused)?;
         if !record::release_exists(&dir, &target) {
-            return Err(format!(
+            return Err(DeployError::Refused(format!(
                 "{app} {target} is not kept on this host (kept: {})",
                 state::kept_versions(&dir).join(", ")
-            ));
+            )));
         }
-        self.activate(app, &target, progress, cancel).await
+        self.activate(app, &target, progress, cancel)
+            .await
+            .map_err(DeployError::Activation)
     }
 
     /// [`record::check_activation`] with this host's keys and policy.

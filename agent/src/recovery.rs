@@ -68,7 +68,26 @@ pub(crate) struct RestoreRequest {
 }
 
 /// `Ok` and `Err` both carry the line that becomes the command's message.
-pub(crate) type RecoveryResult = Result<String, String>;
+pub(crate) type RecoveryResult = Result<String, RecoveryError>;
+
+/// Why a backup, restore or drill did not succeed; the text is the command's message,
+/// unchanged.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RecoveryError {
+    /// Refused before anything was read, downloaded or written: the set is not this
+    /// host's, or the target or source is outside what its `[backup]` policy allows.
+    #[error("{0}")]
+    Refused(String),
+    /// It started and failed (the message says where).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<String> for RecoveryError {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
+    }
+}
 
 /// Carries out backup, restore and drill commands for the sets a host's config names.
 pub(crate) struct Recovery {
@@ -180,7 +199,7 @@ impl Recovery {
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
     ) -> RecoveryResult {
-        let set = self.set(set_name)?;
+        let set = self.set(set_name).map_err(RecoveryError::Refused)?;
         if !set.before.is_empty() {
             run_before(set_name, set, progress, cancel).await?;
         }
@@ -194,14 +213,14 @@ impl Recovery {
         let mut last = String::new();
         for attempt in 1..=UPLOAD_ATTEMPTS {
             if cancel.is_cancelled() {
-                return Err("cancelled".into());
+                return Err(RecoveryError::Failed("cancelled".into()));
             }
             progress(format!("backing up set {set_name} (attempt {attempt})"));
             match upload::once(&spec, header.clone(), transport, cancel).await {
                 Ok((uploaded, trailer)) => {
                     return Ok(describe_backup(&uploaded, &trailer)).and_then(|line| {
                         if uploaded.partial {
-                            Err(line)
+                            Err(RecoveryError::Failed(line))
                         } else {
                             Ok(line)
                         }
@@ -215,12 +234,17 @@ impl Recovery {
                     last = err.message;
                     tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
                 }
-                Err(err) => return Err(format!("backup failed: {}", err.message)),
+                Err(err) => {
+                    return Err(RecoveryError::Failed(format!(
+                        "backup failed: {}",
+                        err.message
+                    )));
+                }
             }
         }
-        Err(format!(
+        Err(RecoveryError::Failed(format!(
             "backup failed after {UPLOAD_ATTEMPTS} attempts: {last}"
-        ))
+        )))
     }
 
     /// Downloads the command's backup into `dir/archive`, checking its sha256.

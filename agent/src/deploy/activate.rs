@@ -19,7 +19,7 @@ impl Deployer {
         version: &str,
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
-    ) -> DeployResult {
+    ) -> Result<String, String> {
         let verified = self.check_activation(app, version)?;
         progress(match verified.signer.as_str() {
             "" => format!(

@@ -131,16 +131,19 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-async fn deploy(deployer: &Deployer, release: &Release, source: &Bytes) -> DeployResult {
+/// The message, as the command's result would carry it.
+async fn deploy(deployer: &Deployer, release: &Release, source: &Bytes) -> Result<String, String> {
     deployer
         .deploy(release, source, &|_| {}, &CancellationToken::new())
         .await
+        .map_err(|err| err.to_string())
 }
 
-async fn rollback(deployer: &Deployer, version: &str) -> DeployResult {
+async fn rollback(deployer: &Deployer, version: &str) -> Result<String, String> {
     deployer
         .rollback("web", version, &|_| {}, &CancellationToken::new())
         .await
+        .map_err(|err| err.to_string())
 }
 
 #[tokio::test]

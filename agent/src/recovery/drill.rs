@@ -15,7 +15,7 @@ impl Recovery {
         transport: &dyn BackupTransport,
         progress: &(dyn Fn(String) + Sync),
     ) -> RecoveryResult {
-        self.set(set_name)?;
+        self.set(set_name).map_err(RecoveryError::Refused)?;
         let started = Instant::now();
         let work = self.scratch("drill", command_id)?;
         let mut outcome = DrillOutcome {
@@ -45,11 +45,13 @@ impl Recovery {
                 "drill passed: backup {} restored and checked, {} files, {} bytes in {seconds:.1}s",
                 outcome.backup_id, outcome.files, outcome.bytes
             )),
-            Err(problem) if outcome.backup_id.is_empty() => Err(format!("drill failed: {problem}")),
-            Err(problem) => Err(format!(
+            Err(problem) if outcome.backup_id.is_empty() => {
+                Err(RecoveryError::Failed(format!("drill failed: {problem}")))
+            }
+            Err(problem) => Err(RecoveryError::Failed(format!(
                 "drill failed for backup {}: {problem} ({} files checked in {seconds:.1}s)",
                 outcome.backup_id, outcome.files
-            )),
+            ))),
         }
     }
 

@@ -14,9 +14,10 @@ impl Recovery {
         transport: &dyn BackupTransport,
         progress: &(dyn Fn(String) + Sync),
     ) -> RecoveryResult {
-        let set = self.set(&request.set)?;
-        let target = check_target(request)?;
-        self.check_allowed(request, set, target.as_deref())?;
+        let set = self.set(&request.set).map_err(RecoveryError::Refused)?;
+        let target = check_target(request).map_err(RecoveryError::Refused)?;
+        self.check_allowed(request, set, target.as_deref())
+            .map_err(RecoveryError::Refused)?;
         let work = self.scratch("restore", command_id)?;
         let result = async {
             let (meta, archive) = self
@@ -71,7 +72,7 @@ impl Recovery {
         }
         .await;
         remove_tree_off_thread(&work).await;
-        result
+        result.map_err(RecoveryError::Failed)
     }
 }
 
