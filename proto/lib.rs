@@ -2,10 +2,14 @@
 //! things both ends of the link must agree on beyond the .proto files: how an identity is
 //! written into and read out of a certificate (`identity`), and the TLS set-up rules (`tls`).
 //!
-//! This crate does no I/O beyond what tonic's generated code does and holds no policy.
+//! Beside the contract it hosts the few small things both binaries need the same way and
+//! that have no other shared home (the top-level layout has no common crate): running
+//! under systemd and the stop/reload signals (`service`), retry pacing (`retry`) and the
+//! release-key file format (`signing`). None of them holds policy.
 
 pub mod identity;
 pub mod labels;
+pub mod retry;
 pub mod service;
 pub mod signing;
 pub mod states;

@@ -1,6 +1,7 @@
-//! Running under a service manager (systemd `Type=notify`), shared by both binaries: tell
-//! it when the program is ready, and ping its watchdog while the program's runtime is alive.
-//! Without `NOTIFY_SOCKET` (not under systemd) everything here does nothing.
+//! Running as a service, shared by both binaries: tell the service manager (systemd
+//! `Type=notify`) when the program is ready, ping its watchdog while the program's runtime
+//! is alive (without `NOTIFY_SOCKET` those do nothing), and hear the signals a service is
+//! stopped (`StopSignals`: SIGTERM, SIGINT) and reloaded (`Hangups`: SIGHUP) with.
 
 use std::time::Duration;
 
@@ -44,5 +45,64 @@ pub async fn watchdog(stop: impl std::future::Future<Output = ()>) {
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
             }
         }
+    }
+}
+
+/// A signal that asks the program to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    Terminate,
+    Interrupt,
+}
+
+impl std::fmt::Display for StopSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Terminate => "SIGTERM",
+            Self::Interrupt => "SIGINT",
+        })
+    }
+}
+
+/// SIGTERM and SIGINT, the one way both binaries (and the demo) learn they should stop.
+/// Installing it replaces the default action (exit at once) for the whole process.
+#[derive(Debug)]
+pub struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Starts listening; fails only if the runtime cannot install handlers.
+    pub fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for the next SIGTERM or SIGINT and says which it was.
+    pub async fn next(&mut self) -> StopSignal {
+        tokio::select! {
+            _ = self.term.recv() => StopSignal::Terminate,
+            _ = self.int.recv() => StopSignal::Interrupt,
+        }
+    }
+}
+
+/// SIGHUP, the "read your config again" signal both binaries honour.
+#[derive(Debug)]
+pub struct Hangups(tokio::signal::unix::Signal);
+
+impl Hangups {
+    pub fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        signal(SignalKind::hangup()).map(Self)
+    }
+
+    /// Waits for the next SIGHUP; `false` once no more can arrive.
+    pub async fn next(&mut self) -> bool {
+        self.0.recv().await.is_some()
     }
 }

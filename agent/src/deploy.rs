@@ -9,12 +9,13 @@
 //!
 //! Knows nothing of gRPC: the bytes come from an [`ArtifactSource`].
 
+mod activate;
 mod fetch;
-pub mod health;
+pub(crate) mod health;
 mod hooks;
 pub mod manifest;
-pub mod monitor;
-pub mod record;
+pub(crate) mod monitor;
+pub(crate) mod record;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -33,7 +34,7 @@ use record::{ReleaseRecord, SignaturePolicy};
 use state::AppState;
 
 /// Where release bytes come from (the coordinator, over the session's link).
-pub trait ArtifactSource: Send + Sync {
+pub(crate) trait ArtifactSource: Send + Sync {
     /// Appends the artifact's bytes from `offset` to `file`, feeding each chunk to `hasher`
     /// as it is written (one pass over the bytes); returns when all arrived.
     fn fetch_into<'a>(
@@ -42,41 +43,94 @@ pub trait ArtifactSource: Send + Sync {
         offset: u64,
         file: &'a mut tokio::fs::File,
         hasher: &'a mut Sha256,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), FetchError>> + Send + 'a>>;
+}
+
+/// Why an artifact download failed; the text is what the deploy's message says.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    /// The coordinator does not hold the artifact: retrying cannot help.
+    #[error("the coordinator has no artifact {sha256}")]
+    NotFound { sha256: String },
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The coordinator refused the download (gRPC code and message).
+    #[error("{code}: {message}")]
+    Refused { code: String, message: String },
+    #[error("download broke off: {0}")]
+    BrokeOff(String),
+    #[error("chunk at {got} while expecting {expected}")]
+    OutOfOrder { got: u64, expected: u64 },
+    #[error("cannot write the download: {0}")]
+    Write(#[source] std::io::Error),
+    /// Every attempt failed; `last` is the last attempt's failure.
+    #[error("download failed after {attempts} attempts: {last}")]
+    GaveUp {
+        attempts: u32,
+        last: Box<FetchError>,
+    },
+}
+
+impl FetchError {
+    /// True when another attempt (resuming where this one stopped) may succeed.
+    pub(crate) fn is_transient(&self) -> bool {
+        !matches!(self, Self::NotFound { .. } | Self::GaveUp { .. })
+    }
 }
 
 /// What a deploy or rollback asks for.
 #[derive(Debug, Clone)]
-pub struct Release {
-    pub app: String,
-    pub version: String,
-    pub sha256: String,
-    pub size: u64,
-    pub signature: Vec<u8>,
-    pub signer: String,
+pub(crate) struct Release {
+    pub(crate) app: String,
+    pub(crate) version: String,
+    pub(crate) sha256: String,
+    pub(crate) size: u64,
+    pub(crate) signature: Vec<u8>,
+    /// The key name the coordinator says signed it: not trusted, so not read (the agent
+    /// names the key of its own that verified the signature).
+    #[allow(dead_code)]
+    pub(crate) signer: String,
 }
 
 /// The host's deploy settings, from its agent config.
 #[derive(Debug, Clone)]
-pub struct DeployConfig {
-    pub data_dir: PathBuf,
+pub(crate) struct DeployConfig {
+    pub(crate) data_dir: PathBuf,
     /// Apps this host may deploy, with per-app overrides of the release's `convoy.toml`.
-    pub apps: BTreeMap<String, Manifest>,
+    pub(crate) apps: BTreeMap<String, Manifest>,
     /// Release signing keys; when any is set, only releases signed by one of them run.
-    pub trusted_keys: Vec<(String, VerifyingKey)>,
+    pub(crate) trusted_keys: Vec<(String, VerifyingKey)>,
     /// `allow_unsigned_releases`: with no keys, run releases nobody signed. Without keys
     /// and without this, every deploy and rollback is refused.
-    pub allow_unsigned: bool,
+    pub(crate) allow_unsigned: bool,
     /// Releases kept per app (the current one included).
-    pub keep_releases: usize,
-    pub limits: Limits,
+    pub(crate) keep_releases: usize,
+    pub(crate) limits: Limits,
 }
 
 /// How a deploy or rollback ended: `Ok` lines for success, `Err` for failure; both say
 /// what happened for the job's message.
-pub type DeployResult = Result<String, String>;
+pub(crate) type DeployResult = Result<String, DeployError>;
 
-pub struct Deployer {
+/// Why a deploy or rollback did not succeed, by how far it got; the text is the command's
+/// message, unchanged.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DeployError {
+    /// Refused before anything on the host changed: a name, the signature or its policy, a
+    /// kept release's record, a rollback target that is not kept.
+    #[error("{0}")]
+    Refused(String),
+    /// Fetching, checking, unpacking or recording the release failed; `current` was not
+    /// touched.
+    #[error("{0}")]
+    Prepare(String),
+    /// The activation did not stick (a hook, the switch, the health check or a cancel);
+    /// the text says what runs now.
+    #[error("{0}")]
+    Activation(String),
+}
+
+pub(crate) struct Deployer {
     config: DeployConfig,
     /// `config.apps`, replaced by a config reload (`set_apps`).
     apps: std::sync::RwLock<BTreeMap<String, Manifest>>,
@@ -86,7 +140,7 @@ pub struct Deployer {
 }
 
 impl Deployer {
-    pub fn new(config: DeployConfig) -> Self {
+    pub(crate) fn new(config: DeployConfig) -> Self {
         Self {
             apps: std::sync::RwLock::new(config.apps.clone()),
             config,
@@ -95,7 +149,7 @@ impl Deployer {
     }
 
     /// The apps this host allows, with their overrides.
-    pub fn apps(&self) -> BTreeMap<String, Manifest> {
+    pub(crate) fn apps(&self) -> BTreeMap<String, Manifest> {
         self.apps
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -103,7 +157,7 @@ impl Deployer {
     }
 
     /// A config reload's apps: deploys and status use them from now on.
-    pub fn set_apps(&self, apps: BTreeMap<String, Manifest>) {
+    pub(crate) fn set_apps(&self, apps: BTreeMap<String, Manifest>) {
         *self
             .apps
             .write()
@@ -112,7 +166,7 @@ impl Deployer {
 
     /// Serialises deploys and rollbacks of one app (and the health monitor's probes of it);
     /// counts them in the lock.
-    pub async fn lock_app(&self, app: &str) -> tokio::sync::OwnedMutexGuard<u64> {
+    pub(crate) async fn lock_app(&self, app: &str) -> tokio::sync::OwnedMutexGuard<u64> {
         let mut guard = self.app_lock(app).lock_owned().await;
         *guard = guard.wrapping_add(1);
         guard
@@ -138,12 +192,12 @@ impl Deployer {
         self.config.data_dir.join("apps").join(app)
     }
 
-    pub fn allows(&self, app: &str) -> bool {
+    pub(crate) fn allows(&self, app: &str) -> bool {
         self.apps().contains_key(app)
     }
 
     /// Every configured app and what runs of it.
-    pub fn status(&self) -> Vec<AppStatus> {
+    pub(crate) fn status(&self) -> Vec<AppStatus> {
         self.apps()
             .keys()
             .map(|app| {
@@ -161,14 +215,14 @@ impl Deployer {
     }
 
     /// The host's signature policy (keys, the opt-out, or neither).
-    pub fn policy(&self) -> SignaturePolicy {
+    pub(crate) fn policy(&self) -> SignaturePolicy {
         SignaturePolicy::of(&self.config.trusted_keys, self.config.allow_unsigned)
     }
 
     /// Checks what a deploy names before anything is touched: the app and version grammar,
     /// the digest's form, the host's policy and (with keys) the signature. Returns the
     /// signer that verified it, empty for an unsigned release on an opted-out host.
-    pub fn check_deploy(&self, release: &Release) -> Result<String, String> {
+    pub(crate) fn check_deploy(&self, release: &Release) -> Result<String, String> {
         convoy_proto::labels::validate_release(&release.app, &release.version)
             .map_err(|err| format!("refused: {err}"))?;
         if !convoy_proto::labels::valid_sha256(&release.sha256) {
@@ -194,14 +248,14 @@ impl Deployer {
     /// Deploys `release`; `progress` receives one line per phase. A release already on
     /// the host is used only if its record says it came from the same sha256; one without
     /// a record (from an older agent) is fetched and verified again unless it is current.
-    pub async fn deploy(
+    pub(crate) async fn deploy(
         &self,
         release: &Release,
         source: &dyn ArtifactSource,
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
     ) -> DeployResult {
-        let signer = self.check_deploy(release)?;
+        let signer = self.check_deploy(release).map_err(DeployError::Refused)?;
         if !signer.is_empty() {
             progress(format!("signature by {signer} verified"));
         }
@@ -211,7 +265,7 @@ impl Deployer {
         let release_dir = dir.join("releases").join(version);
         let mut fetch = true;
         if record::release_exists(&dir, version) {
-            match record::load(&dir, version)? {
+            match record::load(&dir, version).map_err(DeployError::Refused)? {
                 Some(kept) if kept.sha256 == release.sha256 => {
                     progress(format!(
                         "release {version} is already on this host (verified sha256 {})",
@@ -219,7 +273,8 @@ impl Deployer {
                     ));
                     if is_current && AppState::load(&dir).healthy {
                         // Still passes every check a switch would make.
-                        self.check_activation(app, version)?;
+                        self.check_activation(app, version)
+                            .map_err(DeployError::Refused)?;
                         return Ok(format!(
                             "{app} {version} is already current and healthy; nothing to do"
                         ));
@@ -227,32 +282,39 @@ impl Deployer {
                     fetch = false;
                 }
                 Some(kept) => {
-                    return Err(format!(
+                    return Err(DeployError::Refused(format!(
                         "refused {app} {version}: this host unpacked {version} from sha256 {}, \
                          the deploy names sha256 {}; push a new version instead",
                         kept.sha256, release.sha256
-                    ));
+                    )));
                 }
                 None if is_current => {
-                    return Err(format!(
+                    return Err(DeployError::Refused(format!(
                         "refused {app} {version}: it is current but has no verification record \
                          (unpacked by an older agent); deploy a new version to replace it"
-                    ));
+                    )));
                 }
                 None => {
                     progress(format!(
                         "releases/{version} has no verification record; removing it and fetching again"
                     ));
-                    remove_unverified(&release_dir)
-                        .map_err(|e| format!("cannot remove {}: {e}", release_dir.display()))?;
+                    remove_unverified(&release_dir).map_err(|e| {
+                        DeployError::Prepare(format!(
+                            "cannot remove {}: {e}",
+                            release_dir.display()
+                        ))
+                    })?;
                 }
             }
         }
         if fetch {
             self.fetch_and_unpack(release, &signer, source, progress)
-                .await?;
+                .await
+                .map_err(DeployError::Prepare)?;
         }
-        self.activate(app, version, progress, cancel).await
+        self.activate(app, version, progress, cancel)
+            .await
+            .map_err(DeployError::Activation)
     }
 
     /// Fetches, verifies and unpacks `release`, then records what was verified (a release
@@ -317,34 +379,35 @@ impl Deployer {
 
     /// Rolls back to `version`, or to the previous release when empty. Nothing is fetched;
     /// the target passes the same record and signature checks as a deploy's.
-    pub async fn rollback(
+    pub(crate) async fn rollback(
         &self,
         app: &str,
         version: &str,
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
     ) -> DeployResult {
+        let refused = |err: String| DeployError::Refused(format!("refused: {err}"));
         if !version.is_empty() {
-            convoy_proto::labels::validate_release(app, version)
-                .map_err(|err| format!("refused: {err}"))?;
+            convoy_proto::labels::validate_release(app, version).map_err(refused)?;
         }
         let dir = self.app_dir(app);
         let target = if version.is_empty() {
-            AppState::load(&dir)
-                .previous
-                .ok_or_else(|| format!("{app} has no previous release on this host"))?
+            AppState::load(&dir).previous.ok_or_else(|| {
+                DeployError::Refused(format!("{app} has no previous release on this host"))
+            })?
         } else {
             version.to_string()
         };
-        convoy_proto::labels::validate_release(app, &target)
-            .map_err(|err| format!("refused: {err}"))?;
+        convoy_proto::labels::validate_release(app, &target).map_err(refused)?;
         if !record::release_exists(&dir, &target) {
-            return Err(format!(
+            return Err(DeployError::Refused(format!(
                 "{app} {target} is not kept on this host (kept: {})",
                 state::kept_versions(&dir).join(", ")
-            ));
+            )));
         }
-        self.activate(app, &target, progress, cancel).await
+        self.activate(app, &target, progress, cancel)
+            .await
+            .map_err(DeployError::Activation)
     }
 
     /// [`record::check_activation`] with this host's keys and policy.
@@ -356,202 +419,6 @@ impl Deployer {
             self.policy(),
             &self.config.trusted_keys,
         )
-    }
-
-    /// Checks `version`'s record (and signature) first; then stops the current release,
-    /// switches to `version`, starts it and checks its health. From the old release's
-    /// `stop` hook on, any failure or a cancel (`cancel` fires: an operator's cancel or the
-    /// agent stopping; it ends the running hook's process group and the health wait) brings
-    /// back what ran before: see [`Deployer::revert`].
-    async fn activate(
-        &self,
-        app: &str,
-        version: &str,
-        progress: &(dyn Fn(String) + Sync),
-        cancel: &CancellationToken,
-    ) -> DeployResult {
-        let verified = self.check_activation(app, version)?;
-        progress(match verified.signer.as_str() {
-            "" => format!(
-                "{version}: record of sha256 {} checked (unsigned)",
-                verified.sha256
-            ),
-            signer => format!(
-                "{version}: record of sha256 {} and signature by {signer} checked",
-                verified.sha256
-            ),
-        });
-        let dir = self.app_dir(app);
-        let manifest = self
-            .manifest(app, version)
-            .map_err(|err| format!("bad convoy.toml in {version}: {err}"))?;
-        let old = state::current_version(&dir).filter(|old| old != version);
-        if cancel.is_cancelled() {
-            return Err(format!("{version}: cancelled before anything was changed"));
-        }
-        match self
-            .switch_and_start(app, version, old.as_deref(), &manifest, progress, cancel)
-            .await
-        {
-            Ok(()) => {
-                let mut state = AppState::load(&dir);
-                state.healthy = true;
-                if old.is_some() {
-                    state.previous = old;
-                }
-                state
-                    .save(&dir)
-                    .map_err(|e| format!("cannot save app state: {e}"))?;
-                let pruned = state::prune(
-                    &dir,
-                    self.config.keep_releases,
-                    version,
-                    state.previous.as_deref(),
-                );
-                for version in &pruned {
-                    record::remove(&dir, version);
-                }
-                if !pruned.is_empty() {
-                    progress(format!("pruned old releases: {}", pruned.join(", ")));
-                }
-                Ok(format!("{app} {version} is current and healthy"))
-            }
-            Err(failure) => Err(self
-                .revert(app, version, old.as_deref(), &failure, progress)
-                .await),
-        }
-    }
-
-    /// The phases of an activation: the old release's `stop`, the new one's
-    /// `before_activate`, the switch, its `start` and its health check, each stopped by
-    /// `cancel` (and none started once it fired).
-    async fn switch_and_start(
-        &self,
-        app: &str,
-        version: &str,
-        old: Option<&str>,
-        manifest: &Manifest,
-        progress: &(dyn Fn(String) + Sync),
-        cancel: &CancellationToken,
-    ) -> Result<(), Failure> {
-        let before = |why: String| Failure::new(false, why, cancel);
-        let after = |why: String| Failure::new(true, why, cancel);
-        if let Some(old) = old {
-            let old_manifest = self.manifest(app, old).unwrap_or_default();
-            let stop = old_manifest.hooks.stop.as_ref();
-            self.hook(app, old, "stop", stop, progress, cancel)
-                .await
-                .map_err(before)?;
-        }
-        let before_activate = manifest.hooks.before_activate.as_ref();
-        self.hook(
-            app,
-            version,
-            "before_activate",
-            before_activate,
-            progress,
-            cancel,
-        )
-        .await
-        .map_err(before)?;
-        if cancel.is_cancelled() {
-            return Err(before("cancelled before the switch".into()));
-        }
-        let dir = self.app_dir(app);
-        state::switch_current(&dir, version)
-            .map_err(|e| before(format!("cannot switch current: {e}")))?;
-        progress(format!("current -> releases/{version}"));
-        let start = manifest.hooks.start.as_ref();
-        self.hook(app, version, "start", start, progress, cancel)
-            .await
-            .map_err(after)?;
-        if cancel.is_cancelled() {
-            return Err(after("cancelled before the health check".into()));
-        }
-        self.health(app, version, manifest, progress, cancel)
-            .await
-            .map_err(after)
-    }
-
-    /// Brings back what ran before a failed or cancelled activation of `failed`: stops
-    /// `failed` if it was switched to, switches back to `old` (which passes the same record
-    /// check first), starts it and probes it. This runs with its own cancellation token
-    /// (the activation's has usually fired): its hooks are bounded by their own timeouts
-    /// and the probe by its health check's deadline, so the stored health is the result of
-    /// a real probe, never of the cancel.
-    async fn revert(
-        &self,
-        app: &str,
-        failed: &str,
-        old: Option<&str>,
-        failure: &Failure,
-        progress: &(dyn Fn(String) + Sync),
-    ) -> String {
-        let own = CancellationToken::new();
-        let dir = self.app_dir(app);
-        let why = &failure.why;
-        let load = |v: &str| self.manifest(app, v).unwrap_or_default();
-        if failure.switched {
-            let stop = load(failed).hooks.stop;
-            let _ = self
-                .hook(app, failed, "stop", stop.as_ref(), progress, &own)
-                .await;
-        }
-        let Some(old) = old else {
-            let mut state = AppState::load(&dir);
-            state.healthy = false;
-            let _ = state.save(&dir);
-            return format!("{failed} failed: {why}; there is no previous release to revert to");
-        };
-        if let Err(err) = self.check_activation(app, old) {
-            let mut state = AppState::load(&dir);
-            state.healthy = false;
-            let _ = state.save(&dir);
-            return format!("{failed} failed: {why}; not switching back to {old}: {err}");
-        }
-        if failure.switched {
-            progress(format!("{failed} failed ({why}); switching back to {old}"));
-            if let Err(err) = state::switch_current(&dir, old) {
-                return format!(
-                    "{failed} failed: {why}; switching back to {old} failed too: {err}"
-                );
-            }
-        } else {
-            progress(format!("{failed} failed ({why}); starting {old} again"));
-        }
-        let manifest = load(old);
-        let start = manifest.hooks.start.as_ref();
-        let back = match self.hook(app, old, "start", start, progress, &own).await {
-            Ok(()) => self.health(app, old, &manifest, progress, &own).await,
-            Err(err) => Err(err),
-        };
-        let mut state = AppState::load(&dir);
-        state.healthy = back.is_ok();
-        let _ = state.save(&dir);
-        match back {
-            Ok(()) => format!("{failed} failed: {why}; reverted to {old}, which is healthy"),
-            Err(err) => format!(
-                "{failed} failed: {why}; reverted to {old}, which is NOT healthy either: {err}"
-            ),
-        }
-    }
-}
-
-/// Why an activation stopped, and whether `current` had been switched to the new release
-/// by then (what a revert must undo).
-struct Failure {
-    switched: bool,
-    why: String,
-}
-
-impl Failure {
-    fn new(switched: bool, why: String, cancel: &CancellationToken) -> Self {
-        let why = if cancel.is_cancelled() && !why.contains("cancelled") {
-            format!("cancelled ({why})")
-        } else {
-            why
-        };
-        Self { switched, why }
     }
 }
 

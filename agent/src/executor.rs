@@ -42,10 +42,6 @@ use tokio::sync::mpsc::Sender;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// How long a timed-out or cancelled child gets between SIGTERM and SIGKILL, unless the caller
-/// chooses otherwise.
-pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
-
 /// How long the pipes are still read after the child exited (grandchildren may hold them open).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 
@@ -54,35 +50,35 @@ const READ_BUF_LEN: usize = 32 * 1024;
 
 /// One action to run: the program and its arguments, plus where and for how long.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionSpec {
+pub(crate) struct ActionSpec {
     /// `argv[0]` is the program (searched in `PATH` unless it contains a `/`), the rest its
     /// arguments. Never interpreted by a shell.
-    pub argv: Vec<String>,
+    pub(crate) argv: Vec<String>,
     /// Added to (and overriding) the agent's own environment.
-    pub env: BTreeMap<String, String>,
+    pub(crate) env: BTreeMap<String, String>,
     /// Working directory of the child; the agent's own if `None`.
-    pub working_dir: Option<PathBuf>,
+    pub(crate) working_dir: Option<PathBuf>,
     /// Wall-clock limit, counted from spawn.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 /// Which pipe a chunk of output came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputStream {
+pub(crate) enum OutputStream {
     Stdout,
     Stderr,
 }
 
 /// Bytes exactly as one read from the child's pipe returned them (not split on newlines).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputChunk {
-    pub stream: OutputStream,
-    pub data: Vec<u8>,
+pub(crate) struct OutputChunk {
+    pub(crate) stream: OutputStream,
+    pub(crate) data: Vec<u8>,
 }
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Normal exit (0 = success).
     Exited { code: i32 },
     /// Killed by a signal the executor did not send.
@@ -98,14 +94,15 @@ pub enum Outcome {
 
 /// Everything [`run`] learned about one run.
 #[derive(Debug, Clone)]
-pub struct RunReport {
-    pub outcome: Outcome,
+pub(crate) struct RunReport {
+    pub(crate) outcome: Outcome,
     /// From the call to [`run`] until it returned.
-    pub duration: Duration,
+    pub(crate) duration: Duration,
     /// The child's pid, which is also its process-group id; `None` if nothing was spawned.
-    pub pid: Option<u32>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) pid: Option<u32>,
     /// True if the child outlived SIGTERM by `kill_grace` and its group got SIGKILL.
-    pub escalated_to_sigkill: bool,
+    pub(crate) escalated_to_sigkill: bool,
 }
 
 /// Why the executor stopped the child itself.
@@ -127,7 +124,7 @@ enum Phase {
 /// its pipes are closed or about 2 s have passed since it exited. `cancel` may fire at
 /// any time; if it already fired, nothing is spawned. The caller is expected to journal the
 /// start before calling; the pid comes back in the [`RunReport`].
-pub async fn run(
+pub(crate) async fn run(
     spec: &ActionSpec,
     output: Sender<OutputChunk>,
     cancel: CancellationToken,
@@ -149,19 +146,7 @@ pub async fn run(
         return report(Outcome::SpawnFailed(message), None, false);
     };
 
-    let mut command = Command::new(program);
-    command
-        .args(args)
-        .envs(&spec.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    if let Some(dir) = &spec.working_dir {
-        command.current_dir(dir);
-    }
-    let mut child = match command.spawn() {
+    let mut child = match spawn(spec, program, args) {
         Ok(child) => child,
         Err(err) => {
             let message = format!("cannot start {program:?}: {err}");
@@ -222,6 +207,24 @@ pub async fn run(
         }
     };
     report(outcome, pid, escalated)
+}
+
+/// Starts `program` in its own process group (its pid is the group id), with no stdin,
+/// piped output, and killed if the handle is dropped.
+fn spawn(spec: &ActionSpec, program: &str, args: &[String]) -> std::io::Result<Child> {
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .envs(&spec.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = &spec.working_dir {
+        command.current_dir(dir);
+    }
+    command.spawn()
 }
 
 /// Ends the child's process group after a timeout or cancellation, keeping the output flowing

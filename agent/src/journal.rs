@@ -158,7 +158,7 @@ impl Journal {
         output_cap_bytes: u64,
     ) -> Result<Admission, JournalError> {
         if let Some(entry) = self.entry(command_id)? {
-            return Ok(if entry.stage == JournalStage::Received as i32 {
+            return Ok(if stage_of(&entry) == JournalStage::Received {
                 Admission::NotStarted
             } else {
                 Admission::Known
@@ -247,7 +247,7 @@ impl Journal {
         finished: Finished,
     ) -> Result<Option<CommandEvent>, JournalError> {
         match self.entry(command_id)? {
-            Some(entry) if entry.stage != JournalStage::Received as i32 => Ok(None),
+            Some(entry) if stage_of(&entry) != JournalStage::Received => Ok(None),
             Some(_) => self.finish(command_id, finished).map(Some),
             None => {
                 let mut entry = JournalEntry {
@@ -275,7 +275,7 @@ impl Journal {
             for item in tx.open_table(COMMANDS)?.iter()? {
                 let (key, raw) = item?;
                 let entry = decode_entry(key.value(), raw.value())?;
-                if entry.stage == JournalStage::Started as i32 {
+                if stage_of(&entry) == JournalStage::Started {
                     started.push(entry);
                 }
             }
@@ -339,10 +339,12 @@ impl Journal {
                 continue;
             }
             if let Some(entry) = self.entry(&event.command_id)? {
-                let state = match JournalStage::try_from(entry.stage) {
-                    Ok(JournalStage::Finished) => entry.final_state,
-                    Ok(JournalStage::Started) => CommandState::Running.into(),
-                    _ => CommandState::Delivered.into(),
+                let state = match stage_of(&entry) {
+                    JournalStage::Finished => entry.final_state,
+                    JournalStage::Started => CommandState::Running.into(),
+                    JournalStage::Received | JournalStage::Unspecified => {
+                        CommandState::Delivered.into()
+                    }
                 };
                 held.push(HeldCommand {
                     command_id: entry.command_id,
@@ -366,7 +368,7 @@ impl Journal {
                 let entry = decode_entry(key.value(), raw.value())?;
                 let start = outbox_key(&entry.command_id, 0);
                 let end = outbox_key(&entry.command_id, u64::MAX);
-                if entry.stage == JournalStage::Finished as i32
+                if stage_of(&entry) == JournalStage::Finished
                     && entry.received_unix_ms < before_unix_ms
                     && outbox
                         .range(start.as_slice()..=end.as_slice())?
@@ -386,6 +388,20 @@ impl Journal {
     /// Makes every commit so far durable (one fsync).
     pub fn flush(&self) -> Result<(), JournalError> {
         self.write(true, |_| Ok(()))
+    }
+}
+
+/// The entry's stage, under the agent's one rule for unknown enum values read from disk
+/// (ARCHITECTURE.md): a stage this agent does not know (a newer agent's, or the never
+/// written `Unspecified`) is never taken as leave to run. It counts as `Started` in every
+/// decision: the id is never admitted again, a cancel does not finish it as never started,
+/// the Hello reports it running, and start-up finishes it as `interrupted`.
+fn stage_of(entry: &JournalEntry) -> JournalStage {
+    match JournalStage::try_from(entry.stage) {
+        Ok(stage @ (JournalStage::Received | JournalStage::Started | JournalStage::Finished)) => {
+            stage
+        }
+        Ok(JournalStage::Unspecified) | Err(_) => JournalStage::Started,
     }
 }
 

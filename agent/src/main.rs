@@ -230,22 +230,13 @@ fn man_pages(dir: &std::path::Path) -> ExitCode {
 
 /// SIGTERM or SIGINT starts a clean shutdown; a second one exits at once.
 async fn watch_signals(shutdown: CancellationToken) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+    let Ok(mut signals) = convoy_proto::service::StopSignals::install() else {
         tracing::error!("cannot install signal handlers");
         return;
     };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
+    let signal = signals.next().await;
+    tracing::info!("{signal} received");
     shutdown.cancel();
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
-    }
+    signals.next().await;
     std::process::exit(130);
 }

@@ -31,7 +31,7 @@ const PSEUDO_FS: &[&str] = &[
 ];
 
 /// Facts sent once per session in the Hello.
-pub fn facts() -> Facts {
+pub(crate) fn facts() -> Facts {
     let mut system = System::new();
     system.refresh_memory();
     Facts {
@@ -50,22 +50,22 @@ pub fn facts() -> Facts {
 
 /// Raw readings at one instant; counters are cumulative.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Readings {
-    pub cpu_percent: f64,
-    pub load: (f64, f64, f64),
-    pub mem_used: u64,
-    pub mem_total: u64,
-    pub swap_used: u64,
-    pub swap_total: u64,
-    pub disks: Vec<DiskUsage>,
-    pub net_rx_total: u64,
-    pub net_tx_total: u64,
-    pub uptime_secs: u64,
-    pub process_count: u32,
+pub(crate) struct Readings {
+    pub(crate) cpu_percent: f64,
+    pub(crate) load: (f64, f64, f64),
+    pub(crate) mem_used: u64,
+    pub(crate) mem_total: u64,
+    pub(crate) swap_used: u64,
+    pub(crate) swap_total: u64,
+    pub(crate) disks: Vec<DiskUsage>,
+    pub(crate) net_rx_total: u64,
+    pub(crate) net_tx_total: u64,
+    pub(crate) uptime_secs: u64,
+    pub(crate) process_count: u32,
 }
 
 /// Turns readings into a sample; network rates come from the previous readings.
-pub fn to_sample(
+pub(crate) fn to_sample(
     now: &Readings,
     previous: Option<(&Readings, Duration)>,
     sampled_at_unix_ms: i64,
@@ -106,7 +106,7 @@ pub fn to_sample(
 }
 
 /// Keeps the sysinfo handles between samples (CPU usage and network rates are deltas).
-pub struct Sampler {
+pub(crate) struct Sampler {
     system: System,
     disks: Disks,
     networks: Networks,
@@ -120,7 +120,7 @@ impl Default for Sampler {
 }
 
 impl Sampler {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut system = System::new();
         // Prime the CPU counters so the first sample has a baseline.
         system.refresh_cpu_usage();
@@ -180,7 +180,7 @@ impl Sampler {
     }
 
     /// Takes one sample.
-    pub fn sample(&mut self) -> MetricsSample {
+    pub(crate) fn sample(&mut self) -> MetricsSample {
         let readings = self.read();
         let now = Instant::now();
         let sampled_at = SystemTime::now()

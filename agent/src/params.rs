@@ -119,6 +119,26 @@ fn acceptable(value: &str) -> bool {
     !value.is_empty() && value.len() <= MAX_VALUE_BYTES && !value.contains('\0')
 }
 
+/// Why a command's parameter values were refused; the text follows `rejected: action
+/// "NAME": ` in the command's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    #[error("unknown parameter {name:?}: this action takes none")]
+    NoneTaken { name: String },
+    #[error("unknown parameter {name:?}: this action takes {takes}")]
+    Unknown { name: String, takes: String },
+    #[error("missing parameter {name:?}: pass --param {name}=VALUE")]
+    Missing { name: String },
+    #[error("parameter {name:?}: value too long or with a NUL byte")]
+    Malformed { name: String },
+    #[error("parameter {name:?}: value {value:?} is not allowed on this host ({rule})")]
+    NotAllowed {
+        name: String,
+        value: String,
+        rule: String,
+    },
+}
+
 /// The argv to run: `run` with each `{P}` element replaced by the value given for `P`,
 /// after checking every value against the declaration. Any problem is the message the
 /// command is rejected with.
@@ -126,28 +146,25 @@ pub fn bind(
     run: &[String],
     declared: &BTreeMap<String, ParamConfig>,
     given: &BTreeMap<String, String>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, ParamError> {
     if let Some(unknown) = given.keys().find(|k| !declared.contains_key(*k)) {
         let names: Vec<&str> = declared.keys().map(String::as_str).collect();
+        let name = unknown.clone();
         return Err(if names.is_empty() {
-            format!("unknown parameter {unknown:?}: this action takes none")
+            ParamError::NoneTaken { name }
         } else {
-            format!(
-                "unknown parameter {unknown:?}: this action takes {}",
-                names.join(", ")
-            )
+            ParamError::Unknown {
+                name,
+                takes: names.join(", "),
+            }
         });
     }
     for (name, param) in declared {
         let Some(value) = given.get(name) else {
-            return Err(format!(
-                "missing parameter {name:?}: pass --param {name}=VALUE"
-            ));
+            return Err(ParamError::Missing { name: name.clone() });
         };
         if value.len() > MAX_VALUE_BYTES || value.contains('\0') {
-            return Err(format!(
-                "parameter {name:?}: value too long or with a NUL byte"
-            ));
+            return Err(ParamError::Malformed { name: name.clone() });
         }
         let allowed = match (&param.allow, &param.pattern) {
             (Some(allow), _) => allow.iter().any(|a| a == value),
@@ -160,9 +177,11 @@ pub fn bind(
                 (None, Some(pattern)) => format!("the whole value must match {pattern:?}"),
                 (None, None) => "nothing is allowed".to_string(),
             };
-            return Err(format!(
-                "parameter {name:?}: value {value:?} is not allowed on this host ({rule})"
-            ));
+            return Err(ParamError::NotAllowed {
+                name: name.clone(),
+                value: value.clone(),
+                rule,
+            });
         }
     }
     Ok(run

@@ -14,11 +14,18 @@
 //! decision (`policy`: `[backup] restore_roots` and `accept_restores_from`), checked before
 //! anything is downloaded and again before anything is placed.
 
+mod drill;
 mod place;
 mod policy;
+mod restore;
+mod transport;
 mod upload;
 
-pub use policy::RestorePolicy;
+pub(crate) use policy::RestorePolicy;
+pub(crate) use transport::{
+    BackupMeta, BackupTransport, DrillOutcome, TransferError, UploadError, UploadHeader,
+    UploadPart, UploadTrailer, Uploaded,
+};
 
 #[cfg(test)]
 mod tests;
@@ -39,116 +46,51 @@ use crate::config::BackupSetConfig;
 use crate::executor::{self, ActionSpec, Outcome};
 
 /// A boxed future, as the transport returns them.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Upload attempts (each packs the set again from the start) before a backup gives up.
-pub const UPLOAD_ATTEMPTS: u32 = 3;
+pub(crate) const UPLOAD_ATTEMPTS: u32 = 3;
 /// The most problem lines a drill reports.
 const MAX_PROBLEMS: usize = 20;
 
-/// What opens an upload. (The header's `keep` on the wire is no longer sent: retention is
-/// the coordinator's.)
-#[derive(Debug, Clone)]
-pub struct UploadHeader {
-    pub command_id: String,
-}
-
-/// The pieces of an upload, in order: data, then manifest, then one trailer.
-#[derive(Debug)]
-pub enum UploadPart {
-    Data(Vec<u8>),
-    Manifest(Vec<u8>),
-    Trailer(UploadTrailer),
-}
-
-/// What closes an upload: the hashes and counts the coordinator checks and records.
-#[derive(Debug, Clone, Default)]
-pub struct UploadTrailer {
-    pub archive_sha256: String,
-    pub archive_bytes: u64,
-    pub manifest_sha256: String,
-    pub files: u64,
-    pub bytes: u64,
-    pub missing: Vec<String>,
-    pub skipped: Vec<String>,
-}
-
-/// The coordinator stored the backup.
-#[derive(Debug, Clone)]
-pub struct Uploaded {
-    pub backup_id: String,
-    pub partial: bool,
-}
-
-/// An upload that did not complete; `retry` when trying again may help.
-#[derive(Debug, Clone)]
-pub struct UploadError {
-    pub message: String,
-    pub retry: bool,
-}
-
-/// Which stored backup a download is.
-#[derive(Debug, Clone, Default)]
-pub struct BackupMeta {
-    pub backup_id: String,
-    pub sha256: String,
-    pub size: u64,
-    pub host: String,
-    pub set: String,
-}
-
-/// A drill's result, for the coordinator's catalog.
-#[derive(Debug, Clone, Default)]
-pub struct DrillOutcome {
-    pub command_id: String,
-    pub backup_id: String,
-    pub ok: bool,
-    pub files: u64,
-    pub bytes: u64,
-    pub duration_ms: u64,
-    pub problems: Vec<String>,
-}
-
-/// Where backup bytes go and come from (the coordinator, over the session's link).
-pub trait BackupTransport: Send + Sync {
-    /// Sends `parts` as one upload; resolves once the coordinator stored (or refused) it.
-    fn upload(
-        &self,
-        header: UploadHeader,
-        parts: mpsc::Receiver<UploadPart>,
-    ) -> BoxFuture<'_, Result<Uploaded, UploadError>>;
-    /// Downloads the archive a restore or drill command names into `file` (empty), feeding
-    /// `hasher`; resumes by itself after a broken connection.
-    fn download<'a>(
-        &'a self,
-        command_id: &'a str,
-        backup_id: &'a str,
-        file: &'a mut tokio::fs::File,
-        hasher: &'a mut Sha256,
-    ) -> BoxFuture<'a, Result<BackupMeta, String>>;
-    /// Records a drill's result on the coordinator.
-    fn report_drill<'a>(&'a self, outcome: &'a DrillOutcome) -> BoxFuture<'a, Result<(), String>>;
-}
-
 /// What a restore command asks for.
 #[derive(Debug, Clone, Default)]
-pub struct RestoreRequest {
-    pub backup_id: String,
-    pub set: String,
+pub(crate) struct RestoreRequest {
+    pub(crate) backup_id: String,
+    pub(crate) set: String,
     /// Restore under this directory (absolute); empty with `in_place`.
-    pub target_dir: String,
-    pub in_place: bool,
-    pub force: bool,
+    pub(crate) target_dir: String,
+    pub(crate) in_place: bool,
+    pub(crate) force: bool,
     /// The host the backup was taken on, as the coordinator says (checked against
     /// `accept_restores_from`, and against the download's meta).
-    pub source_host: String,
+    pub(crate) source_host: String,
 }
 
 /// `Ok` and `Err` both carry the line that becomes the command's message.
-pub type RecoveryResult = Result<String, String>;
+pub(crate) type RecoveryResult = Result<String, RecoveryError>;
+
+/// Why a backup, restore or drill did not succeed; the text is the command's message,
+/// unchanged.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RecoveryError {
+    /// Refused before anything was read, downloaded or written: the set is not this
+    /// host's, or the target or source is outside what its `[backup]` policy allows.
+    #[error("{0}")]
+    Refused(String),
+    /// It started and failed (the message says where).
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<String> for RecoveryError {
+    fn from(message: String) -> Self {
+        Self::Failed(message)
+    }
+}
 
 /// Carries out backup, restore and drill commands for the sets a host's config names.
-pub struct Recovery {
+pub(crate) struct Recovery {
     data_dir: PathBuf,
     sets: BTreeMap<String, BackupSetConfig>,
     limits: Limits,
@@ -163,7 +105,11 @@ impl std::fmt::Debug for Recovery {
 
 impl Recovery {
     /// `data_dir` is the agent's; scratch space lives in `<data_dir>/recovery`.
-    pub fn new(data_dir: PathBuf, sets: BTreeMap<String, BackupSetConfig>, max_bytes: u64) -> Self {
+    pub(crate) fn new(
+        data_dir: PathBuf,
+        sets: BTreeMap<String, BackupSetConfig>,
+        max_bytes: u64,
+    ) -> Self {
         Self {
             data_dir,
             sets,
@@ -178,7 +124,7 @@ impl Recovery {
 
     /// Where restores may write and whose backups are accepted (the host's config).
     #[must_use]
-    pub fn with_restore_policy(mut self, policy: RestorePolicy) -> Self {
+    pub(crate) fn with_restore_policy(mut self, policy: RestorePolicy) -> Self {
         self.policy = policy;
         self
     }
@@ -198,7 +144,7 @@ impl Recovery {
     }
 
     /// The names of the sets, for the Hello (`backup:NAME`).
-    pub fn set_names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn set_names(&self) -> impl Iterator<Item = &str> {
         self.sets.keys().map(String::as_str)
     }
 
@@ -217,7 +163,7 @@ impl Recovery {
     }
 
     /// Whether the host's config names this set.
-    pub fn allows(&self, set: &str) -> bool {
+    pub(crate) fn allows(&self, set: &str) -> bool {
         self.sets.contains_key(set)
     }
 
@@ -245,7 +191,7 @@ impl Recovery {
 
     /// Runs the set's `before` command, packs the set and uploads it, packing again from
     /// the start when an upload breaks off (up to [`UPLOAD_ATTEMPTS`]).
-    pub async fn backup(
+    pub(crate) async fn backup(
         &self,
         command_id: &str,
         set_name: &str,
@@ -253,7 +199,7 @@ impl Recovery {
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
     ) -> RecoveryResult {
-        let set = self.set(set_name)?;
+        let set = self.set(set_name).map_err(RecoveryError::Refused)?;
         if !set.before.is_empty() {
             run_before(set_name, set, progress, cancel).await?;
         }
@@ -267,14 +213,14 @@ impl Recovery {
         let mut last = String::new();
         for attempt in 1..=UPLOAD_ATTEMPTS {
             if cancel.is_cancelled() {
-                return Err("cancelled".into());
+                return Err(RecoveryError::Failed("cancelled".into()));
             }
             progress(format!("backing up set {set_name} (attempt {attempt})"));
             match upload::once(&spec, header.clone(), transport, cancel).await {
                 Ok((uploaded, trailer)) => {
                     return Ok(describe_backup(&uploaded, &trailer)).and_then(|line| {
                         if uploaded.partial {
-                            Err(line)
+                            Err(RecoveryError::Failed(line))
                         } else {
                             Ok(line)
                         }
@@ -288,12 +234,17 @@ impl Recovery {
                     last = err.message;
                     tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
                 }
-                Err(err) => return Err(format!("backup failed: {}", err.message)),
+                Err(err) => {
+                    return Err(RecoveryError::Failed(format!(
+                        "backup failed: {}",
+                        err.message
+                    )));
+                }
             }
         }
-        Err(format!(
+        Err(RecoveryError::Failed(format!(
             "backup failed after {UPLOAD_ATTEMPTS} attempts: {last}"
-        ))
+        )))
     }
 
     /// Downloads the command's backup into `dir/archive`, checking its sha256.
@@ -311,7 +262,8 @@ impl Recovery {
         let mut hasher = Sha256::new();
         let meta = transport
             .download(command_id, backup_id, &mut file, &mut hasher)
-            .await?;
+            .await
+            .map_err(|err| err.to_string())?;
         file.sync_all()
             .await
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -323,174 +275,6 @@ impl Recovery {
             ));
         }
         Ok((meta, path))
-    }
-
-    /// Restores a backup under a directory or, explicitly, in place. A non-empty target
-    /// directory is refused without `force`, before anything is downloaded.
-    pub async fn restore(
-        &self,
-        command_id: &str,
-        request: &RestoreRequest,
-        transport: &dyn BackupTransport,
-        progress: &(dyn Fn(String) + Sync),
-    ) -> RecoveryResult {
-        let set = self.set(&request.set)?;
-        let target = check_target(request)?;
-        self.check_allowed(request, set, target.as_deref())?;
-        let work = self.scratch("restore", command_id)?;
-        let result = async {
-            let (meta, archive) = self
-                .fetch(command_id, &request.backup_id, &work, transport)
-                .await?;
-            // The coordinator names the backup's host again in the download: it must be the
-            // one the command named, and one this host accepts.
-            if !request.source_host.is_empty() && meta.host != request.source_host {
-                return Err(format!(
-                    "rejected: the download is host {}'s backup, the command named host {}",
-                    meta.host, request.source_host
-                ));
-            }
-            let source = if meta.host.is_empty() {
-                &request.source_host
-            } else {
-                &meta.host
-            };
-            self.policy.check_source(source)?;
-            progress(format!(
-                "downloaded backup {} ({} bytes, sha256 verified)",
-                meta.backup_id, meta.size
-            ));
-            let staged = work.join("tree");
-            let unpacked = self.unpack(&archive, &staged).await?;
-            let manifest = read_manifest(&staged)?;
-            let report = verify_blocking(&staged, &manifest).await?;
-            if !report.passed() {
-                return Err(format!(
-                    "backup {} does not match its manifest: {}",
-                    meta.backup_id,
-                    report.problems.first().cloned().unwrap_or_default()
-                ));
-            }
-            // Again, as late as possible: the target may have changed while downloading.
-            self.check_allowed(request, set, target.as_deref())?;
-            let placed = match &target {
-                Some(dir) => place::under(&staged, dir, request.force).await?,
-                None => place::in_place(&staged, &set.paths).await?,
-            };
-            Ok(format!(
-                "restored backup {} {}: {} files, {} bytes ({} entries placed)",
-                meta.backup_id,
-                match &target {
-                    Some(dir) => format!("under {}", dir.display()),
-                    None => "in place".to_string(),
-                },
-                unpacked.files,
-                unpacked.bytes,
-                placed
-            ))
-        }
-        .await;
-        remove_tree_off_thread(&work).await;
-        result
-    }
-
-    /// Restores the host's latest backup of `set` into a scratch directory, checks every
-    /// file against the manifest, reports the result to the catalog and deletes the scratch
-    /// directory. Never touches the set's live paths.
-    pub async fn drill(
-        &self,
-        command_id: &str,
-        set_name: &str,
-        transport: &dyn BackupTransport,
-        progress: &(dyn Fn(String) + Sync),
-    ) -> RecoveryResult {
-        self.set(set_name)?;
-        let started = Instant::now();
-        let work = self.scratch("drill", command_id)?;
-        let mut outcome = DrillOutcome {
-            command_id: command_id.to_string(),
-            ..Default::default()
-        };
-        let checked = self
-            .drill_in(command_id, &work, transport, progress, &mut outcome)
-            .await;
-        remove_tree_off_thread(&work).await;
-        outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        if let Err(problem) = &checked {
-            outcome.ok = false;
-            if outcome.problems.is_empty() {
-                outcome.problems.push(problem.clone());
-            }
-        }
-        // A drill that could not even find a backup has nothing to record.
-        if !outcome.backup_id.is_empty() {
-            if let Err(err) = transport.report_drill(&outcome).await {
-                progress(format!("cannot record the drill result: {err}"));
-            }
-        }
-        let seconds = outcome.duration_ms as f64 / 1000.0;
-        match checked {
-            Ok(()) => Ok(format!(
-                "drill passed: backup {} restored and checked, {} files, {} bytes in {seconds:.1}s",
-                outcome.backup_id, outcome.files, outcome.bytes
-            )),
-            Err(problem) if outcome.backup_id.is_empty() => Err(format!("drill failed: {problem}")),
-            Err(problem) => Err(format!(
-                "drill failed for backup {}: {problem} ({} files checked in {seconds:.1}s)",
-                outcome.backup_id, outcome.files
-            )),
-        }
-    }
-
-    /// The drill's steps inside its scratch directory; fills in `outcome` as it goes.
-    async fn drill_in(
-        &self,
-        command_id: &str,
-        work: &Path,
-        transport: &dyn BackupTransport,
-        progress: &(dyn Fn(String) + Sync),
-        outcome: &mut DrillOutcome,
-    ) -> Result<(), String> {
-        let path = work.join("archive.tar.zst");
-        let mut file = tokio::fs::File::create(&path)
-            .await
-            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-        let mut hasher = Sha256::new();
-        let meta = transport
-            .download(command_id, "", &mut file, &mut hasher)
-            .await?;
-        outcome.backup_id = meta.backup_id.clone();
-        drop(file);
-        let got = hex::encode(hasher.finalize());
-        if got != meta.sha256 {
-            return Err(format!(
-                "backup {} is corrupt: its archive hashes to {got}, the catalog says {}",
-                meta.backup_id, meta.sha256
-            ));
-        }
-        progress(format!(
-            "downloaded backup {} ({} bytes, sha256 verified)",
-            meta.backup_id, meta.size
-        ));
-        let staged = work.join("tree");
-        self.unpack(&path, &staged)
-            .await
-            .map_err(|e| format!("backup {}: {e}", meta.backup_id))?;
-        let manifest = read_manifest(&staged)?;
-        let report = verify_blocking(&staged, &manifest).await?;
-        outcome.files = report.files_checked;
-        outcome.bytes = report.bytes_checked;
-        outcome.ok = report.passed();
-        outcome.problems = report.problems.iter().take(MAX_PROBLEMS).cloned().collect();
-        if report.passed() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{} problem(s), first: {}",
-                report.problems.len(),
-                report.problems.first().cloned().unwrap_or_default()
-            ))
-        }
     }
 
     async fn unpack(&self, archive: &Path, dest: &Path) -> Result<archive::UnpackReport, String> {
@@ -532,51 +316,6 @@ fn describe_backup(uploaded: &Uploaded, trailer: &UploadTrailer) -> String {
         ));
     }
     line
-}
-
-/// The restore target: `Some(dir)` for `--to`, `None` for in place. Checked before anything
-/// is downloaded, so a refused restore changes nothing.
-fn check_target(request: &RestoreRequest) -> Result<Option<PathBuf>, String> {
-    match (request.in_place, request.target_dir.is_empty()) {
-        (true, true) => return Ok(None),
-        (true, false) => return Err("give either a target directory or in-place, not both".into()),
-        (false, true) => {
-            return Err("a restore needs a target directory, or in-place explicitly".into());
-        }
-        (false, false) => {}
-    }
-    let dir = PathBuf::from(&request.target_dir);
-    let mut parts = dir.components();
-    let absolute = parts.next() == Some(Component::RootDir);
-    if !absolute || !parts.all(|c| matches!(c, Component::Normal(_))) {
-        return Err(format!(
-            "restore target {} must be absolute, without . or ..",
-            dir.display()
-        ));
-    }
-    match std::fs::symlink_metadata(&dir) {
-        Ok(meta) if meta.is_dir() => {
-            let empty = std::fs::read_dir(&dir)
-                .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
-                .next()
-                .is_none();
-            if !empty && !request.force {
-                return Err(format!(
-                    "restore target {} is not empty; pass --force to restore into it anyway",
-                    dir.display()
-                ));
-            }
-        }
-        Ok(_) => {
-            return Err(format!(
-                "restore target {} is not a directory",
-                dir.display()
-            ));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("cannot read {}: {e}", dir.display())),
-    }
-    Ok(Some(dir))
 }
 
 fn read_manifest(root: &Path) -> Result<Manifest, String> {

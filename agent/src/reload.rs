@@ -23,17 +23,17 @@ use crate::runner::Runner;
 
 /// What a new config changes.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Changes {
+pub(crate) struct Changes {
     /// One line per reloaded part that changed ("labels: role=web -> role=api").
-    pub applied: Vec<String>,
+    pub(crate) applied: Vec<String>,
     /// Settings that changed but need a restart (ignored until then).
-    pub need_restart: Vec<&'static str>,
+    pub(crate) need_restart: Vec<&'static str>,
     /// Labels, actions or backup sets changed: the coordinator must see a new Hello.
-    pub announce: bool,
+    pub(crate) announce: bool,
 }
 
 impl Changes {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.applied.is_empty() && self.need_restart.is_empty()
     }
 }
@@ -80,7 +80,7 @@ fn names<T: PartialEq>(
 }
 
 /// Pure: what applying `new` over `old` changes.
-pub fn compare(old: &Config, new: &Config) -> Changes {
+pub(crate) fn compare(old: &Config, new: &Config) -> Changes {
     let mut changes = Changes::default();
     if old.labels != new.labels {
         changes.applied.push(format!(
@@ -141,7 +141,7 @@ pub fn compare(old: &Config, new: &Config) -> Changes {
 
 /// Keeps `new`'s reloadable parts over `old`: the config the agent runs with from now on
 /// (what needs a restart stays as it was).
-pub fn merged(old: &Config, new: Config) -> Config {
+pub(crate) fn merged(old: &Config, new: Config) -> Config {
     Config {
         labels: new.labels,
         actions: new.actions,
@@ -152,7 +152,7 @@ pub fn merged(old: &Config, new: Config) -> Config {
 }
 
 /// The backup, restore and drill side of `config` for host `agent_id`.
-pub fn recovery_for(config: &Config, agent_id: &str) -> Recovery {
+pub(crate) fn recovery_for(config: &Config, agent_id: &str) -> Recovery {
     Recovery::new(
         config.data_dir.clone(),
         config.backup_sets.clone(),
@@ -168,7 +168,7 @@ pub fn recovery_for(config: &Config, agent_id: &str) -> Recovery {
 /// Applies `new` to the running agent: logs what changed (and what needs a restart), hands
 /// the runner and deployer their new actions, apps and backup sets, and keeps the result in
 /// `config`. Commands already admitted keep what they started with.
-pub fn apply(config: &mut Config, runner: &Runner, agent_id: &str, new: Config) -> Changes {
+pub(crate) fn apply(config: &mut Config, runner: &Runner, agent_id: &str, new: Config) -> Changes {
     let changes = compare(config, &new);
     for line in &changes.applied {
         tracing::info!(change = %line, "config reloaded: {line}");
@@ -195,7 +195,7 @@ pub fn apply(config: &mut Config, runner: &Runner, agent_id: &str, new: Config) 
 }
 
 /// The next config a SIGHUP produced; never, without a watcher (or once it stopped).
-pub async fn next(reloads: &mut Option<mpsc::Receiver<Config>>) -> Config {
+pub(crate) async fn next(reloads: &mut Option<mpsc::Receiver<Config>>) -> Config {
     if let Some(receiver) = reloads {
         if let Some(config) = receiver.recv().await {
             return config;
@@ -207,20 +207,19 @@ pub async fn next(reloads: &mut Option<mpsc::Receiver<Config>>) -> Config {
 
 /// Reads `path` again on every SIGHUP and sends the parsed config on; a file that does not
 /// load is logged and nothing is sent (the running config stays).
-pub async fn watch_hangups(
+pub(crate) async fn watch_hangups(
     path: PathBuf,
     configs: mpsc::Sender<Config>,
     shutdown: CancellationToken,
 ) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+    let Ok(mut hangups) = convoy_proto::service::Hangups::install() else {
         tracing::error!("cannot install the SIGHUP handler: config reload is off");
         return;
     };
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            got = hangups.recv() => if got.is_none() { return },
+            more = hangups.next() => if !more { return },
         }
         tracing::info!(config = %path.display(), "SIGHUP: reloading the config");
         match Config::load(&path) {

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use convoy_proto::retry::{Backoff, Jitter};
 use convoy_proto::v1::{Delivery, Event};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -40,11 +41,11 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Delay before retry number `attempts` (1 = after the first failure): full jitter over
 /// an exponentially growing window. `unit` in [0, 1) is the random draw.
 pub fn backoff(attempts: u32, unit: f64) -> Duration {
-    let window = FIRST_BACKOFF
-        .saturating_mul(1u32 << attempts.saturating_sub(1).min(16))
-        .min(MAX_BACKOFF);
     // At least half the window, so retries do not bunch up at zero.
-    window.mul_f64(0.5 + unit.clamp(0.0, 1.0) / 2.0)
+    Backoff::new(FIRST_BACKOFF, MAX_BACKOFF)
+        .with_jitter(Jitter::Half)
+        .at_attempt(attempts.saturating_sub(1))
+        .delay_for(unit)
 }
 
 /// The HTTP client sinks use: rustls, a per-attempt timeout, no redirects.

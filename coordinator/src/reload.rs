@@ -197,15 +197,14 @@ pub async fn watch_hangups(
     targets: Reloadable,
     shutdown: CancellationToken,
 ) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+    let Ok(mut hangups) = convoy_proto::service::Hangups::install() else {
         tracing::error!("cannot install the SIGHUP handler: config reload is off");
         return;
     };
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            got = hangups.recv() => if got.is_none() { return },
+            more = hangups.next() => if !more { return },
         }
         tracing::info!(config = %path.display(), "SIGHUP: reloading the config");
         match Config::load(&path) {

@@ -444,7 +444,7 @@ impl TestAgent {
             backoff_cap: Duration::from_millis(500),
             healthy_after: Duration::from_secs(1),
         };
-        let task = tokio::spawn(convoy_agent::session::run(config, shutdown.clone(), tuning));
+        let task = tokio::spawn(convoy_agent::run_tuned(config, shutdown.clone(), tuning));
         Self { shutdown, task }
     }
 

@@ -10,7 +10,7 @@ use tokio::io::AsyncReadExt;
 use super::{ArtifactSource, Release, record};
 
 /// Downloads `release` and returns the path of the checked artifact.
-pub async fn fetch_verified(
+pub(crate) async fn fetch_verified(
     data_dir: &Path,
     release: &Release,
     source: &dyn ArtifactSource,
@@ -54,7 +54,8 @@ pub async fn fetch_verified(
     if have < release.size {
         source
             .fetch_into(&release.sha256, have, &mut file, &mut hasher)
-            .await?;
+            .await
+            .map_err(|err| err.to_string())?;
     }
     let size = file
         .metadata()

@@ -39,18 +39,20 @@ const REAP_GRACE: Duration = Duration::from_secs(2);
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HealthOutcome {
+pub(crate) enum HealthOutcome {
     Healthy { attempts: u32 },
     Unhealthy { attempts: u32, last_error: String },
 }
 
+// Read by the health tests; the deployer matches on the variants.
+#[cfg(test)]
 impl HealthOutcome {
-    pub fn is_healthy(&self) -> bool {
+    pub(crate) fn is_healthy(&self) -> bool {
         matches!(self, HealthOutcome::Healthy { .. })
     }
 
     /// Probes that finished (a probe cut short by a cancel does not count).
-    pub fn attempts(&self) -> u32 {
+    pub(crate) fn attempts(&self) -> u32 {
         match self {
             HealthOutcome::Healthy { attempts } | HealthOutcome::Unhealthy { attempts, .. } => {
                 *attempts
@@ -79,7 +81,7 @@ impl fmt::Display for HealthOutcome {
 ///
 /// Command probes run with `working_dir` and `env` (argv, no shell); each probe attempt is
 /// limited to min(interval*5, remaining deadline) and its process group is killed if it overruns.
-pub async fn wait_healthy(
+pub(crate) async fn wait_healthy(
     spec: &HealthSpec,
     working_dir: &Path,
     env: &BTreeMap<String, String>,
@@ -141,13 +143,13 @@ fn later(from: Instant, by: Duration) -> Instant {
 }
 
 /// The most one probe of `spec` may take: five intervals.
-pub fn probe_limit(spec: &HealthSpec) -> Duration {
+pub(crate) fn probe_limit(spec: &HealthSpec) -> Duration {
     spec.interval.saturating_mul(5)
 }
 
 /// One probe, within `limit`; the error is the human-readable reason it failed. Both
 /// [`wait_healthy`] and the running-release monitor probe through this one function.
-pub async fn probe_once(
+pub(crate) async fn probe_once(
     probe: &Probe,
     limit: Duration,
     working_dir: &Path,

@@ -32,7 +32,7 @@ use super::state::{self, AppState};
 
 /// Runs until `shutdown` is cancelled; `on_change` is called after an app's health changed
 /// (and was stored).
-pub async fn run(deployer: &Deployer, on_change: impl Fn(), shutdown: &CancellationToken) {
+pub(crate) async fn run(deployer: &Deployer, on_change: impl Fn(), shutdown: &CancellationToken) {
     if deployer.apps().is_empty() {
         shutdown.cancelled().await;
         return;

@@ -21,24 +21,24 @@ use serde::{Deserialize, Serialize};
 /// One kept release's verification record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReleaseRecord {
-    pub app: String,
-    pub version: String,
+pub(crate) struct ReleaseRecord {
+    pub(crate) app: String,
+    pub(crate) version: String,
     /// The artifact's sha256 (lowercase hex), checked over the downloaded bytes.
-    pub sha256: String,
-    pub size: u64,
+    pub(crate) sha256: String,
+    pub(crate) size: u64,
     /// The ed25519 signature (hex) over `convoy-release-v1`, app, version and sha256; empty
     /// when the host allows unsigned releases and none came.
-    pub signature: String,
+    pub(crate) signature: String,
     /// The trusted key that verified it (empty when unsigned).
-    pub signer: String,
+    pub(crate) signer: String,
     /// When it was verified (Unix milliseconds).
-    pub verified_at_ms: u64,
+    pub(crate) verified_at_ms: u64,
 }
 
 /// Whether a host accepts releases nobody signed: the policy every activation checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignaturePolicy {
+pub(crate) enum SignaturePolicy {
     /// `release_public_keys` is set: only releases signed by one of them.
     Required,
     /// `allow_unsigned_releases = true` and no keys: the sha256 record is enough.
@@ -48,7 +48,7 @@ pub enum SignaturePolicy {
 }
 
 impl SignaturePolicy {
-    pub fn of(trusted_keys: &[(String, VerifyingKey)], allow_unsigned: bool) -> Self {
+    pub(crate) fn of(trusted_keys: &[(String, VerifyingKey)], allow_unsigned: bool) -> Self {
         if !trusted_keys.is_empty() {
             Self::Required
         } else if allow_unsigned {
@@ -60,20 +60,20 @@ impl SignaturePolicy {
 }
 
 /// The refusal for a host with neither keys nor the opt-out.
-pub const UNCONFIGURED: &str = "this host requires signed releases but trusts no signing key: \
+pub(crate) const UNCONFIGURED: &str = "this host requires signed releases but trusts no signing key: \
      add `release_public_keys = [\"NAME.pub\"]` (from `convoy release keygen`) to agent.toml, \
      or set `allow_unsigned_releases = true` to run unsigned releases";
 
 /// Where `version`'s record lives: beside its directory, hidden (versions never start
 /// with a dot, so it can never be a release).
-pub fn path(app_dir: &Path, version: &str) -> PathBuf {
+pub(crate) fn path(app_dir: &Path, version: &str) -> PathBuf {
     app_dir
         .join("releases")
         .join(format!(".{version}.verified.toml"))
 }
 
 /// Writes `record` atomically with mode 0600 (temp file, fsync, rename, fsync the dir).
-pub fn save(app_dir: &Path, record: &ReleaseRecord) -> std::io::Result<()> {
+pub(crate) fn save(app_dir: &Path, record: &ReleaseRecord) -> std::io::Result<()> {
     let text = toml::to_string(record).map_err(std::io::Error::other)?;
     let target = path(app_dir, &record.version);
     let tmp = target.with_extension(format!("tmp-{:016x}", rand::random::<u64>()));
@@ -95,7 +95,7 @@ pub fn save(app_dir: &Path, record: &ReleaseRecord) -> std::io::Result<()> {
 }
 
 /// The record of `version`, if there is a readable one.
-pub fn load(app_dir: &Path, version: &str) -> Result<Option<ReleaseRecord>, String> {
+pub(crate) fn load(app_dir: &Path, version: &str) -> Result<Option<ReleaseRecord>, String> {
     let file = path(app_dir, version);
     match std::fs::read_to_string(&file) {
         Ok(text) => toml::from_str(&text).map(Some).map_err(|err| {
@@ -110,12 +110,12 @@ pub fn load(app_dir: &Path, version: &str) -> Result<Option<ReleaseRecord>, Stri
 }
 
 /// Removes `version`'s record (when its release is pruned).
-pub fn remove(app_dir: &Path, version: &str) {
+pub(crate) fn remove(app_dir: &Path, version: &str) {
     let _ = std::fs::remove_file(path(app_dir, version));
 }
 
 /// Whether `releases/<version>` exists as anything at all (a dir, a file, a dangling link).
-pub fn release_exists(app_dir: &Path, version: &str) -> bool {
+pub(crate) fn release_exists(app_dir: &Path, version: &str) -> bool {
     std::fs::symlink_metadata(app_dir.join("releases").join(version)).is_ok()
 }
 
@@ -123,7 +123,7 @@ pub fn release_exists(app_dir: &Path, version: &str) -> bool {
 /// directory directly under `releases/` (not a symlink), and a record naming this app and
 /// version whose signature verifies against `trusted_keys` under `policy`. Returns the
 /// record; the error says what failed and how to fix it.
-pub fn check_activation(
+pub(crate) fn check_activation(
     app_dir: &Path,
     app: &str,
     version: &str,
@@ -181,7 +181,7 @@ pub fn check_activation(
 }
 
 /// Makes `dir` (created if missing) private to the agent's user: mode 0700.
-pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }

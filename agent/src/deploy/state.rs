@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 const STATE_FILE: &str = "state.toml";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppState {
-    pub previous: Option<String>,
-    pub healthy: bool,
+pub(crate) struct AppState {
+    pub(crate) previous: Option<String>,
+    pub(crate) healthy: bool,
 }
 
 impl AppState {
     /// The saved state, or the default (nothing deployed) when there is none.
-    pub fn load(app_dir: &Path) -> Self {
+    pub(crate) fn load(app_dir: &Path) -> Self {
         std::fs::read_to_string(app_dir.join(STATE_FILE))
             .ok()
             .and_then(|text| toml::from_str(&text).ok())
@@ -24,7 +24,7 @@ impl AppState {
 
     /// Written (mode 0600) to a temporary file and renamed, so a crash never leaves half a
     /// file.
-    pub fn save(&self, app_dir: &Path) -> std::io::Result<()> {
+    pub(crate) fn save(&self, app_dir: &Path) -> std::io::Result<()> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
         let text = toml::to_string(self).map_err(std::io::Error::other)?;
@@ -41,14 +41,14 @@ impl AppState {
 }
 
 /// The version `current` points at, if any.
-pub fn current_version(app_dir: &Path) -> Option<String> {
+pub(crate) fn current_version(app_dir: &Path) -> Option<String> {
     let target = std::fs::read_link(app_dir.join("current")).ok()?;
     target.file_name().map(|n| n.to_string_lossy().into_owned())
 }
 
 /// Points `current` at `releases/<version>`: a new symlink renamed over the old one, so
 /// every reader sees either the old or the new release, never none.
-pub fn switch_current(app_dir: &Path, version: &str) -> std::io::Result<()> {
+pub(crate) fn switch_current(app_dir: &Path, version: &str) -> std::io::Result<()> {
     let tmp = app_dir.join(format!(".current-{:016x}", rand::random::<u64>()));
     std::os::unix::fs::symlink(PathBuf::from("releases").join(version), &tmp)?;
     if let Err(err) = std::fs::rename(&tmp, app_dir.join("current")) {
@@ -60,7 +60,7 @@ pub fn switch_current(app_dir: &Path, version: &str) -> std::io::Result<()> {
 }
 
 /// Kept releases, newest first.
-pub fn kept_versions(app_dir: &Path) -> Vec<String> {
+pub(crate) fn kept_versions(app_dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(app_dir.join("releases")) else {
         return Vec::new();
     };
@@ -81,7 +81,12 @@ pub fn kept_versions(app_dir: &Path) -> Vec<String> {
 }
 
 /// Removes the oldest releases beyond `keep`, never `current` or `previous`.
-pub fn prune(app_dir: &Path, keep: usize, current: &str, previous: Option<&str>) -> Vec<String> {
+pub(crate) fn prune(
+    app_dir: &Path,
+    keep: usize,
+    current: &str,
+    previous: Option<&str>,
+) -> Vec<String> {
     let mut pruned = Vec::new();
     let kept = kept_versions(app_dir);
     let mut remaining = kept.len();

@@ -23,13 +23,14 @@ impl ArtifactSource for Bytes {
         offset: u64,
         file: &'a mut tokio::fs::File,
         hasher: &'a mut Sha256,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), FetchError>> + Send + 'a>>
+    {
         Box::pin(async move {
             *self.fetches.lock().unwrap() += 1;
             let rest = &self.data[usize::try_from(offset).unwrap()..];
             hasher.update(rest);
-            file.write_all(rest).await.map_err(|e| e.to_string())?;
-            file.flush().await.map_err(|e| e.to_string())
+            file.write_all(rest).await.map_err(FetchError::Write)?;
+            file.flush().await.map_err(FetchError::Write)
         })
     }
 }
@@ -130,16 +131,19 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-async fn deploy(deployer: &Deployer, release: &Release, source: &Bytes) -> DeployResult {
+/// The message, as the command's result would carry it.
+async fn deploy(deployer: &Deployer, release: &Release, source: &Bytes) -> Result<String, String> {
     deployer
         .deploy(release, source, &|_| {}, &CancellationToken::new())
         .await
+        .map_err(|err| err.to_string())
 }
 
-async fn rollback(deployer: &Deployer, version: &str) -> DeployResult {
+async fn rollback(deployer: &Deployer, version: &str) -> Result<String, String> {
     deployer
         .rollback("web", version, &|_| {}, &CancellationToken::new())
         .await
+        .map_err(|err| err.to_string())
 }
 
 #[tokio::test]

@@ -273,3 +273,54 @@ fn output_is_durable_once_flushed_and_acks_survive_a_reopen() {
     assert_eq!(journal.recover_interrupted().unwrap(), ["j/a"]);
     assert_eq!(journal.unacked().unwrap().last().unwrap().seq, 4);
 }
+
+/// Rewrites `command_id`'s stage on disk as a newer (or broken) agent might have left it.
+fn force_stage(journal: &Journal, command_id: &str, stage: i32) {
+    journal
+        .write(true, |tx| {
+            let mut entry = tables::get_entry(tx, command_id)?.unwrap();
+            entry.stage = stage;
+            tx.open_table(COMMANDS)?
+                .insert(command_id, entry.encode_to_vec().as_slice())?;
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn an_unknown_stage_on_disk_counts_as_started_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let journal = Journal::open(dir.path()).unwrap();
+        for (id, stage) in [("j/new", 99), ("j/zero", 0)] {
+            journal.admit(id, "j", "noop", 100).unwrap();
+            force_stage(&journal, id, stage);
+            // Never admitted again, and a cancel cannot finish it as never started.
+            assert_eq!(
+                journal.admit(id, "j", "noop", 100).unwrap(),
+                Admission::Known
+            );
+            let cancelled = finished(CommandState::Cancelled);
+            assert!(
+                journal
+                    .finish_unstarted(id, "j", "noop", cancelled)
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        // The Hello says it may be running, not merely delivered.
+        let held = journal.held().unwrap();
+        assert_eq!(held.len(), 2);
+        assert!(
+            held.iter().all(|h| h.state == CommandState::Running as i32),
+            "{held:?}"
+        );
+    }
+    // At start-up it is finished as interrupted, like any command that had started.
+    let journal = Journal::open(dir.path()).unwrap();
+    let mut interrupted = journal.recover_interrupted().unwrap();
+    interrupted.sort();
+    assert_eq!(interrupted, ["j/new", "j/zero"]);
+    let entry = journal.entry("j/new").unwrap().unwrap();
+    assert_eq!(entry.final_state, CommandState::Interrupted as i32);
+}

@@ -56,7 +56,7 @@ fn values_are_checked_and_substituted_as_whole_elements() {
         (&[("unit", "ngin\0x")], "NUL"),
     ];
     for (values, want) in cases {
-        let err = bind(&run, &params, &given(values)).unwrap_err();
+        let err = bind(&run, &params, &given(values)).unwrap_err().to_string();
         assert!(err.contains(want), "{values:?}: {err}");
     }
 }
@@ -77,7 +77,9 @@ fn patterns_match_the_whole_value_and_never_split_it() {
     );
     // Anchored: a matching prefix or suffix is not enough.
     for bad in ["42x", "x42", "4 2", ""] {
-        let err = bind(&run, &params, &given(&[("msg", "m"), ("n", bad)])).unwrap_err();
+        let err = bind(&run, &params, &given(&[("msg", "m"), ("n", bad)]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("must match"), "{bad:?}: {err}");
     }
     // An alternation cannot escape the anchors.
@@ -88,7 +90,9 @@ fn patterns_match_the_whole_value_and_never_split_it() {
 #[test]
 fn an_action_without_params_refuses_any() {
     let run = argv(&["uptime"]);
-    let err = bind(&run, &BTreeMap::new(), &given(&[("x", "1")])).unwrap_err();
+    let err = bind(&run, &BTreeMap::new(), &given(&[("x", "1")]))
+        .unwrap_err()
+        .to_string();
     assert_eq!(err, "unknown parameter \"x\": this action takes none");
     assert_eq!(bind(&run, &BTreeMap::new(), &BTreeMap::new()).unwrap(), run);
 }

@@ -15,21 +15,21 @@ use std::path::{Component, Path, PathBuf};
 
 /// This host's restore rules.
 #[derive(Debug, Clone, Default)]
-pub struct RestorePolicy {
+pub(crate) struct RestorePolicy {
     /// This host's id (from its certificate): its own backups are always accepted.
-    pub agent_id: String,
+    pub(crate) agent_id: String,
     /// `[backup] restore_roots`; None: a set's own paths in place, `<data_dir>/restores/`
     /// for `--to`.
-    pub roots: Option<Vec<PathBuf>>,
+    pub(crate) roots: Option<Vec<PathBuf>>,
     /// `[backup] accept_restores_from`: globs on host ids.
-    pub accept_from: Vec<String>,
+    pub(crate) accept_from: Vec<String>,
 }
 
 impl RestorePolicy {
     /// Refuses a restore of `source`'s backup unless it is this host's own or the host's
     /// config accepts it. An empty source (an older coordinator) counts as this host's own;
     /// the download's meta is checked again once it names the host.
-    pub fn check_source(&self, source: &str) -> Result<(), String> {
+    pub(crate) fn check_source(&self, source: &str) -> Result<(), String> {
         if source.is_empty() || source == self.agent_id {
             return Ok(());
         }
@@ -47,7 +47,7 @@ impl RestorePolicy {
     }
 
     /// Refuses a `--to` directory outside the restore roots.
-    pub fn check_target_dir(&self, data_dir: &Path, dir: &Path) -> Result<(), String> {
+    pub(crate) fn check_target_dir(&self, data_dir: &Path, dir: &Path) -> Result<(), String> {
         let roots = match &self.roots {
             Some(roots) => roots.clone(),
             None => vec![data_dir.join("restores")],
@@ -57,7 +57,7 @@ impl RestorePolicy {
 
     /// Refuses an in-place restore of a set with a path outside the restore roots (always
     /// allowed without configured roots: the set's own paths are the default).
-    pub fn check_in_place(&self, set_paths: &[PathBuf]) -> Result<(), String> {
+    pub(crate) fn check_in_place(&self, set_paths: &[PathBuf]) -> Result<(), String> {
         let Some(roots) = &self.roots else {
             return Ok(());
         };
@@ -87,7 +87,7 @@ fn inside_any(path: &Path, roots: &[PathBuf]) -> Result<(), String> {
 
 /// `path` with its longest existing ancestor canonicalised and the rest appended. The path
 /// must be absolute and made of plain names (checked by the caller; refused here too).
-pub fn resolve(path: &Path) -> io::Result<PathBuf> {
+pub(crate) fn resolve(path: &Path) -> io::Result<PathBuf> {
     let mut parts = path.components();
     let clean = parts.next() == Some(Component::RootDir)
         && parts.all(|c| matches!(c, Component::Normal(_)));

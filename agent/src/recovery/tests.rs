@@ -67,7 +67,7 @@ impl BackupTransport for Memory {
         _backup_id: &'a str,
         file: &'a mut tokio::fs::File,
         hasher: &'a mut Sha256,
-    ) -> BoxFuture<'a, Result<BackupMeta, String>> {
+    ) -> BoxFuture<'a, Result<BackupMeta, TransferError>> {
         Box::pin(async move {
             *self.downloads.lock().unwrap() += 1;
             let stored = self.archive.lock().unwrap().clone();
@@ -89,7 +89,10 @@ impl BackupTransport for Memory {
         })
     }
 
-    fn report_drill<'a>(&'a self, outcome: &'a DrillOutcome) -> BoxFuture<'a, Result<(), String>> {
+    fn report_drill<'a>(
+        &'a self,
+        outcome: &'a DrillOutcome,
+    ) -> BoxFuture<'a, Result<(), TransferError>> {
         Box::pin(async move {
             self.drills.lock().unwrap().push(outcome.clone());
             Ok(())
@@ -162,7 +165,8 @@ fn scene() -> Scene {
 fn quiet(_: String) {}
 
 impl Scene {
-    async fn backup(&self) -> RecoveryResult {
+    /// The message, as the command's result would carry it.
+    async fn backup(&self) -> Result<String, String> {
         self.recovery
             .backup(
                 "c-1",
@@ -172,9 +176,10 @@ impl Scene {
                 &CancellationToken::new(),
             )
             .await
+            .map_err(|err| err.to_string())
     }
 
-    async fn restore(&self, target: &Path, in_place: bool, force: bool) -> RecoveryResult {
+    async fn restore(&self, target: &Path, in_place: bool, force: bool) -> Result<String, String> {
         let request = RestoreRequest {
             backup_id: "b-1".into(),
             set: "data".into(),
@@ -190,6 +195,7 @@ impl Scene {
         self.recovery
             .restore("c-2", &request, &self.transport, &quiet)
             .await
+            .map_err(|err| err.to_string())
     }
 
     /// Where the live tree lands under a `--to` target.
@@ -281,7 +287,8 @@ async fn bad_targets_are_refused() {
             .recovery
             .restore("c", &request, &scene.transport, &quiet)
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(!err.is_empty());
     }
     let request = RestoreRequest {
@@ -293,7 +300,8 @@ async fn bad_targets_are_refused() {
         .recovery
         .restore("c", &request, &scene.transport, &quiet)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown backup set \"nope\""), "{err}");
     assert_eq!(*scene.transport.downloads.lock().unwrap(), 0);
 }
@@ -394,7 +402,8 @@ async fn drill_and_restore_fail_loudly_on_a_corrupted_archive() {
         .recovery
         .drill("c-3", "data", &scene.transport, &quiet)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("backup b-1") && err.contains("corrupt"),
         "{err}"
@@ -540,7 +549,8 @@ async fn another_hosts_backup_needs_accept_restores_from_and_a_matching_meta() {
         .recovery
         .restore("c", &request, &scene.transport, &quiet)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("does not accept restores of host db-2"),
         "{err}"
@@ -560,7 +570,8 @@ async fn another_hosts_backup_needs_accept_restores_from_and_a_matching_meta() {
         .recovery
         .restore("c", &request, &scene.transport, &quiet)
         .await
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("is host db-1's backup, the command named host db-2"),
         "{err}"

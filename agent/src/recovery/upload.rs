@@ -12,7 +12,7 @@ use super::{BackupTransport, UploadError, UploadHeader, UploadPart, UploadTraile
 use crate::backup::{self, BackupSpec};
 
 /// Bytes per chunk on the wire.
-pub const CHUNK_BYTES: usize = 256 * 1024;
+pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 /// Chunks queued between the packer and the network.
 const QUEUE: usize = 4;
 

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use convoy_proto::v1::{Command, RunAction, command};
+use convoy_proto::v1::{Command, RunAction, command, command_event};
 
 use super::*;
 use crate::deploy::DeployConfig;
@@ -15,8 +15,14 @@ impl ArtifactSource for NoSource {
         _offset: u64,
         _file: &'a mut tokio::fs::File,
         _hasher: &'a mut sha2::Sha256,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(async { Err("no artifacts here".to_string()) })
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<(), crate::deploy::FetchError>> + Send + 'a>,
+    > {
+        Box::pin(async {
+            Err(crate::deploy::FetchError::NotFound {
+                sha256: "any".into(),
+            })
+        })
     }
 }
 
@@ -164,4 +170,155 @@ async fn an_action_sees_its_own_command_id() {
     until_finished(&journal, "j/7").await;
     runner.drain(Duration::from_secs(5)).await;
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "j/7\n");
+}
+
+#[tokio::test]
+async fn a_command_of_an_unknown_kind_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Arc::new(Journal::open(dir.path()).unwrap());
+    let runner = new_runner(dir.path(), journal.clone(), BTreeMap::new());
+    // What prost makes of a `oneof` arm this agent's version does not know.
+    let unknown = Command {
+        command_id: "j/9".into(),
+        job_id: "j".into(),
+        output_cap_bytes: 1024,
+        action: None,
+    };
+    runner.on_command(unknown).unwrap();
+    let entry = until_finished(&journal, "j/9").await;
+    assert_eq!(entry.final_state, CommandState::Rejected as i32);
+    let message = journal
+        .unacked()
+        .unwrap()
+        .into_iter()
+        .find_map(|event| match event.body {
+            Some(convoy_proto::v1::command_event::Body::Finished(f)) => Some(f.message),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        message,
+        "rejected: this agent does not support that kind of command"
+    );
+}
+
+/// A transport that is never reached: the command under test never starts.
+struct Unreachable;
+
+impl crate::recovery::BackupTransport for Unreachable {
+    fn upload(
+        &self,
+        _header: crate::recovery::UploadHeader,
+        _parts: tokio::sync::mpsc::Receiver<crate::recovery::UploadPart>,
+    ) -> crate::recovery::BoxFuture<
+        '_,
+        Result<crate::recovery::Uploaded, crate::recovery::UploadError>,
+    > {
+        unreachable!("the backup never started")
+    }
+
+    fn download<'a>(
+        &'a self,
+        _command_id: &'a str,
+        _backup_id: &'a str,
+        _file: &'a mut tokio::fs::File,
+        _hasher: &'a mut sha2::Sha256,
+    ) -> crate::recovery::BoxFuture<
+        'a,
+        Result<crate::recovery::BackupMeta, crate::recovery::TransferError>,
+    > {
+        unreachable!("nothing is restored here")
+    }
+
+    fn report_drill<'a>(
+        &'a self,
+        _outcome: &'a crate::recovery::DrillOutcome,
+    ) -> crate::recovery::BoxFuture<'a, Result<(), crate::recovery::TransferError>> {
+        unreachable!("nothing is drilled here")
+    }
+}
+
+#[tokio::test]
+async fn every_kind_waits_for_a_slot_and_a_cancel_there_means_it_never_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Arc::new(Journal::open(dir.path()).unwrap());
+    let mut actions = BTreeMap::new();
+    actions.insert(
+        "hold".to_string(),
+        ActionConfig {
+            run: vec!["/bin/sleep".into(), "30".into()],
+            timeout: Duration::from_secs(60),
+            env: BTreeMap::new(),
+            working_dir: None,
+            kill_grace: Duration::from_millis(200),
+            params: Default::default(),
+        },
+    );
+    let runner = new_runner(dir.path(), journal.clone(), actions);
+    let mut sets = BTreeMap::new();
+    sets.insert(
+        "data".to_string(),
+        crate::config::BackupSetConfig {
+            paths: vec![dir.path().join("data")],
+            exclude: Vec::new(),
+            before: Vec::new(),
+            before_timeout: Duration::from_secs(5),
+            keep: 0,
+        },
+    );
+    let recovery = crate::recovery::Recovery::new(dir.path().to_path_buf(), sets, 1 << 20);
+    runner.set_recovery(Arc::new(recovery), Arc::new(Unreachable));
+    // Every slot taken by a running action.
+    let holders: Vec<String> = (0..MAX_CONCURRENT_COMMANDS)
+        .map(|i| format!("h/{i}"))
+        .collect();
+    for id in &holders {
+        runner.on_command(command(id, "hold")).unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while holders.iter().any(|id| {
+        journal.entry(id).unwrap().unwrap().stage != convoy_proto::v1::JournalStage::Started as i32
+    }) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "holders did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A backup is admitted like an action: it waits for a slot, and a cancel while it
+    // waits finishes it as never started.
+    let backup = Command {
+        command_id: "b/1".into(),
+        job_id: "b".into(),
+        output_cap_bytes: 1024,
+        action: Some(command::Action::Backup(convoy_proto::v1::BackupAction {
+            set: "data".into(),
+        })),
+    };
+    runner.on_command(backup).unwrap();
+    runner.on_cancel("b/1").unwrap();
+    let entry = until_finished(&journal, "b/1").await;
+    assert_eq!(entry.final_state, CommandState::Cancelled as i32);
+    let events: Vec<_> = journal
+        .unacked()
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.command_id == "b/1")
+        .collect();
+    assert!(
+        !events
+            .iter()
+            .any(|event| matches!(event.body, Some(command_event::Body::Started(_)))),
+        "{events:?}"
+    );
+    match &events.last().unwrap().body {
+        Some(command_event::Body::Finished(f)) => {
+            assert_eq!(f.message, "cancelled before it started")
+        }
+        other => panic!("{other:?}"),
+    }
+    for id in &holders {
+        runner.on_cancel(id).unwrap();
+    }
+    runner.drain(Duration::from_secs(10)).await;
 }

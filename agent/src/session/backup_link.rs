@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use convoy_proto::MAX_AGENT_MESSAGE_BYTES;
+use convoy_proto::retry::Backoff;
 use convoy_proto::v1::agent_link_client::AgentLinkClient;
 use convoy_proto::v1::{
     BackupUpload, BackupUploadHeader, BackupUploadTrailer, DrillReport, FetchBackupRequest,
@@ -21,20 +22,26 @@ use tonic::transport::Channel;
 use tracing::warn;
 
 use crate::recovery::{
-    BackupMeta, BackupTransport, BoxFuture, DrillOutcome, UploadError, UploadHeader, UploadPart,
-    Uploaded,
+    BackupMeta, BackupTransport, BoxFuture, DrillOutcome, TransferError, UploadError, UploadHeader,
+    UploadPart, Uploaded,
 };
 
 /// Download attempts (each resuming where the last stopped) before a restore gives up.
 const ATTEMPTS: u32 = 30;
+/// Download resumes wait this much more after each failed attempt, up to [`RETRY_CAP`].
+const RETRY_STEP: Duration = Duration::from_millis(200);
+const RETRY_CAP: Duration = Duration::from_secs(5);
+/// A drill report is tried this many times, waiting this much more after each failure.
+const REPORT_ATTEMPTS: u32 = 5;
+const REPORT_RETRY_STEP: Duration = Duration::from_millis(300);
 
-pub struct BackupLink {
+pub(crate) struct BackupLink {
     /// The session's endpoint, replaced when the certificate is renewed.
     endpoint: super::SharedEndpoint,
 }
 
 impl BackupLink {
-    pub fn new(endpoint: super::SharedEndpoint) -> Self {
+    pub(crate) fn new(endpoint: super::SharedEndpoint) -> Self {
         Self { endpoint }
     }
 
@@ -175,11 +182,12 @@ impl BackupTransport for BackupLink {
         backup_id: &'a str,
         file: &'a mut tokio::fs::File,
         hasher: &'a mut Sha256,
-    ) -> BoxFuture<'a, Result<BackupMeta, String>> {
+    ) -> BoxFuture<'a, Result<BackupMeta, TransferError>> {
         Box::pin(async move {
             let mut offset = 0;
             let mut meta = None;
             let mut last = String::new();
+            let mut pacing = Backoff::linear(RETRY_STEP, RETRY_CAP);
             for attempt in 1..=ATTEMPTS {
                 // A drill learns its backup id from the first response; resumes ask for it.
                 let id = meta
@@ -190,28 +198,34 @@ impl BackupTransport for BackupLink {
                     .attempt(command_id, &id, &mut offset, file, hasher, &mut meta)
                     .await
                 {
-                    Ok(()) => {
-                        return meta.ok_or_else(|| "the download named no backup".to_string());
-                    }
+                    Ok(()) => return meta.ok_or(TransferError::NoBackup),
                     Err(status) if permanent(status.code()) => {
-                        return Err(status.message().to_string());
+                        return Err(TransferError::Refused(status.message().to_string()));
                     }
                     Err(status) => {
                         warn!(command_id, offset, attempt, error = %status.message(), "backup download interrupted; resuming");
                         last = status.message().to_string();
-                        tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt.min(25))))
-                            .await;
+                        tokio::time::sleep(pacing.next_delay()).await;
                     }
                 }
             }
-            Err(format!("download failed after {ATTEMPTS} attempts: {last}"))
+            Err(TransferError::GaveUp {
+                what: "download",
+                attempts: ATTEMPTS,
+                last,
+            })
         })
     }
 
-    fn report_drill<'a>(&'a self, outcome: &'a DrillOutcome) -> BoxFuture<'a, Result<(), String>> {
+    fn report_drill<'a>(
+        &'a self,
+        outcome: &'a DrillOutcome,
+    ) -> BoxFuture<'a, Result<(), TransferError>> {
         Box::pin(async move {
             let mut last = String::new();
-            for attempt in 1..=5u64 {
+            let mut pacing =
+                Backoff::linear(REPORT_RETRY_STEP, REPORT_RETRY_STEP * REPORT_ATTEMPTS);
+            for _ in 0..REPORT_ATTEMPTS {
                 let result = async {
                     let mut client = self.client().await?;
                     client
@@ -233,9 +247,10 @@ impl BackupTransport for BackupLink {
                     Ok(()) => return Ok(()),
                     Err(err) => last = err,
                 }
-                tokio::time::sleep(Duration::from_millis(300 * attempt)).await;
+                tokio::time::sleep(pacing.next_delay()).await;
             }
-            Err(last)
+            // The message stays the last attempt's alone, as operators have seen it.
+            Err(TransferError::Refused(last))
         })
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use convoy_proto::v1::{AgentMessage, CoordinatorMessage, agent_message, coordinator_message};
 use tracing::{debug, error, info};
 
+use crate::command::AgentCommand;
 use crate::runner::Runner;
 
 /// Outbox events not yet sent in this session, in order per command, made durable first.
@@ -57,7 +58,8 @@ pub(super) fn handle(
     match message.body {
         Some(coordinator_message::Body::Command(command)) => {
             debug!(command_id = %command.command_id, "command received");
-            runner.on_command(command)
+            // Decoded here, once: everything after speaks `AgentCommand`.
+            runner.on_command(AgentCommand::from(command))
         }
         Some(coordinator_message::Body::Cancel(cancel)) => {
             info!(command_id = %cancel.command_id, "cancel received");

@@ -39,7 +39,6 @@ use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 pub use app::{DemoAppCommand, run as run_app};
@@ -165,18 +164,12 @@ pub async fn run(args: DemoArgs, log_format: crate::telemetry::LogFormat) -> any
 /// SIGINT or SIGTERM cancels `shutdown`; later ones are only acknowledged, so clean-up is
 /// never cut short (it is bounded by its own timeouts).
 async fn watch_signals(shutdown: CancellationToken) {
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+    let Ok(mut signals) = convoy_proto::service::StopSignals::install() else {
         warn_line!("warning: cannot install signal handlers; Ctrl-C will not clean up");
         return;
     };
     loop {
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = int.recv() => {},
-        }
+        signals.next().await;
         if shutdown.is_cancelled() {
             warn_line!("still cleaning up; it takes a few seconds at most");
         }

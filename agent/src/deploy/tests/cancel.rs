@@ -30,7 +30,7 @@ async fn deploy_and_cancel_when(
     release: &Release,
     source: &Bytes,
     when: impl Fn(&Lines) -> bool,
-) -> (DeployResult, Duration, Lines) {
+) -> (Result<String, String>, Duration, Lines) {
     let lines = Lines::default();
     let cancel = CancellationToken::new();
     let progress = {
@@ -55,7 +55,8 @@ async fn deploy_and_cancel_when(
     let result = tokio::time::timeout(Duration::from_secs(30), deploy)
         .await
         .unwrap_or_else(|_| panic!("the deploy ignored the cancel: {}", lines.all()));
-    (result, cancelled_at.elapsed(), lines)
+    let message = result.map_err(|err| err.to_string());
+    (message, cancelled_at.elapsed(), lines)
 }
 
 /// A release whose start hook appends `start <version>` to `<log>` and whose health check

@@ -186,13 +186,13 @@ async fn serve(port: u16, pidfile: &Path, version: &str, broken: bool) -> anyhow
     let me = std::process::id();
     write_pidfile(pidfile, me)?;
     eprintln!("demo app {version} serving on 127.0.0.1:{port} (pid {me}, broken: {broken})");
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    let mut signals = convoy_proto::service::StopSignals::install()
         .context("cannot install a SIGTERM handler")?;
     let mut check = tokio::time::interval(PIDFILE_CHECK);
     loop {
         tokio::select! {
-            _ = term.recv() => {
-                eprintln!("SIGTERM: exiting");
+            signal = signals.next() => {
+                eprintln!("{signal}: exiting");
                 return Ok(());
             }
             _ = check.tick() => {
