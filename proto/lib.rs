@@ -9,6 +9,7 @@ pub mod labels;
 pub mod service;
 pub mod signing;
 pub mod tls;
+pub mod trust;
 
 /// Generated code for package `convoy.v1`.
 #[allow(clippy::all, clippy::pedantic, missing_docs, rust_2018_idioms)]

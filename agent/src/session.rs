@@ -441,11 +441,12 @@ async fn session(
         welcome.heartbeat_interval_ms.max(100),
     ));
     info!(agent_id = %welcome.agent_id, interval_ms = interval.as_millis(), "connected to coordinator");
-    if !welcome.ca_pem.is_empty() {
-        match renewal.trust(&welcome.ca_pem) {
+    // `welcome.ca_pem` is the unsigned form for older agents: only a signed bundle counts.
+    if let Some(bundle) = &welcome.trust {
+        match renewal.trust(bundle) {
             Ok(true) => info!("new CA bundle from the coordinator saved for the next connection"),
             Ok(false) => {}
-            Err(err) => warn!(error = %err, "cannot save the CA bundle from the coordinator"),
+            Err(err) => warn!(error = %err, "CA bundle from the coordinator refused"),
         }
     }
     // Renewal is timed on the monotonic clock from the coordinator's "in N ms".
@@ -514,8 +515,8 @@ async fn session(
                 Ok(Some(CoordinatorMessage {
                     body: Some(coordinator_message::Body::Trust(bundle)),
                 })) => {
-                    if let Err(err) = renewal.trust(&bundle.ca_pem) {
-                        warn!(error = %err, "cannot save the CA bundle from the coordinator");
+                    if let Err(err) = renewal.trust(&bundle) {
+                        warn!(error = %err, "CA bundle from the coordinator refused");
                     }
                     if bundle.renew_now {
                         renew_now.notify_one();
@@ -574,6 +575,7 @@ mod backup_link;
 mod commands;
 mod fetch;
 mod renew;
+pub use renew::serial_path as trust_serial_path;
 
 /// Waits until `at`, or forever when None.
 async fn sleep_until_some(at: Option<Instant>) {
