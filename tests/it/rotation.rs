@@ -52,6 +52,7 @@ async fn rotate(url: &str, op: &Arc<Mutex<Operator>>, action: &str) -> RotationS
         .rotate_ca(RotateCaRequest {
             action: action.into(),
             force: false,
+            ..Default::default()
         })
         .await
         .unwrap_or_else(|status| panic!("rotate {action}: {status:?}"))
@@ -233,6 +234,7 @@ async fn twenty_agents_rotate_to_a_new_ca_without_losing_a_job_or_a_heartbeat() 
         .rotate_ca(RotateCaRequest {
             action: "finish".into(),
             force: false,
+            ..Default::default()
         })
         .await
         .expect_err("finish with an old-CA agent online")
@@ -256,23 +258,20 @@ async fn twenty_agents_rotate_to_a_new_ca_without_losing_a_job_or_a_heartbeat() 
         }
     })
     .await;
+    // The operator still calls with its old-CA certificate: named in status, and finish
+    // refused until it calls with one of the new CA.
+    let status = rotate(&url, &op, "status").await;
+    let names: Vec<&str> = status
+        .old_ca_operators
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(names, ["root"], "{status:?}");
+    assert_eq!(status.operator_window_ms, 24 * 3600 * 1000);
+    let refusal = finish_refused(&url, &op).await;
+    assert!(refusal.contains("root"), "{refusal}");
     // Runbook: operators get certificates of the new CA before finish.
-    let new_ca = convoy_coordinator::pki::Ca::load(std::path::Path::new(&status.new_ca_dir))
-        .expect("the new CA's files");
-    let (cert, key) = convoy_coordinator::pki::issue_to_dir(
-        &new_ca,
-        &Identity::Operator {
-            name: "root".into(),
-            role: Role::Admin,
-        },
-        "root-new",
-        &[],
-        30,
-        pki.dir(),
-        false,
-    )
-    .unwrap();
-    op.lock().unwrap().certs = CertFiles { cert, key };
+    op.lock().unwrap().certs = new_operator_cert(&pki, &status.new_ca_dir, "root");
 
     // 4. done: only the new CA is trusted.
     let status = rotate(&url, &op, "finish").await;
@@ -419,6 +418,45 @@ async fn twenty_agents_rotate_to_a_new_ca_without_losing_a_job_or_a_heartbeat() 
     coordinator.stop().await;
 }
 
+/// Issues `name` an admin certificate of the CA in `new_ca_dir` (on the coordinator's
+/// host), as the runbook's `convoy cert issue operator NAME --ca-dir DIR` does.
+fn new_operator_cert(pki: &TestPki, new_ca_dir: &str, name: &str) -> CertFiles {
+    let new_ca = convoy_coordinator::pki::Ca::load(std::path::Path::new(new_ca_dir))
+        .expect("the new CA's files");
+    let (cert, key) = convoy_coordinator::pki::issue_to_dir(
+        &new_ca,
+        &Identity::Operator {
+            name: name.into(),
+            role: Role::Admin,
+        },
+        &format!("{name}-new"),
+        &[],
+        30,
+        pki.dir(),
+        false,
+    )
+    .unwrap();
+    CertFiles { cert, key }
+}
+
+/// `finish` as `op`, expected refused: the refusal's message.
+async fn finish_refused(url: &str, op: &Arc<Mutex<Operator>>) -> String {
+    let op = op.lock().unwrap().clone();
+    let refusal = CertsClient::new(
+        channel(url, &op.ca, Some(&op.certs))
+            .await
+            .expect("channel"),
+    )
+    .rotate_ca(RotateCaRequest {
+        action: "finish".into(),
+        ..Default::default()
+    })
+    .await
+    .expect_err("finish refused");
+    assert_eq!(refusal.code(), tonic::Code::FailedPrecondition);
+    refusal.message().to_string()
+}
+
 /// `abort` after the agents moved to the new CA: the old CA issues again, the agents
 /// renew back onto it over their sessions, and `finish` then drops the new one.
 #[tokio::test]
@@ -497,6 +535,7 @@ async fn abort_returns_the_fleet_to_the_old_ca() {
     .rotate_ca(RotateCaRequest {
         action: "abort".into(),
         force: false,
+        ..Default::default()
     })
     .await
     .expect_err("abort after finish");
@@ -569,6 +608,152 @@ async fn a_rotation_in_progress_survives_a_restart() {
     let status = rotate(&url, &op, "status").await;
     assert_eq!(status.phase, "update_servers");
     assert_eq!(status.to_fingerprint, started.to_fingerprint);
+    // The operator's use of its old-CA certificate survived the restart too.
+    assert!(finish_refused(&url, &op).await.contains("root"));
+    op.lock().unwrap().certs = new_operator_cert(&pki, &status.new_ca_dir, "root");
     assert_eq!(rotate(&url, &op, "finish").await.phase, "done");
     coordinator.stop().await;
+}
+
+/// With an intermediate issuing (`convoy ca init --intermediate`) the coordinator does not
+/// hold the key of the root the agents trust: `start` alone is refused, and the bundle is
+/// signed off the coordinator with the root key (`start --root-key`: `prepare`, sign,
+/// `start` with the signature). A signature by another key is refused and changes nothing;
+/// the agents take the root-signed bundle, and the rest of the rotation is signed by the
+/// new CA, whose key the coordinator made.
+#[tokio::test]
+async fn with_an_offline_root_start_takes_a_bundle_signed_with_the_root_key() {
+    let pki = TestPki::new();
+    let inter_dir = pki.dir().join("intermediate");
+    let (cert, key) =
+        convoy_coordinator::pki::init_intermediate(pki.dir(), &inter_dir, 30, false).unwrap();
+    let coordinator = TestCoordinator::start_configured(&pki, move |config| {
+        config.ca = Some(IssuingCa {
+            cert,
+            key,
+            agent_cert_days: 30,
+            agent_cert_lifetime: None,
+            enrolls_per_ip_per_minute: convoy_coordinator::enroll::ENROLLS_PER_IP,
+        });
+    })
+    .await;
+    let url = coordinator.url();
+    let mut config = TestAgent::config(&pki, &url, "off-1", &[]);
+    let trust = pki.dir().join("trust-off-1.pem");
+    std::fs::copy(pki.ca_cert(), &trust).unwrap();
+    config.tls.ca = trust.clone();
+    let agent = TestAgent::start_with(config);
+    let op_ca = pki.dir().join("operator-ca.pem");
+    std::fs::copy(pki.ca_cert(), &op_ca).unwrap();
+    let op = Arc::new(Mutex::new(Operator {
+        ca: op_ca.clone(),
+        certs: pki.operator("root", Role::Admin),
+    }));
+    wait_for("the agent online", Duration::from_secs(15), || {
+        let (url, op) = (url.clone(), op.clone());
+        async move { (rotate(&url, &op, "status").await.online_agents == 1).then_some(()) }
+    })
+    .await;
+    let certs = |op: &Arc<Mutex<Operator>>| {
+        let op = op.lock().unwrap().clone();
+        let url = url.clone();
+        async move {
+            CertsClient::new(
+                channel(&url, &op.ca, Some(&op.certs))
+                    .await
+                    .expect("channel"),
+            )
+        }
+    };
+    let refused = certs(&op)
+        .await
+        .rotate_ca(RotateCaRequest {
+            action: "start".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("start without the root key");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(refused.message().contains("--root-key"), "{refused:?}");
+
+    let prepared = rotate(&url, &op, "prepare").await;
+    assert_eq!(prepared.phase, "none", "prepare changes nothing");
+    assert_eq!(certificates_in(&prepared.bundle_pem), 2);
+    let root_key = pki.dir().join(convoy_coordinator::pki::CA_KEY_FILE);
+    let foreign = pki.dir().join("foreign.key");
+    std::fs::write(
+        &foreign,
+        rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .unwrap()
+            .serialize_pem(),
+    )
+    .unwrap();
+    let sign = |key: &std::path::Path| {
+        convoy_coordinator::rotation::signing::sign_with_key_file(
+            key,
+            &prepared.bundle_pem,
+            prepared.bundle_serial,
+        )
+        .unwrap()
+    };
+    let refused = certs(&op)
+        .await
+        .rotate_ca(RotateCaRequest {
+            action: "start".into(),
+            bundle_signature: sign(&foreign),
+            bundle_serial: prepared.bundle_serial,
+            ..Default::default()
+        })
+        .await
+        .expect_err("a bundle signed by another key");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(rotate(&url, &op, "status").await.phase, "none");
+
+    let started = certs(&op)
+        .await
+        .rotate_ca(RotateCaRequest {
+            action: "start".into(),
+            bundle_signature: sign(&root_key),
+            bundle_serial: prepared.bundle_serial,
+            ..Default::default()
+        })
+        .await
+        .expect("start signed with the root key")
+        .into_inner();
+    assert_eq!(started.phase, "init");
+    assert_eq!(started.bundle_pem, prepared.bundle_pem);
+    write_atomically(&op_ca, &started.bundle_pem);
+    wait_for("the agent holds the two-CA bundle", Duration::from_secs(15), || {
+        let n = certificates(&trust);
+        async move { (n == 2).then_some(()) }
+    })
+    .await;
+    rotate(&url, &op, "advance").await;
+    wait_for("the agent on the new CA", Duration::from_secs(15), || {
+        let (url, op) = (url.clone(), op.clone());
+        async move {
+            let status = rotate(&url, &op, "status").await;
+            (status.old_ca_agents.is_empty() && status.online_agents == 1).then_some(())
+        }
+    })
+    .await;
+    let status = rotate(&url, &op, "advance").await;
+    op.lock().unwrap().certs = new_operator_cert(&pki, &status.new_ca_dir, "root");
+    let done = rotate(&url, &op, "finish").await;
+    assert_eq!(done.phase, "done");
+    wait_for("the agent trusts the new CA alone", Duration::from_secs(15), || {
+        let n = certificates(&trust);
+        async move { (n == 1).then_some(()) }
+    })
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(&trust).unwrap().trim(),
+        done.bundle_pem.trim()
+    );
+    agent.stop().await;
+    coordinator.stop().await;
+}
+
+fn certificates_in(pem: &str) -> usize {
+    pem.matches("BEGIN CERTIFICATE").count()
 }
