@@ -70,7 +70,10 @@ pub fn certs(pem: &str) -> Result<Vec<Vec<u8>>, String> {
     for block in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()) {
         let block = block.map_err(|err| err.to_string())?;
         if block.label != "CERTIFICATE" {
-            return Err(format!("a {:?} block where certificates belong", block.label));
+            return Err(format!(
+                "a {:?} block where certificates belong",
+                block.label
+            ));
         }
         X509Certificate::from_der(&block.contents).map_err(|err| err.to_string())?;
         out.push(block.contents);
@@ -191,12 +194,10 @@ pub fn check_renewed(
         let _ = roots.add(CertificateDer::from(der));
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-        Arc::new(roots),
-        provider,
-    )
-    .build()
-    .map_err(|err| TrustError::Untrusted(err.to_string()))?;
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|err| TrustError::Untrusted(err.to_string()))?;
     // At the certificate's own start if this host's clock runs behind the coordinator's
     // (a fresh certificate is not yet valid by a slow clock); what matters is the chain.
     let now = UnixTime::now().as_secs();
@@ -207,8 +208,11 @@ pub fn check_renewed(
         .map(|der| CertificateDer::from(der.as_slice()))
         .collect();
     verifier
-        .verify_client_cert(&CertificateDer::from(chain[0].as_slice()), &intermediates, at)
+        .verify_client_cert(
+            &CertificateDer::from(chain[0].as_slice()),
+            &intermediates,
+            at,
+        )
         .map_err(|err| TrustError::Untrusted(err.to_string()))?;
     Ok(())
 }
-

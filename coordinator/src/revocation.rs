@@ -274,7 +274,10 @@ impl Revocations {
 
     /// Every certificate seen, with its issuer and last use (as of now, not as stored).
     pub fn seen(&self) -> Vec<SeenCert> {
-        lock(&self.seen).values().map(|(cert, _)| cert.clone()).collect()
+        lock(&self.seen)
+            .values()
+            .map(|(cert, _)| cert.clone())
+            .collect()
     }
 
     /// Revokes `target`: persisted (and flushed) first, then every live connection it

@@ -242,7 +242,9 @@ impl Rotation {
         let mut next: Option<State> = match (action, phase) {
             ("status", _) => None,
             ("prepare", "none" | "done") => {
-                let from = current.clone().map_or_else(|| self.configured.clone(), |s| s.to);
+                let from = current
+                    .clone()
+                    .map_or_else(|| self.configured.clone(), |s| s.to);
                 let to = self.new_ca(&from)?;
                 let prepared = State {
                     phase: "init".into(),
@@ -281,7 +283,9 @@ impl Rotation {
                 Some(prepared)
             }
             ("start", "none" | "done") => {
-                let from = current.clone().map_or_else(|| self.configured.clone(), |s| s.to);
+                let from = current
+                    .clone()
+                    .map_or_else(|| self.configured.clone(), |s| s.to);
                 if !signing::holds_anchor(&from) {
                     return Err(RotationError::Refused(
                         "the coordinator does not hold the key of the CA agents trust ([ca] is an intermediate): run `convoy ca rotate start --root-key FILE` with the root CA's key, which never leaves your machine".into(),
@@ -359,7 +363,11 @@ impl Rotation {
         if let Some(next) = next.as_mut() {
             // Every change of the bundle is signed by a CA the agents trust now.
             let pem = bundle(next)?;
-            if next.signed.as_ref().is_none_or(|signed| signed.ca_pem != pem) {
+            if next
+                .signed
+                .as_ref()
+                .is_none_or(|signed| signed.ca_pem != pem)
+            {
                 let serial = signing::next_serial(last_signed.as_ref());
                 let mut sides = vec![&next.from, &next.to];
                 sides.extend(previous.iter().flat_map(|s| [&s.from, &s.to]));
@@ -389,9 +397,8 @@ impl Rotation {
     /// Tells online agents the bundle to trust, and those whose certificate another CA
     /// than the issuing one signed to renew at once; `only_stale`: those alone.
     fn push(&self, state: Option<&State>, only_stale: bool) {
-        let Some(signed) = state.and_then(|s| s.signed.clone()) else {
-            return;
-        };
+        // A state from before signed bundles: only the nudge to renew.
+        let signed = state.and_then(|s| s.signed.clone());
         let issuer = self.enroller.issuer().id();
         for (agent, cert_issuer) in self.registry.online_issuers() {
             if only_stale && cert_issuer == issuer {
@@ -399,7 +406,13 @@ impl Rotation {
             }
             let message = CoordinatorMessage {
                 body: Some(coordinator_message::Body::Trust(
-                    signed.message(cert_issuer != issuer),
+                    signed.as_ref().map_or_else(
+                        || TrustBundle {
+                            renew_now: cert_issuer != issuer,
+                            ..Default::default()
+                        },
+                        |signed| signed.message(cert_issuer != issuer),
+                    ),
                 )),
             };
             let _ = self.registry.try_send(&agent, message);

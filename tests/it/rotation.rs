@@ -723,10 +723,14 @@ async fn with_an_offline_root_start_takes_a_bundle_signed_with_the_root_key() {
     assert_eq!(started.phase, "init");
     assert_eq!(started.bundle_pem, prepared.bundle_pem);
     write_atomically(&op_ca, &started.bundle_pem);
-    wait_for("the agent holds the two-CA bundle", Duration::from_secs(15), || {
-        let n = certificates(&trust);
-        async move { (n == 2).then_some(()) }
-    })
+    wait_for(
+        "the agent holds the two-CA bundle",
+        Duration::from_secs(15),
+        || {
+            let n = certificates(&trust);
+            async move { (n == 2).then_some(()) }
+        },
+    )
     .await;
     rotate(&url, &op, "advance").await;
     wait_for("the agent on the new CA", Duration::from_secs(15), || {
@@ -741,10 +745,14 @@ async fn with_an_offline_root_start_takes_a_bundle_signed_with_the_root_key() {
     op.lock().unwrap().certs = new_operator_cert(&pki, &status.new_ca_dir, "root");
     let done = rotate(&url, &op, "finish").await;
     assert_eq!(done.phase, "done");
-    wait_for("the agent trusts the new CA alone", Duration::from_secs(15), || {
-        let n = certificates(&trust);
-        async move { (n == 1).then_some(()) }
-    })
+    wait_for(
+        "the agent trusts the new CA alone",
+        Duration::from_secs(15),
+        || {
+            let n = certificates(&trust);
+            async move { (n == 1).then_some(()) }
+        },
+    )
     .await;
     assert_eq!(
         std::fs::read_to_string(&trust).unwrap().trim(),

@@ -115,7 +115,11 @@ impl Renewal {
         if bundle.serial > last {
             // Serial first: a crash before the bundle's rename leaves the old bundle with a
             // newer serial, and the coordinator sends this bundle again.
-            replace(&self.serial_path(), bundle.serial.to_string().as_bytes(), 0o644)?;
+            replace(
+                &self.serial_path(),
+                bundle.serial.to_string().as_bytes(),
+                0o644,
+            )?;
         }
         if current.as_bytes() == bundle.ca_pem.as_bytes() {
             return Ok(false);

@@ -143,8 +143,8 @@ impl Certs for CertsService {
                     )
                 })
                 .await
-                        .map_err(|err| Status::internal(err.to_string()))?
-                        .map_err(rotation_status)?;
+                .map_err(|err| Status::internal(err.to_string()))?
+                .map_err(rotation_status)?;
                 let outcome = format!("{action}: phase {}", status.phase);
                 Ok((status, outcome))
             },

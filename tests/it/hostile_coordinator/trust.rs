@@ -33,14 +33,19 @@ fn foreign_ca() -> (String, Issuer<'static, KeyPair>) {
 
 /// The fleet CA of `pki`, as an issuer (what only the real CA's key holder can do).
 fn fleet_issuer(pki: &TestPki) -> Issuer<'static, KeyPair> {
-    let key = std::fs::read_to_string(pki.dir().join(convoy_coordinator::pki::CA_KEY_FILE))
-        .unwrap();
+    let key =
+        std::fs::read_to_string(pki.dir().join(convoy_coordinator::pki::CA_KEY_FILE)).unwrap();
     let cert = std::fs::read_to_string(pki.ca_cert()).unwrap();
     Issuer::from_ca_cert_pem(&cert, KeyPair::from_pem(&key).unwrap()).unwrap()
 }
 
 /// A bundle signed by `issuer`'s key, naming `signer_pem` as the signer.
-fn signed(ca_pem: &str, serial: u64, issuer: &Issuer<'_, KeyPair>, signer_pem: &str) -> TrustBundle {
+fn signed(
+    ca_pem: &str,
+    serial: u64,
+    issuer: &Issuer<'_, KeyPair>,
+    signer_pem: &str,
+) -> TrustBundle {
     let der = convoy_proto::trust::certs(signer_pem).unwrap().remove(0);
     TrustBundle {
         ca_pem: ca_pem.into(),
@@ -144,7 +149,9 @@ async fn unsigned_foreign_signed_or_replayed_bundles_leave_the_agents_trust_unch
     };
 
     // A legitimate bundle (the fleet CA alone, serial 200) is taken: the serial is recorded.
-    hostile.send(trust(signed(&fleet_pem, 200, &fleet, &fleet_pem))).await;
+    hostile
+        .send(trust(signed(&fleet_pem, 200, &fleet, &fleet_pem)))
+        .await;
     sync(&hostile, &mut n).await;
     unchanged("the fleet's own bundle");
 
@@ -158,13 +165,19 @@ async fn unsigned_foreign_signed_or_replayed_bundles_leave_the_agents_trust_unch
 
     // Signed by the attacker's key, naming the attacker's CA (not trusted now) or the
     // fleet CA (whose key did not sign it) as the signer.
-    hostile.send(trust(signed(&with_evil, 300, &evil, &evil_pem))).await;
-    hostile.send(trust(signed(&with_evil, 300, &evil, &fleet_pem))).await;
+    hostile
+        .send(trust(signed(&with_evil, 300, &evil, &evil_pem)))
+        .await;
+    hostile
+        .send(trust(signed(&with_evil, 300, &evil, &fleet_pem)))
+        .await;
     sync(&hostile, &mut n).await;
     unchanged("a bundle signed by a foreign key");
 
     // An older bundle the real CA once signed (serial 100 < 200), replayed.
-    hostile.send(trust(signed(&with_evil, 100, &fleet, &fleet_pem))).await;
+    hostile
+        .send(trust(signed(&with_evil, 100, &fleet, &fleet_pem)))
+        .await;
     sync(&hostile, &mut n).await;
     unchanged("a replayed older bundle");
 
@@ -215,14 +228,16 @@ async fn renewal_refused(
         std::fs::read(&config.tls.cert).unwrap(),
         std::fs::read(&config.tls.key).unwrap(),
     );
-    assert!(before == after, "{what}: the agent's certificate or key changed");
+    assert!(
+        before == after,
+        "{what}: the agent's certificate or key changed"
+    );
 }
 
 fn agent_san(id: &str) -> SanType {
-    let uri = convoy_proto::identity::Identity::Agent(
-        convoy_proto::identity::AgentId::new(id).unwrap(),
-    )
-    .uri();
+    let uri =
+        convoy_proto::identity::Identity::Agent(convoy_proto::identity::AgentId::new(id).unwrap())
+            .uri();
     SanType::URI(uri.try_into().unwrap())
 }
 
@@ -240,26 +255,48 @@ async fn renewed_certificates_of_a_foreign_ca_extra_names_a_ca_flag_or_another_i
         csr.signed_by(issuer).unwrap().pem()
     };
 
-    renewal_refused(&hostile, &config, (&mut asked, &mut n), "a foreign CA", |csr| {
-        sign(csr, &evil)
-    })
+    renewal_refused(
+        &hostile,
+        &config,
+        (&mut asked, &mut n),
+        "a foreign CA",
+        |csr| sign(csr, &evil),
+    )
     .await;
-    renewal_refused(&hostile, &config, (&mut asked, &mut n), "an extra SAN", |mut csr| {
-        csr.params
-            .subject_alt_names
-            .push(SanType::DnsName("evil.example".try_into().unwrap()));
-        sign(csr, &fleet)
-    })
+    renewal_refused(
+        &hostile,
+        &config,
+        (&mut asked, &mut n),
+        "an extra SAN",
+        |mut csr| {
+            csr.params
+                .subject_alt_names
+                .push(SanType::DnsName("evil.example".try_into().unwrap()));
+            sign(csr, &fleet)
+        },
+    )
     .await;
-    renewal_refused(&hostile, &config, (&mut asked, &mut n), "CA:true", |mut csr| {
-        csr.params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        sign(csr, &fleet)
-    })
+    renewal_refused(
+        &hostile,
+        &config,
+        (&mut asked, &mut n),
+        "CA:true",
+        |mut csr| {
+            csr.params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            sign(csr, &fleet)
+        },
+    )
     .await;
-    renewal_refused(&hostile, &config, (&mut asked, &mut n), "another agent id", |mut csr| {
-        csr.params.subject_alt_names = vec![agent_san("db-1")];
-        sign(csr, &fleet)
-    })
+    renewal_refused(
+        &hostile,
+        &config,
+        (&mut asked, &mut n),
+        "another agent id",
+        |mut csr| {
+            csr.params.subject_alt_names = vec![agent_san("db-1")];
+            sign(csr, &fleet)
+        },
+    )
     .await;
     agent.stop().await;
     hostile.stop().await;

@@ -128,7 +128,12 @@ fn a_foreign_ca_another_identity_extra_names_a_ca_flag_another_key_write_nothing
     let other_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
     // No request pending.
     let err = renewal
-        .accept(answer(issue(&fleet, &other_key, vec![agent_san("web-1")], false)))
+        .accept(answer(issue(
+            &fleet,
+            &other_key,
+            vec![agent_san("web-1")],
+            false,
+        )))
         .unwrap_err();
     assert!(err.contains("without a pending request"), "{err}");
     let cases: [(&str, Box<dyn Fn(&Renewal) -> String>); 5] = [
@@ -195,7 +200,12 @@ fn a_bundle_is_written_only_signed_by_a_current_anchor_and_not_older_than_the_la
     assert!(err.contains("not a CA this agent trusts"), "{err}");
     let mut forged = old.sign(&both, 5);
     forged.serial = 6;
-    assert!(renewal.trust(&forged).unwrap_err().contains("does not verify"));
+    assert!(
+        renewal
+            .trust(&forged)
+            .unwrap_err()
+            .contains("does not verify")
+    );
     assert!(renewal.trust(&old.sign("garbage", 5)).is_err());
     assert_eq!(ca_file(), old.pem);
 
