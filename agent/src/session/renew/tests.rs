@@ -119,6 +119,9 @@ fn a_certificate_for_our_key_and_id_replaces_the_files_with_a_private_key() {
     assert!(renewal.accept(answer(cert)).is_err());
 }
 
+/// Makes the answer to a pending renewal.
+type MakeCert<'a> = Box<dyn Fn(&Renewal) -> String + 'a>;
+
 #[test]
 fn a_foreign_ca_another_identity_extra_names_a_ca_flag_another_key_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -136,7 +139,7 @@ fn a_foreign_ca_another_identity_extra_names_a_ca_flag_another_key_write_nothing
         )))
         .unwrap_err();
     assert!(err.contains("without a pending request"), "{err}");
-    let cases: [(&str, Box<dyn Fn(&Renewal) -> String>); 5] = [
+    let cases: [(&str, MakeCert<'_>); 5] = [
         (
             "does not chain",
             Box::new(|r| cert_for_pending(r, &foreign, vec![agent_san("web-1")], false)),
