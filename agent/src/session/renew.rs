@@ -111,7 +111,21 @@ impl Renewal {
         let current = std::fs::read_to_string(&self.tls.ca)
             .map_err(|err| format!("cannot read {}: {err}", self.tls.ca.display()))?;
         let last = read_serial(&self.tls.ca);
-        convoy_proto::trust::check_bundle(bundle, &current, last).map_err(|err| err.to_string())?;
+        let checked = convoy_proto::trust::check_bundle(bundle, &current, last);
+        if current.as_bytes() == bundle.ca_pem.as_bytes() {
+            // Nothing would change (the Welcome repeats the bundle in force, signed by a CA
+            // this agent may no longer trust): no refusal to report; a valid signature
+            // still records its serial.
+            if checked.is_ok() && bundle.serial > last {
+                replace(
+                    &self.serial_path(),
+                    bundle.serial.to_string().as_bytes(),
+                    0o644,
+                )?;
+            }
+            return Ok(false);
+        }
+        checked.map_err(|err| err.to_string())?;
         if bundle.serial > last {
             // Serial first: a crash before the bundle's rename leaves the old bundle with a
             // newer serial, and the coordinator sends this bundle again.
@@ -120,9 +134,6 @@ impl Renewal {
                 bundle.serial.to_string().as_bytes(),
                 0o644,
             )?;
-        }
-        if current.as_bytes() == bundle.ca_pem.as_bytes() {
-            return Ok(false);
         }
         replace(&self.tls.ca, bundle.ca_pem.as_bytes(), 0o644)?;
         Ok(true)

@@ -224,4 +224,7 @@ fn a_bundle_is_written_only_signed_by_a_current_anchor_and_not_older_than_the_la
     let err = renewal.trust(&new.sign(&both, 15)).unwrap_err();
     assert!(err.contains("replay"), "{err}");
     assert_eq!(ca_file(), new.pem);
+    // The bundle in force again, signed by the CA it dropped (every Welcome after a
+    // rotation): nothing changes, nothing to refuse.
+    assert!(!renewal.trust(&old.sign(&new.pem, 20)).unwrap());
 }
