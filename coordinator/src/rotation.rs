@@ -30,17 +30,18 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use convoy_proto::identity::Identity;
 use convoy_proto::v1::{CoordinatorMessage, RotationStatus, TrustBundle, coordinator_message};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::enroll::{Enroller, Signer};
 use crate::grpc::listener::dynamic::TlsHandles;
-use crate::pki::{Ca, Validity};
+use crate::pki::Ca;
 use crate::registry::Registry;
 
+mod new_ca;
 mod operators;
+mod prepare;
 pub mod signing;
 
 pub use operators::OPERATOR_WINDOW;
@@ -242,45 +243,11 @@ impl Rotation {
         let mut next: Option<State> = match (action, phase) {
             ("status", _) => None,
             ("prepare", "none" | "done") => {
-                let from = current
-                    .clone()
-                    .map_or_else(|| self.configured.clone(), |s| s.to);
-                let to = self.new_ca(&from)?;
-                let prepared = State {
-                    phase: "init".into(),
-                    from,
-                    to,
-                    signed: None,
-                };
-                let serial = signing::next_serial(last_signed.as_ref());
-                let pem = bundle(&prepared)?;
-                let dir = prepared.to.issuer_cert.parent().map(Path::to_path_buf);
-                *self.prepared.lock().unwrap_or_else(PoisonError::into_inner) =
-                    Some((prepared, serial));
                 drop(guard);
-                let mut status = self.status(current.as_ref());
-                status.bundle_pem = pem;
-                status.bundle_serial = serial;
-                status.new_ca_dir = dir.map(|d| d.display().to_string()).unwrap_or_default();
-                return Ok(status);
+                return self.prepare(current.as_ref(), last_signed.as_ref());
             }
             ("start", "none" | "done") if !signature.is_empty() => {
-                // Kept until a signature verifies: a wrong key can be retried.
-                let prepared = self
-                    .prepared
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .clone()
-                    .filter(|(_, prepared_serial)| *prepared_serial == serial);
-                let Some((mut prepared, serial)) = prepared else {
-                    return Err(RotationError::Refused(
-                        "no prepared rotation with this serial: run `convoy ca rotate start --root-key FILE` again".into(),
-                    ));
-                };
-                let pem = bundle(&prepared)?;
-                prepared.signed = Some(signing::external(&pem, serial, signature, &trusted)?);
-                *self.prepared.lock().unwrap_or_else(PoisonError::into_inner) = None;
-                Some(prepared)
+                Some(self.take_prepared(current.as_ref(), (signature, serial), &trusted)?)
             }
             ("start", "none" | "done") => {
                 let from = current
@@ -486,39 +453,6 @@ impl Rotation {
             operator_window_ms: u64::try_from(OPERATOR_WINDOW.as_millis()).unwrap_or(u64::MAX),
         }
     }
-
-    /// A new self-signed CA and a server certificate from it naming what the current
-    /// server certificate names, in `<data_dir>/ca/<timestamp>/`.
-    fn new_ca(&self, current: &Side) -> Result<Side, RotationError> {
-        let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-        let dir = self.dir.join(format!("ca-{stamp}"));
-        crate::server::private_dir(&self.dir).map_err(failed)?;
-        crate::server::private_dir(&dir).map_err(failed)?;
-        let (ca, issued) = Ca::generate(
-            &format!("Convoy fleet CA {stamp}"),
-            Validity::days(3650).map_err(failed)?,
-        )
-        .map_err(failed)?;
-        let (identity, sans) = server_names(&read(&current.server_cert)?)?;
-        let server = ca
-            .issue(&identity, &sans, Validity::days(365).map_err(failed)?)
-            .map_err(failed)?;
-        let side = Side {
-            trust: dir.join("ca.pem"),
-            issuer_cert: dir.join("ca.pem"),
-            issuer_key: dir.join("ca.key"),
-            server_cert: dir.join("server.pem"),
-            server_key: dir.join("server.key"),
-        };
-        let write = |path: &Path, text: &str, secret| {
-            crate::pki::write_file(path, text, secret, false).map_err(failed)
-        };
-        write(&side.issuer_key, &issued.key_pem, true)?;
-        write(&side.issuer_cert, &issued.cert_pem, false)?;
-        write(&side.server_key, &server.key_pem, true)?;
-        write(&side.server_cert, &server.cert_pem, false)?;
-        Ok(side)
-    }
 }
 
 /// The CAs to trust in `state`'s phase, PEM.
@@ -532,33 +466,4 @@ fn bundle(state: &State) -> Result<String, RotationError> {
         from.push('\n');
     }
     Ok(from + &to)
-}
-
-/// The identity and DNS/IP names of a server certificate (PEM).
-fn server_names(pem: &str) -> Result<(Identity, Vec<String>), RotationError> {
-    use x509_parser::extensions::GeneralName;
-    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(failed)?;
-    let cert = parsed.parse_x509().map_err(failed)?;
-    let identity = Identity::from_cert_der(&parsed.contents).map_err(failed)?;
-    let mut sans = Vec::new();
-    if let Ok(Some(names)) = cert.subject_alternative_name() {
-        for name in &names.value.general_names {
-            match name {
-                GeneralName::DNSName(dns) => sans.push((*dns).to_string()),
-                GeneralName::IPAddress(bytes) => match bytes.len() {
-                    4 => sans.push(
-                        std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*bytes).map_err(failed)?)
-                            .to_string(),
-                    ),
-                    16 => sans.push(
-                        std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*bytes).map_err(failed)?)
-                            .to_string(),
-                    ),
-                    _ => {}
-                },
-                _ => {}
-            }
-        }
-    }
-    Ok((identity, sans))
 }
