@@ -1,8 +1,9 @@
 //! A compromised coordinator tries to re-root the agent's trust (issue 14): it pushes CA
 //! bundles (unsigned, signed by a key of its own, an older bundle replayed) and answers
 //! renewals with certificates of its own making (a foreign CA, an extra name, a CA flag,
-//! another agent's id). The agent's CA file and identity files stay as they were, and it
-//! still connects to the real coordinator.
+//! another agent's id), or answers an enrollment with a CA bundle that lacks the CA the
+//! host pinned. The agent's CA file and identity files stay as they were (or are not
+//! written at all), and it still connects to the real coordinator.
 
 use std::time::Duration;
 
@@ -301,4 +302,88 @@ async fn renewed_certificates_of_a_foreign_ca_extra_names_a_ca_flag_or_another_i
     agent.stop().await;
     hostile.stop().await;
     connects_to_the_real_coordinator(&pki, config).await;
+}
+
+/// An enrollment endpoint with the real server certificate (so the host's pin on the fleet
+/// CA holds) that answers with a CA bundle of the attacker's own.
+struct EvilEnrollment {
+    ca_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+#[tonic::async_trait]
+impl convoy_proto::v1::enrollment_server::Enrollment for EvilEnrollment {
+    async fn enroll(
+        &self,
+        request: tonic::Request<convoy_proto::v1::EnrollRequest>,
+    ) -> Result<tonic::Response<convoy_proto::v1::EnrollResponse>, tonic::Status> {
+        let csr = CertificateSigningRequestParams::from_der(&request.into_inner().csr_der.into())
+            .map_err(|err| tonic::Status::invalid_argument(err.to_string()))?;
+        Ok(tonic::Response::new(convoy_proto::v1::EnrollResponse {
+            cert_pem: csr.signed_by(&self.issuer).unwrap().pem(),
+            ca_pem: self.ca_pem.clone(),
+            ..Default::default()
+        }))
+    }
+}
+
+#[tokio::test]
+async fn an_enrollment_answer_without_the_pinned_ca_writes_nothing() {
+    let pki = TestPki::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tls = convoy_coordinator::grpc::listener::server_config_revoking(
+        &pki.ca_cert(),
+        &pki.dir().join("coordinator.pem"),
+        &pki.dir().join("coordinator.key"),
+        None,
+        true,
+    )
+    .unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let incoming = convoy_coordinator::grpc::listener::incoming(
+        listener,
+        tls,
+        convoy_coordinator::config::HandshakeLimits::default(),
+        shutdown.clone(),
+        tokio_util::task::TaskTracker::new(),
+    );
+    let (evil_pem, evil) = foreign_ca();
+    let service = convoy_proto::v1::enrollment_server::EnrollmentServer::new(EvilEnrollment {
+        ca_pem: evil_pem,
+        issuer: evil,
+    });
+    let server = tokio::spawn({
+        let stop = shutdown.clone();
+        async move {
+            let _ = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
+                .await;
+        }
+    });
+    let fleet_der = convoy_proto::trust::certs(&std::fs::read_to_string(pki.ca_cert()).unwrap())
+        .unwrap()
+        .remove(0);
+    let host = pki.dir().join("host-new");
+    let tls_files = convoy_agent::config::TlsFiles {
+        ca: host.join("ca.pem"),
+        cert: host.join("agent.pem"),
+        key: host.join("agent.key"),
+    };
+    let err = convoy_agent::enroll::enroll(convoy_agent::enroll::EnrollOptions {
+        coordinator: format!("https://{addr}"),
+        ca_fingerprint: convoy_proto::trust::fingerprint(&fleet_der),
+        token: "cvt1.whatever".into(),
+        id: convoy_proto::identity::AgentId::new("web-9").unwrap(),
+        tls: tls_files.clone(),
+    })
+    .await
+    .expect_err("a bundle without the pinned CA");
+    assert!(err.to_string().contains("pinned"), "{err}");
+    for path in [&tls_files.ca, &tls_files.cert, &tls_files.key] {
+        assert!(!path.exists(), "{} was written", path.display());
+    }
+    shutdown.cancel();
+    let _ = server.await;
 }
