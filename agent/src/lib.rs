@@ -20,6 +20,7 @@ pub mod recovery;
 pub mod reload;
 pub mod runner;
 pub mod session;
+pub mod signals;
 
 pub use config::Config;
 pub use session::Tuning;

@@ -116,7 +116,20 @@ impl Exposition {
             "Build of the running coordinator",
             info,
         );
+        self.agents(&mut m);
+        self.counters(&mut m);
+        self.rollouts(&mut m);
+        self.backups(&mut m);
+        self.certs_and_store(&mut m);
+        self.alerts(&mut m);
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &m);
+        out
+    }
 
+    /// Agents by state, and the opt-in per-host gauges.
+    fn agents(&self, m: &mut Metrics) {
         let agents = family();
         let (mut online, mut offline) = (0i64, 0i64);
         let per_host = self.config.per_host;
@@ -186,7 +199,10 @@ impl Exposition {
                 disk,
             );
         }
+    }
 
+    /// The counters kept as things happen: commands, gRPC calls, heartbeats, events.
+    fn counters(&self, m: &mut Metrics) {
         m.register(
             "convoy_commands",
             "Commands finished, by kind and final state",
@@ -222,11 +238,12 @@ impl Exposition {
             "Heartbeat samples the history could not queue",
             dropped,
         );
+    }
 
+    /// Rollouts by state and the hosts they moved, from the store.
+    fn rollouts(&self, m: &mut Metrics) {
         let rollouts = family();
         let hosts = Family::<Labels, Counter>::default();
-        let backups = float_family();
-        let drills = float_family();
         if let Ok(records) = self.store.rollouts() {
             let (mut ok, mut failed) = (0u64, 0u64);
             for record in &records {
@@ -249,6 +266,12 @@ impl Exposition {
             "Hosts rollouts moved, by result",
             hosts,
         );
+    }
+
+    /// The last complete backup and the last passed drill of each set on each host.
+    fn backups(&self, m: &mut Metrics) {
+        let backups = float_family();
+        let drills = float_family();
         if let Ok(all) = self.store.backups() {
             for backup in all {
                 let labels = l(&[("host", &backup.host), ("set", &backup.set)]);
@@ -272,6 +295,10 @@ impl Exposition {
             "When the last passed recovery drill of a set on a host ran",
             drills,
         );
+    }
+
+    /// The coordinator's certificate expiry and its store's size.
+    fn certs_and_store(&self, m: &mut Metrics) {
         let certs = float_family();
         for path in &self.certs {
             if let Some(at) = crate::alerts::facts::cert_not_after(path) {
@@ -297,6 +324,10 @@ impl Exposition {
             Unit::Bytes,
             size,
         );
+    }
+
+    /// Alert instances firing, by rule (0 for every rule that is not).
+    fn alerts(&self, m: &mut Metrics) {
         let firing = family();
         for rule in self.alerts.rules().iter() {
             firing.get_or_create(&l(&[("rule", &rule.name)])).set(0);
@@ -309,11 +340,6 @@ impl Exposition {
             "Alert instances firing, by rule",
             firing,
         );
-
-        let mut out = String::new();
-        // Writing to a String cannot fail.
-        let _ = encode(&mut out, &m);
-        out
     }
 }
 

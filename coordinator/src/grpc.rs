@@ -24,3 +24,9 @@ impl From<StoreError> for tonic::Status {
         tonic::Status::internal("coordinator store failure")
     }
 }
+
+impl From<crate::policy::Denied> for tonic::Status {
+    fn from(denied: crate::policy::Denied) -> Self {
+        tonic::Status::permission_denied(denied.0)
+    }
+}

@@ -11,9 +11,14 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use tonic::Status;
 
 use crate::selector::Selector;
+
+/// A call or job outside the caller's policy; the message is what the operator sees (the
+/// gRPC layer turns it into `PERMISSION_DENIED`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Denied(pub String);
 
 /// The policies in effect, swapped whole by a config reload; the listener reads them for
 /// each new operator connection.
@@ -115,20 +120,20 @@ impl Scope {
 
     /// Whether `call` is allowed at all. Calls with targets other than jobs cannot be
     /// checked against a selector or app list here, so a policy with either refuses them.
-    pub fn check_call(&self, call: &str) -> Result<(), Status> {
+    pub fn check_call(&self, call: &str) -> Result<(), Denied> {
         let verbs = verbs_of(call);
         if !verbs
             .iter()
             .any(|v| self.policy.verbs.iter().any(|p| p == v))
         {
-            return Err(Status::permission_denied(format!(
+            return Err(Denied(format!(
                 "{call} is outside your policy (verbs allowed: {})",
                 self.allowed_verbs()
             )));
         }
         let narrowed = !self.policy.selector.is_empty() || !self.policy.apps.is_empty();
         if narrowed && call != "StartJob" && call != "CancelJob" {
-            return Err(Status::permission_denied(format!(
+            return Err(Denied(format!(
                 "{call} cannot be checked against your policy's selector or apps, so it is refused"
             )));
         }
@@ -141,9 +146,9 @@ impl Scope {
         verb: &str,
         name: &str,
         targets: impl IntoIterator<Item = (&'a str, &'a BTreeMap<String, String>)>,
-    ) -> Result<(), Status> {
+    ) -> Result<(), Denied> {
         if !self.policy.verbs.iter().any(|v| v == verb) {
-            return Err(Status::permission_denied(format!(
+            return Err(Denied(format!(
                 "{verb} is outside your policy (verbs allowed: {})",
                 self.allowed_verbs()
             )));
@@ -154,7 +159,7 @@ impl Scope {
             (&self.policy.apps, "app")
         };
         if !names.is_empty() && !names.iter().any(|n| n == name) {
-            return Err(Status::permission_denied(format!(
+            return Err(Denied(format!(
                 "{kind} {name:?} is outside your policy (allowed: {})",
                 names.join(", ")
             )));
@@ -166,7 +171,7 @@ impl Scope {
             .take(10)
             .collect();
         if !outside.is_empty() {
-            return Err(Status::permission_denied(format!(
+            return Err(Denied(format!(
                 "hosts outside your policy's selector {:?}: {}",
                 self.policy.selector,
                 outside.join(", ")

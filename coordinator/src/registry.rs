@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use convoy_proto::identity::AgentId;
 use convoy_proto::v1::{
@@ -105,12 +105,7 @@ pub struct HostSnapshot {
     pub app: Option<AppStatus>,
 }
 
-pub fn now_unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub use crate::clock::now_unix_ms;
 
 impl Registry {
     /// Loads every known agent from the store; all start offline.
@@ -227,31 +222,7 @@ impl Registry {
                 taken = note_replacement(id, entry, now);
             }
             taken_over = taken;
-            let record = &mut entry.record;
-            record.labels = hello.labels.into_iter().collect();
-            // Labels an enrollment token granted win over what the host claims.
-            if let Some(granted) = self
-                .granted
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(id.as_str())
-            {
-                record.labels.extend(granted.clone());
-            }
-            record.version = hello.version;
-            record.facts = hello.facts;
-            record.actions = hello.actions;
-            record.apps = hello.apps;
-            record.allow_unsigned_releases = hello.allow_unsigned_releases;
-            record.last_seen_unix_ms = now;
-            record.connections.push(Connection {
-                connected_unix_ms: now,
-                disconnected_unix_ms: 0,
-                remote_addr: remote.map(|a| a.to_string()).unwrap_or_default(),
-                reason: String::new(),
-            });
-            let excess = record.connections.len().saturating_sub(CONNECTION_HISTORY);
-            record.connections.drain(..excess);
+            self.apply_hello(&mut entry.record, hello, remote, now);
             // A session that arrives while the coordinator shuts down ends at once.
             let closing = self.closed.load(Ordering::Relaxed);
             if closing {
@@ -269,6 +240,53 @@ impl Registry {
         };
         self.store.put_agent(&record)?;
         self.tell_presence(id.as_str(), true);
+        self.announce_connect(id, remote, taken_over, back);
+        Ok(SessionTicket { generation, cancel })
+    }
+
+    /// What a Hello says about the host, on its record, and the new connection.
+    fn apply_hello(
+        &self,
+        record: &mut AgentRecord,
+        hello: Hello,
+        remote: Option<SocketAddr>,
+        now: i64,
+    ) {
+        record.labels = hello.labels.into_iter().collect();
+        // Labels an enrollment token granted win over what the host claims.
+        if let Some(granted) = self
+            .granted
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(record.id.as_str())
+        {
+            record.labels.extend(granted.clone());
+        }
+        record.version = hello.version;
+        record.facts = hello.facts;
+        record.actions = hello.actions;
+        record.apps = hello.apps;
+        record.allow_unsigned_releases = hello.allow_unsigned_releases;
+        record.last_seen_unix_ms = now;
+        record.connections.push(Connection {
+            connected_unix_ms: now,
+            disconnected_unix_ms: 0,
+            remote_addr: remote.map(|a| a.to_string()).unwrap_or_default(),
+            reason: String::new(),
+        });
+        let excess = record.connections.len().saturating_sub(CONNECTION_HISTORY);
+        record.connections.drain(..excess);
+    }
+
+    /// The events a new session may raise: a session takeover, or a host back after an
+    /// outage.
+    fn announce_connect(
+        &self,
+        id: &AgentId,
+        remote: Option<SocketAddr>,
+        taken_over: bool,
+        back: bool,
+    ) {
         if let (true, Some((events, _))) = (taken_over, self.monitoring.get()) {
             events.append(
                 crate::events::Draft::new(
@@ -295,7 +313,6 @@ impl Registry {
                 .host(id.as_str()),
             );
         }
-        Ok(SessionTicket { generation, cancel })
     }
 
     /// Records a heartbeat. Returns false if this session is no longer the agent's

@@ -1,15 +1,15 @@
 //! `convoy serve`: wires the store, registry, gRPC services and background tasks together
 //! and runs them until the shutdown token is cancelled, then drains within a grace period
-//! and flushes the store.
+//! and flushes the store. [`Core`] is the state and engines, `services` builds the gRPC
+//! services from them, `tasks` holds the housekeeping tasks.
+
+mod services;
+mod tasks;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use convoy_proto::v1::admin_server::AdminServer;
-use convoy_proto::v1::agent_link_server::AgentLinkServer;
-use convoy_proto::v1::rollouts_server::RolloutsServer;
-use convoy_proto::{MAX_ADMIN_MESSAGE_BYTES, MAX_AGENT_MESSAGE_BYTES};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -17,16 +17,10 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::dispatch::{self, Dispatcher};
-use crate::grpc::admin::AdminService;
-use crate::grpc::agent_link::AgentLinkService;
-use crate::grpc::backups::BackupsService;
 use crate::grpc::listener;
-use crate::grpc::rollouts::RolloutService;
 use crate::registry::Registry;
 use crate::rollout::driver::Rollouts;
 use crate::store::Store;
-use convoy_proto::v1::backups_server::BackupsServer;
-use convoy_proto::v1::monitor_server::MonitorServer;
 
 /// How long open sessions get to close after shutdown starts.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -84,83 +78,8 @@ pub async fn serve_reloading(
     reload_from: Option<std::path::PathBuf>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    private_dir(&config.data_dir)
-        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
-    let store = Store::open(&config.data_dir)
-        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
-    let monitoring = crate::monitoring::prepare(&config, &store)?;
-    let grpc_calls = monitoring.counters.grpc.clone();
-    let revocations =
-        crate::revocation::Revocations::load(store.clone()).context("cannot load revocations")?;
-    let (tls, tls_handles) = listener::server_config_dynamic(
-        &config.tls.ca,
-        &config.tls.cert,
-        &config.tls.key,
-        Some(revocations.clone()),
-        config.ca.is_some(),
-    )
-    .context("cannot set up TLS")?;
-    let registry = Arc::new(
-        Registry::load(store.clone(), config.agents.offline_after)
-            .context("cannot load the inventory")?
-            .with_monitoring(monitoring.events.clone(), monitoring.recorder.clone()),
-    );
-    let dispatcher = Arc::new(
-        Dispatcher::load(
-            store.clone(),
-            registry.clone(),
-            config.jobs.output_cap_bytes,
-        )
-        .context("cannot load jobs")?,
-    );
-    let artifacts = crate::releases::Artifacts::open(&config.data_dir).with_context(|| {
-        format!(
-            "cannot open the artifact store in {}",
-            config.data_dir.display()
-        )
-    })?;
-    let backups = crate::backups::Backups::open(&config.data_dir, store.clone())
-        .with_context(|| {
-            format!(
-                "cannot open the backup store in {}",
-                config.data_dir.display()
-            )
-        })?
-        .with_policy(config.backups.clone());
     let tracker = TaskTracker::new();
-    tracker.spawn(crate::backups::schedule::run(
-        backups.clone(),
-        Arc::new(crate::backups::schedule::DispatchLauncher {
-            dispatcher: dispatcher.clone(),
-        }),
-        Arc::new(crate::backups::schedule::SystemClock),
-        shutdown.clone(),
-    ));
-    spawn_housekeeping(&registry, &config, &shutdown, &tracker);
-    // Before the scheduler and the listener: the driver hears of every result and session.
-    let rollouts = Rollouts::start(
-        store.clone(),
-        registry.clone(),
-        dispatcher.clone(),
-        &tracker,
-        shutdown.clone(),
-    )
-    .await
-    .context("cannot resume rollouts")?;
-    tracker.spawn(dispatch::scheduler::run(
-        dispatcher.clone(),
-        shutdown.clone(),
-    ));
-    let monitor_service = crate::monitoring::start(
-        monitoring,
-        &config,
-        registry.clone(),
-        dispatcher.clone(),
-        rollouts.clone(),
-        &tracker,
-        &shutdown,
-    )
-    .await?;
+    let core = Core::start(&config, &tracker, &shutdown).await?;
     let policies: crate::policy::SharedPolicies =
         Arc::new(std::sync::RwLock::new(config.policies.clone()));
     if let Some(path) = reload_from {
@@ -168,81 +87,19 @@ pub async fn serve_reloading(
             path,
             config.clone(),
             crate::reload::Reloadable {
-                backups: backups.clone(),
-                alerts: monitor_service.alerts.clone(),
-                events: monitor_service.events.clone(),
-                notifier: monitor_service.notifier.clone(),
+                backups: core.backups.clone(),
+                alerts: core.monitor.alerts.clone(),
+                events: core.monitor.events.clone(),
+                notifier: core.monitor.notifier.clone(),
                 policies: policies.clone(),
             },
             shutdown.clone(),
         ));
     }
-    let monitor_service = MonitorServer::new(monitor_service)
-        .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
-        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
-
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_serving::<AgentLinkServer<AgentLinkService>>()
-        .await;
-    health.set_serving::<AdminServer<AdminService>>().await;
-    health.set_serving::<RolloutsServer<RolloutService>>().await;
-
-    let (enroller, ca_pem) = enrollment(&config, &store, &registry, &revocations)?;
-    let rotation = rotation(
-        &config,
-        enroller.as_ref(),
-        (&registry, &revocations),
-        tls_handles,
-    )?;
-    if let Some(rotation) = &rotation {
-        tracker.spawn(
-            rotation
-                .clone()
-                .run(Duration::from_secs(2), shutdown.clone()),
-        );
-    }
-    let agent_link = AgentLinkServer::new(
-        AgentLinkService::new(
-            registry.clone(),
-            dispatcher.clone(),
-            artifacts.clone(),
-            config.agents,
-            tracker.clone(),
-        )
-        .with_backups(backups.clone())
-        .with_enroller(enroller.clone())
-        .with_rotation(rotation.clone()),
-    )
-    .max_decoding_message_size(MAX_AGENT_MESSAGE_BYTES)
-    .max_encoding_message_size(MAX_AGENT_MESSAGE_BYTES);
-    let release_keys = load_release_keys(&config.release_public_keys)?;
-    let admin = AdminServer::new(
-        AdminService::new(registry.clone(), dispatcher.clone(), artifacts)
-            .with_release_keys(release_keys),
-    )
-    .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
-    .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
-    // Backups: the same operator certificates and audit log as Admin.
-    let backups_service = BackupsServer::new(BackupsService::new(dispatcher.clone(), backups))
-        .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
-        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
-
-    let rollout_service = RolloutsServer::new(RolloutService::new(rollouts, store.clone()))
-        .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES)
-        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
-
-    let certs_service = convoy_proto::v1::certs_server::CertsServer::new(
-        crate::grpc::certs::CertsService::new(revocations.clone(), store.clone())
-            .with_enroller(enroller.clone(), ca_pem.clone())
-            .with_rotation(rotation.clone()),
-    )
-    .max_decoding_message_size(crate::grpc::limits::MAX_OPERATOR_REQUEST_BYTES);
-    let enrollment_service = convoy_proto::v1::enrollment_server::EnrollmentServer::new(
-        crate::grpc::enroll::EnrollmentService::new(enroller, ca_pem, store.clone())
-            .with_rotation(rotation),
-    )
-    .max_decoding_message_size(16 * 1024);
+    let (store, registry) = (core.store.clone(), core.registry.clone());
+    let (tls, revocations) = (core.tls.clone(), core.revocations.clone());
+    let grpc_calls = core.grpc_calls.clone();
+    let routes = services::routes(&config, core, &tracker, &shutdown).await?;
 
     let local = listener.local_addr().context("listener has no address")?;
     let incoming = listener::incoming_revoking(
@@ -254,32 +111,14 @@ pub async fn serve_reloading(
         shutdown.clone(),
         tracker.clone(),
     );
-    let stop_registry = registry.clone();
     let stop = shutdown.clone();
     let server = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .layer(crate::exposition::grpc::GrpcMetricsLayer { calls: grpc_calls })
-        .add_service(health_service)
-        .add_service(agent_link)
-        .add_service(admin)
-        .add_service(rollout_service)
-        .add_service(backups_service)
-        .add_service(monitor_service)
-        .add_service(certs_service)
-        .add_service(enrollment_service)
+        .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, async move { stop.cancelled().await });
-    // Ending the sessions must not depend on tonic polling its shutdown signal: when the
-    // incoming stream ends first (the accept loop watches the same token), tonic goes
-    // straight to draining and never polls it, and open agent streams would hold the
-    // drain until the grace period ran out.
-    let closing = shutdown.clone();
-    tracker.spawn(async move {
-        closing.cancelled().await;
-        convoy_proto::service::stopping();
-        info!("shutting down: closing agent sessions");
-        stop_registry.end_all_sessions();
-    });
+    tasks::end_sessions_on_shutdown(&registry, &shutdown, &tracker);
     info!(listen = %local, data_dir = %config.data_dir.display(), "coordinator ready");
     convoy_proto::service::ready();
     tracker.spawn(convoy_proto::service::watchdog(
@@ -315,121 +154,110 @@ pub async fn serve_reloading(
     Ok(())
 }
 
-/// The issuing CA of `[ca]` (None: enrollment off) and the CA bundle agents trust.
-fn enrollment(
-    config: &Config,
-    store: &Store,
-    registry: &Arc<Registry>,
-    revocations: &Arc<crate::revocation::Revocations>,
-) -> anyhow::Result<(Option<Arc<crate::enroll::Enroller>>, String)> {
-    let ca_pem = std::fs::read_to_string(&config.tls.ca)
-        .with_context(|| format!("cannot read {}", config.tls.ca.display()))?;
-    let Some(issuing) = &config.ca else {
-        return Ok((None, ca_pem));
-    };
-    let read = |path: &std::path::Path| {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-    };
-    let ca = crate::pki::Ca::from_pem(&read(&issuing.cert)?, &read(&issuing.key)?)
-        .context("cannot load the issuing CA ([ca] cert and key)")?;
-    info!("enrollment on: agents may enroll with a token");
-    Ok((
-        Some(Arc::new(
-            crate::enroll::Enroller::new(
-                ca,
-                issuing.agent_cert_days,
+/// The coordinator's state and engines, loaded from the data dir, with their background
+/// tasks running on the tracker: what the gRPC services are built from.
+struct Core {
+    store: Store,
+    registry: Arc<Registry>,
+    dispatcher: Arc<Dispatcher>,
+    artifacts: crate::releases::Artifacts,
+    backups: crate::backups::Backups,
+    revocations: Arc<crate::revocation::Revocations>,
+    rollouts: Arc<Rollouts>,
+    monitor: crate::grpc::monitor::MonitorService,
+    tls: Arc<rustls::ServerConfig>,
+    tls_handles: Arc<listener::dynamic::TlsHandles>,
+    grpc_calls: crate::exposition::grpc::Calls,
+}
+
+impl Core {
+    async fn start(
+        config: &Config,
+        tracker: &TaskTracker,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let data_dir = config.data_dir.display();
+        private_dir(&config.data_dir)
+            .with_context(|| format!("cannot create data dir {data_dir}"))?;
+        let store = Store::open(&config.data_dir)
+            .with_context(|| format!("cannot open the store in {data_dir}"))?;
+        let monitoring = crate::monitoring::prepare(config, &store)?;
+        let grpc_calls = monitoring.counters.grpc.clone();
+        let revocations = crate::revocation::Revocations::load(store.clone())
+            .context("cannot load revocations")?;
+        let (tls, tls_handles) = listener::server_config_dynamic(
+            &config.tls.ca,
+            &config.tls.cert,
+            &config.tls.key,
+            Some(revocations.clone()),
+            config.ca.is_some(),
+        )
+        .context("cannot set up TLS")?;
+        let registry = Arc::new(
+            Registry::load(store.clone(), config.agents.offline_after)
+                .context("cannot load the inventory")?
+                .with_monitoring(monitoring.events.clone(), monitoring.recorder.clone()),
+        );
+        let dispatcher = Arc::new(
+            Dispatcher::load(
                 store.clone(),
                 registry.clone(),
-                revocations.clone(),
+                config.jobs.output_cap_bytes,
             )
-            .with_rate(issuing.enrolls_per_ip_per_minute)
-            .with_lifetime(issuing.lifetime()),
-        )),
-        ca_pem,
-    ))
-}
-
-/// CA rotation (`convoy ca rotate`): needs the issuing CA of `[ca]`. A rotation state on
-/// disk is applied to the listener and the issuer here.
-fn rotation(
-    config: &Config,
-    enroller: Option<&Arc<crate::enroll::Enroller>>,
-    (registry, revocations): (&Arc<Registry>, &Arc<crate::revocation::Revocations>),
-    tls: Arc<listener::dynamic::TlsHandles>,
-) -> anyhow::Result<Option<Arc<crate::rotation::Rotation>>> {
-    let (Some(enroller), Some(issuing)) = (enroller, &config.ca) else {
-        return Ok(None);
-    };
-    let configured = crate::rotation::Side {
-        trust: config.tls.ca.clone(),
-        issuer_cert: issuing.cert.clone(),
-        issuer_key: issuing.key.clone(),
-        server_cert: config.tls.cert.clone(),
-        server_key: config.tls.key.clone(),
-    };
-    let rotation = crate::rotation::Rotation::load(
-        &config.data_dir,
-        configured,
-        enroller.clone(),
-        registry.clone(),
-        tls,
-        Some(revocations.clone()),
-    )
-    .context("cannot load the CA rotation state")?;
-    Ok(Some(rotation))
-}
-
-fn spawn_housekeeping(
-    registry: &Arc<Registry>,
-    config: &Config,
-    shutdown: &CancellationToken,
-    tracker: &TaskTracker,
-) {
-    // An agent is shown offline up to one sweep after `offline_after`; a twentieth keeps
-    // that lag small (150 ms for a 3 s window). A sweep is one pass over the registry.
-    let sweep_every =
-        (config.agents.offline_after / 20).clamp(Duration::from_millis(50), Duration::from_secs(1));
-    let sweeper = registry.clone();
-    let stop = shutdown.clone();
-    tracker.spawn(async move {
-        let mut tick = tokio::time::interval(sweep_every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => break,
-                now = tick.tick() => {
-                    for agent_id in sweeper.sweep(now) {
-                        warn!(%agent_id, "no heartbeat within offline_after; agent marked offline");
-                    }
-                }
-            }
-        }
-    });
-    let flusher = registry.clone();
-    let stop = shutdown.clone();
-    tracker.spawn(async move {
-        let mut tick = tokio::time::interval(FLUSH_INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => break,
-                _ = tick.tick() => {
-                    // Thousands of sled writes: off the runtime's workers, which carry
-                    // every session's heartbeats.
-                    // Flushed too, so a store that can no longer write is found out
-                    // within one interval even when no agent reports anything.
-                    let flushing = flusher.clone();
-                    match tokio::task::spawn_blocking(move || flushing.flush_store()).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(err)) => {
-                            tracing::error!(error = %err, "cannot persist agent records");
-                        }
-                        Err(err) => tracing::error!(error = %err, "agent record flush panicked"),
-                    }
-                }
-            }
-        }
-    });
+            .context("cannot load jobs")?,
+        );
+        let artifacts = crate::releases::Artifacts::open(&config.data_dir)
+            .with_context(|| format!("cannot open the artifact store in {data_dir}"))?;
+        let backups = crate::backups::Backups::open(&config.data_dir, store.clone())
+            .with_context(|| format!("cannot open the backup store in {data_dir}"))?
+            .with_policy(config.backups.clone());
+        tracker.spawn(crate::backups::schedule::run(
+            backups.clone(),
+            Arc::new(crate::backups::schedule::DispatchLauncher {
+                dispatcher: dispatcher.clone(),
+            }),
+            Arc::new(crate::clock::SystemClock),
+            shutdown.clone(),
+        ));
+        tasks::spawn_housekeeping(&registry, config, shutdown, tracker);
+        // Before the scheduler and the listener: the driver hears of every result and session.
+        let rollouts = Rollouts::start(
+            store.clone(),
+            registry.clone(),
+            dispatcher.clone(),
+            tracker,
+            shutdown.clone(),
+        )
+        .await
+        .context("cannot resume rollouts")?;
+        tracker.spawn(dispatch::scheduler::run(
+            dispatcher.clone(),
+            shutdown.clone(),
+        ));
+        let monitor = crate::monitoring::start(
+            monitoring,
+            config,
+            registry.clone(),
+            dispatcher.clone(),
+            rollouts.clone(),
+            tracker,
+            shutdown,
+        )
+        .await?;
+        Ok(Self {
+            store,
+            registry,
+            dispatcher,
+            artifacts,
+            backups,
+            revocations,
+            rollouts,
+            monitor,
+            tls,
+            tls_handles,
+            grpc_calls,
+        })
+    }
 }
 
 /// Creates `dir` (and its parents) and makes it `0700`: the store, artifacts and backups
@@ -446,22 +274,4 @@ pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
-}
-
-/// The release signing keys named in the config, each named by its file's stem.
-fn load_release_keys(
-    paths: &[std::path::PathBuf],
-) -> anyhow::Result<Vec<(String, ed25519_dalek::VerifyingKey)>> {
-    paths
-        .iter()
-        .map(|path| {
-            let key = convoy_proto::signing::load_public(path)
-                .with_context(|| format!("cannot load release key {}", path.display()))?;
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Ok((name, key))
-        })
-        .collect()
 }

@@ -248,7 +248,7 @@ fn demo_without_the_agent_binary_says_how_to_build_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("convoy-agent not found")
-            && stderr.contains("cargo build --release --workspace"),
+            && stderr.contains("cargo build --release -p convoy-coordinator -p convoy-agent"),
         "{stderr}"
     );
     // Refused before anything was created.

@@ -23,20 +23,7 @@ use crate::store::{Store, StoreError};
 /// How often the schedule task looks at the clock.
 pub const TICK: Duration = Duration::from_secs(5);
 
-/// Where the schedule task reads the time.
-pub trait Clock: Send + Sync {
-    fn now_unix_ms(&self) -> i64;
-}
-
-/// The real clock.
-#[derive(Debug, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_unix_ms(&self) -> i64 {
-        crate::registry::now_unix_ms()
-    }
-}
+pub use crate::clock::{Clock, SystemClock};
 
 /// What a firing does: start a backup or drill job, and tell whether a job still runs.
 pub trait Launcher: Send + Sync {

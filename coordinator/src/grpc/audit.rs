@@ -32,7 +32,7 @@ where
     };
     let result = match auth::require_role(request, Role::Operator) {
         Ok(caller) => match caller.scope.as_ref().map(|scope| scope.check_call(call)) {
-            Some(Err(status)) => Err(status),
+            Some(Err(denied)) => Err(denied.into()),
             _ => f(caller).await,
         },
         Err(status) => Err(status),

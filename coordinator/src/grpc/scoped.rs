@@ -17,11 +17,13 @@ pub fn check_job(scope: &Scope, registry: &Registry, body: &StartJobRequest) -> 
     let selector =
         Selector::parse(&body.selector).map_err(|err| Status::invalid_argument(err.render()))?;
     let targets = registry.list(&selector);
-    scope.check_job(
-        verb,
-        name,
-        targets
-            .iter()
-            .map(|agent| (agent.id.as_str(), &agent.labels)),
-    )
+    scope
+        .check_job(
+            verb,
+            name,
+            targets
+                .iter()
+                .map(|agent| (agent.id.as_str(), &agent.labels)),
+        )
+        .map_err(Status::from)
 }

@@ -97,7 +97,7 @@ pub fn find_agent() -> anyhow::Result<PathBuf> {
     if !agent.is_file() {
         bail!(
             "convoy-agent not found at {}: the demo runs the agent binary that sits beside \
-             convoy; build both with `cargo build --release --workspace` and run \
+             convoy; build both with `cargo build --release -p convoy-coordinator -p convoy-agent` and run \
              target/release/convoy demo",
             agent.display()
         );

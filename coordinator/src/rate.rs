@@ -1,4 +1,6 @@
-//! Rate knobs written as operators write them: `N` hosts or `P%` of the targets.
+//! Rate knobs written as operators write them: `N` hosts or `P%` of the targets. Shared
+//! by the job scheduler (`--concurrency`, `--max-errors`) and the rollout engine (canary and
+//! batch sizes); pure.
 
 use std::fmt;
 use std::str::FromStr;
