@@ -14,6 +14,7 @@ pub mod service;
 pub mod signing;
 pub mod states;
 pub mod tls;
+pub mod trust;
 
 /// Generated code for package `convoy.v1`.
 #[allow(clippy::all, clippy::pedantic, missing_docs, rust_2018_idioms)]

@@ -247,16 +247,31 @@ pub async fn enroll(options: EnrollOptions) -> Result<Enrolled, EnrollError> {
         .await
         .map_err(|status| EnrollError::Refused(status.message().to_string()))?
         .into_inner();
-    // The bundle came over a connection verified against the pinned anchor.
+    // The bundle came over a connection verified against the pinned anchor, and must hold
+    // that anchor: a coordinator cannot root the new host in a CA the operator did not pin.
     let bundle = if response.ca_pem.is_empty() {
         ca_pem
     } else {
         response.ca_pem.clone()
     };
+    let pinned = convoy_proto::trust::certs(&bundle)
+        .unwrap_or_default()
+        .iter()
+        .any(|der| Sha256::digest(der).as_slice() == fingerprint);
+    if !pinned {
+        return Err(EnrollError::Refused(
+            "the CA bundle the coordinator sent does not hold the pinned CA (--ca-fingerprint); nothing was written".into(),
+        ));
+    }
     create_new(&options.tls.key, key.serialize_pem().as_bytes(), 0o600)?;
     create_new(&options.tls.cert, response.cert_pem.as_bytes(), 0o644)?;
     if !options.tls.ca.exists() {
         create_new(&options.tls.ca, bundle.as_bytes(), 0o644)?;
+        // Signed bundles older than the one in force now are replays from here on.
+        let serial = crate::session::trust_serial_path(&options.tls.ca);
+        if response.trust_serial > 0 && !serial.exists() {
+            create_new(&serial, response.trust_serial.to_string().as_bytes(), 0o644)?;
+        }
     }
     Ok(Enrolled {
         labels: response.labels,

@@ -28,6 +28,7 @@ mod backup_link;
 mod commands;
 mod fetch;
 mod renew;
+pub use renew::serial_path as trust_serial_path;
 mod stream;
 
 /// Capped exponential backoff with full jitter: each delay is uniform in

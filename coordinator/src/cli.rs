@@ -202,9 +202,11 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
             let config = crate::config::Config::load(&path)?;
             crate::server::run_reloading(config, Some(path), shutdown).await
         }
-        Command::Ca(pki::CaCommand::Rotate { action, force }) => {
-            rotation::run(action, force, &cli.connect, cli.output).await
-        }
+        Command::Ca(pki::CaCommand::Rotate {
+            action,
+            force,
+            root_key,
+        }) => rotation::run((action, force, root_key), &cli.connect, cli.output).await,
         Command::Ca(command) => pki::run_ca(command, cli.output),
         Command::Cert(pki::CertCommand::Revoke(args)) => {
             identity::cert_revoke(args, &cli.connect, cli.output).await

@@ -8,7 +8,7 @@
 //! checks the set again, so a revocation that lands between the handshake and the
 //! registration still closes the connection.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
@@ -19,6 +19,9 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::registry::now_unix_ms;
 use crate::store::{Store, StoreError};
+
+/// A certificate's last use is stored at most this often (it is kept in memory at once).
+const LAST_SEEN_EVERY_MS: i64 = 60_000;
 
 /// What the coordinator needs to know of a client certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,7 +149,8 @@ pub struct Revocations {
     store: Store,
     revoked: RwLock<Revoked>,
     live: Mutex<HashMap<u64, LiveConn>>,
-    seen: Mutex<HashSet<String>>,
+    /// Every certificate seen, by serial, with its last use, and when it was last stored.
+    seen: Mutex<HashMap<String, (SeenCert, i64)>>,
     next_id: AtomicU64,
     refused: AtomicU64,
 }
@@ -172,7 +176,14 @@ impl Revocations {
                 revocation,
             );
         }
-        let seen = store.seen_certs()?.into_iter().map(|c| c.serial).collect();
+        let seen = store
+            .seen_certs()?
+            .into_iter()
+            .map(|c| {
+                let stored = c.last_seen_unix_ms.max(c.first_seen_unix_ms);
+                (c.serial.clone(), (c, stored))
+            })
+            .collect();
         Ok(Arc::new(Self {
             store,
             revoked: RwLock::new(revoked),
@@ -226,22 +237,47 @@ impl Revocations {
         Some(guard)
     }
 
+    /// Records a verified use of a certificate: its issuer and the time, kept in memory at
+    /// once and stored at the first sighting and then at most once a minute per serial.
     fn record_seen(&self, facts: &CertFacts) {
-        if !lock(&self.seen).insert(facts.serial.clone()) {
-            return;
-        }
-        let (kind, name, role) = describe(&facts.identity);
-        let cert = SeenCert {
-            serial: facts.serial.clone(),
-            kind: kind.into(),
-            name,
-            role,
-            not_after_unix_ms: facts.not_after_unix_ms,
-            first_seen_unix_ms: now_unix_ms(),
+        let now = now_unix_ms();
+        let cert = {
+            let mut seen = lock(&self.seen);
+            let (cert, stored) = seen.entry(facts.serial.clone()).or_insert_with(|| {
+                let (kind, name, role) = describe(&facts.identity);
+                let cert = SeenCert {
+                    serial: facts.serial.clone(),
+                    kind: kind.into(),
+                    name,
+                    role,
+                    not_after_unix_ms: facts.not_after_unix_ms,
+                    first_seen_unix_ms: now,
+                    issuer: facts.issuer.clone(),
+                    last_seen_unix_ms: now,
+                };
+                (cert, i64::MIN)
+            });
+            cert.last_seen_unix_ms = now;
+            if cert.issuer.is_empty() {
+                cert.issuer.clone_from(&facts.issuer);
+            }
+            if now.saturating_sub(*stored) < LAST_SEEN_EVERY_MS {
+                return;
+            }
+            *stored = now;
+            cert.clone()
         };
         if let Err(err) = self.store.put_seen_cert(&cert) {
             tracing::error!(error = %err, serial = %cert.serial, "cannot record a certificate seen");
         }
+    }
+
+    /// Every certificate seen, with its issuer and last use (as of now, not as stored).
+    pub fn seen(&self) -> Vec<SeenCert> {
+        lock(&self.seen)
+            .values()
+            .map(|(cert, _)| cert.clone())
+            .collect()
     }
 
     /// Revokes `target`: persisted (and flushed) first, then every live connection it

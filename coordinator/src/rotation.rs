@@ -16,6 +16,12 @@
 //! the new CA; later it swaps the two and continues at `update_servers`, so agents renew
 //! back onto the old CA and `finish` then drops the new one.
 //!
+//! Every bundle is signed for agents by the key of a CA they trust at that moment (see
+//! [`signing`]): `start`'s (old + new) by the old CA, later ones by either. When the
+//! coordinator does not hold the old CA's key (`[ca]` is an intermediate, the root is
+//! offline), `prepare` makes the new CA and returns the bundle, which the operator signs with
+//! the root key on their own machine and passes to `start`.
+//!
 //! The state is `<data_dir>/ca/rotation.json` (written by temp file + rename); after `done`
 //! it names the CA, issuer and server certificate in use, which win over the config's
 //! files on every start.
@@ -24,15 +30,22 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use convoy_proto::identity::Identity;
 use convoy_proto::v1::{CoordinatorMessage, RotationStatus, TrustBundle, coordinator_message};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::enroll::{Enroller, Signer};
 use crate::grpc::listener::dynamic::TlsHandles;
-use crate::pki::{Ca, Validity};
+use crate::pki::Ca;
 use crate::registry::Registry;
+
+mod new_ca;
+mod operators;
+mod prepare;
+pub mod signing;
+
+pub use operators::OPERATOR_WINDOW;
+use signing::Signed;
 
 const STATE_FILE: &str = "rotation.json";
 
@@ -64,6 +77,9 @@ struct State {
     phase: String,
     from: Side,
     to: Side,
+    /// The bundle as signed for agents (absent in a state written before signed bundles).
+    #[serde(default)]
+    signed: Option<Signed>,
 }
 
 /// The rotation and everything it changes.
@@ -71,6 +87,9 @@ pub struct Rotation {
     dir: PathBuf,
     configured: Side,
     state: Mutex<Option<State>>,
+    /// `prepare`'s rotation and serial, waiting for `start` with its signature.
+    prepared: Mutex<Option<(State, u64)>>,
+    revocations: Option<Arc<crate::revocation::Revocations>>,
     enroller: Arc<Enroller>,
     registry: Arc<Registry>,
     tls: Arc<TlsHandles>,
@@ -108,6 +127,7 @@ impl Rotation {
         enroller: Arc<Enroller>,
         registry: Arc<Registry>,
         tls: Arc<TlsHandles>,
+        revocations: Option<Arc<crate::revocation::Revocations>>,
     ) -> Result<Arc<Self>, RotationError> {
         let dir = data_dir.join("ca");
         let state = match std::fs::read(dir.join(STATE_FILE)) {
@@ -119,6 +139,8 @@ impl Rotation {
             dir,
             configured,
             state: Mutex::new(state.clone()),
+            prepared: Mutex::default(),
+            revocations,
             enroller,
             registry,
             tls,
@@ -137,6 +159,34 @@ impl Rotation {
     /// The CA bundle agents should trust now (None: no rotation ever happened).
     pub fn bundle(&self) -> Option<String> {
         self.lock().as_ref().and_then(|state| bundle(state).ok())
+    }
+
+    /// The signed bundle agents should trust now (None: no rotation ever happened).
+    pub fn signed_bundle(&self) -> Option<TrustBundle> {
+        self.lock()
+            .as_ref()
+            .and_then(|state| state.signed.as_ref().map(|signed| signed.message(false)))
+    }
+
+    /// The serial of the bundle in force (0: none yet).
+    pub fn trust_serial(&self) -> u64 {
+        self.lock()
+            .as_ref()
+            .and_then(|state| state.signed.as_ref().map(|signed| signed.serial))
+            .unwrap_or(0)
+    }
+
+    /// What agents trust now: the last signed bundle, else the rotation's bundle, else the
+    /// configured CA file.
+    fn trusted_now(&self, state: Option<&State>) -> String {
+        match state {
+            Some(State {
+                signed: Some(signed),
+                ..
+            }) => signed.ca_pem.clone(),
+            Some(state) => bundle(state).unwrap_or_default(),
+            None => read(&self.configured.trust).unwrap_or_default(),
+        }
     }
 
     /// The CA new hosts pin at enrollment (the one the rotation moves to; None: no
@@ -172,18 +222,48 @@ impl Rotation {
 
     /// Runs one operator action and returns the status after it.
     pub fn act(&self, action: &str, force: bool) -> Result<RotationStatus, RotationError> {
+        self.act_signed(action, force, &[], 0)
+    }
+
+    /// [`Self::act`], with `start`'s bundle signature made off the coordinator (empty: the
+    /// coordinator signs) and the serial `prepare` returned.
+    pub fn act_signed(
+        &self,
+        action: &str,
+        force: bool,
+        signature: &[u8],
+        serial: u64,
+    ) -> Result<RotationStatus, RotationError> {
         let mut guard = self.lock();
         let current = guard.clone();
+        let previous = current.clone();
         let phase = current.as_ref().map_or("none", |s| s.phase.as_str());
-        let next: Option<State> = match (action, phase) {
+        let trusted = self.trusted_now(current.as_ref());
+        let last_signed = current.as_ref().and_then(|s| s.signed.clone());
+        let mut next: Option<State> = match (action, phase) {
             ("status", _) => None,
+            ("prepare", "none" | "done") => {
+                drop(guard);
+                return self.prepare(current.as_ref(), last_signed.as_ref());
+            }
+            ("start", "none" | "done") if !signature.is_empty() => {
+                Some(self.take_prepared(current.as_ref(), (signature, serial), &trusted)?)
+            }
             ("start", "none" | "done") => {
-                let from = current.map_or_else(|| self.configured.clone(), |s| s.to);
+                let from = current
+                    .clone()
+                    .map_or_else(|| self.configured.clone(), |s| s.to);
+                if !signing::holds_anchor(&from) {
+                    return Err(RotationError::Refused(
+                        "the coordinator does not hold the key of the CA agents trust ([ca] is an intermediate): run `convoy ca rotate start --root-key FILE` with the root CA's key, which never leaves your machine".into(),
+                    ));
+                }
                 let to = self.new_ca(&from)?;
                 Some(State {
                     phase: "init".into(),
                     from,
                     to,
+                    signed: None,
                 })
             }
             ("advance", "init") => current.map(|s| State {
@@ -203,6 +283,21 @@ impl Rotation {
                         old.join(", ")
                     )));
                 }
+                let operators = self.old_operators(current.as_ref());
+                if !operators.is_empty() && !force {
+                    let names: Vec<&str> = operators.iter().map(|o| o.name.as_str()).collect();
+                    return Err(RotationError::Refused(format!(
+                        "{} operator(s) called with a certificate of the old CA within the last {} and not with one of the new CA since ({}); issue them certificates of the new CA on the coordinator's host (`convoy cert issue operator NAME --role ROLE --ca-dir {}`) and have them call once with it, or pass --force",
+                        operators.len(),
+                        humantime::format_duration(OPERATOR_WINDOW),
+                        names.join(", "),
+                        current
+                            .as_ref()
+                            .and_then(|s| s.to.issuer_cert.parent())
+                            .map(|d| d.display().to_string())
+                            .unwrap_or_default(),
+                    )));
+                }
                 current.map(|s| State {
                     phase: "done".into(),
                     ..s
@@ -213,11 +308,13 @@ impl Rotation {
                 phase: "done".into(),
                 from: s.from.clone(),
                 to: s.from,
+                signed: s.signed,
             }),
             ("abort", "update_clients" | "update_servers") => current.map(|s| State {
                 phase: "update_servers".into(),
                 from: s.to,
                 to: s.from,
+                signed: s.signed,
             }),
             ("start" | "advance" | "finish" | "abort", phase) => {
                 return Err(RotationError::Refused(format!(
@@ -230,6 +327,20 @@ impl Rotation {
                 )));
             }
         };
+        if let Some(next) = next.as_mut() {
+            // Every change of the bundle is signed by a CA the agents trust now.
+            let pem = bundle(next)?;
+            if next
+                .signed
+                .as_ref()
+                .is_none_or(|signed| signed.ca_pem != pem)
+            {
+                let serial = signing::next_serial(last_signed.as_ref());
+                let mut sides = vec![&next.from, &next.to];
+                sides.extend(previous.iter().flat_map(|s| [&s.from, &s.to]));
+                next.signed = Some(signing::sign(&pem, serial, &trusted, &sides)?);
+            }
+        }
         if let Some(next) = next {
             // Persisted before anything changes, so a restart continues from here.
             self.save(&next)?;
@@ -253,20 +364,23 @@ impl Rotation {
     /// Tells online agents the bundle to trust, and those whose certificate another CA
     /// than the issuing one signed to renew at once; `only_stale`: those alone.
     fn push(&self, state: Option<&State>, only_stale: bool) {
-        let bundle = match state.map(bundle) {
-            Some(Ok(bundle)) => bundle,
-            _ => read(&self.configured.trust).unwrap_or_default(),
-        };
+        // A state from before signed bundles: only the nudge to renew.
+        let signed = state.and_then(|s| s.signed.clone());
         let issuer = self.enroller.issuer().id();
         for (agent, cert_issuer) in self.registry.online_issuers() {
             if only_stale && cert_issuer == issuer {
                 continue;
             }
             let message = CoordinatorMessage {
-                body: Some(coordinator_message::Body::Trust(TrustBundle {
-                    ca_pem: bundle.clone(),
-                    renew_now: cert_issuer != issuer,
-                })),
+                body: Some(coordinator_message::Body::Trust(
+                    signed.as_ref().map_or_else(
+                        || TrustBundle {
+                            renew_now: cert_issuer != issuer,
+                            ..Default::default()
+                        },
+                        |signed| signed.message(cert_issuer != issuer),
+                    ),
+                )),
             };
             let _ = self.registry.try_send(&agent, message);
         }
@@ -328,40 +442,16 @@ impl Rotation {
                 .and_then(|s| s.to.issuer_cert.parent())
                 .map(|dir| dir.display().to_string())
                 .unwrap_or_default(),
+            bundle_serial: state
+                .and_then(|s| s.signed.as_ref().map(|signed| signed.serial))
+                .unwrap_or(0),
+            old_ca_operators: if state.is_some_and(|s| s.phase != "done") {
+                self.old_operators(state)
+            } else {
+                Vec::new()
+            },
+            operator_window_ms: u64::try_from(OPERATOR_WINDOW.as_millis()).unwrap_or(u64::MAX),
         }
-    }
-
-    /// A new self-signed CA and a server certificate from it naming what the current
-    /// server certificate names, in `<data_dir>/ca/<timestamp>/`.
-    fn new_ca(&self, current: &Side) -> Result<Side, RotationError> {
-        let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-        let dir = self.dir.join(format!("ca-{stamp}"));
-        crate::server::private_dir(&self.dir).map_err(failed)?;
-        crate::server::private_dir(&dir).map_err(failed)?;
-        let (ca, issued) = Ca::generate(
-            &format!("Convoy fleet CA {stamp}"),
-            Validity::days(3650).map_err(failed)?,
-        )
-        .map_err(failed)?;
-        let (identity, sans) = server_names(&read(&current.server_cert)?)?;
-        let server = ca
-            .issue(&identity, &sans, Validity::days(365).map_err(failed)?)
-            .map_err(failed)?;
-        let side = Side {
-            trust: dir.join("ca.pem"),
-            issuer_cert: dir.join("ca.pem"),
-            issuer_key: dir.join("ca.key"),
-            server_cert: dir.join("server.pem"),
-            server_key: dir.join("server.key"),
-        };
-        let write = |path: &Path, text: &str, secret| {
-            crate::pki::write_file(path, text, secret, false).map_err(failed)
-        };
-        write(&side.issuer_key, &issued.key_pem, true)?;
-        write(&side.issuer_cert, &issued.cert_pem, false)?;
-        write(&side.server_key, &server.key_pem, true)?;
-        write(&side.server_cert, &server.cert_pem, false)?;
-        Ok(side)
     }
 }
 
@@ -376,33 +466,4 @@ fn bundle(state: &State) -> Result<String, RotationError> {
         from.push('\n');
     }
     Ok(from + &to)
-}
-
-/// The identity and DNS/IP names of a server certificate (PEM).
-fn server_names(pem: &str) -> Result<(Identity, Vec<String>), RotationError> {
-    use x509_parser::extensions::GeneralName;
-    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(failed)?;
-    let cert = parsed.parse_x509().map_err(failed)?;
-    let identity = Identity::from_cert_der(&parsed.contents).map_err(failed)?;
-    let mut sans = Vec::new();
-    if let Ok(Some(names)) = cert.subject_alternative_name() {
-        for name in &names.value.general_names {
-            match name {
-                GeneralName::DNSName(dns) => sans.push((*dns).to_string()),
-                GeneralName::IPAddress(bytes) => match bytes.len() {
-                    4 => sans.push(
-                        std::net::Ipv4Addr::from(<[u8; 4]>::try_from(*bytes).map_err(failed)?)
-                            .to_string(),
-                    ),
-                    16 => sans.push(
-                        std::net::Ipv6Addr::from(<[u8; 16]>::try_from(*bytes).map_err(failed)?)
-                            .to_string(),
-                    ),
-                    _ => {}
-                },
-                _ => {}
-            }
-        }
-    }
-    Ok((identity, sans))
 }

@@ -2439,12 +2439,16 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__ca__subcmd__rotate)
-            opts="-o -h -V --force --addr --ca --cert --key --timeout --output --log-format --help --version start status advance finish abort"
+            opts="-o -h -V --force --root-key --addr --ca --cert --key --timeout --output --log-format --help --version start status advance finish abort"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --root-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -108,6 +108,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcom
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l intermediate -d 'Make an intermediate (issuing) CA signed by the root in --root-dir, for the coordinator\'s `[ca]`; the root can then stay offline. Agents trust the root'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l root-key -d 'start, when the coordinator\'s [ca] is an intermediate: the root CA\'s key (PEM). The bundle agents are to trust is fetched, signed here and sent back; the key never leaves this machine' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -118,7 +119,7 @@ json\t''
 csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l force -d 'finish: drop the old CA even while online agents still hold its certificates'
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l force -d 'finish: drop the old CA even while online agents (or operators seen within 24 h) still hold its certificates'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from help" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'

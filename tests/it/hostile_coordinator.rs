@@ -17,6 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::deploy::artifact_with;
 
+mod trust;
+
 const WAIT: Duration = Duration::from_secs(20);
 
 /// A release whose start hook appends `started <version>` to `<log>`.

@@ -20,6 +20,8 @@ use convoy_tests::{CertFiles, TestAgent, TestCoordinator, TestPki, channel, wait
 
 use crate::support::{finished, list, online};
 
+mod offline_root;
+
 const AGENTS: usize = 20;
 const HEARTBEAT: Duration = Duration::from_secs(1);
 
@@ -52,6 +54,7 @@ async fn rotate(url: &str, op: &Arc<Mutex<Operator>>, action: &str) -> RotationS
         .rotate_ca(RotateCaRequest {
             action: action.into(),
             force: false,
+            ..Default::default()
         })
         .await
         .unwrap_or_else(|status| panic!("rotate {action}: {status:?}"))
@@ -233,6 +236,7 @@ async fn twenty_agents_rotate_to_a_new_ca_without_losing_a_job_or_a_heartbeat() 
         .rotate_ca(RotateCaRequest {
             action: "finish".into(),
             force: false,
+            ..Default::default()
         })
         .await
         .expect_err("finish with an old-CA agent online")
@@ -256,23 +260,20 @@ async fn twenty_agents_rotate_to_a_new_ca_without_losing_a_job_or_a_heartbeat() 
         }
     })
     .await;
+    // The operator still calls with its old-CA certificate: named in status, and finish
+    // refused until it calls with one of the new CA.
+    let status = rotate(&url, &op, "status").await;
+    let names: Vec<&str> = status
+        .old_ca_operators
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(names, ["root"], "{status:?}");
+    assert_eq!(status.operator_window_ms, 24 * 3600 * 1000);
+    let refusal = finish_refused(&url, &op).await;
+    assert!(refusal.contains("root"), "{refusal}");
     // Runbook: operators get certificates of the new CA before finish.
-    let new_ca = convoy_coordinator::pki::Ca::load(std::path::Path::new(&status.new_ca_dir))
-        .expect("the new CA's files");
-    let (cert, key) = convoy_coordinator::pki::issue_to_dir(
-        &new_ca,
-        &Identity::Operator {
-            name: "root".into(),
-            role: Role::Admin,
-        },
-        "root-new",
-        &[],
-        30,
-        pki.dir(),
-        false,
-    )
-    .unwrap();
-    op.lock().unwrap().certs = CertFiles { cert, key };
+    op.lock().unwrap().certs = new_operator_cert(&pki, &status.new_ca_dir, "root");
 
     // 4. done: only the new CA is trusted.
     let status = rotate(&url, &op, "finish").await;
@@ -419,6 +420,45 @@ async fn twenty_agents_rotate_to_a_new_ca_without_losing_a_job_or_a_heartbeat() 
     coordinator.stop().await;
 }
 
+/// Issues `name` an admin certificate of the CA in `new_ca_dir` (on the coordinator's
+/// host), as the runbook's `convoy cert issue operator NAME --ca-dir DIR` does.
+fn new_operator_cert(pki: &TestPki, new_ca_dir: &str, name: &str) -> CertFiles {
+    let new_ca = convoy_coordinator::pki::Ca::load(std::path::Path::new(new_ca_dir))
+        .expect("the new CA's files");
+    let (cert, key) = convoy_coordinator::pki::issue_to_dir(
+        &new_ca,
+        &Identity::Operator {
+            name: name.into(),
+            role: Role::Admin,
+        },
+        &format!("{name}-new"),
+        &[],
+        30,
+        pki.dir(),
+        false,
+    )
+    .unwrap();
+    CertFiles { cert, key }
+}
+
+/// `finish` as `op`, expected refused: the refusal's message.
+async fn finish_refused(url: &str, op: &Arc<Mutex<Operator>>) -> String {
+    let op = op.lock().unwrap().clone();
+    let refusal = CertsClient::new(
+        channel(url, &op.ca, Some(&op.certs))
+            .await
+            .expect("channel"),
+    )
+    .rotate_ca(RotateCaRequest {
+        action: "finish".into(),
+        ..Default::default()
+    })
+    .await
+    .expect_err("finish refused");
+    assert_eq!(refusal.code(), tonic::Code::FailedPrecondition);
+    refusal.message().to_string()
+}
+
 /// `abort` after the agents moved to the new CA: the old CA issues again, the agents
 /// renew back onto it over their sessions, and `finish` then drops the new one.
 #[tokio::test]
@@ -497,6 +537,7 @@ async fn abort_returns_the_fleet_to_the_old_ca() {
     .rotate_ca(RotateCaRequest {
         action: "abort".into(),
         force: false,
+        ..Default::default()
     })
     .await
     .expect_err("abort after finish");
@@ -569,6 +610,9 @@ async fn a_rotation_in_progress_survives_a_restart() {
     let status = rotate(&url, &op, "status").await;
     assert_eq!(status.phase, "update_servers");
     assert_eq!(status.to_fingerprint, started.to_fingerprint);
+    // The operator's use of its old-CA certificate survived the restart too.
+    assert!(finish_refused(&url, &op).await.contains("root"));
+    op.lock().unwrap().certs = new_operator_cert(&pki, &status.new_ca_dir, "root");
     assert_eq!(rotate(&url, &op, "finish").await.phase, "done");
     coordinator.stop().await;
 }

@@ -6,7 +6,12 @@
 //! leaves the host.
 //!
 //! The coordinator may also hand over a new CA bundle (CA rotation); it is written the same
-//! way, to the agent config's `[tls] ca`.
+//! way, to the agent config's `[tls] ca`, but only if it is signed by the key of a CA in
+//! that file as it is now, with a serial not below the last one accepted (kept beside it in
+//! `<ca>.serial`): see [`convoy_proto::trust`]. A renewed certificate is written only if it
+//! chains to a CA in that file (after any bundle that came with it), names exactly this
+//! agent, is no CA, and certifies the key made here. A coordinator that is compromised
+//! cannot make the agent trust another CA, nor swap its identity for a foreign one.
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -14,7 +19,7 @@ use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 use convoy_proto::identity::{AgentId, Identity};
-use convoy_proto::v1::{AgentMessage, RenewRequest, Renewed, agent_message};
+use convoy_proto::v1::{AgentMessage, RenewRequest, Renewed, TrustBundle, agent_message};
 
 use crate::config::TlsFiles;
 
@@ -56,8 +61,9 @@ impl Renewal {
         })
     }
 
-    /// Checks the answer (our identity, our pending key) and writes key and certificate.
-    /// Nothing is written unless both checks pass.
+    /// Checks the answer (a signed bundle first, if any; then our identity alone, our
+    /// pending key, a chain to a CA trusted now) and writes key and certificate. Nothing is
+    /// written unless every check passes.
     pub fn accept(&self, renewed: Renewed) -> Result<(), String> {
         if !renewed.error.is_empty() {
             return Err(format!("the coordinator refused: {}", renewed.error));
@@ -68,43 +74,85 @@ impl Renewal {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
             .ok_or("a certificate arrived without a pending request")?;
-        let identity = Identity::from_cert_pem(renewed.cert_pem.as_bytes())
-            .map_err(|err| format!("unusable certificate: {err}"))?;
-        if identity != Identity::Agent(self.agent_id.clone()) {
-            return Err(format!("the certificate is for {identity}, not this agent"));
+        if let Some(bundle) = renewed.trust.as_ref().filter(|b| !b.ca_pem.is_empty()) {
+            // A bundle refused here leaves the current anchors, which the certificate must
+            // then chain to.
+            if let Err(err) = self.trust(bundle) {
+                tracing::warn!(error = %err, "CA bundle sent with the renewed certificate refused");
+            }
         }
-        let leaf = pem::parse(renewed.cert_pem.as_bytes())
-            .map_err(|err| format!("unusable certificate: {err}"))?;
-        let public = key.public_key_raw();
-        if !leaf
-            .contents()
-            .windows(public.len())
-            .any(|window| window == public)
-        {
-            return Err("the certificate does not certify the key made for it".into());
-        }
+        let anchors = std::fs::read_to_string(&self.tls.ca)
+            .map_err(|err| format!("cannot read {}: {err}", self.tls.ca.display()))?;
+        convoy_proto::trust::check_renewed(
+            &renewed.cert_pem,
+            &anchors,
+            &Identity::Agent(self.agent_id.clone()),
+            key.public_key_raw(),
+        )
+        .map_err(|err| err.to_string())?;
         // Key first: a crash between the two renames leaves a pair that does not match,
         // which the next start reports, never a certificate for a lost key in use.
         replace(&self.tls.key, key.serialize_pem().as_bytes(), 0o600)?;
         replace(&self.tls.cert, renewed.cert_pem.as_bytes(), 0o644)?;
-        if !renewed.ca_pem.is_empty() {
-            self.trust(&renewed.ca_pem)?;
-        }
         Ok(())
     }
 
-    /// Writes a CA bundle to trust from the next connection on; false if unchanged.
-    pub fn trust(&self, ca_pem: &str) -> Result<bool, String> {
-        if std::fs::read(&self.tls.ca).is_ok_and(|current| current == ca_pem.as_bytes()) {
+    /// Where the serial of the last bundle accepted is kept.
+    fn serial_path(&self) -> std::path::PathBuf {
+        serial_path(&self.tls.ca)
+    }
+
+    /// Writes a CA bundle to trust from the next connection on, if it is signed by a CA
+    /// trusted now and not older than the last one; false if unchanged (or empty).
+    pub fn trust(&self, bundle: &TrustBundle) -> Result<bool, String> {
+        if bundle.ca_pem.is_empty() {
             return Ok(false);
         }
-        let parsed = pem::parse_many(ca_pem.as_bytes()).map_err(|err| err.to_string())?;
-        if parsed.is_empty() || parsed.iter().any(|p| p.tag() != "CERTIFICATE") {
-            return Err("the CA bundle holds no certificate".into());
+        let current = std::fs::read_to_string(&self.tls.ca)
+            .map_err(|err| format!("cannot read {}: {err}", self.tls.ca.display()))?;
+        let last = read_serial(&self.tls.ca);
+        let checked = convoy_proto::trust::check_bundle(bundle, &current, last);
+        if current.as_bytes() == bundle.ca_pem.as_bytes() {
+            // Nothing would change (the Welcome repeats the bundle in force, signed by a CA
+            // this agent may no longer trust): no refusal to report; a valid signature
+            // still records its serial.
+            if checked.is_ok() && bundle.serial > last {
+                replace(
+                    &self.serial_path(),
+                    bundle.serial.to_string().as_bytes(),
+                    0o644,
+                )?;
+            }
+            return Ok(false);
         }
-        replace(&self.tls.ca, ca_pem.as_bytes(), 0o644)?;
+        checked.map_err(|err| err.to_string())?;
+        if bundle.serial > last {
+            // Serial first: a crash before the bundle's rename leaves the old bundle with a
+            // newer serial, and the coordinator sends this bundle again.
+            replace(
+                &self.serial_path(),
+                bundle.serial.to_string().as_bytes(),
+                0o644,
+            )?;
+        }
+        replace(&self.tls.ca, bundle.ca_pem.as_bytes(), 0o644)?;
         Ok(true)
     }
+}
+
+/// `<ca>.serial`: the serial of the last signed bundle accepted for the CA file `ca`.
+pub fn serial_path(ca: &Path) -> std::path::PathBuf {
+    let mut name = ca.as_os_str().to_owned();
+    name.push(".serial");
+    std::path::PathBuf::from(name)
+}
+
+/// The serial of the last bundle accepted for `ca` (0: none, or unreadable).
+fn read_serial(ca: &Path) -> u64 {
+    std::fs::read_to_string(serial_path(ca))
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Replaces `path` by a temp file in the same directory, synced, then renamed.

@@ -62,11 +62,12 @@ pub(super) async fn session(
         welcome.heartbeat_interval_ms.max(100),
     ));
     info!(agent_id = %welcome.agent_id, interval_ms = interval.as_millis(), "connected to coordinator");
-    if !welcome.ca_pem.is_empty() {
-        match renewal.trust(&welcome.ca_pem) {
+    // `welcome.ca_pem` is the unsigned form for older agents: only a signed bundle counts.
+    if let Some(bundle) = &welcome.trust {
+        match renewal.trust(bundle) {
             Ok(true) => info!("new CA bundle from the coordinator saved for the next connection"),
             Ok(false) => {}
-            Err(err) => warn!(error = %err, "cannot save the CA bundle from the coordinator"),
+            Err(err) => warn!(error = %err, "CA bundle from the coordinator refused"),
         }
     }
     // Renewal is timed on the monotonic clock from the coordinator's "in N ms".
@@ -266,8 +267,8 @@ async fn read(
             Ok(Some(CoordinatorMessage {
                 body: Some(coordinator_message::Body::Trust(bundle)),
             })) => {
-                if let Err(err) = renewal.trust(&bundle.ca_pem) {
-                    warn!(error = %err, "cannot save the CA bundle from the coordinator");
+                if let Err(err) = renewal.trust(&bundle) {
+                    warn!(error = %err, "CA bundle from the coordinator refused");
                 }
                 if bundle.renew_now {
                     renew_now.notify_one();

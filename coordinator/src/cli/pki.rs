@@ -38,9 +38,15 @@ pub enum CaCommand {
         /// start, status, advance, finish or abort.
         #[arg(value_enum)]
         action: super::rotation::RotateAction,
-        /// finish: drop the old CA even while online agents still hold its certificates.
+        /// finish: drop the old CA even while online agents (or operators seen within 24 h)
+        /// still hold its certificates.
         #[arg(long)]
         force: bool,
+        /// start, when the coordinator's [ca] is an intermediate: the root CA's key (PEM).
+        /// The bundle agents are to trust is fetched, signed here and sent back; the key
+        /// never leaves this machine.
+        #[arg(long, value_name = "FILE")]
+        root_key: Option<PathBuf>,
     },
 }
 

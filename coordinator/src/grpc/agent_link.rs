@@ -139,6 +139,10 @@ impl AgentLink for AgentLinkService {
                     .as_ref()
                     .and_then(|rotation| rotation.bundle())
                     .unwrap_or_default(),
+                trust: self
+                    .rotation
+                    .as_ref()
+                    .and_then(|rotation| rotation.signed_bundle()),
             })),
         };
         let registry = self.registry.clone();
@@ -408,6 +412,7 @@ async fn renew(
                 ca_pem: String::new(),
                 not_after_unix_ms: renewed.not_after_unix_ms,
                 error: String::new(),
+                trust: None,
             }
         }
         Err(error) => {

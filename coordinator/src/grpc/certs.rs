@@ -120,7 +120,12 @@ impl Certs for CertsService {
                 .map_err(|err| Status::internal(err.to_string()))?;
             return status.map(Response::new).map_err(rotation_status);
         }
-        let summary = format!("action={} force={}", body.action, body.force);
+        let summary = format!(
+            "action={} force={} signed={}",
+            body.action,
+            body.force,
+            !body.bundle_signature.is_empty()
+        );
         super::audit::audited(
             &self.store,
             &request,
@@ -129,11 +134,17 @@ impl Certs for CertsService {
             |caller| async move {
                 admin_only(&caller)?;
                 let action = body.action.clone();
-                let status =
-                    tokio::task::spawn_blocking(move || rotation.act(&body.action, body.force))
-                        .await
-                        .map_err(|err| Status::internal(err.to_string()))?
-                        .map_err(rotation_status)?;
+                let status = tokio::task::spawn_blocking(move || {
+                    rotation.act_signed(
+                        &body.action,
+                        body.force,
+                        &body.bundle_signature,
+                        body.bundle_serial,
+                    )
+                })
+                .await
+                .map_err(|err| Status::internal(err.to_string()))?
+                .map_err(rotation_status)?;
                 let outcome = format!("{action}: phase {}", status.phase);
                 Ok((status, outcome))
             },

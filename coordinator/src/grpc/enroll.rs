@@ -123,6 +123,10 @@ impl Enrollment for EnrollmentService {
                 .unwrap_or_else(|| self.ca_pem.clone()),
             labels: enrolled.labels,
             not_after_unix_ms: enrolled.not_after_unix_ms,
+            trust_serial: self
+                .rotation
+                .as_ref()
+                .map_or(0, |rotation| rotation.trust_serial()),
         }))
     }
 }

@@ -112,8 +112,21 @@ bounded! {
     ListCertsRequest {}
     ListTokensRequest {}
     RevokeTokenRequest { id: TEXT }
-    RotateCaRequest { action: TEXT }
     DeleteBackupRequest { id: TEXT }
+}
+
+impl Bounded for RotateCaRequest {
+    fn check_sizes(&self) -> Result<(), Status> {
+        cap("action", &self.action, TEXT)?;
+        // A signature (ECDSA DER ≤ 139 bytes, Ed25519 64): far below TEXT.
+        if self.bundle_signature.len() > TEXT {
+            return Err(Status::invalid_argument(format!(
+                "bundle_signature is {} bytes; at most {TEXT} are allowed",
+                self.bundle_signature.len()
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Bounded for convoy_proto::v1::CreateTokenRequest {

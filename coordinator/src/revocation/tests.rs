@@ -101,3 +101,30 @@ fn revocations_survive_a_reopen_and_bad_targets_change_nothing() {
     assert_eq!(listed[0].state, "revoked");
     assert_eq!(listed[0].reason, "lost laptop");
 }
+
+#[test]
+fn every_use_is_seen_with_its_issuer_but_stored_at_most_once_a_minute() {
+    let (_dir, store) = store();
+    let revocations = Revocations::load(store.clone()).unwrap();
+    let mut facts = agent("0a", "web-1");
+    facts.issuer = "00112233".into();
+    drop(revocations.connected(facts.clone()));
+    let stored = store.seen_certs().unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].issuer, "00112233");
+    let first = stored[0].last_seen_unix_ms;
+    assert!(first > 0);
+    // Seen again (a few ms later): in memory at once, not written again within the minute.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    drop(revocations.connected(facts));
+    let seen = revocations.seen();
+    assert!(seen[0].last_seen_unix_ms > first, "{seen:?}");
+    assert_eq!(store.seen_certs().unwrap()[0].last_seen_unix_ms, first);
+    // A restart starts from what was stored, first sighting kept.
+    let reloaded = Revocations::load(store).unwrap();
+    assert_eq!(
+        reloaded.seen()[0].first_seen_unix_ms,
+        stored[0].first_seen_unix_ms
+    );
+    assert_eq!(reloaded.seen()[0].issuer, "00112233");
+}

@@ -54,7 +54,12 @@ pub(super) async fn routes(
     health.set_serving::<RolloutsServer<RolloutService>>().await;
 
     let (enroller, ca_pem) = enrollment(config, &store, &registry, &revocations)?;
-    let rotation = rotation(config, enroller.as_ref(), &registry, tls_handles)?;
+    let rotation = rotation(
+        config,
+        enroller.as_ref(),
+        (&registry, &revocations),
+        tls_handles,
+    )?;
     if let Some(rotation) = &rotation {
         tracker.spawn(
             rotation
@@ -153,7 +158,7 @@ fn enrollment(
 fn rotation(
     config: &Config,
     enroller: Option<&Arc<crate::enroll::Enroller>>,
-    registry: &Arc<Registry>,
+    (registry, revocations): (&Arc<Registry>, &Arc<crate::revocation::Revocations>),
     tls: Arc<listener::dynamic::TlsHandles>,
 ) -> anyhow::Result<Option<Arc<crate::rotation::Rotation>>> {
     let (Some(enroller), Some(issuing)) = (enroller, &config.ca) else {
@@ -172,6 +177,7 @@ fn rotation(
         enroller.clone(),
         registry.clone(),
         tls,
+        Some(revocations.clone()),
     )
     .context("cannot load the CA rotation state")?;
     Ok(Some(rotation))

@@ -36,14 +36,11 @@ impl Store {
             .collect()
     }
 
-    /// Records a certificate seen at a handshake (the first sighting wins).
+    /// Records a certificate seen at a handshake, or its latest use (the caller keeps the
+    /// first sighting's time and bounds how often this is written).
     pub fn put_seen_cert(&self, cert: &SeenCert) -> Result<(), StoreError> {
         let tree = self.db.open_tree("certs")?;
-        let _ = tree.compare_and_swap(
-            cert.serial.as_bytes(),
-            None as Option<&[u8]>,
-            Some(cert.encode_to_vec()),
-        )?;
+        tree.insert(cert.serial.as_bytes(), cert.encode_to_vec())?;
         Ok(())
     }
 

@@ -8,6 +8,9 @@
 //! acks), serve any bytes for any sha256 on `FetchArtifact`, and record every Hello and
 //! [`CommandEvent`] the agent sends (acking each event unless told not to).
 //!
+//! It also records the agent's renewal requests (their CSRs), so a test can answer with any
+//! certificate and push any CA bundle ([`HostileCoordinator::send`]).
+//!
 //! It checks nothing and stores nothing on disk: it is the compromised peer.
 
 use std::collections::BTreeMap;
@@ -21,7 +24,7 @@ use convoy_proto::v1::agent_link_server::{AgentLink, AgentLinkServer};
 use convoy_proto::v1::{
     Ack, AgentMessage, ArtifactChunk, BackupChunk, BackupUpload, BackupUploaded, Command,
     CommandEvent, CoordinatorMessage, DrillRecorded, DrillReport, FetchArtifactRequest,
-    FetchBackupRequest, Finished, Hello, Welcome, agent_message, command_event,
+    FetchBackupRequest, Finished, Hello, RenewRequest, Welcome, agent_message, command_event,
     coordinator_message,
 };
 use tokio::net::TcpListener;
@@ -46,6 +49,8 @@ struct Shared {
     /// Bytes served on FetchArtifact, by the sha256 the agent asks for.
     artifacts: Mutex<BTreeMap<String, Vec<u8>>>,
     fetches: Mutex<Vec<FetchArtifactRequest>>,
+    /// Every RenewRequest, oldest first.
+    renewals: Mutex<Vec<RenewRequest>>,
     /// Ack every event (so the agent's outbox drains); off to test redelivery.
     no_acks: AtomicBool,
     changed: Notify,
@@ -114,6 +119,14 @@ impl HostileCoordinator {
         self.wait("an agent's Hello", timeout, |shared| {
             let connected = lock(&shared.session).is_some();
             lock(&shared.hellos).last().cloned().filter(|_| connected)
+        })
+        .await
+    }
+
+    /// Waits for the `n`-th RenewRequest (1-based) and returns it.
+    pub async fn wait_renewal(&self, n: usize, timeout: Duration) -> RenewRequest {
+        self.wait("a renewal request", timeout, |shared| {
+            lock(&shared.renewals).get(n - 1).cloned()
         })
         .await
     }
@@ -268,6 +281,10 @@ impl AgentLink for Service {
         let shared = self.shared.clone();
         self.tracker.spawn(async move {
             while let Ok(Some(message)) = inbound.message().await {
+                if let Some(agent_message::Body::Renew(renew)) = &message.body {
+                    lock(&shared.renewals).push(renew.clone());
+                    shared.changed.notify_waiters();
+                }
                 let Some(agent_message::Body::Event(event)) = message.body else {
                     continue;
                 };
