@@ -198,11 +198,17 @@ pub fn check_renewed(
         rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .build()
             .map_err(|err| TrustError::Untrusted(err.to_string()))?;
-    // At the certificate's own start if this host's clock runs behind the coordinator's
-    // (a fresh certificate is not yet valid by a slow clock); what matters is the chain.
+    // Judged at a time inside the certificate's own validity: what matters here is the
+    // chain, and this host's clock may be minutes off the coordinator's either way (a
+    // fresh certificate is not yet valid by a slow clock, and a short-lived one already
+    // expired by a fast one). Whether it is valid now is the coordinator's call, by its
+    // clock, at the next handshake.
     let now = UnixTime::now().as_secs();
     let not_before = u64::try_from(leaf.validity().not_before.timestamp()).unwrap_or(0);
-    let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(now.max(not_before)));
+    let not_after = u64::try_from(leaf.validity().not_after.timestamp()).unwrap_or(0);
+    let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        now.clamp(not_before, not_after.max(not_before)),
+    ));
     let intermediates: Vec<CertificateDer<'_>> = chain[1..]
         .iter()
         .map(|der| CertificateDer::from(der.as_slice()))
