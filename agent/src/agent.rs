@@ -45,7 +45,7 @@ pub(crate) async fn run(
         journal,
         config.actions.clone(),
         deployer,
-        connection.artifact_source(),
+        connection.artifact_source(tuning.transfer_stall),
         shutdown.clone(),
     );
     runner.set_recovery(
@@ -53,7 +53,7 @@ pub(crate) async fn run(
             &config,
             connection.agent_id().as_str(),
         )),
-        connection.backup_transport(),
+        connection.backup_transport(tuning.transfer_stall),
     );
     // Ready once the journal is recovered: not waiting for the coordinator, which may be
     // down for a long time without the agent being broken.

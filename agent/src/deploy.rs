@@ -59,6 +59,9 @@ pub(crate) enum FetchError {
     Refused { code: String, message: String },
     #[error("download broke off: {0}")]
     BrokeOff(String),
+    /// Nothing arrived for the stall limit: the attempt is abandoned and resumed.
+    #[error("download stalled: {0}")]
+    Stalled(String),
     #[error("chunk at {got} while expecting {expected}")]
     OutOfOrder { got: u64, expected: u64 },
     #[error("cannot write the download: {0}")]

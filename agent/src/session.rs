@@ -45,7 +45,13 @@ pub struct Tuning {
     pub backoff_cap: Duration,
     /// A session that lasted this long resets the backoff.
     pub healthy_after: Duration,
+    /// An artifact or backup download that receives nothing for this long is abandoned and
+    /// resumed on a new connection (a stream can stall without its connection failing).
+    pub transfer_stall: Duration,
 }
+
+/// [`Tuning::transfer_stall`] by default.
+pub const TRANSFER_STALL: Duration = Duration::from_secs(20);
 
 /// The longest wait between reconnect attempts: after an outage of any length the
 /// fleet's last agent is back at most this long (plus its connect) after the coordinator
@@ -60,6 +66,7 @@ impl Default for Tuning {
             backoff_base: BACKOFF_BASE,
             backoff_cap: BACKOFF_CAP,
             healthy_after: Duration::from_secs(30),
+            transfer_stall: TRANSFER_STALL,
         }
     }
 }
@@ -173,13 +180,13 @@ impl Connection {
     }
 
     /// Where deploys fetch release bytes: the coordinator, over this link.
-    pub(crate) fn artifact_source(&self) -> Arc<dyn ArtifactSource> {
-        Arc::new(fetch::Fetcher::new(self.shared.clone()))
+    pub(crate) fn artifact_source(&self, stall: Duration) -> Arc<dyn ArtifactSource> {
+        Arc::new(fetch::Fetcher::new(self.shared.clone(), stall))
     }
 
     /// Where backups go and restores come from: the coordinator, over this link.
-    pub(crate) fn backup_transport(&self) -> Arc<dyn BackupTransport> {
-        Arc::new(backup_link::BackupLink::new(self.shared.clone()))
+    pub(crate) fn backup_transport(&self, stall: Duration) -> Arc<dyn BackupTransport> {
+        Arc::new(backup_link::BackupLink::new(self.shared.clone(), stall))
     }
 
     /// Keeps a session with the coordinator, reconnecting with `tuning`'s backoff, until
@@ -289,6 +296,22 @@ impl Connection {
         }
     }
 }
+
+/// `future`, or an error once `stall` passed without it finishing: a download step that
+/// waits longer is abandoned (and resumed by the caller's retry).
+pub(crate) async fn within<T>(
+    stall: Duration,
+    future: impl std::future::Future<Output = T>,
+) -> Result<T, Stalled> {
+    tokio::time::timeout(stall, future)
+        .await
+        .map_err(|_| Stalled(stall))
+}
+
+/// A download step that made no progress within the stall limit.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("no data for {0:?}")]
+pub(crate) struct Stalled(pub(crate) Duration);
 
 #[cfg(test)]
 mod tests {

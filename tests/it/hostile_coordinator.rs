@@ -194,6 +194,27 @@ async fn a_signed_deploy_through_a_hostile_coordinator_works_and_the_agent_keeps
     host.stop().await;
 }
 
+/// Found by convoy-torture (a rollout left `running` for good): a download whose stream
+/// stays open but silent hung the deploy forever, because nothing bounded a step of the
+/// download while the connection itself was healthy. A silent stream is now abandoned after
+/// the stall limit and resumed on a new connection.
+#[tokio::test]
+async fn a_download_that_stalls_without_failing_is_resumed_and_the_deploy_finishes() {
+    let mut host = Host::start(|_| {}).await;
+    host.hostile.stall_fetches(1);
+    let done = tokio::time::timeout(Duration::from_secs(30), host.deploy_signed("1.0"))
+        .await
+        .expect("the deploy hung on a stalled download");
+    assert_eq!(state(&done), CommandState::Succeeded, "{done:?}");
+    assert_eq!(
+        host.hostile.fetches().len(),
+        2,
+        "one stalled attempt, one that worked"
+    );
+    assert_eq!(host.current(), "releases/1.0");
+    host.stop().await;
+}
+
 #[tokio::test]
 async fn a_version_that_climbs_out_of_releases_is_refused_and_no_hook_runs() {
     let mut host = Host::start(|_| {}).await;

@@ -443,6 +443,8 @@ impl TestAgent {
             backoff_base: Duration::from_millis(50),
             backoff_cap: Duration::from_millis(500),
             healthy_after: Duration::from_secs(1),
+            // Short, so a stalled download is seen quickly; long for a loopback stream.
+            transfer_stall: Duration::from_secs(4),
         };
         let task = tokio::spawn(convoy_agent::run_tuned(config, shutdown.clone(), tuning));
         Self { shutdown, task }

@@ -38,11 +38,13 @@ const REPORT_RETRY_STEP: Duration = Duration::from_millis(300);
 pub(crate) struct BackupLink {
     /// The session's endpoint, replaced when the certificate is renewed.
     endpoint: super::SharedEndpoint,
+    /// A download that receives nothing for this long is abandoned and resumed.
+    stall: std::time::Duration,
 }
 
 impl BackupLink {
-    pub(crate) fn new(endpoint: super::SharedEndpoint) -> Self {
-        Self { endpoint }
+    pub(crate) fn new(endpoint: super::SharedEndpoint, stall: std::time::Duration) -> Self {
+        Self { endpoint, stall }
     }
 
     async fn client(&self) -> Result<AgentLinkClient<Channel>, String> {
@@ -71,15 +73,20 @@ impl BackupLink {
         meta: &mut Option<BackupMeta>,
     ) -> Result<(), tonic::Status> {
         let mut client = self.client().await.map_err(tonic::Status::unavailable)?;
-        let mut stream = client
-            .fetch_backup(FetchBackupRequest {
-                command_id: command_id.to_string(),
-                backup_id: backup_id.to_string(),
-                offset: *offset,
-            })
-            .await?
+        let stalled = |e: super::Stalled| tonic::Status::deadline_exceeded(e.to_string());
+        let request = FetchBackupRequest {
+            command_id: command_id.to_string(),
+            backup_id: backup_id.to_string(),
+            offset: *offset,
+        };
+        let mut stream = super::within(self.stall, client.fetch_backup(request))
+            .await
+            .map_err(stalled)??
             .into_inner();
-        while let Some(chunk) = stream.message().await? {
+        while let Some(chunk) = super::within(self.stall, stream.message())
+            .await
+            .map_err(stalled)??
+        {
             if let Some(m) = chunk.meta {
                 if meta.as_ref().is_some_and(|known| known.sha256 != m.sha256) {
                     return Err(tonic::Status::data_loss(

@@ -27,11 +27,13 @@ const RETRY_CAP: Duration = Duration::from_secs(5);
 pub(crate) struct Fetcher {
     /// The session's endpoint, replaced when the certificate is renewed.
     endpoint: super::SharedEndpoint,
+    /// No data for this long abandons the attempt (see [`super::Tuning::transfer_stall`]).
+    stall: Duration,
 }
 
 impl Fetcher {
-    pub(crate) fn new(endpoint: super::SharedEndpoint) -> Self {
-        Self { endpoint }
+    pub(crate) fn new(endpoint: super::SharedEndpoint, stall: Duration) -> Self {
+        Self { endpoint, stall }
     }
 
     async fn attempt(
@@ -56,7 +58,11 @@ impl Fetcher {
             sha256: sha256.to_string(),
             offset: *offset,
         };
-        let mut stream = match client.fetch_artifact(request).await {
+        let stalled = |e: super::Stalled| FetchError::Stalled(e.to_string());
+        let mut stream = match super::within(self.stall, client.fetch_artifact(request))
+            .await
+            .map_err(stalled)?
+        {
             Ok(response) => response.into_inner(),
             Err(status) if status.code() == Code::NotFound => {
                 return Err(FetchError::NotFound {
@@ -70,9 +76,9 @@ impl Fetcher {
                 });
             }
         };
-        while let Some(chunk) = stream
-            .message()
+        while let Some(chunk) = super::within(self.stall, stream.message())
             .await
+            .map_err(stalled)?
             .map_err(|status| FetchError::BrokeOff(status.message().to_string()))?
         {
             if chunk.offset != *offset {

@@ -49,6 +49,10 @@ struct Shared {
     /// Bytes served on FetchArtifact, by the sha256 the agent asks for.
     artifacts: Mutex<BTreeMap<String, Vec<u8>>>,
     fetches: Mutex<Vec<FetchArtifactRequest>>,
+    /// FetchArtifact calls still to answer with a stream that never sends (its sender is
+    /// kept in `stalled`, so the stream neither ends nor fails).
+    stall_fetches: std::sync::atomic::AtomicUsize,
+    stalled: Mutex<Vec<mpsc::Sender<Result<ArtifactChunk, Status>>>>,
     /// Every RenewRequest, oldest first.
     renewals: Mutex<Vec<RenewRequest>>,
     /// Ack every event (so the agent's outbox drains); off to test redelivery.
@@ -167,6 +171,12 @@ impl HostileCoordinator {
     /// their digest).
     pub fn serve_artifact(&self, sha256: &str, bytes: Vec<u8>) {
         lock(&self.shared.artifacts).insert(sha256.to_string(), bytes);
+    }
+
+    /// Answers the next `n` FetchArtifact calls with a stream that stays open and silent:
+    /// a connection that is alive while the download makes no progress.
+    pub fn stall_fetches(&self, n: usize) {
+        self.shared.stall_fetches.store(n, Ordering::Relaxed);
     }
 
     /// FetchArtifact calls so far.
@@ -315,6 +325,15 @@ impl AgentLink for Service {
             .cloned()
             .ok_or_else(|| Status::not_found("no such artifact"))?;
         let (tx, rx) = mpsc::channel(4);
+        let stall = self
+            .shared
+            .stall_fetches
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok();
+        if stall {
+            lock(&self.shared.stalled).push(tx);
+            return Ok(Response::new(ReceiverStream::new(rx)));
+        }
         let start = usize::try_from(request.offset)
             .unwrap_or(usize::MAX)
             .min(bytes.len());
