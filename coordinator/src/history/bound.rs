@@ -5,14 +5,14 @@
 
 use std::time::Duration;
 
-use super::{BASE_SERIES, HistoryConfig, MINUTE_MS, QUARTER_MS, RAW_PER_MINUTE, Sample, Summary};
+use super::{BASE_SERIES, HistoryConfig, MINUTE_MS, QUARTER_MS, RAW_PER_MINUTE, Sample};
 use crate::store::history::{encode_chunk, encode_summary};
 
 /// sled's directory over the 1-minute and 15-minute records it holds, at most: measured
-/// 1.2× to 1.6× at steady state (BENCHMARKS.md, `history-growth`), stated with margin.
-pub const SLED_OVERHEAD: f64 = 2.0;
-/// sled's directory with an empty history (its fixed files and the rest of the store).
-pub const SLED_BASE: u64 = 64 * 1024 * 1024;
+/// about 2× over 3 simulated days (BENCHMARKS.md, `history-growth`), stated with margin.
+pub const SLED_OVERHEAD: f64 = 3.0;
+/// sled's directory with an empty history (measured 0.1 MiB), with margin.
+pub const SLED_BASE: u64 = 16 * 1024 * 1024;
 /// What a file can take beyond its bytes (the filesystem's block).
 const FILE_SLACK: u64 = 4096;
 
@@ -49,7 +49,7 @@ impl Bound {
         let samples: Vec<Sample> = (0..RAW_PER_MINUTE as i64)
             .map(|i| sample(i * 1000))
             .collect();
-        let summary = super::summarize(&samples).unwrap_or_else(Summary::default);
+        let summary = super::summarize(&samples).unwrap_or_default();
         let name = 1 + host.len().min(255) as u64;
         let summary = encode_summary(&summary).len() as u64;
         Bound {

@@ -457,7 +457,9 @@ fn store_size_levels_off_once_retention_passes() {
     let settled = sizes[2];
     for (hour, size) in sizes.iter().enumerate().skip(3) {
         assert!(
-            *size <= settled + settled / 5,
+            // sled's files move in segments: 50 % of slack; a store that never pruned
+            // is 3.7× its hour-3 size by hour 12.
+            *size <= settled + settled / 2,
             "hour {}: {:.2} MiB after {:.2} MiB at hour 3 (MiB per hour: {})",
             hour + 1,
             mib(*size),

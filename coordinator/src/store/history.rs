@@ -258,8 +258,9 @@ impl Store {
         rows: &[(i64, String, Vec<Sample>, Summary)],
     ) -> Result<(), StoreError> {
         let mut minute = sled::Batch::default();
-        let mut files: std::collections::BTreeMap<i64, Vec<(&str, Vec<u8>, Vec<u8>)>> =
-            Default::default();
+        // Minute -> (host, encoded summary, encoded chunk).
+        type Encoded<'a> = Vec<(&'a str, Vec<u8>, Vec<u8>)>;
+        let mut files: std::collections::BTreeMap<i64, Encoded<'_>> = Default::default();
         for (at, host, samples, summary) in rows {
             let encoded = encode_summary(summary);
             minute.insert(key(*at, host), encoded.clone());

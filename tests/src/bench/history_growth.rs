@@ -290,7 +290,8 @@ pub fn selector_query(args: &SelectorArgs) -> anyhow::Result<()> {
         floor.push(timed(&mut || {
             let mut rows = 0usize;
             store.history_scan(Tier::Minute, now - 3_600_000, now + 1, |_, _, _| rows += 1)?;
-            anyhow::ensure!(rows >= args.hosts * 59, "only {rows} rows");
+            // Most of the hour: minutes pass between the prefill and a slow run's scan.
+            anyhow::ensure!(rows >= args.hosts * 50, "only {rows} rows");
             Ok(())
         })?);
     }
