@@ -14,6 +14,7 @@
 //! B`, ≤ 60 fleet-row entries, 1m ≤ 2,880 rows and 15m ≤ 8,640 rows of ~160 B each: about
 //! 2 MiB of records at 1 Hz (BENCHMARKS.md, `convoy-bench history-growth`).
 
+pub mod bound;
 pub mod query;
 
 use std::collections::HashMap;
@@ -36,6 +37,8 @@ pub const BASE_SERIES: [&str; 9] = [
 ];
 /// Disks kept per sample (the first ones the agent reports).
 pub const MAX_DISKS: usize = 4;
+/// Raw samples kept per host per minute (1 Hz); a faster heartbeat keeps every k-th.
+pub const RAW_PER_MINUTE: usize = 60;
 /// Samples queued between heartbeats and the history task.
 const QUEUE: usize = 65_536;
 

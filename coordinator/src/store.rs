@@ -25,6 +25,11 @@ pub enum StoreError {
     },
     #[error("corrupt history record {key:?} in tree {tree}")]
     CorruptHistory { tree: &'static str, key: String },
+    #[error("history file {path}: {source}")]
+    HistoryFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("a store flush was aborted")]
     FlushAborted,
     #[error("the store at {0} is locked: is another coordinator using this data dir?")]
@@ -201,7 +206,7 @@ impl Store {
             backups: db.open_tree("backups")?,
             backup_schedules: db.open_tree("backup_schedules")?,
             refusals: Arc::default(),
-            monitor: events::MonitorTrees::open(&db)?,
+            monitor: events::MonitorTrees::open(&db, dir)?,
             flush: Arc::new(FlushState::default()),
             failure: Arc::default(),
             db,

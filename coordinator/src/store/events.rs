@@ -22,12 +22,12 @@ pub(super) struct MonitorTrees {
 }
 
 impl MonitorTrees {
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    pub(super) fn open(db: &sled::Db, data_dir: &std::path::Path) -> Result<Self, StoreError> {
         Ok(Self {
             events: db.open_tree("events")?,
             outbox: db.open_tree("notify_outbox")?,
             marks: db.open_tree("event_marks")?,
-            history: super::history::HistoryTrees::open(db)?,
+            history: super::history::HistoryTrees::open(db, data_dir)?,
         })
     }
 }

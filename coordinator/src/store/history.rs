@@ -1,16 +1,20 @@
-//! The metrics history's trees: `history_raw` (one chunk per host per minute holding that
-//! minute's heartbeat samples), `history_1m` and `history_15m` (one summary per host per
-//! bucket). Keys are time-major (`bucket start ms, big-endian` then the host id), so a
+//! The metrics history's trees, `history_1m` and `history_15m` (one summary per host per
+//! bucket), and its raw tier (every heartbeat's sample of the last `keep_raw`), which lives
+//! in per-minute files outside sled ([`raw`]). Keys are time-major (`bucket start ms, big-endian` then the host id), so a
 //! fleet-wide query over a time range is one contiguous scan, one host's query is one get
 //! per bucket, and retention is a range delete.
 //!
-//! `history_fleet_1m` holds, for each minute still in the raw tier, one row with every
-//! host's 1-minute summary (`u8 host length, host, u16 summary length, summary`, appended
-//! when a late minute closes again): a fleet-wide query over the last hour is 60 gets
-//! instead of a scan of 60 × N rows. It is pruned with the raw tier; a minute without a
-//! row (a store written before it existed) is read from `history_1m` instead.
+//! Each minute file also holds, for each minute still in the raw tier, one fleet row with
+//! every host's 1-minute summary (`u8 host length, host, u16 summary length, summary`):
+//! a fleet-wide query over the last hour is 60 reads instead of a scan of 60 × N rows. A
+//! minute without one (a store written before, whose old `history_raw` and
+//! `history_fleet_1m` trees are dropped when it opens) is read from `history_1m` instead.
 
-use crate::history::{BASE_SERIES, Sample, SeriesId, Stat, Summary};
+pub(crate) mod raw;
+
+use std::sync::Arc;
+
+use crate::history::{BASE_SERIES, RAW_PER_MINUTE, Sample, SeriesId, Stat, Summary};
 
 use super::{Store, StoreError};
 
@@ -23,19 +27,25 @@ pub enum Tier {
 
 #[derive(Debug, Clone)]
 pub(crate) struct HistoryTrees {
-    raw: sled::Tree,
+    raw: Arc<raw::RawFiles>,
     minute: sled::Tree,
     quarter: sled::Tree,
-    fleet: sled::Tree,
 }
 
 impl HistoryTrees {
-    pub(super) fn open(db: &sled::Db) -> Result<Self, StoreError> {
+    /// Opens the sled trees and the raw tier's files under `data_dir/history-raw`.
+    pub(super) fn open(db: &sled::Db, data_dir: &std::path::Path) -> Result<Self, StoreError> {
+        // Stores written before the raw tier moved out of sled: their raw hour is dropped
+        // (the 1-minute tier still covers it).
+        for old in ["history_raw", "history_fleet_1m"] {
+            if db.tree_names().iter().any(|n| n.as_ref() == old.as_bytes()) {
+                db.drop_tree(old)?;
+            }
+        }
         Ok(Self {
-            raw: db.open_tree("history_raw")?,
+            raw: Arc::new(raw::RawFiles::open(&data_dir.join("history-raw"))?),
             minute: db.open_tree("history_1m")?,
             quarter: db.open_tree("history_15m")?,
-            fleet: db.open_tree("history_fleet_1m")?,
         })
     }
 
@@ -166,11 +176,15 @@ pub(crate) fn summary_stat(raw: &[u8], series: &SeriesId) -> Option<(u32, Stat)>
     }
 }
 
-/// A raw chunk: the samples of one minute, times relative to `minute`.
+/// A raw chunk: the samples of one minute, times relative to `minute`; at most
+/// [`RAW_PER_MINUTE`] of them, evenly spread (a faster heartbeat still counts in the
+/// summaries), so the raw tier's bound holds whatever the heartbeat.
 pub(crate) fn encode_chunk(minute: i64, samples: &[Sample]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2 + samples.len() * (3 + BASE_SERIES.len() * 4 + 12));
-    out.extend_from_slice(&(samples.len().min(usize::from(u16::MAX)) as u16).to_le_bytes());
-    for sample in samples.iter().take(usize::from(u16::MAX)) {
+    let stride = samples.len().div_ceil(RAW_PER_MINUTE).max(1);
+    let kept = samples.len().div_ceil(stride);
+    let mut out = Vec::with_capacity(2 + kept * (3 + BASE_SERIES.len() * 4 + 12));
+    out.extend_from_slice(&(kept as u16).to_le_bytes());
+    for sample in samples.iter().step_by(stride) {
         let offset = (sample.at_ms - minute).clamp(0, 59_999) as u16;
         out.extend_from_slice(&offset.to_le_bytes());
         for v in sample.base {
@@ -237,34 +251,33 @@ fn corrupt(tree: &'static str, key: &[u8]) -> StoreError {
 }
 
 impl Store {
-    /// Writes closed minutes: raw chunks and their 1-minute summaries, one batch per tree.
+    /// Writes closed minutes: each minute's raw chunks and fleet row in one file, the
+    /// 1-minute summaries in one sled batch.
     pub fn put_history_minutes(
         &self,
         rows: &[(i64, String, Vec<Sample>, Summary)],
     ) -> Result<(), StoreError> {
-        let mut raw = sled::Batch::default();
         let mut minute = sled::Batch::default();
-        let mut fleet: std::collections::BTreeMap<i64, Vec<u8>> = Default::default();
+        // Minute -> (host, encoded summary, encoded chunk).
+        type Encoded<'a> = Vec<(&'a str, Vec<u8>, Vec<u8>)>;
+        let mut files: std::collections::BTreeMap<i64, Encoded<'_>> = Default::default();
         for (at, host, samples, summary) in rows {
-            raw.insert(key(*at, host), encode_chunk(*at, samples));
             let encoded = encode_summary(summary);
-            put_fleet_entry(fleet.entry(*at).or_default(), host, &encoded);
-            minute.insert(key(*at, host), encoded);
+            minute.insert(key(*at, host), encoded.clone());
+            files
+                .entry(*at)
+                .or_default()
+                .push((host, encoded, encode_chunk(*at, samples)));
         }
         let trees = &self.monitor.history;
-        trees.raw.apply_batch(raw)?;
-        trees.minute.apply_batch(minute)?;
-        // One writer task: a read-append-write cannot race another writer.
-        let mut rows = sled::Batch::default();
-        for (at, mut entries) in fleet {
-            if let Some(old) = trees.fleet.get(bound(at))? {
-                let mut joined = old.to_vec();
-                joined.append(&mut entries);
-                entries = joined;
-            }
-            rows.insert(bound(at).to_vec(), entries);
+        for (at, entries) in files {
+            let entries: Vec<raw::Entry<'_>> = entries
+                .iter()
+                .map(|(h, s, c)| (*h, s.as_slice(), c.as_slice()))
+                .collect();
+            trees.raw.write(at, &entries)?;
         }
-        trees.fleet.apply_batch(rows)?;
+        trees.minute.apply_batch(minute)?;
         Ok(())
     }
 
@@ -282,10 +295,9 @@ impl Store {
         let mut out = Vec::new();
         let mut minute = from.div_euclid(60_000) * 60_000;
         while minute < to {
-            let k = key(minute, host);
-            if let Some(raw) = self.monitor.history.raw.get(&k)? {
-                let samples =
-                    decode_chunk(minute, &raw).ok_or_else(|| corrupt("history_raw", &k))?;
+            for raw in self.monitor.history.raw.chunks(minute, host)? {
+                let samples = decode_chunk(minute, &raw)
+                    .ok_or_else(|| corrupt("history-raw", &key(minute, host)))?;
                 out.extend(
                     samples
                         .into_iter()
@@ -326,8 +338,8 @@ impl Store {
     }
 
     /// The fleet row of one minute (every host's 1-minute summary), if the store has it.
-    pub fn history_fleet_minute(&self, minute: i64) -> Result<Option<sled::IVec>, StoreError> {
-        Ok(self.monitor.history.fleet.get(bound(minute))?)
+    pub fn history_fleet_minute(&self, minute: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.monitor.history.raw.fleet(minute)
     }
 
     /// Every host's summaries of `tier` in `[from, to)`, in time order.
@@ -348,8 +360,9 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes raw chunks before `raw_before`, minutes before `minute_before` and quarters
-    /// before `quarter_before` (range scans over the old end of each tree).
+    /// Deletes raw minutes before `raw_before` (their files), minutes before
+    /// `minute_before` and quarters before `quarter_before` (range scans over the old end
+    /// of each tree).
     pub fn prune_history(
         &self,
         raw_before: i64,
@@ -357,10 +370,8 @@ impl Store {
         quarter_before: i64,
     ) -> Result<usize, StoreError> {
         let trees = &self.monitor.history;
-        let mut removed = 0;
+        let mut removed = trees.raw.prune(raw_before)?;
         for (tree, before) in [
-            (&trees.raw, raw_before),
-            (&trees.fleet, raw_before),
             (&trees.minute, minute_before),
             (&trees.quarter, quarter_before),
         ] {
@@ -374,12 +385,13 @@ impl Store {
         Ok(removed)
     }
 
-    /// Deletes every record of a host `keep` refuses (hosts deleted from the fleet): a
-    /// full scan, run rarely.
+    /// Deletes every 1-minute and 15-minute record of a host `keep` refuses (hosts deleted
+    /// from the fleet): a full scan, run rarely. Their raw minutes are not rewritten: they
+    /// go with their files within `keep_raw`, and queries refuse hosts not in the fleet.
     pub fn prune_history_hosts(&self, keep: impl Fn(&str) -> bool) -> Result<usize, StoreError> {
         let trees = &self.monitor.history;
         let mut removed = 0;
-        for tree in [&trees.raw, &trees.minute, &trees.quarter] {
+        for tree in [&trees.minute, &trees.quarter] {
             let mut batch = sled::Batch::default();
             for item in tree.iter() {
                 let (k, _) = item?;
@@ -393,14 +405,13 @@ impl Store {
         Ok(removed)
     }
 
-    /// Bytes of history records (keys and values) in each tree: raw, 1m, 15m, fleet 1m.
+    /// Bytes of history records: raw minute files (without their fleet rows), 1m and 15m
+    /// trees (keys and values), fleet rows in the minute files.
     pub fn history_bytes(&self) -> Result<[u64; 4], StoreError> {
         let trees = &self.monitor.history;
         let mut out = [0u64; 4];
-        for (slot, tree) in
-            out.iter_mut()
-                .zip([&trees.raw, &trees.minute, &trees.quarter, &trees.fleet])
-        {
+        (out[0], out[3]) = trees.raw.bytes()?;
+        for (slot, tree) in out[1..3].iter_mut().zip([&trees.minute, &trees.quarter]) {
             for item in tree.iter() {
                 let (k, v) = item?;
                 *slot += (k.len() + v.len()) as u64;
