@@ -8,7 +8,7 @@
 //! until the minute holding the bake's end is written ([`SETTLE_MS`] after it closes).
 
 use super::Driver;
-use crate::analysis::verdict::{self, Analysis};
+use crate::analysis::verdict::{self, Analysis, Bound};
 use crate::history::{HistoryConfig, MINUTE_MS, SeriesId, query_host};
 use crate::registry::now_unix_ms;
 use crate::rollout::machine::{AnalysisResult, AnalysisWindow, Event};
@@ -34,11 +34,12 @@ impl Driver {
             let Some(window) = loaded.machine.analysis_due() else {
                 continue;
             };
-            if now < written_by(window.to) {
+            let analyses = judged(&loaded.machine.settings().analyses, &window);
+            // Nothing to read (only relative bounds and no baseline left): no wait.
+            if !analyses.is_empty() && now < written_by(window.to) {
                 continue;
             }
-            let analyses = &loaded.machine.settings().analyses;
-            let results = judge_window(&self.store, &history, analyses, &window, now);
+            let results = judge_window(&self.store, &history, &analyses, &window, now);
             verdicts.push((
                 id.clone(),
                 Event::Analysis {
@@ -62,6 +63,16 @@ pub fn written_by(to: i64) -> i64 {
             MINUTE_MS
         };
     minute_end + SETTLE_MS
+}
+
+/// The analyses that can be judged over `window`: a relative bound (`cpu<=1.2*baseline`)
+/// needs hosts not yet updated, which the last wave no longer has; absolute ones always.
+pub fn judged(analyses: &[Analysis], window: &AnalysisWindow) -> Vec<Analysis> {
+    analyses
+        .iter()
+        .filter(|a| !window.baseline.is_empty() || matches!(a.bound, Bound::Absolute(_)))
+        .cloned()
+        .collect()
 }
 
 /// Each analysis judged over `window`.
@@ -123,6 +134,29 @@ fn samples(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_bounds_wait_for_a_baseline_absolute_ones_do_not() {
+        let analyses: Vec<Analysis> = ["cpu<=1.2*baseline", "mem<90"]
+            .iter()
+            .map(|a| Analysis::parse(a).unwrap())
+            .collect();
+        let mut window = AnalysisWindow {
+            wave: 1,
+            from: 0,
+            to: 1,
+            round: 1,
+            canary: vec!["a".into()],
+            baseline: vec!["b".into()],
+        };
+        assert_eq!(judged(&analyses, &window).len(), 2);
+        window.baseline.clear();
+        let last: Vec<String> = judged(&analyses, &window)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(last, vec!["mem<90".to_string()]);
+    }
 
     #[test]
     fn a_window_is_judged_once_its_last_minute_is_written() {

@@ -20,7 +20,8 @@ pub(super) struct WaveAnalysis {
     pub(super) bake_started: Option<i64>,
     /// The bake ended and a verdict is awaited.
     pub(super) due: bool,
-    /// When the bake (or its extension) ended: the end of the judged window.
+    /// The end of the judged window: when the bake ended, plus one bake length after the
+    /// extension.
     pub(super) bake_ended: Option<i64>,
     /// The bake was extended once for an inconclusive analysis.
     pub(super) extended: bool,
@@ -96,7 +97,11 @@ impl Rollout {
             return false;
         }
         analysis.due = true;
-        analysis.bake_ended = Some(now);
+        // After the extension the window is exactly two bake lengths (the wait for the
+        // first verdict is not part of it).
+        if !analysis.extended {
+            analysis.bake_ended = Some(now);
+        }
         self.bake_until = None;
         true
     }
@@ -130,6 +135,9 @@ impl Rollout {
             // Too few samples: bake once more for one bake length, then judge again.
             analysis.extended = true;
             analysis.results = results;
+            analysis.bake_ended = analysis
+                .bake_ended
+                .map(|end| end.saturating_add(self.settings.bake_ms));
             self.bake_until = Some(now.saturating_add(self.settings.bake_ms));
             return;
         } else if self.settings.inconclusive == Inconclusive::Fail {

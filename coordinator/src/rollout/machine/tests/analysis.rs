@@ -114,7 +114,11 @@ fn inconclusive_extends_the_bake_once_then_fail_decides() {
     assert!(r.analysis_due().is_none(), "the extension bakes first");
     assert_eq!(render(&r.on_event(2_500, Event::Tick)), "");
     let due = r.analysis_due().expect("judged again after the extension");
-    assert_eq!((due.from, due.to, due.round), (0, 2_500, 2));
+    assert_eq!(
+        (due.from, due.to, due.round),
+        (0, 2_000, 2),
+        "two bake lengths"
+    );
     r.on_event(2_600, verdict(0, Verdict::Inconclusive, 2));
     assert_eq!(r.state(), State::Paused);
     let reason = r.hosts[0].reason.clone().unwrap_or_default();
