@@ -11,7 +11,7 @@
 
 use crate::analysis::verdict::Verdict;
 
-use super::{AnalysisResult, HostState, Inconclusive, Rollout, State};
+use super::{Action, AnalysisResult, HostState, Inconclusive, Rollout, State};
 
 /// One wave's analysis state.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -84,6 +84,14 @@ impl Rollout {
         self.analysis
             .get(wave)
             .map_or(&[], |a| a.results.as_slice())
+    }
+
+    /// The current wave's bake is over: with analyses it asks for a verdict first, and
+    /// the wave moves on only once one let it.
+    pub(super) fn bake_over(&mut self, now: i64, out: &mut Vec<Action>) {
+        if !self.bake_ended(now) {
+            self.wave_baked(now, out);
+        }
     }
 
     /// The current wave's bake ended: true when the machine now waits for a verdict

@@ -39,10 +39,7 @@ impl Rollout {
                 State::Baking
                     if self.paused.is_none() && self.bake_until.is_some_and(|at| now >= at) =>
                 {
-                    // With analyses the bake's end asks for a verdict first.
-                    if !self.bake_ended(now) {
-                        self.wave_baked(now, out);
-                    }
+                    self.bake_over(now, out);
                 }
                 State::RollingBack => self.rollback_step(out),
                 _ => {}
