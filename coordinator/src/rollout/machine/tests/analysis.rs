@@ -181,3 +181,25 @@ fn replaying_the_events_reaches_the_same_verdict() {
     }
     assert_eq!(replayed, first);
 }
+
+#[test]
+fn a_failed_analysis_stops_the_rollout_whatever_the_budget() {
+    let settings = Settings {
+        max_failures: Rate::Count(5),
+        bake_ms: 1_000,
+        auto_promote: true,
+        analyses: vec![Analysis::parse("cpu<=1.2*baseline").unwrap()],
+        ..Settings::default()
+    };
+    let r = check(
+        rollout(&hosts(3, &[]), batches("1", "2"), settings),
+        "deploy h0",
+        &[
+            (0, ok("h0"), "wait 1000"),
+            (1_000, Event::Tick, ""),
+            (1_200, verdict(0, Verdict::Fail, 1), ""),
+        ],
+        "paused",
+    );
+    assert_eq!(r.status().failures, 1, "within the budget of 5, yet paused");
+}
