@@ -7,11 +7,12 @@
 
 use std::time::Duration;
 
+use convoy_proto::identity::Role;
 use convoy_proto::v1::rollouts_client::RolloutsClient;
 use convoy_proto::v1::{
     GetRolloutRequest, ListRolloutsRequest, RolloutSpec, RolloutView, StartRolloutRequest,
 };
-use convoy_tests::wait_for;
+use convoy_tests::{TestCoordinator, wait_for};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -145,4 +146,27 @@ async fn a_bad_analysis_is_refused_with_its_column_and_nothing_is_created() {
         .into_inner();
     assert!(listed.rollouts.is_empty(), "{listed:?}");
     f.coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn a_restart_replays_the_verdict_from_the_log_without_the_history() {
+    let mut f = fleet(2).await;
+    let id = start(&mut f.rollouts, analysed("mem<0.001", 3_000)).await;
+    let before = reaches(&f.rollouts, &id, "paused").await;
+    assert_eq!(before.waves[0].analysis[0].verdict, "fail", "{before:?}");
+    let (data_dir, addr) = (f.coordinator.data_dir.clone(), f.coordinator.addr);
+    f.coordinator.stop().await;
+    // With the history off, the restarted coordinator could not judge anything again:
+    // what it shows comes from the rollout's log.
+    let coordinator = TestCoordinator::start_in_configured(&f.pki, &data_dir, addr, |c| {
+        c.monitor.history.enabled = false;
+    })
+    .await;
+    let operator = f.pki.operator("alice", Role::Operator);
+    let rollouts = coordinator.rollouts(&f.pki, &operator).await;
+    let after = reaches(&rollouts, &id, "paused").await;
+    assert_eq!(after.waves[0].analysis, before.waves[0].analysis);
+    assert_eq!(after.waves[0].hosts, before.waves[0].hosts);
+    assert_eq!(current(&f.agents[1].1), "releases/1.0");
+    coordinator.stop().await;
 }
