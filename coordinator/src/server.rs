@@ -221,10 +221,12 @@ impl Core {
         ));
         tasks::spawn_housekeeping(&registry, config, shutdown, tracker);
         // Before the scheduler and the listener: the driver hears of every result and session.
-        let rollouts = Rollouts::start(
+        let history = config.monitor.history;
+        let rollouts = Rollouts::start_with_history(
             store.clone(),
             registry.clone(),
             dispatcher.clone(),
+            history.enabled.then_some(history),
             tracker,
             shutdown.clone(),
         )

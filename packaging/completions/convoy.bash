@@ -6159,7 +6159,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__start)
-            opts="-s -o -h -V --selector --host --canary --concurrency --batch --steps --max-errors --max-failures --bake --gate --group-by --on-failure --auto-promote --pause-timeout --offline --delivery-timeout --offline-timeout --late-window --dry-run --wait --wait-through-pauses --request-id --addr --ca --cert --key --timeout --output --log-format --help --version"
+            opts="-s -o -h -V --selector --host --canary --concurrency --batch --steps --max-errors --max-failures --bake --gate --analysis --inconclusive --group-by --on-failure --auto-promote --pause-timeout --offline --delivery-timeout --offline-timeout --late-window --dry-run --wait --wait-through-pauses --request-id --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6207,6 +6207,14 @@ _convoy() {
                     ;;
                 --gate)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --analysis)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inconclusive)
+                    COMPREPLY=($(compgen -W "pass fail" -- "${cur}"))
                     return 0
                     ;;
                 --group-by)

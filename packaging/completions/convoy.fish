@@ -675,6 +675,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l max-failures -l max-errors -d 'Failed hosts tolerated over the whole rollout: N or P% (default 0)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l bake -d 'How long each finished wave must stay healthy, within its gates, before the next' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l gate -d 'A metric gate checked on every host of a baking wave: cpu<90, mem<95, load1<8, disk</:90, cpu<1.5*baseline. Repeatable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l analysis -d 'Canary analysis at the end of each wave\'s bake (needs --bake): the wave\'s updated hosts against those not yet updated, over the bake, from the metrics history: cpu<=1.2*baseline, load1<=baseline+0.5, mem<90. Repeatable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l inconclusive -d 'An analysis still inconclusive (too few samples) after its bake was extended once counts as this' -r -f -a "pass\t''
+fail\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l group-by -d 'Waves never mix values of this label; groups go one after another' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l on-failure -d 'When failures exceed the budget: pause (the operator decides) or rollback' -r -f -a "pause\t''
 rollback\t''"

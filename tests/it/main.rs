@@ -2,6 +2,7 @@
 //! loopback mTLS with certificates minted per test.
 
 mod abuse;
+mod analysis;
 mod backup;
 mod backup_race;
 mod counts;

@@ -21,17 +21,17 @@ use crate::support::fleet_online;
 
 const ROLLOUT_WAIT: Duration = Duration::from_secs(60);
 
-struct Fleet {
-    pki: TestPki,
-    coordinator: TestCoordinator,
-    agents: Vec<(TestAgent, std::path::PathBuf)>,
-    admin: AdminClient<Channel>,
-    rollouts: RolloutsClient<Channel>,
+pub(crate) struct Fleet {
+    pub(crate) pki: TestPki,
+    pub(crate) coordinator: TestCoordinator,
+    pub(crate) agents: Vec<(TestAgent, std::path::PathBuf)>,
+    pub(crate) admin: AdminClient<Channel>,
+    pub(crate) rollouts: RolloutsClient<Channel>,
 }
 
 /// `n` web agents (web-1..), labels zone=a for the first half and zone=b for the rest,
 /// all on 1.0 (deployed by a plain job), with 2.0 (healthy) and 3.0 (unhealthy) pushed.
-async fn fleet(n: usize) -> Fleet {
+pub(crate) async fn fleet(n: usize) -> Fleet {
     let pki = TestPki::new();
     let coordinator = TestCoordinator::start(&pki).await;
     let mut agents = Vec::new();
@@ -64,7 +64,7 @@ async fn fleet(n: usize) -> Fleet {
     }
 }
 
-fn spec(version: &str) -> RolloutSpec {
+pub(crate) fn spec(version: &str) -> RolloutSpec {
     RolloutSpec {
         app: "web".into(),
         version: version.into(),
@@ -73,7 +73,7 @@ fn spec(version: &str) -> RolloutSpec {
     }
 }
 
-async fn start(rollouts: &mut RolloutsClient<Channel>, spec: RolloutSpec) -> String {
+pub(crate) async fn start(rollouts: &mut RolloutsClient<Channel>, spec: RolloutSpec) -> String {
     let started = rollouts
         .start_rollout(StartRolloutRequest {
             spec: Some(spec),

@@ -121,6 +121,15 @@ pub struct StartArgs {
     /// disk</:90, cpu<1.5*baseline. Repeatable.
     #[arg(long = "gate", value_name = "EXPR")]
     pub gates: Vec<String>,
+    /// Canary analysis at the end of each wave's bake (needs --bake): the wave's updated
+    /// hosts against those not yet updated, over the bake, from the metrics history:
+    /// cpu<=1.2*baseline, load1<=baseline+0.5, mem<90. Repeatable.
+    #[arg(long = "analysis", value_name = "EXPR")]
+    pub analysis: Vec<String>,
+    /// An analysis still inconclusive (too few samples) after its bake was extended once
+    /// counts as this.
+    #[arg(long, default_value = "fail", value_parser = ["pass", "fail"])]
+    pub inconclusive: String,
     /// Waves never mix values of this label; groups go one after another.
     #[arg(long)]
     pub group_by: Option<String>,
@@ -187,6 +196,8 @@ impl StartArgs {
             offline: self.offline.clone(),
             offline_timeout_ms: millis(self.offline_timeout).max(1),
             late_window_ms: millis(self.late_window).max(1),
+            analysis: self.analysis.clone(),
+            inconclusive: self.inconclusive.clone(),
         }
     }
 }

@@ -217,9 +217,19 @@ impl Bounded for RolloutSpec {
             ("group_by", &self.group_by, TEXT),
             ("on_failure", &self.on_failure, TEXT),
             ("offline", &self.offline, TEXT),
+            ("inconclusive", &self.inconclusive, TEXT),
         ] {
             cap(field, value, max)?;
         }
+        if self.analysis.len() > MAX_GATES {
+            return Err(Status::invalid_argument(format!(
+                "{} analyses; at most {MAX_GATES} are allowed",
+                self.analysis.len()
+            )));
+        }
+        self.analysis
+            .iter()
+            .try_for_each(|analysis| cap("analysis", analysis, TEXT))?;
         if self.gates.len() > MAX_GATES {
             return Err(Status::invalid_argument(format!(
                 "{} gates; at most {MAX_GATES} are allowed",
@@ -304,6 +314,19 @@ mod tests {
             ..Default::default()
         };
         assert!(check(&gates).is_err());
+        // Canary analyses: bounded in number, each expression capped.
+        let analyses = |n: usize, len: usize| StartRolloutRequest {
+            spec: Some(RolloutSpec {
+                analysis: vec!["c".repeat(len); n],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(check(&analyses(MAX_GATES, TEXT)).is_ok());
+        for request in [analyses(MAX_GATES + 1, 8), analyses(1, TEXT + 1)] {
+            let status = check(&request).unwrap_err();
+            assert!(status.message().contains("analys"), "{}", status.message());
+        }
         let fine = StartJobRequest {
             action: "restart".into(),
             selector: "a".repeat(SELECTOR),

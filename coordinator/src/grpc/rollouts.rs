@@ -41,7 +41,9 @@ impl From<RolloutError> for Status {
             RolloutError::Dispatch(dispatch) => dispatch.into(),
             RolloutError::NotFound(_) => Status::not_found(err.to_string()),
             RolloutError::Active { .. } => Status::already_exists(err.to_string()),
-            RolloutError::Refused { .. } => Status::failed_precondition(err.to_string()),
+            RolloutError::Refused { .. } | RolloutError::NoHistory => {
+                Status::failed_precondition(err.to_string())
+            }
             RolloutError::Stopped => Status::unavailable(err.to_string()),
             RolloutError::Spec(_)
             | RolloutError::Selector(_)

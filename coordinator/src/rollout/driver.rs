@@ -11,6 +11,7 @@
 //! created again and one that was not is created now; commands that finished while the
 //! driver was down are fed in from the store.
 
+mod analysis;
 mod gates;
 mod inputs;
 mod jobs;
@@ -71,6 +72,10 @@ pub enum RolloutError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Dispatch(#[from] DispatchError),
+    #[error(
+        "--analysis reads the metrics history, which is disabled ([monitor.history] enabled = false)"
+    )]
+    NoHistory,
     #[error("the coordinator is shutting down")]
     Stopped,
 }
@@ -165,6 +170,19 @@ impl Rollouts {
         tracker: &TaskTracker,
         shutdown: CancellationToken,
     ) -> Result<Arc<Rollouts>, RolloutError> {
+        Self::start_with_history(store, registry, dispatcher, None, tracker, shutdown).await
+    }
+
+    /// [`Rollouts::start`] with the metrics history canary analyses read from (`None`:
+    /// history disabled, and a rollout with `--analysis` is refused).
+    pub async fn start_with_history(
+        store: Store,
+        registry: Arc<Registry>,
+        dispatcher: Arc<Dispatcher>,
+        history: Option<crate::history::HistoryConfig>,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Rollouts>, RolloutError> {
         let (finished_tx, finished) = mpsc::unbounded_channel();
         let (presence_tx, presence) = mpsc::unbounded_channel();
         let (removals_tx, removals) = mpsc::unbounded_channel();
@@ -183,6 +201,7 @@ impl Rollouts {
             changes: changes.clone(),
             touched: BTreeSet::new(),
             pending_jobs: Vec::new(),
+            history,
         };
         driver.load_all()?;
         driver.commit(Vec::new()).await;
@@ -281,6 +300,8 @@ struct Driver {
     /// Rollouts changed in the current batch.
     touched: BTreeSet<String>,
     pending_jobs: Vec<HostJob>,
+    /// Where canary analyses read samples (None: history disabled).
+    history: Option<crate::history::HistoryConfig>,
 }
 
 impl Driver {
@@ -307,7 +328,10 @@ impl Driver {
                 Some((host, online)) = presence.recv() => self.presence(&host, online),
                 Some(host) = removals.recv() => self.removed(&host),
                 () = sleep, if wait.is_some() => self.tick(),
-                _ = gates.tick() => self.check_gates(),
+                _ = gates.tick() => {
+                    self.check_gates();
+                    self.check_analyses();
+                }
             }
             for _ in 0..MAX_BATCH {
                 let mut took = false;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use crate::rollout::gate::{self, Baseline, MetricsView};
 use crate::rollout::plan::Plan;
 
+mod analysis;
 mod controls;
 mod host;
 mod late;
@@ -20,11 +21,16 @@ mod rollback;
 mod status;
 mod types;
 
+pub use analysis::AnalysisWindow;
+use analysis::WaveAnalysis;
 pub use controls::Refusal;
 pub use host::HostState;
 use host::{HostEntry, WaveEntry};
 pub use status::{HostStatus, Status, WaveState, WaveStatus};
-pub use types::{Action, Control, Event, Offline, OnFailure, PauseCause, Settings, State};
+pub use types::{
+    Action, AnalysisResult, Control, Event, Inconclusive, Offline, OnFailure, PauseCause, Settings,
+    State,
+};
 
 /// Why a removed host was not waited for.
 const REMOVED: &str = "removed from the fleet";
@@ -61,6 +67,8 @@ pub struct Rollout {
     late: Vec<usize>,
     established_at: Option<i64>,
     last_wait: Option<i64>,
+    /// Per wave: its canary analysis (empty without `--analysis`).
+    analysis: Vec<WaveAnalysis>,
 }
 
 impl Rollout {
@@ -125,6 +133,7 @@ impl Rollout {
             late: Vec::new(),
             established_at: None,
             last_wait: None,
+            analysis: vec![WaveAnalysis::default(); plan.waves.len()],
         }
     }
 
@@ -177,6 +186,7 @@ impl Rollout {
                 self.late_done(&host, HostState::Failed, reason);
                 return out;
             }
+            Event::Analysis { wave, results } => self.analysed(now, wave, results),
             Event::Tick => self.expire_offline(now),
             Event::Pause => self.pause(now),
             Event::Resume => self.resume(now),

@@ -3,6 +3,7 @@
 //! plan and the machine's events into on-disk records and back (for replay), and [`view`]
 //! renders a machine as the operator's `RolloutView` and the record's summary.
 
+pub(crate) mod analysis;
 pub(crate) mod codec;
 pub(crate) mod spec;
 pub(crate) mod view;

@@ -2,7 +2,9 @@
 //! or remove them) and tables.
 
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
-use convoy_proto::v1::{RolloutHost, RolloutHostState, RolloutSummary, RolloutView};
+use convoy_proto::v1::{
+    AnalysisVerdict, RolloutHost, RolloutHostState, RolloutSummary, RolloutView,
+};
 use serde::Serialize;
 
 use crate::cli::output::{duration, rfc3339};
@@ -34,6 +36,65 @@ pub struct WaveJson {
     pub state: String,
     pub parallel: u32,
     pub hosts: Vec<HostJson>,
+    /// Canary analysis verdicts of the wave (latest round); empty if not judged.
+    pub analysis: Vec<AnalysisJson>,
+}
+
+/// One `--analysis` judged over a wave's bake.
+#[derive(Debug, Serialize)]
+pub struct AnalysisJson {
+    pub analysis: String,
+    /// `pass`, `fail` or `inconclusive`.
+    pub verdict: String,
+    pub p_value: Option<f64>,
+    pub canary_median: Option<f64>,
+    pub baseline_median: Option<f64>,
+    pub canary_samples: u32,
+    pub baseline_samples: u32,
+    /// 1 at the bake's end, 2 after the extension of an inconclusive bake.
+    pub round: u32,
+    pub reason: String,
+}
+
+impl From<&AnalysisVerdict> for AnalysisJson {
+    fn from(a: &AnalysisVerdict) -> Self {
+        Self {
+            analysis: a.analysis.clone(),
+            verdict: a.verdict.clone(),
+            p_value: a.p_value,
+            canary_median: a.canary_median,
+            baseline_median: a.baseline_median,
+            canary_samples: a.canary_samples,
+            baseline_samples: a.baseline_samples,
+            round: a.round,
+            reason: a.reason.clone(),
+        }
+    }
+}
+
+/// The analysis rows of a wave, as a table (None when it was not judged).
+pub fn analysis_table(analysis: &[AnalysisVerdict]) -> Option<Table> {
+    if analysis.is_empty() {
+        return None;
+    }
+    let number = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+    let mut table = Table::new();
+    table.load_preset(UTF8_BORDERS_ONLY);
+    table.set_header(vec![
+        "ANALYSIS", "VERDICT", "P", "CANARY", "BASELINE", "SAMPLES", "ROUND",
+    ]);
+    for a in analysis {
+        table.add_row(vec![
+            a.analysis.clone(),
+            a.verdict.clone(),
+            a.p_value.map_or("-".to_string(), |p| format!("{p:.4}")),
+            number(a.canary_median),
+            number(a.baseline_median),
+            format!("{}/{}", a.canary_samples, a.baseline_samples),
+            a.round.to_string(),
+        ]);
+    }
+    Some(table)
 }
 
 #[derive(Debug, Serialize)]
@@ -87,6 +148,7 @@ impl From<&RolloutView> for RolloutJson {
                     state: w.state().name().to_string(),
                     parallel: w.parallel,
                     hosts: w.hosts.iter().map(HostJson::from).collect(),
+                    analysis: w.analysis.iter().map(AnalysisJson::from).collect(),
                 })
                 .collect(),
             late: v.late.iter().map(HostJson::from).collect(),
@@ -211,6 +273,9 @@ pub fn print_view(view: &RolloutView, format: OutputFormat) -> anyhow::Result<()
             ]);
         }
         out!("{table}");
+        if let Some(table) = analysis_table(&wave.analysis) {
+            out!("canary analysis of wave {}:\n{table}", wave.index + 1);
+        }
     }
     if !view.late.is_empty() {
         out!("\nlate convergence (came back after the rollout):");

@@ -101,6 +101,9 @@ impl Driver {
     /// words (with the hosts left out, and why).
     fn plan(&self, spec: &RolloutSpec) -> Result<(Plan, Settings, Vec<String>), RolloutError> {
         let (strategy, settings) = record::parse_spec(spec)?;
+        if !settings.analyses.is_empty() && self.history.is_none() {
+            return Err(RolloutError::NoHistory);
+        }
         let selector = Selector::parse(&spec.selector)?;
         let agents = self.registry.list(&selector);
         if agents.is_empty() {

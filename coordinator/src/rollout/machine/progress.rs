@@ -30,6 +30,7 @@ impl Rollout {
                         if self.waves[self.wave].succeeded > 0 && self.settings.bake_ms > 0 {
                             self.phase = State::Baking;
                             self.bake_until = Some(now.saturating_add(self.settings.bake_ms));
+                            self.analysis[self.wave].bake_started = Some(now);
                         } else {
                             self.wave_baked(now, out);
                         }
@@ -38,7 +39,7 @@ impl Rollout {
                 State::Baking
                     if self.paused.is_none() && self.bake_until.is_some_and(|at| now >= at) =>
                 {
-                    self.wave_baked(now, out);
+                    self.bake_over(now, out);
                 }
                 State::RollingBack => self.rollback_step(out),
                 _ => {}

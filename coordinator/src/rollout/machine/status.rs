@@ -130,6 +130,9 @@ impl Rollout {
             ),
             (None, State::Baking) => match self.bake_until {
                 Some(at) => format!("baking wave {} until {}", self.wave + 1, clock(at)),
+                None if self.analysis_due().is_some() => {
+                    format!("canary analysis of wave {}", self.wave + 1)
+                }
                 None => "baking".to_string(),
             },
             (None, State::AwaitingPromotion) => "awaiting promotion".to_string(),

@@ -474,5 +474,6 @@ fn empty_plan_succeeds_at_once() {
     );
 }
 
+mod analysis;
 mod controls;
 mod walk;

@@ -1,5 +1,6 @@
 //! The machine's vocabulary: rollout states, settings, events and actions.
 
+use crate::analysis::verdict::{Analysis, Judgement};
 use crate::dispatch::rate::Rate;
 use crate::rollout::gate::{Baseline, Gate, MetricsView};
 
@@ -72,6 +73,37 @@ pub struct Settings {
     pub offline: Offline,
     pub offline_timeout_ms: i64,
     pub late_window_ms: i64,
+    /// Canary analyses judged at the end of each wave's bake (`--analysis`).
+    pub analyses: Vec<Analysis>,
+    /// What an analysis still inconclusive after the one extension counts as.
+    pub inconclusive: Inconclusive,
+}
+
+/// `--inconclusive pass|fail`: the verdict given to an analysis that had too few samples
+/// even after its bake was extended once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inconclusive {
+    Pass,
+    Fail,
+}
+
+impl Inconclusive {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Inconclusive::Pass => "pass",
+            Inconclusive::Fail => "fail",
+        }
+    }
+}
+
+/// One analysis judged over a wave's bake, as logged and shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisResult {
+    /// The expression as written back (`cpu<=1.2*baseline`).
+    pub analysis: String,
+    pub judgement: Judgement,
+    /// 1 at the bake's end, 2 after the extension of an inconclusive bake.
+    pub round: u32,
 }
 
 impl Default for Settings {
@@ -86,6 +118,8 @@ impl Default for Settings {
             offline: Offline::Wait,
             offline_timeout_ms: 10 * 60 * 1000,
             late_window_ms: 24 * 60 * 60 * 1000,
+            analyses: Vec::new(),
+            inconclusive: Inconclusive::Fail,
         }
     }
 }
@@ -135,6 +169,13 @@ pub enum Event {
     LateFailed {
         host: String,
         reason: String,
+    },
+    /// The canary analysis of wave `wave` (0-based) over its bake, one result per
+    /// analysis, computed by the driver from the metrics history when
+    /// [`Rollout::analysis_due`](super::Rollout::analysis_due) asked for it.
+    Analysis {
+        wave: usize,
+        results: Vec<AnalysisResult>,
     },
     Tick,
     Pause,

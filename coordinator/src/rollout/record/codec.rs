@@ -101,6 +101,11 @@ pub(crate) fn entry(at_unix_ms: i64, event: &Event) -> RolloutLogEntry {
         }
         Event::LateSucceeded { host } => (K::LateSucceeded, host.as_str(), ""),
         Event::LateFailed { host, reason } => (K::LateFailed, host.as_str(), reason.as_str()),
+        Event::Analysis { wave, results } => {
+            entry.wave = u32::try_from(*wave).unwrap_or(u32::MAX);
+            entry.analysis = results.iter().map(super::analysis::to_proto).collect();
+            (K::Analysis, "", "")
+        }
         Event::Tick => (K::Tick, "", ""),
         Event::Pause => (K::Pause, "", ""),
         Event::Resume => (K::Resume, "", ""),
@@ -160,6 +165,14 @@ pub(crate) fn replayed(entry: &RolloutLogEntry) -> Replayed {
                 },
             }
         }
+        K::Analysis => Event::Analysis {
+            wave: entry.wave as usize,
+            results: entry
+                .analysis
+                .iter()
+                .map(super::analysis::from_proto)
+                .collect(),
+        },
         K::Tick => Event::Tick,
         K::Pause => Event::Pause,
         K::Resume => Event::Resume,

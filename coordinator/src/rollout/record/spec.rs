@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use convoy_proto::v1::RolloutSpec;
 
+use crate::analysis::verdict::Analysis;
 use crate::dispatch::rate::{Rate, RateError};
 use crate::rollout::gate::{Gate, GateError};
-use crate::rollout::machine::{Offline, OnFailure, Settings};
+use crate::rollout::machine::{Inconclusive, Offline, OnFailure, Settings};
 use crate::rollout::plan::{PlanError, Strategy};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -22,6 +23,13 @@ pub enum SpecError {
     OnFailure(String),
     #[error("invalid --offline {0:?}: expected wait or skip")]
     Offline(String),
+    /// `--analysis`: the grammar's error names the column.
+    #[error("invalid --analysis: {0}")]
+    Analysis(String),
+    #[error("invalid --inconclusive {0:?}: expected pass or fail")]
+    Inconclusive(String),
+    #[error("--analysis needs --bake: the canary is judged over each wave's bake")]
+    AnalysisWithoutBake,
 }
 
 /// The spec's knobs, checked: how to cut waves and how the machine behaves.
@@ -53,6 +61,19 @@ pub(crate) fn parse_spec(spec: &RolloutSpec) -> Result<(Strategy, Settings), Spe
         "skip" => Offline::Skip,
         other => return Err(SpecError::Offline(other.to_string())),
     };
+    let analyses = spec
+        .analysis
+        .iter()
+        .map(|text| parse_analysis(text))
+        .collect::<Result<Vec<_>, _>>()?;
+    let inconclusive = match spec.inconclusive.trim() {
+        "" | "fail" => Inconclusive::Fail,
+        "pass" => Inconclusive::Pass,
+        other => return Err(SpecError::Inconclusive(other.to_string())),
+    };
+    if !analyses.is_empty() && spec.bake_ms == 0 {
+        return Err(SpecError::AnalysisWithoutBake);
+    }
     let ms = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
     let settings = Settings {
         max_failures,
@@ -70,8 +91,19 @@ pub(crate) fn parse_spec(spec: &RolloutSpec) -> Result<(Strategy, Settings), Spe
             0 => defaults.late_window_ms,
             value => ms(value),
         },
+        analyses,
+        inconclusive,
     };
     Ok((strategy, settings))
+}
+
+/// One `--analysis` expression: the grammar of `analysis::verdict`, on a signal the
+/// metrics history keeps (the samples are read from it).
+fn parse_analysis(text: &str) -> Result<Analysis, SpecError> {
+    let analysis = Analysis::parse(text).map_err(SpecError::Analysis)?;
+    crate::history::SeriesId::parse(&analysis.signal)
+        .map_err(|why| SpecError::Analysis(format!("analysis {text:?}: {why}")))?;
+    Ok(analysis)
 }
 
 /// How long the commands of a rollout wait for an offline host: as long as the rollout
@@ -79,3 +111,6 @@ pub(crate) fn parse_spec(spec: &RolloutSpec) -> Result<(Strategy, Settings), Spe
 pub(crate) fn delivery_timeout(settings: &Settings) -> Duration {
     Duration::from_millis(u64::try_from(settings.offline_timeout_ms).unwrap_or(u64::MAX))
 }
+
+#[cfg(test)]
+mod tests;

@@ -84,6 +84,11 @@ pub(crate) fn view(record: &RolloutRecord, machine: &Rollout) -> RolloutView {
                 group: wave.group.clone().unwrap_or_default(),
                 parallel: wave.parallel,
                 hosts: wave.hosts.iter().map(host).collect(),
+                analysis: machine
+                    .wave_analysis(index)
+                    .iter()
+                    .map(super::analysis::to_proto)
+                    .collect(),
                 ..Default::default()
             };
             out.set_state(super::codec::wave_state(wave.state));

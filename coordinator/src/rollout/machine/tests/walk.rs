@@ -3,10 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::analysis::verdict::{Analysis, Judgement, Verdict};
 use crate::dispatch::rate::Rate;
 use crate::rollout::gate::{Baseline, Gate, MetricsView};
 use crate::rollout::machine::{
-    Action, Control, Event, HostState, Offline, OnFailure, Refusal, Rollout, Settings, State,
+    Action, AnalysisResult, Control, Event, HostState, Inconclusive, Offline, OnFailure, Refusal,
+    Rollout, Settings, State,
 };
 use crate::rollout::plan::{self, Host, Strategy};
 use crate::selector::Selector;
@@ -90,6 +92,22 @@ fn random_rollout(rng: &mut Rng) -> Rollout {
         },
         offline_timeout_ms: 1_000,
         late_window_ms: 10_000,
+        analyses: Vec::new(),
+        inconclusive: Inconclusive::Fail,
+    };
+    // Drawn last, so the walks without analysis stay those of before.
+    let settings = if settings.bake_ms > 0 && rng.chance(40) {
+        Settings {
+            analyses: vec![Analysis::parse("cpu<=1.2*baseline").unwrap()],
+            inconclusive: if rng.chance(50) {
+                Inconclusive::Pass
+            } else {
+                Inconclusive::Fail
+            },
+            ..settings
+        }
+    } else {
+        settings
     };
     Rollout::new(&plan, settings)
 }
@@ -106,6 +124,8 @@ struct Model {
     rollback_after_abort: bool,
     /// Which refusals (or "allowed") the operator controls of the walks met.
     refusals: BTreeSet<&'static str>,
+    /// Analysis verdicts the walks fed in, by kind.
+    verdicts: BTreeSet<String>,
 }
 
 fn apply(rollout: &mut Rollout, model: &mut Model, now: i64, event: Event) {
@@ -205,6 +225,14 @@ fn take(rng: &mut Rng, list: &mut Vec<String>) -> Option<String> {
 }
 
 fn random_step(rng: &mut Rng, rollout: &mut Rollout, model: &mut Model, now: &mut i64) {
+    if rollout.analysis_due().is_some() && rng.chance(50) {
+        let verdict = match rng.below(3) {
+            0 => Verdict::Pass,
+            1 => Verdict::Fail,
+            _ => Verdict::Inconclusive,
+        };
+        return check_analysis(rollout, model, *now, verdict);
+    }
     let ids: Vec<String> = rollout.hosts.iter().map(|h| h.id.clone()).collect();
     let event = match rng.below(100) {
         0..=29 => match take(rng, &mut model.deploying) {
@@ -271,6 +299,68 @@ fn random_step(rng: &mut Rng, rollout: &mut Rollout, model: &mut Model, now: &mu
         _ => return control(rng, rollout, model, *now, Control::Promote),
     };
     apply(rollout, model, *now, event);
+}
+
+/// A verdict for the due analysis: a pass lets the wave move on, a fail stops the rollout
+/// moving forward (paused or rolling back) with the canary failed, an inconclusive first
+/// round extends the bake by one bake length and a second is decided by `--inconclusive`.
+fn check_analysis(rollout: &mut Rollout, model: &mut Model, now: i64, verdict: Verdict) {
+    let due = rollout.analysis_due().expect("an analysis is due");
+    assert!(due.from <= due.to && due.to <= now, "{due:?} at {now}");
+    assert!(due.round == 1 || due.round == 2);
+    let before = rollout.failures;
+    let event = Event::Analysis {
+        wave: due.wave,
+        results: vec![AnalysisResult {
+            analysis: "cpu<=1.2*baseline".to_string(),
+            judgement: Judgement {
+                verdict,
+                p_value: None,
+                canary_median: None,
+                baseline_median: None,
+                canary_samples: 0,
+                baseline_samples: 0,
+                reason: "walk".to_string(),
+            },
+            round: due.round,
+        }],
+    };
+    apply(rollout, model, now, event);
+    model
+        .verdicts
+        .insert(format!("{verdict:?} round {}", due.round));
+    assert!(rollout.analysis_due().is_none(), "a verdict was taken");
+    let fails = verdict == Verdict::Fail
+        || (verdict == Verdict::Inconclusive
+            && due.round == 2
+            && rollout.settings.inconclusive == Inconclusive::Fail);
+    let extends = verdict == Verdict::Inconclusive && due.round == 1;
+    let failed = rollout.failures - before;
+    if fails {
+        assert_eq!(failed as usize, due.canary.len(), "the canary failed");
+        assert!(
+            matches!(
+                rollout.state(),
+                State::Paused | State::RollingBack | State::RolledBack
+            ),
+            "a failed analysis stops the rollout: {:?}",
+            rollout.state()
+        );
+    } else {
+        assert_eq!(failed, 0);
+    }
+    if extends {
+        assert_eq!(
+            rollout.phase,
+            State::Baking,
+            "an operator pause may be on top"
+        );
+        assert_eq!(
+            rollout.bake_until,
+            Some(now + rollout.settings.bake_ms),
+            "extended by one bake"
+        );
+    }
 }
 
 /// The gates judge exactly the hosts `gated_hosts` names: those that succeeded in the
@@ -377,6 +467,12 @@ fn settle(rollout: &mut Rollout, model: &mut Model, now: &mut i64) {
             Event::DeploySucceeded { host }
         } else if let Some(host) = model.rolling_back.pop() {
             Event::RollbackSucceeded { host }
+        } else if let Some(due) = rollout.analysis_due() {
+            // A quiet environment passes its analyses.
+            Event::Analysis {
+                wave: due.wave,
+                results: Vec::new(),
+            }
         } else if state == State::AwaitingPromotion {
             Event::Promote
         } else {
@@ -393,6 +489,7 @@ fn invariants_hold_over_random_event_sequences() {
     let mut tally: BTreeMap<&str, u32> = BTreeMap::new();
     let mut deploys = 0;
     let mut refusals = BTreeSet::new();
+    let mut verdicts = BTreeSet::new();
     for seed in 1..=400u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut rollout = random_rollout(&mut rng);
@@ -430,6 +527,15 @@ fn invariants_hold_over_random_event_sequences() {
             control(&mut rng, &mut rollout, &mut model, now, each);
         }
         refusals.extend(model.refusals.iter().copied());
+        verdicts.extend(model.verdicts);
+    }
+    for met in [
+        "Pass round 1",
+        "Fail round 1",
+        "Inconclusive round 1",
+        "Fail round 2",
+    ] {
+        assert!(verdicts.contains(met), "no walk fed {met:?}: {verdicts:?}");
     }
     eprintln!("controls met {refusals:?}");
     for met in [
