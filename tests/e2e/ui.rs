@@ -101,10 +101,16 @@ fn the_dashboard_in_a_real_browser_shows_the_fleet_plots_and_a_live_rollout_it_c
     };
     let hosts = [("web-1", "role=web,zone=a"), ("web-2", "role=web,zone=b")];
     let fleet = Fleet::new(&hosts);
+    let release_file = fleet.path().join("ticker.release");
     for (id, _) in hosts {
         let path = fleet.path().join(format!("{id}.toml"));
         let config = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, format!("{config}\n[apps.web]\n")).unwrap();
+        // `ticker` prints a line, waits for the test's file, prints another.
+        let ticker = format!(
+            "[actions.ticker]\nrun = [\"/bin/sh\", \"-c\", \"echo tick-one; while [ ! -f {} ]; do sleep 0.05; done; echo tick-two\"]\ntimeout = \"60s\"\n",
+            release_file.display()
+        );
+        std::fs::write(&path, format!("{config}\n[apps.web]\n{ticker}")).unwrap();
     }
     fleet.ok(&[
         "cert", "issue", "operator", "victor", "--role", "viewer", "--ca-dir", "pki", "--out",
@@ -229,6 +235,12 @@ fn the_dashboard_in_a_real_browser_shows_the_fleet_plots_and_a_live_rollout_it_c
         "document.querySelector('main').textContent",
     );
     assert!(apps.contains("1.0") && apps.contains("✓ healthy"), "{apps}");
+
+    // The events page, open in its own tab, receives what happens from now on.
+    let events_page = browser.open(&format!("{}/events", ui.base())).unwrap();
+    browser
+        .call(Some(&page), "Page.bringToFront", serde_json::json!({}))
+        .unwrap();
 
     // A rollout started from the CLI: the page follows it live.
     let started = json(&fleet.ok(&[
@@ -395,8 +407,56 @@ fn the_dashboard_in_a_real_browser_shows_the_fleet_plots_and_a_live_rollout_it_c
     );
     assert!(after.starts_with("true it is over"), "{after}");
 
+    // The events tab got the rollout's events without a reload.
+    let seen = text(
+        &mut browser,
+        &events_page,
+        "(document.getElementById('events').dataset.updates || '0') + ' ' + document.getElementById('events').textContent",
+    );
+    assert!(
+        !seen.starts_with("0 ") && seen.contains("rollout"),
+        "{seen}"
+    );
+
+    // A job's output arrives on its page as the command prints it.
+    let job = json(&fleet.ok(&["exec", "ticker", "--host", "web-1", "-o", "json"]));
+    let job_id = job["id"].as_str().unwrap().to_string();
+    wait_until(
+        "the job's first line is stored",
+        Duration::from_secs(20),
+        || {
+            String::from_utf8_lossy(&fleet.convoy(&["job", "show", &job_id]).stdout)
+                .contains("tick-one")
+        },
+    );
+    browser
+        .navigate(&page, &format!("{}/jobs/{job_id}", ui.base()))
+        .unwrap();
+    browser.eval(&page, "window.__loaded_once = 'job'").unwrap();
+    let output = "document.querySelector('section[data-host=\"web-1\"] .output').textContent";
+    browser
+        .wait(
+            &page,
+            &format!("document.getElementById('job-live').dataset.connected === '1' && {output}.includes('tick-one')"),
+            Duration::from_secs(20),
+        )
+        .unwrap();
+    std::fs::write(&release_file, "").unwrap();
+    browser
+        .wait(
+            &page,
+            &format!("{output}.includes('tick-two') && document.getElementById('job-state').textContent === 'succeeded'"),
+            Duration::from_secs(20),
+        )
+        .unwrap();
+    assert_eq!(
+        browser.eval(&page, "window.__loaded_once").unwrap(),
+        "job",
+        "the job page was not reloaded"
+    );
+
     // The other pages answer.
-    for path in ["/rollouts", "/events", "/alerts"] {
+    for path in ["/rollouts", "/jobs", "/backups", "/events", "/alerts"] {
         browser
             .navigate(&page, &format!("{}{path}", ui.base()))
             .unwrap();

@@ -9,6 +9,7 @@
 mod auth;
 mod html;
 mod live;
+mod more;
 mod pages;
 mod plot;
 mod rollouts;
@@ -190,7 +191,14 @@ async fn handle(
         (&Method::GET, ["host", id]) => pages::host(&state, &html::decode(id), &params).await,
         (&Method::GET, ["rollouts"]) => pages::rollouts(&state).await,
         (&Method::GET, ["rollouts", id]) => pages::rollout(&state, &html::decode(id)).await,
-        (&Method::GET, ["events"]) => pages::events(&state).await,
+        (&Method::GET, ["events"]) => more::events(&state).await,
+        (&Method::GET, ["api", "events"]) => more::event_stream(&state, stop).await,
+        (&Method::GET, ["jobs"]) => more::jobs(&state).await,
+        (&Method::GET, ["jobs", id]) => more::job(&state, &html::decode(id)).await,
+        (&Method::GET, ["api", "jobs", id, "events"]) => {
+            more::job_events(&state, &html::decode(id), stop).await
+        }
+        (&Method::GET, ["backups"]) => more::backups(&state).await,
         (&Method::GET, ["alerts"]) => pages::alerts(&state).await,
         (&Method::GET, ["api", "rollouts", id, "events"]) => {
             live::rollout(&state, &html::decode(id), stop).await

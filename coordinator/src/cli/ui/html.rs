@@ -86,6 +86,8 @@ pub(crate) fn page(title: &str, active: &str, token: &str, body: &str) -> String
     for (href, name) in [
         ("/fleet", "Fleet"),
         ("/rollouts", "Rollouts"),
+        ("/jobs", "Jobs"),
+        ("/backups", "Backups"),
         ("/alerts", "Alerts"),
         ("/events", "Events"),
     ] {

@@ -1,5 +1,5 @@
 //! Server-sent events: one long-lived response per open page, fed by the coordinator's own
-//! watch stream (`WatchRollout`), so a page moves when the rollout does and nothing polls.
+//! watch streams (`WatchRollout`; `WatchJob` and `FollowEvents` in `more.rs`), so a page moves when the rollout does and nothing polls.
 //! Each change is the re-rendered live part of the page (`event: view`); the end of the
 //! rollout is `event: end`. The stream stops when the page goes away (the send fails), the
 //! coordinator's stream ends, or `convoy ui` shuts down.
@@ -36,12 +36,12 @@ pub(crate) fn message(event: &str, data: &str) -> String {
     out
 }
 
-/// `GET /api/rollouts/ID/events`.
+/// `GET /api/rollouts/ID/events`: `view` at every change, `end` when the rollout is over.
 pub(crate) async fn rollout(state: &State, id: &str, stop: CancellationToken) -> Response<Body> {
     let watched = client(state)
         .watch_rollout(GetRolloutRequest { id: id.to_string() })
         .await;
-    let mut stream = match watched {
+    let views = match watched {
         Ok(reply) => reply.into_inner(),
         Err(status) => {
             return respond(
@@ -53,8 +53,26 @@ pub(crate) async fn rollout(state: &State, id: &str, stop: CancellationToken) ->
     };
     let role = role(state).await;
     let addr = state.addr.clone();
+    let texts = views
+        .map(move |view| match view {
+            Ok(view) => message("view", &render(&view, &role)),
+            Err(status) => message("error", &rpc_error(&addr, status).to_string()),
+        })
+        .chain(futures_util::stream::once(async {
+            message("end", "the rollout is over")
+        }));
+    stream(texts, stop)
+}
+
+/// An event-stream response sending `texts` (SSE messages) as they come, with keepalives,
+/// until an `end` or `error` message, the source's end, the page going away, or `stop`.
+pub(crate) fn stream<S>(texts: S, stop: CancellationToken) -> Response<Body>
+where
+    S: futures_util::Stream<Item = String> + Send + 'static,
+{
     let (tx, rx) = mpsc::channel::<String>(8);
     tokio::spawn(async move {
+        let mut texts = std::pin::pin!(texts);
         loop {
             let next = tokio::select! {
                 () = stop.cancelled() => break,
@@ -63,14 +81,13 @@ pub(crate) async fn rollout(state: &State, id: &str, stop: CancellationToken) ->
                     if tx.send(": keepalive\n\n".into()).await.is_err() { break; }
                     continue;
                 }
-                next = stream.next() => next,
+                next = texts.next() => next,
             };
-            let text = match next {
-                Some(Ok(view)) => message("view", &render(&view, &role)),
-                Some(Err(status)) => message("error", &rpc_error(&addr, status).to_string()),
-                None => message("end", "the rollout is over"),
-            };
-            let last = !text.starts_with("event: view");
+            let Some(text) = next else { break };
+            if text.is_empty() {
+                continue;
+            }
+            let last = text.starts_with("event: end") || text.starts_with("event: error");
             if tx.send(text).await.is_err() || last {
                 break;
             }

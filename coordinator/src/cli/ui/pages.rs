@@ -444,35 +444,3 @@ pub(crate) async fn alerts(state: &State) -> Response<Body> {
     }
     html(state, "Alerts", "Alerts", &body)
 }
-
-/// `/events`: the newest events (the live stream is a later slice).
-pub(crate) async fn events(state: &State) -> Response<Body> {
-    let mut body = "<h1>Events</h1>".to_string();
-    match monitor(state)
-        .list_events(ListEventsRequest {
-            limit: 200,
-            ..Default::default()
-        })
-        .await
-    {
-        Ok(reply) => {
-            body.push_str("<table><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Kind</th><th scope=\"col\">Severity</th><th scope=\"col\">Host</th><th scope=\"col\">Subject</th><th scope=\"col\">Message</th></tr></thead><tbody>");
-            let now = now_ms();
-            for e in reply.into_inner().events.iter().rev() {
-                let _ = write!(
-                    body,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    ago(now, e.at_unix_ms),
-                    esc(&e.kind),
-                    esc(&e.severity),
-                    esc(&e.host),
-                    esc(&e.subject),
-                    esc(&e.message)
-                );
-            }
-            body.push_str("</tbody></table>");
-        }
-        Err(status) => body.push_str(&error_box(state, status)),
-    }
-    html(state, "Events", "Events", &body)
-}

@@ -29,6 +29,43 @@
     });
   }
 
+  // Live job: host states and output as they arrive. Each message is HOST, newline, text.
+  const job = document.getElementById("job-live");
+  if (job && job.dataset.stream && window.EventSource) {
+    const source = new EventSource(job.dataset.stream);
+    const split = (data) => {
+      const at = data.indexOf("\n");
+      return at < 0 ? [data, ""] : [data.slice(0, at), data.slice(at + 1)];
+    };
+    const section = (host) => [...job.querySelectorAll("section[data-host]")]
+      .find((s) => s.dataset.host === host);
+    source.addEventListener("host", (e) => {
+      const [host, state] = split(e.data);
+      const s = section(host);
+      if (s) s.querySelector(".cmd-state").textContent = state;
+      job.dataset.connected = "1";
+    });
+    source.addEventListener("output", (e) => {
+      const [host, text] = split(e.data);
+      const s = section(host);
+      if (s) s.querySelector(".output").textContent += text;
+    });
+    source.addEventListener("end", (e) => {
+      document.getElementById("job-state").textContent = e.data;
+      source.close();
+    });
+  }
+
+  // Live events: new rows on top.
+  const events = document.getElementById("events");
+  if (events && events.dataset.stream && window.EventSource) {
+    const source = new EventSource(events.dataset.stream);
+    source.addEventListener("row", (e) => {
+      events.insertAdjacentHTML("afterbegin", e.data);
+      events.dataset.updates = String(Number(events.dataset.updates || 0) + 1);
+    });
+  }
+
   // Controls: confirm in a dialog, then POST; the result is said in words.
   const dialog = document.getElementById("confirm");
   let pending = null;
