@@ -81,6 +81,15 @@ impl Drop for Ui {
     }
 }
 
+/// With `CONVOY_UI_SCREENSHOTS=DIR`, saves the page's viewport as `DIR/NAME.png` (how the
+/// screenshots in `docs/` are made); otherwise does nothing.
+fn screenshot(browser: &mut Browser, page: &Page, name: &str) {
+    if let Some(dir) = std::env::var_os("CONVOY_UI_SCREENSHOTS") {
+        let png = browser.screenshot(page).unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+    }
+}
+
 fn text(browser: &mut Browser, page: &Page, expression: &str) -> String {
     browser
         .eval(page, expression)
@@ -178,6 +187,21 @@ fn the_dashboard_in_a_real_browser_shows_the_fleet_plots_and_a_live_rollout_it_c
         "[...document.querySelectorAll('tr[data-agent]')].map(r => r.dataset.agent + ' ' + r.cells[1].textContent).join('|')",
     );
     assert_eq!(rows, "web-1 ● online|web-2 ● online");
+    screenshot(&mut browser, &page, "ui-fleet");
+    if std::env::var_os("CONVOY_UI_SCREENSHOTS").is_some() {
+        let phone = serde_json::json!({"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true});
+        browser
+            .call(Some(&page), "Emulation.setDeviceMetricsOverride", phone)
+            .unwrap();
+        screenshot(&mut browser, &page, "ui-fleet-phone");
+        browser
+            .call(
+                Some(&page),
+                "Emulation.clearDeviceMetricsOverride",
+                serde_json::json!({}),
+            )
+            .unwrap();
+    }
     assert!(
         text(&mut browser, &page, "document.cookie").is_empty(),
         "the session cookie is HttpOnly"
@@ -235,6 +259,7 @@ fn the_dashboard_in_a_real_browser_shows_the_fleet_plots_and_a_live_rollout_it_c
         "document.querySelector('main').textContent",
     );
     assert!(apps.contains("1.0") && apps.contains("✓ healthy"), "{apps}");
+    screenshot(&mut browser, &page, "ui-host");
 
     // The events page, open in its own tab, receives what happens from now on.
     let events_page = browser.open(&format!("{}/events", ui.base())).unwrap();
@@ -273,6 +298,23 @@ fn the_dashboard_in_a_real_browser_shows_the_fleet_plots_and_a_live_rollout_it_c
         )
         .unwrap();
 
+    screenshot(&mut browser, &page, "ui-rollout");
+    if std::env::var_os("CONVOY_UI_SCREENSHOTS").is_some() {
+        let dark =
+            serde_json::json!({"features": [{"name": "prefers-color-scheme", "value": "dark"}]});
+        browser
+            .call(Some(&page), "Emulation.setEmulatedMedia", dark)
+            .unwrap();
+        screenshot(&mut browser, &page, "ui-rollout-dark");
+        browser
+            .call(
+                Some(&page),
+                "Emulation.setEmulatedMedia",
+                serde_json::json!({"features": []}),
+            )
+            .unwrap();
+    }
+
     // A viewer sees the same rollout with every control disabled, and why.
     let viewer_page = browser.open(&viewer_ui.url).unwrap();
     browser
@@ -294,6 +336,7 @@ fn the_dashboard_in_a_real_browser_shows_the_fleet_plots_and_a_live_rollout_it_c
         "document.getElementById('why-pause').textContent",
     );
     assert!(reason.contains("viewer"), "{reason}");
+    screenshot(&mut browser, &viewer_page, "ui-rollout-viewer");
     // And a viewer's POST, well-formed in every way, is refused by the coordinator.
     let viewer_host = format!("Host: 127.0.0.1:{}\r\n", viewer_ui.port);
     let (status, answer) = viewer_ui.http(&format!(
@@ -449,6 +492,7 @@ fn the_dashboard_in_a_real_browser_shows_the_fleet_plots_and_a_live_rollout_it_c
             Duration::from_secs(20),
         )
         .unwrap();
+    screenshot(&mut browser, &page, "ui-job");
     assert_eq!(
         browser.eval(&page, "window.__loaded_once").unwrap(),
         "job",

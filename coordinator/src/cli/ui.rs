@@ -199,7 +199,7 @@ async fn handle(
             more::job_events(&state, &html::decode(id), stop).await
         }
         (&Method::GET, ["backups"]) => more::backups(&state).await,
-        (&Method::GET, ["alerts"]) => pages::alerts(&state).await,
+        (&Method::GET, ["alerts"]) => more::alerts(&state).await,
         (&Method::GET, ["api", "rollouts", id, "events"]) => {
             live::rollout(&state, &html::decode(id), stop).await
         }

@@ -1,5 +1,5 @@
 //! The jobs pages (list; one job with each host's state and output, live from `WatchJob`),
-//! backups with their last drill, and the live event stream (`FollowEvents`).
+//! backups with their last drill, alerts, and the live event stream (`FollowEvents`).
 
 use std::fmt::Write as _;
 
@@ -7,8 +7,8 @@ use convoy_proto::MAX_ADMIN_MESSAGE_BYTES;
 use convoy_proto::v1::backups_client::BackupsClient;
 use convoy_proto::v1::job_event::Body as JobBody;
 use convoy_proto::v1::{
-    Event, GetJobRequest, HostCommand, ListBackupsRequest, ListEventsRequest, ListJobsRequest,
-    WatchJobRequest,
+    Event, GetJobRequest, HostCommand, ListAlertsRequest, ListBackupsRequest, ListEventsRequest,
+    ListJobsRequest, WatchJobRequest,
 };
 use futures_util::StreamExt as _;
 use hyper::{Response, StatusCode};
@@ -259,4 +259,37 @@ pub(crate) async fn event_stream(state: &State, stop: CancellationToken) -> Resp
         Err(status) => message("error", &rpc_error(&addr, status).to_string()),
     });
     stream(texts, stop)
+}
+
+/// `/alerts`: firing and pending alerts.
+pub(crate) async fn alerts(state: &State) -> Response<Body> {
+    let mut body = "<h1>Alerts</h1>".to_string();
+    match monitor(state)
+        .list_alerts(ListAlertsRequest { pending: true })
+        .await
+    {
+        Ok(reply) => {
+            let alerts = reply.into_inner().alerts;
+            if alerts.is_empty() {
+                body.push_str("<p>✓ No alert is firing or pending.</p>");
+            }
+            body.push_str("<table><thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">State</th><th scope=\"col\">Severity</th><th scope=\"col\">Host</th><th scope=\"col\">Value</th><th scope=\"col\">Summary</th></tr></thead><tbody>");
+            for a in alerts {
+                let icon = if a.state == "firing" { "▲" } else { "△" };
+                let _ = write!(
+                    body,
+                    "<tr><th scope=\"row\">{}</th><td>{icon} {}</td><td>{}</td><td>{}</td><td class=\"num\">{:.2}</td><td>{}</td></tr>",
+                    esc(&a.rule),
+                    esc(&a.state),
+                    esc(&a.severity),
+                    esc(&a.host),
+                    a.value,
+                    esc(&a.summary)
+                );
+            }
+            body.push_str("</tbody></table>");
+        }
+        Err(status) => body.push_str(&error_box(state, status)),
+    }
+    html(state, "Alerts", "Alerts", &body)
 }

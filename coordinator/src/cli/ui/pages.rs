@@ -1,4 +1,4 @@
-//! The fleet, host, alerts and events pages: one gRPC call or a few per page, rendered to
+//! The fleet and host pages: one gRPC call or a few per page, rendered to
 //! HTML on the server. Errors from the coordinator (a bad selector, permission denied) are
 //! shown on the page in the CLI's words (`connect::rpc_error`).
 
@@ -8,8 +8,8 @@ use convoy_proto::MAX_ADMIN_MESSAGE_BYTES;
 use convoy_proto::v1::admin_client::AdminClient;
 use convoy_proto::v1::monitor_client::MonitorClient;
 use convoy_proto::v1::{
-    AgentState, AgentSummary, GetAgentRequest, ListAgentsRequest, ListAlertsRequest,
-    ListEventsRequest, ListJobsRequest, QueryMetricsRequest,
+    AgentState, AgentSummary, GetAgentRequest, ListAgentsRequest, ListEventsRequest,
+    ListJobsRequest, QueryMetricsRequest,
 };
 use hyper::{Response, StatusCode};
 use tonic::transport::Channel;
@@ -410,37 +410,4 @@ pub(crate) async fn host(state: &State, id: &str, query: &Query) -> Response<Bod
     }
     body.push_str("</ul></div></section>");
     html(state, id, "Fleet", &body)
-}
-
-/// `/alerts`: firing and pending alerts.
-pub(crate) async fn alerts(state: &State) -> Response<Body> {
-    let mut body = "<h1>Alerts</h1>".to_string();
-    match monitor(state)
-        .list_alerts(ListAlertsRequest { pending: true })
-        .await
-    {
-        Ok(reply) => {
-            let alerts = reply.into_inner().alerts;
-            if alerts.is_empty() {
-                body.push_str("<p>✓ No alert is firing or pending.</p>");
-            }
-            body.push_str("<table><thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">State</th><th scope=\"col\">Severity</th><th scope=\"col\">Host</th><th scope=\"col\">Value</th><th scope=\"col\">Summary</th></tr></thead><tbody>");
-            for a in alerts {
-                let icon = if a.state == "firing" { "▲" } else { "△" };
-                let _ = write!(
-                    body,
-                    "<tr><th scope=\"row\">{}</th><td>{icon} {}</td><td>{}</td><td>{}</td><td class=\"num\">{:.2}</td><td>{}</td></tr>",
-                    esc(&a.rule),
-                    esc(&a.state),
-                    esc(&a.severity),
-                    esc(&a.host),
-                    a.value,
-                    esc(&a.summary)
-                );
-            }
-            body.push_str("</tbody></table>");
-        }
-        Err(status) => body.push_str(&error_box(state, status)),
-    }
-    html(state, "Alerts", "Alerts", &body)
 }

@@ -33,7 +33,7 @@ pub(crate) fn glyph(state: &str) -> &'static str {
         "failed" | "rollback_failed" => "✗",
         "deploying" | "running" | "rolling_back" => "▶",
         "baking" => "◔",
-        "awaiting_promotion" | "paused" | "waiting" => "⏸",
+        "awaiting_promotion" | "paused" | "waiting" => "‖",
         "unreachable" => "⚠",
         "skipped" | "aborted" => "⊘",
         "rolled_back" => "↺",
