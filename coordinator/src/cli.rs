@@ -18,6 +18,7 @@ pub mod releases;
 pub mod rollouts;
 pub mod rotation;
 pub mod tokens;
+pub mod ui;
 
 use std::path::PathBuf;
 
@@ -158,6 +159,10 @@ pub enum Command {
     /// Notifications: send a test, show deliveries.
     #[command(subcommand)]
     Notify(monitor::NotifyCommand),
+    /// The web dashboard on loopback: prints http://127.0.0.1:8470/?token=… and serves the
+    /// fleet, hosts with metric plots, and live rollouts with their controls until Ctrl-C,
+    /// acting with this operator's certificate.
+    Ui(ui::UiArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
     Completions(docs::CompletionsArgs),
     /// Write man pages for every command into a directory (packaging/generate-docs uses it).
@@ -233,6 +238,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Alerts(args) => monitor::alerts(args, &cli.connect, cli.output).await,
         Command::Events(args) => monitor::events(args, &cli.connect, cli.output).await,
         Command::Notify(command) => monitor::notify(command, &cli.connect, cli.output).await,
+        Command::Ui(args) => ui::run(args, &cli.connect, shutdown).await,
         Command::Completions(args) => docs::completions(&args),
         Command::Man(args) => docs::man_pages(&args),
         Command::Demo(args) => demo::run(args, cli.log_format).await,

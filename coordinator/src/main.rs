@@ -35,7 +35,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let shutdown = CancellationToken::new();
-        if serving {
+        // `convoy ui` also serves until Ctrl-C, and ends its event streams cleanly.
+        if serving || matches!(cli.command, Command::Ui(_)) {
             tokio::spawn(watch_signals(shutdown.clone()));
         }
         cli::run(cli, shutdown).await

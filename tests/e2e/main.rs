@@ -20,6 +20,7 @@ mod reload;
 mod rollout;
 mod skew;
 mod store_failure;
+mod ui;
 
 /// A child process that is killed if the test ends early.
 struct Proc {

@@ -10,6 +10,7 @@
 //!
 //! Everything stays on loopback and in temp dirs.
 
+pub mod cdp;
 pub mod faultproxy;
 pub mod fuzz;
 pub mod hostile;

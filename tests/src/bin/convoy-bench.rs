@@ -25,6 +25,7 @@
 //! - `history-growth`: the metrics history's bytes on disk per host and tier, from N hosts
 //!   at 1 Hz fed through the real writer with an injected clock; growth per day and bound.
 //! - `selector-query`: the fleet-wide history query in process, beside a bare store scan.
+//! - `ui`: `convoy ui`'s fleet page for N agents, timed in headless chromium.
 //! - `enroll`: N hosts enrolling at once with one token against `convoy serve`.
 //! - `revocation`: from an admin's `Revoke` until the revoked agent's live session ends.
 //!
@@ -81,6 +82,8 @@ mod rollout_engine;
 mod stage;
 #[path = "../bench/storm.rs"]
 mod storm;
+#[path = "../bench/ui.rs"]
+mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -140,6 +143,9 @@ enum Bench {
     /// Monitoring at scale: CPU with and without the metrics history, store growth,
     /// /metrics scrape time, `convoy metrics --selector` over every host.
     Monitor(monitor::MonitorArgs),
+    /// `convoy ui`'s fleet page for N agents in headless chromium: first render, filter,
+    /// sort; `convoy ui`'s resident memory.
+    Ui(ui::UiArgs),
     /// The metrics history's store size: bytes per host per tier, growth per day, bound.
     HistoryGrowth(history_growth::GrowthArgs),
     /// The fleet-wide history query in process, beside a bare store scan (the floor).
@@ -219,6 +225,7 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::Ingest(args) => ingest::ingest_bench(Target::Coordinator, &args).await,
         Bench::EchoFloor(args) => ingest::ingest_bench(Target::Floor, &args).await,
         Bench::Monitor(args) => monitor::monitor_bench(&args).await,
+        Bench::Ui(args) => ui::ui_bench(&args).await,
         Bench::SelectorQuery(args) => {
             tokio::task::spawn_blocking(move || history_growth::selector_query(&args)).await?
         }
