@@ -65,19 +65,19 @@ pub(crate) fn refusal(view: &RolloutView, role: &str, action: &str) -> Option<St
     if role == "viewer" {
         return Some("your role (viewer) can only look".into());
     }
-    let over = TERMINAL.contains(&view.state.as_str());
+    let state = view.state().name();
+    let over = TERMINAL.contains(&state);
     match action {
-        "rollback" if view.state == "rolled_back" || view.state == "rolling_back" => {
+        "rollback" if state == "rolled_back" || state == "rolling_back" => {
             Some("already rolled back".into())
         }
         "rollback" => None,
-        _ if over => Some(format!("it is over ({})", view.state)),
-        "pause" if view.state == "paused" => Some("already paused".into()),
-        "resume" if view.state != "paused" => Some("it is not paused".into()),
+        _ if over => Some(format!("it is over ({state})")),
+        "pause" if state == "paused" => Some("already paused".into()),
+        "resume" if state != "paused" => Some("it is not paused".into()),
         "promote"
-            if view.state != "awaiting_promotion"
-                && !(view.current_wave == 0
-                    && matches!(view.state.as_str(), "running" | "baking")) =>
+            if state != "awaiting_promotion"
+                && !(view.current_wave == 0 && matches!(state, "running" | "baking")) =>
         {
             Some("only the canary wave awaits promotion".into())
         }
@@ -94,8 +94,8 @@ pub(crate) fn render(view: &RolloutView, role: &str) -> String {
         "<p class=\"state\"><span class=\"badge s-{state}\" id=\"rollout-state\" data-state=\"{state}\">{glyph} {state}</span> \
          wave {wave} of {waves} · failures <b id=\"failures\">{failures}</b> of budget {budget} · \
          {targets} targets · by {by}, {when}</p>",
-        state = esc(&view.state),
-        glyph = glyph(&view.state),
+        state = esc(view.state().name()),
+        glyph = glyph(view.state().name()),
         wave = (view.current_wave + 1).min(u32::try_from(view.waves.len()).unwrap_or(u32::MAX)),
         waves = view.waves.len(),
         failures = view.failures,
@@ -148,8 +148,8 @@ pub(crate) fn render(view: &RolloutView, role: &str) -> String {
             "<li class=\"wave\" data-wave=\"{}\"><span class=\"wave-name\">Wave {}{group} <small>{} {}</small></span><ul class=\"hosts\">",
             wave.index,
             wave.index + 1,
-            glyph(&wave.state),
-            esc(&wave.state)
+            glyph(wave.state().name()),
+            esc(wave.state().name())
         );
         for host in &wave.hosts {
             let reason = if host.reason.is_empty() {
@@ -161,10 +161,10 @@ pub(crate) fn render(view: &RolloutView, role: &str) -> String {
                 out,
                 "<li class=\"host s-{state}\" data-host=\"{id}\" data-state=\"{state}\"{reason}>\
                  <span aria-hidden=\"true\">{glyph}</span> <a href=\"/host/{href}\">{id}</a> <small>{state}</small></li>",
-                state = esc(&host.state),
+                state = esc(host.state().name()),
                 id = esc(&host.host),
                 href = encode(&host.host),
-                glyph = glyph(&host.state),
+                glyph = glyph(host.state().name()),
             );
         }
         out.push_str("</ul></li>");
@@ -193,7 +193,7 @@ pub(crate) async fn rollouts(state: &State) -> Response<Body> {
                     esc(&r.id),
                     esc(&r.app),
                     esc(&r.version),
-                    glyph(&r.state),
+                    glyph(r.state().name()),
                     r.succeeded,
                     r.targets,
                     (r.current_wave + 1).min(r.waves),
@@ -201,7 +201,7 @@ pub(crate) async fn rollouts(state: &State) -> Response<Body> {
                     r.failures,
                     esc(&r.created_by),
                     ago(now, r.created_unix_ms),
-                    state = esc(&r.state),
+                    state = esc(r.state().name()),
                 );
             }
             body.push_str("</tbody></table>");

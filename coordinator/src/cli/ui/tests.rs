@@ -202,7 +202,9 @@ fn what_hosts_report_is_escaped_and_queries_round_trip() {
 fn controls_are_disabled_with_the_reason_the_coordinator_would_give() {
     use super::rollouts::refusal;
     let view = |state: &str, wave: u32| convoy_proto::v1::RolloutView {
-        state: state.into(),
+        state: convoy_proto::v1::RolloutState::from_name(state)
+            .expect("a rollout state")
+            .into(),
         current_wave: wave,
         ..Default::default()
     };
