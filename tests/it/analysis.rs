@@ -57,7 +57,7 @@ async fn a_canary_past_its_bound_fails_analysis_and_rolls_back() {
         &mut f.rollouts,
         RolloutSpec {
             on_failure: "rollback".into(),
-            ..analysed("mem<0.001", 3_000)
+            ..analysed("mem<0.001", 10_000)
         },
     )
     .await;
@@ -83,7 +83,7 @@ async fn a_canary_past_its_bound_fails_analysis_and_rolls_back() {
 #[tokio::test]
 async fn a_canary_like_its_baseline_passes_analysis() {
     let mut f = fleet(2).await;
-    let id = start(&mut f.rollouts, analysed("mem<=1.5*baseline", 3_000)).await;
+    let id = start(&mut f.rollouts, analysed("mem<=1.5*baseline", 10_000)).await;
     let done = reaches(&f.rollouts, &id, "succeeded").await;
     let verdicts = &done.waves[0].analysis;
     assert_eq!(verdicts.len(), 1, "{done:?}");
@@ -151,7 +151,7 @@ async fn a_bad_analysis_is_refused_with_its_column_and_nothing_is_created() {
 #[tokio::test]
 async fn a_restart_replays_the_verdict_from_the_log_without_the_history() {
     let mut f = fleet(2).await;
-    let id = start(&mut f.rollouts, analysed("mem<0.001", 3_000)).await;
+    let id = start(&mut f.rollouts, analysed("mem<0.001", 10_000)).await;
     let before = reaches(&f.rollouts, &id, "paused").await;
     assert_eq!(before.waves[0].analysis[0].verdict, "fail", "{before:?}");
     let (data_dir, addr) = (f.coordinator.data_dir.clone(), f.coordinator.addr);
