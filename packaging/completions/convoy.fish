@@ -674,7 +674,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l steps -d 'A ramp of cumulative shares instead of canary and batch, e.g. 1,10%,50%,100%' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l max-failures -l max-errors -d 'Failed hosts tolerated over the whole rollout: N or P% (default 0)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l bake -d 'How long each finished wave must stay healthy, within its gates, before the next' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l gate -d 'A metric gate checked on every host of a baking wave: cpu<90, mem<95, load1<8, disk</:90, cpu<1.5*baseline. Repeatable' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l gate -d 'A metric gate checked on every host of a baking wave: cpu<90, mem<95, load1<8, disk</:90, cpu<1.5*baseline, an app signal APP.NAME: web.error_rate<0.01. Repeatable' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l group-by -d 'Waves never mix values of this label; groups go one after another' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l on-failure -d 'When failures exceed the budget: pause (the operator decides) or rollback' -r -f -a "pause\t''
 rollback\t''"

@@ -39,7 +39,10 @@ async fn app(errors_per_100: u64) -> String {
                 100 * n,
                 errors_per_100 * n
             );
-            let reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
             let _ = stream.write_all(reply.as_bytes()).await;
         }
     });
@@ -77,21 +80,30 @@ async fn a_canary_whose_app_reports_errors_fails_a_signal_gate() {
     fleet_online(&admin, 2).await;
     // The live record shows each host's signal (what `convoy agents show` prints).
     for (id, expected) in [("web-1", 0.5), ("web-2", 0.25)] {
-        let seen = wait_for(&format!("{id} reports web.error_rate"), Duration::from_secs(15), || {
-            let mut admin = admin.clone();
-            async move {
-                let detail = get(&mut admin, id).await?;
-                let metrics = detail.agent?.metrics?;
-                metrics.signals.get("web.error_rate").copied()
-            }
-        })
+        let seen = wait_for(
+            &format!("{id} reports web.error_rate"),
+            Duration::from_secs(15),
+            || {
+                let mut admin = admin.clone();
+                async move {
+                    let detail = get(&mut admin, id).await?;
+                    let metrics = detail.agent?.metrics?;
+                    metrics.signals.get("web.error_rate").copied()
+                }
+            },
+        )
         .await;
         assert!((seen - expected).abs() < 1e-9, "{id}: {seen}");
     }
     for version in ["1.0", "2.0"] {
-        push(&mut admin, version, &artifact(version, true), Some(pki.signer()))
-            .await
-            .unwrap();
+        push(
+            &mut admin,
+            version,
+            &artifact(version, true),
+            Some(pki.signer()),
+        )
+        .await
+        .unwrap();
     }
     let job = run(&mut admin, crate::deploy::deploy("1.0")).await;
     assert_eq!(job.state, JobState::Succeeded as i32, "{job:?}");
@@ -132,7 +144,11 @@ async fn a_canary_whose_app_reports_errors_fails_a_signal_gate() {
     assert!(canary.reason.contains("web.error_rate"), "{canary:?}");
     assert_eq!(halted.failures, 1);
     // The host that was not the canary was not touched.
-    let other = if canary.host == "web-1" { &agents[1] } else { &agents[0] };
+    let other = if canary.host == "web-1" {
+        &agents[1]
+    } else {
+        &agents[0]
+    };
     assert_eq!(current(&other.1), "releases/1.0");
     coordinator.stop().await;
 }

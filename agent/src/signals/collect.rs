@@ -45,9 +45,10 @@ impl Collector {
     pub(crate) fn configure(&self, apps: BTreeMap<String, AppSignals>) {
         let mut state = State::lock(&self.state);
         let old = std::mem::take(&mut state.apps);
-        state
-            .previous
-            .retain(|app, _| apps.get(app).is_some_and(|new| Some(&new.url) == old.get(app).map(|o| &o.url)));
+        state.previous.retain(|app, _| {
+            apps.get(app)
+                .is_some_and(|new| Some(&new.url) == old.get(app).map(|o| &o.url))
+        });
         state.values.clear();
         state.apps = apps;
     }
@@ -78,8 +79,9 @@ impl Collector {
                 let page = super::fetch::get(&signals.target, &signals.url, signals.timeout).await;
                 let at = crate::journal::now_unix_ms();
                 let scrape = page.and_then(|text| {
-                    super::scrape::parse(&text, at)
-                        .map_err(|err| format!("cannot parse the metrics from {}: {err}", signals.url))
+                    super::scrape::parse(&text, at).map_err(|err| {
+                        format!("cannot parse the metrics from {}: {err}", signals.url)
+                    })
                 });
                 (app, signals, scrape)
             });

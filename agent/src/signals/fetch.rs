@@ -58,7 +58,12 @@ async fn get_unbounded(target: &HttpTarget, url: &str) -> Result<String, String>
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map(|i| i + 4)
-        .or_else(|| response.windows(2).position(|w| w == b"\n\n").map(|i| i + 2))
+        .or_else(|| {
+            response
+                .windows(2)
+                .position(|w| w == b"\n\n")
+                .map(|i| i + 2)
+        })
         .ok_or_else(|| format!("no end of the http headers from {url}"))?;
     String::from_utf8(response.split_off(body_start))
         .map_err(|_| format!("the metrics page from {url} is not UTF-8"))

@@ -334,7 +334,9 @@ fn record_heartbeat(
     let mut no_disks = Vec::new();
     let disks = metrics.as_mut().map_or(&mut no_disks, |m| &mut m.disks);
     let mut left_out = bound_heartbeat(disks, &mut apps);
-    left_out += metrics.as_mut().map_or(0, |m| bound_signals(&mut m.signals));
+    left_out += metrics
+        .as_mut()
+        .map_or(0, |m| bound_signals(&mut m.signals));
     if left_out > 0 {
         debug!(%agent_id, left_out, "heartbeat entries out of bounds left out");
     }

@@ -419,13 +419,23 @@ fn app_signals_are_named_series_capped_per_host() {
         ..Default::default()
     };
     let sample = Sample::from_metrics(T0, &metrics);
-    let disks = sample.disks.iter().filter(|(n, _)| n.starts_with('/')).count();
-    assert_eq!((disks, sample.disks.len() - disks), (MAX_DISKS, MAX_SIGNALS));
+    let disks = sample
+        .disks
+        .iter()
+        .filter(|(n, _)| n.starts_with('/'))
+        .count();
+    assert_eq!(
+        (disks, sample.disks.len() - disks),
+        (MAX_DISKS, MAX_SIGNALS)
+    );
     let series = SeriesId::parse("web.s03").unwrap();
     assert_eq!(series, SeriesId::Signal("web.s03".into()));
     assert_eq!(sample.value(&series), Some(3.0));
     assert_eq!(sample.value(&SeriesId::parse("web.s09").unwrap()), None);
-    assert!(SeriesId::parse("error_rate").is_err(), "a bare name is not a series");
+    assert!(
+        SeriesId::parse("error_rate").is_err(),
+        "a bare name is not a series"
+    );
     // Merged summaries keep the caps apart too, and a stored summary reads back.
     let mut later = sample.clone();
     later.at_ms += 1000;

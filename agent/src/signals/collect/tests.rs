@@ -91,7 +91,10 @@ async fn a_changing_exposition_gives_rates_and_quantiles_keyed_app_dot_name() {
     assert_eq!(first.get("web.requests"), Some(&100.0), "{first:?}");
     assert!(!first.contains_key("web.error_rate"), "{first:?}");
     assert!(first.contains_key("web.latency_p99"), "{first:?}");
-    assert!(collector.take().is_empty(), "a heartbeat takes the values once");
+    assert!(
+        collector.take().is_empty(),
+        "a heartbeat takes the values once"
+    );
     next_millisecond().await;
     collector.round().await;
     let second = collector.take();

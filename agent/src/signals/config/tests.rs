@@ -47,7 +47,8 @@ fn a_bad_expression_names_the_app_the_signal_and_the_column() {
         err.contains("apps.web.signals.error_rate") && err.contains("column 51"),
         "{err}"
     );
-    let err = parse(&SIGNALS.replace("histogram_quantile(0.99", "histogram_quantil(0.99")).unwrap_err();
+    let err =
+        parse(&SIGNALS.replace("histogram_quantile(0.99", "histogram_quantil(0.99")).unwrap_err();
     assert!(
         err.contains("apps.web.signals.latency_p99: column 1: unknown function"),
         "{err}"
@@ -65,7 +66,10 @@ fn bad_tables_are_refused() {
         ("url =", "timeout = 2\nurl ="),
         ("error_rate =", "Error_Rate! ="),
         ("error_rate = \"", "error_rate = 1\nx = \""),
-        ("error_rate = \"rate(http_errors_total) / rate(http_requests_total)\"\nlatency_p99 = \"histogram_quantile(0.99, http_request_duration_seconds)\"", ""),
+        (
+            "error_rate = \"rate(http_errors_total) / rate(http_requests_total)\"\nlatency_p99 = \"histogram_quantile(0.99, http_request_duration_seconds)\"",
+            "",
+        ),
     ] {
         let text = SIGNALS.replace(from, to);
         assert_ne!(text, SIGNALS, "{from}");
@@ -78,7 +82,10 @@ fn bad_tables_are_refused() {
     let many: String = (0..=super::MAX_SIGNALS)
         .map(|i| format!("s{i} = \"up\"\n"))
         .collect();
-    let err = parse(&format!("[apps.web.signals]\nurl = \"http://127.0.0.1:1/\"\n{many}")).unwrap_err();
+    let err = parse(&format!(
+        "[apps.web.signals]\nurl = \"http://127.0.0.1:1/\"\n{many}"
+    ))
+    .unwrap_err();
     assert!(err.contains("at most 64"), "{err}");
 }
 
