@@ -161,9 +161,7 @@ impl SeriesId {
         }
         match name.strip_prefix("disk:") {
             Some(mount) if mount.starts_with('/') => Ok(SeriesId::Disk(mount.to_string())),
-            None if name.contains('.') && crate::rollout::gate::signal_name(name) => {
-                Ok(SeriesId::Signal(name.to_string()))
-            }
+            None if signal_name(name) => Ok(SeriesId::Signal(name.to_string())),
             _ => Err(format!(
                 "unknown series {name:?}: expected one of {}, disk:MOUNT, or an app signal \
                  APP.NAME",
@@ -171,6 +169,14 @@ impl SeriesId {
             )),
         }
     }
+}
+
+/// An app signal's full name, `APP.NAME`: an app name, a dot, a label key (split at one of
+/// the dots), as agents report them.
+pub fn signal_name(name: &str) -> bool {
+    use convoy_proto::labels::{valid_app_name, valid_key};
+    name.match_indices('.')
+        .any(|(at, _)| valid_app_name(&name[..at]) && valid_key(&name[at + 1..]))
 }
 
 /// Min, max and average of one series over a bucket.

@@ -175,12 +175,15 @@ fn lookup(pairs: &[(String, f64)], mount: &str) -> Option<f64> {
     pairs.iter().find(|(m, _)| m == mount).map(|(_, v)| *v)
 }
 
-/// An app signal's full name, `APP.NAME`: an app name, a dot, a label key (at one of the
-/// dots). Gates, alert rules and the history all name signals this way.
-pub fn signal_name(name: &str) -> bool {
-    use convoy_proto::labels::{valid_app_name, valid_key};
-    name.match_indices('.')
-        .any(|(at, _)| valid_app_name(&name[..at]) && valid_key(&name[at + 1..]))
+/// An app signal's full name, `APP.NAME`, by its shape: a lowercase letter or digit first, a
+/// dot, and only the characters app names and label keys use (the engine takes no wire
+/// rules; `history::SeriesId` and the heartbeat checks apply the exact ones).
+fn signal_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.contains('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
 }
 
 fn parse_limit(text: &str) -> Result<Limit, String> {
