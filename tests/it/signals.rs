@@ -152,3 +152,58 @@ async fn a_canary_whose_app_reports_errors_fails_a_signal_gate() {
     assert_eq!(current(&other.1), "releases/1.0");
     coordinator.stop().await;
 }
+
+/// `[[alerts]] expr` on an app signal: a host whose app fails a tenth of its requests
+/// fires `web.error_rate>0.05`; one whose app is fine does not.
+#[tokio::test]
+async fn an_alert_on_an_app_signal_fires_for_the_failing_host() {
+    use convoy_coordinator::alerts::Rule;
+    use convoy_coordinator::config::monitor::AlertConfig;
+    use convoy_proto::v1::ListAlertsRequest;
+    use convoy_proto::v1::monitor_client::MonitorClient;
+
+    let pki = TestPki::new();
+    let rule = Rule::new(&AlertConfig {
+        name: "errors".into(),
+        expr: "web.error_rate>0.05".into(),
+        for_: Duration::ZERO,
+        severity: "critical".into(),
+        selector: "role=web".into(),
+        summary: "web errors".into(),
+    })
+    .expect("an app signal is a series in an alert rule");
+    let coordinator = TestCoordinator::start_configured(&pki, |config| {
+        config.monitor.alerts = vec![rule];
+    })
+    .await;
+    let _agents = [
+        web(&pki, &coordinator.url(), "web-1", &app(10).await),
+        web(&pki, &coordinator.url(), "web-2", &app(0).await),
+    ];
+    let viewer = pki.operator("vera", Role::Viewer);
+    let monitor = MonitorClient::new(
+        convoy_tests::channel(&coordinator.url(), &pki.ca_cert(), Some(&viewer))
+            .await
+            .unwrap(),
+    );
+    let firing = wait_for("the error alert fires", Duration::from_secs(20), || {
+        let mut monitor = monitor.clone();
+        async move {
+            let alerts = monitor
+                .list_alerts(ListAlertsRequest { pending: false })
+                .await
+                .ok()?
+                .into_inner()
+                .alerts;
+            (!alerts.is_empty()).then_some(alerts)
+        }
+    })
+    .await;
+    assert_eq!(firing.len(), 1, "{firing:?}");
+    assert_eq!(
+        (firing[0].rule.as_str(), firing[0].host.as_str()),
+        ("errors", "web-1")
+    );
+    assert!((firing[0].value - 0.1).abs() < 1e-6, "{firing:?}");
+    coordinator.stop().await;
+}
