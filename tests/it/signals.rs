@@ -207,3 +207,64 @@ async fn an_alert_on_an_app_signal_fires_for_the_failing_host() {
     assert!((firing[0].value - 0.1).abs() < 1e-6, "{firing:?}");
     coordinator.stop().await;
 }
+
+/// An app that accepts the scrape and never answers (timeout 30 s) does not slow the
+/// heartbeats: the host's samples keep coming at the heartbeat interval (200 ms in tests).
+#[tokio::test]
+async fn a_hanging_app_never_delays_a_heartbeat() {
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://127.0.0.1:{}/metrics",
+        listener.local_addr().unwrap().port()
+    );
+    let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let holder = held.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            holder.lock().unwrap().push(stream);
+        }
+    });
+    let mut config = TestAgent::config(&pki, &coordinator.url(), "web-1", &[("role", "web")]);
+    let text = format!(
+        "coordinator = \"https://127.0.0.1:1\"\ndata_dir = \"/x\"\n[tls]\nca = \"a\"\ncert = \"b\"\n\
+         key = \"c\"\n[apps.web.signals]\nurl = \"{url}\"\ntimeout = \"30s\"\nup = \"up\"\n"
+    );
+    config.app_signals = convoy_agent::Config::parse(&text, std::path::Path::new("/"))
+        .unwrap()
+        .app_signals;
+    let _agent = TestAgent::start_with(config);
+    let operator = pki.operator("alice", Role::Viewer);
+    let admin = coordinator.admin(&pki, &operator).await;
+    fleet_online(&admin, 1).await;
+    let sampled = |admin: &convoy_proto::v1::admin_client::AdminClient<_>| {
+        let mut admin = admin.clone();
+        async move {
+            let metrics = get(&mut admin, "web-1").await?.agent?.metrics?;
+            Some(metrics.sampled_at_unix_ms)
+        }
+    };
+    let first = wait_for("a first sample", Duration::from_secs(10), || {
+        sampled(&admin)
+    })
+    .await;
+    wait_for("the app holds a scrape", Duration::from_secs(10), || {
+        let held = held.clone();
+        async move { (!held.lock().unwrap().is_empty()).then_some(()) }
+    })
+    .await;
+    // Five more heartbeats (1 s at 200 ms) well within the scrape's 30 s timeout.
+    let started = std::time::Instant::now();
+    wait_for(
+        "heartbeats while a scrape hangs",
+        Duration::from_secs(5),
+        || {
+            let next = sampled(&admin);
+            async move { next.await.filter(|at| *at >= first + 1000) }
+        },
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    coordinator.stop().await;
+}
