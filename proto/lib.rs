@@ -26,5 +26,9 @@ pub mod v1 {
 /// that one stream with `OutOfRange`/`ResourceExhausted`; other agents are unaffected.
 pub const MAX_AGENT_MESSAGE_BYTES: usize = 1024 * 1024;
 
+/// App signals one heartbeat may carry (`MetricsSample.signals`): agents refuse configs
+/// declaring more, the coordinator refuses a heartbeat with more.
+pub const MAX_SIGNALS_PER_HEARTBEAT: usize = 64;
+
 /// Largest message the admin service accepts or sends, in bytes.
 pub const MAX_ADMIN_MESSAGE_BYTES: usize = 16 * 1024 * 1024;

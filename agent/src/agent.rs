@@ -48,6 +48,7 @@ pub(crate) async fn run(
         connection.artifact_source(tuning.transfer_stall),
         shutdown.clone(),
     );
+    runner.signals().configure(config.app_signals.clone());
     runner.set_recovery(
         Arc::new(crate::reload::recovery_for(
             &config,

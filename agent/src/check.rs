@@ -75,6 +75,15 @@ fn describe(config: &Config, id: &str, keys: &[String]) -> String {
     }
     let apps: Vec<&str> = config.apps.keys().map(String::as_str).collect();
     line(format!("apps:          {}", none_or(&apps.join(", "))));
+    for (app, signals) in &config.app_signals {
+        let names: Vec<&str> = signals.signals.keys().map(String::as_str).collect();
+        line(format!(
+            "  {app} signals: {} from {} (timeout {:?})",
+            names.join(", "),
+            signals.url,
+            signals.timeout
+        ));
+    }
     let sets: Vec<&str> = config.backup_sets.keys().map(String::as_str).collect();
     line(format!("backup sets:   {}", none_or(&sets.join(", "))));
     line(format!(

@@ -10,6 +10,25 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::deploy::manifest::Manifest;
+use crate::signals::config::AppSignals;
+
+/// `[apps.NAME]`: the release manifest's overrides (hooks, health), checked as a
+/// `convoy.toml` is, plus the agent-only `signals` table, kept aside to be checked with the
+/// app's name.
+#[derive(Debug)]
+struct RawApp {
+    manifest: Manifest,
+    signals: Option<toml::Value>,
+}
+
+impl<'de> Deserialize<'de> for RawApp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut value = toml::Value::deserialize(deserializer)?;
+        let signals = value.as_table_mut().and_then(|t| t.remove("signals"));
+        let manifest = Manifest::deserialize(value).map_err(serde::de::Error::custom)?;
+        Ok(RawApp { manifest, signals })
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -39,6 +58,9 @@ pub struct Config {
     /// Apps this host may deploy, each with optional overrides of the release's
     /// `convoy.toml` (`[apps.web.hooks]`, `[apps.web.health]`).
     pub apps: BTreeMap<String, Manifest>,
+    /// `[apps.NAME.signals]`: by app, the metrics endpoint and named signals the agent
+    /// scrapes and reports in heartbeats (agent config only, never a release's).
+    pub app_signals: BTreeMap<String, AppSignals>,
     /// Public keys (`NAME.pub` from `convoy release keygen`); when any is listed, releases
     /// not signed by one of them are refused.
     pub release_public_keys: Vec<PathBuf>,
@@ -181,7 +203,7 @@ struct RawConfig {
     #[serde(default)]
     actions: BTreeMap<String, ActionConfig>,
     #[serde(default)]
-    apps: BTreeMap<String, Manifest>,
+    apps: BTreeMap<String, RawApp>,
     #[serde(default)]
     release_public_keys: Vec<PathBuf>,
     #[serde(default)]
@@ -250,13 +272,21 @@ impl Config {
             }
             crate::params::check_declared(name, &action.run, &action.params)?;
         }
-        for app in raw.apps.keys() {
-            if !valid_action_name(app) {
+        let mut apps = BTreeMap::new();
+        let mut app_signals = BTreeMap::new();
+        for (app, raw_app) in raw.apps {
+            if !valid_action_name(&app) {
                 return Err(format!(
                     "apps.{app}: invalid app name: expected [a-z0-9][a-z0-9._-]*, at most 63 characters"
                 ));
             }
+            if let Some(signals) = raw_app.signals {
+                let signals = crate::signals::config::from_value(&app, signals)?;
+                app_signals.insert(app.clone(), signals);
+            }
+            apps.insert(app, raw_app.manifest);
         }
+        crate::signals::config::check_all(&app_signals)?;
         raw.backup.check()?;
         if raw.keep_releases == 0 {
             return Err("keep_releases must be at least 1".into());
@@ -273,7 +303,8 @@ impl Config {
             labels: raw.labels,
             metrics_interval: raw.metrics_interval,
             actions: raw.actions,
-            apps: raw.apps,
+            apps,
+            app_signals,
             release_public_keys: raw.release_public_keys.into_iter().map(resolve).collect(),
             allow_unsigned_releases: raw.allow_unsigned_releases,
             keep_releases: raw.keep_releases,

@@ -102,6 +102,8 @@ pub(crate) fn to_sample(
         net_tx_bytes_per_sec: tx,
         uptime_secs: now.uptime_secs,
         process_count: now.process_count,
+        // App signals are the collector's (`crate::signals::collect`), added by the session.
+        signals: Default::default(),
     }
 }
 

@@ -1,5 +1,5 @@
 //! SIGHUP: the agent reads its config file again and applies what can change without a
-//! restart: labels, actions, apps and backup sets. [`compare`] is pure: it says what changed
+//! restart: labels, actions, apps, app signals and backup sets. [`compare`] is pure: it says what changed
 //! (one line per changed part, names only: never an action's argv or environment) and what
 //! would need a restart (coordinator address, TLS files, data dir, signature policy and the
 //! other settings read once at start), which is logged and ignored. A file that does not
@@ -97,6 +97,9 @@ pub(crate) fn compare(old: &Config, new: &Config) -> Changes {
     if let Some(line) = names("apps", &old.apps, &new.apps) {
         changes.applied.push(line);
     }
+    if let Some(line) = names("app signals", &old.app_signals, &new.app_signals) {
+        changes.applied.push(line);
+    }
     if let Some(line) = names("backup sets", &old.backup_sets, &new.backup_sets) {
         changes.applied.push(line);
         changes.announce = true;
@@ -146,6 +149,7 @@ pub(crate) fn merged(old: &Config, new: Config) -> Config {
         labels: new.labels,
         actions: new.actions,
         apps: new.apps,
+        app_signals: new.app_signals,
         backup_sets: new.backup_sets,
         ..old.clone()
     }
@@ -184,6 +188,9 @@ pub(crate) fn apply(config: &mut Config, runner: &Runner, agent_id: &str, new: C
     if merged.apps != config.apps {
         runner.deployer().set_apps(merged.apps.clone());
         runner.apps_changed().notify_one();
+    }
+    if merged.app_signals != config.app_signals {
+        runner.signals().configure(merged.app_signals.clone());
     }
     if merged.backup_sets != config.backup_sets {
         if let Some(transport) = runner.backup_transport() {

@@ -49,6 +49,8 @@ pub(crate) struct Runner {
     tracker: TaskTracker,
     shutdown: CancellationToken,
     recovery: RwLock<Option<RecoveryParts>>,
+    /// App signals, scraped on heartbeat ticks (configured by the wiring and reloads).
+    signals: Arc<crate::signals::collect::Collector>,
 }
 
 /// The backup side of the runner: the host's sets and the transport to the coordinator.
@@ -80,6 +82,7 @@ impl Runner {
             tracker: TaskTracker::new(),
             shutdown,
             recovery: RwLock::new(None),
+            signals: Arc::default(),
         })
     }
 
@@ -113,6 +116,10 @@ impl Runner {
 
     pub(crate) fn journal(&self) -> &Journal {
         &self.journal
+    }
+
+    pub(crate) fn signals(&self) -> &Arc<crate::signals::collect::Collector> {
+        &self.signals
     }
 
     pub(crate) fn deployer(&self) -> &Deployer {

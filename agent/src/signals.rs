@@ -21,8 +21,12 @@
 //! scrape rather than a made-up one.
 //!
 //! Pure: the scrape is passed in ([`Scrape`]); fetching and parsing the exposition is the
-//! caller's.
+//! caller's ([`collect`] fetches with [`fetch`], parses with [`scrape`]; [`config`] checks
+//! `[apps.NAME.signals]`).
 
+pub(crate) mod collect;
+pub mod config;
+mod fetch;
 pub mod scrape;
 
 use std::collections::BTreeMap;

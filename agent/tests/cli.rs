@@ -46,3 +46,30 @@ fn missing_files_and_wrong_certificates_are_reported() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read CA certificate"));
 }
+
+/// A signal expression that does not parse stops `check` and `run` alike, naming the app,
+/// the signal and the column.
+#[test]
+fn a_bad_signal_expression_fails_check_and_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.toml");
+    std::fs::write(
+        &path,
+        "coordinator = \"https://127.0.0.1:7443\"\ndata_dir = \"d\"\n[tls]\nca = \"a\"\ncert = \"b\"\nkey = \"c\"\n\
+         [apps.web.signals]\nurl = \"http://127.0.0.1:8080/metrics\"\nerror_rate = \"rate(errors_total) /\"\n",
+    )
+    .unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_convoy-agent"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run convoy-agent check");
+    for out in [check, run_agent(&path)] {
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("apps.web.signals.error_rate: column 21"),
+            "{err}"
+        );
+    }
+}

@@ -39,6 +39,9 @@ pub const BASE_SERIES: [&str; 9] = [
 pub const MAX_DISKS: usize = 4;
 /// Raw samples kept per host per minute (1 Hz); a faster heartbeat keeps every k-th.
 pub const RAW_PER_MINUTE: usize = 60;
+/// App signals kept per sample (the first by key, `APP.NAME`); stored beside the disks as
+/// named series (a mount starts with `/`, a signal never does).
+pub const MAX_SIGNALS: usize = 8;
 /// Samples queued between heartbeats and the history task.
 const QUEUE: usize = 65_536;
 
@@ -90,7 +93,8 @@ pub struct Sample {
     /// When the coordinator received it (unix ms).
     pub at_ms: i64,
     pub base: [f32; BASE_SERIES.len()],
-    /// `(mount, percent used)`.
+    /// Named series: `(mount, percent used)` for up to [`MAX_DISKS`] disks, then `(APP.NAME,
+    /// value)` for up to [`MAX_SIGNALS`] app signals.
     pub disks: Vec<(String, f32)>,
 }
 
@@ -103,11 +107,19 @@ impl Sample {
                 (used as f64 * 100.0 / total as f64) as f32
             }
         };
+        // A name is stored with a one-byte length: longer signal keys are not kept.
+        let signals = m
+            .signals
+            .iter()
+            .filter(|(key, _)| key.len() <= 255 && !key.starts_with('/'))
+            .take(MAX_SIGNALS)
+            .map(|(key, value)| (key.clone(), *value as f32));
         let disks = m
             .disks
             .iter()
             .take(MAX_DISKS)
             .map(|d| (d.mount.clone(), pct(d.used_bytes, d.total_bytes)))
+            .chain(signals)
             .collect();
         Sample {
             at_ms,
@@ -130,16 +142,19 @@ impl Sample {
     pub fn value(&self, series: &SeriesId) -> Option<f32> {
         match series {
             SeriesId::Base(i) => self.base.get(*i).copied(),
-            SeriesId::Disk(mount) => self.disks.iter().find(|(m, _)| m == mount).map(|(_, v)| *v),
+            SeriesId::Disk(name) | SeriesId::Signal(name) => {
+                self.disks.iter().find(|(m, _)| m == name).map(|(_, v)| *v)
+            }
         }
     }
 }
 
-/// A series by name: one of [`BASE_SERIES`] or `disk:MOUNT`.
+/// A series by name: one of [`BASE_SERIES`], `disk:MOUNT`, or an app signal `APP.NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SeriesId {
     Base(usize),
     Disk(String),
+    Signal(String),
 }
 
 impl SeriesId {
@@ -149,12 +164,22 @@ impl SeriesId {
         }
         match name.strip_prefix("disk:") {
             Some(mount) if mount.starts_with('/') => Ok(SeriesId::Disk(mount.to_string())),
+            None if signal_name(name) => Ok(SeriesId::Signal(name.to_string())),
             _ => Err(format!(
-                "unknown series {name:?}: expected one of {}, or disk:MOUNT",
+                "unknown series {name:?}: expected one of {}, disk:MOUNT, or an app signal \
+                 APP.NAME",
                 BASE_SERIES.join(", ")
             )),
         }
     }
+}
+
+/// An app signal's full name, `APP.NAME`: an app name, a dot, a label key (split at one of
+/// the dots), as agents report them.
+pub fn signal_name(name: &str) -> bool {
+    use convoy_proto::labels::{valid_app_name, valid_key};
+    name.match_indices('.')
+        .any(|(at, _)| valid_app_name(&name[..at]) && valid_key(&name[at + 1..]))
 }
 
 /// Min, max and average of one series over a bucket.
@@ -177,7 +202,9 @@ impl Summary {
     pub fn stat(&self, series: &SeriesId) -> Option<Stat> {
         match series {
             SeriesId::Base(i) => self.base.get(*i).copied(),
-            SeriesId::Disk(mount) => self.disks.iter().find(|(m, _)| m == mount).map(|(_, s)| *s),
+            SeriesId::Disk(name) | SeriesId::Signal(name) => {
+                self.disks.iter().find(|(m, _)| m == name).map(|(_, s)| *s)
+            }
         }
     }
 
@@ -225,8 +252,13 @@ pub fn merge<'a>(parts: impl IntoIterator<Item = &'a Summary>) -> Option<Summary
         for (mount, b) in &part.disks {
             if let Some((_, a)) = acc.disks.iter_mut().find(|(m, _)| m == mount) {
                 *a = merge_stat(*a, wa, *b, wb);
-            } else if acc.disks.len() < MAX_DISKS {
-                acc.disks.push((mount.clone(), *b));
+            } else {
+                // Disks and signals are capped apart (a signal's name never starts with '/').
+                let disk = mount.starts_with('/');
+                let kept = acc.disks.iter().filter(|(m, _)| m.starts_with('/') == disk);
+                if kept.count() < if disk { MAX_DISKS } else { MAX_SIGNALS } {
+                    acc.disks.push((mount.clone(), *b));
+                }
             }
         }
         acc.count = acc.count.saturating_add(part.count);

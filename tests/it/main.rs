@@ -26,4 +26,5 @@ mod revocation;
 mod rollout;
 mod rotation;
 mod security;
+mod signals;
 mod support;

@@ -427,6 +427,7 @@ impl TestAgent {
             metrics_interval: None,
             actions: BTreeMap::new(),
             apps: BTreeMap::new(),
+            app_signals: BTreeMap::new(),
             // Signatures are required by default; tests sign with the PKI's key.
             release_public_keys: vec![pki.release_public_key()],
             allow_unsigned_releases: false,

@@ -174,7 +174,7 @@ async fn probe_tcp(port: u16, limit: Duration) -> Result<(), String> {
 }
 
 /// Tries each address in turn; the error is the first address's.
-async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, String> {
+pub(crate) async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, String> {
     let mut first_error = None;
     for &addr in addrs {
         match TcpStream::connect(addr).await {
@@ -239,7 +239,7 @@ async fn http_status(target: &HttpTarget, url: &str) -> Result<u16, String> {
 }
 
 /// `HTTP/1.1 200 OK` → 200.
-fn parse_status_line(line: &[u8], url: &str) -> Result<u16, String> {
+pub(crate) fn parse_status_line(line: &[u8], url: &str) -> Result<u16, String> {
     let line = String::from_utf8_lossy(line);
     let line = line.trim_end_matches('\r');
     let mut parts = line.split(' ');

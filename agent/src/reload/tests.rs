@@ -52,3 +52,20 @@ fn apps_apply_without_a_new_hello_and_fixed_settings_need_a_restart() {
     assert_eq!(merged.data_dir, old.data_dir);
     assert!(compare(&old, &old.clone()).is_empty());
 }
+
+#[test]
+fn changed_app_signals_are_applied_without_a_new_hello() {
+    let signals = "[apps.web.signals]\nurl = \"http://127.0.0.1:8080/metrics\"\nerrors = \"rate(errors_total)\"\n";
+    let old = config(signals);
+    let new = config(&signals.replace("rate(errors_total)", "increase(errors_total)"));
+    let changes = compare(&old, &new);
+    assert_eq!(changes.applied, ["app signals: changed web"]);
+    assert!(!changes.announce && changes.need_restart.is_empty());
+    let merged = merged(&old, new.clone());
+    assert_eq!(merged.app_signals, new.app_signals);
+    let gone = compare(&new, &config(""));
+    assert_eq!(
+        gone.applied,
+        ["apps: removed web", "app signals: removed web"]
+    );
+}

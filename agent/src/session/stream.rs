@@ -231,11 +231,18 @@ async fn write(
             () = runner.apps_changed().notified() => true,
             () = runner.outbox_changed().notified() => false,
         };
-        let heartbeat = heartbeat.then(|| AgentMessage {
-            body: Some(agent_message::Body::Heartbeat(Heartbeat {
-                metrics: Some(sampler.sample()),
-                apps: runner.deployer().status(),
-            })),
+        let heartbeat = heartbeat.then(|| {
+            // The values of the scrape round finished since the last beat; the next round
+            // starts now, on its own task.
+            let mut metrics = sampler.sample();
+            metrics.signals = runner.signals().take();
+            runner.signals().tick();
+            AgentMessage {
+                body: Some(agent_message::Body::Heartbeat(Heartbeat {
+                    metrics: Some(metrics),
+                    apps: runner.deployer().status(),
+                })),
+            }
         });
         for message in heartbeat
             .into_iter()

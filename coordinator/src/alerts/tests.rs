@@ -243,3 +243,37 @@ fn listing_while_the_rules_are_swapped_never_deadlocks() {
     lister.join().unwrap();
     swapper.join().unwrap();
 }
+
+/// An app signal is a series in an alert rule, by its full `APP.NAME`, read from the live
+/// heartbeat (`Sample::from_metrics`).
+#[test]
+fn an_app_signal_fires_an_alert() {
+    use crate::history::SeriesId;
+    assert_eq!(
+        Expr::parse("web.error_rate>0.05").unwrap(),
+        Expr::Metric {
+            series: SeriesId::Signal("web.error_rate".into()),
+            op: Op::Gt,
+            limit: Limit::Absolute(0.05)
+        }
+    );
+    let rules = [rule("errors", "web.error_rate>0.05", 0, "role=web")];
+    let metrics = |rate: f64| convoy_proto::v1::MetricsSample {
+        signals: [("web.error_rate".to_string(), rate)].into(),
+        ..Default::default()
+    };
+    let with = |rate: f64| Facts {
+        hosts: vec![HostFacts {
+            sample: Some(Sample::from_metrics(0, &metrics(rate))),
+            ..host("web-1", "web", 10.0, 1.0)
+        }],
+        ..Facts::default()
+    };
+    let mut evaluator = Evaluator::default();
+    assert!(evaluator.evaluate(&rules, &with(0.01), 1_000).is_empty());
+    let fired = evaluator.evaluate(&rules, &with(0.5), 2_000);
+    let [Transition::Firing(alert)] = fired.as_slice() else {
+        panic!("{fired:?}")
+    };
+    assert_eq!((alert.host.as_str(), alert.value), ("web-1", 0.5));
+}

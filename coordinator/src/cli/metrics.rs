@@ -18,7 +18,7 @@ use super::{ConnectArgs, OutputArg, UsageError, out};
 #[derive(Debug, Args)]
 pub struct MetricsArgs {
     /// HOST then SERIES (cpu, mem, swap, load1, load5, load15, net_rx, net_tx, procs,
-    /// disk:MOUNT); with --selector, only SERIES.
+    /// disk:MOUNT, an app signal APP.NAME like web.error_rate); with --selector, only SERIES.
     #[arg(required = true, value_name = "HOST|SERIES")]
     pub args: Vec<String>,
     /// Aggregate over the hosts this label selector matches instead of one host.

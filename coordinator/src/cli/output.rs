@@ -59,6 +59,8 @@ pub struct MetricsJson {
     pub net_tx_bytes_per_sec: f64,
     pub uptime_secs: u64,
     pub process_count: u32,
+    /// App signals, keyed `APP.NAME` (`[apps.APP.signals]` in the host's agent.toml).
+    pub signals: BTreeMap<String, f64>,
 }
 
 impl From<&MetricsSample> for MetricsJson {
@@ -86,6 +88,7 @@ impl From<&MetricsSample> for MetricsJson {
             net_tx_bytes_per_sec: m.net_tx_bytes_per_sec,
             uptime_secs: m.uptime_secs,
             process_count: m.process_count,
+            signals: m.signals.clone(),
         }
     }
 }

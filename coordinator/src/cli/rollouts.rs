@@ -118,7 +118,7 @@ pub struct StartArgs {
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub bake: Duration,
     /// A metric gate checked on every host of a baking wave: cpu<90, mem<95, load1<8,
-    /// disk</:90, cpu<1.5*baseline. Repeatable.
+    /// disk</:90, cpu<1.5*baseline, an app signal APP.NAME: web.error_rate<0.01. Repeatable.
     #[arg(long = "gate", value_name = "EXPR")]
     pub gates: Vec<String>,
     /// Canary analysis at the end of each wave's bake (needs --bake): the wave's updated

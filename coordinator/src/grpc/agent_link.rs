@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{debug, info, warn};
 
 use super::auth;
-use checks::{HeartbeatBudget, bound_heartbeat, check_hello};
+use checks::{HeartbeatBudget, bound_heartbeat, bound_signals, check_hello};
 
 pub mod checks;
 use crate::config::AgentsConfig;
@@ -333,7 +333,10 @@ fn record_heartbeat(
     } = heartbeat;
     let mut no_disks = Vec::new();
     let disks = metrics.as_mut().map_or(&mut no_disks, |m| &mut m.disks);
-    let left_out = bound_heartbeat(disks, &mut apps);
+    let mut left_out = bound_heartbeat(disks, &mut apps);
+    left_out += metrics
+        .as_mut()
+        .map_or(0, |m| bound_signals(&mut m.signals));
     if left_out > 0 {
         debug!(%agent_id, left_out, "heartbeat entries out of bounds left out");
     }

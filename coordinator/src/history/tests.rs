@@ -524,4 +524,52 @@ fn raw_tier_survives_a_crash_minus_the_open_minute() {
     assert_eq!(leftovers, 0, "the cut-short write is removed on open");
     // The fleet row of a closed minute came back too.
     assert!(store.history_fleet_minute(T0).unwrap().is_some());
+/// App signals are kept as named series beside the disks, capped apart, and survive the
+/// stored encodings (`convoy metrics HOST web.error_rate`).
+#[test]
+fn app_signals_are_named_series_capped_per_host() {
+    let metrics = convoy_proto::v1::MetricsSample {
+        disks: (0..6)
+            .map(|i| convoy_proto::v1::DiskUsage {
+                mount: format!("/d{i}"),
+                used_bytes: 1,
+                total_bytes: 4,
+            })
+            .collect(),
+        signals: (0..12)
+            .map(|i| (format!("web.s{i:02}"), f64::from(i)))
+            .collect(),
+        ..Default::default()
+    };
+    let sample = Sample::from_metrics(T0, &metrics);
+    let disks = sample
+        .disks
+        .iter()
+        .filter(|(n, _)| n.starts_with('/'))
+        .count();
+    assert_eq!(
+        (disks, sample.disks.len() - disks),
+        (MAX_DISKS, MAX_SIGNALS)
+    );
+    let series = SeriesId::parse("web.s03").unwrap();
+    assert_eq!(series, SeriesId::Signal("web.s03".into()));
+    assert_eq!(sample.value(&series), Some(3.0));
+    assert_eq!(sample.value(&SeriesId::parse("web.s09").unwrap()), None);
+    assert!(
+        SeriesId::parse("error_rate").is_err(),
+        "a bare name is not a series"
+    );
+    // Merged summaries keep the caps apart too, and a stored summary reads back.
+    let mut later = sample.clone();
+    later.at_ms += 1000;
+    later.disks.retain(|(n, _)| !n.starts_with('/'));
+    later.disks[0].1 = 5.0;
+    let summary = summarize(&[sample, later]).unwrap();
+    assert_eq!(summary.disks.len(), MAX_DISKS + MAX_SIGNALS);
+    let stat = summary.stat(&SeriesId::Signal("web.s00".into())).unwrap();
+    assert_eq!((stat.min, stat.max, stat.avg), (0.0, 5.0, 2.5));
+    let raw = crate::store::history::encode_summary(&summary);
+    let (count, stored) =
+        crate::store::history::summary_stat(&raw, &SeriesId::Signal("web.s00".into())).unwrap();
+    assert_eq!((count, stored), (2, stat));
 }

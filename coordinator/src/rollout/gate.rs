@@ -1,7 +1,10 @@
 //! Metric gates checked on each host of a baking wave: `cpu<90`, `mem<95`, `load1<8`,
 //! `disk</:90` (`disk<MOUNT:PCT`), `health=ok`, and relative gates such as
 //! `cpu<1.5*baseline`, where the caller supplies the baseline (the median of the hosts not
-//! yet updated). Pure: no proto types, no I/O.
+//! yet updated). App signals the agents report (`[apps.APP.signals]`) are metrics too, by
+//! their full `APP.NAME` (`web.error_rate<0.01`): a bare name is refused, so a typo of a
+//! built-in metric (`cpux<90`) is an error rather than a gate that never has data. Pure:
+//! no proto types, no I/O.
 
 use std::fmt;
 
@@ -22,6 +25,8 @@ pub struct MetricsView {
     /// `(mount, percent used)`.
     pub disks: Vec<(String, f64)>,
     pub healthy: bool,
+    /// App signals, keyed `APP.NAME`.
+    pub signals: Vec<(String, f64)>,
 }
 
 /// Baseline values for relative gates; `None` when not known.
@@ -31,6 +36,8 @@ pub struct Baseline {
     pub mem_percent: Option<f64>,
     pub load1: Option<f64>,
     pub disks: Vec<(String, f64)>,
+    /// App signals, keyed `APP.NAME`.
+    pub signals: Vec<(String, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,6 +46,8 @@ pub enum Metric {
     Mem,
     Load1,
     Disk(String),
+    /// An app signal: `APP.NAME`.
+    Signal(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,7 +76,7 @@ pub enum Verdict {
     NoData,
 }
 
-const METRICS: &str = "expected cpu, mem, load1, disk or health";
+const METRICS: &str = "expected cpu, mem, load1, disk, health or an app signal APP.NAME";
 
 impl Gate {
     pub fn parse(input: &str) -> Result<Gate, GateError> {
@@ -113,10 +122,11 @@ impl Gate {
             }
             "health" => return Err(err("expected health=ok".to_string())),
             "" => return Err(err(format!("missing metric before '<' ({METRICS})"))),
+            other if signal_name(other) => (Metric::Signal(other.to_string()), rest),
             other => return Err(err(format!("unknown metric {other:?} ({METRICS})"))),
         };
         let limit = parse_limit(limit_text.trim()).map_err(err)?;
-        let percent = !matches!(metric, Metric::Load1);
+        let percent = !matches!(metric, Metric::Load1 | Metric::Signal(_));
         if let (true, Limit::Absolute(value)) = (percent, limit) {
             if value > 100.0 {
                 return Err(err(format!("{value} is not a percentage (0 to 100)")));
@@ -136,6 +146,7 @@ impl Gate {
             Metric::Mem => Some(view.mem_percent),
             Metric::Load1 => Some(view.load1),
             Metric::Disk(mount) => lookup(&view.disks, mount),
+            Metric::Signal(name) => lookup(&view.signals, name),
         };
         let bound = match limit {
             Limit::Absolute(bound) => Some(*bound),
@@ -145,6 +156,7 @@ impl Gate {
                     Metric::Mem => baseline.mem_percent,
                     Metric::Load1 => baseline.load1,
                     Metric::Disk(mount) => lookup(&baseline.disks, mount),
+                    Metric::Signal(name) => lookup(&baseline.signals, name),
                 };
                 base.map(|b| b * factor)
             }
@@ -161,6 +173,17 @@ impl Gate {
 
 fn lookup(pairs: &[(String, f64)], mount: &str) -> Option<f64> {
     pairs.iter().find(|(m, _)| m == mount).map(|(_, v)| *v)
+}
+
+/// An app signal's full name, `APP.NAME`, by its shape: a lowercase letter or digit first, a
+/// dot, and only the characters app names and label keys use (the engine takes no wire
+/// rules; `history::SeriesId` and the heartbeat checks apply the exact ones).
+fn signal_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.contains('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
 }
 
 fn parse_limit(text: &str) -> Result<Limit, String> {
@@ -202,6 +225,7 @@ impl fmt::Display for Gate {
             Metric::Mem => write!(f, "mem<{limit}"),
             Metric::Load1 => write!(f, "load1<{limit}"),
             Metric::Disk(mount) => write!(f, "disk<{mount}:{limit}"),
+            Metric::Signal(name) => write!(f, "{name}<{limit}"),
         }
     }
 }

@@ -160,7 +160,7 @@ pub(crate) fn summary_stat(raw: &[u8], series: &SeriesId) -> Option<(u32, Stat)>
             let at = 4 + i * STAT;
             Some((count, Reader(raw.get(at..at + STAT)?).stat()?))
         }
-        SeriesId::Disk(mount) => {
+        SeriesId::Disk(mount) | SeriesId::Signal(mount) => {
             let mut r = Reader(raw.get(4 + BASE_SERIES.len() * STAT..)?);
             for _ in 0..r.u8()? {
                 let len = usize::from(r.u8()?);

@@ -430,5 +430,6 @@ fn synthetic_sample(index: usize, sequence: u64, disk_percent: f64) -> MetricsSa
         net_tx_bytes_per_sec: 500.0 + wobble,
         uptime_secs: 100_000 + sequence,
         process_count: 120,
+        signals: Default::default(),
     }
 }

@@ -181,6 +181,9 @@ fn metric_rows(rows: &mut Rows, json: &AgentDetailJson) {
             humantime::format_duration(std::time::Duration::from_secs(m.uptime_secs)).to_string(),
         );
         row("processes", m.process_count.to_string());
+        for (key, value) in &m.signals {
+            row(&format!("signal {key}"), format!("{value}"));
+        }
         row("sampled at", m.sampled_at.clone().unwrap_or_default());
     }
 }

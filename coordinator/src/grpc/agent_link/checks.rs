@@ -122,6 +122,32 @@ pub fn bound_heartbeat(disks: &mut Vec<DiskUsage>, apps: &mut Vec<AppStatus>) ->
     before - disks.len() - apps.len()
 }
 
+/// The longest signal key, `APP.NAME` (a 63-character app name, a dot, a label key).
+const MAX_SIGNAL_KEY_CHARS: usize = 63 + 1 + 253 + 1 + 63;
+
+/// Cuts a heartbeat's app signals to their bounds: a key that is not `APP.NAME` (a valid
+/// app name, a dot, a valid label key: one of the ways to split it at a dot), or a value
+/// that is not finite, is left out, and then all past the first
+/// [`convoy_proto::MAX_SIGNALS_PER_HEARTBEAT`] (by key). Trimmed, like disks and apps,
+/// rather than refused: the heartbeat's liveness and host metrics still count. Returns how
+/// many were left out.
+pub fn bound_signals(signals: &mut std::collections::BTreeMap<String, f64>) -> usize {
+    let before = signals.len();
+    signals.retain(|key, value| value.is_finite() && valid_signal_key(key));
+    while signals.len() > convoy_proto::MAX_SIGNALS_PER_HEARTBEAT {
+        signals.pop_last();
+    }
+    before - signals.len()
+}
+
+fn valid_signal_key(key: &str) -> bool {
+    key.chars().count() <= MAX_SIGNAL_KEY_CHARS
+        && key.match_indices('.').any(|(at, _)| {
+            convoy_proto::labels::valid_app_name(&key[..at])
+                && convoy_proto::labels::valid_key(&key[at + 1..])
+        })
+}
+
 /// One session's heartbeat budget.
 #[derive(Debug)]
 pub struct HeartbeatBudget {
@@ -240,6 +266,23 @@ mod tests {
         assert_eq!(disks.len(), MAX_DISKS);
         assert_eq!(disks[0].mount, "/m1");
         assert_eq!(apps.len(), MAX_APPS);
+    }
+
+    #[test]
+    fn heartbeat_signals_are_cut_to_their_bounds() {
+        let mut signals: std::collections::BTreeMap<String, f64> = (0..100)
+            .map(|i| (format!("web.s{i:03}"), f64::from(i)))
+            .collect();
+        signals.insert("web.nan".into(), f64::NAN);
+        signals.insert("no-dot".into(), 1.0);
+        signals.insert("web.\u{1b}]0;x".into(), 1.0);
+        signals.insert("Web!.x".into(), 1.0);
+        assert_eq!(bound_signals(&mut signals), 4 + 36);
+        assert_eq!(signals.len(), convoy_proto::MAX_SIGNALS_PER_HEARTBEAT);
+        assert_eq!(signals.keys().next().map(String::as_str), Some("web.s000"));
+        assert!(signals.contains_key("web.s063") && !signals.contains_key("web.s064"));
+        let mut fine = std::collections::BTreeMap::from([("a.b.c".to_string(), 0.5)]);
+        assert_eq!(bound_signals(&mut fine), 0);
     }
 
     #[test]

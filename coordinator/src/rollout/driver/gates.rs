@@ -78,6 +78,7 @@ fn view(snapshot: &HostSnapshot, version: &str) -> Option<MetricsView> {
         load1: metrics.load1,
         disks: disks(&metrics),
         healthy: app.healthy,
+        signals: metrics.signals.into_iter().collect(),
     })
 }
 
@@ -119,7 +120,17 @@ fn baseline(snapshots: &[Option<HostSnapshot>]) -> Baseline {
             mounts.entry(mount).or_default().push(percent);
         }
     }
+    let mut signals: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for sample in &samples {
+        for (key, value) in &sample.signals {
+            signals.entry(key.clone()).or_default().push(*value);
+        }
+    }
     Baseline {
+        signals: signals
+            .into_iter()
+            .filter_map(|(key, values)| median(values).map(|m| (key, m)))
+            .collect(),
         cpu_percent: median(samples.iter().map(|s| s.cpu_percent).collect()),
         mem_percent: median(samples.iter().map(|s| mem_percent(s)).collect()),
         load1: median(samples.iter().map(|s| s.load1).collect()),

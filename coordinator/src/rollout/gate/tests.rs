@@ -7,6 +7,7 @@ fn view() -> MetricsView {
         load1: 2.0,
         disks: vec![("/".to_string(), 70.0), ("/var".to_string(), 95.0)],
         healthy: true,
+        signals: vec![("web.error_rate".to_string(), 0.05)],
     }
 }
 
@@ -21,6 +22,9 @@ fn parses_and_renders() {
         ("health=ok", "health=ok"),
         ("cpu<1.5*baseline", "cpu<1.5*baseline"),
         ("load1<2*baseline", "load1<2*baseline"),
+        ("web.error_rate<0.01", "web.error_rate<0.01"),
+        ("web.latency_p99 < 250", "web.latency_p99<250"),
+        ("web.error_rate<2*baseline", "web.error_rate<2*baseline"),
     ] {
         let gate = Gate::parse(input).unwrap();
         assert_eq!(gate.to_string(), rendered, "{input}");
@@ -32,6 +36,8 @@ fn parses_and_renders() {
 fn refuses_bad_gates_with_the_reason() {
     for (input, why) in [
         ("cpux<90", "unknown metric \"cpux\""),
+        ("error_rate<0.01", "app signal APP.NAME"),
+        ("Web!.x<1", "unknown metric"),
         ("<90", "missing metric"),
         ("cpu>90", "expected METRIC<LIMIT"),
         ("cpu<", "missing limit"),
@@ -57,6 +63,7 @@ fn evaluates_against_a_view() {
     let base = Baseline {
         cpu_percent: Some(40.0),
         disks: vec![("/".to_string(), 50.0)],
+        signals: vec![("web.error_rate".to_string(), 0.02)],
         ..Baseline::default()
     };
     for (gate, baseline, expected) in [
@@ -72,6 +79,12 @@ fn evaluates_against_a_view() {
         ("cpu<1.2*baseline", &base, "fail"),
         ("cpu<1.5*baseline", &none, "nodata"),
         ("disk</:1.2*baseline", &base, "fail"),
+        ("web.error_rate<0.1", &none, "pass"),
+        ("web.error_rate<0.01", &none, "fail"),
+        ("api.error_rate<0.01", &none, "nodata"),
+        ("web.error_rate<3*baseline", &base, "pass"),
+        ("web.error_rate<2*baseline", &base, "fail"),
+        ("web.error_rate<2*baseline", &none, "nodata"),
     ] {
         let verdict = Gate::parse(gate).unwrap().evaluate(&view(), baseline);
         let got = match verdict {

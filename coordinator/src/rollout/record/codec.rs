@@ -90,12 +90,14 @@ pub(crate) fn entry(at_unix_ms: i64, event: &Event) -> RolloutLogEntry {
                 load1: view.load1,
                 disks: view.disks.iter().cloned().collect(),
                 healthy: view.healthy,
+                signals: view.signals.iter().cloned().collect(),
             });
             entry.baseline = Some(GateBaseline {
                 cpu_percent: baseline.cpu_percent,
                 mem_percent: baseline.mem_percent,
                 load1: baseline.load1,
                 disks: baseline.disks.iter().cloned().collect(),
+                signals: baseline.signals.iter().cloned().collect(),
             });
             (K::Metrics, host.as_str(), "")
         }
@@ -156,12 +158,14 @@ pub(crate) fn replayed(entry: &RolloutLogEntry) -> Replayed {
                     load1: view.load1,
                     disks: view.disks.into_iter().collect(),
                     healthy: view.healthy,
+                    signals: view.signals.into_iter().collect(),
                 },
                 baseline: Baseline {
                     cpu_percent: baseline.cpu_percent,
                     mem_percent: baseline.mem_percent,
                     load1: baseline.load1,
                     disks: baseline.disks.into_iter().collect(),
+                    signals: baseline.signals.into_iter().collect(),
                 },
             }
         }
