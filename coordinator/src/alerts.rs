@@ -351,7 +351,7 @@ pub async fn run(
                 continue;
             }
         };
-        alerts.step(&facts, crate::registry::now_unix_ms(), &events);
+        alerts.step(&facts, crate::clock::now_unix_ms(), &events);
     }
 }
 

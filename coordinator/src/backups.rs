@@ -40,9 +40,9 @@ use convoy_proto::v1::{Backup, BackupState, CommandRecord, CommandState, DrillRe
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
+use crate::clock::now_unix_ms;
 use crate::config::BackupsConfig;
 use crate::dispatch::{BackupWork, plan};
-use crate::registry::now_unix_ms;
 use crate::store::{Store, StoreError};
 
 pub use upload::{Quota, UploadSink, UploadTrailer};
@@ -129,7 +129,7 @@ pub struct Backups {
     attempts: Arc<attempts::Attempts>,
     /// `[backups]`, replaced whole by a config reload (`set_policy`).
     policy: Arc<std::sync::RwLock<Arc<BackupsConfig>>>,
-    clock: Arc<dyn schedule::Clock>,
+    clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl std::fmt::Debug for Backups {
@@ -173,7 +173,7 @@ impl Backups {
             data_dir: data_dir.to_path_buf(),
             attempts: Arc::default(),
             policy: Arc::default(),
-            clock: Arc::new(schedule::SystemClock),
+            clock: Arc::new(crate::clock::SystemClock),
         })
     }
 
@@ -186,7 +186,7 @@ impl Backups {
 
     /// Where record times and backup ages are read (tests pass their own).
     #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn schedule::Clock>) -> Self {
+    pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
         self.clock = clock;
         self
     }

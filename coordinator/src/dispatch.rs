@@ -8,11 +8,9 @@
 //! its children are the I/O shell around it.
 
 pub mod admit;
+mod create;
 pub mod events;
 pub mod plan;
-// Kept for the rollout engine's imports until they name `crate::rate`.
-pub use crate::rate;
-mod create;
 pub mod scheduler;
 pub mod views;
 
@@ -23,8 +21,9 @@ use std::time::Duration;
 use convoy_proto::v1::{CommandRecord, CommandState, JobEvent, JobRecord, JobState};
 use tokio::sync::{Notify, broadcast};
 
+use crate::clock::now_unix_ms;
 use crate::rate::RateError;
-use crate::registry::{Registry, now_unix_ms};
+use crate::registry::Registry;
 use crate::store::{Store, StoreError};
 
 /// Output kept per command unless configured otherwise.

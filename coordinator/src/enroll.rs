@@ -16,9 +16,10 @@ use convoy_proto::v1::{TokenInfo, TokenRecord};
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 
+use crate::clock::now_unix_ms;
 use crate::pki::csr::{CsrError, check_agent_csr};
 use crate::pki::{Ca, Validity};
-use crate::registry::{Registry, now_unix_ms};
+use crate::registry::Registry;
 use crate::revocation::{CertFacts, Revocations};
 use crate::store::{Store, StoreError};
 

@@ -21,7 +21,7 @@ use convoy_proto::v1::{Delivery, Event};
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
-use crate::registry::now_unix_ms;
+use crate::clock::now_unix_ms;
 use crate::store::{Store, StoreError};
 
 /// How soon an appended event is on disk.

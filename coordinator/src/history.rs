@@ -329,7 +329,7 @@ impl Recorder {
     pub fn record(&self, host: &str, metrics: &MetricsSample) {
         self.heartbeats.inc();
         let Some(queue) = &self.queue else { return };
-        let sample = Sample::from_metrics(crate::registry::now_unix_ms(), metrics);
+        let sample = Sample::from_metrics(crate::clock::now_unix_ms(), metrics);
         if queue.try_send((host.to_string(), sample)).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -479,7 +479,7 @@ pub async fn run(
             let mut writer = writer
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            writer.tick(crate::registry::now_unix_ms(), &|host| known.is_known(host))
+            writer.tick(crate::clock::now_unix_ms(), &|host| known.is_known(host))
         })
         .await;
         match done {

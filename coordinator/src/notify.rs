@@ -27,9 +27,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::clock::now_unix_ms;
 use crate::config::monitor::NotifyConfig;
 use crate::events::{Events, Routes};
-use crate::registry::now_unix_ms;
 
 /// First retry after about this long; each later one waits twice as long, up to
 /// [`MAX_BACKOFF`].

@@ -105,7 +105,7 @@ pub struct HostSnapshot {
     pub app: Option<AppStatus>,
 }
 
-pub use crate::clock::now_unix_ms;
+use crate::clock::now_unix_ms;
 
 impl Registry {
     /// Loads every known agent from the store; all start offline.

@@ -17,7 +17,7 @@ use convoy_proto::v1::{CertInfo, Revocation, SeenCert};
 use tokio_util::sync::CancellationToken;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::registry::now_unix_ms;
+use crate::clock::now_unix_ms;
 use crate::store::{Store, StoreError};
 
 /// A certificate's last use is stored at most this often (it is kept in memory at once).

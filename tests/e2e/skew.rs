@@ -132,8 +132,7 @@ async fn skewed(offset: &str) {
             if agents.iter().any(|a| {
                 a.id == "skewed-1"
                     && a.state == convoy_proto::v1::AgentState::Online as i32
-                    && a.cert_not_after_unix_ms
-                        > convoy_coordinator::registry::now_unix_ms() + 6_000
+                    && a.cert_not_after_unix_ms > convoy_coordinator::clock::now_unix_ms() + 6_000
             }) {
                 return;
             }

@@ -130,7 +130,7 @@ async fn a_host_enrolls_with_a_token_and_the_tokens_labels_win() {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o600, "the key is private from the start");
-    let lifetime = enrolled.not_after_unix_ms - convoy_coordinator::registry::now_unix_ms();
+    let lifetime = enrolled.not_after_unix_ms - convoy_coordinator::clock::now_unix_ms();
     assert!(
         lifetime > 29 * 86_400_000 && lifetime <= 30 * 86_400_000,
         "{lifetime}"

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use convoy_agent::config::{ActionConfig, TlsFiles};
 use convoy_agent::enroll::EnrollOptions;
+use convoy_coordinator::clock::now_unix_ms;
 use convoy_coordinator::config::IssuingCa;
-use convoy_coordinator::registry::now_unix_ms;
 use convoy_proto::identity::{AgentId, Identity, Role};
 use convoy_proto::v1::certs_client::CertsClient;
 use convoy_proto::v1::{

@@ -23,7 +23,7 @@ use crate::store::{Store, StoreError};
 /// How often the schedule task looks at the clock.
 pub const TICK: Duration = Duration::from_secs(5);
 
-pub use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
 
 /// What a firing does: start a backup or drill job, and tell whether a job still runs.
 pub trait Launcher: Send + Sync {

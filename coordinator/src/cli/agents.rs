@@ -8,7 +8,7 @@ use convoy_proto::v1::{GetAgentRequest, ListAgentsRequest, WhoAmIRequest};
 use super::connect::{admin, rpc_error};
 use super::output::{self, AgentJson};
 use super::{ConnectArgs, OutputFormat, UsageError};
-use crate::registry::now_unix_ms;
+use crate::clock::now_unix_ms;
 use crate::selector::Selector;
 
 mod history;

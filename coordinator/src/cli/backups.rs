@@ -18,8 +18,8 @@ use super::jobs::{JobFlags, follow_started};
 use super::output::{self, rfc3339};
 use super::{ConnectArgs, OutputFormat, UsageError, out};
 use crate::backups::state_name;
-use crate::dispatch::rate::Rate;
 use crate::dispatch::valid_action_name;
+use crate::rate::Rate;
 use crate::selector::Selector;
 use json::{BackupJson, ScheduleJson};
 

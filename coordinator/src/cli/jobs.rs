@@ -14,9 +14,9 @@ use convoy_proto::v1::{
 use super::connect::{admin, rpc_error};
 use super::output::{self, JobJson};
 use super::{ConnectArgs, OutputFormat, UsageError};
-use crate::dispatch::rate::Rate;
+use crate::clock::now_unix_ms;
 use crate::dispatch::valid_action_name;
-use crate::registry::now_unix_ms;
+use crate::rate::Rate;
 use crate::selector::Selector;
 
 #[derive(Debug, Args)]

@@ -18,7 +18,7 @@ use tonic::transport::Channel;
 use super::connect::{channel, rpc_error};
 use super::output::{ago, rfc3339};
 use super::{ConnectArgs, OutputFormat, out};
-use crate::registry::now_unix_ms;
+use crate::clock::now_unix_ms;
 
 /// A client of the `Monitor` service over mTLS.
 pub async fn client(args: &ConnectArgs) -> anyhow::Result<MonitorClient<Channel>> {

@@ -17,7 +17,7 @@ use super::jobs::{JobFlags, run_job};
 use super::output::{self};
 use super::{ConnectArgs, OutputFormat, UsageError};
 use crate::cli::out;
-use crate::registry::now_unix_ms;
+use crate::clock::now_unix_ms;
 use crate::releases::{CHUNK_BYTES, validate_app, validate_version};
 
 #[derive(Debug, Subcommand)]

@@ -12,7 +12,7 @@ use super::connect::{channel, rpc_error};
 use super::output::rfc3339;
 use super::{ConnectArgs, OutputFormat, UsageError};
 use crate::cli::out;
-use crate::registry::now_unix_ms;
+use crate::clock::now_unix_ms;
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {

@@ -7,7 +7,7 @@ use convoy_proto::v1::{
 };
 
 use super::{Dispatcher, plan, views};
-use crate::registry::now_unix_ms;
+use crate::clock::now_unix_ms;
 use crate::store::StoreError;
 
 pub fn cancel_message(command_id: &str) -> CoordinatorMessage {

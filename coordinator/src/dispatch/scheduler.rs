@@ -225,7 +225,7 @@ pub async fn run(dispatcher: Arc<Dispatcher>, shutdown: CancellationToken) {
             () = dispatcher.wake.notified() => {}
             () = tokio::time::sleep(TICK) => {}
         }
-        if let Err(err) = dispatcher.tick(crate::registry::now_unix_ms()).await {
+        if let Err(err) = dispatcher.tick(crate::clock::now_unix_ms()).await {
             tracing::error!(error = %err, "job scheduler cannot persist its decisions");
         }
         // Wake-ups that arrive meanwhile (a finished command each) are served by one pass:

@@ -38,7 +38,7 @@ pub async fn run(
                 let (events, certs) = (events.clone(), certs.clone());
                 let _ = tokio::task::spawn_blocking(move || {
                     schedules_missed(&events);
-                    certs_expiring(&events, &certs, crate::registry::now_unix_ms());
+                    certs_expiring(&events, &certs, crate::clock::now_unix_ms());
                 })
                 .await;
             }

@@ -21,9 +21,10 @@ use super::auth;
 use checks::{HeartbeatBudget, bound_heartbeat, bound_signals, check_hello};
 
 pub mod checks;
+use crate::clock::now_unix_ms;
 use crate::config::AgentsConfig;
 use crate::dispatch::Dispatcher;
-use crate::registry::{Registry, SessionTicket, now_unix_ms, reason};
+use crate::registry::{Registry, SessionTicket, reason};
 use crate::releases::{Artifacts, CHUNK_BYTES, valid_sha256};
 
 /// An agent must send its Hello this soon after opening the stream.

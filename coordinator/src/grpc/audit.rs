@@ -6,7 +6,7 @@ use convoy_proto::v1::AuditEntry;
 use tonic::{Request, Status};
 
 use super::auth;
-use crate::registry::now_unix_ms;
+use crate::clock::now_unix_ms;
 use crate::store::{Appended, Store};
 
 /// The request summary and the outcome of an audit entry are cut to this many bytes.

@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::auth;
 use crate::backups::{BackupError, Backups, UploadTrailer};
-use crate::registry::now_unix_ms;
+use crate::clock::now_unix_ms;
 use crate::releases::CHUNK_BYTES;
 
 /// Problem lines kept from a drill report.

@@ -19,8 +19,8 @@ use tonic::{Request, Response, Status};
 
 use super::auth;
 use crate::backups::{Backups, schedule, state_name};
+use crate::clock::now_unix_ms;
 use crate::dispatch::{BackupWork, Dispatcher, JobRequest, valid_action_name};
-use crate::registry::now_unix_ms;
 use crate::selector::Selector;
 
 pub struct BackupsService {

@@ -14,8 +14,8 @@ use convoy_proto::v1::{
 use tonic::{Request, Response, Status};
 
 use super::auth;
+use crate::clock::now_unix_ms;
 use crate::enroll::{EnrollError, Enroller};
-use crate::registry::now_unix_ms;
 use crate::revocation::{Revocations, RevokeError, Target};
 use crate::store::Store;
 

@@ -10,9 +10,9 @@ use convoy_proto::v1::{AuditEntry, EnrollRequest, EnrollResponse};
 use tonic::{Request, Response, Status};
 
 use super::auth::Caller;
+use crate::clock::now_unix_ms;
 use crate::enroll::{EnrollError, Enroller};
 use crate::pki::csr::MAX_CSR_BYTES;
-use crate::registry::now_unix_ms;
 use crate::store::Store;
 
 pub struct EnrollmentService {

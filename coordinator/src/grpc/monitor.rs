@@ -18,9 +18,10 @@ use tonic::{Request, Response, Status};
 
 use super::{audit, auth};
 use crate::alerts::Alerts;
+use crate::clock::now_unix_ms;
 use crate::events::{Events, kind_matches};
 use crate::history::{HistoryConfig, QueryError, SeriesId};
-use crate::registry::{Registry, now_unix_ms};
+use crate::registry::Registry;
 use crate::selector::Selector;
 
 /// Series one query may ask for.

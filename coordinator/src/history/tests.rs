@@ -524,6 +524,8 @@ fn raw_tier_survives_a_crash_minus_the_open_minute() {
     assert_eq!(leftovers, 0, "the cut-short write is removed on open");
     // The fleet row of a closed minute came back too.
     assert!(store.history_fleet_minute(T0).unwrap().is_some());
+}
+
 /// App signals are kept as named series beside the disks, capped apart, and survive the
 /// stored encodings (`convoy metrics HOST web.error_rate`).
 #[test]

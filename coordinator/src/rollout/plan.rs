@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::dispatch::rate::{Rate, RateError};
+use crate::rate::{Rate, RateError};
 use crate::selector::Selector;
 
 /// Hosts per batch when `--batch` is not given.

@@ -101,7 +101,7 @@ fn the_engine_does_no_io_and_reads_no_clock() {
 #[test]
 fn the_guard_catches_what_it_forbids() {
     let bad = "use tokio::sync::mpsc;\nfn f() { let t = std::time::SystemTime::now(); }\n\
-               fn g() { crate::registry::now_unix_ms() }\nuse sled::Db;";
+               fn g() { crate::clock::now_unix_ms() }\nuse sled::Db;";
     let names: Vec<&str> = violations(bad).into_iter().map(|(_, n)| n).collect();
     assert_eq!(names, ["tokio", "SystemTime", "now_unix_ms", "sled"]);
     // Words that merely contain a name, comments and test code are fine.

@@ -11,7 +11,7 @@ use convoy_proto::identity::Identity;
 use convoy_proto::v1::OldCaOperator;
 
 use super::{Rotation, State, signer};
-use crate::registry::now_unix_ms;
+use crate::clock::now_unix_ms;
 use crate::revocation::CertFacts;
 
 /// How far back an operator's use of an old-CA certificate counts: a day, so that the

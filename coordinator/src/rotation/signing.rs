@@ -39,7 +39,7 @@ impl Signed {
 
 /// The serial for a new bundle: the time in milliseconds, or one more than the last.
 pub fn next_serial(last: Option<&Signed>) -> u64 {
-    let now = u64::try_from(crate::registry::now_unix_ms()).unwrap_or(0);
+    let now = u64::try_from(crate::clock::now_unix_ms()).unwrap_or(0);
     last.map_or(now, |last| now.max(last.serial.saturating_add(1)))
 }
 

@@ -84,7 +84,7 @@ impl AgentLink for FloorLink {
                 agent_id,
                 heartbeat_interval_ms: 1000,
                 offline_after_ms: 10_000,
-                server_time_unix_ms: convoy_coordinator::registry::now_unix_ms(),
+                server_time_unix_ms: convoy_coordinator::clock::now_unix_ms(),
                 ..Default::default()
             })),
         };

@@ -111,7 +111,7 @@ fn one_run(
     let store = Store::open(&data).context("cannot open the store")?;
     let (mut history, recorder) = History::new(store.clone(), config)?;
     // Start on a 15-minute boundary in the past, so every tier's windows are whole.
-    let now = convoy_coordinator::registry::now_unix_ms();
+    let now = convoy_coordinator::clock::now_unix_ms();
     let span_ms = i64::try_from(args.span.as_millis())?;
     let t0 = (now - span_ms).div_euclid(QUARTER_MS) * QUARTER_MS;
     let seconds = span_ms / 1000;
@@ -273,7 +273,7 @@ pub fn selector_query(args: &SelectorArgs) -> anyhow::Result<()> {
     };
     let (mut query, mut floor) = (Vec::new(), Vec::new());
     for _ in 0..args.runs {
-        let now = convoy_coordinator::registry::now_unix_ms();
+        let now = convoy_coordinator::clock::now_unix_ms();
         query.push(timed(&mut || {
             let (points, covered) = query_selector(
                 &store,

@@ -159,7 +159,7 @@ async fn coordinator_step(args: &IngestArgs, interval: Duration) -> anyhow::Resu
     let mut admin = stage.fleet.admin().await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let window = Window::open(stage.coordinator.pid(), &stage.swarm)?;
-    let since = convoy_coordinator::registry::now_unix_ms();
+    let since = convoy_coordinator::clock::now_unix_ms();
     let mut latencies = Vec::new();
     while window.at.elapsed() < args.window {
         tokio::time::sleep(Duration::from_secs(2)).await;

@@ -40,7 +40,7 @@ pub struct MonitorArgs {
 /// An hour (or `span`) of 1-minute rows for `sim-…` hosts, ending now.
 pub fn prefill(data_dir: &Path, hosts: usize, span: Duration) -> anyhow::Result<()> {
     let store = Store::open(data_dir).context("cannot open the store to prefill")?;
-    let now = convoy_coordinator::registry::now_unix_ms();
+    let now = convoy_coordinator::clock::now_unix_ms();
     let end = now.div_euclid(MINUTE_MS) * MINUTE_MS;
     let minutes = i64::try_from(span.as_secs() / 60).unwrap_or(60);
     let width = hosts.saturating_sub(1).to_string().len();

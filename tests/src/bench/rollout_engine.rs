@@ -148,7 +148,7 @@ async fn one_run(args: &RolloutEngineArgs) -> anyhow::Result<Run> {
         let dispatcher = dispatcher.clone();
         tracker.spawn(async move {
             while let Some((agent, command_id)) = answers.recv().await {
-                let now = convoy_coordinator::registry::now_unix_ms();
+                let now = convoy_coordinator::clock::now_unix_ms();
                 let bodies = [
                     command_event::Body::Received(Received {}),
                     command_event::Body::Started(Started { pid: 1 }),

@@ -156,7 +156,7 @@ fn csr(rng: &mut StdRng) -> Vec<u8> {
 }
 
 fn rate(input: &[u8]) {
-    use convoy_coordinator::dispatch::rate::Rate;
+    use convoy_coordinator::rate::Rate;
     let text = text(input);
     for allow_zero in [false, true] {
         if let Ok(rate) = Rate::parse(&text, "concurrency", allow_zero) {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use convoy_agent::session::Backoff;
-use convoy_coordinator::registry::now_unix_ms;
+use convoy_coordinator::clock::now_unix_ms;
 use convoy_proto::MAX_AGENT_MESSAGE_BYTES;
 use convoy_proto::identity::AgentId;
 use convoy_proto::v1::agent_link_client::AgentLinkClient;

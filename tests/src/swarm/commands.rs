@@ -19,7 +19,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use convoy_coordinator::registry::now_unix_ms;
+use convoy_coordinator::clock::now_unix_ms;
 use convoy_proto::v1::{
     AppStatus, Command, CommandEvent, CommandState, Finished, HeldCommand, OutputChunk,
     OutputStream, Received, Started, command, command_event,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use convoy_proto::v1::{BackupState, JobRecord};
 
 use super::super::retention::{doomed, keep_for};
-use super::super::schedule::Clock;
+use crate::clock::Clock;
 use super::*;
 use crate::config::{BackupsConfig, RetentionRule};
 

@@ -9,8 +9,8 @@
 
 use super::Driver;
 use crate::analysis::verdict::{self, Analysis, Bound};
+use crate::clock::now_unix_ms;
 use crate::history::{HistoryConfig, MINUTE_MS, SeriesId, query_host};
-use crate::registry::now_unix_ms;
 use crate::rollout::machine::{AnalysisResult, AnalysisWindow, Event};
 use crate::store::Store;
 

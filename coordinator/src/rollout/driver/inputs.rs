@@ -6,8 +6,8 @@
 use convoy_proto::v1::{CommandState, RolloutLogEntry};
 
 use super::{Control, Deferred, Driver, JobKind, Loaded, Request, RolloutError};
+use crate::clock::now_unix_ms;
 use crate::dispatch::Finished;
-use crate::registry::now_unix_ms;
 use crate::rollout::machine::{Action, Event, HostState, Refusal, State};
 use crate::rollout::record::{self, Replayed};
 use crate::store::StoreError;

@@ -8,9 +8,9 @@ use super::inputs::run_entry;
 use std::collections::HashMap;
 
 use super::{Driver, JobKind, RolloutError};
+use crate::clock::now_unix_ms;
 use crate::dispatch::Finished;
 use crate::dispatch::plan::is_terminal;
-use crate::registry::now_unix_ms;
 use crate::rollout::machine::{HostState, Rollout, State};
 use crate::rollout::record;
 

@@ -7,7 +7,7 @@ use convoy_proto::v1::{
 };
 
 use super::{Driver, Loaded, RolloutError, Started};
-use crate::registry::now_unix_ms;
+use crate::clock::now_unix_ms;
 use crate::releases::deploy_command;
 use crate::rollout::machine::{Rollout, Settings, State};
 use crate::rollout::plan::{self, Plan};

@@ -1,7 +1,7 @@
 //! The main stories, each as a script of (time, event, expected actions).
 
 use super::*;
-use crate::dispatch::rate::Rate;
+use crate::rate::Rate;
 use crate::rollout::gate::Gate;
 use crate::rollout::plan::{self, Host, Strategy};
 use crate::selector::Selector;

@@ -1,7 +1,7 @@
 //! The machine's vocabulary: rollout states, settings, events and actions.
 
 use crate::analysis::verdict::{Analysis, Judgement};
-use crate::dispatch::rate::Rate;
+use crate::rate::Rate;
 use crate::rollout::gate::{Baseline, Gate, MetricsView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use convoy_proto::v1::RolloutSpec;
 
 use crate::analysis::verdict::Analysis;
-use crate::dispatch::rate::{Rate, RateError};
+use crate::rate::{Rate, RateError};
 use crate::rollout::gate::{Gate, GateError};
 use crate::rollout::machine::{Inconclusive, Offline, OnFailure, Settings};
 use crate::rollout::plan::{PlanError, Strategy};

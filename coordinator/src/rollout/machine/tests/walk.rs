@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::analysis::verdict::{Analysis, Judgement, Verdict};
-use crate::dispatch::rate::Rate;
+use crate::rate::Rate;
 use crate::rollout::gate::{Baseline, Gate, MetricsView};
 use crate::rollout::machine::{
     Action, AnalysisResult, Control, Event, HostState, Inconclusive, Offline, OnFailure, Refusal,
