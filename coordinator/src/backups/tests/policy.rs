@@ -10,8 +10,8 @@ use std::time::Duration;
 use convoy_proto::v1::{BackupState, JobRecord};
 
 use super::super::retention::{doomed, keep_for};
-use crate::clock::Clock;
 use super::*;
+use crate::clock::Clock;
 use crate::config::{BackupsConfig, RetentionRule};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
