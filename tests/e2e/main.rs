@@ -704,28 +704,7 @@ fn web_release(dir: &Path, version: &str) -> std::path::PathBuf {
 }
 
 /// A tar.gz release of `web`: `convoy.toml` (the manifest given) and a `VERSION` file.
-fn web_release_with(dir: &Path, version: &str, manifest: &str) -> std::path::PathBuf {
-    let path = dir.join(format!("web-{version}.tar.gz"));
-    let file = std::fs::File::create(&path).unwrap();
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        file,
-        flate2::Compression::fast(),
-    ));
-    for (name, contents) in [
-        ("convoy.toml", manifest.to_string()),
-        ("VERSION", format!("{version}\n")),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(contents.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, name, contents.as_bytes())
-            .unwrap();
-    }
-    builder.into_inner().unwrap().finish().unwrap();
-    path
-}
+use convoy_tests::web_release_with;
 
 #[test]
 fn releases_are_signed_pushed_deployed_and_rolled_back_through_the_cli() {

@@ -9,34 +9,19 @@ use std::time::Duration;
 
 use convoy_proto::identity::Role;
 use convoy_proto::v1::rollouts_client::RolloutsClient;
-use convoy_proto::v1::{
-    GetRolloutRequest, ListRolloutsRequest, RolloutSpec, RolloutView, StartRolloutRequest,
-};
-use convoy_tests::{TestCoordinator, wait_for};
+use convoy_proto::v1::{ListRolloutsRequest, RolloutSpec, RolloutView, StartRolloutRequest};
+use convoy_tests::TestCoordinator;
 use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::deploy::current;
-use crate::rollout::{fleet, spec, start};
+use crate::rollout::{fleet, reaches_within, spec, start};
 
 /// A bake, up to a minute for the history to hold it, and the extension's the same again.
 const ANALYSIS_WAIT: Duration = Duration::from_secs(180);
 
 async fn reaches(rollouts: &RolloutsClient<Channel>, id: &str, state: &str) -> RolloutView {
-    wait_for(&format!("rollout {state}"), ANALYSIS_WAIT, || {
-        let mut rollouts = rollouts.clone();
-        let id = id.to_string();
-        let state = state.to_string();
-        async move {
-            let view = rollouts
-                .get_rollout(GetRolloutRequest { id })
-                .await
-                .ok()?
-                .into_inner();
-            (view.state().name() == state).then_some(view)
-        }
-    })
-    .await
+    reaches_within(rollouts, id, state, ANALYSIS_WAIT).await
 }
 
 fn analysed(analysis: &str, bake_ms: u64) -> RolloutSpec {

@@ -96,7 +96,17 @@ async fn view(rollouts: &mut RolloutsClient<Channel>, id: &str) -> RolloutView {
 
 /// Waits until rollout `id` is in `state`.
 async fn reaches(rollouts: &RolloutsClient<Channel>, id: &str, state: &str) -> RolloutView {
-    wait_for(&format!("rollout {state}"), ROLLOUT_WAIT, || {
+    reaches_within(rollouts, id, state, ROLLOUT_WAIT).await
+}
+
+/// Waits up to `wait` until rollout `id` is in `state`.
+pub(crate) async fn reaches_within(
+    rollouts: &RolloutsClient<Channel>,
+    id: &str,
+    state: &str,
+    wait: Duration,
+) -> RolloutView {
+    wait_for(&format!("rollout {state}"), wait, || {
         let mut rollouts = rollouts.clone();
         let id = id.to_string();
         let state = state.to_string();

@@ -525,3 +525,28 @@ pub fn binary(name: &str) -> PathBuf {
     );
     path
 }
+
+/// A `web` release artifact (tar.gz) holding `convoy.toml` = `manifest` and `VERSION`, written
+/// to `dir/web-VERSION.tar.gz`.
+pub fn web_release_with(dir: &Path, version: &str, manifest: &str) -> PathBuf {
+    let path = dir.join(format!("web-{version}.tar.gz"));
+    let file = std::fs::File::create(&path).unwrap();
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        file,
+        flate2::Compression::fast(),
+    ));
+    for (name, contents) in [
+        ("convoy.toml", manifest.to_string()),
+        ("VERSION", format!("{version}\n")),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(contents.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, name, contents.as_bytes())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap();
+    path
+}

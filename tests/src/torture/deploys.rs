@@ -5,7 +5,8 @@
 //! (`--max-failures 100%`, `--offline skip`, never rolled back: each version is deployed by
 //! its own rollout only), waiting for each to end; another asks for a backup of `data` on
 //! every host now and then. The release's `start` hook appends its version to
-//! `<data_dir>/apps/web/deploys` on the host, so a deploy that ran twice shows.
+//! `<data_dir>/apps/web/deploys` on the host, so a deploy that ran twice shows; it and the
+//! backup's `before` step then linger 0.3 s, so agent kills land mid-deploy and mid-backup.
 //!
 //! After the run:
 //! - every acknowledged rollout ended (succeeded, failed or aborted), and no host shows the
@@ -53,41 +54,25 @@ pub fn lock(record: &Mutex<Record>) -> std::sync::MutexGuard<'_, Record> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The agent config lines for the app and the backup set, and the set's files.
+/// The agent config lines for the app and the backup set, and the set's files. The set's
+/// `before` step holds each backup open a moment, so agent kills land mid-backup too.
 pub fn agent_config(dir: &Path, id: &str) -> anyhow::Result<String> {
     let files = dir.join(format!("{id}-files"));
     std::fs::create_dir_all(files.join("sub"))?;
     std::fs::write(files.join("a.txt"), format!("{id} a\n"))?;
     std::fs::write(files.join("sub/b.bin"), vec![7u8; 4096])?;
     Ok(format!(
-        "[apps.{APP}]\n[backup.sets.{SET}]\npaths = [\"{}\"]\n",
+        "[apps.{APP}]\n[backup.sets.{SET}]\npaths = [\"{}\"]\nbefore = [\"/bin/sleep\", \"0.3\"]\n",
         files.display()
     ))
 }
 
 /// A signed-pushable `web` release whose start hook appends its version to the host's
 /// deploys log.
-pub fn release_artifact(dir: &Path, version: &str) -> anyhow::Result<PathBuf> {
-    let manifest =
-        "[hooks]\nstart = [\"/bin/sh\", \"-c\", \"echo $CONVOY_VERSION >> ../../deploys\"]\n";
-    let path = dir.join(format!("{APP}-{version}.tar.gz"));
-    let file = std::fs::File::create(&path)?;
-    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-        file,
-        flate2::Compression::fast(),
-    ));
-    for (name, contents) in [
-        ("convoy.toml", manifest.to_string()),
-        ("VERSION", format!("{version}\n")),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(contents.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        builder.append_data(&mut header, name, contents.as_bytes())?;
-    }
-    builder.into_inner()?.finish()?;
-    Ok(path)
+pub fn release_artifact(dir: &Path, version: &str) -> PathBuf {
+    // The hook lingers after its line, so agent kills land mid-deploy too.
+    let manifest = "[hooks]\nstart = [\"/bin/sh\", \"-c\", \"echo $CONVOY_VERSION >> ../../deploys; sleep 0.3\"]\n";
+    convoy_tests::web_release_with(dir, version, manifest)
 }
 
 /// Runs `args` until it succeeds (the coordinator may be down), `cancel` fires or `tries`
@@ -126,9 +111,7 @@ pub async fn rollouts(
             return;
         }
         let version = format!("{n}.0");
-        let Ok(artifact) = release_artifact(&dir, &version) else {
-            return;
-        };
+        let artifact = release_artifact(&dir, &version);
         let (artifact, key) = (
             artifact.display().to_string(),
             release_key.display().to_string(),
