@@ -19,9 +19,6 @@ use crate::journal::Journal;
 use crate::runner::Runner;
 use crate::session::{Connection, Tuning};
 
-/// Finished, acknowledged command ids are remembered this long (30 days).
-const JOURNAL_RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
-
 /// How long running commands get to end after shutdown before the agent exits anyway.
 const DRAIN_GRACE: Duration = Duration::from_secs(15);
 
@@ -102,7 +99,7 @@ fn open_journal(config: &Config) -> anyhow::Result<Arc<Journal>> {
         warn!(%command_id, "command was running when the agent stopped; reported as interrupted, not run again");
     }
     // Ids older than this are long finished on the coordinator and never sent again.
-    let keep_since = crate::journal::now_unix_ms() - JOURNAL_RETENTION_MS;
+    let keep_since = crate::journal::now_unix_ms() - crate::journal::RETENTION_MS;
     match journal.prune_finished(keep_since) {
         Ok(0) => {}
         Ok(pruned) => info!(pruned, "forgot finished commands older than 30 days"),

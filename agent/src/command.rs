@@ -21,6 +21,8 @@ pub(crate) struct AgentCommand {
     pub(crate) job_id: String,
     /// The agent sends at most this much output; the rest is only counted.
     pub(crate) output_cap_bytes: u64,
+    /// When the coordinator first released it (its clock; 0 when an older one did not say).
+    pub(crate) issued_unix_ms: i64,
     pub(crate) kind: Kind,
 }
 
@@ -103,6 +105,7 @@ impl From<wire::Command> for AgentCommand {
             id: command.command_id,
             job_id: command.job_id,
             output_cap_bytes: command.output_cap_bytes,
+            issued_unix_ms: command.issued_unix_ms,
             kind,
         }
     }

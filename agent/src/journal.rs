@@ -25,6 +25,7 @@ use convoy_proto::v1::{
 use redb::{Durability, ReadableTable, TableDefinition, WriteTransaction};
 
 mod migrate;
+mod restate;
 mod tables;
 
 pub use tables::JournalError;
@@ -32,6 +33,11 @@ use tables::{append_to, decode_entry, decode_event, get_entry, make_private, ope
 
 /// The journal's file in the data dir.
 pub const FILE_NAME: &str = "journal.redb";
+/// Finished commands are forgotten this long after they were received.
+pub const RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
+/// A command issued longer ago than this is refused unseen: the journal may have forgotten
+/// that it ran (a day short of [`RETENTION_MS`], for the coordinator's clock being off).
+pub const ISSUE_HORIZON_MS: i64 = RETENTION_MS - 24 * 3600 * 1000;
 /// command id -> `JournalEntry`.
 const COMMANDS: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("commands");
 /// command id, 0, seq (big-endian) -> `CommandEvent`.
@@ -173,6 +179,7 @@ impl Journal {
             received_unix_ms: now_unix_ms(),
             final_state: CommandState::Unspecified.into(),
             output_cap_bytes,
+            finished: None,
         };
         let event = self.write(true, |tx| {
             append_to(tx, &mut entry, command_event::Body::Received(Received {}))
@@ -225,13 +232,14 @@ impl Journal {
         command_id: &str,
         finished: Finished,
     ) -> Result<CommandEvent, JournalError> {
-        let state = finished.state;
+        let kept = finished.clone();
         self.update(
             command_id,
             true,
             |entry| {
                 entry.stage = JournalStage::Finished.into();
-                entry.final_state = state;
+                entry.final_state = kept.state;
+                entry.finished = Some(kept);
             },
             command_event::Body::Finished(finished),
         )
@@ -259,6 +267,7 @@ impl Journal {
                     received_unix_ms: now_unix_ms(),
                     final_state: finished.state,
                     output_cap_bytes: 0,
+                    finished: Some(finished.clone()),
                 };
                 let body = command_event::Body::Finished(finished);
                 self.write(true, |tx| append_to(tx, &mut entry, body))
@@ -288,6 +297,7 @@ impl Journal {
                     message: "the agent stopped while the command ran; it was not run again".into(),
                     ..Default::default()
                 };
+                entry.finished = Some(finished.clone());
                 append_to(tx, &mut entry, command_event::Body::Finished(finished))?;
                 interrupted.push(entry.command_id);
             }

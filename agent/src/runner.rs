@@ -165,8 +165,13 @@ impl Runner {
             command.output_cap_bytes,
         )?;
         if admission == Admission::Known {
-            // Delivered twice: it ran (or runs) once; its events are in the outbox.
+            // Delivered twice: it ran (or runs) once; its events are in the outbox, or,
+            // if the coordinator acknowledged them all and still sends it, it lost them:
+            // the result is queued again (never the command).
             drop(running);
+            if let Some(event) = self.journal.restate(&command.id)? {
+                tracing::warn!(command_id = %command.id, seq = event.seq, "the coordinator sent a command this host finished and acknowledged; its result is reported again");
+            }
             self.changed();
             return Ok(());
         }

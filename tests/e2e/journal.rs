@@ -43,6 +43,7 @@ async fn an_agent_killed_right_after_sending_output_never_reuses_its_sequence_nu
             command_id: "c-1".into(),
             job_id: "j-1".into(),
             output_cap_bytes: 1 << 20,
+            issued_unix_ms: 0,
             action: Some(command::Action::Run(RunAction {
                 name: "slow".into(),
                 ..Default::default()

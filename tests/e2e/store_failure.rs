@@ -196,6 +196,7 @@ fn mark(id: &str) -> Command_ {
         command_id: id.into(),
         job_id: "j".into(),
         output_cap_bytes: 1 << 20,
+        issued_unix_ms: 0,
         action: Some(convoy_proto::v1::command::Action::Run(
             convoy_proto::v1::RunAction {
                 name: "mark".into(),

@@ -84,6 +84,7 @@ impl Host {
                 command_id: command_id.clone(),
                 job_id: "hostile".into(),
                 output_cap_bytes: 1 << 20,
+                issued_unix_ms: 0,
                 action: Some(action),
             })
             .await;

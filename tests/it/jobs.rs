@@ -18,7 +18,7 @@ use tonic::transport::Channel;
 
 use crate::support::{WAIT, finished, fleet_online};
 
-fn sh(script: &str, timeout: Duration) -> ActionConfig {
+pub(crate) fn sh(script: &str, timeout: Duration) -> ActionConfig {
     ActionConfig {
         run: vec!["/bin/sh".into(), "-c".into(), script.into()],
         timeout,
@@ -29,13 +29,13 @@ fn sh(script: &str, timeout: Duration) -> ActionConfig {
     }
 }
 
-fn actions(list: &[(&str, ActionConfig)]) -> BTreeMap<String, ActionConfig> {
+pub(crate) fn actions(list: &[(&str, ActionConfig)]) -> BTreeMap<String, ActionConfig> {
     list.iter()
         .map(|(name, a)| ((*name).to_string(), a.clone()))
         .collect()
 }
 
-async fn start(
+pub(crate) async fn start(
     admin: &mut AdminClient<Channel>,
     action: &str,
     concurrency: &str,

@@ -91,3 +91,107 @@ async fn an_interrupted_result_under_a_reused_sequence_number_ends_the_command()
     drop(agent);
     coordinator.stop().await;
 }
+
+/// A coordinator that goes back in time (its data dir restored from a copy taken while a
+/// command ran, after the agent had finished it and dropped its acknowledged events) sends
+/// the command again. The agent must not run it again, and the command must not wait
+/// forever: the agent reports the result it journaled once more, and the coordinator
+/// settles the command with it (RELIABILITY.md, run I).
+#[tokio::test]
+async fn a_coordinator_restored_to_an_older_copy_gets_the_result_again_and_nothing_runs_twice() {
+    use std::time::Duration;
+
+    use convoy_proto::v1::JobState;
+    use convoy_tests::{TestAgent, fast_agents, wait_for};
+
+    use crate::jobs::{actions, sh, start};
+    use crate::support::fleet_online;
+
+    let pki = TestPki::new();
+    let coordinator = TestCoordinator::start(&pki).await;
+    let (addr, data_dir) = (coordinator.addr, coordinator.data_dir.clone());
+    let side_log = pki.dir().join("runs.log");
+    let go = pki.dir().join("go");
+    let script = format!(
+        "echo ran >> '{}'; while [ ! -e '{}' ]; do sleep 0.02; done; echo done",
+        side_log.display(),
+        go.display()
+    );
+    let agent = TestAgent::start_with_actions(
+        &pki,
+        &coordinator.url(),
+        "web-1",
+        &[],
+        actions(&[("once", sh(&script, Duration::from_secs(60)))]),
+    );
+    let operator = pki.operator("alice", Role::Operator);
+    let mut admin = coordinator.admin(&pki, &operator).await;
+    fleet_online(&admin, 1).await;
+    let job = start(&mut admin, "once", "", "").await;
+    wait_for("the command running", WAIT, || {
+        let mut admin = admin.clone();
+        let id = job.id.clone();
+        async move {
+            let job = admin
+                .get_job(GetJobRequest { id, tail_bytes: 0 })
+                .await
+                .ok()?
+                .into_inner();
+            (job.hosts[0].state == CommandState::Running as i32).then_some(())
+        }
+    })
+    .await;
+    // The "older copy": the coordinator's state while the command runs.
+    coordinator.stop().await;
+    let older = pki.dir().join("data-older");
+    copy_dir(&data_dir, &older);
+
+    // The real history: the command finishes, the result is acknowledged and dropped.
+    let coordinator = TestCoordinator::start_in(&pki, &data_dir, addr, fast_agents()).await;
+    let admin = coordinator.admin(&pki, &operator).await;
+    std::fs::write(&go, b"").unwrap();
+    let done = job_finished(&admin, &job.id).await;
+    assert_eq!(done.state, JobState::Succeeded as i32, "{done:?}");
+    // The agent drops acknowledged events; stop it cleanly so its outbox is settled.
+    agent.stop().await;
+    let journal = convoy_agent::journal::Journal::open(&pki.dir().join("agent-web-1")).unwrap();
+    assert!(
+        journal.unacked().unwrap().is_empty(),
+        "the result was acknowledged"
+    );
+    drop(journal);
+    coordinator.stop().await;
+
+    // The coordinator comes back on the older copy, which still has the command running.
+    let coordinator = TestCoordinator::start_in(&pki, &older, addr, fast_agents()).await;
+    let admin = coordinator.admin(&pki, &operator).await;
+    let agent = TestAgent::start_with_actions(
+        &pki,
+        &coordinator.url(),
+        "web-1",
+        &[],
+        actions(&[("once", sh(&script, Duration::from_secs(60)))]),
+    );
+    let settled = job_finished(&admin, &job.id).await;
+    assert_eq!(settled.state, JobState::Succeeded as i32, "{settled:?}");
+    let host = &settled.hosts[0];
+    assert_eq!(host.state, CommandState::Succeeded as i32);
+    assert!(host.message.contains("reported again"), "{host:?}");
+    let runs = std::fs::read_to_string(&side_log).unwrap();
+    assert_eq!(runs.lines().count(), 1, "the command ran once: {runs:?}");
+    agent.stop().await;
+    coordinator.stop().await;
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

@@ -202,6 +202,7 @@ fn a_sled_journal_is_converted_once_and_nothing_it_held_is_forgotten() {
                 received_unix_ms: 1,
                 final_state: CommandState::Succeeded.into(),
                 output_cap_bytes: 0,
+                finished: None,
             };
             commands.insert(id, entry.encode_to_vec()).unwrap();
         }
@@ -323,4 +324,75 @@ fn an_unknown_stage_on_disk_counts_as_started_everywhere() {
     assert_eq!(interrupted, ["j/new", "j/zero"]);
     let entry = journal.entry("j/new").unwrap().unwrap();
     assert_eq!(entry.final_state, CommandState::Interrupted as i32);
+}
+
+#[test]
+fn a_finished_command_delivered_again_after_its_events_were_acked_is_restated_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    journal.admit("j/1", "j", "x", 0).unwrap();
+    journal.mark_started("j/1").unwrap();
+    let mut result = finished(CommandState::Failed);
+    result.exit_code = Some(3);
+    result.message = "exit status 3".into();
+    let last = journal.finish("j/1", result).unwrap();
+    // While the events wait for an ack there is nothing to restate: they are sent again.
+    assert!(journal.restate("j/1").unwrap().is_none());
+    journal.ack("j/1", last.seq).unwrap();
+    assert!(journal.unacked().unwrap().is_empty());
+
+    // The coordinator acknowledged everything, then lost it, and sends the command again.
+    let again = journal.restate("j/1").unwrap().expect("a restated result");
+    assert_eq!(again.seq, last.seq + 1, "a new sequence number");
+    let Some(command_event::Body::Finished(done)) = &again.body else {
+        panic!("not a result: {again:?}")
+    };
+    assert_eq!(done.state, i32::from(CommandState::Failed));
+    assert_eq!(done.exit_code, Some(3));
+    assert!(
+        done.message.starts_with("exit status 3"),
+        "{}",
+        done.message
+    );
+    assert_eq!(journal.unacked().unwrap(), vec![again.clone()]);
+    // Delivered a third time before the ack: nothing more is queued, and it never runs.
+    assert!(journal.restate("j/1").unwrap().is_none());
+    assert_eq!(journal.admit("j/1", "j", "x", 0).unwrap(), Admission::Known);
+    // Durable: a reopened journal still holds it for the next session.
+    drop(journal);
+    let journal = Journal::open(dir.path()).unwrap();
+    assert_eq!(journal.unacked().unwrap(), vec![again]);
+    // Never-finished commands and unknown ids have no result to restate.
+    journal.admit("j/2", "j", "x", 0).unwrap();
+    assert!(journal.restate("j/2").unwrap().is_none());
+    assert!(journal.restate("j/unknown").unwrap().is_none());
+}
+
+#[test]
+fn an_entry_written_before_results_were_kept_is_restated_from_its_final_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    journal.admit("j/old", "j", "x", 0).unwrap();
+    let last = journal
+        .finish("j/old", finished(CommandState::Succeeded))
+        .unwrap();
+    journal.ack("j/old", last.seq).unwrap();
+    // As an older agent wrote it: the final state only.
+    journal
+        .write(true, |tx| {
+            let mut entry = get_entry(tx, "j/old")?.unwrap();
+            entry.finished = None;
+            tx.open_table(COMMANDS)?
+                .insert("j/old", entry.encode_to_vec().as_slice())?;
+            Ok(())
+        })
+        .unwrap();
+    let again = journal
+        .restate("j/old")
+        .unwrap()
+        .expect("a restated result");
+    let Some(command_event::Body::Finished(done)) = &again.body else {
+        panic!("not a result: {again:?}")
+    };
+    assert_eq!(done.state, i32::from(CommandState::Succeeded));
 }

@@ -2,7 +2,8 @@
 //! must be in the allow-list with parameters its declaration accepts; a deploy or rollback
 //! must name an app of `[apps]` with a valid release name, on a host that can check
 //! signatures; a backup, restore or drill must name one of `[backup.sets]`. A command of a
-//! kind this agent does not know is refused (see [`crate::command`]).
+//! kind this agent does not know is refused (see [`crate::command`]), and so is one issued
+//! before the journal's horizon (the journal may have forgotten that it ran).
 
 use std::sync::PoisonError;
 
@@ -34,6 +35,12 @@ pub(crate) enum Refusal {
     NoSigningKeys,
     #[error("rejected: backup set {set:?} is not in this host's [backup.sets]")]
     SetNotAllowed { set: String },
+    #[error(
+        "rejected: issued {days} days ago, longer than this host's journal is sure to remember \
+         (it forgets finished commands after 30 days), so it may have run here already; \
+         start it again as a new job"
+    )]
+    TooOld { days: i64 },
 }
 
 impl Refusal {
@@ -55,6 +62,9 @@ impl Refusal {
             Self::SetNotAllowed { set } => {
                 warn!(%command_id, %set, "rejected: set not in this host's [backup.sets]")
             }
+            Self::TooOld { days } => {
+                warn!(%command_id, action = %label, days, "rejected: issued before the journal's horizon")
+            }
         }
     }
 }
@@ -71,6 +81,12 @@ pub(super) enum Work {
 impl Runner {
     /// Judges `command` against this host's config now.
     pub(super) fn judge(&self, command: &AgentCommand) -> Result<Work, Refusal> {
+        let age = crate::journal::now_unix_ms().saturating_sub(command.issued_unix_ms);
+        if command.issued_unix_ms > 0 && age > crate::journal::ISSUE_HORIZON_MS {
+            return Err(Refusal::TooOld {
+                days: age / (24 * 3600 * 1000),
+            });
+        }
         match &command.kind {
             Kind::Unknown => Err(Refusal::UnknownKind),
             Kind::Action { name, params } => self.judge_action(name, params),

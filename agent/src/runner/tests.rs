@@ -57,6 +57,7 @@ fn command(id: &str, action: &str) -> Command {
             name: action.into(),
             ..Default::default()
         })),
+        ..Default::default()
     }
 }
 
@@ -183,6 +184,7 @@ async fn a_command_of_an_unknown_kind_is_refused_with_a_clear_message() {
         job_id: "j".into(),
         output_cap_bytes: 1024,
         action: None,
+        ..Default::default()
     };
     runner.on_command(unknown).unwrap();
     let entry = until_finished(&journal, "j/9").await;
@@ -294,6 +296,7 @@ async fn every_kind_waits_for_a_slot_and_a_cancel_there_means_it_never_started()
         action: Some(command::Action::Backup(convoy_proto::v1::BackupAction {
             set: "data".into(),
         })),
+        ..Default::default()
     };
     runner.on_command(backup).unwrap();
     runner.on_cancel("b/1").unwrap();
@@ -321,4 +324,37 @@ async fn every_kind_waits_for_a_slot_and_a_cancel_there_means_it_never_started()
         runner.on_cancel(id).unwrap();
     }
     runner.drain(Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn a_command_issued_before_the_journal_horizon_is_refused_unrun() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ran");
+    let journal = Arc::new(Journal::open(dir.path()).unwrap());
+    let runner = new_runner(dir.path(), journal.clone(), counting_action(&file));
+    let now = crate::journal::now_unix_ms();
+    let day = 24 * 3600 * 1000;
+    // Issued 31 days ago (say, resent by a coordinator restored from an old snapshot): this
+    // host may have run it and forgotten; it is refused, not run.
+    let mut old = command("j/old", "count");
+    old.issued_unix_ms = now - 31 * day;
+    runner.on_command(old).unwrap();
+    let entry = until_finished(&journal, "j/old").await;
+    assert_eq!(entry.final_state, CommandState::Rejected as i32);
+    let message = entry.finished.unwrap().message;
+    assert!(
+        message.starts_with("rejected: issued 31 days ago"),
+        "{message}"
+    );
+    // Issued a week ago, or by a coordinator that does not say: it runs.
+    let mut recent = command("j/recent", "count");
+    recent.issued_unix_ms = now - 7 * day;
+    runner.on_command(recent).unwrap();
+    runner.on_command(command("j/unsaid", "count")).unwrap();
+    for id in ["j/recent", "j/unsaid"] {
+        let entry = until_finished(&journal, id).await;
+        assert_eq!(entry.final_state, CommandState::Succeeded as i32, "{id}");
+    }
+    runner.drain(Duration::from_secs(5)).await;
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "ran\nran\n");
 }

@@ -24,6 +24,7 @@ pub fn command_message(record: &CommandRecord) -> CoordinatorMessage {
             command_id: record.id.clone(),
             job_id: record.job_id.clone(),
             output_cap_bytes: record.output_cap_bytes,
+            issued_unix_ms: record.released_unix_ms,
             action: Some(match (&record.deploy, &record.rollback) {
                 (Some(deploy), _) => command::Action::Deploy(deploy.clone()),
                 (None, Some(rollback)) => command::Action::Rollback(rollback.clone()),
@@ -191,6 +192,10 @@ impl Dispatcher {
         }
         let finished = apply(command, event, now_unix_ms());
         command.last_seq = command.last_seq.max(event.seq);
+        if command.output_bytes > command.output_stored_bytes {
+            // A result restated after a gap: the output it reports was lost with the gap.
+            command.output_truncated = true;
+        }
         self.store.put_command(command)?;
         if finished {
             self.store.set_inflight(agent_id, &command.id, false)?;
@@ -282,22 +287,30 @@ impl Dispatcher {
 }
 
 /// Whether `event` is the next one to apply to `command` (not yet terminal): the one after
-/// the last applied, or a result numbered at or below it.
+/// the last applied, or a result under any other number.
 ///
 /// A `Finished` at or below `last_seq` cannot be a replay: none of the events applied so far
 /// finished the command (it would be terminal). It means the agent reused sequence numbers:
 /// it sent events it had not yet made durable, was killed, and on restart journaled the
 /// result (`interrupted`) under a number the coordinator had already acknowledged (agents
 /// before the torture fixes made output durable on a timer, not before sending it).
-/// Dropping it would leave the command `running` forever, so it is applied; output is never
-/// taken out of sequence.
+/// Dropping it would leave the command `running` forever, so it is applied.
+///
+/// A `Finished` above `last_seq + 1` cannot be waiting for earlier events either: an agent
+/// sends a command's events in order on one stream and drops them only once acknowledged.
+/// It means this coordinator lost events it had acknowledged (its store restored from an
+/// older snapshot, or writes lost to a failed disk) and the agent, sent the command again,
+/// restated its result (`agent/src/journal/restate.rs`). It is applied too: the command ran
+/// once and settles with its real result instead of waiting forever; the output in the gap
+/// is missing and the record says it was cut. Output is never taken out of sequence.
 fn in_sequence(agent_id: &str, command: &CommandRecord, event: &CommandEvent) -> bool {
     if event.seq == command.last_seq + 1 {
         return true;
     }
-    let reused = event.seq <= command.last_seq
-        && matches!(&event.body, Some(command_event::Body::Finished(_)));
-    if reused {
+    if !matches!(&event.body, Some(command_event::Body::Finished(_))) {
+        return false;
+    }
+    if event.seq <= command.last_seq {
         tracing::warn!(
             agent_id,
             command_id = %command.id,
@@ -305,8 +318,16 @@ fn in_sequence(agent_id: &str, command: &CommandRecord, event: &CommandEvent) ->
             last_seq = command.last_seq,
             "result under an already-used sequence number (the agent lost events it had sent); applied"
         );
+    } else {
+        tracing::warn!(
+            agent_id,
+            command_id = %command.id,
+            seq = event.seq,
+            last_seq = command.last_seq,
+            "result after a gap (this coordinator lost events it had acknowledged); applied"
+        );
     }
-    reused
+    true
 }
 
 /// Applies one in-sequence event of a command that is not yet terminal to its record (all

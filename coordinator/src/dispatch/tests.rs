@@ -307,3 +307,70 @@ async fn the_same_request_id_returns_the_first_job() {
     assert_eq!(first.id, second.id);
     assert_eq!(dispatcher.recent_jobs(10).unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_result_restated_after_a_gap_settles_a_command_whose_events_this_coordinator_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, dispatcher) = fixture(dir.path(), 1024);
+    let mut rx = join(&registry, "web-1", "web");
+    let job = dispatcher
+        .start_job("alice", &request("noop", "", ""))
+        .await
+        .unwrap();
+    dispatcher.tick(10).await.unwrap();
+    let Some(coordinator_message::Body::Command(command)) = rx.try_recv().unwrap().unwrap().body
+    else {
+        panic!()
+    };
+    let id = command.command_id;
+    // The agent ran it (events 1..=4, acknowledged by a store that was then lost) and
+    // reports its result again under the next number. Output after a gap is not taken...
+    let output = OutputChunk {
+        stream: 1,
+        data: b"late".to_vec(),
+        offset: 0,
+    };
+    assert_eq!(
+        acked_seq(
+            dispatcher
+                .on_event("web-1", &event(&id, 5, command_event::Body::Output(output)))
+                .unwrap()
+        ),
+        0
+    );
+    // ...but the result is: the command ran once, and must not wait forever.
+    let done = Finished {
+        state: CommandState::Failed.into(),
+        exit_code: Some(3),
+        output_bytes: 6,
+        message: "exit status 3 (reported again)".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        acked_seq(
+            dispatcher
+                .on_event("web-1", &event(&id, 5, command_event::Body::Finished(done)))
+                .unwrap()
+        ),
+        5
+    );
+    let view = dispatcher.job_view(&job.id, 100).unwrap();
+    let host = &view.hosts[0];
+    assert_eq!(host.state, CommandState::Failed as i32);
+    assert_eq!(host.exit_code, Some(3));
+    assert!(host.output_truncated, "the lost output is marked: {host:?}");
+    assert!(dispatcher.store().inflight_for("web-1").unwrap().is_empty());
+    // Settled: a later result changes nothing.
+    let other = Finished {
+        state: CommandState::Succeeded.into(),
+        ..Default::default()
+    };
+    dispatcher
+        .on_event(
+            "web-1",
+            &event(&id, 9, command_event::Body::Finished(other)),
+        )
+        .unwrap();
+    let view = dispatcher.job_view(&job.id, 100).unwrap();
+    assert_eq!(view.hosts[0].state, CommandState::Failed as i32);
+}

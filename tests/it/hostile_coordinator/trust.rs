@@ -76,6 +76,7 @@ async fn sync(hostile: &HostileCoordinator, n: &mut u32) {
             command_id: command_id.clone(),
             job_id: "sync".into(),
             output_cap_bytes: 1024,
+            issued_unix_ms: 0,
             action: Some(command::Action::Run(RunAction {
                 name: "no-such-action".into(),
                 ..Default::default()
