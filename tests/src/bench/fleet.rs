@@ -236,10 +236,25 @@ impl Fleet {
             if online == count {
                 return Ok(());
             }
-            ensure!(
-                Instant::now() < deadline,
-                "the coordinator lists {online} of {count} agents online after {timeout:?}"
-            );
+            if Instant::now() >= deadline {
+                // Say which, so a run that misses one can be looked into.
+                let missing: Vec<String> = agents
+                    .iter()
+                    .filter(|a| a.state != i32::from(AgentState::Online) || a.metrics.is_none())
+                    .take(5)
+                    .map(|a| {
+                        let state =
+                            AgentState::try_from(a.state).map_or("unknown", |s| s.as_str_name());
+                        format!("{} ({state}, metrics: {})", a.id, a.metrics.is_some())
+                    })
+                    .collect();
+                bail!(
+                    "the coordinator lists {online} of {count} agents online after {timeout:?} \
+                     ({} listed; not counted, first 5: {})",
+                    agents.len(),
+                    missing.join(", ")
+                );
+            }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
