@@ -19,6 +19,7 @@ use convoy_proto::v1::{
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
 };
+use convoy_proto::v1::RolloutReportRequest;
 use tonic::Status;
 
 /// The operator services decode no message larger than this: a release chunk is 256 KiB
@@ -97,6 +98,7 @@ bounded! {
     ListRolloutsRequest { app: TEXT }
     GetRolloutRequest { id: TEXT }
     ControlRolloutRequest { id: TEXT }
+    RolloutReportRequest { id: TEXT }
     JobOptions { selector: SELECTOR, concurrency: TEXT, max_errors: TEXT, request_id: TEXT }
     RunBackupRequest { set: TEXT; options }
     ListBackupsRequest { host: TEXT, set: TEXT }
