@@ -23,6 +23,7 @@ mod operations;
 mod policy;
 mod renewal;
 mod revocation;
+mod report;
 mod rollout;
 mod rotation;
 mod security;

@@ -1,7 +1,7 @@
 //! `convoy rollout start|list|status|watch|pause|resume|promote|abort|rollback|history|report`.
 
 mod render;
-pub(crate) mod report;
+pub mod report;
 pub(crate) mod watch;
 
 use std::time::Duration;
