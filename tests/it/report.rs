@@ -23,7 +23,10 @@ use crate::rollout::{fleet, reaches_within, spec, start};
 /// The rollout, then up to a minute and a little for the history to close its last minute.
 const STORED_WAIT: Duration = Duration::from_secs(150);
 
-async fn report(rollouts: &RolloutsClient<Channel>, id: &str) -> Result<RolloutReport, tonic::Status> {
+async fn report(
+    rollouts: &RolloutsClient<Channel>,
+    id: &str,
+) -> Result<RolloutReport, tonic::Status> {
     rollouts
         .clone()
         .get_rollout_report(RolloutReportRequest { id: id.into() })
@@ -90,14 +93,30 @@ async fn a_rolled_back_rollouts_report_names_the_failed_host_and_its_metric_delt
     }
     let cpu = own.iter().find(|d| d.series == "cpu").expect("cpu delta");
     assert!(cpu.before_samples >= 1 && cpu.after_samples >= 1, "{cpu:?}");
-    assert!(cpu.before_median.is_some() && cpu.change.is_some(), "{cpu:?}");
-    assert!(report.deltas.iter().any(|d| d.host.is_empty() && d.series == "cpu"));
+    assert!(
+        cpu.before_median.is_some() && cpu.change.is_some(),
+        "{cpu:?}"
+    );
+    assert!(
+        report
+            .deltas
+            .iter()
+            .any(|d| d.host.is_empty() && d.series == "cpu")
+    );
     assert_eq!(report.compared_hosts, 1, "{report:?}");
     assert_eq!(report.alpha, 0.05);
     // Markdown for a pull request: headings, the failed host with its reason.
     let md = markdown(&report);
-    assert!(md.starts_with(&format!("## Rollout {id}: web 3.0 — rolled back")), "{md}");
-    for heading in ["### Timeline", "### Hosts", "### Rollback", "### Metric deltas"] {
+    assert!(
+        md.starts_with(&format!("## Rollout {id}: web 3.0 — rolled back")),
+        "{md}"
+    );
+    for heading in [
+        "### Timeline",
+        "### Hosts",
+        "### Rollback",
+        "### Metric deltas",
+    ] {
         assert!(md.contains(heading), "{heading}:\n{md}");
     }
     assert!(
@@ -132,7 +151,13 @@ async fn a_rolled_back_rollouts_report_names_the_failed_host_and_its_metric_delt
     assert_eq!(finished[0].subject, id);
     assert_eq!(finished[0].message, report.summary);
     assert_eq!(finished[0].fields["result"], "rolled_back");
-    assert!(report.summary.starts_with("web 3.0: rolled back — 0/2 hosts updated, 1 failed (budget 0)"), "{}", report.summary);
+    assert!(
+        report
+            .summary
+            .starts_with("web 3.0: rolled back — 0/2 hosts updated, 1 failed (budget 0)"),
+        "{}",
+        report.summary
+    );
     assert!(report.summary.lines().count() <= 2 && !report.summary.contains("://"));
     let _ = monitor.list_events(ListEventsRequest::default()).await;
     f.coordinator.stop().await;
@@ -154,7 +179,12 @@ async fn a_stored_report_is_the_same_after_a_restart() {
     reaches_within(&f.rollouts, &id, "succeeded", Duration::from_secs(60)).await;
     let before = stored(&f.rollouts, &id).await;
     assert_eq!((before.updated, before.targets), (2, 2), "{before:?}");
-    assert!(before.waves.iter().all(|w| w.started_unix_ms > 0 && w.ended_unix_ms > 0));
+    assert!(
+        before
+            .waves
+            .iter()
+            .all(|w| w.started_unix_ms > 0 && w.ended_unix_ms > 0)
+    );
     assert_eq!(before.actions[0].action, "start");
     assert_eq!(before.actions[0].by, "alice");
     let (data_dir, addr) = (f.coordinator.data_dir.clone(), f.coordinator.addr);

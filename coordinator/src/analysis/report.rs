@@ -151,7 +151,9 @@ pub fn host_times(frames: &[Frame]) -> HashMap<String, HostTimes> {
                 out.entry(frame.host.clone()).or_insert_with(slot).deployed = frame.at;
             }
             K::RollbackSucceeded | K::RollbackFailed => {
-                out.entry(frame.host.clone()).or_insert_with(slot).rolled_back = frame.at;
+                out.entry(frame.host.clone())
+                    .or_insert_with(slot)
+                    .rolled_back = frame.at;
             }
             _ => {}
         }
@@ -161,7 +163,11 @@ pub fn host_times(frames: &[Frame]) -> HashMap<String, HostTimes> {
 
 /// The hosts whose metrics are compared: those a deploy ran on, the ones with a reason
 /// (failed, rolled back after a failure) first, then in plan order; at most `max`.
-pub fn compared(hosts: &[ReportHost], times: &HashMap<String, HostTimes>, max: usize) -> Vec<String> {
+pub fn compared(
+    hosts: &[ReportHost],
+    times: &HashMap<String, HostTimes>,
+    max: usize,
+) -> Vec<String> {
     let ran: Vec<&ReportHost> = hosts
         .iter()
         .filter(|h| times.get(&h.host).is_some_and(|t| t.ran))
@@ -185,7 +191,10 @@ pub fn windows(times: HostTimes, now: i64, window: i64) -> [(i64, i64); 2] {
     if times.rolled_back > start {
         end = end.min(times.rolled_back);
     }
-    [(start.saturating_sub(window), start), (start, end.max(start))]
+    [
+        (start.saturating_sub(window), start),
+        (start, end.max(start)),
+    ]
 }
 
 /// Per wave: the plan (hosts, parallelism, bake) and what happened (started, bake
@@ -222,7 +231,8 @@ pub fn waves(planned: &[PlannedWave], bake_ms: i64, frames: &[Frame]) -> Vec<Rep
 
 /// Stretches spent paused or awaiting promotion, with why.
 pub fn pauses(frames: &[Frame]) -> Vec<ReportPause> {
-    let waits = |s: RolloutState| matches!(s, RolloutState::Paused | RolloutState::AwaitingPromotion);
+    let waits =
+        |s: RolloutState| matches!(s, RolloutState::Paused | RolloutState::AwaitingPromotion);
     let mut out: Vec<ReportPause> = Vec::new();
     let mut previous = RolloutState::Unspecified;
     for frame in frames {
@@ -231,8 +241,11 @@ pub fn pauses(frames: &[Frame]) -> Vec<ReportPause> {
                 if let Some(open) = out.last_mut() {
                     open.to_unix_ms = frame.at;
                     if !frame.by.is_empty() {
-                        open.cause
-                            .push_str(&format!("; {} by {}", kind_name(frame.kind), frame.by));
+                        open.cause.push_str(&format!(
+                            "; {} by {}",
+                            kind_name(frame.kind),
+                            frame.by
+                        ));
                     }
                 }
             }
@@ -314,13 +327,20 @@ pub fn kind_name(kind: RolloutEventKind) -> &'static str {
 
 /// Who did what: the start, every operator control, what the coordinator did by itself
 /// (halts, rollbacks, the end), and refused calls; in time order.
-pub fn actions(header: &RolloutReport, frames: &[Frame], refused: Vec<ReportAction>) -> Vec<ReportAction> {
+pub fn actions(
+    header: &RolloutReport,
+    frames: &[Frame],
+    refused: Vec<ReportAction>,
+) -> Vec<ReportAction> {
     let mut out = vec![ReportAction {
         at_unix_ms: header.created_unix_ms,
         by: header.created_by.clone(),
         action: "start".to_string(),
         ok: true,
-        detail: format!("{} {} on {} hosts", header.app, header.version, header.targets),
+        detail: format!(
+            "{} {} on {} hosts",
+            header.app, header.version, header.targets
+        ),
     }];
     let mut previous = RolloutState::Running;
     for frame in frames {
@@ -353,12 +373,9 @@ pub fn actions(header: &RolloutReport, frames: &[Frame], refused: Vec<ReportActi
                 by: "convoy".to_string(),
                 action: frame.state.name().replace('_', " "),
                 ok: true,
-                detail: format!(
-                    "{}{why}",
-                    frame.waiting_for.clone().unwrap_or_default()
-                )
-                .trim()
-                .to_string(),
+                detail: format!("{}{why}", frame.waiting_for.clone().unwrap_or_default())
+                    .trim()
+                    .to_string(),
             });
         }
         previous = frame.state;
@@ -461,7 +478,11 @@ pub fn duration(ms: i64) -> String {
 pub fn number(value: f64) -> String {
     let text = format!("{value:.3}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
-    if text == "-0" { "0".to_string() } else { text.to_string() }
+    if text == "-0" {
+        "0".to_string()
+    } else {
+        text.to_string()
+    }
 }
 
 /// One delta in words: `cpu 20 → 35 (+75%, p=0.0012)`.
@@ -499,7 +520,11 @@ pub fn summary(report: &RolloutReport, now: i64) -> String {
         report.failures,
         report.failure_budget,
         duration(end - report.created_unix_ms),
-        if report.finished_unix_ms > 0 { "" } else { " so far" },
+        if report.finished_unix_ms > 0 {
+            ""
+        } else {
+            " so far"
+        },
     );
     let second = match worst(&report.deltas) {
         Some(d) => format!("worst significant change: {}", delta_text(d)),

@@ -347,7 +347,10 @@ pub async fn show_report(
         .into_inner();
     match output {
         crate::cli::OutputArg::Json => {
-            out!("{}", serde_json::to_string_pretty(&report::to_json(&report))?);
+            out!(
+                "{}",
+                serde_json::to_string_pretty(&report::to_json(&report))?
+            );
         }
         crate::cli::OutputArg::Markdown => out!("{}", report::markdown(&report)),
         _ => out!("{}", report::tables(&report)),

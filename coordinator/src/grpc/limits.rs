@@ -6,6 +6,7 @@
 //! Each request type lists its fields here once, with the cap that applies; a new request
 //! type must be added to compile in a handler that calls [`check`].
 
+use convoy_proto::v1::RolloutReportRequest;
 use convoy_proto::v1::{
     AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest,
     DeleteBackupRequest, DeleteReleaseRequest, DeploySpec, DrillBackupsRequest, GetAgentRequest,
@@ -19,7 +20,6 @@ use convoy_proto::v1::{
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
 };
-use convoy_proto::v1::RolloutReportRequest;
 use tonic::Status;
 
 /// The operator services decode no message larger than this: a release chunk is 256 KiB

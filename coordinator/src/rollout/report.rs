@@ -219,7 +219,10 @@ fn host_samples(
     times: pure::HostTimes,
     now: i64,
 ) -> HostSamples {
-    let ids: Vec<SeriesId> = names.iter().filter_map(|n| SeriesId::parse(n).ok()).collect();
+    let ids: Vec<SeriesId> = names
+        .iter()
+        .filter_map(|n| SeriesId::parse(n).ok())
+        .collect();
     let [before, after] = pure::windows(times, now, WINDOW_MS);
     let read = |(from, to): (i64, i64)| -> Vec<Vec<f64>> {
         if to <= from {

@@ -2,7 +2,14 @@ use convoy_proto::v1::{PlannedHost, RolloutWaveState};
 
 use super::*;
 
-fn frame(at: i64, kind: RolloutEventKind, host: &str, by: &str, state: RolloutState, wave: usize) -> Frame {
+fn frame(
+    at: i64,
+    kind: RolloutEventKind,
+    host: &str,
+    by: &str,
+    state: RolloutState,
+    wave: usize,
+) -> Frame {
     Frame {
         at,
         kind,
@@ -120,10 +127,17 @@ fn deltas_give_medians_change_and_significance() {
             _ => false,
         };
         assert!(close(d.change, case.change), "{}: {d:?}", case.name);
-        assert!(close(d.change_percent, case.percent), "{}: {d:?}", case.name);
+        assert!(
+            close(d.change_percent, case.percent),
+            "{}: {d:?}",
+            case.name
+        );
         assert!(close(d.p_value, case.p), "{}: {d:?}", case.name);
         assert_eq!(d.significant, case.significant, "{}: {d:?}", case.name);
-        assert_eq!(d.before_samples as usize, case.before.iter().filter(|v| v.is_finite()).count());
+        assert_eq!(
+            d.before_samples as usize,
+            case.before.iter().filter(|v| v.is_finite()).count()
+        );
     }
 }
 
@@ -140,7 +154,12 @@ fn windows_end_at_the_rollback_or_now() {
         ("an hour after", 0, 20 * hour, t + hour),
         ("until the rollback", t + 600_000, 20 * hour, t + 600_000),
         ("until now", 0, t + 300_000, t + 300_000),
-        ("an earlier rollback is not this one's", t - 5, 20 * hour, t + hour),
+        (
+            "an earlier rollback is not this one's",
+            t - 5,
+            20 * hour,
+            t + hour,
+        ),
         ("now before the update: empty", 0, t - 1, t),
     ] {
         let [before, after] = windows(times(rolled_back), now, hour);
@@ -180,7 +199,10 @@ fn the_timeline_has_planned_and_actual_times_waits_and_who_did_what() {
         .collect();
     assert_eq!(
         times,
-        vec![(1, 10_000, 1_000, 2_000, 20_000), (2, 10_000, 20_000, 22_000, 36_000)]
+        vec![
+            (1, 10_000, 1_000, 2_000, 20_000),
+            (2, 10_000, 20_000, 22_000, 36_000)
+        ]
     );
     let waits: Vec<(i64, i64, String)> = pauses(&frames)
         .into_iter()
@@ -189,7 +211,11 @@ fn the_timeline_has_planned_and_actual_times_waits_and_who_did_what() {
     assert_eq!(
         waits,
         vec![
-            (12_000, 20_000, "awaiting promotion; promote by alice".to_string()),
+            (
+                12_000,
+                20_000,
+                "awaiting promotion; promote by alice".to_string()
+            ),
             (25_000, 26_000, "paused by bob; resume by bob".to_string()),
         ]
     );
@@ -236,7 +262,12 @@ fn a_wave_the_rollout_stopped_in_has_no_end_and_the_rollback_says_why() {
         frame(3_000, K::RollbackSucceeded, "a", "", S::RolledBack, 0),
     ];
     let hosts = vec![
-        host("a", 0, RolloutHostState::RolledBack, "deploy failed: health"),
+        host(
+            "a",
+            0,
+            RolloutHostState::RolledBack,
+            "deploy failed: health",
+        ),
         host("b", 1, RolloutHostState::Pending, ""),
     ];
     let w = waves(&[planned(&["a"]), planned(&["b"])], 0, &automatic);
@@ -244,16 +275,27 @@ fn a_wave_the_rollout_stopped_in_has_no_end_and_the_rollback_says_why() {
     assert_eq!((w[1].started_unix_ms, w[1].ended_unix_ms), (0, 0));
     let r = rollback(&automatic, &hosts).expect("a rollback");
     assert_eq!((r.started_unix_ms, r.finished_unix_ms), (2_000, 3_000));
-    assert_eq!(r.trigger, "failures past the budget (--on-failure rollback)");
+    assert_eq!(
+        r.trigger,
+        "failures past the budget (--on-failure rollback)"
+    );
     assert_eq!((r.rolled_back, r.failed), (1, 0));
     let by_operator = vec![
         frame(1_000, K::Start, "", "", S::Running, 0),
         frame(5_000, K::Rollback, "", "bob", S::RollingBack, 0),
     ];
     let r = rollback(&by_operator, &hosts).expect("a rollback");
-    assert_eq!((r.trigger.as_str(), r.finished_unix_ms), ("operator bob", 0));
+    assert_eq!(
+        (r.trigger.as_str(), r.finished_unix_ms),
+        ("operator bob", 0)
+    );
     let analysis = vec![frame(5_000, K::Analysis, "", "", S::RollingBack, 0)];
-    assert!(rollback(&analysis, &hosts).unwrap().trigger.contains("canary analysis"));
+    assert!(
+        rollback(&analysis, &hosts)
+            .unwrap()
+            .trigger
+            .contains("canary analysis")
+    );
     assert!(rollback(&automatic[..1], &hosts).is_none());
 }
 
@@ -357,7 +399,12 @@ fn report_inputs() -> Inputs {
         ],
         final_waves: vec![final_wave.clone(), final_wave],
         hosts: vec![
-            host("web-1", 0, RolloutHostState::RolledBack, "deploy failed: health check"),
+            host(
+                "web-1",
+                0,
+                RolloutHostState::RolledBack,
+                "deploy failed: health check",
+            ),
             host("web-2", 1, RolloutHostState::Pending, ""),
         ],
         refused: Vec::new(),
@@ -396,7 +443,9 @@ fn the_summary_says_when_nothing_changed_or_nothing_could_be_tested() {
     inputs.samples = vec![samples("web-1", &[("cpu", range(10, 20), range(10, 20))])];
     let report = assemble(inputs);
     assert!(
-        report.summary.ends_with("no significant metric change (alpha 0.05)"),
+        report
+            .summary
+            .ends_with("no significant metric change (alpha 0.05)"),
         "{}",
         report.summary
     );
@@ -406,8 +455,16 @@ fn the_summary_says_when_nothing_changed_or_nothing_could_be_tested() {
     inputs.header.set_state(RolloutState::Running);
     let report = assemble(inputs);
     assert!(report.summary.contains("running"), "{}", report.summary);
-    assert!(report.summary.contains("4m09s so far"), "{}", report.summary);
-    assert!(report.summary.ends_with("too few samples"), "{}", report.summary);
+    assert!(
+        report.summary.contains("4m09s so far"),
+        "{}",
+        report.summary
+    );
+    assert!(
+        report.summary.ends_with("too few samples"),
+        "{}",
+        report.summary
+    );
 }
 
 #[test]

@@ -51,13 +51,21 @@ pub fn title(report: &RolloutReport) -> String {
 
 fn delta_row(d: &MetricDelta) -> Vec<String> {
     let change = match (d.change, d.change_percent) {
-        (Some(c), Some(p)) => format!("{}{} ({p:+.1}%)", if c >= 0.0 { "+" } else { "" }, number(c)),
+        (Some(c), Some(p)) => format!(
+            "{}{} ({p:+.1}%)",
+            if c >= 0.0 { "+" } else { "" },
+            number(c)
+        ),
         (Some(c), None) => format!("{}{}", if c >= 0.0 { "+" } else { "" }, number(c)),
         _ => "-".to_string(),
     };
     vec![
         d.series.clone(),
-        if d.host.is_empty() { "all compared".to_string() } else { d.host.clone() },
+        if d.host.is_empty() {
+            "all compared".to_string()
+        } else {
+            d.host.clone()
+        },
         opt(d.before_median),
         opt(d.after_median),
         change,
@@ -106,7 +114,10 @@ pub fn sections(report: &RolloutReport) -> Vec<Section> {
             vec![
                 "Report".into(),
                 if report.stored {
-                    format!("stored when the rollout ended ({})", when(report.generated_unix_ms))
+                    format!(
+                        "stored when the rollout ended ({})",
+                        when(report.generated_unix_ms)
+                    )
                 } else {
                     format!("computed {} (not final)", when(report.generated_unix_ms))
                 },
@@ -117,8 +128,17 @@ pub fn sections(report: &RolloutReport) -> Vec<Section> {
         title: "Timeline".into(),
         note: "Planned against actual, per wave.".into(),
         headers: vec![
-            "Wave", "Group", "Hosts", "Parallel", "Started", "Bake planned", "Bake actual",
-            "Ended", "Succeeded", "Failed", "State",
+            "Wave",
+            "Group",
+            "Hosts",
+            "Parallel",
+            "Started",
+            "Bake planned",
+            "Bake actual",
+            "Ended",
+            "Succeeded",
+            "Failed",
+            "State",
         ],
         rows: report
             .waves
@@ -131,7 +151,11 @@ pub fn sections(report: &RolloutReport) -> Vec<Section> {
                 };
                 vec![
                     (w.index + 1).to_string(),
-                    if w.group.is_empty() { "-".into() } else { w.group.clone() },
+                    if w.group.is_empty() {
+                        "-".into()
+                    } else {
+                        w.group.clone()
+                    },
                     w.planned_hosts.to_string(),
                     w.parallel.to_string(),
                     when(w.started_unix_ms),
@@ -185,7 +209,15 @@ pub fn sections(report: &RolloutReport) -> Vec<Section> {
     out.push(Section {
         title: "Hosts".into(),
         note: String::new(),
-        headers: vec!["Host", "Wave", "Outcome", "Deployed", "Rolled back", "Previous", "Reason"],
+        headers: vec![
+            "Host",
+            "Wave",
+            "Outcome",
+            "Deployed",
+            "Rolled back",
+            "Previous",
+            "Reason",
+        ],
         rows: report
             .hosts
             .iter()
@@ -196,7 +228,11 @@ pub fn sections(report: &RolloutReport) -> Vec<Section> {
                     h.state().name().to_string(),
                     when(h.deployed_unix_ms),
                     when(h.rolled_back_unix_ms),
-                    if h.previous_version.is_empty() { "-".into() } else { h.previous_version.clone() },
+                    if h.previous_version.is_empty() {
+                        "-".into()
+                    } else {
+                        h.previous_version.clone()
+                    },
                     h.reason.clone(),
                 ]
             })
@@ -234,7 +270,14 @@ pub fn sections(report: &RolloutReport) -> Vec<Section> {
             report.deployed_hosts
         ),
         headers: vec![
-            "Series", "Host", "Before", "After", "Change", "p", "Significant", "Samples",
+            "Series",
+            "Host",
+            "Before",
+            "After",
+            "Change",
+            "p",
+            "Significant",
+            "Samples",
         ],
         rows: report
             .deltas
@@ -265,7 +308,13 @@ pub fn sections(report: &RolloutReport) -> Vec<Section> {
             title: "Canary analysis".into(),
             note: String::new(),
             headers: vec![
-                "Wave", "Analysis", "Verdict", "p", "Canary median", "Baseline median", "Samples",
+                "Wave",
+                "Analysis",
+                "Verdict",
+                "p",
+                "Canary median",
+                "Baseline median",
+                "Samples",
             ],
             rows: verdicts,
         });
@@ -300,7 +349,10 @@ pub fn markdown(report: &RolloutReport) -> String {
             out.push_str(&format!("|{}\n", "---|".repeat(section.headers.len())));
         }
         if section.rows.is_empty() {
-            out.push_str(&format!("| none |{}\n", " |".repeat(section.headers.len() - 1)));
+            out.push_str(&format!(
+                "| none |{}\n",
+                " |".repeat(section.headers.len() - 1)
+            ));
         }
         for row in &section.rows {
             let cells: Vec<String> = row.iter().map(|c| cell(c)).collect();

@@ -34,7 +34,10 @@ pub(crate) fn render(report: &RolloutReport) -> String {
         "<p class=\"report-kind\" data-stored=\"{}\">{}</p><blockquote class=\"summary\">{}</blockquote>",
         report.stored,
         if report.stored {
-            format!("Stored when the rollout ended ({} UTC).", when(report.generated_unix_ms))
+            format!(
+                "Stored when the rollout ended ({} UTC).",
+                when(report.generated_unix_ms)
+            )
         } else {
             format!(
                 "Computed at {} UTC; final once the rollout ends. Reload for a newer one.",

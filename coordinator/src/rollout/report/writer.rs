@@ -56,7 +56,11 @@ impl Writer {
 
     /// Whether the `rollout.finished` event of the end at `finished` is still to be sent.
     fn event_due(&self, id: &str, finished: i64) -> bool {
-        let mark = self.store.event_mark(&format!("report/{id}")).ok().flatten();
+        let mark = self
+            .store
+            .event_mark(&format!("report/{id}"))
+            .ok()
+            .flatten();
         mark.as_deref() != Some(finished.to_string().as_str())
     }
 
@@ -115,11 +119,7 @@ impl Writer {
             RolloutState::Failed => Severity::Critical,
             _ => Severity::Warning,
         };
-        let failed = report
-            .hosts
-            .iter()
-            .filter(|h| !h.reason.is_empty())
-            .count();
+        let failed = report.hosts.iter().filter(|h| !h.reason.is_empty()).count();
         self.events.append(
             Draft::new("rollout.finished", severity, report.summary.clone())
                 .subject(&report.id)
@@ -160,9 +160,8 @@ pub async fn run(writer: Writer, rollouts: Arc<Rollouts>, shutdown: Cancellation
     let mut pending = scan(&writer).await;
     loop {
         let next = pending.values().min().copied();
-        let wait = next.map(|at| {
-            Duration::from_millis(u64::try_from(at - now_unix_ms()).unwrap_or(0))
-        });
+        let wait =
+            next.map(|at| Duration::from_millis(u64::try_from(at - now_unix_ms()).unwrap_or(0)));
         let sleep = tokio::time::sleep(wait.unwrap_or(Duration::from_secs(3600)));
         tokio::select! {
             () = shutdown.cancelled() => break,

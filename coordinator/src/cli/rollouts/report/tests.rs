@@ -75,7 +75,10 @@ fn report() -> RolloutReport {
 #[test]
 fn markdown_has_a_heading_a_table_per_section_and_the_failed_host() {
     let md = markdown(&report());
-    assert!(md.starts_with("## Rollout r-1: web 2.0 — rolled back\n\n> web 2.0: rolled back"), "{md}");
+    assert!(
+        md.starts_with("## Rollout r-1: web 2.0 — rolled back\n\n> web 2.0: rolled back"),
+        "{md}"
+    );
     for heading in [
         "### Overview",
         "### Timeline",
@@ -85,7 +88,10 @@ fn markdown_has_a_heading_a_table_per_section_and_the_failed_host() {
         "### Metric deltas",
         "### Canary analysis",
     ] {
-        assert!(md.contains(&format!("\n{heading}\n\n")), "{heading} missing:\n{md}");
+        assert!(
+            md.contains(&format!("\n{heading}\n\n")),
+            "{heading} missing:\n{md}"
+        );
     }
     assert!(md.contains("| Host | Wave | Outcome |"), "{md}");
     let host_row = md
@@ -93,9 +99,15 @@ fn markdown_has_a_heading_a_table_per_section_and_the_failed_host() {
         .find(|l| l.starts_with("| web-1 |"))
         .expect("the failed host's row");
     assert!(host_row.contains("rolled_back"), "{host_row}");
-    assert!(host_row.contains("deploy failed: health check \\| exit 1"), "{host_row}");
+    assert!(
+        host_row.contains("deploy failed: health check \\| exit 1"),
+        "{host_row}"
+    );
     // The failed host's own deltas are shown, other hosts' only in JSON.
-    assert!(md.contains("| cpu | web-1 | 14.5 | 44.5 | +30 (+206.9%) | 0.0002 | yes | 10/10 |"), "{md}");
+    assert!(
+        md.contains("| cpu | web-1 | 14.5 | 44.5 | +30 (+206.9%) | 0.0002 | yes | 10/10 |"),
+        "{md}"
+    );
     assert!(md.contains("| cpu | all compared |"), "{md}");
     assert!(!md.contains("web-9"), "{md}");
     assert!(!md.contains('\u{1b}'), "no ANSI");
@@ -130,7 +142,10 @@ fn the_json_shape_names_every_part() {
 #[test]
 fn tables_show_the_title_summary_and_sections() {
     let text = tables(&report());
-    assert!(text.starts_with("Rollout r-1: web 2.0 — rolled back\nweb 2.0"), "{text}");
+    assert!(
+        text.starts_with("Rollout r-1: web 2.0 — rolled back\nweb 2.0"),
+        "{text}"
+    );
     assert!(text.contains("\nHOSTS\n"), "{text}");
     assert!(text.contains("\nMETRIC DELTAS\n"), "{text}");
 }
