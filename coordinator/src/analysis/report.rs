@@ -40,11 +40,14 @@ pub struct Frame {
     pub waiting_for: Option<String>,
 }
 
+/// The values of one series before an update and after it.
+pub type BeforeAfter = (Vec<f64>, Vec<f64>);
+
 /// One compared host's samples: per series, the values before its update and after.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HostSamples {
     pub host: String,
-    pub series: BTreeMap<String, (Vec<f64>, Vec<f64>)>,
+    pub series: BTreeMap<String, BeforeAfter>,
 }
 
 /// Everything a report is made of. `header` carries the identity and the final counts
@@ -426,7 +429,7 @@ fn series_order(name: &str) -> (usize, &str) {
 
 /// The pooled delta of each series over every host (host ""), then each host's own.
 pub fn deltas(samples: &[HostSamples], alpha: f64) -> Vec<MetricDelta> {
-    let mut pooled: BTreeMap<(usize, &str), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    let mut pooled: BTreeMap<(usize, &str), BeforeAfter> = BTreeMap::new();
     for host in samples {
         for (name, (before, after)) in &host.series {
             let slot = pooled.entry(series_order(name)).or_default();

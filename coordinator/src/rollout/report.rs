@@ -240,7 +240,7 @@ fn host_samples(
         }
     };
     let (before, after) = (read(before), read(after));
-    let series: BTreeMap<String, (Vec<f64>, Vec<f64>)> = names
+    let series: BTreeMap<String, pure::BeforeAfter> = names
         .iter()
         .cloned()
         .zip(before.into_iter().zip(after))

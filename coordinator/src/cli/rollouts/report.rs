@@ -159,7 +159,11 @@ pub fn sections(report: &RolloutReport) -> Vec<Section> {
                     w.planned_hosts.to_string(),
                     w.parallel.to_string(),
                     when(w.started_unix_ms),
-                    duration(w.planned_bake_ms),
+                    if w.planned_bake_ms > 0 {
+                        duration(w.planned_bake_ms)
+                    } else {
+                        "-".to_string()
+                    },
                     span(w.bake_started_unix_ms, bake_end),
                     when(w.ended_unix_ms),
                     w.succeeded.to_string(),
