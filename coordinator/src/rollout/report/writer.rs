@@ -119,7 +119,6 @@ impl Writer {
             RolloutState::Failed => Severity::Critical,
             _ => Severity::Warning,
         };
-        let failed = report.hosts.iter().filter(|h| !h.reason.is_empty()).count();
         self.events.append(
             Draft::new("rollout.finished", severity, report.summary.clone())
                 .subject(&report.id)
@@ -127,7 +126,7 @@ impl Writer {
                 .field("version", &report.version)
                 .field("result", report.state().name())
                 .field("updated", report.updated.to_string())
-                .field("failed", failed.to_string())
+                .field("failed", report.failures.to_string())
                 .field("failure_budget", report.failure_budget.to_string())
                 .field(
                     "duration_ms",
