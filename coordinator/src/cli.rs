@@ -37,7 +37,7 @@ use crate::telemetry::LogFormat;
 pub struct Cli {
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// Output format (csv: `convoy metrics` only).
+    /// Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only).
     #[arg(short = 'o', long, global = true, value_enum, default_value_t)]
     pub output: OutputArg,
     /// Log format (logs go to stderr; RUST_LOG filters them).
@@ -87,13 +87,15 @@ pub enum OutputFormat {
     Json,
 }
 
-/// What `-o` accepts: every command takes table and json; `convoy metrics` also csv.
+/// What `-o` accepts: every command takes table and json; `convoy metrics` also csv,
+/// `convoy rollout report` also markdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum OutputArg {
     #[default]
     Table,
     Json,
     Csv,
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,11 +183,17 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
     if let Command::Metrics(args) = cli.command {
         return metrics::run(args, &cli.connect, cli.output).await;
     }
+    if let Command::Rollout(rollouts::RolloutCommand::Report { id }) = &cli.command {
+        return rollouts::show_report(id, &cli.connect, cli.output).await;
+    }
     let output = match cli.output {
         OutputArg::Table => OutputFormat::Table,
         OutputArg::Json => OutputFormat::Json,
         OutputArg::Csv => {
             return Err(UsageError("-o csv is only for convoy metrics".into()).into());
+        }
+        OutputArg::Markdown => {
+            return Err(UsageError("-o markdown is only for convoy rollout report".into()).into());
         }
     };
     let cli = Resolved {

@@ -69,6 +69,17 @@ pub async fn start(
         monitor.events,
         shutdown.clone(),
     ));
+    let reports = crate::rollout::report::writer::Writer {
+        store: events.store().clone(),
+        registry: registry.clone(),
+        history: monitor.history.enabled.then_some(monitor.history),
+        events: events.clone(),
+    };
+    tracker.spawn(crate::rollout::report::writer::run(
+        reports,
+        rollouts.clone(),
+        shutdown.clone(),
+    ));
     tracker.spawn(crate::events::sources::run(
         events.clone(),
         counters.clone(),

@@ -134,6 +134,8 @@ pub struct Store {
     rollouts: sled::Tree,
     rollout_log: sled::Tree,
     rollout_requests: sled::Tree,
+    /// Rollout id → its post-deployment report (`RolloutReport`), written when it ended.
+    rollout_reports: sled::Tree,
     backups: sled::Tree,
     backup_schedules: sled::Tree,
     refusals: Arc<audit::RefusalBudget>,
@@ -203,6 +205,7 @@ impl Store {
             rollouts: db.open_tree("rollouts")?,
             rollout_log: db.open_tree("rollout_log")?,
             rollout_requests: db.open_tree("rollout_requests")?,
+            rollout_reports: db.open_tree("rollout_reports")?,
             backups: db.open_tree("backups")?,
             backup_schedules: db.open_tree("backup_schedules")?,
             refusals: Arc::default(),

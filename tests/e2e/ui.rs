@@ -449,6 +449,18 @@ fn the_dashboard_in_a_real_browser_shows_the_fleet_plots_and_a_live_rollout_it_c
         "document.querySelector('button[data-action=\"pause\"]').disabled + ' ' + document.getElementById('why-pause').textContent",
     );
     assert!(after.starts_with("true it is over"), "{after}");
+    // Below the waves: the post-deployment report (computed for the request until the
+    // coordinator stores it).
+    let (status, html) = ui.http(&format!(
+        "GET /rollouts/{id} HTTP/1.1\r\n{host}Cookie: convoy_ui_{}={}\r\nConnection: close\r\n\r\n",
+        ui.port,
+        ui.token()
+    ));
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("<section id=\"report\"") && html.contains(": succeeded — "),
+        "{html}"
+    );
 
     // The events tab got the rollout's events without a reload.
     let seen = text(

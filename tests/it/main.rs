@@ -22,6 +22,7 @@ mod monitor;
 mod operations;
 mod policy;
 mod renewal;
+mod report;
 mod revocation;
 mod rollout;
 mod rotation;

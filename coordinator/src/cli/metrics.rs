@@ -85,6 +85,9 @@ pub async fn run(
     connect: &ConnectArgs,
     output: OutputArg,
 ) -> anyhow::Result<()> {
+    if output == OutputArg::Markdown {
+        return Err(UsageError("-o markdown is only for convoy rollout report".into()).into());
+    }
     let (host, series, selector) = match &args.selector {
         Some(selector) => {
             crate::selector::Selector::parse(selector).map_err(|err| UsageError(err.render()))?;
@@ -204,7 +207,7 @@ fn print(answer: &QueryMetricsResponse, output: OutputArg) {
                 );
             }
         }
-        OutputArg::Table => {
+        OutputArg::Table | OutputArg::Markdown => {
             for s in &answer.series {
                 for p in &s.points {
                     out!(

@@ -1,14 +1,15 @@
-//! `convoy rollout start|list|status|watch|pause|resume|promote|abort|rollback|history`.
+//! `convoy rollout start|list|status|watch|pause|resume|promote|abort|rollback|history|report`.
 
 mod render;
+pub mod report;
 pub(crate) mod watch;
 
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use convoy_proto::v1::{
-    ControlRolloutRequest, GetRolloutRequest, ListRolloutsRequest, RolloutControl, RolloutSpec,
-    RolloutState, RolloutView, StartRolloutRequest,
+    ControlRolloutRequest, GetRolloutRequest, ListRolloutsRequest, RolloutControl,
+    RolloutReportRequest, RolloutSpec, RolloutState, RolloutView, StartRolloutRequest,
 };
 
 use super::connect::{rollouts, rpc_error};
@@ -77,6 +78,15 @@ pub enum RolloutCommand {
         /// it (without it, the refusal says what the rollback would do).
         #[arg(long)]
         force: bool,
+    },
+    /// The post-deployment report: timeline (planned against actual per wave, waits, who
+    /// did what), each host's outcome, failures against the budget, the rollback, metric
+    /// deltas of the updated hosts (hour before against after, with significance) and the
+    /// canary verdicts. Stored when the rollout ends; computed now for one still going.
+    /// -o markdown fits a pull-request comment; -o json is a stable shape.
+    Report {
+        /// The rollout id.
+        id: String,
     },
     /// Past rollouts of an app and their outcome.
     History {
@@ -219,6 +229,13 @@ pub async fn run(
         RolloutCommand::Start(args) => start(*args, connect, format).await,
         RolloutCommand::List { active, limit } => list("", active, limit, connect, format).await,
         RolloutCommand::History { app, limit } => list(&app, false, limit, connect, format).await,
+        RolloutCommand::Report { id } => {
+            let output = match format {
+                OutputFormat::Table => crate::cli::OutputArg::Table,
+                OutputFormat::Json => crate::cli::OutputArg::Json,
+            };
+            show_report(&id, connect, output).await
+        }
         RolloutCommand::Status { id } => {
             let view = get(&id, connect).await?;
             render::print_view(&view, format)
@@ -314,6 +331,31 @@ async fn start(args: StartArgs, connect: &ConnectArgs, format: OutputFormat) -> 
     let view = watch::watch(&started.id, connect, format, args.wait_through_pauses).await?;
     render::print_view(&view, format)?;
     expect(&view, RolloutState::Succeeded)
+}
+
+/// `convoy rollout report RID`: table, JSON or Markdown.
+pub async fn show_report(
+    id: &str,
+    connect: &ConnectArgs,
+    output: crate::cli::OutputArg,
+) -> anyhow::Result<()> {
+    let mut client = rollouts(connect).await?;
+    let report = client
+        .get_rollout_report(RolloutReportRequest { id: id.to_string() })
+        .await
+        .map_err(|status| rpc_error(&connect.addr, status))?
+        .into_inner();
+    match output {
+        crate::cli::OutputArg::Json => {
+            out!(
+                "{}",
+                serde_json::to_string_pretty(&report::to_json(&report))?
+            );
+        }
+        crate::cli::OutputArg::Markdown => out!("{}", report::markdown(&report)),
+        _ => out!("{}", report::tables(&report)),
+    }
+    Ok(())
 }
 
 async fn get(id: &str, connect: &ConnectArgs) -> anyhow::Result<RolloutView> {

@@ -12,6 +12,7 @@ mod live;
 mod more;
 mod pages;
 mod plot;
+mod report;
 mod rollouts;
 #[cfg(test)]
 mod tests;

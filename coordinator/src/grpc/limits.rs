@@ -6,6 +6,7 @@
 //! Each request type lists its fields here once, with the cap that applies; a new request
 //! type must be added to compile in a handler that calls [`check`].
 
+use convoy_proto::v1::RolloutReportRequest;
 use convoy_proto::v1::{
     AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest,
     DeleteBackupRequest, DeleteReleaseRequest, DeploySpec, DrillBackupsRequest, GetAgentRequest,
@@ -97,6 +98,7 @@ bounded! {
     ListRolloutsRequest { app: TEXT }
     GetRolloutRequest { id: TEXT }
     ControlRolloutRequest { id: TEXT }
+    RolloutReportRequest { id: TEXT }
     JobOptions { selector: SELECTOR, concurrency: TEXT, max_errors: TEXT, request_id: TEXT }
     RunBackupRequest { set: TEXT; options }
     ListBackupsRequest { host: TEXT, set: TEXT }

@@ -9,7 +9,8 @@ use convoy_proto::identity::Role;
 use convoy_proto::v1::rollouts_server::Rollouts as RolloutsRpc;
 use convoy_proto::v1::{
     ControlRolloutRequest, GetRolloutRequest, ListRolloutsRequest, ListRolloutsResponse,
-    RolloutControl, RolloutView, StartRolloutRequest, StartRolloutResponse,
+    RolloutControl, RolloutReport, RolloutReportRequest, RolloutView, StartRolloutRequest,
+    StartRolloutResponse,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
@@ -138,6 +139,17 @@ impl RolloutsRpc for RolloutService {
         auth::require_role(&request, Role::Viewer)?;
         Ok(Response::new(
             self.rollouts.get(&request.get_ref().id).await?,
+        ))
+    }
+
+    async fn get_rollout_report(
+        &self,
+        request: Request<RolloutReportRequest>,
+    ) -> Result<Response<RolloutReport>, Status> {
+        super::limits::check(request.get_ref())?;
+        auth::require_role(&request, Role::Viewer)?;
+        Ok(Response::new(
+            self.rollouts.report(&request.get_ref().id).await?,
         ))
     }
 

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use convoy_proto::v1::{RolloutSpec, RolloutSummary, RolloutView};
+use convoy_proto::v1::{RolloutReport, RolloutSpec, RolloutSummary, RolloutView};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -36,6 +36,7 @@ use crate::registry::Registry;
 use crate::releases::ReleaseError;
 use crate::selector::SelectorError;
 use crate::store::{Store, StoreError};
+pub(crate) use analysis::written_by;
 use jobs::JobKind;
 use load::Loaded;
 
@@ -153,6 +154,9 @@ pub struct Rollouts {
     requests: mpsc::Sender<Request>,
     changes: broadcast::Sender<String>,
     store: Store,
+    /// For post-deployment reports computed on demand.
+    registry: Arc<Registry>,
+    history: Option<crate::history::HistoryConfig>,
 }
 
 impl std::fmt::Debug for Request {
@@ -195,7 +199,7 @@ impl Rollouts {
         let (changes, _) = broadcast::channel(1024);
         let mut driver = Driver {
             store: store.clone(),
-            registry,
+            registry: registry.clone(),
             dispatcher,
             active: BTreeMap::new(),
             jobs: HashMap::new(),
@@ -212,6 +216,8 @@ impl Rollouts {
             requests,
             changes,
             store,
+            registry,
+            history,
         }))
     }
 
@@ -282,6 +288,23 @@ impl Rollouts {
             .take(limit)
             .map(record::summary)
             .collect())
+    }
+
+    /// The post-deployment report of rollout `id`: the stored one of its latest end, else
+    /// one computed now (`rollout::report`), off the async threads.
+    pub async fn report(&self, id: &str) -> Result<RolloutReport, RolloutError> {
+        let (store, registry, history) = (self.store.clone(), self.registry.clone(), self.history);
+        let id = id.to_string();
+        tokio::task::spawn_blocking(move || {
+            super::report::current(&store, history.as_ref(), &registry, &id, now_unix_ms())
+        })
+        .await
+        .map_err(|_| RolloutError::Stopped)?
+        .map_err(|err| match err {
+            super::report::ReportError::NotFound(id) => RolloutError::NotFound(id),
+            super::report::ReportError::Store(err) => RolloutError::Store(err),
+            super::report::ReportError::Spec { source, .. } => RolloutError::Spec(source),
+        })
     }
 
     /// Ids of rollouts as they change (after the change is on disk).

@@ -1,12 +1,13 @@
 //! Rollouts: one record per rollout (what was asked, the plan, a summary for listing) and
 //! its event log, keyed `id \0 seq` with the sequence number big-endian so a prefix scan
-//! returns entries in order.
+//! returns entries in order. Each ended rollout's post-deployment report is kept beside it
+//! (tree `rollout_reports`, by id).
 //!
 //! A record's state is the `RolloutState` enum (field 14). Records written before that
 //! carry the state's name in `legacy_state` (field 8); reading one fills in the enum from
 //! the name ([`upgrade`]), so nothing above the store sees the old form.
 
-use convoy_proto::v1::{RolloutLogEntry, RolloutRecord, RolloutState};
+use convoy_proto::v1::{RolloutLogEntry, RolloutRecord, RolloutReport, RolloutState};
 use prost::Message;
 
 use super::{Store, StoreError, decode};
@@ -82,6 +83,20 @@ impl Store {
             entries.push((seq, decode("rollout_log", &key, &raw)?));
         }
         Ok(entries)
+    }
+
+    /// Stores a rollout's post-deployment report (the one of its latest end).
+    pub fn put_rollout_report(&self, report: &RolloutReport) -> Result<(), StoreError> {
+        self.rollout_reports
+            .insert(report.id.as_bytes(), report.encode_to_vec())?;
+        Ok(())
+    }
+
+    pub fn rollout_report(&self, id: &str) -> Result<Option<RolloutReport>, StoreError> {
+        self.rollout_reports
+            .get(id.as_bytes())?
+            .map(|raw| decode("rollout_reports", id.as_bytes(), &raw))
+            .transpose()
     }
 
     pub fn rollout_for_request(&self, request_id: &str) -> Result<Option<String>, StoreError> {

@@ -236,6 +236,7 @@ pub(crate) async fn rollout(state: &State, id: &str) -> Response<Body> {
                 encode(&view.id),
                 render(&view, &role),
             );
+            body.push_str(&super::report::section(state, &view.id).await);
         }
         Err(status) => body.push_str(&error_box(state, status)),
     }
