@@ -225,17 +225,20 @@ impl Deployer {
     /// Checks what a deploy names before anything is touched: the app and version grammar,
     /// the digest's form, the host's policy and (with keys) the signature. Returns the
     /// signer that verified it, empty for an unsigned release on an opted-out host.
-    pub(crate) fn check_deploy(&self, release: &Release) -> Result<String, String> {
+    pub(crate) fn check_deploy(&self, release: &Release) -> Result<String, DeployError> {
+        let refused = DeployError::Refused;
         convoy_proto::labels::validate_release(&release.app, &release.version)
-            .map_err(|err| format!("refused: {err}"))?;
+            .map_err(|err| refused(format!("refused: {err}")))?;
         if !convoy_proto::labels::valid_sha256(&release.sha256) {
-            return Err(format!(
+            return Err(refused(format!(
                 "refused: invalid sha256 {:?}: expected 64 lowercase hex digits",
                 release.sha256
-            ));
+            )));
         }
         match self.policy() {
-            SignaturePolicy::Unconfigured => Err(format!("refused: {}", record::UNCONFIGURED)),
+            SignaturePolicy::Unconfigured => {
+                Err(refused(format!("refused: {}", record::UNCONFIGURED)))
+            }
             SignaturePolicy::Unsigned => Ok(String::new()),
             SignaturePolicy::Required => convoy_proto::signing::verify(
                 &self.config.trusted_keys,
@@ -244,7 +247,12 @@ impl Deployer {
                 &release.sha256,
                 &release.signature,
             )
-            .map_err(|err| format!("refused {} {}: {err}", release.app, release.version)),
+            .map_err(|err| {
+                refused(format!(
+                    "refused {} {}: {err}",
+                    release.app, release.version
+                ))
+            }),
         }
     }
 
@@ -258,7 +266,7 @@ impl Deployer {
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
     ) -> DeployResult {
-        let signer = self.check_deploy(release).map_err(DeployError::Refused)?;
+        let signer = self.check_deploy(release)?;
         if !signer.is_empty() {
             progress(format!("signature by {signer} verified"));
         }
@@ -268,7 +276,9 @@ impl Deployer {
         let release_dir = dir.join("releases").join(version);
         let mut fetch = true;
         if record::release_exists(&dir, version) {
-            match record::load(&dir, version).map_err(DeployError::Refused)? {
+            match record::load(&dir, version)
+                .map_err(|err| DeployError::Refused(err.to_string()))?
+            {
                 Some(kept) if kept.sha256 == release.sha256 => {
                     progress(format!(
                         "release {version} is already on this host (verified sha256 {})",
@@ -277,7 +287,7 @@ impl Deployer {
                     if is_current && AppState::load(&dir).healthy {
                         // Still passes every check a switch would make.
                         self.check_activation(app, version)
-                            .map_err(DeployError::Refused)?;
+                            .map_err(|err| DeployError::Refused(err.to_string()))?;
                         return Ok(format!(
                             "{app} {version} is already current and healthy; nothing to do"
                         ));
@@ -315,9 +325,7 @@ impl Deployer {
                 .await
                 .map_err(DeployError::Prepare)?;
         }
-        self.activate(app, version, progress, cancel)
-            .await
-            .map_err(DeployError::Activation)
+        self.activate(app, version, progress, cancel).await
     }
 
     /// Fetches, verifies and unpacks `release`, then records what was verified (a release
@@ -332,8 +340,9 @@ impl Deployer {
         let dir = self.app_dir(&release.app);
         let releases = dir.join("releases");
         let release_dir = releases.join(&release.version);
-        let artifact =
-            fetch::fetch_verified(&self.config.data_dir, release, source, progress).await?;
+        let artifact = fetch::fetch_verified(&self.config.data_dir, release, source, progress)
+            .await
+            .map_err(|err| err.to_string())?;
         progress(format!("unpacking into {}", release_dir.display()));
         tokio::fs::create_dir_all(&releases)
             .await
@@ -408,13 +417,15 @@ impl Deployer {
                 state::kept_versions(&dir).join(", ")
             )));
         }
-        self.activate(app, &target, progress, cancel)
-            .await
-            .map_err(DeployError::Activation)
+        self.activate(app, &target, progress, cancel).await
     }
 
     /// [`record::check_activation`] with this host's keys and policy.
-    fn check_activation(&self, app: &str, version: &str) -> Result<ReleaseRecord, String> {
+    fn check_activation(
+        &self,
+        app: &str,
+        version: &str,
+    ) -> Result<ReleaseRecord, record::RecordError> {
         record::check_activation(
             &self.app_dir(app),
             app,

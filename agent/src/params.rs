@@ -45,10 +45,27 @@ fn anchored(pattern: &str) -> Result<Regex, regex::Error> {
     Regex::new(&format!("^(?:{pattern})$"))
 }
 
+/// Why an action's declared parameters are refused at config load; the text starts with
+/// the dotted key at fault (`actions.NAME.params...`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeclarationError {
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// Checks an action's declared parameters against its argv (at config load): names are
 /// valid, each has exactly one of `allow` or `pattern`, patterns compile, every `{P}` in
 /// argv is declared and stands alone as an element, every declared one is used.
 pub fn check_declared(
+    action: &str,
+    run: &[String],
+    params: &BTreeMap<String, ParamConfig>,
+) -> Result<(), DeclarationError> {
+    declaration_problem(action, run, params).map_err(DeclarationError::Invalid)
+}
+
+/// [`check_declared`]'s checks; the error is the message.
+fn declaration_problem(
     action: &str,
     run: &[String],
     params: &BTreeMap<String, ParamConfig>,

@@ -135,7 +135,7 @@ impl Recovery {
         request: &RestoreRequest,
         set: &BackupSetConfig,
         target: Option<&Path>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RecoveryError> {
         self.policy.check_source(&request.source_host)?;
         match target {
             Some(dir) => self.policy.check_target_dir(&self.data_dir, dir),
@@ -148,17 +148,17 @@ impl Recovery {
         self.sets.keys().map(String::as_str)
     }
 
-    fn set(&self, name: &str) -> Result<&BackupSetConfig, String> {
+    fn set(&self, name: &str) -> Result<&BackupSetConfig, RecoveryError> {
         self.sets.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.set_names().collect();
-            format!(
+            RecoveryError::Refused(format!(
                 "rejected: unknown backup set {name:?}; this host has: {}",
                 if known.is_empty() {
                     "none".to_string()
                 } else {
                     known.join(", ")
                 }
-            )
+            ))
         })
     }
 
@@ -168,7 +168,7 @@ impl Recovery {
     }
 
     /// A fresh scratch directory for one command.
-    fn scratch(&self, kind: &str, command_id: &str) -> Result<PathBuf, String> {
+    fn scratch(&self, kind: &str, command_id: &str) -> Result<PathBuf, RecoveryError> {
         let safe: String = command_id
             .chars()
             .map(|c| {
@@ -199,7 +199,7 @@ impl Recovery {
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
     ) -> RecoveryResult {
-        let set = self.set(set_name).map_err(RecoveryError::Refused)?;
+        let set = self.set(set_name)?;
         if !set.before.is_empty() {
             run_before(set_name, set, progress, cancel).await?;
         }
@@ -254,7 +254,7 @@ impl Recovery {
         backup_id: &str,
         dir: &Path,
         transport: &dyn BackupTransport,
-    ) -> Result<(BackupMeta, PathBuf), String> {
+    ) -> Result<(BackupMeta, PathBuf), RecoveryError> {
         let path = dir.join("archive.tar.zst");
         let mut file = tokio::fs::File::create(&path)
             .await
@@ -269,15 +269,19 @@ impl Recovery {
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let got = hex::encode(hasher.finalize());
         if got != meta.sha256 {
-            return Err(format!(
+            return Err(RecoveryError::Failed(format!(
                 "backup {} is corrupt: its archive hashes to {got}, the catalog says {}",
                 meta.backup_id, meta.sha256
-            ));
+            )));
         }
         Ok((meta, path))
     }
 
-    async fn unpack(&self, archive: &Path, dest: &Path) -> Result<archive::UnpackReport, String> {
+    async fn unpack(
+        &self,
+        archive: &Path,
+        dest: &Path,
+    ) -> Result<archive::UnpackReport, RecoveryError> {
         let (archive, dest, limits) = (
             archive.to_path_buf(),
             dest.to_path_buf(),
@@ -286,7 +290,7 @@ impl Recovery {
         tokio::task::spawn_blocking(move || archive::unpack_file(&archive, &dest, &limits))
             .await
             .map_err(|e| format!("unpack task failed: {e}"))?
-            .map_err(|e| format!("the archive was refused: {e}"))
+            .map_err(|e| RecoveryError::Failed(format!("the archive was refused: {e}")))
     }
 }
 
@@ -318,18 +322,22 @@ fn describe_backup(uploaded: &Uploaded, trailer: &UploadTrailer) -> String {
     line
 }
 
-fn read_manifest(root: &Path) -> Result<Manifest, String> {
+fn read_manifest(root: &Path) -> Result<Manifest, RecoveryError> {
     let path = root.join(MANIFEST_NAME);
     let json = std::fs::read(&path).map_err(|e| format!("the archive has no manifest: {e}"))?;
-    Manifest::from_json(&json).map_err(|e| format!("the archive's manifest is invalid: {e}"))
+    Manifest::from_json(&json)
+        .map_err(|e| RecoveryError::Failed(format!("the archive's manifest is invalid: {e}")))
 }
 
-async fn verify_blocking(root: &Path, manifest: &Manifest) -> Result<backup::VerifyReport, String> {
+async fn verify_blocking(
+    root: &Path,
+    manifest: &Manifest,
+) -> Result<backup::VerifyReport, RecoveryError> {
     let (root, manifest) = (root.to_path_buf(), manifest.clone());
     tokio::task::spawn_blocking(move || backup::verify(&root, &manifest))
         .await
         .map_err(|e| format!("verify task failed: {e}"))?
-        .map_err(|e| e.to_string())
+        .map_err(|e| RecoveryError::Failed(e.to_string()))
 }
 
 /// Runs a set's `before` command with its timeout; its output becomes progress lines.

@@ -46,8 +46,20 @@ pub fn key(app: &str, signal: &str) -> String {
     format!("{app}.{signal}")
 }
 
+/// Why `[apps.APP.signals]` is refused; the text starts with the dotted key at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignalsConfigError {
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// Checks `[apps.APP.signals]`; errors start with the dotted key at fault.
-pub fn from_value(app: &str, value: Value) -> Result<AppSignals, String> {
+pub fn from_value(app: &str, value: Value) -> Result<AppSignals, SignalsConfigError> {
+    app_signals(app, value).map_err(SignalsConfigError::Invalid)
+}
+
+/// [`from_value`]'s checks; the error is the message.
+fn app_signals(app: &str, value: Value) -> Result<AppSignals, String> {
     let prefix = format!("apps.{app}.signals");
     let Value::Table(mut table) = value else {
         return Err(format!("{prefix}: expected a table"));
@@ -118,24 +130,24 @@ pub fn from_value(app: &str, value: Value) -> Result<AppSignals, String> {
 /// Checks every app's signals together: at most [`MAX_SIGNALS`], and no two reported
 /// under the same key (app `a.b` with signal `c` and app `a` with signal `b.c` would both
 /// be `a.b.c`).
-pub fn check_all(apps: &BTreeMap<String, AppSignals>) -> Result<(), String> {
+pub fn check_all(apps: &BTreeMap<String, AppSignals>) -> Result<(), SignalsConfigError> {
     let mut seen = BTreeMap::new();
     for (app, signals) in apps {
         for name in signals.signals.keys() {
             if let Some(other) = seen.insert(key(app, name), app) {
-                return Err(format!(
+                return Err(SignalsConfigError::Invalid(format!(
                     "apps.{app}.signals.{name}: reported as {:?}, like a signal of app {other}; \
                      rename one",
                     key(app, name)
-                ));
+                )));
             }
         }
     }
     if seen.len() > MAX_SIGNALS {
-        return Err(format!(
+        return Err(SignalsConfigError::Invalid(format!(
             "apps.*.signals: {} signals declared, at most {MAX_SIGNALS} per host",
             seen.len()
-        ));
+        )));
     }
     Ok(())
 }
