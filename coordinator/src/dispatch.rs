@@ -318,7 +318,7 @@ impl Dispatcher {
             let _ = listener.send(Finished {
                 job_id: command.job_id.clone(),
                 agent_id: command.agent_id.clone(),
-                state: CommandState::try_from(command.state).unwrap_or(CommandState::Failed),
+                state: plan::result_state(command.state),
                 message: command.message.clone(),
             });
         }
@@ -364,7 +364,7 @@ impl Dispatcher {
                 job.record.finished_unix_ms = now;
             }
             for command in &mut job.commands {
-                let state = CommandState::try_from(command.state).unwrap_or(CommandState::Pending);
+                let state = plan::command_state(command.state);
                 if state == CommandState::Pending
                     && (command.released_unix_ms == 0 || command.sent_unix_ms == 0)
                 {

@@ -307,3 +307,22 @@ async fn the_same_request_id_returns_the_first_job() {
     assert_eq!(first.id, second.id);
     assert_eq!(dispatcher.recent_jobs(10).unwrap().len(), 1);
 }
+
+/// The unknown-enum rule in the job views: a stored command state this version does not
+/// know counts as running (not pending, not done, not an error).
+#[test]
+fn an_unknown_stored_command_state_counts_as_running() {
+    let commands = [
+        CommandRecord {
+            state: 42,
+            ..Default::default()
+        },
+        CommandRecord {
+            state: CommandState::Unspecified.into(),
+            ..Default::default()
+        },
+    ];
+    let counts = views::counts(&commands);
+    assert_eq!(counts.running, 2);
+    assert_eq!((counts.pending, counts.errors, counts.succeeded), (0, 0, 0));
+}
