@@ -221,3 +221,57 @@ fn the_scan_sees_what_it_should() {
         "an inline test module is left out"
     );
 }
+
+/// Most lines a production source may have (test modules left out); STYLE.md asks for
+/// files under ~400 lines, split by what the code does.
+const MAX_PRODUCTION_LINES: usize = 450;
+
+/// Files still over [`MAX_PRODUCTION_LINES`], each with why it is not split yet. Shrink
+/// this list; never grow it without a reason.
+const OVERSIZED: &[(&str, &str)] = &[
+    (
+        "grpc/admin.rs",
+        "operator service handlers; being extended concurrently (release coordination), split after that lands",
+    ),
+    (
+        "exposition.rs",
+        "the metrics exposition; being extended concurrently (post-deployment report)",
+    ),
+    (
+        "grpc/agent_link.rs",
+        "the agent stream's session loop and its message dispatch; a split needs run_session cut first",
+    ),
+    (
+        "grpc/listener.rs",
+        "the TLS listener and its per-connection limits; one state machine, split with care",
+    ),
+    (
+        "history.rs",
+        "the metrics history's tiers and writer; a split by tier is planned",
+    ),
+    (
+        "rotation.rs",
+        "CA rotation steps; act_signed (133 lines) must be cut before the file splits well",
+    ),
+    (
+        "registry.rs",
+        "just over the cap after sessions.rs moved out; the label grants and snapshots are next",
+    ),
+];
+
+#[test]
+fn production_files_stay_small() {
+    let mut over = Vec::new();
+    for (rel, text) in sources() {
+        let lines = text.lines().count();
+        let allowed = OVERSIZED.iter().any(|(file, _)| *file == rel);
+        if lines > MAX_PRODUCTION_LINES && !allowed {
+            over.push(format!("{rel}: {lines} lines"));
+        }
+    }
+    assert!(
+        over.is_empty(),
+        "production files over {MAX_PRODUCTION_LINES} lines (split them by what the code does, \
+         STYLE.md): {over:?}"
+    );
+}

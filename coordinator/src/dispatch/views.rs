@@ -119,9 +119,7 @@ impl Dispatcher {
             .jobs
             .values()
             .flat_map(|job| job.commands.iter())
-            .filter(|c| {
-                !plan::is_terminal(plan::command_state(c.state))
-            })
+            .filter(|c| !plan::is_terminal(plan::command_state(c.state)))
             .filter(|c| keep(c))
             .cloned()
             .collect()
