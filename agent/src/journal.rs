@@ -31,7 +31,7 @@ pub use tables::JournalError;
 use tables::{append_to, decode_entry, decode_event, get_entry, make_private, open_db, outbox_key};
 
 /// The journal's file in the data dir.
-pub const FILE_NAME: &str = "journal.redb";
+pub(crate) const FILE_NAME: &str = "journal.redb";
 /// command id -> `JournalEntry`.
 const COMMANDS: TableDefinition<'static, &str, &[u8]> = TableDefinition::new("commands");
 /// command id, 0, seq (big-endian) -> `CommandEvent`.
@@ -48,7 +48,7 @@ pub enum Admission {
     Known,
 }
 
-pub fn now_unix_ms() -> i64 {
+pub(crate) fn now_unix_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 
 /// One sample of a scrape: metric name, labels, value.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
+pub(crate) struct Sample {
     pub name: String,
     pub labels: BTreeMap<String, String>,
     pub value: f64,
@@ -41,7 +41,7 @@ pub struct Sample {
 
 /// Every sample of one scrape, and when it was taken.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Scrape {
+pub(crate) struct Scrape {
     pub at_unix_ms: i64,
     pub samples: Vec<Sample>,
 }
@@ -50,7 +50,7 @@ pub struct Scrape {
 /// character column).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("column {column}: {message}")]
-pub struct ExprError {
+pub(crate) struct ExprError {
     pub column: usize,
     pub message: String,
 }
@@ -83,7 +83,7 @@ pub enum Expr {
 }
 
 /// Parses one signal expression.
-pub fn parse(text: &str) -> Result<Expr, ExprError> {
+pub(crate) fn parse(text: &str) -> Result<Expr, ExprError> {
     let mut parser = Parser {
         chars: text.chars().collect(),
         at: 0,
@@ -330,7 +330,7 @@ fn increase(series: &Series, name: &str, now: &Scrape, prev: &Scrape) -> Option<
 impl Expr {
     /// The expression's value for scrape `now`, given the scrape before it; `None` when it
     /// has none this time.
-    pub fn eval(&self, now: &Scrape, prev: Option<&Scrape>) -> Option<f64> {
+    pub(crate) fn eval(&self, now: &Scrape, prev: Option<&Scrape>) -> Option<f64> {
         let value = match self {
             Expr::Number(n) => *n,
             Expr::Series(series) => {

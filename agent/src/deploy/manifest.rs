@@ -33,14 +33,14 @@ mod http_target;
 pub use http_target::{HttpTarget, UrlError};
 
 /// The manifest's file name inside a release directory.
-pub const FILE_NAME: &str = "convoy.toml";
+pub(crate) const FILE_NAME: &str = "convoy.toml";
 /// A hook's timeout when it is given as a bare argv.
-pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 const DEFAULT_RETRIES: u32 = 5;
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 /// How often a running release is probed after its deploy, by default.
-pub const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_secs(10);
 
 const HOOK_KEYS: [&str; 3] = ["stop", "before_activate", "start"];
 const HEALTH_KEYS: [&str; 7] = [

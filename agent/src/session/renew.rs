@@ -26,7 +26,7 @@ use crate::config::TlsFiles;
 /// Why a renewal step or a CA bundle was refused (nothing was written); the text is what the
 /// agent logs.
 #[derive(Debug, thiserror::Error)]
-pub enum RenewError {
+pub(super) enum RenewError {
     /// Making the key or the CSR failed.
     #[error("{0}")]
     Csr(String),
@@ -52,14 +52,14 @@ pub enum RenewError {
 }
 
 /// The renewal state of one agent: the key waiting for its certificate.
-pub struct Renewal {
+pub(super) struct Renewal {
     tls: TlsFiles,
     agent_id: AgentId,
     pending: Mutex<Option<rcgen::KeyPair>>,
 }
 
 impl Renewal {
-    pub fn new(tls: TlsFiles, agent_id: AgentId) -> Self {
+    pub(super) fn new(tls: TlsFiles, agent_id: AgentId) -> Self {
         Self {
             tls,
             agent_id,
@@ -68,7 +68,7 @@ impl Renewal {
     }
 
     /// A fresh key (kept here) and the request carrying its CSR.
-    pub fn request(&self) -> Result<AgentMessage, RenewError> {
+    pub(super) fn request(&self) -> Result<AgentMessage, RenewError> {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
             .map_err(|err| RenewError::Csr(err.to_string()))?;
         let mut params = rcgen::CertificateParams::default();
@@ -92,7 +92,7 @@ impl Renewal {
     /// Checks the answer (a signed bundle first, if any; then our identity alone, our
     /// pending key, a chain to a CA trusted now) and writes key and certificate. Nothing is
     /// written unless every check passes.
-    pub fn accept(&self, renewed: Renewed) -> Result<(), RenewError> {
+    pub(super) fn accept(&self, renewed: Renewed) -> Result<(), RenewError> {
         if !renewed.error.is_empty() {
             return Err(RenewError::Refused(renewed.error));
         }
@@ -135,7 +135,7 @@ impl Renewal {
 
     /// Writes a CA bundle to trust from the next connection on, if it is signed by a CA
     /// trusted now and not older than the last one; false if unchanged (or empty).
-    pub fn trust(&self, bundle: &TrustBundle) -> Result<bool, RenewError> {
+    pub(super) fn trust(&self, bundle: &TrustBundle) -> Result<bool, RenewError> {
         if bundle.ca_pem.is_empty() {
             return Ok(false);
         }

@@ -23,11 +23,11 @@ use super::Expr;
 use crate::deploy::manifest::HttpTarget;
 
 /// A scrape gives up after this long unless `timeout` says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// At most this long: a scrape must fit between heartbeats.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 /// Signals a host may declare over all its apps (the coordinator's per-heartbeat bound).
-pub const MAX_SIGNALS: usize = convoy_proto::MAX_SIGNALS_PER_HEARTBEAT;
+pub(crate) const MAX_SIGNALS: usize = convoy_proto::MAX_SIGNALS_PER_HEARTBEAT;
 
 /// One app's signals.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +42,7 @@ pub struct AppSignals {
 
 /// The key a signal is reported under: `APP.NAME` (see [`check_all`] for why it is
 /// unambiguous on one host).
-pub fn key(app: &str, signal: &str) -> String {
+pub(crate) fn key(app: &str, signal: &str) -> String {
     format!("{app}.{signal}")
 }
 
@@ -54,7 +54,7 @@ pub enum SignalsConfigError {
 }
 
 /// Checks `[apps.APP.signals]`; errors start with the dotted key at fault.
-pub fn from_value(app: &str, value: Value) -> Result<AppSignals, SignalsConfigError> {
+pub(crate) fn from_value(app: &str, value: Value) -> Result<AppSignals, SignalsConfigError> {
     app_signals(app, value).map_err(SignalsConfigError::Invalid)
 }
 
@@ -130,7 +130,7 @@ fn app_signals(app: &str, value: Value) -> Result<AppSignals, String> {
 /// Checks every app's signals together: at most [`MAX_SIGNALS`], and no two reported
 /// under the same key (app `a.b` with signal `c` and app `a` with signal `b.c` would both
 /// be `a.b.c`).
-pub fn check_all(apps: &BTreeMap<String, AppSignals>) -> Result<(), SignalsConfigError> {
+pub(crate) fn check_all(apps: &BTreeMap<String, AppSignals>) -> Result<(), SignalsConfigError> {
     let mut seen = BTreeMap::new();
     for (app, signals) in apps {
         for name in signals.signals.keys() {

@@ -11,7 +11,7 @@ use crate::deploy::health::{ProbeError, connect, parse_status_line};
 use crate::deploy::manifest::HttpTarget;
 
 /// Largest metrics page read (headers included); a bigger one is a failed scrape.
-pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+pub(super) const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// Why a scrape found no page; the text is what the app's signals report.
 #[derive(Debug, thiserror::Error)]
