@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use convoy_proto::v1::{BackupAction, BackupSchedule, BackupState, CommandRecord};
+use convoy_proto::v1::{BackupAction, BackupSchedule, BackupState, CommandRecord, CommandState};
 
 use super::schedule::{self, Launcher};
 use super::*;
