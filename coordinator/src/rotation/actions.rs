@@ -1,0 +1,148 @@
+//! The operator's rotation actions (`convoy ca rotate prepare|trust|issue|finish|abort`): each
+//! checks the phase it may follow, writes the new state (temp file + rename) before it takes
+//! effect, and returns the status after it.
+
+use super::*;
+
+impl Rotation {
+    /// Runs one operator action and returns the status after it.
+    pub fn act(&self, action: &str, force: bool) -> Result<RotationStatus, RotationError> {
+        self.act_signed(action, force, &[], 0)
+    }
+
+    /// [`Self::act`], with `start`'s bundle signature made off the coordinator (empty: the
+    /// coordinator signs) and the serial `prepare` returned.
+    pub fn act_signed(
+        &self,
+        action: &str,
+        force: bool,
+        signature: &[u8],
+        serial: u64,
+    ) -> Result<RotationStatus, RotationError> {
+        let mut guard = self.lock();
+        let current = guard.clone();
+        let previous = current.clone();
+        let phase = current.as_ref().map_or("none", |s| s.phase.as_str());
+        let trusted = self.trusted_now(current.as_ref());
+        let last_signed = current.as_ref().and_then(|s| s.signed.clone());
+        let mut next: Option<State> = match (action, phase) {
+            ("status", _) => None,
+            ("prepare", "none" | "done") => {
+                drop(guard);
+                return self.prepare(current.as_ref(), last_signed.as_ref());
+            }
+            ("start", "none" | "done") if !signature.is_empty() => {
+                Some(self.take_prepared(current.as_ref(), (signature, serial), &trusted)?)
+            }
+            ("start", "none" | "done") => {
+                let from = current
+                    .clone()
+                    .map_or_else(|| self.configured.clone(), |s| s.to);
+                if !signing::holds_anchor(&from) {
+                    return Err(RotationError::Refused(
+                        "the coordinator does not hold the key of the CA agents trust ([ca] is an intermediate): run `convoy ca rotate start --root-key FILE` with the root CA's key, which never leaves your machine".into(),
+                    ));
+                }
+                let to = self.new_ca(&from)?;
+                Some(State {
+                    phase: "init".into(),
+                    from,
+                    to,
+                    signed: None,
+                })
+            }
+            ("advance", "init") => current.map(|s| State {
+                phase: "update_clients".into(),
+                ..s
+            }),
+            ("advance", "update_clients") => current.map(|s| State {
+                phase: "update_servers".into(),
+                ..s
+            }),
+            ("finish", "update_servers") => {
+                let old = self.old_holders(current.as_ref());
+                if !old.is_empty() && !force {
+                    return Err(RotationError::Refused(format!(
+                        "{} online agent(s) still hold a certificate of the old CA ({}); wait for them to renew, or pass --force",
+                        old.len(),
+                        old.join(", ")
+                    )));
+                }
+                let operators = self.old_operators(current.as_ref());
+                if !operators.is_empty() && !force {
+                    let names: Vec<&str> = operators.iter().map(|o| o.name.as_str()).collect();
+                    return Err(RotationError::Refused(format!(
+                        "{} operator(s) called with a certificate of the old CA within the last {} and not with one of the new CA since ({}); issue them certificates of the new CA on the coordinator's host (`convoy cert issue operator NAME --role ROLE --ca-dir {}`) and have them call once with it, or pass --force",
+                        operators.len(),
+                        humantime::format_duration(OPERATOR_WINDOW),
+                        names.join(", "),
+                        current
+                            .as_ref()
+                            .and_then(|s| s.to.issuer_cert.parent())
+                            .map(|d| d.display().to_string())
+                            .unwrap_or_default(),
+                    )));
+                }
+                current.map(|s| State {
+                    phase: "done".into(),
+                    ..s
+                })
+            }
+            // Nothing was issued by the new CA yet: back to the old one alone.
+            ("abort", "init") => current.map(|s| State {
+                phase: "done".into(),
+                from: s.from.clone(),
+                to: s.from,
+                signed: s.signed,
+            }),
+            ("abort", "update_clients" | "update_servers") => current.map(|s| State {
+                phase: "update_servers".into(),
+                from: s.to,
+                to: s.from,
+                signed: s.signed,
+            }),
+            ("start" | "advance" | "finish" | "abort", phase) => {
+                return Err(RotationError::Refused(format!(
+                    "cannot {action} in phase {phase}: start → advance (update_clients) → advance (update_servers) → finish; abort before finish"
+                )));
+            }
+            (other, _) => {
+                return Err(RotationError::Refused(format!(
+                    "unknown action {other:?}: status, start, advance, finish or abort"
+                )));
+            }
+        };
+        if let Some(next) = next.as_mut() {
+            // Every change of the bundle is signed by a CA the agents trust now.
+            let pem = bundle(next)?;
+            if next
+                .signed
+                .as_ref()
+                .is_none_or(|signed| signed.ca_pem != pem)
+            {
+                let serial = signing::next_serial(last_signed.as_ref());
+                let mut sides = vec![&next.from, &next.to];
+                sides.extend(previous.iter().flat_map(|s| [&s.from, &s.to]));
+                next.signed = Some(signing::sign(&pem, serial, &trusted, &sides)?);
+            }
+        }
+        if let Some(next) = next {
+            // Persisted before anything changes, so a restart continues from here.
+            self.save(&next)?;
+            self.apply(&next)?;
+            *guard = Some(next);
+            let state = guard.clone();
+            drop(guard);
+            tracing::warn!(
+                action,
+                phase = state.as_ref().map_or("none", |s| s.phase.as_str()),
+                "CA rotation"
+            );
+            self.push(state.as_ref(), false);
+            return Ok(self.status(state.as_ref()));
+        }
+        let state = guard.clone();
+        drop(guard);
+        Ok(self.status(state.as_ref()))
+    }
+}
