@@ -235,27 +235,7 @@ const OVERSIZED: &[(&str, &str)] = &[
     ),
     (
         "exposition.rs",
-        "the metrics exposition; being extended concurrently (post-deployment report)",
-    ),
-    (
-        "grpc/agent_link.rs",
-        "the agent stream's session loop and its message dispatch; a split needs run_session cut first",
-    ),
-    (
-        "grpc/listener.rs",
-        "the TLS listener and its per-connection limits; one state machine, split with care",
-    ),
-    (
-        "history.rs",
-        "the metrics history's tiers and writer; a split by tier is planned",
-    ),
-    (
-        "rotation.rs",
-        "CA rotation steps; act_signed (133 lines) must be cut before the file splits well",
-    ),
-    (
-        "registry.rs",
-        "just over the cap after sessions.rs moved out; the label grants and snapshots are next",
+        "the metrics exposition; being extended concurrently (post-deployment report), split after that lands",
     ),
 ];
 
@@ -274,4 +254,15 @@ fn production_files_stay_small() {
         "production files over {MAX_PRODUCTION_LINES} lines (split them by what the code does, \
          STYLE.md): {over:?}"
     );
+    let sizes = sources();
+    for (file, _) in OVERSIZED {
+        let lines = sizes
+            .iter()
+            .find(|(rel, _)| rel == file)
+            .map_or(0, |(_, text)| text.lines().count());
+        assert!(
+            lines > MAX_PRODUCTION_LINES,
+            "{file} is {lines} lines now: take it off OVERSIZED"
+        );
+    }
 }

@@ -34,23 +34,7 @@ impl Rotation {
             ("start", "none" | "done") if !signature.is_empty() => {
                 Some(self.take_prepared(current.as_ref(), (signature, serial), &trusted)?)
             }
-            ("start", "none" | "done") => {
-                let from = current
-                    .clone()
-                    .map_or_else(|| self.configured.clone(), |s| s.to);
-                if !signing::holds_anchor(&from) {
-                    return Err(RotationError::Refused(
-                        "the coordinator does not hold the key of the CA agents trust ([ca] is an intermediate): run `convoy ca rotate start --root-key FILE` with the root CA's key, which never leaves your machine".into(),
-                    ));
-                }
-                let to = self.new_ca(&from)?;
-                Some(State {
-                    phase: "init".into(),
-                    from,
-                    to,
-                    signed: None,
-                })
-            }
+            ("start", "none" | "done") => Some(self.start_unsigned(current.as_ref())?),
             ("advance", "init") => current.map(|s| State {
                 phase: "update_clients".into(),
                 ..s
@@ -60,28 +44,8 @@ impl Rotation {
                 ..s
             }),
             ("finish", "update_servers") => {
-                let old = self.old_holders(current.as_ref());
-                if !old.is_empty() && !force {
-                    return Err(RotationError::Refused(format!(
-                        "{} online agent(s) still hold a certificate of the old CA ({}); wait for them to renew, or pass --force",
-                        old.len(),
-                        old.join(", ")
-                    )));
-                }
-                let operators = self.old_operators(current.as_ref());
-                if !operators.is_empty() && !force {
-                    let names: Vec<&str> = operators.iter().map(|o| o.name.as_str()).collect();
-                    return Err(RotationError::Refused(format!(
-                        "{} operator(s) called with a certificate of the old CA within the last {} and not with one of the new CA since ({}); issue them certificates of the new CA on the coordinator's host (`convoy cert issue operator NAME --role ROLE --ca-dir {}`) and have them call once with it, or pass --force",
-                        operators.len(),
-                        humantime::format_duration(OPERATOR_WINDOW),
-                        names.join(", "),
-                        current
-                            .as_ref()
-                            .and_then(|s| s.to.issuer_cert.parent())
-                            .map(|d| d.display().to_string())
-                            .unwrap_or_default(),
-                    )));
+                if !force {
+                    self.check_finish(current.as_ref())?;
                 }
                 current.map(|s| State {
                     phase: "done".into(),
@@ -113,18 +77,7 @@ impl Rotation {
             }
         };
         if let Some(next) = next.as_mut() {
-            // Every change of the bundle is signed by a CA the agents trust now.
-            let pem = bundle(next)?;
-            if next
-                .signed
-                .as_ref()
-                .is_none_or(|signed| signed.ca_pem != pem)
-            {
-                let serial = signing::next_serial(last_signed.as_ref());
-                let mut sides = vec![&next.from, &next.to];
-                sides.extend(previous.iter().flat_map(|s| [&s.from, &s.to]));
-                next.signed = Some(signing::sign(&pem, serial, &trusted, &sides)?);
-            }
+            sign_changed_bundle(next, previous.as_ref(), last_signed.as_ref(), &trusted)?;
         }
         if let Some(next) = next {
             // Persisted before anything changes, so a restart continues from here.
@@ -145,4 +98,74 @@ impl Rotation {
         drop(guard);
         Ok(self.status(state.as_ref()))
     }
+
+    /// `start` without a prepared signature: a new CA made here, which needs the key of the
+    /// CA agents trust on this host.
+    fn start_unsigned(&self, current: Option<&State>) -> Result<State, RotationError> {
+        let from = current
+            .cloned()
+            .map_or_else(|| self.configured.clone(), |s| s.to);
+        if !signing::holds_anchor(&from) {
+            return Err(RotationError::Refused(
+                "the coordinator does not hold the key of the CA agents trust ([ca] is an intermediate): run `convoy ca rotate start --root-key FILE` with the root CA's key, which never leaves your machine".into(),
+            ));
+        }
+        let to = self.new_ca(&from)?;
+        Ok(State {
+            phase: "init".into(),
+            from,
+            to,
+            signed: None,
+        })
+    }
+
+    /// `finish` without `--force`: refused while an online agent or a recent operator still
+    /// holds a certificate of the old CA.
+    fn check_finish(&self, current: Option<&State>) -> Result<(), RotationError> {
+        let old = self.old_holders(current);
+        if !old.is_empty() {
+            return Err(RotationError::Refused(format!(
+                "{} online agent(s) still hold a certificate of the old CA ({}); wait for them to renew, or pass --force",
+                old.len(),
+                old.join(", ")
+            )));
+        }
+        let operators = self.old_operators(current);
+        if !operators.is_empty() {
+            let names: Vec<&str> = operators.iter().map(|o| o.name.as_str()).collect();
+            return Err(RotationError::Refused(format!(
+                "{} operator(s) called with a certificate of the old CA within the last {} and not with one of the new CA since ({}); issue them certificates of the new CA on the coordinator's host (`convoy cert issue operator NAME --role ROLE --ca-dir {}`) and have them call once with it, or pass --force",
+                operators.len(),
+                humantime::format_duration(OPERATOR_WINDOW),
+                names.join(", "),
+                current
+                    .and_then(|s| s.to.issuer_cert.parent())
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default(),
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Every change of the bundle is signed by a CA the agents trust now (`trusted`, with the
+/// sides of the state before and after).
+fn sign_changed_bundle(
+    next: &mut State,
+    previous: Option<&State>,
+    last_signed: Option<&Signed>,
+    trusted: &str,
+) -> Result<(), RotationError> {
+    let pem = bundle(next)?;
+    if next
+        .signed
+        .as_ref()
+        .is_none_or(|signed| signed.ca_pem != pem)
+    {
+        let serial = signing::next_serial(last_signed);
+        let mut sides = vec![&next.from, &next.to];
+        sides.extend(previous.iter().flat_map(|s| [&s.from, &s.to]));
+        next.signed = Some(signing::sign(&pem, serial, trusted, &sides)?);
+    }
+    Ok(())
 }
