@@ -208,37 +208,6 @@ impl Registry {
             .collect()
     }
 
-    /// Ends every session whose last heartbeat is older than `offline_after`. The
-    /// session's own task then records the disconnect. Returns the ids it ended.
-    pub fn sweep(&self, now: Instant) -> Vec<String> {
-        let mut ended = Vec::new();
-        let mut agents = self.lock();
-        for (id, entry) in agents.iter_mut() {
-            if let Some(session) = &mut entry.session {
-                if session.end_reason.is_none()
-                    && now.saturating_duration_since(session.last_heartbeat) > self.offline_after
-                {
-                    session.end_reason = Some(reason::HEARTBEAT_TIMEOUT);
-                    session.cancel.cancel();
-                    ended.push(id.clone());
-                }
-            }
-        }
-        ended
-    }
-
-    /// Tells every live session to end (coordinator shutdown).
-    pub fn end_all_sessions(&self) {
-        let mut agents = self.lock();
-        self.closed.store(true, Ordering::Relaxed);
-        for entry in agents.values_mut() {
-            if let Some(session) = &mut entry.session {
-                session.end_reason.get_or_insert(reason::SHUTDOWN);
-                session.cancel.cancel();
-            }
-        }
-    }
-
     /// Writes records changed by heartbeats since the last flush. It works in chunks of
     /// [`FLUSH_CHUNK`] records, so that at 10,000 agents it neither holds every record's
     /// copy at once (tens of MiB every few seconds, which the allocator keeps) nor the

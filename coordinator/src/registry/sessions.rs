@@ -1,5 +1,6 @@
 //! A session's life in the registry: connect (replacing an earlier session), the Hello's facts,
-//! heartbeats, and the end of a session with its reason.
+//! heartbeats, and the end of a session with its reason (the agent's own, the liveness sweep's,
+//! or the coordinator's shutdown).
 
 use super::*;
 
@@ -224,5 +225,38 @@ impl Registry {
             );
         }
         self.store.put_agent(&record)
+    }
+}
+
+impl Registry {
+    /// Ends every session whose last heartbeat is older than `offline_after`. The
+    /// session's own task then records the disconnect. Returns the ids it ended.
+    pub fn sweep(&self, now: Instant) -> Vec<String> {
+        let mut ended = Vec::new();
+        let mut agents = self.lock();
+        for (id, entry) in agents.iter_mut() {
+            if let Some(session) = &mut entry.session {
+                if session.end_reason.is_none()
+                    && now.saturating_duration_since(session.last_heartbeat) > self.offline_after
+                {
+                    session.end_reason = Some(reason::HEARTBEAT_TIMEOUT);
+                    session.cancel.cancel();
+                    ended.push(id.clone());
+                }
+            }
+        }
+        ended
+    }
+
+    /// Tells every live session to end (coordinator shutdown).
+    pub fn end_all_sessions(&self) {
+        let mut agents = self.lock();
+        self.closed.store(true, Ordering::Relaxed);
+        for entry in agents.values_mut() {
+            if let Some(session) = &mut entry.session {
+                session.end_reason.get_or_insert(reason::SHUTDOWN);
+                session.cancel.cancel();
+            }
+        }
     }
 }
