@@ -184,7 +184,7 @@ pub fn unpack(
 }
 
 /// Convenience: opens the file, sniffs compression from its first bytes, calls unpack.
-pub fn unpack_file(
+pub(crate) fn unpack_file(
     archive: &Path,
     dest: &Path,
     limits: &Limits,

@@ -38,13 +38,13 @@ pub use pack::{PackReport, pack};
 pub use verify::{VerifyReport, verify};
 
 /// The name of the manifest entry appended at the end of every archive.
-pub const MANIFEST_NAME: &str = ".convoy-manifest.json";
+pub(crate) const MANIFEST_NAME: &str = ".convoy-manifest.json";
 
 /// The size of the fixed buffers used to read files and hash restored ones.
-pub const BUF_SIZE: usize = 256 * 1024;
+pub(crate) const BUF_SIZE: usize = 256 * 1024;
 
 /// The zstd level archives are compressed with.
-pub const ZSTD_LEVEL: i32 = 3;
+pub(crate) const ZSTD_LEVEL: i32 = 3;
 
 /// What to back up: a set's paths and its exclude patterns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -3,34 +3,60 @@
 //! error (the caller exits non-zero); nothing is contacted and nothing is written.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 use convoy_proto::identity::Identity as ConvoyIdentity;
 
 use crate::Config;
 
+/// Why a config's files do not hold up; the text is what `convoy-agent check` prints.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("cannot read {what} {}: {source}", path.display())]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The agent certificate names no Convoy identity.
+    #[error("{}: {message}", path.display())]
+    Identity { path: PathBuf, message: String },
+    #[error("{} is not an agent certificate (it is for {identity})", path.display())]
+    NotAgent { path: PathBuf, identity: String },
+    #[error("release_public_keys: {}: {message}", path.display())]
+    ReleaseKey { path: PathBuf, message: String },
+}
+
 /// Checks the files `config` names; returns the description to print.
-pub fn check(config: &Config) -> Result<String, String> {
-    let read = |path: &std::path::Path, what: &str| {
-        std::fs::read(path).map_err(|err| format!("cannot read {what} {}: {err}", path.display()))
+pub fn check(config: &Config) -> Result<String, CheckError> {
+    let read = |path: &Path, what: &'static str| {
+        std::fs::read(path).map_err(|source| CheckError::Read {
+            what,
+            path: path.to_path_buf(),
+            source,
+        })
     };
     read(&config.tls.ca, "the CA certificate")?;
     let cert = read(&config.tls.cert, "the agent certificate")?;
     read(&config.tls.key, "the agent key")?;
-    let id = match ConvoyIdentity::from_cert_pem(&cert)
-        .map_err(|err| format!("{}: {err}", config.tls.cert.display()))?
-    {
+    let id = match ConvoyIdentity::from_cert_pem(&cert).map_err(|err| CheckError::Identity {
+        path: config.tls.cert.clone(),
+        message: err.to_string(),
+    })? {
         ConvoyIdentity::Agent(id) => id,
         other => {
-            return Err(format!(
-                "{} is not an agent certificate (it is for {other})",
-                config.tls.cert.display()
-            ));
+            return Err(CheckError::NotAgent {
+                path: config.tls.cert.clone(),
+                identity: other.to_string(),
+            });
         }
     };
     let mut keys = Vec::new();
     for path in &config.release_public_keys {
-        convoy_proto::signing::load_public(path)
-            .map_err(|err| format!("release_public_keys: {}: {err}", path.display()))?;
+        convoy_proto::signing::load_public(path).map_err(|err| CheckError::ReleaseKey {
+            path: path.clone(),
+            message: err.to_string(),
+        })?;
         keys.push(path.display().to_string());
     }
     Ok(describe(config, id.as_str(), &keys))

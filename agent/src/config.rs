@@ -37,8 +37,27 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("invalid config {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+    #[error("invalid config {path}: {source}")]
+    Invalid {
+        path: PathBuf,
+        source: InvalidConfig,
+    },
+}
+
+/// Why a config's text is refused ([`Config::parse`]); the text names the key at fault
+/// (and, for a syntax error, the line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidConfig {
+    /// Not TOML, or not the config's shape (unknown key, wrong type): toml's message.
+    #[error("{0}")]
+    Syntax(String),
+    #[error(transparent)]
+    Params(#[from] crate::params::DeclarationError),
+    #[error(transparent)]
+    Signals(#[from] crate::signals::config::SignalsConfigError),
+    /// Any other key with a value the agent refuses.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 #[derive(Debug, Clone)]
@@ -231,44 +250,54 @@ impl Config {
             source,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Self::parse(&text, base).map_err(|message| ConfigError::Invalid {
+        Self::parse(&text, base).map_err(|source| ConfigError::Invalid {
             path: path.to_path_buf(),
-            message,
+            source,
         })
     }
 
-    pub fn parse(text: &str, base: &Path) -> Result<Self, String> {
-        let raw: RawConfig =
-            toml::from_str(text).map_err(|err| err.to_string().trim().to_string())?;
+    pub fn parse(text: &str, base: &Path) -> Result<Self, InvalidConfig> {
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|err| InvalidConfig::Syntax(err.to_string().trim().to_string()))?;
+        Self::from_raw(raw, base)
+    }
+
+    /// [`Config::parse`]'s checks of the parsed file.
+    fn from_raw(raw: RawConfig, base: &Path) -> Result<Self, InvalidConfig> {
+        let invalid = InvalidConfig::Invalid;
         if !(raw.coordinator.starts_with("https://")) {
-            return Err(format!(
+            return Err(invalid(format!(
                 "coordinator {:?} must be an https:// address",
                 raw.coordinator
-            ));
+            )));
         }
         for (key, value) in &raw.labels {
             convoy_proto::labels::validate_label(key, value)
-                .map_err(|err| format!("labels: {err}"))?;
+                .map_err(|err| invalid(format!("labels: {err}")))?;
         }
         if raw.labels.len() > 64 {
-            return Err("labels: at most 64 labels are allowed".into());
+            return Err(invalid("labels: at most 64 labels are allowed".into()));
         }
         if let Some(interval) = raw.metrics_interval {
             if interval < Duration::from_millis(100) {
-                return Err("metrics_interval must be at least 100ms".into());
+                return Err(invalid("metrics_interval must be at least 100ms".into()));
             }
         }
         for (name, action) in &raw.actions {
             if !valid_action_name(name) {
-                return Err(format!(
+                return Err(invalid(format!(
                     "actions.{name}: invalid action name: expected [a-z0-9][a-z0-9._-]*, at most 63 characters"
-                ));
+                )));
             }
             if action.run.is_empty() || action.run[0].is_empty() {
-                return Err(format!("actions.{name}.run: needs a program to run"));
+                return Err(invalid(format!(
+                    "actions.{name}.run: needs a program to run"
+                )));
             }
             if action.timeout.is_zero() {
-                return Err(format!("actions.{name}.timeout must be greater than zero"));
+                return Err(invalid(format!(
+                    "actions.{name}.timeout must be greater than zero"
+                )));
             }
             crate::params::check_declared(name, &action.run, &action.params)?;
         }
@@ -276,9 +305,9 @@ impl Config {
         let mut app_signals = BTreeMap::new();
         for (app, raw_app) in raw.apps {
             if !valid_action_name(&app) {
-                return Err(format!(
+                return Err(invalid(format!(
                     "apps.{app}: invalid app name: expected [a-z0-9][a-z0-9._-]*, at most 63 characters"
-                ));
+                )));
             }
             if let Some(signals) = raw_app.signals {
                 let signals = crate::signals::config::from_value(&app, signals)?;
@@ -287,9 +316,9 @@ impl Config {
             apps.insert(app, raw_app.manifest);
         }
         crate::signals::config::check_all(&app_signals)?;
-        raw.backup.check()?;
+        raw.backup.check().map_err(invalid)?;
         if raw.keep_releases == 0 {
-            return Err("keep_releases must be at least 1".into());
+            return Err(invalid("keep_releases must be at least 1".into()));
         }
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         Ok(Self {

@@ -197,16 +197,18 @@ pub(crate) async fn run(
         let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, &mut pump).await;
     }
 
-    let outcome = match (stop, status) {
+    // On a failed wait the guard stays armed and SIGKILLs the group when this returns.
+    report(outcome_of(stop, status, program), pid, escalated)
+}
+
+/// How a run ended: a stop the executor made wins over the exit status it caused.
+fn outcome_of(stop: Option<Stop>, status: std::io::Result<ExitStatus>, program: &str) -> Outcome {
+    match (stop, status) {
         (Some(Stop::TimedOut), _) => Outcome::TimedOut,
         (Some(Stop::Cancelled), _) => Outcome::Cancelled,
         (None, Ok(status)) => classify(status),
-        (None, Err(err)) => {
-            // The guard stays armed and SIGKILLs the group when this function returns.
-            Outcome::SpawnFailed(format!("cannot wait for {program:?}: {err}"))
-        }
-    };
-    report(outcome, pid, escalated)
+        (None, Err(err)) => Outcome::SpawnFailed(format!("cannot wait for {program:?}: {err}")),
+    }
 }
 
 /// Starts `program` in its own process group (its pid is the group id), with no stdin,

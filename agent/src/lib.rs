@@ -8,6 +8,9 @@
 //! runs it with the [`executor`], the [`deploy`]er or [`recovery`]. Configuration comes
 //! from [`config`].
 
+// An item no other crate can reach is `pub(crate)`, not `pub` (issue 13).
+#![warn(unreachable_pub)]
+
 mod agent;
 pub mod archive;
 pub mod backup;

@@ -182,7 +182,7 @@ fn check(path: &std::path::Path) -> ExitCode {
     convoy_proto::tls::install_crypto_provider();
     let checked = convoy_agent::Config::load(path)
         .map_err(|err| err.to_string())
-        .and_then(|config| convoy_agent::check::check(&config));
+        .and_then(|config| convoy_agent::check::check(&config).map_err(|err| err.to_string()));
     match checked {
         Ok(text) => {
             print!("{text}");

@@ -13,9 +13,9 @@ use regex::Regex;
 use serde::Deserialize;
 
 /// Longest value accepted, in bytes.
-pub const MAX_VALUE_BYTES: usize = 1024;
+pub(crate) const MAX_VALUE_BYTES: usize = 1024;
 /// Most parameters one action may declare.
-pub const MAX_PARAMS: usize = 16;
+pub(crate) const MAX_PARAMS: usize = 16;
 
 /// One declared parameter, as written in `agent.toml`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
@@ -30,7 +30,7 @@ pub struct ParamConfig {
 }
 
 /// A parameter name: `[a-z][a-z0-9_]{0,31}`.
-pub fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && name.len() <= 32
@@ -45,10 +45,27 @@ fn anchored(pattern: &str) -> Result<Regex, regex::Error> {
     Regex::new(&format!("^(?:{pattern})$"))
 }
 
+/// Why an action's declared parameters are refused at config load; the text starts with
+/// the dotted key at fault (`actions.NAME.params...`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeclarationError {
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// Checks an action's declared parameters against its argv (at config load): names are
 /// valid, each has exactly one of `allow` or `pattern`, patterns compile, every `{P}` in
 /// argv is declared and stands alone as an element, every declared one is used.
-pub fn check_declared(
+pub(crate) fn check_declared(
+    action: &str,
+    run: &[String],
+    params: &BTreeMap<String, ParamConfig>,
+) -> Result<(), DeclarationError> {
+    declaration_problem(action, run, params).map_err(DeclarationError::Invalid)
+}
+
+/// [`check_declared`]'s checks; the error is the message.
+fn declaration_problem(
     action: &str,
     run: &[String],
     params: &BTreeMap<String, ParamConfig>,
@@ -122,7 +139,7 @@ fn acceptable(value: &str) -> bool {
 /// Why a command's parameter values were refused; the text follows `rejected: action
 /// "NAME": ` in the command's message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParamError {
+pub(crate) enum ParamError {
     #[error("unknown parameter {name:?}: this action takes none")]
     NoneTaken { name: String },
     #[error("unknown parameter {name:?}: this action takes {takes}")]
@@ -142,7 +159,7 @@ pub enum ParamError {
 /// The argv to run: `run` with each `{P}` element replaced by the value given for `P`,
 /// after checking every value against the declaration. Any problem is the message the
 /// command is rejected with.
-pub fn bind(
+pub(crate) fn bind(
     run: &[String],
     declared: &BTreeMap<String, ParamConfig>,
     given: &BTreeMap<String, String>,

@@ -18,6 +18,7 @@ mod drill;
 mod place;
 mod policy;
 mod restore;
+mod take_backup;
 mod transport;
 mod upload;
 
@@ -135,7 +136,7 @@ impl Recovery {
         request: &RestoreRequest,
         set: &BackupSetConfig,
         target: Option<&Path>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RecoveryError> {
         self.policy.check_source(&request.source_host)?;
         match target {
             Some(dir) => self.policy.check_target_dir(&self.data_dir, dir),
@@ -148,17 +149,17 @@ impl Recovery {
         self.sets.keys().map(String::as_str)
     }
 
-    fn set(&self, name: &str) -> Result<&BackupSetConfig, String> {
+    fn set(&self, name: &str) -> Result<&BackupSetConfig, RecoveryError> {
         self.sets.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.set_names().collect();
-            format!(
+            RecoveryError::Refused(format!(
                 "rejected: unknown backup set {name:?}; this host has: {}",
                 if known.is_empty() {
                     "none".to_string()
                 } else {
                     known.join(", ")
                 }
-            )
+            ))
         })
     }
 
@@ -168,7 +169,7 @@ impl Recovery {
     }
 
     /// A fresh scratch directory for one command.
-    fn scratch(&self, kind: &str, command_id: &str) -> Result<PathBuf, String> {
+    fn scratch(&self, kind: &str, command_id: &str) -> Result<PathBuf, RecoveryError> {
         let safe: String = command_id
             .chars()
             .map(|c| {
@@ -189,64 +190,6 @@ impl Recovery {
         Ok(dir)
     }
 
-    /// Runs the set's `before` command, packs the set and uploads it, packing again from
-    /// the start when an upload breaks off (up to [`UPLOAD_ATTEMPTS`]).
-    pub(crate) async fn backup(
-        &self,
-        command_id: &str,
-        set_name: &str,
-        transport: &dyn BackupTransport,
-        progress: &(dyn Fn(String) + Sync),
-        cancel: &CancellationToken,
-    ) -> RecoveryResult {
-        let set = self.set(set_name).map_err(RecoveryError::Refused)?;
-        if !set.before.is_empty() {
-            run_before(set_name, set, progress, cancel).await?;
-        }
-        let spec = BackupSpec {
-            paths: set.paths.clone(),
-            exclude: set.exclude.clone(),
-        };
-        let header = UploadHeader {
-            command_id: command_id.to_string(),
-        };
-        let mut last = String::new();
-        for attempt in 1..=UPLOAD_ATTEMPTS {
-            if cancel.is_cancelled() {
-                return Err(RecoveryError::Failed("cancelled".into()));
-            }
-            progress(format!("backing up set {set_name} (attempt {attempt})"));
-            match upload::once(&spec, header.clone(), transport, cancel).await {
-                Ok((uploaded, trailer)) => {
-                    return Ok(describe_backup(&uploaded, &trailer)).and_then(|line| {
-                        if uploaded.partial {
-                            Err(RecoveryError::Failed(line))
-                        } else {
-                            Ok(line)
-                        }
-                    });
-                }
-                Err(err) if err.retry && attempt < UPLOAD_ATTEMPTS => {
-                    progress(format!(
-                        "upload broke off ({}); starting again",
-                        err.message
-                    ));
-                    last = err.message;
-                    tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
-                }
-                Err(err) => {
-                    return Err(RecoveryError::Failed(format!(
-                        "backup failed: {}",
-                        err.message
-                    )));
-                }
-            }
-        }
-        Err(RecoveryError::Failed(format!(
-            "backup failed after {UPLOAD_ATTEMPTS} attempts: {last}"
-        )))
-    }
-
     /// Downloads the command's backup into `dir/archive`, checking its sha256.
     async fn fetch(
         &self,
@@ -254,7 +197,7 @@ impl Recovery {
         backup_id: &str,
         dir: &Path,
         transport: &dyn BackupTransport,
-    ) -> Result<(BackupMeta, PathBuf), String> {
+    ) -> Result<(BackupMeta, PathBuf), RecoveryError> {
         let path = dir.join("archive.tar.zst");
         let mut file = tokio::fs::File::create(&path)
             .await
@@ -269,15 +212,19 @@ impl Recovery {
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         let got = hex::encode(hasher.finalize());
         if got != meta.sha256 {
-            return Err(format!(
+            return Err(RecoveryError::Failed(format!(
                 "backup {} is corrupt: its archive hashes to {got}, the catalog says {}",
                 meta.backup_id, meta.sha256
-            ));
+            )));
         }
         Ok((meta, path))
     }
 
-    async fn unpack(&self, archive: &Path, dest: &Path) -> Result<archive::UnpackReport, String> {
+    async fn unpack(
+        &self,
+        archive: &Path,
+        dest: &Path,
+    ) -> Result<archive::UnpackReport, RecoveryError> {
         let (archive, dest, limits) = (
             archive.to_path_buf(),
             dest.to_path_buf(),
@@ -286,93 +233,26 @@ impl Recovery {
         tokio::task::spawn_blocking(move || archive::unpack_file(&archive, &dest, &limits))
             .await
             .map_err(|e| format!("unpack task failed: {e}"))?
-            .map_err(|e| format!("the archive was refused: {e}"))
+            .map_err(|e| RecoveryError::Failed(format!("the archive was refused: {e}")))
     }
 }
 
-fn describe_backup(uploaded: &Uploaded, trailer: &UploadTrailer) -> String {
-    let mut line = format!(
-        "backup {} {}: {} entries, {} bytes of files, archive {} bytes, sha256 {}",
-        uploaded.backup_id,
-        if uploaded.partial {
-            "is partial"
-        } else {
-            "complete"
-        },
-        trailer.files,
-        trailer.bytes,
-        trailer.archive_bytes,
-        trailer.archive_sha256
-    );
-    if !trailer.missing.is_empty() {
-        line.push_str(&format!("; missing: {}", trailer.missing.join(", ")));
-    }
-    if !trailer.skipped.is_empty() {
-        let shown: Vec<&str> = trailer.skipped.iter().take(5).map(String::as_str).collect();
-        line.push_str(&format!(
-            "; skipped {}: {}",
-            trailer.skipped.len(),
-            shown.join(", ")
-        ));
-    }
-    line
-}
-
-fn read_manifest(root: &Path) -> Result<Manifest, String> {
+fn read_manifest(root: &Path) -> Result<Manifest, RecoveryError> {
     let path = root.join(MANIFEST_NAME);
     let json = std::fs::read(&path).map_err(|e| format!("the archive has no manifest: {e}"))?;
-    Manifest::from_json(&json).map_err(|e| format!("the archive's manifest is invalid: {e}"))
+    Manifest::from_json(&json)
+        .map_err(|e| RecoveryError::Failed(format!("the archive's manifest is invalid: {e}")))
 }
 
-async fn verify_blocking(root: &Path, manifest: &Manifest) -> Result<backup::VerifyReport, String> {
+async fn verify_blocking(
+    root: &Path,
+    manifest: &Manifest,
+) -> Result<backup::VerifyReport, RecoveryError> {
     let (root, manifest) = (root.to_path_buf(), manifest.clone());
     tokio::task::spawn_blocking(move || backup::verify(&root, &manifest))
         .await
         .map_err(|e| format!("verify task failed: {e}"))?
-        .map_err(|e| e.to_string())
-}
-
-/// Runs a set's `before` command with its timeout; its output becomes progress lines.
-async fn run_before(
-    name: &str,
-    set: &BackupSetConfig,
-    progress: &(dyn Fn(String) + Sync),
-    cancel: &CancellationToken,
-) -> Result<(), String> {
-    let spec = ActionSpec {
-        argv: set.before.clone(),
-        env: BTreeMap::new(),
-        working_dir: None,
-        timeout: set.before_timeout,
-    };
-    progress(format!(
-        "running before command of set {name}: {}",
-        set.before.join(" ")
-    ));
-    let (tx, mut rx) = mpsc::channel(16);
-    let run = executor::run(&spec, tx, cancel.clone(), Duration::from_secs(10));
-    tokio::pin!(run);
-    let report = loop {
-        tokio::select! {
-            report = &mut run => break report,
-            Some(chunk) = rx.recv() => progress(format!("before: {}", String::from_utf8_lossy(&chunk.data).trim_end())),
-        }
-    };
-    match report.outcome {
-        Outcome::Exited { code: 0 } => Ok(()),
-        Outcome::Exited { code } => Err(format!(
-            "before command of set {name} exited with status {code}; nothing was backed up"
-        )),
-        Outcome::Signaled { signal } => Err(format!(
-            "before command of set {name} was killed by signal {signal}; nothing was backed up"
-        )),
-        Outcome::TimedOut => Err(format!(
-            "before command of set {name} timed out after {}; nothing was backed up",
-            humantime::format_duration(set.before_timeout)
-        )),
-        Outcome::Cancelled => Err(format!("before command of set {name} was cancelled")),
-        Outcome::SpawnFailed(why) => Err(format!("before command of set {name}: {why}")),
-    }
+        .map_err(|e| RecoveryError::Failed(e.to_string()))
 }
 
 /// [`remove_tree`] on a blocking thread: a scratch tree may hold many thousands of files,

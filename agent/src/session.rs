@@ -51,7 +51,7 @@ pub struct Tuning {
 }
 
 /// [`Tuning::transfer_stall`] by default.
-pub const TRANSFER_STALL: Duration = Duration::from_secs(20);
+pub(crate) const TRANSFER_STALL: Duration = Duration::from_secs(20);
 
 /// The longest wait between reconnect attempts: after an outage of any length the
 /// fleet's last agent is back at most this long (plus its connect) after the coordinator

@@ -24,8 +24,10 @@
 //! own restore or drill command names. It knows nothing of gRPC (`grpc/backup_link.rs` and
 //! `grpc/backups.rs` are the edges).
 
+mod archives;
 mod attempts;
 pub mod check;
+mod removal;
 pub mod retention;
 pub mod schedule;
 mod upload;
@@ -36,7 +38,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use convoy_proto::v1::{Backup, BackupState, CommandRecord, CommandState, DrillResult};
+use convoy_proto::v1::{Backup, BackupState, CommandRecord, DrillResult};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
@@ -118,7 +120,7 @@ fn is_stored(backup: &Backup) -> bool {
 }
 
 fn is_finished(command: &CommandRecord) -> bool {
-    plan::is_terminal(CommandState::try_from(command.state).unwrap_or(CommandState::Pending))
+    plan::is_terminal(plan::command_state(command.state))
 }
 
 /// The archives and the catalog.
@@ -348,122 +350,6 @@ impl Backups {
         Ok(record)
     }
 
-    /// Keeps the newest `keep` complete backups of a host and set; older complete ones go,
-    /// and so do partial and failed records older than the oldest one kept, but never one
-    /// younger than `[backups] min_retention` (`retention::doomed`).
-    pub async fn prune(
-        &self,
-        host: &str,
-        set: &str,
-        keep: usize,
-    ) -> Result<Vec<String>, BackupError> {
-        let records: Vec<Backup> = self
-            .store
-            .backups()?
-            .into_iter()
-            .filter(|b| b.host == host && b.set == set)
-            .collect();
-        let doomed = retention::doomed(
-            &records,
-            keep,
-            self.policy().min_retention,
-            self.clock.now_unix_ms(),
-        );
-        if doomed.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut removed = Vec::new();
-        for backup in doomed {
-            self.remove_files(&backup).await;
-            self.store.remove_backup(&backup.id)?;
-            tracing::info!(backup_id = %backup.id, %host, %set, "backup pruned by retention");
-            removed.push(backup.id);
-        }
-        self.store.flush_async().await?;
-        Ok(removed)
-    }
-
-    /// An operator's delete: refused (nothing changed) by `retention::delete_refusal` or
-    /// while an unfinished restore job reads it (`restores_of` names them); else the record
-    /// goes (flushed), then its files.
-    pub async fn delete(
-        &self,
-        id: &str,
-        restores_of: impl FnOnce(&str) -> Vec<String>,
-    ) -> Result<Backup, BackupError> {
-        let backup = self.get(id)?;
-        let records = self.store.backups()?;
-        let refusal = retention::delete_refusal(
-            &backup,
-            &records,
-            self.policy().min_retention,
-            self.clock.now_unix_ms(),
-        )
-        .or_else(|| {
-            let jobs = restores_of(id);
-            (!jobs.is_empty())
-                .then(|| format!("unfinished restore job(s) read it: {}", jobs.join(", ")))
-        });
-        if let Some(why) = refusal {
-            return Err(BackupError::Kept {
-                id: id.to_string(),
-                why,
-            });
-        }
-        self.store.remove_backup(id)?;
-        self.store.flush_async().await?;
-        self.remove_files(&backup).await;
-        tracing::info!(backup_id = %id, host = %backup.host, set = %backup.set, "backup deleted");
-        Ok(backup)
-    }
-
-    async fn remove_files(&self, backup: &Backup) {
-        for path in [&backup.archive_path, &backup.manifest_path] {
-            if !path.is_empty() {
-                let _ = tokio::fs::remove_file(self.absolute(path)).await;
-            }
-        }
-    }
-
-    /// Records whose upload can no longer complete (their command is over) become `failed`.
-    pub async fn sweep(&self) -> Result<usize, BackupError> {
-        let mut failed = 0;
-        for backup in self.store.backups()? {
-            if backup.state != BackupState::Uploading as i32 {
-                continue;
-            }
-            let over = self
-                .store
-                .command(&backup.command_id)?
-                .is_none_or(|c| is_finished(&c));
-            if !over {
-                continue;
-            }
-            // An attempt still writing stops, and none commits after this.
-            let commit = self.attempts.commit_lock().await;
-            let Some(mut backup) = self
-                .store
-                .backup(&backup.id)?
-                .filter(|b| b.state == BackupState::Uploading as i32)
-            else {
-                continue;
-            };
-            self.attempts.cancel(&backup.id);
-            for path in [&backup.archive_path, &backup.manifest_path] {
-                upload::remove_parts(&self.absolute(path)).await;
-            }
-            backup.state = BackupState::Failed.into();
-            backup.message = "the upload never completed".into();
-            self.store.put_backup(&backup)?;
-            drop(commit);
-            failed += 1;
-        }
-        if failed > 0 {
-            self.store.flush_async().await?;
-        }
-        Ok(failed)
-    }
-
     /// The catalog, newest first: stored backups only, or every record with `all`.
     pub fn list(&self, host: &str, set: &str, all: bool) -> Result<Vec<Backup>, BackupError> {
         let mut list: Vec<Backup> = self
@@ -482,98 +368,6 @@ impl Backups {
         self.store
             .backup(id)?
             .ok_or_else(|| BackupError::NoBackup(id.to_string()))
-    }
-
-    /// Re-hashes the stored archive and records the result (`verified_ok`).
-    pub async fn verify(&self, id: &str) -> Result<Backup, BackupError> {
-        let mut backup = self.get(id)?;
-        if !is_stored(&backup) {
-            return Err(BackupError::NotStored(backup.id, state_name(backup.state)));
-        }
-        let path = self.absolute(&backup.archive_path);
-        let outcome = hash_file(&path).await;
-        backup.verified_unix_ms = now_unix_ms();
-        match outcome {
-            Ok((sha256, size)) if sha256 == backup.sha256 && size == backup.size => {
-                backup.verified_ok = true;
-            }
-            Ok((sha256, size)) => {
-                backup.verified_ok = false;
-                backup.message = format!(
-                    "verify failed: the stored archive is {size} bytes with sha256 {sha256}; the catalog says {} bytes, {}",
-                    backup.size, backup.sha256
-                );
-            }
-            Err(err) => {
-                backup.verified_ok = false;
-                backup.message = format!("verify failed: cannot read the stored archive: {err}");
-            }
-        }
-        self.store.put_backup(&backup)?;
-        self.store.flush_async().await?;
-        Ok(backup)
-    }
-
-    /// What a restore or drill command of `agent_id` may download, and the open archive.
-    pub async fn open_for_fetch(
-        &self,
-        agent_id: &str,
-        command_id: &str,
-        backup_id: &str,
-    ) -> Result<(Backup, tokio::fs::File), BackupError> {
-        let command = self.own_command(agent_id, command_id)?;
-        let backup = match (&command.restore, &command.drill) {
-            (Some(restore), _) => {
-                if !backup_id.is_empty() && backup_id != restore.backup_id {
-                    return Err(BackupError::NotYourCommand(command_id.to_string()));
-                }
-                self.get(&restore.backup_id)?
-            }
-            (None, Some(drill)) if backup_id.is_empty() => self
-                .list(agent_id, &drill.set, false)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| BackupError::NoLatest {
-                    host: agent_id.to_string(),
-                    set: drill.set.clone(),
-                })?,
-            (None, Some(drill)) => {
-                let backup = self.get(backup_id)?;
-                if backup.host != agent_id || backup.set != drill.set {
-                    return Err(BackupError::NotYourCommand(command_id.to_string()));
-                }
-                backup
-            }
-            (None, None) => return Err(BackupError::NotYourCommand(command_id.to_string())),
-        };
-        if !is_stored(&backup) {
-            return Err(BackupError::NotStored(backup.id, state_name(backup.state)));
-        }
-        let file = tokio::fs::File::open(self.absolute(&backup.archive_path)).await?;
-        Ok((backup, file))
-    }
-
-    /// Records a drill's result on the backup it restored.
-    pub async fn record_drill(
-        &self,
-        agent_id: &str,
-        command_id: &str,
-        backup_id: &str,
-        result: DrillResult,
-    ) -> Result<(), BackupError> {
-        let command = self.own_command(agent_id, command_id)?;
-        let Some(drill) = &command.drill else {
-            return Err(BackupError::NotYourCommand(command_id.to_string()));
-        };
-        let mut backup = self.get(backup_id)?;
-        if backup.host != agent_id || backup.set != drill.set {
-            return Err(BackupError::NotYourCommand(command_id.to_string()));
-        }
-        tracing::info!(%backup_id, host = %agent_id, ok = result.ok, files = result.files, "drill recorded");
-        backup.last_drill = Some(result);
-        self.store.put_backup(&backup)?;
-        self.store.flush_async().await?;
-        Ok(())
     }
 }
 

@@ -19,8 +19,23 @@ impl Deployer {
         version: &str,
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
+    ) -> DeployResult {
+        self.activation(app, version, progress, cancel)
+            .await
+            .map_err(DeployError::Activation)
+    }
+
+    /// [`Deployer::activate`]'s steps; the error is the message.
+    async fn activation(
+        &self,
+        app: &str,
+        version: &str,
+        progress: &(dyn Fn(String) + Sync),
+        cancel: &CancellationToken,
     ) -> Result<String, String> {
-        let verified = self.check_activation(app, version)?;
+        let verified = self
+            .check_activation(app, version)
+            .map_err(|err| err.to_string())?;
         progress(match verified.signer.as_str() {
             "" => format!(
                 "{version}: record of sha256 {} checked (unsigned)",
@@ -91,7 +106,7 @@ impl Deployer {
             let stop = old_manifest.hooks.stop.as_ref();
             self.hook(app, old, "stop", stop, progress, cancel)
                 .await
-                .map_err(before)?;
+                .map_err(|err| before(err.to_string()))?;
         }
         let before_activate = manifest.hooks.before_activate.as_ref();
         self.hook(
@@ -103,7 +118,7 @@ impl Deployer {
             cancel,
         )
         .await
-        .map_err(before)?;
+        .map_err(|err| before(err.to_string()))?;
         if cancel.is_cancelled() {
             return Err(before("cancelled before the switch".into()));
         }
@@ -114,13 +129,13 @@ impl Deployer {
         let start = manifest.hooks.start.as_ref();
         self.hook(app, version, "start", start, progress, cancel)
             .await
-            .map_err(after)?;
+            .map_err(|err| after(err.to_string()))?;
         if cancel.is_cancelled() {
             return Err(after("cancelled before the health check".into()));
         }
         self.health(app, version, manifest, progress, cancel)
             .await
-            .map_err(after)
+            .map_err(|err| after(err.to_string()))
     }
 
     /// Brings back what ran before a failed or cancelled activation of `failed`: stops

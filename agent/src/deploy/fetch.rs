@@ -7,7 +7,39 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use super::{ArtifactSource, Release, record};
+use super::{ArtifactSource, FetchError, Release, record};
+
+/// Why no checked artifact is on disk; the text is the deploy's message, unchanged.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ArtifactError {
+    #[error("cannot create {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("a partial download is larger than the artifact; removed it, retry")]
+    PartTooLarge,
+    #[error("cannot read the partial download: {0}")]
+    ReadPart(std::io::Error),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("cannot read the download: {0}")]
+    ReadDownload(std::io::Error),
+    #[error(
+        "checksum mismatch: expected sha256 {expected} ({expected_size} bytes), got {got} ({size} bytes)"
+    )]
+    Mismatch {
+        expected: String,
+        expected_size: u64,
+        got: String,
+        size: u64,
+    },
+}
 
 /// Downloads `release` and returns the path of the checked artifact.
 pub(crate) async fn fetch_verified(
@@ -15,10 +47,12 @@ pub(crate) async fn fetch_verified(
     release: &Release,
     source: &dyn ArtifactSource,
     progress: &(dyn Fn(String) + Sync),
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, ArtifactError> {
     let downloads = data_dir.join("downloads");
-    record::private_dir(&downloads)
-        .map_err(|e| format!("cannot create {}: {e}", downloads.display()))?;
+    record::private_dir(&downloads).map_err(|source| ArtifactError::CreateDir {
+        path: downloads.clone(),
+        source,
+    })?;
     let part = downloads.join(format!("{}.part", release.sha256));
     let mut file = tokio::fs::OpenOptions::new()
         .create(true)
@@ -27,11 +61,14 @@ pub(crate) async fn fetch_verified(
         .mode(0o600)
         .open(&part)
         .await
-        .map_err(|e| format!("cannot open {}: {e}", part.display()))?;
+        .map_err(|source| ArtifactError::Open {
+            path: part.clone(),
+            source,
+        })?;
     let have = file.metadata().await.map(|m| m.len()).unwrap_or(0);
     if have > release.size {
         let _ = tokio::fs::remove_file(&part).await;
-        return Err("a partial download is larger than the artifact; removed it, retry".into());
+        return Err(ArtifactError::PartTooLarge);
     }
     if have > 0 {
         progress(format!(
@@ -49,27 +86,28 @@ pub(crate) async fn fetch_verified(
     if have > 0 {
         hash_prefix(&part, have, &mut hasher)
             .await
-            .map_err(|e| format!("cannot read the partial download: {e}"))?;
+            .map_err(ArtifactError::ReadPart)?;
     }
     if have < release.size {
         source
             .fetch_into(&release.sha256, have, &mut file, &mut hasher)
-            .await
-            .map_err(|err| err.to_string())?;
+            .await?;
     }
     let size = file
         .metadata()
         .await
         .map(|m| m.len())
-        .map_err(|e| format!("cannot read the download: {e}"))?;
+        .map_err(ArtifactError::ReadDownload)?;
     drop(file);
     let digest = hex::encode(hasher.finalize());
     if digest != release.sha256 || size != release.size {
         let _ = tokio::fs::remove_file(&part).await;
-        return Err(format!(
-            "checksum mismatch: expected sha256 {} ({} bytes), got {digest} ({size} bytes)",
-            release.sha256, release.size
-        ));
+        return Err(ArtifactError::Mismatch {
+            expected: release.sha256.clone(),
+            expected_size: release.size,
+            got: digest,
+            size,
+        });
     }
     progress(format!("sha256 {digest} verified"));
     Ok(part)

@@ -17,6 +17,10 @@
 //!   SIGKILLed (through the `kill` utility: std offers no safe `killpg`), and `kill_on_drop`
 //!   backs that up for the check itself.
 
+mod http;
+
+use http::probe_http;
+pub(crate) use http::{connect, parse_status_line};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -37,6 +41,56 @@ const MAX_RESPONSE_BYTES: usize = 8 * 1024;
 const REAP_GRACE: Duration = Duration::from_secs(2);
 /// Stands in for a deadline too far away to represent.
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Why one probe failed (or why a connection or an HTTP status line could not be had); the
+/// text is what the deploy's message and the monitor's log say, unchanged.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ProbeError {
+    #[error("no connection to {addr} within {limit:?}")]
+    ConnectTimeout { addr: SocketAddr, limit: Duration },
+    #[error("connection refused on {0}")]
+    ConnectionRefused(SocketAddr),
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("no address to connect to")]
+    NoAddress,
+    #[error(transparent)]
+    Url(#[from] super::manifest::UrlError),
+    #[error("http status {status} from {url}")]
+    HttpStatus { status: u16, url: String },
+    #[error("no http response from {url} within {limit:?}")]
+    HttpTimeout { url: String, limit: Duration },
+    #[error("cannot send http request to {url}: {source}")]
+    Send { url: String, source: std::io::Error },
+    #[error("cannot read http response from {url}: {source}")]
+    Read { url: String, source: std::io::Error },
+    #[error("no http status line in the first 8 KiB from {url}")]
+    NoStatusLine { url: String },
+    #[error("connection closed before an http status line from {url}")]
+    ClosedEarly { url: String },
+    #[error("malformed http status line from {url}: {line:?}")]
+    MalformedStatusLine { url: String, line: String },
+    #[error("check has an empty argv")]
+    EmptyArgv,
+    #[error("cannot start check {program:?}: {source}")]
+    Start {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("cannot wait for check: {0}")]
+    Wait(std::io::Error),
+    #[error("check exited with status {0}")]
+    Exited(i32),
+    #[error("check was killed by signal {0}")]
+    Signalled(i32),
+    #[error("check failed: {0}")]
+    Failed(ExitStatus),
+    #[error("check did not finish within {0:?} and was killed")]
+    CheckTimeout(Duration),
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum HealthOutcome {
@@ -116,10 +170,10 @@ pub(crate) async fn wait_healthy(
             Err(err) if attempts >= spec.retries => {
                 return HealthOutcome::Unhealthy {
                     attempts,
-                    last_error: err,
+                    last_error: err.to_string(),
                 };
             }
-            Err(err) => last_error = Some(err),
+            Err(err) => last_error = Some(err.to_string()),
         }
         let next = later(attempt_start, spec.interval).min(deadline);
         tokio::select! {
@@ -154,7 +208,7 @@ pub(crate) async fn probe_once(
     limit: Duration,
     working_dir: &Path,
     env: &BTreeMap<String, String>,
-) -> Result<(), String> {
+) -> Result<(), ProbeError> {
     match probe {
         Probe::Tcp(port) => probe_tcp(*port, limit).await,
         Probe::Http(url) => probe_http(url, limit).await,
@@ -162,97 +216,14 @@ pub(crate) async fn probe_once(
     }
 }
 
-async fn probe_tcp(port: u16, limit: Duration) -> Result<(), String> {
+async fn probe_tcp(port: u16, limit: Duration) -> Result<(), ProbeError> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     match timeout(limit, connect(&[addr])).await {
         Ok(result) => result.map(drop),
-        Err(_) => Err(format!(
-            "no connection to {addr} within {:?}",
-            rounded(limit)
-        )),
-    }
-}
-
-/// Tries each address in turn; the error is the first address's.
-pub(crate) async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, String> {
-    let mut first_error = None;
-    for &addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => return Ok(stream),
-            Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
-                first_error.get_or_insert_with(|| format!("connection refused on {addr}"));
-            }
-            Err(err) => {
-                first_error.get_or_insert_with(|| format!("cannot connect to {addr}: {err}"));
-            }
-        }
-    }
-    Err(first_error.unwrap_or_else(|| "no address to connect to".into()))
-}
-
-async fn probe_http(url: &str, limit: Duration) -> Result<(), String> {
-    let target = HttpTarget::parse(url)?;
-    match timeout(limit, http_status(&target, url)).await {
-        Ok(Ok(status)) if (200..300).contains(&status) => Ok(()),
-        Ok(Ok(status)) => Err(format!("http status {status} from {url}")),
-        Ok(Err(err)) => Err(err),
-        Err(_) => Err(format!(
-            "no http response from {url} within {:?}",
-            rounded(limit)
-        )),
-    }
-}
-
-/// Sends the GET and returns the status code from the response's status line.
-async fn http_status(target: &HttpTarget, url: &str) -> Result<u16, String> {
-    let mut stream = connect(&target.addrs()).await?;
-    let request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: convoy-agent\r\nConnection: close\r\n\r\n",
-        target.path,
-        target.authority()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|err| format!("cannot send http request to {url}: {err}"))?;
-    let mut response = Vec::with_capacity(256);
-    let mut chunk = [0u8; 1024];
-    loop {
-        if let Some(end) = response.iter().position(|&b| b == b'\n') {
-            return parse_status_line(&response[..end], url);
-        }
-        if response.len() >= MAX_RESPONSE_BYTES {
-            return Err(format!("no http status line in the first 8 KiB from {url}"));
-        }
-        let room = chunk.len().min(MAX_RESPONSE_BYTES - response.len());
-        let n = stream
-            .read(&mut chunk[..room])
-            .await
-            .map_err(|err| format!("cannot read http response from {url}: {err}"))?;
-        if n == 0 {
-            return Err(format!(
-                "connection closed before an http status line from {url}"
-            ));
-        }
-        response.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// `HTTP/1.1 200 OK` → 200.
-pub(crate) fn parse_status_line(line: &[u8], url: &str) -> Result<u16, String> {
-    let line = String::from_utf8_lossy(line);
-    let line = line.trim_end_matches('\r');
-    let mut parts = line.split(' ');
-    let version = parts.next().unwrap_or_default();
-    let code = parts.next().unwrap_or_default();
-    match code.parse::<u16>() {
-        Ok(status) if version.starts_with("HTTP/") && code.len() == 3 && status >= 100 => {
-            Ok(status)
-        }
-        _ => {
-            let shown: String = line.chars().take(80).collect();
-            Err(format!("malformed http status line from {url}: {shown:?}"))
-        }
+        Err(_) => Err(ProbeError::ConnectTimeout {
+            addr,
+            limit: rounded(limit),
+        }),
     }
 }
 
@@ -261,9 +232,9 @@ async fn probe_command(
     limit: Duration,
     working_dir: &Path,
     env: &BTreeMap<String, String>,
-) -> Result<(), String> {
+) -> Result<(), ProbeError> {
     let Some((program, args)) = argv.split_first() else {
-        return Err("check has an empty argv".into());
+        return Err(ProbeError::EmptyArgv);
     };
     let mut command = tokio::process::Command::new(resolve_program(program, working_dir));
     command
@@ -275,9 +246,10 @@ async fn probe_command(
         .stderr(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = command
-        .spawn()
-        .map_err(|err| format!("cannot start check {program:?}: {err}"))?;
+    let mut child = command.spawn().map_err(|source| ProbeError::Start {
+        program: program.clone(),
+        source,
+    })?;
     // Declared after `child`, so it is dropped first: the group is killed while the check,
     // still unreaped, keeps its pid (and so the group id) from being reused.
     let mut group = GroupKiller(child.id());
@@ -288,7 +260,7 @@ async fn probe_command(
     match outcome {
         Some(status) => {
             group.disarm();
-            let status = status.map_err(|err| format!("cannot wait for check: {err}"))?;
+            let status = status.map_err(ProbeError::Wait)?;
             exit_result(status)
         }
         None => {
@@ -296,10 +268,7 @@ async fn probe_command(
             // The group's SIGKILL already ended it; this covers a missing `kill` utility.
             let _ = child.start_kill();
             let _ = timeout(REAP_GRACE, child.wait()).await;
-            Err(format!(
-                "check did not finish within {:?} and was killed",
-                rounded(limit)
-            ))
+            Err(ProbeError::CheckTimeout(rounded(limit)))
         }
     }
 }
@@ -314,16 +283,16 @@ fn resolve_program(program: &str, working_dir: &Path) -> PathBuf {
     }
 }
 
-fn exit_result(status: ExitStatus) -> Result<(), String> {
+fn exit_result(status: ExitStatus) -> Result<(), ProbeError> {
     use std::os::unix::process::ExitStatusExt;
     if status.success() {
         Ok(())
     } else if let Some(code) = status.code() {
-        Err(format!("check exited with status {code}"))
+        Err(ProbeError::Exited(code))
     } else if let Some(signal) = status.signal() {
-        Err(format!("check was killed by signal {signal}"))
+        Err(ProbeError::Signalled(signal))
     } else {
-        Err(format!("check failed: {status}"))
+        Err(ProbeError::Failed(status))
     }
 }
 

@@ -16,6 +16,39 @@ use crate::executor::{self, ActionSpec, Outcome};
 /// Time between SIGTERM and SIGKILL for a hook that is cancelled or times out.
 const HOOK_KILL_GRACE: Duration = Duration::from_secs(10);
 
+/// Why a hook or a health check did not pass; the text is part of the deploy's message.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum HookError {
+    #[error("{name} hook of {version} exited with status {code}")]
+    Exited {
+        name: String,
+        version: String,
+        code: i32,
+    },
+    #[error("{name} hook of {version} was killed by signal {signal}")]
+    Signalled {
+        name: String,
+        version: String,
+        signal: i32,
+    },
+    #[error("{name} hook of {version} timed out after {}", humantime::format_duration(*timeout))]
+    TimedOut {
+        name: String,
+        version: String,
+        timeout: Duration,
+    },
+    #[error("{name} hook of {version} was cancelled")]
+    Cancelled { name: String, version: String },
+    #[error("{name} hook of {version}: {why}")]
+    Spawn {
+        name: String,
+        version: String,
+        why: String,
+    },
+    #[error("health check failed after {attempts} attempt(s): {last_error}")]
+    Unhealthy { attempts: u32, last_error: String },
+}
+
 impl Deployer {
     pub(super) fn env(app: &str, version: &str, release_dir: &Path) -> BTreeMap<String, String> {
         BTreeMap::from([
@@ -36,7 +69,7 @@ impl Deployer {
         hook: Option<&Hook>,
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
-    ) -> Result<(), String> {
+    ) -> Result<(), HookError> {
         let Some(hook) = hook else {
             return Ok(());
         };
@@ -62,18 +95,30 @@ impl Deployer {
                 progress(format!("{name} hook of {version} succeeded"));
                 Ok(())
             }
-            Outcome::Exited { code } => Err(format!(
-                "{name} hook of {version} exited with status {code}"
-            )),
-            Outcome::Signaled { signal } => Err(format!(
-                "{name} hook of {version} was killed by signal {signal}"
-            )),
-            Outcome::TimedOut => Err(format!(
-                "{name} hook of {version} timed out after {}",
-                humantime::format_duration(hook.timeout)
-            )),
-            Outcome::Cancelled => Err(format!("{name} hook of {version} was cancelled")),
-            Outcome::SpawnFailed(why) => Err(format!("{name} hook of {version}: {why}")),
+            Outcome::Exited { code } => Err(HookError::Exited {
+                name: name.to_string(),
+                version: version.to_string(),
+                code,
+            }),
+            Outcome::Signaled { signal } => Err(HookError::Signalled {
+                name: name.to_string(),
+                version: version.to_string(),
+                signal,
+            }),
+            Outcome::TimedOut => Err(HookError::TimedOut {
+                name: name.to_string(),
+                version: version.to_string(),
+                timeout: hook.timeout,
+            }),
+            Outcome::Cancelled => Err(HookError::Cancelled {
+                name: name.to_string(),
+                version: version.to_string(),
+            }),
+            Outcome::SpawnFailed(why) => Err(HookError::Spawn {
+                name: name.to_string(),
+                version: version.to_string(),
+                why,
+            }),
         }
     }
 
@@ -84,7 +129,7 @@ impl Deployer {
         manifest: &Manifest,
         progress: &(dyn Fn(String) + Sync),
         cancel: &CancellationToken,
-    ) -> Result<(), String> {
+    ) -> Result<(), HookError> {
         let Some(spec) = &manifest.health else {
             progress(format!(
                 "{version} has no health check; taken as healthy once started"
@@ -109,9 +154,10 @@ impl Deployer {
             HealthOutcome::Unhealthy {
                 attempts,
                 last_error,
-            } => Err(format!(
-                "health check failed after {attempts} attempt(s): {last_error}"
-            )),
+            } => Err(HookError::Unhealthy {
+                attempts,
+                last_error,
+            }),
         }
     }
 }

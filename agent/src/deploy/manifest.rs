@@ -22,22 +22,25 @@
 //! [`HealthSpec`] and [`Hook`] implement [`Deserialize`] (by way of a [`toml::Value`], checked
 //! exactly like a `convoy.toml`), and [`Manifest::from_toml_value`] takes an already parsed value.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 use toml::{Table, Value};
 
+mod http_target;
+
+pub use http_target::{HttpTarget, UrlError};
+
 /// The manifest's file name inside a release directory.
-pub const FILE_NAME: &str = "convoy.toml";
+pub(crate) const FILE_NAME: &str = "convoy.toml";
 /// A hook's timeout when it is given as a bare argv.
-pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 const DEFAULT_RETRIES: u32 = 5;
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 /// How often a running release is probed after its deploy, by default.
-pub const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_secs(10);
 
 const HOOK_KEYS: [&str; 3] = ["stop", "before_activate", "start"];
 const HEALTH_KEYS: [&str; 7] = [
@@ -353,73 +356,6 @@ fn port(value: Value, key: &str) -> Result<u16, String> {
     match u16::try_from(n) {
         Ok(port) if port != 0 => Ok(port),
         _ => Err(format!("{key}: port must be in 1..=65535, got {n}")),
-    }
-}
-
-/// A health-check URL taken apart: plain `http://` to `127.0.0.1`, `localhost` or `[::1]`
-/// only, with an optional port (default 80) and path (default `/`); a `#fragment` is dropped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpTarget {
-    /// `127.0.0.1`, `localhost` or `[::1]`.
-    pub host: String,
-    pub port: u16,
-    /// Path and query, as sent in the request line.
-    pub path: String,
-}
-
-impl HttpTarget {
-    pub fn parse(url: &str) -> Result<HttpTarget, String> {
-        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!("{url:?} contains whitespace or control characters"));
-        }
-        let not_local = || {
-            format!(
-                "{url:?} must be an http:// URL on 127.0.0.1, localhost or [::1] \
-                 (health checks are local only)"
-            )
-        };
-        let rest = match url.get(..7) {
-            Some(scheme) if scheme.eq_ignore_ascii_case("http://") => &url[7..],
-            _ => return Err(not_local()),
-        };
-        let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
-        let (authority, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-        let (host, port) = match authority.rfind(':') {
-            Some(i) if !authority[i..].contains(']') => {
-                (&authority[..i], Some(&authority[i + 1..]))
-            }
-            _ => (authority, None),
-        };
-        let host = host.to_ascii_lowercase();
-        if !["127.0.0.1", "localhost", "[::1]"].contains(&host.as_str()) {
-            return Err(not_local());
-        }
-        let port = match port {
-            None => 80,
-            Some(p) => p
-                .parse::<u16>()
-                .ok()
-                .filter(|&n| n != 0 && p.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| format!("{url:?} has an invalid port {p:?} (expected 1..=65535)"))?,
-        };
-        let path = format!("{}{path}", if path.starts_with('/') { "" } else { "/" });
-        Ok(HttpTarget { host, port, path })
-    }
-
-    /// The addresses to try, in order (`localhost` is both loopbacks, without a DNS lookup).
-    pub fn addrs(&self) -> Vec<SocketAddr> {
-        let v4 = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        let v6 = SocketAddr::from((Ipv6Addr::LOCALHOST, self.port));
-        match self.host.as_str() {
-            "127.0.0.1" => vec![v4],
-            "[::1]" => vec![v6],
-            _ => vec![v4, v6],
-        }
-    }
-
-    /// The `Host` header's value: `host:port`.
-    pub fn authority(&self) -> String {
-        format!("{}:{}", self.host, self.port)
     }
 }
 

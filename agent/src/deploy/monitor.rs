@@ -49,7 +49,7 @@ trait Prober {
         spec: &HealthSpec,
         working_dir: &Path,
         env: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), health::ProbeError>> + Send;
 }
 
 /// The health check itself, limited like a deploy's probes.
@@ -61,7 +61,7 @@ impl Prober for Checks {
         spec: &HealthSpec,
         working_dir: &Path,
         env: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<(), String>> + Send {
+    ) -> impl Future<Output = Result<(), health::ProbeError>> + Send {
         health::probe_once(&spec.probe, probe_limit(spec), working_dir, env)
     }
 }

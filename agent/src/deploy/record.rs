@@ -18,6 +18,22 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
+/// Why a record could not be read, or a release may not be made current; the text is the
+/// deploy's message, unchanged.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RecordError {
+    #[error("the verification record {} is unreadable: {message}", file.display())]
+    Unreadable { file: PathBuf, message: String },
+    #[error("cannot read {}: {source}", file.display())]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    /// `releases/<version>` may not be made current: the text says why and how to fix it.
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// One kept release's verification record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,17 +111,17 @@ pub(crate) fn save(app_dir: &Path, record: &ReleaseRecord) -> std::io::Result<()
 }
 
 /// The record of `version`, if there is a readable one.
-pub(crate) fn load(app_dir: &Path, version: &str) -> Result<Option<ReleaseRecord>, String> {
+pub(crate) fn load(app_dir: &Path, version: &str) -> Result<Option<ReleaseRecord>, RecordError> {
     let file = path(app_dir, version);
     match std::fs::read_to_string(&file) {
-        Ok(text) => toml::from_str(&text).map(Some).map_err(|err| {
-            format!(
-                "the verification record {} is unreadable: {err}",
-                file.display()
-            )
-        }),
+        Ok(text) => toml::from_str(&text)
+            .map(Some)
+            .map_err(|err| RecordError::Unreadable {
+                message: err.to_string(),
+                file,
+            }),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(format!("cannot read {}: {err}", file.display())),
+        Err(source) => Err(RecordError::Read { file, source }),
     }
 }
 
@@ -124,6 +140,17 @@ pub(crate) fn release_exists(app_dir: &Path, version: &str) -> bool {
 /// version whose signature verifies against `trusted_keys` under `policy`. Returns the
 /// record; the error says what failed and how to fix it.
 pub(crate) fn check_activation(
+    app_dir: &Path,
+    app: &str,
+    version: &str,
+    policy: SignaturePolicy,
+    trusted_keys: &[(String, VerifyingKey)],
+) -> Result<ReleaseRecord, RecordError> {
+    activation_problem(app_dir, app, version, policy, trusted_keys).map_err(RecordError::Refused)
+}
+
+/// [`check_activation`]'s checks; the error is the message.
+fn activation_problem(
     app_dir: &Path,
     app: &str,
     version: &str,
@@ -155,7 +182,9 @@ pub(crate) fn check_activation(
             parent.display()
         ));
     }
-    let record = load(app_dir, version)?.ok_or_else(|| {
+    let record = load(app_dir, version)
+        .map_err(|err| err.to_string())?
+        .ok_or_else(|| {
         format!(
             "refused {app} {version}: it has no verification record (unpacked by an older agent \
              or interrupted); deploy it again so this host verifies it"

@@ -14,7 +14,7 @@ use super::tables::{append_to, get_entry, outbox_key};
 use super::{Journal, JournalError, OUTBOX, stage_of};
 
 /// Added to a restated result's message, so operators can tell why a result came late.
-pub const RESTATED: &str = "(reported again: the coordinator had lost this result)";
+pub(crate) const RESTATED: &str = "(reported again: the coordinator had lost this result)";
 
 impl Journal {
     /// Appends a finished command's result again (durably) when every event it had was

@@ -146,7 +146,9 @@ fn declarations_are_checked_at_load() {
         ),
     ];
     for (run, params, want) in cases {
-        let err = check_declared("restart", &run, &params).unwrap_err();
+        let err = check_declared("restart", &run, &params)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(want), "{run:?}: {err}");
     }
     // Braces that name no parameter (awk programs, JSON) are left alone.

@@ -15,7 +15,7 @@ impl Recovery {
         transport: &dyn BackupTransport,
         progress: &(dyn Fn(String) + Sync),
     ) -> RecoveryResult {
-        self.set(set_name).map_err(RecoveryError::Refused)?;
+        self.set(set_name)?;
         let started = Instant::now();
         let work = self.scratch("drill", command_id)?;
         let mut outcome = DrillOutcome {
@@ -90,8 +90,10 @@ impl Recovery {
         self.unpack(&path, &staged)
             .await
             .map_err(|e| format!("backup {}: {e}", meta.backup_id))?;
-        let manifest = read_manifest(&staged)?;
-        let report = verify_blocking(&staged, &manifest).await?;
+        let manifest = read_manifest(&staged).map_err(|err| err.to_string())?;
+        let report = verify_blocking(&staged, &manifest)
+            .await
+            .map_err(|err| err.to_string())?;
         outcome.files = report.files_checked;
         outcome.bytes = report.bytes_checked;
         outcome.ok = report.passed();

@@ -18,7 +18,11 @@ use std::path::{Path, PathBuf};
 use crate::backup::MANIFEST_NAME;
 
 /// Places the tree under `dir` (created if missing). Returns the entries placed.
-pub(super) async fn under(staged: &Path, dir: &Path, _force: bool) -> Result<u64, String> {
+pub(super) async fn under(
+    staged: &Path,
+    dir: &Path,
+    _force: bool,
+) -> Result<u64, super::RecoveryError> {
     let (staged, dir) = (staged.to_path_buf(), dir.to_path_buf());
     blocking(move || {
         fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -27,11 +31,15 @@ pub(super) async fn under(staged: &Path, dir: &Path, _force: bool) -> Result<u64
         Ok(placed)
     })
     .await
+    .map_err(super::RecoveryError::Failed)
 }
 
 /// Places the tree over the live filesystem, only under the set's configured `paths`: an
 /// archive holding anything else is refused before anything is written.
-pub(super) async fn in_place(staged: &Path, paths: &[PathBuf]) -> Result<u64, String> {
+pub(super) async fn in_place(
+    staged: &Path,
+    paths: &[PathBuf],
+) -> Result<u64, super::RecoveryError> {
     let (staged, paths) = (staged.to_path_buf(), paths.to_vec());
     blocking(move || {
         let relative: Vec<PathBuf> = paths
@@ -61,6 +69,7 @@ pub(super) async fn in_place(staged: &Path, paths: &[PathBuf]) -> Result<u64, St
         Ok(placed)
     })
     .await
+    .map_err(super::RecoveryError::Failed)
 }
 
 async fn blocking<T: Send + 'static>(

@@ -13,6 +13,8 @@ mod tests;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+use super::RecoveryError;
+
 /// This host's restore rules.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RestorePolicy {
@@ -29,7 +31,7 @@ impl RestorePolicy {
     /// Refuses a restore of `source`'s backup unless it is this host's own or the host's
     /// config accepts it. An empty source (an older coordinator) counts as this host's own;
     /// the download's meta is checked again once it names the host.
-    pub(crate) fn check_source(&self, source: &str) -> Result<(), String> {
+    pub(crate) fn check_source(&self, source: &str) -> Result<(), RecoveryError> {
         if source.is_empty() || source == self.agent_id {
             return Ok(());
         }
@@ -39,30 +41,37 @@ impl RestorePolicy {
         if accepted {
             Ok(())
         } else {
-            Err(format!(
+            Err(RecoveryError::Refused(format!(
                 "rejected: this host ({}) does not accept restores of host {source}'s backups; list it in [backup] accept_restores_from",
                 self.agent_id
-            ))
+            )))
         }
     }
 
     /// Refuses a `--to` directory outside the restore roots.
-    pub(crate) fn check_target_dir(&self, data_dir: &Path, dir: &Path) -> Result<(), String> {
+    pub(crate) fn check_target_dir(
+        &self,
+        data_dir: &Path,
+        dir: &Path,
+    ) -> Result<(), RecoveryError> {
         let roots = match &self.roots {
             Some(roots) => roots.clone(),
             None => vec![data_dir.join("restores")],
         };
-        inside_any(dir, &roots).map_err(|why| format!("rejected: restore target {why}"))
+        inside_any(dir, &roots)
+            .map_err(|why| RecoveryError::Refused(format!("rejected: restore target {why}")))
     }
 
     /// Refuses an in-place restore of a set with a path outside the restore roots (always
     /// allowed without configured roots: the set's own paths are the default).
-    pub(crate) fn check_in_place(&self, set_paths: &[PathBuf]) -> Result<(), String> {
+    pub(crate) fn check_in_place(&self, set_paths: &[PathBuf]) -> Result<(), RecoveryError> {
         let Some(roots) = &self.roots else {
             return Ok(());
         };
         for path in set_paths {
-            inside_any(path, roots).map_err(|why| format!("rejected: in-place restore: {why}"))?;
+            inside_any(path, roots).map_err(|why| {
+                RecoveryError::Refused(format!("rejected: in-place restore: {why}"))
+            })?;
         }
         Ok(())
     }

@@ -14,15 +14,15 @@ impl Recovery {
         transport: &dyn BackupTransport,
         progress: &(dyn Fn(String) + Sync),
     ) -> RecoveryResult {
-        let set = self.set(&request.set).map_err(RecoveryError::Refused)?;
+        let set = self.set(&request.set)?;
         let target = check_target(request).map_err(RecoveryError::Refused)?;
-        self.check_allowed(request, set, target.as_deref())
-            .map_err(RecoveryError::Refused)?;
+        self.check_allowed(request, set, target.as_deref())?;
         let work = self.scratch("restore", command_id)?;
         let result = async {
             let (meta, archive) = self
                 .fetch(command_id, &request.backup_id, &work, transport)
-                .await?;
+                .await
+                .map_err(|err| err.to_string())?;
             // The coordinator names the backup's host again in the download: it must be the
             // one the command named, and one this host accepts.
             if !request.source_host.is_empty() && meta.host != request.source_host {
@@ -36,15 +36,22 @@ impl Recovery {
             } else {
                 &meta.host
             };
-            self.policy.check_source(source)?;
+            self.policy
+                .check_source(source)
+                .map_err(|err| err.to_string())?;
             progress(format!(
                 "downloaded backup {} ({} bytes, sha256 verified)",
                 meta.backup_id, meta.size
             ));
             let staged = work.join("tree");
-            let unpacked = self.unpack(&archive, &staged).await?;
-            let manifest = read_manifest(&staged)?;
-            let report = verify_blocking(&staged, &manifest).await?;
+            let unpacked = self
+                .unpack(&archive, &staged)
+                .await
+                .map_err(|err| err.to_string())?;
+            let manifest = read_manifest(&staged).map_err(|err| err.to_string())?;
+            let report = verify_blocking(&staged, &manifest)
+                .await
+                .map_err(|err| err.to_string())?;
             if !report.passed() {
                 return Err(format!(
                     "backup {} does not match its manifest: {}",
@@ -53,11 +60,13 @@ impl Recovery {
                 ));
             }
             // Again, as late as possible: the target may have changed while downloading.
-            self.check_allowed(request, set, target.as_deref())?;
+            self.check_allowed(request, set, target.as_deref())
+                .map_err(|err| err.to_string())?;
             let placed = match &target {
-                Some(dir) => place::under(&staged, dir, request.force).await?,
-                None => place::in_place(&staged, &set.paths).await?,
-            };
+                Some(dir) => place::under(&staged, dir, request.force).await,
+                None => place::in_place(&staged, &set.paths).await,
+            }
+            .map_err(|err| err.to_string())?;
             Ok(format!(
                 "restored backup {} {}: {} files, {} bytes ({} entries placed)",
                 meta.backup_id,

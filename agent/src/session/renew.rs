@@ -23,15 +23,43 @@ use convoy_proto::v1::{AgentMessage, RenewRequest, Renewed, TrustBundle, agent_m
 
 use crate::config::TlsFiles;
 
+/// Why a renewal step or a CA bundle was refused (nothing was written); the text is what the
+/// agent logs.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum RenewError {
+    /// Making the key or the CSR failed.
+    #[error("{0}")]
+    Csr(String),
+    #[error("invalid SAN {0}")]
+    San(String),
+    #[error("the coordinator refused: {0}")]
+    Refused(String),
+    #[error("a certificate arrived without a pending request")]
+    NotPending,
+    #[error("cannot read {}: {source}", path.display())]
+    ReadCa {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// The certificate or the bundle does not pass [`convoy_proto::trust`]'s checks.
+    #[error("{0}")]
+    Untrusted(String),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// The renewal state of one agent: the key waiting for its certificate.
-pub struct Renewal {
+pub(super) struct Renewal {
     tls: TlsFiles,
     agent_id: AgentId,
     pending: Mutex<Option<rcgen::KeyPair>>,
 }
 
 impl Renewal {
-    pub fn new(tls: TlsFiles, agent_id: AgentId) -> Self {
+    pub(super) fn new(tls: TlsFiles, agent_id: AgentId) -> Self {
         Self {
             tls,
             agent_id,
@@ -40,19 +68,19 @@ impl Renewal {
     }
 
     /// A fresh key (kept here) and the request carrying its CSR.
-    pub fn request(&self) -> Result<AgentMessage, String> {
+    pub(super) fn request(&self) -> Result<AgentMessage, RenewError> {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-            .map_err(|err| err.to_string())?;
+            .map_err(|err| RenewError::Csr(err.to_string()))?;
         let mut params = rcgen::CertificateParams::default();
         let uri = Identity::Agent(self.agent_id.clone()).uri();
         params.subject_alt_names = vec![rcgen::SanType::URI(
             uri.clone()
                 .try_into()
-                .map_err(|_| format!("invalid SAN {uri}"))?,
+                .map_err(|_| RenewError::San(uri.clone()))?,
         )];
         let csr = params
             .serialize_request(&key)
-            .map_err(|err| err.to_string())?;
+            .map_err(|err| RenewError::Csr(err.to_string()))?;
         *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = Some(key);
         Ok(AgentMessage {
             body: Some(agent_message::Body::Renew(RenewRequest {
@@ -64,16 +92,16 @@ impl Renewal {
     /// Checks the answer (a signed bundle first, if any; then our identity alone, our
     /// pending key, a chain to a CA trusted now) and writes key and certificate. Nothing is
     /// written unless every check passes.
-    pub fn accept(&self, renewed: Renewed) -> Result<(), String> {
+    pub(super) fn accept(&self, renewed: Renewed) -> Result<(), RenewError> {
         if !renewed.error.is_empty() {
-            return Err(format!("the coordinator refused: {}", renewed.error));
+            return Err(RenewError::Refused(renewed.error));
         }
         let key = self
             .pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
-            .ok_or("a certificate arrived without a pending request")?;
+            .ok_or(RenewError::NotPending)?;
         if let Some(bundle) = renewed.trust.as_ref().filter(|b| !b.ca_pem.is_empty()) {
             // A bundle refused here leaves the current anchors, which the certificate must
             // then chain to.
@@ -81,15 +109,18 @@ impl Renewal {
                 tracing::warn!(error = %err, "CA bundle sent with the renewed certificate refused");
             }
         }
-        let anchors = std::fs::read_to_string(&self.tls.ca)
-            .map_err(|err| format!("cannot read {}: {err}", self.tls.ca.display()))?;
+        let anchors =
+            std::fs::read_to_string(&self.tls.ca).map_err(|source| RenewError::ReadCa {
+                path: self.tls.ca.clone(),
+                source,
+            })?;
         convoy_proto::trust::check_renewed(
             &renewed.cert_pem,
             &anchors,
             &Identity::Agent(self.agent_id.clone()),
             key.public_key_raw(),
         )
-        .map_err(|err| err.to_string())?;
+        .map_err(|err| RenewError::Untrusted(err.to_string()))?;
         // Key first: a crash between the two renames leaves a pair that does not match,
         // which the next start reports, never a certificate for a lost key in use.
         replace(&self.tls.key, key.serialize_pem().as_bytes(), 0o600)?;
@@ -104,12 +135,15 @@ impl Renewal {
 
     /// Writes a CA bundle to trust from the next connection on, if it is signed by a CA
     /// trusted now and not older than the last one; false if unchanged (or empty).
-    pub fn trust(&self, bundle: &TrustBundle) -> Result<bool, String> {
+    pub(super) fn trust(&self, bundle: &TrustBundle) -> Result<bool, RenewError> {
         if bundle.ca_pem.is_empty() {
             return Ok(false);
         }
-        let current = std::fs::read_to_string(&self.tls.ca)
-            .map_err(|err| format!("cannot read {}: {err}", self.tls.ca.display()))?;
+        let current =
+            std::fs::read_to_string(&self.tls.ca).map_err(|source| RenewError::ReadCa {
+                path: self.tls.ca.clone(),
+                source,
+            })?;
         let last = read_serial(&self.tls.ca);
         let checked = convoy_proto::trust::check_bundle(bundle, &current, last);
         if current.as_bytes() == bundle.ca_pem.as_bytes() {
@@ -125,7 +159,7 @@ impl Renewal {
             }
             return Ok(false);
         }
-        checked.map_err(|err| err.to_string())?;
+        checked.map_err(|err| RenewError::Untrusted(err.to_string()))?;
         if bundle.serial > last {
             // Serial first: a crash before the bundle's rename leaves the old bundle with a
             // newer serial, and the coordinator sends this bundle again.
@@ -156,8 +190,11 @@ fn read_serial(ca: &Path) -> u64 {
 }
 
 /// Replaces `path` by a temp file in the same directory, synced, then renamed.
-fn replace(path: &Path, contents: &[u8], mode: u32) -> Result<(), String> {
-    let fail = |err: std::io::Error| format!("cannot write {}: {err}", path.display());
+fn replace(path: &Path, contents: &[u8], mode: u32) -> Result<(), RenewError> {
+    let fail = |source: std::io::Error| RenewError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()

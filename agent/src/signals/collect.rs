@@ -76,7 +76,9 @@ impl Collector {
         let mut scrapes = tokio::task::JoinSet::new();
         for (app, signals) in apps {
             scrapes.spawn(async move {
-                let page = super::fetch::get(&signals.target, &signals.url, signals.timeout).await;
+                let page = super::fetch::get(&signals.target, &signals.url, signals.timeout)
+                    .await
+                    .map_err(|err| err.to_string());
                 let at = crate::journal::now_unix_ms();
                 let scrape = page.and_then(|text| {
                     super::scrape::parse(&text, at).map_err(|err| {

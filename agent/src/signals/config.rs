@@ -23,11 +23,11 @@ use super::Expr;
 use crate::deploy::manifest::HttpTarget;
 
 /// A scrape gives up after this long unless `timeout` says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// At most this long: a scrape must fit between heartbeats.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(30);
 /// Signals a host may declare over all its apps (the coordinator's per-heartbeat bound).
-pub const MAX_SIGNALS: usize = convoy_proto::MAX_SIGNALS_PER_HEARTBEAT;
+pub(crate) const MAX_SIGNALS: usize = convoy_proto::MAX_SIGNALS_PER_HEARTBEAT;
 
 /// One app's signals.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,12 +42,24 @@ pub struct AppSignals {
 
 /// The key a signal is reported under: `APP.NAME` (see [`check_all`] for why it is
 /// unambiguous on one host).
-pub fn key(app: &str, signal: &str) -> String {
+pub(crate) fn key(app: &str, signal: &str) -> String {
     format!("{app}.{signal}")
 }
 
+/// Why `[apps.APP.signals]` is refused; the text starts with the dotted key at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignalsConfigError {
+    #[error("{0}")]
+    Invalid(String),
+}
+
 /// Checks `[apps.APP.signals]`; errors start with the dotted key at fault.
-pub fn from_value(app: &str, value: Value) -> Result<AppSignals, String> {
+pub(crate) fn from_value(app: &str, value: Value) -> Result<AppSignals, SignalsConfigError> {
+    app_signals(app, value).map_err(SignalsConfigError::Invalid)
+}
+
+/// [`from_value`]'s checks; the error is the message.
+fn app_signals(app: &str, value: Value) -> Result<AppSignals, String> {
     let prefix = format!("apps.{app}.signals");
     let Value::Table(mut table) = value else {
         return Err(format!("{prefix}: expected a table"));
@@ -118,24 +130,24 @@ pub fn from_value(app: &str, value: Value) -> Result<AppSignals, String> {
 /// Checks every app's signals together: at most [`MAX_SIGNALS`], and no two reported
 /// under the same key (app `a.b` with signal `c` and app `a` with signal `b.c` would both
 /// be `a.b.c`).
-pub fn check_all(apps: &BTreeMap<String, AppSignals>) -> Result<(), String> {
+pub(crate) fn check_all(apps: &BTreeMap<String, AppSignals>) -> Result<(), SignalsConfigError> {
     let mut seen = BTreeMap::new();
     for (app, signals) in apps {
         for name in signals.signals.keys() {
             if let Some(other) = seen.insert(key(app, name), app) {
-                return Err(format!(
+                return Err(SignalsConfigError::Invalid(format!(
                     "apps.{app}.signals.{name}: reported as {:?}, like a signal of app {other}; \
                      rename one",
                     key(app, name)
-                ));
+                )));
             }
         }
     }
     if seen.len() > MAX_SIGNALS {
-        return Err(format!(
+        return Err(SignalsConfigError::Invalid(format!(
             "apps.*.signals: {} signals declared, at most {MAX_SIGNALS} per host",
             seen.len()
-        ));
+        )));
     }
     Ok(())
 }

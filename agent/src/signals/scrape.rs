@@ -11,10 +11,10 @@ use super::{Sample, Scrape};
 
 /// Samples a scrape may hold; an app exposing more is cut there (the signals it feeds
 /// then see what was read), so one chatty app cannot make the agent hold a large scrape.
-pub const MAX_SAMPLES: usize = 20_000;
+pub(crate) const MAX_SAMPLES: usize = 20_000;
 
 /// Parses `text`, taken at `at_unix_ms`.
-pub fn parse(text: &str, at_unix_ms: i64) -> Result<Scrape, std::io::Error> {
+pub(crate) fn parse(text: &str, at_unix_ms: i64) -> Result<Scrape, std::io::Error> {
     let lines = text.lines().map(|line| Ok(line.to_string()));
     let parsed = prometheus_parse::Scrape::parse(lines)?;
     let mut samples = Vec::new();

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use convoy_proto::v1::{BackupAction, BackupSchedule, BackupState, CommandRecord};
+use convoy_proto::v1::{BackupAction, BackupSchedule, BackupState, CommandRecord, CommandState};
 
 use super::schedule::{self, Launcher};
 use super::*;
@@ -485,4 +485,20 @@ fn a_delete_follows_the_retention_rules() {
             .unwrap()
             .contains("last restorable")
     );
+}
+
+/// The unknown-enum rule for backups: a command in a state this version does not know is
+/// not finished (its backup is not swept as abandoned), and an unknown backup state is
+/// named `unknown` and is never a stored backup.
+#[test]
+fn unknown_states_are_neither_finished_nor_stored() {
+    let command = CommandRecord {
+        state: 42,
+        ..Default::default()
+    };
+    assert!(!is_finished(&command));
+    assert_eq!(state_name(42), "unknown");
+    let mut backup = record("b-1", BackupState::Complete, 0);
+    backup.state = 42;
+    assert!(!is_stored(&backup));
 }

@@ -53,7 +53,7 @@ fn ack(command_id: &str, seq: u64) -> CoordinatorMessage {
 
 /// What to send for a command that is still owed to its agent.
 fn owed(record: &CommandRecord) -> Option<CoordinatorMessage> {
-    let state = CommandState::try_from(record.state).unwrap_or(CommandState::Pending);
+    let state = plan::command_state(record.state);
     if plan::is_terminal(state) || record.released_unix_ms == 0 {
         None
     } else if record.cancel_requested {
@@ -119,7 +119,7 @@ impl Dispatcher {
                 None => self.store.command(&command_id)?,
             };
             let Some(record) = record else { continue };
-            let state = CommandState::try_from(record.state).unwrap_or(CommandState::Pending);
+            let state = plan::command_state(record.state);
             if record.agent_id == agent_id
                 && !plan::is_terminal(state)
                 && record.deploy.as_ref().is_some_and(|d| d.sha256 == sha256)
@@ -269,7 +269,7 @@ impl Dispatcher {
         command: &CommandRecord,
         event: &CommandEvent,
     ) -> Option<CoordinatorMessage> {
-        let state = CommandState::try_from(command.state).unwrap_or(CommandState::Pending);
+        let state = plan::command_state(command.state);
         if !plan::is_terminal(state) {
             return None;
         }

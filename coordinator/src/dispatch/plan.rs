@@ -40,6 +40,28 @@ pub enum Decision {
     Finish(JobState),
 }
 
+/// A stored or received command state, read by the coordinator's one rule for enum values
+/// it does not know (ARCHITECTURE.md, "unknown enum values"): a value this version does not
+/// know (a newer coordinator's, or a corrupt record) and `Unspecified` read as `Running`,
+/// the state that takes no step by itself: never sent as if new (`Pending`), never
+/// cancelled as never-sent, never counted as done or as an error; the agent's own report
+/// settles it, and the stored value is not rewritten by reading it.
+pub fn command_state(stored: i32) -> CommandState {
+    match CommandState::try_from(stored) {
+        Ok(CommandState::Unspecified) | Err(_) => CommandState::Running,
+        Ok(state) => state,
+    }
+}
+
+/// The state a finished command is reported with: its stored state when that is a known
+/// final one, else `Failed` (a result this version cannot read is never a success).
+pub fn result_state(stored: i32) -> CommandState {
+    match CommandState::try_from(stored) {
+        Ok(state) if is_terminal(state) => state,
+        _ => CommandState::Failed,
+    }
+}
+
 pub fn is_terminal(state: CommandState) -> bool {
     matches!(
         state,
@@ -139,6 +161,31 @@ pub fn plan(limits: &Limits, commands: &[View], now_unix_ms: i64) -> Vec<Decisio
 mod tests {
     use super::*;
     use CommandState::*;
+
+    #[test]
+    fn unknown_stored_states_read_as_running_and_unknown_results_as_failed() {
+        for unknown in [0, 11, 99, -1] {
+            assert_eq!(command_state(unknown), Running, "{unknown}");
+            assert_eq!(result_state(unknown), Failed, "{unknown}");
+        }
+        assert_eq!(command_state(Pending as i32), Pending);
+        assert_eq!(command_state(Succeeded as i32), Succeeded);
+        assert_eq!(result_state(Running as i32), Failed);
+        assert_eq!(result_state(TimedOut as i32), TimedOut);
+    }
+
+    #[test]
+    fn an_unknown_stored_state_is_neither_released_nor_finished() {
+        // One host in an unknown state, one queued: only the queued one is released, and
+        // the job does not end while the unknown one is in flight.
+        let unknown = View {
+            state: command_state(42),
+            released_unix_ms: Some(0),
+            online: true,
+        };
+        let decisions = plan(&limits(2, 0), &[unknown, queued(true)], 10);
+        assert_eq!(decisions, vec![Decision::Release(1)]);
+    }
 
     fn limits(concurrency: u32, max_errors: u32) -> Limits {
         Limits {

@@ -77,7 +77,7 @@ impl Dispatcher {
         job.commands
             .iter()
             .map(|c| {
-                let state = CommandState::try_from(c.state).unwrap_or(CommandState::Pending);
+                let state = plan::command_state(c.state);
                 let released = (c.released_unix_ms != 0).then_some(c.released_unix_ms);
                 let needs_host = state == CommandState::Pending
                     && released.is_none_or(|at| {

@@ -374,3 +374,54 @@ async fn a_result_restated_after_a_gap_settles_a_command_whose_events_this_coord
     let view = dispatcher.job_view(&job.id, 100).unwrap();
     assert_eq!(view.hosts[0].state, CommandState::Failed as i32);
 }
+
+/// The unknown-enum rule in the job views: a stored command state this version does not
+/// know counts as running (not pending, not done, not an error).
+#[test]
+fn an_unknown_stored_command_state_counts_as_running() {
+    let commands = [
+        CommandRecord {
+            state: 42,
+            ..Default::default()
+        },
+        CommandRecord {
+            state: CommandState::Unspecified.into(),
+            ..Default::default()
+        },
+    ];
+    let counts = views::counts(&commands);
+    assert_eq!(counts.running, 2);
+    assert_eq!((counts.pending, counts.errors, counts.succeeded), (0, 0, 0));
+}
+
+/// The unknown-enum rule in the scheduler and in cancel: a command whose stored state this
+/// version does not know is in flight on its host, so it is neither sent as new nor
+/// cancelled as never-sent, and its stored value is left as it is.
+#[tokio::test]
+async fn a_command_in_an_unknown_state_is_never_sent_nor_cancelled_as_unsent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (registry, dispatcher) = fixture(dir.path(), 1024);
+    let mut rx1 = join(&registry, "web-1", "web");
+    let mut rx2 = join(&registry, "web-2", "web");
+    let job = dispatcher
+        .start_job("alice", &request("noop", "", "2"))
+        .await
+        .unwrap();
+    dispatcher
+        .lock()
+        .jobs
+        .get_mut(&job.id)
+        .unwrap()
+        .commands
+        .iter_mut()
+        .find(|c| c.agent_id == "web-1")
+        .unwrap()
+        .state = 42;
+    dispatcher.tick(10).await.unwrap();
+    assert!(rx1.try_recv().is_err(), "web-1's command was sent");
+    rx2.try_recv().unwrap().unwrap();
+    dispatcher.cancel_job(&job.id).await.unwrap();
+    let view = dispatcher.job_view(&job.id, 0).unwrap();
+    let web1 = view.hosts.iter().find(|h| h.host == "web-1").unwrap();
+    assert_eq!(web1.state, 42, "the unknown state was rewritten");
+}

@@ -34,7 +34,7 @@ pub fn counts(commands: &[CommandRecord]) -> JobCounts {
         ..Default::default()
     };
     for command in commands {
-        let state = CommandState::try_from(command.state).unwrap_or(CommandState::Pending);
+        let state = plan::command_state(command.state);
         match state {
             CommandState::Succeeded => counts.succeeded += 1,
             CommandState::Cancelled => counts.cancelled += 1,
@@ -119,9 +119,7 @@ impl Dispatcher {
             .jobs
             .values()
             .flat_map(|job| job.commands.iter())
-            .filter(|c| {
-                !plan::is_terminal(CommandState::try_from(c.state).unwrap_or(CommandState::Pending))
-            })
+            .filter(|c| !plan::is_terminal(plan::command_state(c.state)))
             .filter(|c| keep(c))
             .cloned()
             .collect()
@@ -215,7 +213,7 @@ impl Dispatcher {
             })?;
         let page = self.store.output_page(&command.id, offset, max)?;
         let next_offset = offset.min(page.stored) + page.data.len() as u64;
-        let state = CommandState::try_from(command.state).unwrap_or(CommandState::Pending);
+        let state = plan::command_state(command.state);
         Ok(CommandOutput {
             host: host.to_string(),
             data: page.data,

@@ -94,7 +94,7 @@ impl Prober for Fake {
         _spec: &HealthSpec,
         working_dir: &Path,
         env: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<(), String>> + Send {
+    ) -> impl Future<Output = Result<(), crate::deploy::health::ProbeError>> + Send {
         self.probes.fetch_add(1, Ordering::SeqCst);
         let version = env.get("CONVOY_VERSION").cloned().unwrap_or_default();
         self.seen
@@ -112,7 +112,7 @@ impl Prober for Fake {
             if up {
                 Ok(())
             } else {
-                Err("fake probe failed".to_string())
+                Err(crate::deploy::health::ProbeError::Exited(1))
             }
         }
     }

@@ -7,7 +7,7 @@ use crate::deploy::manifest::Manifest;
 const BASE: &str = "coordinator = \"https://127.0.0.1:7443\"\ndata_dir = \"/var/lib/convoy\"\n[tls]\nca = \"ca.pem\"\ncert = \"a.pem\"\nkey = \"a.key\"\n";
 
 fn parse(extra: &str) -> Result<Config, String> {
-    Config::parse(&format!("{BASE}{extra}"), Path::new("/etc/convoy"))
+    Config::parse(&format!("{BASE}{extra}"), Path::new("/etc/convoy")).map_err(|e| e.to_string())
 }
 
 const SIGNALS: &str = r#"

@@ -2,7 +2,7 @@
 //! any job the log asked for that does not exist yet, and feed in results that reached
 //! the store while the driver was not listening.
 
-use convoy_proto::v1::{CommandState, RolloutRecord, RolloutView};
+use convoy_proto::v1::{RolloutRecord, RolloutView};
 
 use super::inputs::run_entry;
 use std::collections::HashMap;
@@ -140,7 +140,7 @@ impl Driver {
             let Some(command) = self.store.command(&format!("{job_id}/{host}"))? else {
                 continue;
             };
-            let state = CommandState::try_from(command.state).unwrap_or(CommandState::Pending);
+            let state = crate::dispatch::plan::command_state(command.state);
             if is_terminal(state) {
                 done.push(Finished {
                     job_id: job_id.clone(),
