@@ -92,6 +92,7 @@ pub async fn serve_reloading(
                 events: core.monitor.events.clone(),
                 notifier: core.monitor.notifier.clone(),
                 policies: policies.clone(),
+                environments: core.environments.clone(),
             },
             shutdown.clone(),
         ));
@@ -164,6 +165,8 @@ struct Core {
     backups: crate::backups::Backups,
     revocations: Arc<crate::revocation::Revocations>,
     rollouts: Arc<Rollouts>,
+    /// `[[environments]]`, swapped by a SIGHUP reload.
+    environments: crate::config::environments::SharedEnvironments,
     monitor: crate::grpc::monitor::MonitorService,
     tls: Arc<rustls::ServerConfig>,
     tls_handles: Arc<listener::dynamic::TlsHandles>,
@@ -254,6 +257,7 @@ impl Core {
             backups,
             revocations,
             rollouts,
+            environments: Arc::new(std::sync::RwLock::new(config.environments.clone())),
             monitor,
             tls,
             tls_handles,

@@ -95,9 +95,21 @@ pub struct StartArgs {
     /// The version to roll out (pushed with `convoy release push`).
     #[arg(id = "release_version", value_name = "VERSION")]
     pub version: String,
-    /// Label selector for the target hosts, e.g. 'role=web' ('id=web-1' names a host).
+    /// Label selector for the target hosts, e.g. 'role=web' ('id=web-1' names a host);
+    /// with --env it narrows the environment's selector.
     #[arg(long, short = 's', default_value = "")]
     pub selector: String,
+    /// The environment (`[[environments]]` in coordinator.toml) to roll out to: its
+    /// selector, promotion rule (`requires`), approvals and window apply.
+    #[arg(long, value_name = "NAME", default_value = "")]
+    pub env: String,
+    /// Start although the version has not succeeded in the environment --env requires
+    /// (admin only; needs --reason, which is audited and kept with the rollout).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why --force was needed.
+    #[arg(long, value_name = "TEXT", requires = "force")]
+    pub reason: Option<String>,
     /// Only these hosts, by agent id: comma-separated or repeated; combines with
     /// --selector (both must match).
     #[arg(long = "host", value_name = "ID", value_delimiter = ',')]
@@ -198,6 +210,8 @@ impl StartArgs {
             late_window_ms: millis(self.late_window).max(1),
             analysis: self.analysis.clone(),
             inconclusive: self.inconclusive.clone(),
+            env: self.env.clone(),
+            ..Default::default()
         }
     }
 }
@@ -283,6 +297,8 @@ async fn start(args: StartArgs, connect: &ConnectArgs, format: OutputFormat) -> 
             spec: Some(spec),
             dry_run: args.dry_run,
             request_id: args.request_id.clone(),
+            force: args.force,
+            reason: args.reason.clone().unwrap_or_default(),
         })
         .await
         .map_err(|status| rpc_error(&connect.addr, status))?

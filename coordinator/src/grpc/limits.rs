@@ -10,11 +10,12 @@ use convoy_proto::v1::{
     AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest,
     DeleteBackupRequest, DeleteReleaseRequest, DeploySpec, DrillBackupsRequest, GetAgentRequest,
     GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions, ListAgentsRequest,
-    ListAuditRequest, ListBackupsRequest, ListCertsRequest, ListJobsRequest, ListReleasesRequest,
-    ListRolloutsRequest, ListSchedulesRequest, ListTokensRequest, ReleaseMeta,
-    ReleaseStatusRequest, RemoveAgentRequest, RemoveScheduleRequest, RestoreBackupRequest,
-    RevokeTokenRequest, RollbackSpec, RolloutSpec, RotateCaRequest, RunBackupRequest,
-    StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
+    ListAuditRequest, ListBackupsRequest, ListCertsRequest, ListEnvironmentsRequest,
+    ListJobsRequest, ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest,
+    ListTokensRequest, ReleaseMeta, ReleaseStatusRequest, RemoveAgentRequest,
+    RemoveScheduleRequest, RestoreBackupRequest, RevokeTokenRequest, RollbackSpec, RolloutSpec,
+    RotateCaRequest, RunBackupRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest,
+    WatchJobRequest, WhoAmIRequest,
 };
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
@@ -93,7 +94,8 @@ bounded! {
     ListReleasesRequest { app: TEXT }
     ReleaseStatusRequest { app: TEXT, selector: SELECTOR }
     DeleteReleaseRequest { app: TEXT, version: TEXT }
-    StartRolloutRequest { request_id: TEXT; spec }
+    StartRolloutRequest { request_id: TEXT, reason: TEXT; spec }
+    ListEnvironmentsRequest {}
     ListRolloutsRequest { app: TEXT }
     GetRolloutRequest { id: TEXT }
     ControlRolloutRequest { id: TEXT }
@@ -218,6 +220,9 @@ impl Bounded for RolloutSpec {
             ("on_failure", &self.on_failure, TEXT),
             ("offline", &self.offline, TEXT),
             ("inconclusive", &self.inconclusive, TEXT),
+            ("env", &self.env, TEXT),
+            ("approval_role", &self.approval_role, TEXT),
+            ("forced_reason", &self.forced_reason, TEXT),
         ] {
             cap(field, value, max)?;
         }

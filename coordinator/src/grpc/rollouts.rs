@@ -8,13 +8,16 @@ use std::time::Duration;
 use convoy_proto::identity::Role;
 use convoy_proto::v1::rollouts_server::Rollouts as RolloutsRpc;
 use convoy_proto::v1::{
-    ControlRolloutRequest, GetRolloutRequest, ListRolloutsRequest, ListRolloutsResponse,
-    RolloutControl, RolloutView, StartRolloutRequest, StartRolloutResponse,
+    ControlRolloutRequest, GetRolloutRequest, ListEnvironmentsRequest, ListEnvironmentsResponse,
+    ListRolloutsRequest, ListRolloutsResponse, RolloutControl, RolloutView, StartRolloutRequest,
+    StartRolloutResponse,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::{audit, auth};
+use super::{audit, auth, environments};
+use crate::config::environments::SharedEnvironments;
+use crate::registry::Registry;
 use crate::rollout::driver::{Control, RolloutError, Rollouts};
 use crate::rollout::record::is_settled;
 use crate::store::Store;
@@ -25,11 +28,26 @@ const WATCH_MIN_GAP: Duration = Duration::from_millis(200);
 pub struct RolloutService {
     rollouts: Arc<Rollouts>,
     store: Store,
+    /// `[[environments]]` (empty unless configured), swapped by a SIGHUP reload.
+    environments: SharedEnvironments,
+    registry: Option<Arc<Registry>>,
 }
 
 impl RolloutService {
     pub fn new(rollouts: Arc<Rollouts>, store: Store) -> Self {
-        Self { rollouts, store }
+        Self {
+            rollouts,
+            store,
+            environments: SharedEnvironments::default(),
+            registry: None,
+        }
+    }
+
+    /// With environments (`--env`, `convoy env list`) and the registry `env list` reads.
+    pub fn with_environments(mut self, envs: SharedEnvironments, registry: Arc<Registry>) -> Self {
+        self.environments = envs;
+        self.registry = Some(registry);
+        self
     }
 }
 
@@ -65,8 +83,10 @@ impl RolloutsRpc for RolloutService {
         super::limits::check(request.get_ref())?;
         let body = request.get_ref().clone();
         let spec = body.spec.clone().unwrap_or_default();
+        let envs = environments::current(&self.environments);
         if body.dry_run {
             let caller = auth::require_role(&request, Role::Viewer)?;
+            let spec = environments::resolve(&envs, &self.store, spec, false, "", &caller)?;
             let started = self
                 .rollouts
                 .start_rollout(spec, true, String::new(), caller.name)
@@ -78,9 +98,12 @@ impl RolloutsRpc for RolloutService {
             }));
         }
         let summary = format!(
-            "app={} version={} selector={:?} canary={:?} batch={:?} steps={:?} max_failures={:?} bake_ms={} gates={:?} group_by={:?} on_failure={:?} auto_promote={}",
+            "app={} version={} env={:?} force={} reason={:?} selector={:?} canary={:?} batch={:?} steps={:?} max_failures={:?} bake_ms={} gates={:?} group_by={:?} on_failure={:?} auto_promote={}",
             spec.app,
             spec.version,
+            spec.env,
+            body.force,
+            body.reason,
             spec.selector,
             spec.canary,
             spec.batch,
@@ -93,16 +116,30 @@ impl RolloutsRpc for RolloutService {
             spec.auto_promote
         );
         let rollouts = self.rollouts.clone();
+        let store = self.store.clone();
         let started = audit::audited(
             &self.store,
             &request,
             "StartRollout",
             summary,
             |operator| async move {
+                let spec = environments::resolve(
+                    &envs,
+                    &store,
+                    spec,
+                    body.force,
+                    &body.reason,
+                    &operator,
+                )?;
+                let forced = !spec.forced_reason.is_empty();
                 let started = rollouts
                     .start_rollout(spec, false, body.request_id, operator.name)
                     .await?;
-                let outcome = format!("started {}", started.id);
+                let outcome = if forced {
+                    format!("started {} (promotion rule forced)", started.id)
+                } else {
+                    format!("started {}", started.id)
+                };
                 Ok((started, outcome))
             },
         )
@@ -172,6 +209,20 @@ impl RolloutsRpc for RolloutService {
         )
         .await?;
         Ok(Response::new(view))
+    }
+
+    async fn list_environments(
+        &self,
+        request: Request<ListEnvironmentsRequest>,
+    ) -> Result<Response<ListEnvironmentsResponse>, Status> {
+        super::limits::check(request.get_ref())?;
+        auth::require_role(&request, Role::Viewer)?;
+        let envs = environments::current(&self.environments);
+        let environments = match &self.registry {
+            Some(registry) => environments::list(&envs, registry, crate::clock::now_unix_ms()),
+            None => Vec::new(),
+        };
+        Ok(Response::new(ListEnvironmentsResponse { environments }))
     }
 
     type WatchRolloutStream = WatchStream;

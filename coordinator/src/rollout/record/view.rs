@@ -61,6 +61,7 @@ pub(crate) fn summary(record: &RolloutRecord) -> RolloutSummary {
         failures: record.failures,
         current_wave: record.current_wave,
         waves: u32::try_from(plan.waves.len()).unwrap_or(u32::MAX),
+        env: spec.env,
         ..Default::default()
     };
     if let Some(current) = record_state(record) {

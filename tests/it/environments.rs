@@ -1,0 +1,253 @@
+//! Release coordination with real agents and a real coordinator: environments and the
+//! promotion rule (`requires`, `--force` for admins, audited), what runs where, and which
+//! environments a release reached.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use convoy_coordinator::config::environments::{self, EnvironmentConfig};
+use convoy_proto::identity::Role;
+use convoy_proto::v1::admin_client::AdminClient;
+use convoy_proto::v1::rollouts_client::RolloutsClient;
+use convoy_proto::v1::{
+    ListAuditRequest, ListEnvironmentsRequest, ListReleasesRequest, RolloutSpec,
+    StartRolloutRequest,
+};
+use convoy_tests::{CertFiles, TestAgent, TestCoordinator, TestPki};
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::deploy::{artifact, push};
+use crate::rollout::reaches_within;
+use crate::support::fleet_online;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+pub(crate) struct EnvFleet {
+    pub(crate) pki: TestPki,
+    pub(crate) coordinator: TestCoordinator,
+    pub(crate) _agents: Vec<TestAgent>,
+    pub(crate) admin: AdminClient<Channel>,
+    /// alice, an operator.
+    pub(crate) alice: RolloutsClient<Channel>,
+    pub(crate) alice_certs: CertFiles,
+}
+
+pub(crate) fn env(name: &str, requires: Option<&str>) -> EnvironmentConfig {
+    EnvironmentConfig {
+        name: name.into(),
+        selector: format!("env={name}"),
+        requires: requires.map(str::to_string),
+        approvals: 0,
+        approval_role: None,
+        approval_ttl: None,
+        window: None,
+        timezone: None,
+    }
+}
+
+/// One web agent per environment (`web-staging`, `web-prod`, labelled env=NAME), with
+/// 2.0 and 3.0 (healthy) pushed.
+pub(crate) async fn env_fleet(envs: Vec<EnvironmentConfig>) -> EnvFleet {
+    let pki = TestPki::new();
+    let validated = environments::validate(&envs).expect("valid environments");
+    let coordinator = TestCoordinator::start_configured(&pki, move |config| {
+        config.environments = validated;
+    })
+    .await;
+    let mut agents = Vec::new();
+    for env in ["staging", "prod"] {
+        let mut config = TestAgent::config(
+            &pki,
+            &coordinator.url(),
+            &format!("web-{env}"),
+            &[("role", "web"), ("env", env)],
+        );
+        config.apps = BTreeMap::from([("web".to_string(), Default::default())]);
+        agents.push(TestAgent::start_with(config));
+    }
+    let alice_certs = pki.operator("alice", Role::Operator);
+    let mut admin = coordinator.admin(&pki, &alice_certs).await;
+    let alice = coordinator.rollouts(&pki, &alice_certs).await;
+    fleet_online(&admin, 2).await;
+    for version in ["2.0", "3.0"] {
+        push(
+            &mut admin,
+            version,
+            &artifact(version, true),
+            Some(pki.signer()),
+        )
+        .await
+        .expect("push");
+    }
+    EnvFleet {
+        pki,
+        coordinator,
+        _agents: agents,
+        admin,
+        alice,
+        alice_certs,
+    }
+}
+
+pub(crate) fn env_spec(version: &str, env: &str) -> RolloutSpec {
+    RolloutSpec {
+        app: "web".into(),
+        version: version.into(),
+        env: env.into(),
+        ..Default::default()
+    }
+}
+
+pub(crate) async fn start_env(
+    rollouts: &mut RolloutsClient<Channel>,
+    spec: RolloutSpec,
+    force: bool,
+    reason: &str,
+) -> Result<String, tonic::Status> {
+    rollouts
+        .start_rollout(StartRolloutRequest {
+            spec: Some(spec),
+            force,
+            reason: reason.into(),
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner().id)
+}
+
+#[tokio::test]
+async fn promotion_is_refused_until_the_required_environment_succeeded() {
+    let mut f = env_fleet(vec![env("staging", None), env("prod", Some("staging"))]).await;
+    // Not yet in staging: refused, naming the environment it needs.
+    let err = start_env(&mut f.alice, env_spec("2.0", "prod"), false, "")
+        .await
+        .expect_err("prod before staging");
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("\"staging\""), "{}", err.message());
+    // An unknown environment is a clear error too.
+    let err = start_env(&mut f.alice, env_spec("2.0", "qa"), false, "")
+        .await
+        .expect_err("unknown env");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("staging, prod"), "{}", err.message());
+
+    let id = start_env(&mut f.alice, env_spec("2.0", "staging"), false, "")
+        .await
+        .expect("staging");
+    let view = reaches_within(&f.alice, &id, "succeeded", WAIT).await;
+    // The environment's selector chose the hosts: only web-staging.
+    let hosts: Vec<&str> = view
+        .waves
+        .iter()
+        .flat_map(|w| w.hosts.iter().map(|h| h.host.as_str()))
+        .collect();
+    assert_eq!(hosts, ["web-staging"]);
+    assert_eq!(view.spec.as_ref().unwrap().env, "staging");
+
+    // What runs where, and which environments 2.0 reached.
+    let envs = f
+        .alice
+        .list_environments(ListEnvironmentsRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .environments;
+    let names: Vec<&str> = envs.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["staging", "prod"]);
+    assert_eq!(envs[1].requires, "staging");
+    assert_eq!(envs[0].hosts, 1);
+    assert_eq!(envs[0].apps[0].versions.get("2.0"), Some(&1));
+    assert!(!envs[1].apps[0].versions.contains_key("2.0"), "{envs:?}");
+    let releases = f
+        .admin
+        .list_releases(ListReleasesRequest { app: "web".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .releases;
+    let reached = |version: &str| -> Vec<String> {
+        releases
+            .iter()
+            .find(|r| r.version == version)
+            .map(|r| r.environments.iter().map(|e| e.env.clone()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(reached("2.0"), ["staging"]);
+    assert!(reached("3.0").is_empty());
+
+    // Now prod is allowed.
+    let id = start_env(&mut f.alice, env_spec("2.0", "prod"), false, "")
+        .await
+        .expect("prod after staging");
+    reaches_within(&f.alice, &id, "succeeded", WAIT).await;
+    f.coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn force_past_the_promotion_rule_needs_an_admin_and_a_reason_and_is_audited() {
+    let mut f = env_fleet(vec![env("staging", None), env("prod", Some("staging"))]).await;
+    let err = start_env(&mut f.alice, env_spec("3.0", "prod"), true, "hotfix")
+        .await
+        .expect_err("operator may not force");
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let root_certs = f.pki.operator("root", Role::Admin);
+    let mut root = f.coordinator.rollouts(&f.pki, &root_certs).await;
+    let err = start_env(&mut root, env_spec("3.0", "prod"), true, "  ")
+        .await
+        .expect_err("force without a reason");
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    let id = start_env(
+        &mut root,
+        env_spec("3.0", "prod"),
+        true,
+        "CVE-2026-1 hotfix",
+    )
+    .await
+    .expect("admin forces");
+    let view = reaches_within(&root, &id, "succeeded", WAIT).await;
+    assert_eq!(
+        view.spec.as_ref().unwrap().forced_reason,
+        "CVE-2026-1 hotfix"
+    );
+    let audit = f
+        .admin
+        .list_audit(ListAuditRequest {
+            operator: "root".into(),
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    let forced = audit
+        .iter()
+        .find(|e| e.call == "StartRollout" && e.ok)
+        .expect("audited start");
+    assert!(forced.request.contains("CVE-2026-1 hotfix"), "{forced:?}");
+    assert!(
+        forced.outcome.contains("promotion rule forced"),
+        "{forced:?}"
+    );
+    // The refusals are audited too.
+    let alice_audit = f
+        .admin
+        .list_audit(ListAuditRequest {
+            operator: "alice".into(),
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert!(
+        alice_audit
+            .iter()
+            .any(|e| e.call == "StartRollout" && !e.ok && e.outcome.contains("admin")),
+        "{alice_audit:?}"
+    );
+    let _ = &f.alice_certs;
+    f.coordinator.stop().await;
+}
