@@ -1,6 +1,6 @@
 //! Release coordination with real agents and a real coordinator: environments and the
-//! promotion rule (`requires`, `--force` for admins, audited), what runs where, and which
-//! environments a release reached.
+//! promotion rule (`requires`, `--force` for admins, audited), what runs where, which
+//! environments a release reached, and approvals by certificate identity.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,12 +8,13 @@ use std::time::Duration;
 use convoy_coordinator::config::environments::{self, EnvironmentConfig};
 use convoy_proto::identity::Role;
 use convoy_proto::v1::admin_client::AdminClient;
+use convoy_proto::v1::monitor_client::MonitorClient;
 use convoy_proto::v1::rollouts_client::RolloutsClient;
 use convoy_proto::v1::{
-    ListAuditRequest, ListEnvironmentsRequest, ListReleasesRequest, RolloutSpec,
-    StartRolloutRequest,
+    ApproveRolloutRequest, GetRolloutRequest, ListAuditRequest, ListEnvironmentsRequest,
+    ListEventsRequest, ListReleasesRequest, RolloutSpec, StartRolloutRequest,
 };
-use convoy_tests::{CertFiles, TestAgent, TestCoordinator, TestPki};
+use convoy_tests::{CertFiles, TestAgent, TestCoordinator, TestPki, channel, wait_for};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -250,4 +251,158 @@ async fn force_past_the_promotion_rule_needs_an_admin_and_a_reason_and_is_audite
     );
     let _ = &f.alice_certs;
     f.coordinator.stop().await;
+}
+
+async fn approve(
+    rollouts: &mut RolloutsClient<Channel>,
+    id: &str,
+    comment: &str,
+    withdraw: bool,
+) -> Result<convoy_proto::v1::RolloutView, tonic::Status> {
+    rollouts
+        .approve_rollout(ApproveRolloutRequest {
+            id: id.into(),
+            comment: comment.into(),
+            withdraw,
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+#[tokio::test]
+async fn a_rollout_awaits_an_approval_from_another_operator() {
+    let mut prod = env("prod", None);
+    prod.approvals = 1;
+    let mut f = env_fleet(vec![env("staging", None), prod]).await;
+    let id = start_env(&mut f.alice, env_spec("2.0", "prod"), false, "")
+        .await
+        .expect("start");
+    let view = reaches_within(&f.alice, &id, "awaiting_approval", WAIT).await;
+    assert_eq!(view.approvals_needed, 1);
+    assert!(
+        view.waves
+            .iter()
+            .all(|w| w.hosts.iter().all(|h| h.state().name() == "pending"))
+    );
+    // The starter cannot approve their own rollout.
+    let err = approve(&mut f.alice, &id, "me", false)
+        .await
+        .expect_err("self");
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(
+        err.message().contains("cannot approve"),
+        "{}",
+        err.message()
+    );
+    // A viewer cannot approve at all.
+    let vera = f.pki.operator("vera", Role::Viewer);
+    let mut vera_client = f.coordinator.rollouts(&f.pki, &vera).await;
+    let err = approve(&mut vera_client, &id, "", false)
+        .await
+        .expect_err("viewer");
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // A second operator (their own certificate) approves: it runs.
+    let bob = f.pki.operator("bob", Role::Operator);
+    let mut bob_client = f.coordinator.rollouts(&f.pki, &bob).await;
+    let view = approve(&mut bob_client, &id, "looks good", false)
+        .await
+        .expect("bob approves");
+    assert_eq!(view.approvals.len(), 1);
+    assert_eq!(view.approvals[0].by, "bob");
+    assert_eq!(view.approvals[0].comment, "looks good");
+    reaches_within(&f.alice, &id, "succeeded", WAIT).await;
+    // Audited, and announced on the event log.
+    let audit = f
+        .admin
+        .list_audit(ListAuditRequest {
+            operator: "bob".into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert!(
+        audit.iter().any(|e| e.call == "ApproveRollout" && e.ok),
+        "{audit:?}"
+    );
+    let mut monitor = MonitorClient::new(
+        channel(&f.coordinator.url(), &f.pki.ca_cert(), Some(&vera))
+            .await
+            .unwrap(),
+    );
+    let events = monitor
+        .list_events(ListEventsRequest {
+            kind: "rollout.approval_*".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"rollout.approval_given"), "{kinds:?}");
+    assert!(kinds.contains(&"rollout.approval_required"), "{kinds:?}");
+    f.coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn a_rollout_awaiting_approval_stays_so_across_a_restart_and_can_be_withdrawn() {
+    let mut prod = env("prod", None);
+    prod.approvals = 2;
+    let envs = vec![env("staging", None), prod];
+    let mut f = env_fleet(envs.clone()).await;
+    let id = start_env(&mut f.alice, env_spec("2.0", "prod"), false, "")
+        .await
+        .expect("start");
+    let bob = f.pki.operator("bob", Role::Operator);
+    let mut bob_client = f.coordinator.rollouts(&f.pki, &bob).await;
+    approve(&mut bob_client, &id, "", false).await.expect("bob");
+    let err = approve(&mut f.alice, &id, "", true)
+        .await
+        .expect_err("alice never approved");
+    assert!(err.message().contains("not approved"), "{}", err.message());
+    // Restart on the same data dir: still awaiting, bob's approval kept.
+    let (addr, data_dir) = (f.coordinator.addr, f.coordinator.data_dir.clone());
+    f.coordinator.stop().await;
+    let validated = environments::validate(&envs).unwrap();
+    let coordinator = TestCoordinator::start_in_configured(&f.pki, &data_dir, addr, move |c| {
+        c.environments = validated;
+    })
+    .await;
+    let mut alice = coordinator.rollouts(&f.pki, &f.alice_certs).await;
+    let view = wait_for("restarted coordinator", WAIT, || {
+        let mut alice = alice.clone();
+        let id = id.clone();
+        async move {
+            alice
+                .get_rollout(GetRolloutRequest { id })
+                .await
+                .ok()
+                .map(|r| r.into_inner())
+        }
+    })
+    .await;
+    assert_eq!(view.state().name(), "awaiting_approval");
+    assert_eq!(view.approvals_needed, 1);
+    assert_eq!(view.approvals[0].by, "bob");
+    // Bob withdraws; carol alone is not enough; bob again is.
+    let mut bob_client = coordinator.rollouts(&f.pki, &bob).await;
+    let view = approve(&mut bob_client, &id, "", true)
+        .await
+        .expect("withdraw");
+    assert_eq!(view.approvals_needed, 2);
+    let carol = f.pki.operator("carol", Role::Operator);
+    let mut carol_client = coordinator.rollouts(&f.pki, &carol).await;
+    let view = approve(&mut carol_client, &id, "", false)
+        .await
+        .expect("carol");
+    assert_eq!(view.state().name(), "awaiting_approval");
+    approve(&mut bob_client, &id, "", false)
+        .await
+        .expect("bob again");
+    reaches_within(&alice, &id, "succeeded", WAIT).await;
+    let _ = &mut alice;
+    coordinator.stop().await;
 }

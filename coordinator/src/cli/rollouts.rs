@@ -1,5 +1,6 @@
 //! `convoy rollout start|list|status|watch|pause|resume|promote|abort|rollback|history`.
 
+mod approve;
 mod render;
 pub(crate) mod watch;
 
@@ -77,6 +78,23 @@ pub enum RolloutCommand {
         /// it (without it, the refusal says what the rollback would do).
         #[arg(long)]
         force: bool,
+    },
+    /// Approve a rollout awaiting approval (you must not be the operator who started it;
+    /// the environment may ask for a role). Who approves is your certificate's name.
+    Approve {
+        /// The rollout id.
+        id: String,
+        /// Said with the approval (shown in status, the audit log and notifications).
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        comment: String,
+        /// Withdraw your approval instead.
+        #[arg(long)]
+        withdraw: bool,
+    },
+    /// Withdraw your approval of a rollout (the same as `approve --withdraw`).
+    Unapprove {
+        /// The rollout id.
+        id: String,
     },
     /// Past rollouts of an app and their outcome.
     History {
@@ -257,6 +275,12 @@ pub async fn run(
         RolloutCommand::Abort { id } => {
             control(&id, RolloutControl::Abort, false, connect, format).await
         }
+        RolloutCommand::Approve {
+            id,
+            comment,
+            withdraw,
+        } => approve::approve(&id, &comment, withdraw, connect, format).await,
+        RolloutCommand::Unapprove { id } => approve::approve(&id, "", true, connect, format).await,
         RolloutCommand::Rollback { id, wait, force } => {
             control_with(&id, RolloutControl::Rollback, wait, force, connect, format).await
         }

@@ -7,12 +7,12 @@
 //! type must be added to compile in a handler that calls [`check`].
 
 use convoy_proto::v1::{
-    AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest,
-    DeleteBackupRequest, DeleteReleaseRequest, DeploySpec, DrillBackupsRequest, GetAgentRequest,
-    GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions, ListAgentsRequest,
-    ListAuditRequest, ListBackupsRequest, ListCertsRequest, ListEnvironmentsRequest,
-    ListJobsRequest, ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest,
-    ListTokensRequest, ReleaseMeta, ReleaseStatusRequest, RemoveAgentRequest,
+    AddScheduleRequest, ApproveRolloutRequest, CancelJobRequest, ControlRolloutRequest,
+    CordonAgentRequest, DeleteBackupRequest, DeleteReleaseRequest, DeploySpec, DrillBackupsRequest,
+    GetAgentRequest, GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions,
+    ListAgentsRequest, ListAuditRequest, ListBackupsRequest, ListCertsRequest,
+    ListEnvironmentsRequest, ListJobsRequest, ListReleasesRequest, ListRolloutsRequest,
+    ListSchedulesRequest, ListTokensRequest, ReleaseMeta, ReleaseStatusRequest, RemoveAgentRequest,
     RemoveScheduleRequest, RestoreBackupRequest, RevokeTokenRequest, RollbackSpec, RolloutSpec,
     RotateCaRequest, RunBackupRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest,
     WatchJobRequest, WhoAmIRequest,
@@ -96,6 +96,7 @@ bounded! {
     DeleteReleaseRequest { app: TEXT, version: TEXT }
     StartRolloutRequest { request_id: TEXT, reason: TEXT; spec }
     ListEnvironmentsRequest {}
+    ApproveRolloutRequest { id: TEXT, comment: TEXT }
     ListRolloutsRequest { app: TEXT }
     GetRolloutRequest { id: TEXT }
     ControlRolloutRequest { id: TEXT }

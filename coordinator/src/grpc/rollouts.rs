@@ -8,9 +8,9 @@ use std::time::Duration;
 use convoy_proto::identity::Role;
 use convoy_proto::v1::rollouts_server::Rollouts as RolloutsRpc;
 use convoy_proto::v1::{
-    ControlRolloutRequest, GetRolloutRequest, ListEnvironmentsRequest, ListEnvironmentsResponse,
-    ListRolloutsRequest, ListRolloutsResponse, RolloutControl, RolloutView, StartRolloutRequest,
-    StartRolloutResponse,
+    ApproveRolloutRequest, ControlRolloutRequest, GetRolloutRequest, ListEnvironmentsRequest,
+    ListEnvironmentsResponse, ListRolloutsRequest, ListRolloutsResponse, RolloutControl,
+    RolloutView, StartRolloutRequest, StartRolloutResponse,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
@@ -31,6 +31,8 @@ pub struct RolloutService {
     /// `[[environments]]` (empty unless configured), swapped by a SIGHUP reload.
     environments: SharedEnvironments,
     registry: Option<Arc<Registry>>,
+    /// Where approvals are announced (`rollout.approval_given`, `..._withdrawn`).
+    events: Option<crate::events::Events>,
 }
 
 impl RolloutService {
@@ -40,6 +42,7 @@ impl RolloutService {
             store,
             environments: SharedEnvironments::default(),
             registry: None,
+            events: None,
         }
     }
 
@@ -47,6 +50,12 @@ impl RolloutService {
     pub fn with_environments(mut self, envs: SharedEnvironments, registry: Arc<Registry>) -> Self {
         self.environments = envs;
         self.registry = Some(registry);
+        self
+    }
+
+    /// With the event log approvals are announced on (and notified through).
+    pub fn with_events(mut self, events: crate::events::Events) -> Self {
+        self.events = Some(events);
         self
     }
 }
@@ -211,6 +220,48 @@ impl RolloutsRpc for RolloutService {
         Ok(Response::new(view))
     }
 
+    #[tracing::instrument(skip_all)]
+    async fn approve_rollout(
+        &self,
+        request: Request<ApproveRolloutRequest>,
+    ) -> Result<Response<RolloutView>, Status> {
+        super::limits::check(request.get_ref())?;
+        let body = request.get_ref().clone();
+        let rollouts = self.rollouts.clone();
+        let events = self.events.clone();
+        let verb = if body.withdraw { "withdraw" } else { "approve" };
+        let view = audit::audited(
+            &self.store,
+            &request,
+            "ApproveRollout",
+            format!("{verb} {} comment={:?}", body.id, body.comment),
+            |operator| async move {
+                // The approver is the certificate's operator name, never a request field.
+                let view = rollouts
+                    .approve(
+                        &body.id,
+                        &operator.name,
+                        operator.role,
+                        &body.comment,
+                        body.withdraw,
+                    )
+                    .await?;
+                if let Some(events) = &events {
+                    announce(events, &view, &operator.name, &body);
+                }
+                let outcome = format!(
+                    "{} is {} ({} more approval(s) needed)",
+                    view.id,
+                    view.state().name(),
+                    view.approvals_needed
+                );
+                Ok((view, outcome))
+            },
+        )
+        .await?;
+        Ok(Response::new(view))
+    }
+
     async fn list_environments(
         &self,
         request: Request<ListEnvironmentsRequest>,
@@ -281,4 +332,36 @@ impl RolloutsRpc for RolloutService {
         });
         Ok(Response::new(Box::pin(stream)))
     }
+}
+
+/// `rollout.approval_given` / `rollout.approval_withdrawn` on the event log, so the
+/// `[[notify]]` sinks tell people.
+fn announce(
+    events: &crate::events::Events,
+    view: &RolloutView,
+    by: &str,
+    request: &ApproveRolloutRequest,
+) {
+    use crate::events::{Draft, Severity};
+    let (kind, verb) = if request.withdraw {
+        ("rollout.approval_withdrawn", "withdrew their approval of")
+    } else {
+        ("rollout.approval_given", "approved")
+    };
+    events.append(
+        Draft::new(
+            kind,
+            Severity::Info,
+            format!(
+                "{by} {verb} rollout {} of {} {} ({} more needed)",
+                view.id, view.app, view.version, view.approvals_needed
+            ),
+        )
+        .subject(&view.id)
+        .field("app", &view.app)
+        .field("version", &view.version)
+        .field("by", by)
+        .field("comment", &request.comment)
+        .field("needed", view.approvals_needed.to_string()),
+    );
 }

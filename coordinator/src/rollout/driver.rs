@@ -116,6 +116,15 @@ enum Request {
         by: String,
         reply: Reply<RolloutView>,
     },
+    /// An approval (or its withdrawal) by `by`, whose certificate role is `role`.
+    Approve {
+        id: String,
+        by: String,
+        role: convoy_proto::identity::Role,
+        comment: String,
+        withdraw: bool,
+        reply: Reply<RolloutView>,
+    },
     Get {
         id: String,
         reply: Reply<RolloutView>,
@@ -253,6 +262,27 @@ impl Rollouts {
             control,
             force,
             by: by.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// An operator's approval of rollout `id` (or its withdrawal): the machine decides
+    /// whether it may ([`Rollout::check_approval`](super::machine::Rollout::check_approval)).
+    pub async fn approve(
+        &self,
+        id: &str,
+        by: &str,
+        role: convoy_proto::identity::Role,
+        comment: &str,
+        withdraw: bool,
+    ) -> Result<RolloutView, RolloutError> {
+        self.ask(|reply| Request::Approve {
+            id: id.to_string(),
+            by: by.to_string(),
+            role,
+            comment: comment.to_string(),
+            withdraw,
             reply,
         })
         .await

@@ -95,7 +95,8 @@ pub(super) async fn routes(
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
     let rollout_service = RolloutsServer::new(
         RolloutService::new(rollouts, store.clone())
-            .with_environments(environments, registry.clone()),
+            .with_environments(environments, registry.clone())
+            .with_events(monitor.events.clone()),
     )
     .max_decoding_message_size(MAX_OPERATOR_REQUEST_BYTES)
     .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);

@@ -33,7 +33,8 @@ impl Driver {
             }
         }
         let deploy = deploy_command(&self.store, &spec.app, &spec.version)?;
-        let (plan, settings, lines) = self.plan(&spec)?;
+        let (plan, mut settings, lines) = self.plan(&spec)?;
+        settings.starter = by.to_string();
         if dry_run {
             return Ok(Started {
                 id: String::new(),
