@@ -151,6 +151,9 @@ pub enum Command {
     /// Environments (`[[environments]]`): order, rules, windows and what runs where.
     #[command(subcommand)]
     Env(environments::EnvCommand),
+    /// Freezes: no rollout starts or starts new hosts in an environment meanwhile.
+    #[command(subcommand)]
+    Freeze(environments::FreezeCommand),
     /// Backups: run, list, verify, restore, drill and schedule.
     #[command(subcommand)]
     Backup(backups::BackupCommand),
@@ -238,6 +241,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Rollback(args) => releases::rollback(args, &cli.connect, cli.output).await,
         Command::Rollout(command) => rollouts::run(command, &cli.connect, cli.output).await,
         Command::Env(command) => environments::run(command, &cli.connect, cli.output).await,
+        Command::Freeze(command) => environments::freeze(command, &cli.connect, cli.output).await,
         Command::Backup(command) => backups::run(command, &cli.connect, cli.output).await,
         Command::Metrics(_) => unreachable!("handled above"),
         Command::Alerts(args) => monitor::alerts(args, &cli.connect, cli.output).await,

@@ -225,11 +225,13 @@ impl Core {
         tasks::spawn_housekeeping(&registry, config, shutdown, tracker);
         // Before the scheduler and the listener: the driver hears of every result and session.
         let history = config.monitor.history;
+        let environments = Arc::new(std::sync::RwLock::new(config.environments.clone()));
         let rollouts = Rollouts::start_with_history(
             store.clone(),
             registry.clone(),
             dispatcher.clone(),
             history.enabled.then_some(history),
+            environments.clone(),
             tracker,
             shutdown.clone(),
         )
@@ -257,7 +259,7 @@ impl Core {
             backups,
             revocations,
             rollouts,
-            environments: Arc::new(std::sync::RwLock::new(config.environments.clone())),
+            environments,
             monitor,
             tls,
             tls_handles,

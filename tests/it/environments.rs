@@ -11,8 +11,10 @@ use convoy_proto::v1::admin_client::AdminClient;
 use convoy_proto::v1::monitor_client::MonitorClient;
 use convoy_proto::v1::rollouts_client::RolloutsClient;
 use convoy_proto::v1::{
-    ApproveRolloutRequest, GetRolloutRequest, ListAuditRequest, ListEnvironmentsRequest,
-    ListEventsRequest, ListReleasesRequest, RolloutSpec, StartRolloutRequest,
+    AddFreezeRequest, ApproveRolloutRequest, ControlRolloutRequest, GetRolloutRequest,
+    ListAuditRequest, ListEnvironmentsRequest, ListEventsRequest, ListFreezesRequest,
+    ListReleasesRequest, ListRolloutsRequest, RemoveFreezeRequest, RolloutControl, RolloutSpec,
+    StartRolloutRequest,
 };
 use convoy_tests::{CertFiles, TestAgent, TestCoordinator, TestPki, channel, wait_for};
 use tonic::Code;
@@ -50,6 +52,11 @@ pub(crate) fn env(name: &str, requires: Option<&str>) -> EnvironmentConfig {
 /// One web agent per environment (`web-staging`, `web-prod`, labelled env=NAME), with
 /// 2.0 and 3.0 (healthy) pushed.
 pub(crate) async fn env_fleet(envs: Vec<EnvironmentConfig>) -> EnvFleet {
+    env_fleet_of(envs, 1).await
+}
+
+/// [`env_fleet`] with `per_env` agents per environment (`web-staging-2`, ...).
+pub(crate) async fn env_fleet_of(envs: Vec<EnvironmentConfig>, per_env: usize) -> EnvFleet {
     let pki = TestPki::new();
     let validated = environments::validate(&envs).expect("valid environments");
     let coordinator = TestCoordinator::start_configured(&pki, move |config| {
@@ -58,19 +65,26 @@ pub(crate) async fn env_fleet(envs: Vec<EnvironmentConfig>) -> EnvFleet {
     .await;
     let mut agents = Vec::new();
     for env in ["staging", "prod"] {
-        let mut config = TestAgent::config(
-            &pki,
-            &coordinator.url(),
-            &format!("web-{env}"),
-            &[("role", "web"), ("env", env)],
-        );
-        config.apps = BTreeMap::from([("web".to_string(), Default::default())]);
-        agents.push(TestAgent::start_with(config));
+        for n in 1..=per_env {
+            let id = if n == 1 {
+                format!("web-{env}")
+            } else {
+                format!("web-{env}-{n}")
+            };
+            let mut config = TestAgent::config(
+                &pki,
+                &coordinator.url(),
+                &id,
+                &[("role", "web"), ("env", env)],
+            );
+            config.apps = BTreeMap::from([("web".to_string(), Default::default())]);
+            agents.push(TestAgent::start_with(config));
+        }
     }
     let alice_certs = pki.operator("alice", Role::Operator);
     let mut admin = coordinator.admin(&pki, &alice_certs).await;
     let alice = coordinator.rollouts(&pki, &alice_certs).await;
-    fleet_online(&admin, 2).await;
+    fleet_online(&admin, 2 * per_env).await;
     for version in ["2.0", "3.0"] {
         push(
             &mut admin,
@@ -404,5 +418,211 @@ async fn a_rollout_awaiting_approval_stays_so_across_a_restart_and_can_be_withdr
         .expect("bob again");
     reaches_within(&alice, &id, "succeeded", WAIT).await;
     let _ = &mut alice;
+    coordinator.stop().await;
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+#[tokio::test]
+async fn a_freeze_blocks_a_start_but_not_a_rollback() {
+    let mut f = env_fleet(vec![env("staging", None)]).await;
+    for version in ["2.0", "3.0"] {
+        let id = start_env(&mut f.alice, env_spec(version, "staging"), false, "")
+            .await
+            .expect("start");
+        reaches_within(&f.alice, &id, "succeeded", WAIT).await;
+    }
+    let id = f
+        .alice
+        .list_rollouts(ListRolloutsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .rollouts[0]
+        .id
+        .clone();
+    let freeze = f
+        .alice
+        .add_freeze(AddFreezeRequest {
+            env: "staging".into(),
+            from_unix_ms: 0,
+            until_unix_ms: unix_ms() + 3_600_000,
+            reason: "year-end".into(),
+        })
+        .await
+        .expect("freeze")
+        .into_inner();
+    // A bad freeze is refused and changes nothing.
+    let err = f
+        .alice
+        .add_freeze(AddFreezeRequest {
+            env: "nowhere".into(),
+            until_unix_ms: unix_ms() + 1_000,
+            reason: "x".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("unknown env");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let listed = f
+        .alice
+        .list_freezes(ListFreezesRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .freezes;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].created_by, "alice");
+    let err = start_env(&mut f.alice, env_spec("2.0", "staging"), false, "")
+        .await
+        .expect_err("frozen");
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("frozen"), "{}", err.message());
+    assert!(err.message().contains("year-end"), "{}", err.message());
+    // A rollback (of 3.0, back to 2.0) is never frozen.
+    f.alice
+        .control_rollout(ControlRolloutRequest {
+            id: id.clone(),
+            control: RolloutControl::Rollback.into(),
+            force: false,
+        })
+        .await
+        .expect("rollback while frozen");
+    reaches_within(&f.alice, &id, "rolled_back", WAIT).await;
+    // Lifted: a start works again.
+    f.alice
+        .remove_freeze(RemoveFreezeRequest { id: freeze.id })
+        .await
+        .expect("remove");
+    let id = start_env(&mut f.alice, env_spec("3.0", "staging"), false, "")
+        .await
+        .expect("start after the freeze");
+    reaches_within(&f.alice, &id, "succeeded", WAIT).await;
+    f.coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn a_window_that_closes_mid_rollout_stops_new_hosts_until_it_opens_again() {
+    // Two openings 10 s apart, each 3 s long, the first 4 s from now.
+    let first = unix_ms() / 1000 + 4;
+    let mut staging = env("staging", None);
+    staging.window = Some(format!("{},{} * * * * * 3s", first % 60, (first + 10) % 60));
+    let mut f = env_fleet_of(vec![staging], 2).await;
+    let first_ms = first * 1000;
+    let now = unix_ms();
+    assert!(now < first_ms, "the fleet took too long to start");
+    let spec = RolloutSpec {
+        canary: "1".into(),
+        batch: "1".into(),
+        auto_promote: true,
+        bake_ms: 5_000,
+        ..env_spec("2.0", "staging")
+    };
+    let id = start_env(&mut f.alice, spec, false, "")
+        .await
+        .expect("start");
+    let view = reaches_within(&f.alice, &id, "waiting_for_window", WAIT).await;
+    assert!(
+        view.waves
+            .iter()
+            .all(|w| w.hosts.iter().all(|h| h.state().name() == "pending")),
+        "{view:?}"
+    );
+    // The window opens: the canary runs, bakes past the window's end, and the next wave
+    // waits for the second opening.
+    let view = wait_for("the canary done, the window closed", WAIT, || {
+        let mut alice = f.alice.clone();
+        let id = id.clone();
+        async move {
+            let view = alice
+                .get_rollout(GetRolloutRequest { id })
+                .await
+                .ok()?
+                .into_inner();
+            let canary_done = view.waves[0].hosts[0].state().name() == "succeeded";
+            (canary_done && view.state().name() == "waiting_for_window").then_some(view)
+        }
+    })
+    .await;
+    assert!(
+        unix_ms() >= first_ms,
+        "the canary started before the window opened"
+    );
+    assert_eq!(view.waves[1].hosts[0].state().name(), "pending", "{view:?}");
+    assert!(
+        view.waiting_for.contains("maintenance window"),
+        "{}",
+        view.waiting_for
+    );
+    let view = reaches_within(&f.alice, &id, "succeeded", WAIT).await;
+    assert!(
+        view.finished_unix_ms >= first_ms + 10_000,
+        "the last host started before the second opening: {view:?}"
+    );
+    f.coordinator.stop().await;
+}
+
+#[tokio::test]
+async fn a_scheduled_rollout_is_listed_survives_a_restart_and_starts_at_its_time() {
+    let envs = vec![env("staging", None)];
+    let mut f = env_fleet(envs.clone()).await;
+    let at_ms = (unix_ms() / 1000 + 8) * 1000;
+    let at = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + Duration::from_millis(u64::try_from(at_ms).unwrap()),
+    )
+    .to_string();
+    let started = f
+        .alice
+        .start_rollout(StartRolloutRequest {
+            spec: Some(env_spec("2.0", "staging")),
+            at: at.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("scheduled start")
+        .into_inner();
+    let id = started.id;
+    assert_eq!(started.rollout.unwrap().state().name(), "scheduled");
+    // A time in the past is refused.
+    let err = f
+        .alice
+        .start_rollout(StartRolloutRequest {
+            spec: Some(env_spec("3.0", "staging")),
+            at: "2020-01-01 00:00".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("past");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let (addr, data_dir) = (f.coordinator.addr, f.coordinator.data_dir.clone());
+    f.coordinator.stop().await;
+    let validated = environments::validate(&envs).unwrap();
+    let coordinator = TestCoordinator::start_in_configured(&f.pki, &data_dir, addr, move |c| {
+        c.environments = validated;
+    })
+    .await;
+    let alice = coordinator.rollouts(&f.pki, &f.alice_certs).await;
+    let listed = wait_for("restarted coordinator", WAIT, || {
+        let mut alice = alice.clone();
+        async move {
+            alice
+                .list_rollouts(ListRolloutsRequest::default())
+                .await
+                .ok()
+                .map(|r| r.into_inner().rollouts)
+        }
+    })
+    .await;
+    let this = listed.iter().find(|r| r.id == id).expect("listed");
+    if unix_ms() < at_ms {
+        assert_eq!(this.state().name(), "scheduled");
+    }
+    let view = reaches_within(&alice, &id, "succeeded", WAIT).await;
+    assert!(view.waves[0].hosts[0].state().name() == "succeeded");
+    assert!(unix_ms() >= at_ms);
     coordinator.stop().await;
 }

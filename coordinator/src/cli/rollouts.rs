@@ -128,6 +128,11 @@ pub struct StartArgs {
     /// Why --force was needed.
     #[arg(long, value_name = "TEXT", requires = "force")]
     pub reason: Option<String>,
+    /// Schedule the start: 'YYYY-MM-DD HH:MM' in the environment's timezone (UTC without
+    /// --env), or with an offset ('2026-12-05 02:00+01:00'). It then runs only inside
+    /// the environment's window, like any rollout there.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
     /// Only these hosts, by agent id: comma-separated or repeated; combines with
     /// --selector (both must match).
     #[arg(long = "host", value_name = "ID", value_delimiter = ',')]
@@ -323,6 +328,7 @@ async fn start(args: StartArgs, connect: &ConnectArgs, format: OutputFormat) -> 
             request_id: args.request_id.clone(),
             force: args.force,
             reason: args.reason.clone().unwrap_or_default(),
+            at: args.at.clone().unwrap_or_default(),
         })
         .await
         .map_err(|status| rpc_error(&connect.addr, status))?

@@ -85,7 +85,7 @@ pub enum WindowState {
 
 impl Window {
     /// Parses `"CRON DURATION"`: the last word is the duration (`3h`, `90m`), the rest a
-    /// five-field cron.
+    /// five-field cron (or six, with seconds first).
     pub fn parse(text: &str) -> Result<Window, String> {
         let trimmed = text.trim();
         let (cron, duration) = trimmed.rsplit_once(char::is_whitespace).ok_or_else(|| {
@@ -96,9 +96,9 @@ impl Window {
             .map_err(|err| format!("window {text:?}: invalid cron {cron:?}: {err}"))?;
         let duration = humantime::parse_duration(duration)
             .map_err(|err| format!("window {text:?}: invalid duration {duration:?}: {err}"))?;
-        if duration < Duration::from_secs(60) || duration > Duration::from_secs(7 * 86_400) {
+        if duration < Duration::from_secs(1) || duration > Duration::from_secs(7 * 86_400) {
             return Err(format!(
-                "window {text:?}: the duration must be between 1m and 7d"
+                "window {text:?}: the duration must be between 1s and 7d"
             ));
         }
         Ok(Window {

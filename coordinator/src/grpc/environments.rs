@@ -2,12 +2,14 @@
 //! `convoy rollout start --env NAME` becomes before the driver sees it: the environment's
 //! selector narrowed by the operator's, its approval settings copied into the spec (so the
 //! stored record needs no config to replay), and the promotion rule (`requires`) checked,
-//! `--force` allowed to an admin with a reason only.
+//! `--force` allowed to an admin with a reason only; a freeze in force refuses a start (not
+//! a scheduled one: that waits), and `--at` is read in the environment's time zone. And
+//! the freezes themselves (`convoy freeze add|list|remove`).
 
 use std::collections::BTreeMap;
 
 use convoy_proto::identity::Role;
-use convoy_proto::v1::{EnvironmentApp, EnvironmentView, RolloutSpec};
+use convoy_proto::v1::{AddFreezeRequest, EnvironmentApp, EnvironmentView, Freeze, RolloutSpec};
 use tonic::Status;
 
 use super::auth;
@@ -29,18 +31,32 @@ pub fn current(shared: &SharedEnvironments) -> Vec<Environment> {
 /// selector narrowed by the spec's, its approval settings, and the promotion rule checked
 /// (`force` needs an admin and a reason). Without `--env`, the approval fields a client
 /// may have sent are cleared.
+#[allow(clippy::too_many_arguments)]
 pub fn resolve(
     envs: &[Environment],
     store: &Store,
     mut spec: RolloutSpec,
     force: bool,
     reason: &str,
+    at: &str,
     caller: &auth::Operator,
+    now: i64,
 ) -> Result<RolloutSpec, Status> {
     spec.approvals = 0;
     spec.approval_role.clear();
     spec.approval_ttl_ms = 0;
     spec.forced_reason.clear();
+    spec.start_at_unix_ms = 0;
+    let zone = environments::find(envs, &spec.env).map_or(chrono_tz::UTC, |e| e.timezone);
+    if !at.trim().is_empty() {
+        let start = parse_at(at, zone).map_err(Status::invalid_argument)?;
+        if start <= now {
+            return Err(Status::invalid_argument(format!(
+                "--at {at:?} is in the past; leave it out to start now"
+            )));
+        }
+        spec.start_at_unix_ms = start;
+    }
     if spec.env.is_empty() {
         if force {
             return Err(Status::invalid_argument(
@@ -61,6 +77,21 @@ pub fn resolve(
             }
         )));
     };
+    if spec.start_at_unix_ms == 0 {
+        let freezes = store.freezes().map_err(Status::from)?;
+        if let Some(freeze) = crate::store::freezes::in_force(&freezes, &env.name, now) {
+            return Err(Status::failed_precondition(format!(
+                "environment {:?} is frozen until {} ({}; freeze {}): no rollout starts there \
+                 until then (a rollback still may; --at schedules one for later)",
+                env.name,
+                chrono::DateTime::from_timestamp_millis(freeze.until_unix_ms)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default(),
+                freeze.reason,
+                freeze.id
+            )));
+        }
+    }
     spec.selector = env.narrow(&spec.selector);
     spec.approvals = env.approvals;
     spec.approval_role = env
@@ -99,7 +130,12 @@ pub fn resolve(
 }
 
 /// `convoy env list`: each environment with its window now and what runs where.
-pub fn list(envs: &[Environment], registry: &Registry, now: i64) -> Vec<EnvironmentView> {
+pub fn list(
+    envs: &[Environment],
+    freezes: &[Freeze],
+    registry: &Registry,
+    now: i64,
+) -> Vec<EnvironmentView> {
     envs.iter()
         .map(|env| {
             let (window_open, change) = match env.window_at(now) {
@@ -145,6 +181,11 @@ pub fn list(envs: &[Environment], registry: &Registry, now: i64) -> Vec<Environm
                 window_open,
                 window_change_unix_ms: if change == i64::MAX { 0 } else { change },
                 hosts: u32::try_from(agents.len()).unwrap_or(u32::MAX),
+                freezes: freezes
+                    .iter()
+                    .filter(|f| f.env == env.name && f.until_unix_ms > now)
+                    .cloned()
+                    .collect(),
                 apps: apps
                     .into_iter()
                     .map(|(app, versions)| EnvironmentApp {
@@ -155,4 +196,132 @@ pub fn list(envs: &[Environment], registry: &Registry, now: i64) -> Vec<Environm
             }
         })
         .collect()
+}
+
+/// `--at`: `YYYY-MM-DD HH:MM[:SS]` in `zone`, or with an explicit offset (RFC 3339, or the
+/// same form followed by `+HH:MM`/`Z`). Unix ms.
+pub fn parse_at(text: &str, zone: chrono_tz::Tz) -> Result<i64, String> {
+    use chrono::{DateTime, NaiveDateTime, TimeZone};
+    let text = text.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.timestamp_millis());
+    }
+    for format in [
+        "%Y-%m-%d %H:%M%:z",
+        "%Y-%m-%d %H:%M:%S%:z",
+        "%Y-%m-%d %H:%M %:z",
+        "%Y-%m-%d %H:%M:%S %:z",
+    ] {
+        if let Ok(at) = DateTime::parse_from_str(text, format) {
+            return Ok(at.timestamp_millis());
+        }
+    }
+    let local = ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), format).ok())
+        .ok_or_else(|| {
+            format!("--at {text:?}: expected 'YYYY-MM-DD HH:MM' (in the environment's timezone) or with an offset, e.g. '2026-12-05 02:00+01:00'")
+        })?;
+    let at = if text.ends_with('Z') {
+        chrono::Utc.from_utc_datetime(&local).timestamp_millis()
+    } else {
+        zone.from_local_datetime(&local)
+            .earliest()
+            .ok_or_else(|| {
+                format!(
+                    "--at {text:?} does not exist in {} (a clock change)",
+                    zone.name()
+                )
+            })?
+            .timestamp_millis()
+    };
+    Ok(at)
+}
+
+/// `convoy freeze add`: checked (a configured environment, a reason, an end after its
+/// start and after now, at most a year long), then stored.
+pub fn add_freeze(
+    envs: &[Environment],
+    store: &Store,
+    request: &AddFreezeRequest,
+    by: &str,
+    now: i64,
+) -> Result<Freeze, Status> {
+    if environments::find(envs, &request.env).is_none() {
+        let known: Vec<&str> = envs.iter().map(|e| e.name.as_str()).collect();
+        return Err(Status::invalid_argument(format!(
+            "unknown environment {:?} (configured: {})",
+            request.env,
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+    if request.reason.trim().is_empty() {
+        return Err(Status::invalid_argument("a freeze needs --reason TEXT"));
+    }
+    let from = if request.from_unix_ms == 0 {
+        now
+    } else {
+        request.from_unix_ms
+    };
+    if request.until_unix_ms <= from || request.until_unix_ms <= now {
+        return Err(Status::invalid_argument(
+            "--until must be after --from and in the future",
+        ));
+    }
+    if request.until_unix_ms - from > 366 * 86_400_000 {
+        return Err(Status::invalid_argument("a freeze lasts at most a year"));
+    }
+    let freeze = Freeze {
+        id: freeze_id(now, |id| {
+            store
+                .freezes()
+                .map(|all| all.iter().any(|f| f.id == id))
+                .unwrap_or(false)
+        }),
+        env: request.env.clone(),
+        from_unix_ms: from,
+        until_unix_ms: request.until_unix_ms,
+        reason: request.reason.trim().to_string(),
+        created_by: by.to_string(),
+        created_unix_ms: now,
+    };
+    store.put_freeze(&freeze).map_err(Status::from)?;
+    Ok(freeze)
+}
+
+/// `f-YYYYMMDD-HHMMSS-xxxx`, unused so far.
+fn freeze_id(now_unix_ms: i64, taken: impl Fn(&str) -> bool) -> String {
+    let at = chrono::DateTime::from_timestamp_millis(now_unix_ms).unwrap_or_default();
+    loop {
+        let suffix: u16 = rand::random();
+        let id = format!("f-{}-{suffix:04x}", at.format("%Y%m%d-%H%M%S"));
+        if !taken(&id) {
+            return id;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_is_read_in_the_zone_or_with_its_offset() {
+        let berlin = chrono_tz::Europe::Berlin;
+        // 2026-12-05 02:00 in Berlin (UTC+1) is 01:00 UTC.
+        let utc_0100 = 1_796_432_400_000;
+        assert_eq!(parse_at("2026-12-05 02:00", berlin), Ok(utc_0100));
+        assert_eq!(parse_at("2026-12-05 01:00", chrono_tz::UTC), Ok(utc_0100));
+        assert_eq!(parse_at("2026-12-05 03:00+02:00", berlin), Ok(utc_0100));
+        assert_eq!(parse_at("2026-12-05T01:00:00Z", berlin), Ok(utc_0100));
+        assert!(
+            parse_at("tomorrow", berlin)
+                .unwrap_err()
+                .contains("YYYY-MM-DD HH:MM")
+        );
+    }
 }

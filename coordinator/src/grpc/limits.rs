@@ -7,15 +7,16 @@
 //! type must be added to compile in a handler that calls [`check`].
 
 use convoy_proto::v1::{
-    AddScheduleRequest, ApproveRolloutRequest, CancelJobRequest, ControlRolloutRequest,
-    CordonAgentRequest, DeleteBackupRequest, DeleteReleaseRequest, DeploySpec, DrillBackupsRequest,
-    GetAgentRequest, GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions,
-    ListAgentsRequest, ListAuditRequest, ListBackupsRequest, ListCertsRequest,
-    ListEnvironmentsRequest, ListJobsRequest, ListReleasesRequest, ListRolloutsRequest,
-    ListSchedulesRequest, ListTokensRequest, ReleaseMeta, ReleaseStatusRequest, RemoveAgentRequest,
-    RemoveScheduleRequest, RestoreBackupRequest, RevokeTokenRequest, RollbackSpec, RolloutSpec,
-    RotateCaRequest, RunBackupRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest,
-    WatchJobRequest, WhoAmIRequest,
+    AddFreezeRequest, AddScheduleRequest, ApproveRolloutRequest, CancelJobRequest,
+    ControlRolloutRequest, CordonAgentRequest, DeleteBackupRequest, DeleteReleaseRequest,
+    DeploySpec, DrillBackupsRequest, GetAgentRequest, GetCommandOutputRequest, GetJobRequest,
+    GetRolloutRequest, JobOptions, ListAgentsRequest, ListAuditRequest, ListBackupsRequest,
+    ListCertsRequest, ListEnvironmentsRequest, ListFreezesRequest, ListJobsRequest,
+    ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest, ListTokensRequest, ReleaseMeta,
+    ReleaseStatusRequest, RemoveAgentRequest, RemoveFreezeRequest, RemoveScheduleRequest,
+    RestoreBackupRequest, RevokeTokenRequest, RollbackSpec, RolloutSpec, RotateCaRequest,
+    RunBackupRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest,
+    WhoAmIRequest,
 };
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
@@ -94,9 +95,12 @@ bounded! {
     ListReleasesRequest { app: TEXT }
     ReleaseStatusRequest { app: TEXT, selector: SELECTOR }
     DeleteReleaseRequest { app: TEXT, version: TEXT }
-    StartRolloutRequest { request_id: TEXT, reason: TEXT; spec }
+    StartRolloutRequest { request_id: TEXT, reason: TEXT, at: TEXT; spec }
     ListEnvironmentsRequest {}
     ApproveRolloutRequest { id: TEXT, comment: TEXT }
+    AddFreezeRequest { env: TEXT, reason: TEXT }
+    ListFreezesRequest {}
+    RemoveFreezeRequest { id: TEXT }
     ListRolloutsRequest { app: TEXT }
     GetRolloutRequest { id: TEXT }
     ControlRolloutRequest { id: TEXT }

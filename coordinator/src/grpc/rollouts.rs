@@ -8,9 +8,10 @@ use std::time::Duration;
 use convoy_proto::identity::Role;
 use convoy_proto::v1::rollouts_server::Rollouts as RolloutsRpc;
 use convoy_proto::v1::{
-    ApproveRolloutRequest, ControlRolloutRequest, GetRolloutRequest, ListEnvironmentsRequest,
-    ListEnvironmentsResponse, ListRolloutsRequest, ListRolloutsResponse, RolloutControl,
-    RolloutView, StartRolloutRequest, StartRolloutResponse,
+    AddFreezeRequest, ApproveRolloutRequest, ControlRolloutRequest, Freeze, GetRolloutRequest,
+    ListEnvironmentsRequest, ListEnvironmentsResponse, ListFreezesRequest, ListFreezesResponse,
+    ListRolloutsRequest, ListRolloutsResponse, RemoveFreezeRequest, RemoveFreezeResponse,
+    RolloutControl, RolloutView, StartRolloutRequest, StartRolloutResponse,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
@@ -95,7 +96,9 @@ impl RolloutsRpc for RolloutService {
         let envs = environments::current(&self.environments);
         if body.dry_run {
             let caller = auth::require_role(&request, Role::Viewer)?;
-            let spec = environments::resolve(&envs, &self.store, spec, false, "", &caller)?;
+            let now = crate::clock::now_unix_ms();
+            let spec =
+                environments::resolve(&envs, &self.store, spec, false, "", &body.at, &caller, now)?;
             let started = self
                 .rollouts
                 .start_rollout(spec, true, String::new(), caller.name)
@@ -107,10 +110,11 @@ impl RolloutsRpc for RolloutService {
             }));
         }
         let summary = format!(
-            "app={} version={} env={:?} force={} reason={:?} selector={:?} canary={:?} batch={:?} steps={:?} max_failures={:?} bake_ms={} gates={:?} group_by={:?} on_failure={:?} auto_promote={}",
+            "app={} version={} env={:?} at={:?} force={} reason={:?} selector={:?} canary={:?} batch={:?} steps={:?} max_failures={:?} bake_ms={} gates={:?} group_by={:?} on_failure={:?} auto_promote={}",
             spec.app,
             spec.version,
             spec.env,
+            body.at,
             body.force,
             body.reason,
             spec.selector,
@@ -132,13 +136,16 @@ impl RolloutsRpc for RolloutService {
             "StartRollout",
             summary,
             |operator| async move {
+                let now = crate::clock::now_unix_ms();
                 let spec = environments::resolve(
                     &envs,
                     &store,
                     spec,
                     body.force,
                     &body.reason,
+                    &body.at,
                     &operator,
+                    now,
                 )?;
                 let forced = !spec.forced_reason.is_empty();
                 let started = rollouts
@@ -262,6 +269,69 @@ impl RolloutsRpc for RolloutService {
         Ok(Response::new(view))
     }
 
+    async fn add_freeze(
+        &self,
+        request: Request<AddFreezeRequest>,
+    ) -> Result<Response<Freeze>, Status> {
+        super::limits::check(request.get_ref())?;
+        let body = request.get_ref().clone();
+        let envs = environments::current(&self.environments);
+        let store = self.store.clone();
+        let freeze = audit::audited(
+            &self.store,
+            &request,
+            "AddFreeze",
+            format!(
+                "env={} from={} until={} reason={:?}",
+                body.env, body.from_unix_ms, body.until_unix_ms, body.reason
+            ),
+            |operator| async move {
+                let now = crate::clock::now_unix_ms();
+                let freeze = environments::add_freeze(&envs, &store, &body, &operator.name, now)?;
+                store.flush_async().await?;
+                let outcome = format!("added {}", freeze.id);
+                Ok((freeze, outcome))
+            },
+        )
+        .await?;
+        Ok(Response::new(freeze))
+    }
+
+    async fn list_freezes(
+        &self,
+        request: Request<ListFreezesRequest>,
+    ) -> Result<Response<ListFreezesResponse>, Status> {
+        super::limits::check(request.get_ref())?;
+        auth::require_role(&request, Role::Viewer)?;
+        Ok(Response::new(ListFreezesResponse {
+            freezes: self.store.freezes()?,
+        }))
+    }
+
+    async fn remove_freeze(
+        &self,
+        request: Request<RemoveFreezeRequest>,
+    ) -> Result<Response<RemoveFreezeResponse>, Status> {
+        super::limits::check(request.get_ref())?;
+        let id = request.get_ref().id.clone();
+        let store = self.store.clone();
+        audit::audited(
+            &self.store,
+            &request,
+            "RemoveFreeze",
+            format!("id={id}"),
+            |_| async move {
+                if !store.remove_freeze(&id)? {
+                    return Err(Status::not_found(format!("no freeze {id:?}")));
+                }
+                store.flush_async().await?;
+                Ok(((), format!("removed {id}")))
+            },
+        )
+        .await?;
+        Ok(Response::new(RemoveFreezeResponse {}))
+    }
+
     async fn list_environments(
         &self,
         request: Request<ListEnvironmentsRequest>,
@@ -269,8 +339,11 @@ impl RolloutsRpc for RolloutService {
         super::limits::check(request.get_ref())?;
         auth::require_role(&request, Role::Viewer)?;
         let envs = environments::current(&self.environments);
+        let freezes = self.store.freezes()?;
         let environments = match &self.registry {
-            Some(registry) => environments::list(&envs, registry, crate::clock::now_unix_ms()),
+            Some(registry) => {
+                environments::list(&envs, &freezes, registry, crate::clock::now_unix_ms())
+            }
             None => Vec::new(),
         };
         Ok(Response::new(ListEnvironmentsResponse { environments }))

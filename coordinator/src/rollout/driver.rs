@@ -13,6 +13,7 @@
 
 mod analysis;
 mod gates;
+mod holds;
 mod inputs;
 mod jobs;
 mod load;
@@ -180,16 +181,27 @@ impl Rollouts {
         tracker: &TaskTracker,
         shutdown: CancellationToken,
     ) -> Result<Arc<Rollouts>, RolloutError> {
-        Self::start_with_history(store, registry, dispatcher, None, tracker, shutdown).await
+        Self::start_with_history(
+            store,
+            registry,
+            dispatcher,
+            None,
+            Default::default(),
+            tracker,
+            shutdown,
+        )
+        .await
     }
 
     /// [`Rollouts::start`] with the metrics history canary analyses read from (`None`:
-    /// history disabled, and a rollout with `--analysis` is refused).
+    /// history disabled, and a rollout with `--analysis` is refused), and the
+    /// environments whose windows hold rollouts (swapped by a reload).
     pub async fn start_with_history(
         store: Store,
         registry: Arc<Registry>,
         dispatcher: Arc<Dispatcher>,
         history: Option<crate::history::HistoryConfig>,
+        environments: crate::config::environments::SharedEnvironments,
         tracker: &TaskTracker,
         shutdown: CancellationToken,
     ) -> Result<Arc<Rollouts>, RolloutError> {
@@ -212,6 +224,7 @@ impl Rollouts {
             touched: BTreeSet::new(),
             pending_jobs: Vec::new(),
             history,
+            environments,
         };
         driver.load_all()?;
         driver.commit(Vec::new()).await;
@@ -333,6 +346,8 @@ struct Driver {
     pending_jobs: Vec<HostJob>,
     /// Where canary analyses read samples (None: history disabled).
     history: Option<crate::history::HistoryConfig>,
+    /// `[[environments]]` in force (windows), shared with the services and a reload.
+    environments: crate::config::environments::SharedEnvironments,
 }
 
 impl Driver {
@@ -360,6 +375,7 @@ impl Driver {
                 Some(host) = removals.recv() => self.removed(&host),
                 () = sleep, if wait.is_some() => self.tick(),
                 _ = gates.tick() => {
+                    self.check_holds();
                     self.check_gates();
                     self.check_analyses();
                 }
