@@ -52,11 +52,17 @@ _convoy() {
             convoy,deploy)
                 cmd="convoy__subcmd__deploy"
                 ;;
+            convoy,env)
+                cmd="convoy__subcmd__env"
+                ;;
             convoy,events)
                 cmd="convoy__subcmd__events"
                 ;;
             convoy,exec)
                 cmd="convoy__subcmd__exec"
+                ;;
+            convoy,freeze)
+                cmd="convoy__subcmd__freeze"
                 ;;
             convoy,help)
                 cmd="convoy__subcmd__help"
@@ -298,6 +304,42 @@ _convoy() {
             convoy__subcmd__demo__subcmd__app__subcmd__help,stop)
                 cmd="convoy__subcmd__demo__subcmd__app__subcmd__help__subcmd__stop"
                 ;;
+            convoy__subcmd__env,help)
+                cmd="convoy__subcmd__env__subcmd__help"
+                ;;
+            convoy__subcmd__env,list)
+                cmd="convoy__subcmd__env__subcmd__list"
+                ;;
+            convoy__subcmd__env__subcmd__help,help)
+                cmd="convoy__subcmd__env__subcmd__help__subcmd__help"
+                ;;
+            convoy__subcmd__env__subcmd__help,list)
+                cmd="convoy__subcmd__env__subcmd__help__subcmd__list"
+                ;;
+            convoy__subcmd__freeze,add)
+                cmd="convoy__subcmd__freeze__subcmd__add"
+                ;;
+            convoy__subcmd__freeze,help)
+                cmd="convoy__subcmd__freeze__subcmd__help"
+                ;;
+            convoy__subcmd__freeze,list)
+                cmd="convoy__subcmd__freeze__subcmd__list"
+                ;;
+            convoy__subcmd__freeze,remove)
+                cmd="convoy__subcmd__freeze__subcmd__remove"
+                ;;
+            convoy__subcmd__freeze__subcmd__help,add)
+                cmd="convoy__subcmd__freeze__subcmd__help__subcmd__add"
+                ;;
+            convoy__subcmd__freeze__subcmd__help,help)
+                cmd="convoy__subcmd__freeze__subcmd__help__subcmd__help"
+                ;;
+            convoy__subcmd__freeze__subcmd__help,list)
+                cmd="convoy__subcmd__freeze__subcmd__help__subcmd__list"
+                ;;
+            convoy__subcmd__freeze__subcmd__help,remove)
+                cmd="convoy__subcmd__freeze__subcmd__help__subcmd__remove"
+                ;;
             convoy__subcmd__help,agent)
                 cmd="convoy__subcmd__help__subcmd__agent"
                 ;;
@@ -334,11 +376,17 @@ _convoy() {
             convoy__subcmd__help,deploy)
                 cmd="convoy__subcmd__help__subcmd__deploy"
                 ;;
+            convoy__subcmd__help,env)
+                cmd="convoy__subcmd__help__subcmd__env"
+                ;;
             convoy__subcmd__help,events)
                 cmd="convoy__subcmd__help__subcmd__events"
                 ;;
             convoy__subcmd__help,exec)
                 cmd="convoy__subcmd__help__subcmd__exec"
+                ;;
+            convoy__subcmd__help,freeze)
+                cmd="convoy__subcmd__help__subcmd__freeze"
                 ;;
             convoy__subcmd__help,help)
                 cmd="convoy__subcmd__help__subcmd__help"
@@ -451,6 +499,18 @@ _convoy() {
             convoy__subcmd__help__subcmd__demo__subcmd__app,stop)
                 cmd="convoy__subcmd__help__subcmd__demo__subcmd__app__subcmd__stop"
                 ;;
+            convoy__subcmd__help__subcmd__env,list)
+                cmd="convoy__subcmd__help__subcmd__env__subcmd__list"
+                ;;
+            convoy__subcmd__help__subcmd__freeze,add)
+                cmd="convoy__subcmd__help__subcmd__freeze__subcmd__add"
+                ;;
+            convoy__subcmd__help__subcmd__freeze,list)
+                cmd="convoy__subcmd__help__subcmd__freeze__subcmd__list"
+                ;;
+            convoy__subcmd__help__subcmd__freeze,remove)
+                cmd="convoy__subcmd__help__subcmd__freeze__subcmd__remove"
+                ;;
             convoy__subcmd__help__subcmd__job,cancel)
                 cmd="convoy__subcmd__help__subcmd__job__subcmd__cancel"
                 ;;
@@ -484,6 +544,9 @@ _convoy() {
             convoy__subcmd__help__subcmd__rollout,abort)
                 cmd="convoy__subcmd__help__subcmd__rollout__subcmd__abort"
                 ;;
+            convoy__subcmd__help__subcmd__rollout,approve)
+                cmd="convoy__subcmd__help__subcmd__rollout__subcmd__approve"
+                ;;
             convoy__subcmd__help__subcmd__rollout,history)
                 cmd="convoy__subcmd__help__subcmd__rollout__subcmd__history"
                 ;;
@@ -507,6 +570,9 @@ _convoy() {
                 ;;
             convoy__subcmd__help__subcmd__rollout,status)
                 cmd="convoy__subcmd__help__subcmd__rollout__subcmd__status"
+                ;;
+            convoy__subcmd__help__subcmd__rollout,unapprove)
+                cmd="convoy__subcmd__help__subcmd__rollout__subcmd__unapprove"
                 ;;
             convoy__subcmd__help__subcmd__rollout,watch)
                 cmd="convoy__subcmd__help__subcmd__rollout__subcmd__watch"
@@ -601,6 +667,9 @@ _convoy() {
             convoy__subcmd__rollout,abort)
                 cmd="convoy__subcmd__rollout__subcmd__abort"
                 ;;
+            convoy__subcmd__rollout,approve)
+                cmd="convoy__subcmd__rollout__subcmd__approve"
+                ;;
             convoy__subcmd__rollout,help)
                 cmd="convoy__subcmd__rollout__subcmd__help"
                 ;;
@@ -628,11 +697,17 @@ _convoy() {
             convoy__subcmd__rollout,status)
                 cmd="convoy__subcmd__rollout__subcmd__status"
                 ;;
+            convoy__subcmd__rollout,unapprove)
+                cmd="convoy__subcmd__rollout__subcmd__unapprove"
+                ;;
             convoy__subcmd__rollout,watch)
                 cmd="convoy__subcmd__rollout__subcmd__watch"
                 ;;
             convoy__subcmd__rollout__subcmd__help,abort)
                 cmd="convoy__subcmd__rollout__subcmd__help__subcmd__abort"
+                ;;
+            convoy__subcmd__rollout__subcmd__help,approve)
+                cmd="convoy__subcmd__rollout__subcmd__help__subcmd__approve"
                 ;;
             convoy__subcmd__rollout__subcmd__help,help)
                 cmd="convoy__subcmd__rollout__subcmd__help__subcmd__help"
@@ -660,6 +735,9 @@ _convoy() {
                 ;;
             convoy__subcmd__rollout__subcmd__help,status)
                 cmd="convoy__subcmd__rollout__subcmd__help__subcmd__status"
+                ;;
+            convoy__subcmd__rollout__subcmd__help,unapprove)
+                cmd="convoy__subcmd__rollout__subcmd__help__subcmd__unapprove"
                 ;;
             convoy__subcmd__rollout__subcmd__help,watch)
                 cmd="convoy__subcmd__rollout__subcmd__help__subcmd__watch"
@@ -695,7 +773,7 @@ _convoy() {
 
     case "${cmd}" in
         convoy)
-            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3314,6 +3392,140 @@ _convoy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        convoy__subcmd__env)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__env__subcmd__help)
+            opts="list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__env__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__env__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__env__subcmd__list)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         convoy__subcmd__events)
             opts="-f -o -h -V --follow --kind --since --limit --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -3462,8 +3674,274 @@ _convoy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        convoy__subcmd__freeze)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version add list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__freeze__subcmd__add)
+            opts="-o -h -V --from --until --reason --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --until)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__freeze__subcmd__help)
+            opts="add list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__freeze__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__freeze__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__freeze__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__freeze__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__freeze__subcmd__list)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__freeze__subcmd__remove)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         convoy__subcmd__help)
-            opts="serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help"
+            opts="serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3980,6 +4458,34 @@ _convoy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        convoy__subcmd__help__subcmd__env)
+            opts="list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__env__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         convoy__subcmd__help__subcmd__events)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -3997,6 +4503,62 @@ _convoy() {
         convoy__subcmd__help__subcmd__exec)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__freeze)
+            opts="add list remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__freeze__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__freeze__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__freeze__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -4261,7 +4823,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help__subcmd__rollout)
-            opts="start list status watch pause resume promote abort rollback history"
+            opts="start list status watch pause resume promote abort rollback approve unapprove history"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4275,6 +4837,20 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help__subcmd__rollout__subcmd__abort)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__rollout__subcmd__approve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4387,6 +4963,20 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help__subcmd__rollout__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__rollout__subcmd__unapprove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5635,7 +6225,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout)
-            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version start list status watch pause resume promote abort rollback history help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version start list status watch pause resume promote abort rollback approve unapprove history help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5726,8 +6316,58 @@ _convoy() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        convoy__subcmd__rollout__subcmd__approve)
+            opts="-o -h -V --comment --withdraw --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --comment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         convoy__subcmd__rollout__subcmd__help)
-            opts="start list status watch pause resume promote abort rollback history help"
+            opts="start list status watch pause resume promote abort rollback approve unapprove history help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5741,6 +6381,20 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__help__subcmd__abort)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__rollout__subcmd__help__subcmd__approve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5867,6 +6521,20 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__rollout__subcmd__help__subcmd__unapprove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -6179,7 +6847,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__start)
-            opts="-s -o -h -V --selector --host --canary --concurrency --batch --steps --max-errors --max-failures --bake --gate --analysis --inconclusive --group-by --on-failure --auto-promote --pause-timeout --offline --delivery-timeout --offline-timeout --late-window --dry-run --wait --wait-through-pauses --request-id --addr --ca --cert --key --timeout --output --log-format --help --version"
+            opts="-s -o -h -V --selector --env --force --reason --at --host --canary --concurrency --batch --steps --max-errors --max-failures --bake --gate --analysis --inconclusive --group-by --on-failure --auto-promote --pause-timeout --offline --delivery-timeout --offline-timeout --late-window --dry-run --wait --wait-through-pauses --request-id --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -6190,6 +6858,18 @@ _convoy() {
                     return 0
                     ;;
                 -s)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -6309,6 +6989,52 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__rollout__subcmd__status)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__rollout__subcmd__unapprove)
             opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

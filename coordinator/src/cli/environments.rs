@@ -197,15 +197,20 @@ pub enum FreezeCommand {
         /// 'YYYY-MM-DD HH:MM' in the environment's timezone, or with an offset; default now.
         #[arg(long, value_name = "TIME")]
         from: Option<String>,
+        /// When it ends: 'YYYY-MM-DD HH:MM' in the environment's timezone, or with an offset.
         #[arg(long, value_name = "TIME")]
         until: String,
+        /// Why (shown in env list, freeze list, status and refusals; audited).
         #[arg(long, value_name = "TEXT")]
         reason: String,
     },
     /// Every freeze, past ones included, by start.
     List,
     /// Remove a freeze (`f-...`).
-    Remove { id: String },
+    Remove {
+        /// The freeze id (`convoy freeze list`).
+        id: String,
+    },
 }
 
 pub async fn freeze(

@@ -206,6 +206,8 @@ pub struct SummaryJson {
     pub failures: u32,
     pub current_wave: u32,
     pub waves: u32,
+    /// `--env` (null without).
+    pub env: Option<String>,
 }
 
 impl From<&RolloutSummary> for SummaryJson {
@@ -223,6 +225,7 @@ impl From<&RolloutSummary> for SummaryJson {
             failures: s.failures,
             current_wave: s.current_wave,
             waves: s.waves,
+            env: Some(s.env.clone()).filter(|e| !e.is_empty()),
         }
     }
 }
