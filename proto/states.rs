@@ -18,6 +18,10 @@ impl RolloutState {
             RolloutState::Aborted => "aborted",
             RolloutState::RollingBack => "rolling_back",
             RolloutState::RolledBack => "rolled_back",
+            RolloutState::AwaitingApproval => "awaiting_approval",
+            RolloutState::Scheduled => "scheduled",
+            RolloutState::WaitingForWindow => "waiting_for_window",
+            RolloutState::Frozen => "frozen",
         }
     }
 
@@ -66,7 +70,7 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_unknown_names_are_none() {
-        for value in 1..=9 {
+        for value in 1..=13 {
             let state = RolloutState::try_from(value).unwrap();
             assert_eq!(RolloutState::from_name(state.name()), Some(state));
         }

@@ -8,6 +8,7 @@ pub mod check;
 pub mod connect;
 pub mod demo;
 pub mod docs;
+pub mod environments;
 pub mod identity;
 pub mod jobs;
 pub mod metrics;
@@ -149,6 +150,12 @@ pub enum Command {
     /// Rolling releases in canary waves behind health and metric gates.
     #[command(subcommand)]
     Rollout(rollouts::RolloutCommand),
+    /// Environments (`[[environments]]`): order, rules, windows and what runs where.
+    #[command(subcommand)]
+    Env(environments::EnvCommand),
+    /// Freezes: no rollout starts or starts new hosts in an environment meanwhile.
+    #[command(subcommand)]
+    Freeze(environments::FreezeCommand),
     /// Backups: run, list, verify, restore, drill and schedule.
     #[command(subcommand)]
     Backup(backups::BackupCommand),
@@ -241,6 +248,8 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Deploy(args) => releases::deploy(args, &cli.connect, cli.output).await,
         Command::Rollback(args) => releases::rollback(args, &cli.connect, cli.output).await,
         Command::Rollout(command) => rollouts::run(command, &cli.connect, cli.output).await,
+        Command::Env(command) => environments::run(command, &cli.connect, cli.output).await,
+        Command::Freeze(command) => environments::freeze(command, &cli.connect, cli.output).await,
         Command::Backup(command) => backups::run(command, &cli.connect, cli.output).await,
         Command::Metrics(_) => unreachable!("handled above"),
         Command::Alerts(args) => monitor::alerts(args, &cli.connect, cli.output).await,

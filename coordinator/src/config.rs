@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub mod environments;
 pub mod monitor;
 mod sections;
 
@@ -50,6 +51,8 @@ pub struct Config {
     /// `[ca]`: the issuing CA (the fleet CA or an intermediate) that signs enrolled
     /// agents' certificates. None: enrollment is off.
     pub ca: Option<IssuingCa>,
+    /// `[[environments]]`, in order (see `environments`).
+    pub environments: Vec<environments::Environment>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +86,8 @@ struct RawConfig {
     ca: Option<IssuingCa>,
     #[serde(default)]
     policies: Vec<crate::policy::PolicyConfig>,
+    #[serde(default)]
+    environments: Vec<environments::EnvironmentConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -141,6 +146,7 @@ impl Config {
                 return Err("ca.enrolls_per_ip_per_minute must be at least 1".into());
             }
         }
+        let environments = environments::validate(&raw.environments)?;
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         Ok(Self {
             listen: raw.listen,
@@ -170,6 +176,7 @@ impl Config {
                 agent_cert_lifetime: ca.agent_cert_lifetime,
                 enrolls_per_ip_per_minute: ca.enrolls_per_ip_per_minute,
             }),
+            environments,
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod backup_link;
 pub mod backups;
 pub mod certs;
 pub mod enroll;
+pub mod environments;
 pub mod limits;
 pub mod listener;
 pub mod monitor;

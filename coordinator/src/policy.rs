@@ -93,7 +93,9 @@ pub fn verbs_of(call: &str) -> &'static [&'static str] {
         "CancelJob" => &["cancel"],
         "PushRelease" => &["release-push"],
         "StartRollout" | "ControlRollout" | "PauseRollout" | "ResumeRollout" | "PromoteRollout"
-        | "AbortRollout" | "RollbackRollout" => &["rollout"],
+        | "AbortRollout" | "RollbackRollout" | "ApproveRollout" | "AddFreeze" | "RemoveFreeze" => {
+            &["rollout"]
+        }
         "RunBackup" | "VerifyBackup" | "DrillBackups" | "AddSchedule" | "RemoveSchedule" => {
             &["backup"]
         }

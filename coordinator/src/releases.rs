@@ -4,6 +4,7 @@
 //! no host, job or active rollout needs.
 
 pub mod delete;
+pub mod environments;
 
 use std::path::{Path, PathBuf};
 

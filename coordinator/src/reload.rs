@@ -1,7 +1,7 @@
 //! SIGHUP on `convoy serve`: the config file is read again and [`apply`] puts what can
 //! change without a restart into effect, logging one line per changed part (no secrets: only
 //! names, counts and durations): `[backups]` (retention rules, `keep`, `min_retention`,
-//! `max_bytes_per_host`), `[[alerts]]` (firing alerts of a removed or changed rule are
+//! `max_bytes_per_host`), `[[environments]]` (rollouts started from then on), `[[alerts]]` (firing alerts of a removed or changed rule are
 //! resolved), `[[policies]]` (for operator connections made from then on) and `[[notify]]`
 //! sinks (events appended from then on go to the new sinks; the outbox's tasks restart with
 //! them, `convoy notify test` sees them, and deliveries still pending for a removed sink
@@ -27,6 +27,7 @@ pub struct Reloadable {
     pub events: crate::events::Events,
     pub policies: crate::policy::SharedPolicies,
     pub notifier: crate::notify::Notifier,
+    pub environments: crate::config::environments::SharedEnvironments,
 }
 
 /// What a new config changes.
@@ -113,6 +114,20 @@ pub fn compare(old: &Config, new: &Config) -> Changes {
             sink_names(new)
         ));
     }
+    if old.environments != new.environments {
+        let names = |c: &Config| {
+            c.environments
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        changes.applied.push(format!(
+            "environments: [{}] -> [{}]",
+            names(old),
+            names(new)
+        ));
+    }
     if old.policies != new.policies {
         changes.applied.push(format!(
             "policies: {} -> {} (operator connections made from now on)",
@@ -178,6 +193,13 @@ pub fn apply(current: &mut Config, targets: &Reloadable, new: Config) -> Changes
     if !same_sinks(&current.monitor.notify, &new.monitor.notify) {
         targets.notifier.restart(new.monitor.notify.clone());
         current.monitor.notify = new.monitor.notify;
+    }
+    if current.environments != new.environments {
+        *targets
+            .environments
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = new.environments.clone();
+        current.environments = new.environments;
     }
     if current.policies != new.policies {
         *targets
@@ -277,7 +299,8 @@ mod tests {
         backups.set_policy(current.backups.clone());
         let new = config(
             &(GOOD.replace("7443", "9443").replace("c.pem", "d.pem")
-                + "[backups]\nmin_retention = \"1d\"\nkeep = 3\n"),
+                + "[backups]\nmin_retention = \"1d\"\nkeep = 3\n"
+                + "[[environments]]\nname = \"staging\"\n[[environments]]\nname = \"prod\"\nrequires = \"staging\"\n"),
         );
         let events = crate::events::Events::open(
             crate::store::Store::open(&dir.path().join("events")).unwrap(),
@@ -297,9 +320,14 @@ mod tests {
             events,
             policies: Default::default(),
             notifier,
+            environments: Default::default(),
         };
         let changes = apply(&mut current, &targets, new);
-        assert_eq!(changes.applied.len(), 1, "{changes:?}");
+        assert_eq!(changes.applied.len(), 2, "{changes:?}");
+        assert_eq!(changes.applied[1], "environments: [] -> [staging, prod]");
+        let envs = targets.environments.read().unwrap().clone();
+        assert_eq!(envs.len(), 2);
+        assert_eq!(envs[1].requires.as_deref(), Some("staging"));
         assert!(
             changes.applied[0].ends_with(
                 "-> keep 3, min_retention 1day, 0 retention rule(s), max_bytes_per_host unlimited"

@@ -92,6 +92,7 @@ pub async fn serve_reloading(
                 events: core.monitor.events.clone(),
                 notifier: core.monitor.notifier.clone(),
                 policies: policies.clone(),
+                environments: core.environments.clone(),
             },
             shutdown.clone(),
         ));
@@ -164,6 +165,8 @@ struct Core {
     backups: crate::backups::Backups,
     revocations: Arc<crate::revocation::Revocations>,
     rollouts: Arc<Rollouts>,
+    /// `[[environments]]`, swapped by a SIGHUP reload.
+    environments: crate::config::environments::SharedEnvironments,
     monitor: crate::grpc::monitor::MonitorService,
     tls: Arc<rustls::ServerConfig>,
     tls_handles: Arc<listener::dynamic::TlsHandles>,
@@ -222,11 +225,13 @@ impl Core {
         tasks::spawn_housekeeping(&registry, config, shutdown, tracker);
         // Before the scheduler and the listener: the driver hears of every result and session.
         let history = config.monitor.history;
+        let environments = Arc::new(std::sync::RwLock::new(config.environments.clone()));
         let rollouts = Rollouts::start_with_history(
             store.clone(),
             registry.clone(),
             dispatcher.clone(),
             history.enabled.then_some(history),
+            environments.clone(),
             tracker,
             shutdown.clone(),
         )
@@ -254,6 +259,7 @@ impl Core {
             backups,
             revocations,
             rollouts,
+            environments,
             monitor,
             tls,
             tls_handles,

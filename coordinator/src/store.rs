@@ -95,6 +95,7 @@ mod identity;
 pub mod jobs;
 
 pub use audit::{Appended, AuditPage};
+pub mod freezes;
 mod releases;
 mod rollouts;
 

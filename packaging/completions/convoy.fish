@@ -29,10 +29,9 @@ complete -c convoy -n "__fish_convoy_needs_command" -l ca -d 'Fleet CA certifica
 complete -c convoy -n "__fish_convoy_needs_command" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_needs_command" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_needs_command" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_needs_command" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_needs_command" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_needs_command" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_needs_command" -s h -l help -d 'Print help'
@@ -53,6 +52,8 @@ complete -c convoy -n "__fish_convoy_needs_command" -f -a "release" -d 'Release 
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "env" -d 'Environments (`[[environments]]`): order, rules, windows and what runs where'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "freeze" -d 'Freezes: no rollout starts or starts new hosts in an environment meanwhile'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
@@ -70,10 +71,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand serve" -l ca -d 'Fleet CA 
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand serve" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l check -d 'Check the config (and the files it names) and print what it means; exit 1 on any error. Serves nothing'
@@ -84,10 +84,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -s h -l help -d 'Print help'
@@ -103,10 +102,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcom
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l force -d 'Overwrite an existing CA (every certificate it issued stops being trusted)'
@@ -119,10 +117,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcom
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l force -d 'finish: drop the old CA even while online agents (or operators seen within 24 h) still hold its certificates'
@@ -136,10 +133,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -s h -l help -d 'Print help'
@@ -157,10 +153,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l force -d 'Overwrite existing files'
@@ -174,10 +169,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
@@ -200,10 +194,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_see
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
@@ -214,10 +207,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
@@ -228,10 +220,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen
 complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s h -l help -d 'Print help'
@@ -249,10 +240,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
@@ -262,10 +252,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
@@ -275,10 +264,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
@@ -292,10 +280,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -s h -l help -d 'Print help'
@@ -307,10 +294,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
@@ -322,10 +308,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l ca -d 'Fleet CA
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s h -l help -d 'Print help'
@@ -342,10 +327,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand exec" -l ca -d 'Fleet CA c
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand exec" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
@@ -357,10 +341,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -s h -l help -d 'Print help'
@@ -377,10 +360,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
@@ -390,10 +372,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -s h -l help -d 'Print help'
@@ -403,10 +384,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -s h -l help -d 'Print help'
@@ -417,10 +397,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -s h -l help -d 'Print help'
@@ -430,10 +409,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l force -d 'Remove it although it is online'
@@ -459,10 +437,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l ca -d 'Fleet CA c
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s h -l help -d 'Print help'
@@ -472,10 +449,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s h -l help -d 'Print help'
@@ -489,10 +465,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subco
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
@@ -503,10 +478,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subco
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l follow -d 'Keep printing as the command writes more, until it ends (re-attaches to a running job)'
@@ -517,10 +491,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subco
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help'
@@ -537,10 +510,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand audit" -l ca -d 'Fleet CA 
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand audit" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -s h -l help -d 'Print help'
@@ -550,10 +522,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_se
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s h -l help -d 'Print help'
@@ -570,10 +541,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l force -d 'Overwrite existing files'
@@ -585,10 +555,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
@@ -598,10 +567,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
@@ -613,10 +581,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
@@ -626,10 +593,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
@@ -651,10 +617,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l ca -d 'Fleet CA
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
@@ -673,42 +638,44 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l ca -d 'Fleet 
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -f -a "list" -d 'Rollouts of every app, newest first'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -f -a "status" -d 'One rollout: waves, hosts per wave with state, gates, failures against the budget, and what it waits for'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded, 3 if it stops to wait for an operator (paused or awaiting promotion)'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -f -a "pause" -d 'Start no new hosts; those in flight finish'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -f -a "resume" -d 'Continue a paused rollout (after a failure pause, the failures so far are accepted)'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -f -a "promote" -d 'Let a rollout go on past its canary wave'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -f -a "report" -d 'The post-deployment report: timeline (planned against actual per wave, waits, who did what), each host\'s outcome, failures against the budget, the rollback, metric deltas of the updated hosts (hour before against after, with significance) and the canary verdicts. Stored when the rollout ends; computed now for one still going. -o markdown fits a pull-request comment; -o json is a stable shape'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -f -a "history" -d 'Past rollouts of an app and their outcome'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report history help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "list" -d 'Rollouts of every app, newest first'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "status" -d 'One rollout: waves, hosts per wave with state, gates, failures against the budget, and what it waits for'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded, 3 if it stops to wait for an operator (paused or awaiting promotion)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "pause" -d 'Start no new hosts; those in flight finish'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "resume" -d 'Continue a paused rollout (after a failure pause, the failures so far are accepted)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "promote" -d 'Let a rollout go on past its canary wave'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "approve" -d 'Approve a rollout awaiting approval (you must not be the operator who started it; the environment may ask for a role). Who approves is your certificate\'s name'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "unapprove" -d 'Withdraw your approval of a rollout (the same as `approve --withdraw`)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "history" -d 'Past rollouts of an app and their outcome'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host); with --env it narrows the environment\'s selector' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l env -d 'The environment (`[[environments]]` in coordinator.toml) to roll out to: its selector, promotion rule (`requires`), approvals and window apply' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l reason -d 'Why --force was needed' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l at -d 'Schedule the start: \'YYYY-MM-DD HH:MM\' in the environment\'s timezone (UTC without --env), or with an offset (\'2026-12-05 02:00+01:00\'). It then runs only inside the environment\'s window, like any rollout there' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l host -d 'Only these hosts, by agent id: comma-separated or repeated; combines with --selector (both must match)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l canary -d 'The first wave: N hosts or P% (default 1)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l batch -l concurrency -d 'Hosts per later wave: N or P% (default 10%). Also the size of rollback waves' -r
@@ -733,12 +700,12 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l force -d 'Start although the version has not succeeded in the environment --env requires (admin only; needs --reason, which is audited and kept with the rollout)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l auto-promote -d 'Go on after the canary bakes without waiting for `convoy rollout promote`'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l dry-run -d 'Print the plan (waves and their hosts) and start nothing'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l wait -d 'Block until the rollout ends; exit 0 only if it succeeded, 3 if it stops to wait for an operator (paused, or awaiting promotion)'
@@ -751,10 +718,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l active -d 'Only rollouts still going'
@@ -765,10 +731,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
@@ -778,10 +743,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l wait-through-pauses -d 'Keep following through pauses and the wait for promotion, until it ends'
@@ -792,10 +756,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help'
@@ -805,10 +768,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help'
@@ -818,10 +780,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s h -l help -d 'Print help'
@@ -831,10 +792,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s h -l help -d 'Print help'
@@ -844,39 +804,50 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l wait -d 'Block until the rollback ends; exit 0 only if it rolled back cleanly'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l force -d 'Roll back a succeeded rollout even though newer rollouts of the app came after it (without it, the refusal says what the rollback would do)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l comment -d 'Said with the approval (shown in status, the audit log and notifications)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l withdraw -d 'Withdraw your approval instead'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l limit -d 'At most this many, newest first' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s h -l help -d 'Print help'
@@ -890,18 +861,105 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Let a rollout go on past its canary wave'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "report" -d 'The post-deployment report: timeline (planned against actual per wave, waits, who did what), each host\'s outcome, failures against the budget, the rollback, metric deltas of the updated hosts (hour before against after, with significance) and the canary verdicts. Stored when the rollout ends; computed now for one still going. -o markdown fits a pull-request comment; -o json is a stable shape'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "approve" -d 'Approve a rollout awaiting approval (you must not be the operator who started it; the environment may ask for a role). Who approves is your certificate\'s name'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "unapprove" -d 'Withdraw your approval of a rollout (the same as `approve --withdraw`)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "history" -d 'Past rollouts of an app and their outcome'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -f -a "list" -d 'Environments in order, with their rules, window and the versions running there'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "list" -d 'Environments in order, with their rules, window and the versions running there'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -f -a "add" -d 'Freeze ENV from --from (default now) until --until: rollouts there neither start nor start new hosts (rollbacks still run). Operator role; audited'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -f -a "list" -d 'Every freeze, past ones included, by start'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -f -a "remove" -d 'Remove a freeze (`f-...`)'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l from -d '\'YYYY-MM-DD HH:MM\' in the environment\'s timezone, or with an offset; default now' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l until -d 'When it ends: \'YYYY-MM-DD HH:MM\' in the environment\'s timezone, or with an offset' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l reason -d 'Why (shown in env list, freeze list, status and refusals; audited)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from help" -f -a "add" -d 'Freeze ENV from --from (default now) until --until: rollouts there neither start nor start new hosts (rollbacks still run). Operator role; audited'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from help" -f -a "list" -d 'Every freeze, past ones included, by start'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a freeze (`f-...`)'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -s h -l help -d 'Print help'
@@ -925,10 +983,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
@@ -942,10 +999,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l all -d 'Include uploads in progress and failed ones'
@@ -956,10 +1012,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
@@ -969,10 +1024,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
@@ -989,10 +1043,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l in-place -d 'Restore to the original paths'
@@ -1012,10 +1065,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
@@ -1027,10 +1079,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s h -l help -d 'Print help'
@@ -1056,10 +1107,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l ca -d 'Fleet C
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s h -l help -d 'Print help'
@@ -1069,10 +1119,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l ca -d 'Fleet CA
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand alerts" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand alerts" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l pending -d 'Also alerts still waiting out their `for`'
@@ -1086,10 +1135,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand events" -l ca -d 'Fleet CA
 complete -c convoy -n "__fish_convoy_using_subcommand events" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand events" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand events" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand events" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand events" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand events" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand events" -s f -l follow -d 'Keep printing events as they happen'
@@ -1100,10 +1148,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_see
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -s h -l help -d 'Print help'
@@ -1116,10 +1163,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
@@ -1130,10 +1176,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l failed -d 'Only deliveries given up'
@@ -1148,10 +1193,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand ui" -l ca -d 'Fleet CA cer
 complete -c convoy -n "__fish_convoy_using_subcommand ui" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ui" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ui" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ui" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ui" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ui" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ui" -l open -d 'Open the dashboard in the default browser (xdg-open) once it is listening'
@@ -1163,10 +1207,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand completions" -l ca -d 'Fle
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand completions" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -s h -l help -d 'Print help'
@@ -1177,10 +1220,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand man" -l ca -d 'Fleet CA ce
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand man" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand man" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand man" -s h -l help -d 'Print help'
@@ -1190,10 +1232,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo" -l ca -d 'Fleet CA c
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l script -d 'Tell the story non-interactively: plain lines, every step checked, a summary, then clean up and exit (0 only if every check passed)'
@@ -1204,10 +1245,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_s
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s h -l help -d 'Print help'
@@ -1224,10 +1264,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l broken -d 'Answer /health with 500: a release that fails its health check'
@@ -1239,10 +1278,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
@@ -1255,10 +1293,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
-csv\t''
-markdown\t''"
+csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l broken -d 'Answer /health with 500'
@@ -1268,33 +1305,35 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop the app named in the pid file (a release\'s stop hook)'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve HTTP in the foreground: GET /health answers 200, or 500 when broken'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA, or revoke one on the coordinator'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one. (`--version` here filters by app version: APP=VERSION.)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "token" -d 'One-time enrollment tokens: `convoy token create|list|revoke`'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "certs" -d 'Certificates the coordinator knows: `convoy certs list`'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "agent" -d 'One host: cordon, uncordon, drain, remove, revoke'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "events" -d 'The event log, in order; --follow streams it live'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "notify" -d 'Notifications: send a test, show deliveries'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "ui" -d 'The web dashboard on loopback: prints http://127.0.0.1:8470/?token=… and serves the fleet, hosts with metric plots, and live rollouts with their controls until Ctrl-C, acting with this operator\'s certificate'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA, or revoke one on the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one. (`--version` here filters by app version: APP=VERSION.)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "token" -d 'One-time enrollment tokens: `convoy token create|list|revoke`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "certs" -d 'Certificates the coordinator knows: `convoy certs list`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "agent" -d 'One host: cordon, uncordon, drain, remove, revoke'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "env" -d 'Environments (`[[environments]]`): order, rules, windows and what runs where'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "freeze" -d 'Freezes: no rollout starts or starts new hosts in an environment meanwhile'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "events" -d 'The event log, in order; --follow streams it live'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "notify" -d 'Notifications: send a test, show deliveries'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "ui" -d 'The web dashboard on loopback: prints http://127.0.0.1:8470/?token=… and serves the fleet, hosts with metric plots, and live rollouts with their controls until Ctrl-C, acting with this operator\'s certificate'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "rotate" -d 'CA rotation on the running coordinator, in phases: start → advance (update_clients) → advance (update_servers) → finish; abort returns to the old CA'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
@@ -1326,8 +1365,13 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "promote" -d 'Let a rollout go on past its canary wave'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "report" -d 'The post-deployment report: timeline (planned against actual per wave, waits, who did what), each host\'s outcome, failures against the budget, the rollback, metric deltas of the updated hosts (hour before against after, with significance) and the canary verdicts. Stored when the rollout ends; computed now for one still going. -o markdown fits a pull-request comment; -o json is a stable shape'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "approve" -d 'Approve a rollout awaiting approval (you must not be the operator who started it; the environment may ask for a role). Who approves is your certificate\'s name'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "unapprove" -d 'Withdraw your approval of a rollout (the same as `approve --withdraw`)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "history" -d 'Past rollouts of an app and their outcome'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "list" -d 'Environments in order, with their rules, window and the versions running there'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from freeze" -f -a "add" -d 'Freeze ENV from --from (default now) until --until: rollouts there neither start nor start new hosts (rollbacks still run). Operator role; audited'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from freeze" -f -a "list" -d 'Every freeze, past ones included, by start'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from freeze" -f -a "remove" -d 'Remove a freeze (`f-...`)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "run" -d 'Back up a set on every matching host, as a job'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "list" -d 'Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Re-hash a stored archive on the coordinator; exit 1 if it does not match'

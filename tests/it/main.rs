@@ -9,6 +9,7 @@ mod counts;
 mod deletes;
 mod deploy;
 mod enroll;
+mod environments;
 mod fuzz;
 mod health;
 mod history;

@@ -366,6 +366,8 @@ pub struct ReleaseJson {
     pub signature_verified: bool,
     pub pushed_at: Option<String>,
     pub pushed_by: String,
+    /// Environments the version succeeded in, and when (`cli::environments::reached_json`).
+    pub environments: serde_json::Value,
 }
 
 impl From<&convoy_proto::v1::Release> for ReleaseJson {
@@ -381,6 +383,7 @@ impl From<&convoy_proto::v1::Release> for ReleaseJson {
             signature_verified: r.signature_verified,
             pushed_at: rfc3339(r.pushed_unix_ms),
             pushed_by: r.pushed_by.clone(),
+            environments: crate::cli::environments::reached_json(&r.environments),
         }
     }
 }

@@ -352,6 +352,7 @@ async fn list(app: String, connect: &ConnectArgs, format: OutputFormat) -> anyho
         "SIGNATURE",
         "PUSHED",
         "BY",
+        "ENVIRONMENTS",
     ]);
     for r in &releases {
         table.add_row([
@@ -362,6 +363,7 @@ async fn list(app: String, connect: &ConnectArgs, format: OutputFormat) -> anyho
             output::signature(r),
             output::ago(r.pushed_unix_ms, now),
             r.pushed_by.clone(),
+            crate::cli::environments::reached_cell(&r.environments),
         ]);
     }
     out!("{table}");

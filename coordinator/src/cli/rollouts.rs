@@ -1,5 +1,6 @@
 //! `convoy rollout start|list|status|watch|pause|resume|promote|abort|rollback|history|report`.
 
+mod approve;
 mod render;
 pub mod report;
 pub(crate) mod watch;
@@ -88,6 +89,23 @@ pub enum RolloutCommand {
         /// The rollout id.
         id: String,
     },
+    /// Approve a rollout awaiting approval (you must not be the operator who started it;
+    /// the environment may ask for a role). Who approves is your certificate's name.
+    Approve {
+        /// The rollout id.
+        id: String,
+        /// Said with the approval (shown in status, the audit log and notifications).
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        comment: String,
+        /// Withdraw your approval instead.
+        #[arg(long)]
+        withdraw: bool,
+    },
+    /// Withdraw your approval of a rollout (the same as `approve --withdraw`).
+    Unapprove {
+        /// The rollout id.
+        id: String,
+    },
     /// Past rollouts of an app and their outcome.
     History {
         /// The app.
@@ -105,9 +123,26 @@ pub struct StartArgs {
     /// The version to roll out (pushed with `convoy release push`).
     #[arg(id = "release_version", value_name = "VERSION")]
     pub version: String,
-    /// Label selector for the target hosts, e.g. 'role=web' ('id=web-1' names a host).
+    /// Label selector for the target hosts, e.g. 'role=web' ('id=web-1' names a host);
+    /// with --env it narrows the environment's selector.
     #[arg(long, short = 's', default_value = "")]
     pub selector: String,
+    /// The environment (`[[environments]]` in coordinator.toml) to roll out to: its
+    /// selector, promotion rule (`requires`), approvals and window apply.
+    #[arg(long, value_name = "NAME", default_value = "")]
+    pub env: String,
+    /// Start although the version has not succeeded in the environment --env requires
+    /// (admin only; needs --reason, which is audited and kept with the rollout).
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why --force was needed.
+    #[arg(long, value_name = "TEXT", requires = "force")]
+    pub reason: Option<String>,
+    /// Schedule the start: 'YYYY-MM-DD HH:MM' in the environment's timezone (UTC without
+    /// --env), or with an offset ('2026-12-05 02:00+01:00'). It then runs only inside
+    /// the environment's window, like any rollout there.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
     /// Only these hosts, by agent id: comma-separated or repeated; combines with
     /// --selector (both must match).
     #[arg(long = "host", value_name = "ID", value_delimiter = ',')]
@@ -208,6 +243,8 @@ impl StartArgs {
             late_window_ms: millis(self.late_window).max(1),
             analysis: self.analysis.clone(),
             inconclusive: self.inconclusive.clone(),
+            env: self.env.clone(),
+            ..Default::default()
         }
     }
 }
@@ -260,6 +297,12 @@ pub async fn run(
         RolloutCommand::Abort { id } => {
             control(&id, RolloutControl::Abort, false, connect, format).await
         }
+        RolloutCommand::Approve {
+            id,
+            comment,
+            withdraw,
+        } => approve::approve(&id, &comment, withdraw, connect, format).await,
+        RolloutCommand::Unapprove { id } => approve::approve(&id, "", true, connect, format).await,
         RolloutCommand::Rollback { id, wait, force } => {
             control_with(&id, RolloutControl::Rollback, wait, force, connect, format).await
         }
@@ -300,6 +343,9 @@ async fn start(args: StartArgs, connect: &ConnectArgs, format: OutputFormat) -> 
             spec: Some(spec),
             dry_run: args.dry_run,
             request_id: args.request_id.clone(),
+            force: args.force,
+            reason: args.reason.clone().unwrap_or_default(),
+            at: args.at.clone().unwrap_or_default(),
         })
         .await
         .map_err(|status| rpc_error(&connect.addr, status))?

@@ -208,6 +208,10 @@ pub fn rollout_changed(events: &Events, id: &str) {
             RolloutState::RolledBack => ("rollout.rolled_back", Severity::Warning),
             RolloutState::Succeeded => ("rollout.succeeded", Severity::Info),
             RolloutState::Aborted => ("rollout.aborted", Severity::Warning),
+            RolloutState::AwaitingApproval => ("rollout.approval_required", Severity::Info),
+            RolloutState::Scheduled => ("rollout.scheduled", Severity::Info),
+            RolloutState::WaitingForWindow => ("rollout.waiting_for_window", Severity::Info),
+            RolloutState::Frozen => ("rollout.frozen", Severity::Warning),
             _ => return,
         };
         events.append(draft(

@@ -468,9 +468,18 @@ impl Admin for AdminService {
         if !app.is_empty() {
             validate_app(app)?;
         }
-        Ok(Response::new(ListReleasesResponse {
-            releases: self.dispatcher.store().releases(app)?,
-        }))
+        let store = self.dispatcher.store();
+        let mut releases = store.releases(app)?;
+        let rollouts = store.rollouts()?;
+        for release in &mut releases {
+            release.environments = crate::releases::environments::reached(
+                &rollouts,
+                &release.app,
+                &release.version,
+                &[],
+            );
+        }
+        Ok(Response::new(ListReleasesResponse { releases }))
     }
 
     async fn release_status(

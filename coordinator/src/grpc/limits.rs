@@ -8,14 +8,16 @@
 
 use convoy_proto::v1::RolloutReportRequest;
 use convoy_proto::v1::{
-    AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest,
-    DeleteBackupRequest, DeleteReleaseRequest, DeploySpec, DrillBackupsRequest, GetAgentRequest,
-    GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions, ListAgentsRequest,
-    ListAuditRequest, ListBackupsRequest, ListCertsRequest, ListJobsRequest, ListReleasesRequest,
-    ListRolloutsRequest, ListSchedulesRequest, ListTokensRequest, ReleaseMeta,
-    ReleaseStatusRequest, RemoveAgentRequest, RemoveScheduleRequest, RestoreBackupRequest,
-    RevokeTokenRequest, RollbackSpec, RolloutSpec, RotateCaRequest, RunBackupRequest,
-    StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
+    AddFreezeRequest, AddScheduleRequest, ApproveRolloutRequest, CancelJobRequest,
+    ControlRolloutRequest, CordonAgentRequest, DeleteBackupRequest, DeleteReleaseRequest,
+    DeploySpec, DrillBackupsRequest, GetAgentRequest, GetCommandOutputRequest, GetJobRequest,
+    GetRolloutRequest, JobOptions, ListAgentsRequest, ListAuditRequest, ListBackupsRequest,
+    ListCertsRequest, ListEnvironmentsRequest, ListFreezesRequest, ListJobsRequest,
+    ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest, ListTokensRequest, ReleaseMeta,
+    ReleaseStatusRequest, RemoveAgentRequest, RemoveFreezeRequest, RemoveScheduleRequest,
+    RestoreBackupRequest, RevokeTokenRequest, RollbackSpec, RolloutSpec, RotateCaRequest,
+    RunBackupRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest,
+    WhoAmIRequest,
 };
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
@@ -94,7 +96,12 @@ bounded! {
     ListReleasesRequest { app: TEXT }
     ReleaseStatusRequest { app: TEXT, selector: SELECTOR }
     DeleteReleaseRequest { app: TEXT, version: TEXT }
-    StartRolloutRequest { request_id: TEXT; spec }
+    StartRolloutRequest { request_id: TEXT, reason: TEXT, at: TEXT; spec }
+    ListEnvironmentsRequest {}
+    ApproveRolloutRequest { id: TEXT, comment: TEXT }
+    AddFreezeRequest { env: TEXT, reason: TEXT }
+    ListFreezesRequest {}
+    RemoveFreezeRequest { id: TEXT }
     ListRolloutsRequest { app: TEXT }
     GetRolloutRequest { id: TEXT }
     ControlRolloutRequest { id: TEXT }
@@ -220,6 +227,9 @@ impl Bounded for RolloutSpec {
             ("on_failure", &self.on_failure, TEXT),
             ("offline", &self.offline, TEXT),
             ("inconclusive", &self.inconclusive, TEXT),
+            ("env", &self.env, TEXT),
+            ("approval_role", &self.approval_role, TEXT),
+            ("forced_reason", &self.forced_reason, TEXT),
         ] {
             cap(field, value, max)?;
         }

@@ -8,14 +8,18 @@ use std::time::Duration;
 use convoy_proto::identity::Role;
 use convoy_proto::v1::rollouts_server::Rollouts as RolloutsRpc;
 use convoy_proto::v1::{
-    ControlRolloutRequest, GetRolloutRequest, ListRolloutsRequest, ListRolloutsResponse,
+    AddFreezeRequest, ApproveRolloutRequest, ControlRolloutRequest, Freeze, GetRolloutRequest,
+    ListEnvironmentsRequest, ListEnvironmentsResponse, ListFreezesRequest, ListFreezesResponse,
+    ListRolloutsRequest, ListRolloutsResponse, RemoveFreezeRequest, RemoveFreezeResponse,
     RolloutControl, RolloutReport, RolloutReportRequest, RolloutView, StartRolloutRequest,
     StartRolloutResponse,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::{audit, auth};
+use super::{audit, auth, environments};
+use crate::config::environments::SharedEnvironments;
+use crate::registry::Registry;
 use crate::rollout::driver::{Control, RolloutError, Rollouts};
 use crate::rollout::record::is_settled;
 use crate::store::Store;
@@ -26,11 +30,35 @@ const WATCH_MIN_GAP: Duration = Duration::from_millis(200);
 pub struct RolloutService {
     rollouts: Arc<Rollouts>,
     store: Store,
+    /// `[[environments]]` (empty unless configured), swapped by a SIGHUP reload.
+    environments: SharedEnvironments,
+    registry: Option<Arc<Registry>>,
+    /// Where approvals are announced (`rollout.approval_given`, `..._withdrawn`).
+    events: Option<crate::events::Events>,
 }
 
 impl RolloutService {
     pub fn new(rollouts: Arc<Rollouts>, store: Store) -> Self {
-        Self { rollouts, store }
+        Self {
+            rollouts,
+            store,
+            environments: SharedEnvironments::default(),
+            registry: None,
+            events: None,
+        }
+    }
+
+    /// With environments (`--env`, `convoy env list`) and the registry `env list` reads.
+    pub fn with_environments(mut self, envs: SharedEnvironments, registry: Arc<Registry>) -> Self {
+        self.environments = envs;
+        self.registry = Some(registry);
+        self
+    }
+
+    /// With the event log approvals are announced on (and notified through).
+    pub fn with_events(mut self, events: crate::events::Events) -> Self {
+        self.events = Some(events);
+        self
     }
 }
 
@@ -66,8 +94,12 @@ impl RolloutsRpc for RolloutService {
         super::limits::check(request.get_ref())?;
         let body = request.get_ref().clone();
         let spec = body.spec.clone().unwrap_or_default();
+        let envs = environments::current(&self.environments);
         if body.dry_run {
             let caller = auth::require_role(&request, Role::Viewer)?;
+            let now = crate::clock::now_unix_ms();
+            let spec =
+                environments::resolve(&envs, &self.store, spec, false, "", &body.at, &caller, now)?;
             let started = self
                 .rollouts
                 .start_rollout(spec, true, String::new(), caller.name)
@@ -79,9 +111,13 @@ impl RolloutsRpc for RolloutService {
             }));
         }
         let summary = format!(
-            "app={} version={} selector={:?} canary={:?} batch={:?} steps={:?} max_failures={:?} bake_ms={} gates={:?} group_by={:?} on_failure={:?} auto_promote={}",
+            "app={} version={} env={:?} at={:?} force={} reason={:?} selector={:?} canary={:?} batch={:?} steps={:?} max_failures={:?} bake_ms={} gates={:?} group_by={:?} on_failure={:?} auto_promote={}",
             spec.app,
             spec.version,
+            spec.env,
+            body.at,
+            body.force,
+            body.reason,
             spec.selector,
             spec.canary,
             spec.batch,
@@ -94,16 +130,33 @@ impl RolloutsRpc for RolloutService {
             spec.auto_promote
         );
         let rollouts = self.rollouts.clone();
+        let store = self.store.clone();
         let started = audit::audited(
             &self.store,
             &request,
             "StartRollout",
             summary,
             |operator| async move {
+                let now = crate::clock::now_unix_ms();
+                let spec = environments::resolve(
+                    &envs,
+                    &store,
+                    spec,
+                    body.force,
+                    &body.reason,
+                    &body.at,
+                    &operator,
+                    now,
+                )?;
+                let forced = !spec.forced_reason.is_empty();
                 let started = rollouts
                     .start_rollout(spec, false, body.request_id, operator.name)
                     .await?;
-                let outcome = format!("started {}", started.id);
+                let outcome = if forced {
+                    format!("started {} (promotion rule forced)", started.id)
+                } else {
+                    format!("started {}", started.id)
+                };
                 Ok((started, outcome))
             },
         )
@@ -186,6 +239,128 @@ impl RolloutsRpc for RolloutService {
         Ok(Response::new(view))
     }
 
+    #[tracing::instrument(skip_all)]
+    async fn approve_rollout(
+        &self,
+        request: Request<ApproveRolloutRequest>,
+    ) -> Result<Response<RolloutView>, Status> {
+        super::limits::check(request.get_ref())?;
+        let body = request.get_ref().clone();
+        let rollouts = self.rollouts.clone();
+        let events = self.events.clone();
+        let verb = if body.withdraw { "withdraw" } else { "approve" };
+        let view = audit::audited(
+            &self.store,
+            &request,
+            "ApproveRollout",
+            format!("{verb} {} comment={:?}", body.id, body.comment),
+            |operator| async move {
+                // The approver is the certificate's operator name, never a request field.
+                let view = rollouts
+                    .approve(
+                        &body.id,
+                        &operator.name,
+                        operator.role,
+                        &body.comment,
+                        body.withdraw,
+                    )
+                    .await?;
+                if let Some(events) = &events {
+                    announce(events, &view, &operator.name, &body);
+                }
+                let outcome = format!(
+                    "{} is {} ({} more approval(s) needed)",
+                    view.id,
+                    view.state().name(),
+                    view.approvals_needed
+                );
+                Ok((view, outcome))
+            },
+        )
+        .await?;
+        Ok(Response::new(view))
+    }
+
+    async fn add_freeze(
+        &self,
+        request: Request<AddFreezeRequest>,
+    ) -> Result<Response<Freeze>, Status> {
+        super::limits::check(request.get_ref())?;
+        let body = request.get_ref().clone();
+        let envs = environments::current(&self.environments);
+        let store = self.store.clone();
+        let freeze = audit::audited(
+            &self.store,
+            &request,
+            "AddFreeze",
+            format!(
+                "env={} from={} until={} reason={:?}",
+                body.env, body.from_unix_ms, body.until_unix_ms, body.reason
+            ),
+            |operator| async move {
+                let now = crate::clock::now_unix_ms();
+                let freeze = environments::add_freeze(&envs, &store, &body, &operator.name, now)?;
+                store.flush_async().await?;
+                let outcome = format!("added {}", freeze.id);
+                Ok((freeze, outcome))
+            },
+        )
+        .await?;
+        Ok(Response::new(freeze))
+    }
+
+    async fn list_freezes(
+        &self,
+        request: Request<ListFreezesRequest>,
+    ) -> Result<Response<ListFreezesResponse>, Status> {
+        super::limits::check(request.get_ref())?;
+        auth::require_role(&request, Role::Viewer)?;
+        Ok(Response::new(ListFreezesResponse {
+            freezes: self.store.freezes()?,
+        }))
+    }
+
+    async fn remove_freeze(
+        &self,
+        request: Request<RemoveFreezeRequest>,
+    ) -> Result<Response<RemoveFreezeResponse>, Status> {
+        super::limits::check(request.get_ref())?;
+        let id = request.get_ref().id.clone();
+        let store = self.store.clone();
+        audit::audited(
+            &self.store,
+            &request,
+            "RemoveFreeze",
+            format!("id={id}"),
+            |_| async move {
+                if !store.remove_freeze(&id)? {
+                    return Err(Status::not_found(format!("no freeze {id:?}")));
+                }
+                store.flush_async().await?;
+                Ok(((), format!("removed {id}")))
+            },
+        )
+        .await?;
+        Ok(Response::new(RemoveFreezeResponse {}))
+    }
+
+    async fn list_environments(
+        &self,
+        request: Request<ListEnvironmentsRequest>,
+    ) -> Result<Response<ListEnvironmentsResponse>, Status> {
+        super::limits::check(request.get_ref())?;
+        auth::require_role(&request, Role::Viewer)?;
+        let envs = environments::current(&self.environments);
+        let freezes = self.store.freezes()?;
+        let environments = match &self.registry {
+            Some(registry) => {
+                environments::list(&envs, &freezes, registry, crate::clock::now_unix_ms())
+            }
+            None => Vec::new(),
+        };
+        Ok(Response::new(ListEnvironmentsResponse { environments }))
+    }
+
     type WatchRolloutStream = WatchStream;
 
     async fn watch_rollout(
@@ -242,4 +417,36 @@ impl RolloutsRpc for RolloutService {
         });
         Ok(Response::new(Box::pin(stream)))
     }
+}
+
+/// `rollout.approval_given` / `rollout.approval_withdrawn` on the event log, so the
+/// `[[notify]]` sinks tell people.
+fn announce(
+    events: &crate::events::Events,
+    view: &RolloutView,
+    by: &str,
+    request: &ApproveRolloutRequest,
+) {
+    use crate::events::{Draft, Severity};
+    let (kind, verb) = if request.withdraw {
+        ("rollout.approval_withdrawn", "withdrew their approval of")
+    } else {
+        ("rollout.approval_given", "approved")
+    };
+    events.append(
+        Draft::new(
+            kind,
+            Severity::Info,
+            format!(
+                "{by} {verb} rollout {} of {} {} ({} more needed)",
+                view.id, view.app, view.version, view.approvals_needed
+            ),
+        )
+        .subject(&view.id)
+        .field("app", &view.app)
+        .field("version", &view.version)
+        .field("by", by)
+        .field("comment", &request.comment)
+        .field("needed", view.approvals_needed.to_string()),
+    );
 }

@@ -13,6 +13,7 @@
 
 mod analysis;
 mod gates;
+mod holds;
 mod inputs;
 mod jobs;
 mod load;
@@ -117,6 +118,15 @@ enum Request {
         by: String,
         reply: Reply<RolloutView>,
     },
+    /// An approval (or its withdrawal) by `by`, whose certificate role is `role`.
+    Approve {
+        id: String,
+        by: String,
+        role: convoy_proto::identity::Role,
+        comment: String,
+        withdraw: bool,
+        reply: Reply<RolloutView>,
+    },
     Get {
         id: String,
         reply: Reply<RolloutView>,
@@ -175,16 +185,27 @@ impl Rollouts {
         tracker: &TaskTracker,
         shutdown: CancellationToken,
     ) -> Result<Arc<Rollouts>, RolloutError> {
-        Self::start_with_history(store, registry, dispatcher, None, tracker, shutdown).await
+        Self::start_with_history(
+            store,
+            registry,
+            dispatcher,
+            None,
+            Default::default(),
+            tracker,
+            shutdown,
+        )
+        .await
     }
 
     /// [`Rollouts::start`] with the metrics history canary analyses read from (`None`:
-    /// history disabled, and a rollout with `--analysis` is refused).
+    /// history disabled, and a rollout with `--analysis` is refused), and the
+    /// environments whose windows hold rollouts (swapped by a reload).
     pub async fn start_with_history(
         store: Store,
         registry: Arc<Registry>,
         dispatcher: Arc<Dispatcher>,
         history: Option<crate::history::HistoryConfig>,
+        environments: crate::config::environments::SharedEnvironments,
         tracker: &TaskTracker,
         shutdown: CancellationToken,
     ) -> Result<Arc<Rollouts>, RolloutError> {
@@ -207,6 +228,7 @@ impl Rollouts {
             touched: BTreeSet::new(),
             pending_jobs: Vec::new(),
             history,
+            environments,
         };
         driver.load_all()?;
         driver.commit(Vec::new()).await;
@@ -259,6 +281,27 @@ impl Rollouts {
             control,
             force,
             by: by.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// An operator's approval of rollout `id` (or its withdrawal): the machine decides
+    /// whether it may ([`Rollout::check_approval`](super::machine::Rollout::check_approval)).
+    pub async fn approve(
+        &self,
+        id: &str,
+        by: &str,
+        role: convoy_proto::identity::Role,
+        comment: &str,
+        withdraw: bool,
+    ) -> Result<RolloutView, RolloutError> {
+        self.ask(|reply| Request::Approve {
+            id: id.to_string(),
+            by: by.to_string(),
+            role,
+            comment: comment.to_string(),
+            withdraw,
             reply,
         })
         .await
@@ -326,6 +369,8 @@ struct Driver {
     pending_jobs: Vec<HostJob>,
     /// Where canary analyses read samples (None: history disabled).
     history: Option<crate::history::HistoryConfig>,
+    /// `[[environments]]` in force (windows), shared with the services and a reload.
+    environments: crate::config::environments::SharedEnvironments,
 }
 
 impl Driver {
@@ -353,6 +398,7 @@ impl Driver {
                 Some(host) = removals.recv() => self.removed(&host),
                 () = sleep, if wait.is_some() => self.tick(),
                 _ = gates.tick() => {
+                    self.check_holds();
                     self.check_gates();
                     self.check_analyses();
                 }

@@ -12,6 +12,7 @@ use crate::rollout::gate::{self, Baseline, MetricsView};
 use crate::rollout::plan::Plan;
 
 mod analysis;
+mod approvals;
 mod controls;
 mod host;
 mod late;
@@ -23,13 +24,14 @@ mod types;
 
 pub use analysis::AnalysisWindow;
 use analysis::WaveAnalysis;
+pub use approvals::Approval;
 pub use controls::Refusal;
 pub use host::HostState;
 use host::{HostEntry, WaveEntry};
 pub use status::{HostStatus, Status, WaveState, WaveStatus};
 pub use types::{
-    Action, AnalysisResult, Control, Event, Inconclusive, Offline, OnFailure, PauseCause, Settings,
-    State,
+    Action, AnalysisResult, Control, Event, Hold, Inconclusive, Offline, OnFailure, PauseCause,
+    Settings, State,
 };
 
 /// Why a removed host was not waited for.
@@ -69,6 +71,10 @@ pub struct Rollout {
     last_wait: Option<i64>,
     /// Per wave: its canary analysis (empty without `--analysis`).
     analysis: Vec<WaveAnalysis>,
+    /// Approvals given while it awaits approval, one per operator.
+    approvals: Vec<Approval>,
+    /// Why no new host may start now (window closed, freeze), as last logged.
+    hold: Option<Hold>,
 }
 
 impl Rollout {
@@ -106,13 +112,20 @@ impl Rollout {
             });
         }
         let budget = settings.max_failures.resolve(plan.targets());
+        let phase = if settings.approvals > 0 {
+            State::AwaitingApproval
+        } else if settings.start_at.is_some() {
+            State::Scheduled
+        } else {
+            State::Running
+        };
         Rollout {
             version: plan.version.clone(),
             settings,
             hosts,
             waves,
             index,
-            phase: State::Running,
+            phase,
             paused: None,
             started: false,
             halted: false,
@@ -134,14 +147,19 @@ impl Rollout {
             established_at: None,
             last_wait: None,
             analysis: vec![WaveAnalysis::default(); plan.waves.len()],
+            approvals: Vec::new(),
+            hold: None,
         }
     }
 
-    /// The state operators see: `paused` over a non-terminal phase.
+    /// The state operators see: `paused` over a non-terminal phase; a running rollout
+    /// that may start no new host shows why (`waiting_for_window`, `frozen`).
     pub fn state(&self) -> State {
-        match self.paused {
-            Some(_) if !self.phase.is_terminal() => State::Paused,
-            _ => self.phase,
+        match (self.paused, self.phase, &self.hold) {
+            (Some(_), phase, _) if !phase.is_terminal() => State::Paused,
+            (_, State::Running, Some(Hold::Window { .. })) => State::WaitingForWindow,
+            (_, State::Running, Some(Hold::Freeze { .. })) => State::Frozen,
+            (_, phase, _) => phase,
         }
     }
 
@@ -157,6 +175,11 @@ impl Rollout {
     pub fn on_event(&mut self, now: i64, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
         if !self.started {
+            // The driver logs the environment's hold before `Start`, so a rollout started
+            // outside its window starts nothing.
+            if let Event::Hold { hold } = event {
+                self.hold = hold;
+            }
             return out;
         }
         match event {
@@ -193,13 +216,16 @@ impl Rollout {
             Event::Promote => self.promote(now, &mut out),
             Event::Abort => self.abort(&mut out),
             Event::Rollback => self.begin_rollback(),
+            Event::Approve { by, comment } => self.approve(now, by, comment),
+            Event::Withdraw { by } => self.approvals.retain(|a| a.by != by),
+            Event::Hold { hold } => self.hold = hold,
         }
         self.advance(now, &mut out);
         out
     }
 
     fn can_start(&self) -> bool {
-        self.phase == State::Running && self.paused.is_none() && !self.halted
+        self.phase == State::Running && self.paused.is_none() && !self.halted && self.hold.is_none()
     }
 
     fn over_budget(&self) -> bool {

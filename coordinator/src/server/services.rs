@@ -42,6 +42,7 @@ pub(super) async fn routes(
         backups,
         revocations,
         rollouts,
+        environments,
         monitor,
         tls_handles,
         ..
@@ -83,7 +84,8 @@ pub(super) async fn routes(
     .max_encoding_message_size(MAX_AGENT_MESSAGE_BYTES);
     let release_keys = load_release_keys(&config.release_public_keys)?;
     let admin = AdminServer::new(
-        AdminService::new(registry, dispatcher.clone(), artifacts).with_release_keys(release_keys),
+        AdminService::new(registry.clone(), dispatcher.clone(), artifacts)
+            .with_release_keys(release_keys),
     )
     .max_decoding_message_size(MAX_OPERATOR_REQUEST_BYTES)
     .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
@@ -91,9 +93,13 @@ pub(super) async fn routes(
     let backups_service = BackupsServer::new(BackupsService::new(dispatcher, backups))
         .max_decoding_message_size(MAX_OPERATOR_REQUEST_BYTES)
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
-    let rollout_service = RolloutsServer::new(RolloutService::new(rollouts, store.clone()))
-        .max_decoding_message_size(MAX_OPERATOR_REQUEST_BYTES)
-        .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
+    let rollout_service = RolloutsServer::new(
+        RolloutService::new(rollouts, store.clone())
+            .with_environments(environments, registry.clone())
+            .with_events(monitor.events.clone()),
+    )
+    .max_decoding_message_size(MAX_OPERATOR_REQUEST_BYTES)
+    .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
     let monitor_service = MonitorServer::new(monitor)
         .max_decoding_message_size(MAX_OPERATOR_REQUEST_BYTES)
         .max_encoding_message_size(MAX_ADMIN_MESSAGE_BYTES);

@@ -185,6 +185,7 @@ pub async fn rollout(
             spec: Some(spec),
             dry_run: false,
             request_id: String::new(),
+            ..Default::default()
         })
         .await
         .map_err(|status| rpc_error(&connect.addr, status))?

@@ -118,6 +118,23 @@ pub struct RolloutJson {
     pub already_current: Vec<String>,
     pub waves: Vec<WaveJson>,
     pub late: Vec<HostJson>,
+    /// `--env` (null without).
+    pub env: Option<String>,
+    pub approvals: Vec<ApprovalJson>,
+    pub approvals_needed: u32,
+    /// waiting_for_window: the next opening; frozen: the freeze's end.
+    pub held_until: Option<String>,
+    pub freeze_reason: Option<String>,
+    /// `--at`.
+    pub start_at: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApprovalJson {
+    pub by: String,
+    pub at: Option<String>,
+    pub comment: String,
+    pub expired: bool,
 }
 
 impl From<&RolloutView> for RolloutJson {
@@ -152,6 +169,25 @@ impl From<&RolloutView> for RolloutJson {
                 })
                 .collect(),
             late: v.late.iter().map(HostJson::from).collect(),
+            env: v
+                .spec
+                .as_ref()
+                .map(|s| s.env.clone())
+                .filter(|e| !e.is_empty()),
+            approvals: v
+                .approvals
+                .iter()
+                .map(|a| ApprovalJson {
+                    by: a.by.clone(),
+                    at: rfc3339(a.at_unix_ms),
+                    comment: a.comment.clone(),
+                    expired: a.expired,
+                })
+                .collect(),
+            approvals_needed: v.approvals_needed,
+            held_until: rfc3339(v.hold_until_unix_ms),
+            freeze_reason: Some(v.freeze_reason.clone()).filter(|r| !r.is_empty()),
+            start_at: v.spec.as_ref().and_then(|s| rfc3339(s.start_at_unix_ms)),
         }
     }
 }
@@ -170,6 +206,8 @@ pub struct SummaryJson {
     pub failures: u32,
     pub current_wave: u32,
     pub waves: u32,
+    /// `--env` (null without).
+    pub env: Option<String>,
 }
 
 impl From<&RolloutSummary> for SummaryJson {
@@ -187,6 +225,7 @@ impl From<&RolloutSummary> for SummaryJson {
             failures: s.failures,
             current_wave: s.current_wave,
             waves: s.waves,
+            env: Some(s.env.clone()).filter(|e| !e.is_empty()),
         }
     }
 }
@@ -229,6 +268,7 @@ pub fn print_view(view: &RolloutView, format: OutputFormat) -> anyhow::Result<()
         view.failure_budget
     );
     out!("waiting:  {}", view.waiting_for);
+    super::approve::print_release_lines(view);
     if !view.already_current.is_empty() {
         out!(
             "skipped:  {} already on {} and healthy",

@@ -22,7 +22,7 @@ const RECONNECT_FOR: Duration = Duration::from_secs(300);
 pub fn needs_operator(view: &RolloutView) -> bool {
     matches!(
         view.state(),
-        RolloutState::Paused | RolloutState::AwaitingPromotion
+        RolloutState::Paused | RolloutState::AwaitingPromotion | RolloutState::AwaitingApproval
     )
 }
 

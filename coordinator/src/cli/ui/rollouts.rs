@@ -33,7 +33,8 @@ pub(crate) fn glyph(state: &str) -> &'static str {
         "failed" | "rollback_failed" => "✗",
         "deploying" | "running" | "rolling_back" => "▶",
         "baking" => "◔",
-        "awaiting_promotion" | "paused" | "waiting" => "‖",
+        "awaiting_promotion" | "paused" | "waiting" | "awaiting_approval" | "scheduled"
+        | "waiting_for_window" | "frozen" => "‖",
         "unreachable" => "⚠",
         "skipped" | "aborted" => "⊘",
         "rolled_back" => "↺",

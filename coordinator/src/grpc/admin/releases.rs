@@ -307,6 +307,7 @@ async fn receive_release(
         pushed_by: pushed_by.to_string(),
         format: format.to_string(),
         signature_verified: false,
+        environments: Vec::new(),
     };
     store.put_release(&release)?;
     store.flush_async().await?;

@@ -65,6 +65,17 @@ impl Driver {
                 let result = self.control(&id, control, &by, force);
                 deferred.push(Deferred::View(reply, result));
             }
+            Request::Approve {
+                id,
+                by,
+                role,
+                comment,
+                withdraw,
+                reply,
+            } => {
+                let result = self.approve(&id, &by, role, &comment, withdraw);
+                deferred.push(Deferred::View(reply, result));
+            }
             Request::Get { id, reply } => {
                 let result = self.view_of(&id);
                 deferred.push(Deferred::View(reply, result));
@@ -117,6 +128,51 @@ impl Driver {
         entry.by = by.to_string();
         self.apply(id, entry)?;
         tracing::info!(rollout = %id, by, control = control.as_str(), "rollout control");
+        self.view_of(id)
+    }
+
+    fn approve(
+        &mut self,
+        id: &str,
+        by: &str,
+        role: convoy_proto::identity::Role,
+        comment: &str,
+        withdraw: bool,
+    ) -> Result<super::RolloutView, RolloutError> {
+        let Some(loaded) = self.active.get(id) else {
+            let record = self
+                .store
+                .rollout(id)?
+                .ok_or_else(|| RolloutError::NotFound(id.to_string()))?;
+            return Err(RolloutError::Refused {
+                id: id.to_string(),
+                state: record::record_state(&record)
+                    .map_or_else(|| record.legacy_state.clone(), |s| s.to_string()),
+                why: Refusal::Over,
+            });
+        };
+        let spec = loaded.record.spec.clone().unwrap_or_default();
+        // The environment's role, copied into the spec at start; no role: any operator.
+        let qualified = spec.approval_role.is_empty()
+            || spec
+                .approval_role
+                .parse::<convoy_proto::identity::Role>()
+                .is_ok_and(|needed| role >= needed);
+        let machine = &loaded.machine;
+        let checked = if withdraw {
+            machine.check_withdraw(by)
+        } else {
+            machine.check_approval(by, qualified, comment)
+        };
+        let event = checked.map_err(|why| RolloutError::Refused {
+            id: id.to_string(),
+            state: machine.state().to_string(),
+            why,
+        })?;
+        let mut entry = record::entry(now_unix_ms(), &event);
+        entry.by = by.to_string();
+        self.apply(id, entry)?;
+        tracing::info!(rollout = %id, by, withdraw, "rollout approval");
         self.view_of(id)
     }
 

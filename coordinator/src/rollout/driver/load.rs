@@ -85,7 +85,8 @@ impl Driver {
             .map(|s| s.version.clone())
             .unwrap_or_default();
         let plan = record::plan_from_record(&version, &record.plan.clone().unwrap_or_default());
-        let (_, settings) = record::parse_spec(&record.spec.clone().unwrap_or_default())?;
+        let (_, mut settings) = record::parse_spec(&record.spec.clone().unwrap_or_default())?;
+        settings.starter = record.created_by.clone();
         let id = record.id.clone();
         let entries = self.store.rollout_entries(&id)?;
         let mut loaded = Loaded {

@@ -9,7 +9,7 @@ use convoy_proto::v1::{
 use super::{Driver, Loaded, RolloutError, Started};
 use crate::clock::now_unix_ms;
 use crate::releases::deploy_command;
-use crate::rollout::machine::{Rollout, Settings, State};
+use crate::rollout::machine::{Event, Rollout, Settings, State};
 use crate::rollout::plan::{self, Plan};
 use crate::rollout::record;
 use crate::selector::Selector;
@@ -33,7 +33,8 @@ impl Driver {
             }
         }
         let deploy = deploy_command(&self.store, &spec.app, &spec.version)?;
-        let (plan, settings, lines) = self.plan(&spec)?;
+        let (plan, mut settings, lines) = self.plan(&spec)?;
+        settings.starter = by.to_string();
         if dry_run {
             return Ok(Started {
                 id: String::new(),
@@ -68,6 +69,7 @@ impl Driver {
         if !request_id.is_empty() {
             self.store.put_rollout_request(request_id, &id)?;
         }
+        let env = spec_env(&record);
         let machine = Rollout::new(&plan, settings);
         self.active.insert(
             id.clone(),
@@ -79,6 +81,15 @@ impl Driver {
                 sampled_before: Default::default(),
             },
         );
+        // A window closed or a freeze in force now: logged before `Start`, so the start
+        // deploys nothing (and a replay does the same).
+        if !env.is_empty() {
+            let freezes = self.store.freezes()?;
+            let hold = super::holds::hold_for(&self.environments(), &freezes, &env, now);
+            if hold.is_some() {
+                self.apply(&id, record::entry(now, &Event::Hold { hold }))?;
+            }
+        }
         self.apply(
             &id,
             RolloutLogEntry {
@@ -143,6 +154,14 @@ impl Driver {
         }
         Ok((plan, settings, lines))
     }
+}
+
+fn spec_env(record: &RolloutRecord) -> String {
+    record
+        .spec
+        .as_ref()
+        .map(|s| s.env.clone())
+        .unwrap_or_default()
 }
 
 fn plan_host(agent: &AgentSummary, app: &str) -> plan::Host {

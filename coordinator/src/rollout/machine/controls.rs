@@ -24,6 +24,14 @@ pub enum Refusal {
     AlreadyRollingBack,
     #[error("it is already rolled back")]
     AlreadyRolledBack,
+    #[error("it does not await approval")]
+    NotAwaitingApproval,
+    #[error("the operator who started a rollout cannot approve it; another operator must")]
+    OwnRollout,
+    #[error("approvals in this environment need the {0} role")]
+    ApproverRole(String),
+    #[error("you have not approved it")]
+    NotApproved,
     /// Rolling back a succeeded rollout with newer rollouts of the app after it needs
     /// `force`: `moves` are the hosts it would move and the version each returns to.
     #[error("{}", newer_words(newer, moves))]

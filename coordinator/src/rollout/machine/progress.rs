@@ -20,6 +20,7 @@ impl Rollout {
             }
             let before = (self.phase, self.wave);
             match self.phase {
+                State::AwaitingApproval | State::Scheduled => self.pre_start(now),
                 State::Running if self.waves.is_empty() => self.finish(State::Succeeded, out),
                 // Paused (or halted) means nothing moves forward: no wave completes, no
                 // bake ends, until the operator resumes.
@@ -81,6 +82,9 @@ impl Rollout {
         }
         // A paused bake does not end by itself: its end is no deadline until a resume.
         let mut deadline = self.bake_until.filter(|_| self.paused.is_none());
+        if self.phase == State::Scheduled && self.paused.is_none() {
+            deadline = self.settings.start_at;
+        }
         let mut consider = |at: i64| deadline = Some(deadline.map_or(at, |d| d.min(at)));
         if let (Some(since), Some(timeout)) = (self.wait_since, self.settings.pause_timeout_ms) {
             consider(since.saturating_add(timeout));

@@ -1,7 +1,7 @@
 //! The operator's view of a rollout: waves with their hosts, failures against the budget,
 //! late convergence results, and what the rollout waits for, in words.
 
-use super::{HostState, PauseCause, Rollout, State};
+use super::{Hold, HostState, PauseCause, Rollout, State};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostStatus {
@@ -136,6 +136,21 @@ impl Rollout {
                 None => "baking".to_string(),
             },
             (None, State::AwaitingPromotion) => "awaiting promotion".to_string(),
+            (None, State::AwaitingApproval) => format!(
+                "awaiting {} approval(s) from operators other than {}{}: convoy rollout approve",
+                self.settings.approvals,
+                self.settings.starter,
+                self.settings
+                    .approval_role
+                    .as_ref()
+                    .map(|role| format!(" with the {role} role"))
+                    .unwrap_or_default()
+            ),
+            (None, State::Scheduled) => match self.settings.start_at {
+                Some(at) => format!("scheduled: starts at {} UTC", clock(at)),
+                None => "scheduled".to_string(),
+            },
+            (None, State::Running) if self.hold.is_some() => self.held_words(),
             (None, State::RollingBack) => format!(
                 "rolling back: {} in flight, {} queued",
                 self.rollback_in_flight,
@@ -148,6 +163,30 @@ impl Rollout {
                 )
             }
             (None, _) => self.waiting_in_wave(),
+        }
+    }
+
+    fn held_words(&self) -> String {
+        let in_flight = if self.deploying > 0 {
+            format!(" ({} in-flight hosts finish)", self.deploying)
+        } else {
+            String::new()
+        };
+        match &self.hold {
+            Some(Hold::Window {
+                next_open: Some(at),
+            }) => format!(
+                "outside the maintenance window: continues when it opens at {} UTC{in_flight}",
+                clock(*at)
+            ),
+            Some(Hold::Window { next_open: None }) => {
+                format!("outside the maintenance window, which never opens again{in_flight}")
+            }
+            Some(Hold::Freeze { until, reason }) => format!(
+                "the environment is frozen until {} UTC ({reason}){in_flight}",
+                clock(*until)
+            ),
+            None => String::new(),
         }
     }
 

@@ -476,4 +476,5 @@ fn empty_plan_succeeds_at_once() {
 
 mod analysis;
 mod controls;
+mod release;
 mod walk;

@@ -15,6 +15,14 @@ pub enum State {
     Aborted,
     RollingBack,
     RolledBack,
+    /// Waits for approvals (`approvals` in the environment) before its first wave.
+    AwaitingApproval,
+    /// Waits for its start time (`--at`).
+    Scheduled,
+    /// Outside its environment's maintenance window: no new host starts.
+    WaitingForWindow,
+    /// Its environment is frozen: no new host starts (rollbacks still run).
+    Frozen,
 }
 
 impl std::fmt::Display for State {
@@ -35,6 +43,10 @@ impl State {
             State::Aborted => "aborted",
             State::RollingBack => "rolling_back",
             State::RolledBack => "rolled_back",
+            State::AwaitingApproval => "awaiting_approval",
+            State::Scheduled => "scheduled",
+            State::WaitingForWindow => "waiting_for_window",
+            State::Frozen => "frozen",
         }
     }
 
@@ -77,6 +89,26 @@ pub struct Settings {
     pub analyses: Vec<Analysis>,
     /// What an analysis still inconclusive after the one extension counts as.
     pub inconclusive: Inconclusive,
+    /// Approvals needed from operators other than `starter` before the first wave.
+    pub approvals: u32,
+    /// How long an approval counts (None: until the rollout starts).
+    pub approval_ttl_ms: Option<i64>,
+    /// Only approvers of this role (or above) count (the role's name, for refusals).
+    pub approval_role: Option<String>,
+    /// Who started the rollout: never an approver of it.
+    pub starter: String,
+    /// `--at`: the first wave starts no earlier than this (unix ms).
+    pub start_at: Option<i64>,
+}
+
+/// Why no new host may start now, as the driver read it from the environment (a
+/// maintenance window closed, or a freeze in force). A rollback is never held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hold {
+    /// Outside the window; it opens next at `next_open` (None: never again).
+    Window { next_open: Option<i64> },
+    /// The environment is frozen until `until`, for `reason`.
+    Freeze { until: i64, reason: String },
 }
 
 /// `--inconclusive pass|fail`: the verdict given to an analysis that had too few samples
@@ -120,6 +152,11 @@ impl Default for Settings {
             late_window_ms: 24 * 60 * 60 * 1000,
             analyses: Vec::new(),
             inconclusive: Inconclusive::Fail,
+            approvals: 0,
+            approval_ttl_ms: None,
+            approval_role: None,
+            starter: String::new(),
+            start_at: None,
         }
     }
 }
@@ -183,6 +220,21 @@ pub enum Event {
     Promote,
     Abort,
     Rollback,
+    /// An operator approved (again: the approval's time is renewed). Checked before it is
+    /// logged ([`Rollout::check_approval`](super::Rollout::check_approval)).
+    Approve {
+        by: String,
+        comment: String,
+    },
+    /// An operator withdrew their approval.
+    Withdraw {
+        by: String,
+    },
+    /// The environment's window or freeze changed (None: new hosts may start). Applies
+    /// before the rollout starts too.
+    Hold {
+        hold: Option<Hold>,
+    },
 }
 
 /// What an operator can ask of a rollout; [`Rollout::check`](super::Rollout::check) says

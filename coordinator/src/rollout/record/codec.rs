@@ -7,7 +7,7 @@ use convoy_proto::v1::{
 };
 
 use crate::rollout::gate::{Baseline, MetricsView};
-use crate::rollout::machine::{Event, HostState, State, WaveState};
+use crate::rollout::machine::{Event, Hold, HostState, State, WaveState};
 use crate::rollout::plan::{self, Plan};
 
 pub(crate) fn plan_to_record(plan: &Plan) -> RolloutPlan {
@@ -114,6 +114,27 @@ pub(crate) fn entry(at_unix_ms: i64, event: &Event) -> RolloutLogEntry {
         Event::Promote => (K::Promote, "", ""),
         Event::Abort => (K::Abort, "", ""),
         Event::Rollback => (K::Rollback, "", ""),
+        Event::Approve { by, comment } => {
+            entry.by = by.clone();
+            (K::Approve, "", comment.as_str())
+        }
+        Event::Withdraw { by } => {
+            entry.by = by.clone();
+            (K::Withdraw, "", "")
+        }
+        Event::Hold { hold } => match hold {
+            None => (K::Hold, "", ""),
+            Some(Hold::Window { next_open }) => {
+                entry.hold = "window".into();
+                entry.hold_until_unix_ms = next_open.unwrap_or(0);
+                (K::Hold, "", "")
+            }
+            Some(Hold::Freeze { until, reason }) => {
+                entry.hold = "freeze".into();
+                entry.hold_until_unix_ms = *until;
+                (K::Hold, "", reason.as_str())
+            }
+        },
     };
     entry.kind = kind.into();
     entry.host = host.to_string();
@@ -183,6 +204,26 @@ pub(crate) fn replayed(entry: &RolloutLogEntry) -> Replayed {
         K::Promote => Event::Promote,
         K::Abort => Event::Abort,
         K::Rollback => Event::Rollback,
+        K::Approve => Event::Approve {
+            by: entry.by.clone(),
+            comment: reason,
+        },
+        K::Withdraw => Event::Withdraw {
+            by: entry.by.clone(),
+        },
+        K::Hold => Event::Hold {
+            hold: match entry.hold.as_str() {
+                "" => None,
+                "freeze" => Some(Hold::Freeze {
+                    until: entry.hold_until_unix_ms,
+                    reason,
+                }),
+                // "window", and a kind this build does not know: hold, never run.
+                _ => Some(Hold::Window {
+                    next_open: Some(entry.hold_until_unix_ms).filter(|&at| at > 0),
+                }),
+            },
+        },
     };
     Replayed::Machine(event)
 }
@@ -209,6 +250,10 @@ pub(crate) fn state(state: State) -> RolloutState {
         State::Aborted => RolloutState::Aborted,
         State::RollingBack => RolloutState::RollingBack,
         State::RolledBack => RolloutState::RolledBack,
+        State::AwaitingApproval => RolloutState::AwaitingApproval,
+        State::Scheduled => RolloutState::Scheduled,
+        State::WaitingForWindow => RolloutState::WaitingForWindow,
+        State::Frozen => RolloutState::Frozen,
     }
 }
 
@@ -224,6 +269,10 @@ fn state_from(state: RolloutState) -> Option<State> {
         RolloutState::Aborted => State::Aborted,
         RolloutState::RollingBack => State::RollingBack,
         RolloutState::RolledBack => State::RolledBack,
+        RolloutState::AwaitingApproval => State::AwaitingApproval,
+        RolloutState::Scheduled => State::Scheduled,
+        RolloutState::WaitingForWindow => State::WaitingForWindow,
+        RolloutState::Frozen => State::Frozen,
     })
 }
 

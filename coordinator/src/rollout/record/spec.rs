@@ -93,6 +93,12 @@ pub(crate) fn parse_spec(spec: &RolloutSpec) -> Result<(Strategy, Settings), Spe
         },
         analyses,
         inconclusive,
+        approvals: spec.approvals,
+        approval_ttl_ms: (spec.approval_ttl_ms > 0).then(|| ms(spec.approval_ttl_ms)),
+        approval_role: Some(spec.approval_role.clone()).filter(|r| !r.is_empty()),
+        // Set by the driver from the record (`created_by`).
+        starter: String::new(),
+        start_at: (spec.start_at_unix_ms > 0).then_some(spec.start_at_unix_ms),
     };
     Ok((strategy, settings))
 }

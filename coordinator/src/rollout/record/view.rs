@@ -2,12 +2,12 @@
 //! listing summary kept in step with it, and when a view is final.
 
 use convoy_proto::v1::{
-    RolloutHost, RolloutHostState, RolloutRecord, RolloutState, RolloutSummary, RolloutView,
-    RolloutWave,
+    RolloutApproval, RolloutHost, RolloutHostState, RolloutRecord, RolloutState, RolloutSummary,
+    RolloutView, RolloutWave,
 };
 
 use super::codec::{host_state, record_state, state};
-use crate::rollout::machine::{HostStatus, Rollout};
+use crate::rollout::machine::{Hold, HostStatus, Rollout};
 
 /// Whether a view is final: the rollout ended and no late host is still deploying. What
 /// `WatchRollout` and the CLI's `watch` stop on.
@@ -61,6 +61,7 @@ pub(crate) fn summary(record: &RolloutRecord) -> RolloutSummary {
         failures: record.failures,
         current_wave: record.current_wave,
         waves: u32::try_from(plan.waves.len()).unwrap_or(u32::MAX),
+        env: spec.env,
         ..Default::default()
     };
     if let Some(current) = record_state(record) {
@@ -117,6 +118,26 @@ pub(crate) fn view(record: &RolloutRecord, machine: &Rollout) -> RolloutView {
         ..Default::default()
     };
     view.set_state(state(status.state));
+    let now = crate::clock::now_unix_ms();
+    view.approvals = machine
+        .approvals(now)
+        .into_iter()
+        .map(|(approval, counts)| RolloutApproval {
+            by: approval.by,
+            at_unix_ms: approval.at,
+            comment: approval.comment,
+            expired: !counts,
+        })
+        .collect();
+    view.approvals_needed = machine.approvals_needed(now);
+    match machine.hold() {
+        Some(Hold::Window { next_open }) => view.hold_until_unix_ms = next_open.unwrap_or(0),
+        Some(Hold::Freeze { until, reason }) => {
+            view.hold_until_unix_ms = *until;
+            view.freeze_reason = reason.clone();
+        }
+        None => {}
+    }
     view
 }
 

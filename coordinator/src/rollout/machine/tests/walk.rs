@@ -7,8 +7,8 @@ use crate::analysis::verdict::{Analysis, Judgement, Verdict};
 use crate::rate::Rate;
 use crate::rollout::gate::{Baseline, Gate, MetricsView};
 use crate::rollout::machine::{
-    Action, AnalysisResult, Control, Event, HostState, Inconclusive, Offline, OnFailure, Refusal,
-    Rollout, Settings, State,
+    Action, AnalysisResult, Control, Event, Hold, HostState, Inconclusive, Offline, OnFailure,
+    Refusal, Rollout, Settings, State,
 };
 use crate::rollout::plan::{self, Host, Strategy};
 use crate::selector::Selector;
@@ -94,6 +94,7 @@ fn random_rollout(rng: &mut Rng) -> Rollout {
         late_window_ms: 10_000,
         analyses: Vec::new(),
         inconclusive: Inconclusive::Fail,
+        ..Settings::default()
     };
     // Drawn last, so the walks without analysis stay those of before.
     let settings = if settings.bake_ms > 0 && rng.chance(40) {
@@ -109,8 +110,23 @@ fn random_rollout(rng: &mut Rng) -> Rollout {
     } else {
         settings
     };
+    // Release coordination: approvals (some expiring), a start time.
+    let settings = Settings {
+        approvals: if rng.chance(25) {
+            rng.below(2) as u32 + 1
+        } else {
+            0
+        },
+        approval_ttl_ms: rng.chance(50).then_some(300),
+        approval_role: Some("admin".to_string()),
+        starter: "alice".to_string(),
+        start_at: rng.chance(20).then(|| rng.below(1_000) as i64 + 1),
+        ..settings
+    };
     Rollout::new(&plan, settings)
 }
+
+const OPERATORS: [&str; 3] = ["alice", "bob", "carol"];
 
 /// What the test knows independently of the machine's own bookkeeping.
 #[derive(Default)]
@@ -126,6 +142,25 @@ struct Model {
     refusals: BTreeSet<&'static str>,
     /// Analysis verdicts the walks fed in, by kind.
     verdicts: BTreeSet<String>,
+    /// Approvals given (operator -> when), as the walk logged them.
+    approvals: BTreeMap<String, i64>,
+}
+
+impl Model {
+    /// Approvals that count at `now`, by the rules stated apart: not the starter's, not
+    /// past their time to live.
+    fn valid_approvals(&self, rollout: &Rollout, now: i64) -> u32 {
+        self.approvals
+            .iter()
+            .filter(|(by, _)| **by != rollout.settings.starter)
+            .filter(|(_, at)| {
+                rollout
+                    .settings
+                    .approval_ttl_ms
+                    .is_none_or(|ttl| now < **at + ttl)
+            })
+            .count() as u32
+    }
 }
 
 fn apply(rollout: &mut Rollout, model: &mut Model, now: i64, event: Event) {
@@ -136,7 +171,25 @@ fn apply(rollout: &mut Rollout, model: &mut Model, now: i64, event: Event) {
     if matches!(event, Event::Rollback) && rollout.phase == State::Aborted {
         model.rollback_after_abort = true;
     }
+    match &event {
+        Event::Approve { by, .. } => {
+            model.approvals.insert(by.clone(), now);
+        }
+        Event::Withdraw { by } => {
+            model.approvals.remove(by);
+        }
+        _ => {}
+    }
+    let awaited = rollout.phase == State::AwaitingApproval;
     let actions = rollout.on_event(now, event);
+    if awaited && matches!(rollout.phase, State::Scheduled | State::Running) {
+        assert!(
+            model.valid_approvals(rollout, now) >= rollout.settings.approvals,
+            "started with {} of {} approvals",
+            model.valid_approvals(rollout, now),
+            rollout.settings.approvals
+        );
+    }
     check_actions(rollout, model, now, &actions);
     // The driver ticks at the next deadline: one already due would make it spin.
     if let Some(at) = rollout.next_deadline() {
@@ -153,6 +206,15 @@ fn check_actions(rollout: &Rollout, model: &mut Model, now: i64, actions: &[Acti
         match action {
             Action::Deploy { host } => {
                 assert!(!model.aborted, "deploy {host} after abort");
+                assert!(
+                    rollout.hold().is_none(),
+                    "deploy {host} while held: {:?}",
+                    rollout.hold()
+                );
+                assert!(
+                    rollout.settings.start_at.is_none_or(|at| now >= at),
+                    "deploy {host} at {now}, before the start time"
+                );
                 assert!(
                     model.deployed.insert(host.clone()),
                     "second deploy of {host}"
@@ -285,12 +347,25 @@ fn random_step(rng: &mut Rng, rollout: &mut Rollout, model: &mut Model, now: &mu
         75..=84 => Event::HostOnline {
             host: rng.pick(&ids).cloned().unwrap_or_default(),
         },
-        85..=88 => Event::HostOffline {
+        85 => Event::HostOffline {
             host: rng.pick(&ids).cloned().unwrap_or_default(),
         },
         89 => Event::HostRemoved {
             host: rng.pick(&ids).cloned().unwrap_or_default(),
         },
+        86 if rng.chance(50) => Event::Hold {
+            hold: Some(Hold::Window {
+                next_open: Some(*now + 500),
+            }),
+        },
+        86 => Event::Hold {
+            hold: Some(Hold::Freeze {
+                until: *now + 500,
+                reason: "walk".to_string(),
+            }),
+        },
+        87 => Event::Hold { hold: None },
+        88 => return approval(rng, rollout, model, *now),
         90..=92 => return control(rng, rollout, model, *now, Control::Promote),
         93..=95 => return control(rng, rollout, model, *now, Control::Resume),
         96 => return control(rng, rollout, model, *now, Control::Pause),
@@ -411,8 +486,15 @@ fn expected_refusal(
         },
         _ if state.is_terminal() => Some("it is over"),
         Control::Resume if state != State::Paused => Some("it is not paused"),
-        // Only the canary wave is promoted, before or after it baked; a rollback is past it.
-        Control::Promote if rollout.wave != 0 || rollout.phase == State::RollingBack => {
+        // Only the canary wave is promoted, before or after it baked, once it started; a
+        // rollback is past it.
+        Control::Promote
+            if rollout.wave != 0
+                || matches!(
+                    rollout.phase,
+                    State::RollingBack | State::AwaitingApproval | State::Scheduled
+                ) =>
+        {
             Some("only the canary wave awaits promotion")
         }
         _ => None,
@@ -454,6 +536,45 @@ fn control(rng: &mut Rng, rollout: &mut Rollout, model: &mut Model, now: i64, co
     }
 }
 
+/// An approval or a withdrawal by a random operator, as the driver applies it: checked
+/// first (the role from the certificate, here drawn), logged only if allowed.
+fn approval(rng: &mut Rng, rollout: &mut Rollout, model: &mut Model, now: i64) {
+    let by = OPERATORS[rng.below(3) as usize];
+    let withdraw = rng.chance(25);
+    let qualified = rng.chance(85);
+    let expected = if rollout.phase.is_terminal() {
+        Some("it is over")
+    } else if rollout.phase != State::AwaitingApproval {
+        Some("it does not await approval")
+    } else if withdraw && !model.approvals.contains_key(by) {
+        Some("you have not approved it")
+    } else if !withdraw && by == rollout.settings.starter {
+        Some("the operator who started a rollout cannot approve it")
+    } else if !withdraw && !qualified {
+        Some("approvals in this environment need the admin role")
+    } else {
+        None
+    };
+    let checked = if withdraw {
+        rollout.check_withdraw(by)
+    } else {
+        rollout.check_approval(by, qualified, "walk")
+    };
+    model.refusals.insert(expected.unwrap_or("approved"));
+    match (checked, expected) {
+        (Ok(event), None) => apply(rollout, model, now, event),
+        (Err(refusal), Some(words)) => {
+            let said = refusal.to_string();
+            assert!(said.starts_with(words), "{said:?}, expected {words:?}");
+        }
+        (checked, expected) => panic!(
+            "{} by {by} in {:?}: machine says {checked:?}, rules say {expected:?}",
+            if withdraw { "withdraw" } else { "approve" },
+            rollout.state()
+        ),
+    }
+}
+
 /// The environment answers everything, promotes and lets time pass until the rollout rests.
 fn settle(rollout: &mut Rollout, model: &mut Model, now: &mut i64) {
     for _ in 0..10_000 {
@@ -475,6 +596,28 @@ fn settle(rollout: &mut Rollout, model: &mut Model, now: &mut i64) {
             }
         } else if state == State::AwaitingPromotion {
             Event::Promote
+        } else if rollout.hold().is_some() {
+            // The window opens, the freeze ends.
+            Event::Hold { hold: None }
+        } else if state == State::AwaitingApproval {
+            let by = if rollout.approvals_needed(*now) > 1 || !model.approvals.contains_key("bob") {
+                "bob"
+            } else {
+                "carol"
+            };
+            let by = if model.approvals.get(by).is_some_and(|&at| {
+                rollout
+                    .settings
+                    .approval_ttl_ms
+                    .is_none_or(|ttl| *now < at + ttl)
+            }) {
+                if by == "bob" { "carol" } else { "bob" }
+            } else {
+                by
+            };
+            rollout
+                .check_approval(by, true, "settle")
+                .expect("another operator may approve")
         } else {
             *now += 500;
             Event::Tick
@@ -546,6 +689,11 @@ fn invariants_hold_over_random_event_sequences() {
         "it is already rolling back",
         "it is already rolled back",
         "newer rollouts",
+        "approved",
+        "it does not await approval",
+        "you have not approved it",
+        "the operator who started a rollout cannot approve it",
+        "approvals in this environment need the admin role",
     ] {
         assert!(refusals.contains(met), "no walk met {met:?}: {refusals:?}");
     }

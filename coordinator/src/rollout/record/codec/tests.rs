@@ -101,3 +101,33 @@ fn late_results_are_machine_events_in_the_log() {
         })
     );
 }
+
+#[test]
+fn holds_and_approvals_replay_from_their_log_entries() {
+    for event in [
+        Event::Hold {
+            hold: Some(Hold::Window {
+                next_open: Some(2_000),
+            }),
+        },
+        Event::Hold {
+            hold: Some(Hold::Window { next_open: None }),
+        },
+        Event::Hold {
+            hold: Some(Hold::Freeze {
+                until: 5_000,
+                reason: "year-end".to_string(),
+            }),
+        },
+        Event::Hold { hold: None },
+        Event::Approve {
+            by: "bob".to_string(),
+            comment: "lgtm".to_string(),
+        },
+        Event::Withdraw {
+            by: "bob".to_string(),
+        },
+    ] {
+        assert_eq!(replayed(&entry(7, &event)), Replayed::Machine(event));
+    }
+}
