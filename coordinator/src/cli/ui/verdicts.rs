@@ -22,13 +22,15 @@ pub(crate) fn budget(view: &RolloutView) -> String {
     format!(
         "<p class=\"budget\" id=\"budget\" data-failures=\"{f}\" data-budget=\"{b}\">\
          <span class=\"v-{class}\">{glyph} {words}</span>: failures <b id=\"failures\">{f}</b> of budget {b} \
-         <meter min=\"0\" max=\"{max}\" low=\"{low}\" high=\"{b}\" optimum=\"0\" value=\"{f}\" \
+         <meter min=\"0\" max=\"{max}\" low=\"{low}\" high=\"{high}\" optimum=\"0\" value=\"{f}\" \
          aria-label=\"failures against the budget\">{f} of {b}</meter></p>",
         f = view.failures,
         b = view.failure_budget,
-        // The meter's scale: one past the budget, so a spent budget is not a full bar.
+        // The scale runs one past the budget, so a spent budget is not a full bar; the
+        // meter's regions match the words: under the budget, at it, over it.
         max = view.failure_budget + 1,
-        low = view.failure_budget.saturating_sub(1).max(1),
+        low = (f64::from(view.failure_budget) - 0.5).max(0.0),
+        high = f64::from(view.failure_budget) + 0.5,
     )
 }
 
