@@ -271,7 +271,7 @@ async fn backups(state: &State, body: &mut String, id: &str) {
     match listed {
         Ok(reply) => {
             let mut backups = reply.into_inner().backups;
-            backups.sort_by(|a, b| b.created_unix_ms.cmp(&a.created_unix_ms));
+            backups.sort_by_key(|b| std::cmp::Reverse(b.created_unix_ms));
             if backups.is_empty() {
                 body.push_str("<p id=\"host-backups\">no backups of this host</p>");
             } else {
