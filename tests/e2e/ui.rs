@@ -15,6 +15,8 @@ use convoy_tests::cdp::{Browser, Page, chromium};
 
 use super::{Fleet, free_port, json, wait_until};
 
+mod host;
+
 /// A running `convoy ui`, killed on drop.
 struct Ui {
     child: Child,
@@ -259,7 +261,6 @@ fn the_dashboard_in_a_real_browser_shows_the_fleet_plots_and_a_live_rollout_it_c
         "document.querySelector('main').textContent",
     );
     assert!(apps.contains("1.0") && apps.contains("✓ healthy"), "{apps}");
-    screenshot(&mut browser, &page, "ui-host");
 
     // The events page, open in its own tab, receives what happens from now on.
     let events_page = browser.open(&format!("{}/events", ui.base())).unwrap();

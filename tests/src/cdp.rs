@@ -201,12 +201,29 @@ impl Browser {
         Ok(page)
     }
 
-    /// Loads `url` in the page and waits for its document to be complete.
+    /// Loads `url` in the page and waits for its new document to be complete. The old
+    /// document is marked first, so an old page that is still `complete` while the new one
+    /// loads is not taken for it.
     pub fn navigate(&mut self, page: &Page, url: &str) -> anyhow::Result<()> {
+        self.mark_document(page)?;
         self.call(Some(page), "Page.navigate", json!({"url": url}))?;
+        self.wait_new_document(page)
+    }
+
+    /// Marks the page's current document (see [`Self::wait_new_document`]).
+    pub fn mark_document(&mut self, page: &Page) -> anyhow::Result<()> {
+        self.eval(page, "window.__cdp_old_document = true")?;
+        Ok(())
+    }
+
+    /// Waits until a document other than the marked one is loaded: its load event has
+    /// ended (so its navigation timing is whole).
+    pub fn wait_new_document(&mut self, page: &Page) -> anyhow::Result<()> {
         self.wait(
             page,
-            "document.readyState === 'complete' && location.href !== 'about:blank'",
+            "!window.__cdp_old_document && document.readyState === 'complete' \
+             && location.href !== 'about:blank' \
+             && (performance.getEntriesByType('navigation')[0] || {loadEventEnd: 1}).loadEventEnd > 0",
             Duration::from_secs(20),
         )?;
         Ok(())

@@ -230,10 +230,20 @@ pub fn waves(planned: &[PlannedWave], bake_ms: i64, frames: &[Frame]) -> Vec<Rep
         .collect()
 }
 
-/// Stretches spent paused or awaiting promotion, with why.
+/// Stretches spent paused, awaiting promotion or approval, scheduled, frozen or waiting for
+/// a window, with why.
 pub fn pauses(frames: &[Frame]) -> Vec<ReportPause> {
-    let waits =
-        |s: RolloutState| matches!(s, RolloutState::Paused | RolloutState::AwaitingPromotion);
+    let waits = |s: RolloutState| {
+        matches!(
+            s,
+            RolloutState::Paused
+                | RolloutState::AwaitingPromotion
+                | RolloutState::AwaitingApproval
+                | RolloutState::Scheduled
+                | RolloutState::WaitingForWindow
+                | RolloutState::Frozen
+        )
+    };
     let mut out: Vec<ReportPause> = Vec::new();
     let mut previous = RolloutState::Unspecified;
     for frame in frames {
@@ -256,6 +266,10 @@ pub fn pauses(frames: &[Frame]) -> Vec<ReportPause> {
                         format!("paused by {}", frame.by)
                     }
                     (RolloutState::AwaitingPromotion, _) => "awaiting promotion".to_string(),
+                    (RolloutState::AwaitingApproval, _) => "awaiting approval".to_string(),
+                    (RolloutState::Scheduled, _) => "scheduled".to_string(),
+                    (RolloutState::WaitingForWindow, _) => "waiting for a window".to_string(),
+                    (RolloutState::Frozen, _) => "frozen".to_string(),
                     _ => frame
                         .waiting_for
                         .clone()
@@ -322,6 +336,9 @@ pub fn kind_name(kind: RolloutEventKind) -> &'static str {
         K::Tick => "deadline",
         K::LateSucceeded => "late deploy succeeded",
         K::LateFailed => "late deploy failed",
+        K::Approve => "approve",
+        K::Withdraw => "withdraw approval",
+        K::Hold => "hold",
         K::Unspecified => "unknown",
     }
 }

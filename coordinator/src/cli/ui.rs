@@ -3,10 +3,11 @@
 //! operator's own mTLS client ([`super::connect::channel`]), checked by the coordinator's
 //! roles and audited under the operator's name. A random token made at start guards the
 //! local port (see [`auth`]); pages are server-rendered HTML with one small embedded script
-//! (see [`pages`]), plots are server-rendered SVG ([`plot`]), and live views are
+//! (see [`pages`], [`host`], [`rollouts`]), plots are server-rendered SVG ([`plot`]), and live views are
 //! server-sent events fed by the coordinator's watch streams ([`live`]).
 
 mod auth;
+mod host;
 mod html;
 mod live;
 mod more;
@@ -16,6 +17,7 @@ mod report;
 mod rollouts;
 #[cfg(test)]
 mod tests;
+mod verdicts;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

@@ -7,12 +7,13 @@ use convoy_proto::MAX_ADMIN_MESSAGE_BYTES;
 use convoy_proto::v1::backups_client::BackupsClient;
 use convoy_proto::v1::job_event::Body as JobBody;
 use convoy_proto::v1::{
-    Event, GetJobRequest, HostCommand, ListAlertsRequest, ListBackupsRequest, ListEventsRequest,
-    ListJobsRequest, WatchJobRequest,
+    Backup, Event, GetJobRequest, HostCommand, ListAlertsRequest, ListBackupsRequest,
+    ListEventsRequest, ListJobsRequest, WatchJobRequest,
 };
 use futures_util::StreamExt as _;
 use hyper::{Response, StatusCode};
 use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
 
 use super::html::{ago, bytes, encode, esc, now_ms};
 use super::live::{message, stream};
@@ -152,42 +153,56 @@ pub(crate) async fn job_events(state: &State, id: &str, stop: CancellationToken)
     stream(texts, stop)
 }
 
-/// `/backups`: every stored backup with its verification and last drill.
+/// A backups client sized like the CLI's.
+pub(crate) fn backups_client(state: &State) -> BackupsClient<Channel> {
+    BackupsClient::new(state.channel.clone()).max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES)
+}
+
+/// A backup's last verify, in words with a glyph.
+pub(crate) fn verified_cell(b: &Backup, now: i64) -> String {
+    match (b.verified_unix_ms, b.verified_ok) {
+        (0, _) => "· never".to_string(),
+        (at, true) => format!("✓ ok, {}", ago(now, at)),
+        (at, false) => format!("✗ failed, {}", ago(now, at)),
+    }
+}
+
+/// A backup's last restore drill: status, where, when, and the first problems.
+pub(crate) fn drill_cell(b: &Backup, now: i64) -> String {
+    match &b.last_drill {
+        None => "· never".to_string(),
+        Some(d) if d.ok => format!("✓ ok on {}, {}", esc(&d.host), ago(now, d.at_unix_ms)),
+        Some(d) => format!(
+            "✗ failed on {}, {}: {}",
+            esc(&d.host),
+            ago(now, d.at_unix_ms),
+            esc(&d.problems.join("; "))
+        ),
+    }
+}
+
+/// `/backups`: every backup with its verify and last drill.
 pub(crate) async fn backups(state: &State) -> Response<Body> {
     let mut body = "<h1>Backups</h1>".to_string();
-    let mut client = BackupsClient::new(state.channel.clone())
-        .max_decoding_message_size(MAX_ADMIN_MESSAGE_BYTES);
-    match client.list_backups(ListBackupsRequest::default()).await {
+    match backups_client(state)
+        .list_backups(ListBackupsRequest::default())
+        .await
+    {
         Ok(reply) => {
             let now = now_ms();
             body.push_str("<table id=\"backups\"><thead><tr><th scope=\"col\">Id</th><th scope=\"col\">Host</th><th scope=\"col\">Set</th><th scope=\"col\">Taken</th><th scope=\"col\">Size</th><th scope=\"col\">Verified</th><th scope=\"col\">Last drill</th></tr></thead><tbody>");
             for b in reply.into_inner().backups {
-                let verified = match (b.verified_unix_ms, b.verified_ok) {
-                    (0, _) => "· never".to_string(),
-                    (at, true) => format!("✓ ok, {}", ago(now, at)),
-                    (at, false) => format!("✗ failed, {}", ago(now, at)),
-                };
-                let drill = match &b.last_drill {
-                    None => "· never".to_string(),
-                    Some(d) if d.ok => {
-                        format!("✓ ok on {}, {}", esc(&d.host), ago(now, d.at_unix_ms))
-                    }
-                    Some(d) => format!(
-                        "✗ failed on {}, {}: {}",
-                        esc(&d.host),
-                        ago(now, d.at_unix_ms),
-                        esc(&d.problems.join("; "))
-                    ),
-                };
                 let _ = write!(
                     body,
-                    "<tr><th scope=\"row\"><code>{}</code></th><td><a href=\"/host/{}\">{}</a></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{verified}</td><td>{drill}</td></tr>",
+                    "<tr><th scope=\"row\"><code>{}</code></th><td><a href=\"/host/{}\">{}</a></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
                     esc(&b.id),
                     encode(&b.host),
                     esc(&b.host),
                     esc(&b.set),
                     ago(now, b.created_unix_ms),
                     bytes(b.size as f64),
+                    verified_cell(&b, now),
+                    drill_cell(&b, now),
                 );
             }
             body.push_str("</tbody></table>");
@@ -197,13 +212,18 @@ pub(crate) async fn backups(state: &State) -> Response<Body> {
     html(state, "Backups", "Backups", &body)
 }
 
-/// One event as a table row.
-pub(crate) fn event_row(e: &Event, now: i64) -> String {
-    let glyph = match e.severity.as_str() {
+/// The glyph beside an event's severity, so colour is never the only signal.
+pub(crate) fn severity_glyph(severity: &str) -> &'static str {
+    match severity {
         "critical" => "▲",
         "warning" => "△",
         _ => "·",
-    };
+    }
+}
+
+/// One event as a table row.
+pub(crate) fn event_row(e: &Event, now: i64) -> String {
+    let glyph = severity_glyph(&e.severity);
     format!(
         "<tr><td>{}</td><td>{}</td><td>{glyph} {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         ago(now, e.at_unix_ms),

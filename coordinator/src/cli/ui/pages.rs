@@ -1,4 +1,4 @@
-//! The fleet and host pages: one gRPC call or a few per page, rendered to
+//! The fleet page (the host page is [`super::host`]): one gRPC call per page, rendered to
 //! HTML on the server. Errors from the coordinator (a bad selector, permission denied) are
 //! shown on the page in the CLI's words (`connect::rpc_error`).
 
@@ -7,29 +7,19 @@ use std::fmt::Write as _;
 use convoy_proto::MAX_ADMIN_MESSAGE_BYTES;
 use convoy_proto::v1::admin_client::AdminClient;
 use convoy_proto::v1::monitor_client::MonitorClient;
-use convoy_proto::v1::{
-    AgentState, AgentSummary, GetAgentRequest, ListAgentsRequest, ListEventsRequest,
-    ListJobsRequest, QueryMetricsRequest,
-};
+use convoy_proto::v1::{AgentState, AgentSummary, ListAgentsRequest};
 use hyper::{Response, StatusCode};
 use tonic::transport::Channel;
 
-use super::html::{Query, ago, bytes, encode, esc, now_ms, page, until};
+use super::html::{Query, ago, encode, esc, now_ms, page, until};
 use super::{Body, HTML, State, respond};
 use crate::cli::connect::rpc_error;
 
+pub(crate) use super::host::host;
 pub(crate) use super::rollouts::{control, rollout, rollouts};
 
 /// Rows per fleet page.
 pub(crate) const PAGE_ROWS: usize = 100;
-/// The host page's time ranges: (query value, milliseconds).
-const RANGES: [(&str, u64); 5] = [
-    ("15m", 900_000),
-    ("1h", 3_600_000),
-    ("6h", 21_600_000),
-    ("24h", 86_400_000),
-    ("7d", 604_800_000),
-];
 
 pub(crate) fn admin(state: &State) -> AdminClient<Channel> {
     AdminClient::new(state.channel.clone())
@@ -59,7 +49,7 @@ pub(crate) fn error_box(state: &State, status: tonic::Status) -> String {
     )
 }
 
-fn state_label(agent: &AgentSummary) -> &'static str {
+pub(crate) fn state_label(agent: &AgentSummary) -> &'static str {
     match (agent.state(), agent.cordoned) {
         (AgentState::Online, true) => "◐ cordoned",
         (AgentState::Online, false) => "● online",
@@ -255,159 +245,4 @@ pub(crate) async fn fleet(state: &State, query: &Query) -> Response<Body> {
     }
     body.push_str("</nav>");
     html(state, "Fleet", "Fleet", &body)
-}
-
-/// `/host/ID?range=1h`.
-pub(crate) async fn host(state: &State, id: &str, query: &Query) -> Response<Body> {
-    let mut body = format!("<h1>Host {}</h1>", esc(id));
-    let detail = match admin(state)
-        .get_agent(GetAgentRequest { id: id.to_string() })
-        .await
-    {
-        Ok(reply) => reply.into_inner(),
-        Err(status) => {
-            body.push_str(&error_box(state, status));
-            return html(state, id, "Fleet", &body);
-        }
-    };
-    let agent = detail.agent.unwrap_or_default();
-    let now = now_ms();
-    let facts = detail.facts.unwrap_or_default();
-    let _ = write!(
-        body,
-        "<section class=\"cards\"><div class=\"card\"><h2>Facts</h2><dl>\
-         <dt>State</dt><dd>{}</dd><dt>Hostname</dt><dd>{}</dd><dt>OS</dt><dd>{} {}</dd>\
-         <dt>Kernel</dt><dd>{}</dd><dt>Arch</dt><dd>{}</dd><dt>CPUs</dt><dd>{}</dd>\
-         <dt>Memory</dt><dd>{}</dd><dt>Agent</dt><dd>{}</dd><dt>Last seen</dt><dd>{}</dd>\
-         <dt>Certificate</dt><dd>expires {}</dd></dl></div>",
-        state_label(&agent),
-        esc(&facts.hostname),
-        esc(&facts.os),
-        esc(&facts.os_version),
-        esc(&facts.kernel),
-        esc(&facts.arch),
-        facts.cpus,
-        bytes(facts.mem_total_bytes as f64),
-        esc(&agent.version),
-        ago(now, agent.last_seen_unix_ms),
-        until(now, agent.cert_not_after_unix_ms),
-    );
-    body.push_str("<div class=\"card\"><h2>Labels</h2><p>");
-    let labels: std::collections::BTreeMap<_, _> = agent.labels.iter().collect();
-    for (k, v) in labels {
-        let _ = write!(body, "<span class=\"chip\">{}={}</span> ", esc(k), esc(v));
-    }
-    body.push_str("</p><h2>Apps</h2><table><thead><tr><th scope=\"col\">App</th><th scope=\"col\">Current</th><th scope=\"col\">Previous</th><th scope=\"col\">Health</th></tr></thead><tbody>");
-    for app in &agent.apps {
-        let _ = write!(
-            body,
-            "<tr><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&app.app),
-            esc(&app.version),
-            esc(&app.previous),
-            if app.healthy {
-                "✓ healthy"
-            } else {
-                "✗ unhealthy"
-            }
-        );
-    }
-    body.push_str("</tbody></table></div></section>");
-
-    // Plots over the chosen range.
-    let range = query.get("range");
-    let (range, since_ms) = RANGES
-        .iter()
-        .find(|(name, _)| *name == range)
-        .copied()
-        .unwrap_or(RANGES[1]);
-    body.push_str("<h2>Metrics</h2><nav class=\"ranges\" aria-label=\"time range\">");
-    for (name, _) in RANGES {
-        let current = if name == range {
-            " aria-current=\"true\""
-        } else {
-            ""
-        };
-        let _ = write!(
-            body,
-            "<a href=\"/host/{}?range={name}\"{current}>{name}</a>",
-            encode(id)
-        );
-    }
-    body.push_str("</nav>");
-    let mut series: Vec<String> = ["cpu", "mem", "load1", "net_rx", "net_tx"]
-        .map(String::from)
-        .to_vec();
-    if let Some(m) = &agent.metrics {
-        series.extend(m.disks.iter().take(4).map(|d| format!("disk:{}", d.mount)));
-    }
-    let metrics = monitor(state)
-        .query_metrics(QueryMetricsRequest {
-            host: id.to_string(),
-            series,
-            since_ms,
-            ..Default::default()
-        })
-        .await;
-    match metrics {
-        Ok(reply) => {
-            body.push_str("<div class=\"plots\">");
-            let from = now - i64::try_from(since_ms).unwrap_or(0);
-            for s in &reply.into_inner().series {
-                body.push_str(&super::plot::svg(s, from, now));
-            }
-            body.push_str("</div>");
-        }
-        Err(status) => body.push_str(&error_box(state, status)),
-    }
-
-    // Recent jobs and events touching this host.
-    body.push_str(
-        "<section class=\"cards\"><div class=\"card\"><h2>Recent jobs</h2><ul class=\"list\">",
-    );
-    if let Ok(jobs) = admin(state)
-        .list_jobs(ListJobsRequest {
-            limit: 10,
-            host: id.to_string(),
-            ..Default::default()
-        })
-        .await
-    {
-        for job in jobs.into_inner().jobs {
-            let _ = write!(
-                body,
-                "<li><code>{}</code> {} — {} by {}, {}</li>",
-                esc(&job.id),
-                esc(&job.action),
-                esc(job.state().as_str_name().trim_start_matches("JOB_STATE_")),
-                esc(&job.created_by),
-                ago(now, job.created_unix_ms)
-            );
-        }
-    }
-    body.push_str("</ul></div><div class=\"card\"><h2>Events</h2><ul class=\"list\">");
-    if let Ok(events) = monitor(state)
-        .list_events(ListEventsRequest::default())
-        .await
-    {
-        for event in events
-            .into_inner()
-            .events
-            .iter()
-            .rev()
-            .filter(|e| e.host == id)
-            .take(20)
-        {
-            let _ = write!(
-                body,
-                "<li>{} <b>{}</b> [{}] {}</li>",
-                ago(now, event.at_unix_ms),
-                esc(&event.kind),
-                esc(&event.severity),
-                esc(&event.message)
-            );
-        }
-    }
-    body.push_str("</ul></div></section>");
-    html(state, id, "Fleet", &body)
 }

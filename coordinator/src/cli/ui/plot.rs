@@ -43,6 +43,10 @@ pub(crate) fn unit_of(series: &str) -> Unit {
             format: |v| format!("{v:.0}"),
             ceiling: None,
         },
+        s if crate::history::signal_name(s) => Unit {
+            format: significant,
+            ceiling: None,
+        },
         _ => Unit {
             format: |v| format!("{v:.2}"),
             ceiling: None,
@@ -60,10 +64,29 @@ pub(crate) fn title_of(series: &str) -> String {
         "net_rx" => "Network in".into(),
         "net_tx" => "Network out".into(),
         "procs" => "Processes".into(),
+        s if crate::history::signal_name(s) => match s.split_once('.') {
+            Some((app, name)) => format!("{name} ({app}, app signal)"),
+            None => s.to_string(),
+        },
         s => s
             .strip_prefix("disk:")
             .map_or_else(|| s.to_string(), |mount| format!("Disk used {mount}")),
     }
+}
+
+/// An app signal's value with three significant digits (an error rate of 0.0042 reads
+/// as such, not as 0.00), plainly for everyday magnitudes.
+pub(crate) fn significant(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let magnitude = v.abs().log10().floor();
+    if !(-4.0..6.0).contains(&magnitude) {
+        return format!("{v:.2e}");
+    }
+    // 0..=6 decimals: the cast cannot truncate.
+    let decimals = (2.0 - magnitude).clamp(0.0, 6.0) as usize;
+    format!("{v:.decimals$}")
 }
 
 /// "HH:MM" (UTC) for a time axis label, with the date for ranges over a day.

@@ -93,14 +93,12 @@ pub(crate) fn render(view: &RolloutView, role: &str) -> String {
     let _ = write!(
         out,
         "<p class=\"state\"><span class=\"badge s-{state}\" id=\"rollout-state\" data-state=\"{state}\">{glyph} {state}</span> \
-         wave {wave} of {waves} · failures <b id=\"failures\">{failures}</b> of budget {budget} · \
-         {targets} targets · by {by}, {when}</p>",
+         wave {wave} of {waves} · {targets} targets · by {by}, {when}</p>{budget}",
         state = esc(view.state().name()),
         glyph = glyph(view.state().name()),
         wave = (view.current_wave + 1).min(u32::try_from(view.waves.len()).unwrap_or(u32::MAX)),
         waves = view.waves.len(),
-        failures = view.failures,
-        budget = view.failure_budget,
+        budget = super::verdicts::budget(view),
         targets = view.targets,
         by = esc(&view.created_by),
         when = ago(now, view.created_unix_ms),
@@ -111,11 +109,6 @@ pub(crate) fn render(view: &RolloutView, role: &str) -> String {
             "<p class=\"waiting\">waiting for: {}</p>",
             esc(&view.waiting_for)
         );
-    }
-    if let Some(spec) = &view.spec {
-        if !spec.gates.is_empty() {
-            let _ = write!(out, "<p>gates: {}</p>", esc(&spec.gates.join(", ")));
-        }
     }
     out.push_str("<div class=\"controls\" role=\"group\" aria-label=\"rollout controls\">");
     for (action, name) in CONTROLS {
@@ -168,7 +161,9 @@ pub(crate) fn render(view: &RolloutView, role: &str) -> String {
                 glyph = glyph(host.state().name()),
             );
         }
-        out.push_str("</ul></li>");
+        out.push_str("</ul>");
+        out.push_str(&super::verdicts::wave(view, wave));
+        out.push_str("</li>");
     }
     out.push_str("</ol>");
     out

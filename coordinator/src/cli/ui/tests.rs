@@ -269,3 +269,107 @@ fn an_sse_message_prefixes_every_line() {
         "event: view\ndata: <p>\ndata: a</p>\n\n"
     );
 }
+
+#[test]
+fn the_host_page_plots_each_app_signal_after_the_host_series_with_three_digits() {
+    use convoy_proto::v1::{AgentDetail, AgentSummary, DiskUsage, MetricsSample};
+    let detail = AgentDetail {
+        agent: Some(AgentSummary {
+            metrics: Some(MetricsSample {
+                disks: vec![DiskUsage {
+                    mount: "/".into(),
+                    ..Default::default()
+                }],
+                signals: [("web.rps".into(), 3.0), ("web.error_rate".into(), 0.01)]
+                    .into_iter()
+                    .collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    assert_eq!(
+        super::host::series_for(&detail),
+        [
+            "cpu",
+            "mem",
+            "load1",
+            "net_rx",
+            "net_tx",
+            "disk:/",
+            "web.error_rate",
+            "web.rps"
+        ]
+    );
+    assert_eq!(
+        super::plot::title_of("web.error_rate"),
+        "error_rate (web, app signal)"
+    );
+    assert_eq!(super::plot::title_of("disk:/var"), "Disk used /var");
+    let format = super::plot::unit_of("web.error_rate").format;
+    assert_eq!(format(0.0042), "0.00420");
+    assert_eq!(format(0.5), "0.500");
+    assert_eq!(format(1234.4), "1234");
+    assert_eq!(format(0.0), "0");
+    assert_eq!(format(2.5e-7), "2.50e-7");
+}
+
+#[test]
+fn a_waves_gates_and_analysis_show_a_glyph_and_a_word_beside_the_figures() {
+    use convoy_proto::v1::{
+        AnalysisVerdict, RolloutHost, RolloutSpec, RolloutView, RolloutWave, RolloutWaveState,
+    };
+    let view = RolloutView {
+        failures: 1,
+        failure_budget: 1,
+        spec: Some(RolloutSpec {
+            gates: vec!["web.error_rate<0.05".into()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let judged = RolloutWave {
+        state: RolloutWaveState::Done.into(),
+        analysis: vec![AnalysisVerdict {
+            analysis: "web.error_rate<=baseline+0.01".into(),
+            verdict: "fail".into(),
+            p_value: Some(0.00123),
+            canary_median: Some(0.2),
+            baseline_median: None,
+            canary_samples: 12,
+            baseline_samples: 0,
+            reason: "<worse>".into(),
+            round: 1,
+        }],
+        hosts: vec![RolloutHost {
+            host: "web-1".into(),
+            reason: "gate web.error_rate<0.05 failed: 0.2 is not below 0.05".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let html = super::verdicts::wave(&view, &judged);
+    assert!(html.contains("data-gates=\"broken\""), "{html}");
+    assert!(html.contains("✗ gates broken"), "{html}");
+    assert!(
+        html.contains("web-1: gate web.error_rate&lt;0.05 failed"),
+        "{html}"
+    );
+    assert!(html.contains("<tr data-verdict=\"fail\">"), "{html}");
+    assert!(
+        html.contains("✗ fail</span><br><small>&lt;worse&gt;</small>"),
+        "{html}"
+    );
+    assert!(html.contains(">0.0012<") && html.contains(">0.200<") && html.contains(">–<"));
+    assert!(html.contains(">12/0<"), "{html}");
+    let pending = RolloutWave::default();
+    assert!(super::verdicts::wave(&view, &pending).contains("· gates not yet checked"));
+    assert!(super::verdicts::budget(&view).contains("△ budget spent"));
+    let none = RolloutView::default();
+    assert!(super::verdicts::wave(&none, &pending).is_empty());
+    assert!(
+        super::verdicts::budget(&none)
+            .contains("✓ within budget</span>: failures <b id=\"failures\">0</b> of budget 0")
+    );
+}
