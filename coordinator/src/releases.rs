@@ -4,6 +4,7 @@
 //! no host, job or active rollout needs.
 
 pub mod delete;
+pub mod notes;
 
 use std::path::{Path, PathBuf};
 
@@ -92,6 +93,11 @@ impl Artifacts {
             }
         }
         Ok(Self { dir })
+    }
+
+    /// The data dir the artifacts live under.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
     }
 
     pub fn path(&self, sha256_hex: &str) -> PathBuf {

@@ -21,6 +21,7 @@ mod lost_results;
 mod monitor;
 mod operations;
 mod policy;
+mod release_notes;
 mod renewal;
 mod revocation;
 mod rollout;

@@ -543,6 +543,10 @@ pub struct ReleaseJson {
     pub signature_verified: bool,
     pub pushed_at: Option<String>,
     pub pushed_by: String,
+    /// Release notes given at push (empty if none).
+    pub notes: String,
+    /// `--meta k=v` given at push.
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 impl From<&convoy_proto::v1::Release> for ReleaseJson {
@@ -558,6 +562,8 @@ impl From<&convoy_proto::v1::Release> for ReleaseJson {
             signature_verified: r.signature_verified,
             pushed_at: rfc3339(r.pushed_unix_ms),
             pushed_by: r.pushed_by.clone(),
+            notes: r.notes.clone(),
+            metadata: r.metadata.clone(),
         }
     }
 }

@@ -12,10 +12,10 @@ use convoy_proto::identity::Role;
 use convoy_proto::v1::admin_server::Admin;
 use convoy_proto::v1::{
     AgentDetail, AgentSummary, CancelJobRequest, CommandOutput, CordonAgentRequest,
-    DeleteReleaseRequest, DeleteReleaseResponse, GetAgentRequest, GetCommandOutputRequest,
+    DeleteReleaseRequest, DeleteReleaseResponse, GetAgentRequest, GetReleaseRequest, GetCommandOutputRequest,
     GetJobRequest, Job, JobEvent, JobState, ListAgentsRequest, ListAgentsResponse,
     ListAuditRequest, ListAuditResponse, ListJobsRequest, ListJobsResponse, ListReleasesRequest,
-    ListReleasesResponse, PushReleaseChunk, Release, ReleaseStatusRequest, ReleaseStatusResponse,
+    ListReleasesResponse, PushReleaseChunk, Release, ReleaseDetail, ReleaseStatusRequest, ReleaseStatusResponse,
     RemoveAgentRequest, RemoveAgentResponse, StartJobRequest, WatchJobRequest, WhoAmIRequest,
     WhoAmIResponse, job_event,
 };
@@ -479,6 +479,14 @@ impl Admin for AdminService {
     ) -> Result<Response<ReleaseStatusResponse>, Status> {
         super::limits::check(request.get_ref())?;
         releases::status(self, request)
+    }
+
+    async fn get_release(
+        &self,
+        request: Request<GetReleaseRequest>,
+    ) -> Result<Response<ReleaseDetail>, Status> {
+        super::limits::check(request.get_ref())?;
+        releases::get(self, request)
     }
 
     #[tracing::instrument(skip_all)]

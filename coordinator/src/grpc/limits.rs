@@ -8,7 +8,7 @@
 
 use convoy_proto::v1::{
     AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest,
-    DeleteBackupRequest, DeleteReleaseRequest, DeploySpec, DrillBackupsRequest, GetAgentRequest,
+    DeleteBackupRequest, DeleteReleaseRequest, DeploySpec, GetReleaseRequest, DrillBackupsRequest, GetAgentRequest,
     GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions, ListAgentsRequest,
     ListAuditRequest, ListBackupsRequest, ListCertsRequest, ListJobsRequest, ListReleasesRequest,
     ListRolloutsRequest, ListSchedulesRequest, ListTokensRequest, ReleaseMeta,
@@ -38,6 +38,14 @@ pub const MAX_PARAMS: usize = 16;
 pub const PARAM_KEY: usize = 32;
 /// A parameter's value (the agent refuses longer ones too).
 pub const PARAM_VALUE: usize = 1024;
+/// A release's notes (`convoy release push --notes-file`).
+pub const RELEASE_NOTES: usize = 64 * 1024;
+/// Metadata entries of one release (`--meta k=v`), each key and value capped below.
+pub const MAX_RELEASE_META: usize = 32;
+/// A release metadata key (`[a-z0-9_.-]`, checked by `releases::notes::validate_meta`).
+pub const RELEASE_META_KEY: usize = 64;
+/// A release metadata value.
+pub const RELEASE_META_VALUE: usize = 1024;
 
 /// A request whose free-text fields are within their caps.
 pub trait Bounded {
@@ -89,10 +97,10 @@ bounded! {
     CancelJobRequest { id: TEXT }
     WatchJobRequest { id: TEXT }
     ListAuditRequest { operator: TEXT, page_token: TEXT }
-    ReleaseMeta { app: TEXT, version: TEXT, signer: TEXT, sha256: TEXT }
     ListReleasesRequest { app: TEXT }
     ReleaseStatusRequest { app: TEXT, selector: SELECTOR }
     DeleteReleaseRequest { app: TEXT, version: TEXT }
+    GetReleaseRequest { app: TEXT, version: TEXT }
     StartRolloutRequest { request_id: TEXT; spec }
     ListRolloutsRequest { app: TEXT }
     GetRolloutRequest { id: TEXT }
@@ -113,6 +121,32 @@ bounded! {
     ListTokensRequest {}
     RevokeTokenRequest { id: TEXT }
     DeleteBackupRequest { id: TEXT }
+}
+
+impl Bounded for ReleaseMeta {
+    fn check_sizes(&self) -> Result<(), Status> {
+        cap("app", &self.app, TEXT)?;
+        cap("version", &self.version, TEXT)?;
+        cap("signer", &self.signer, TEXT)?;
+        cap("sha256", &self.sha256, TEXT)?;
+        if self.notes.len() > RELEASE_NOTES {
+            return Err(Status::invalid_argument(format!(
+                "the release notes are {} bytes; at most {RELEASE_NOTES} (64 KiB) are allowed",
+                self.notes.len()
+            )));
+        }
+        if self.metadata.len() > MAX_RELEASE_META {
+            return Err(Status::invalid_argument(format!(
+                "{} metadata entries; at most {MAX_RELEASE_META} are allowed",
+                self.metadata.len()
+            )));
+        }
+        for (key, value) in &self.metadata {
+            cap("metadata key", key, RELEASE_META_KEY)?;
+            cap("metadata value", value, RELEASE_META_VALUE)?;
+        }
+        Ok(())
+    }
 }
 
 impl Bounded for RotateCaRequest {
