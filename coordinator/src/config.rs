@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub mod monitor;
+pub mod snapshots;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -47,6 +48,8 @@ pub struct Config {
     /// `[ca]`: the issuing CA (the fleet CA or an intermediate) that signs enrolled
     /// agents' certificates. None: enrollment is off.
     pub ca: Option<IssuingCa>,
+    /// `[snapshots]`: scheduled snapshots of the coordinator's state (`config/snapshots.rs`).
+    pub snapshots: snapshots::SnapshotsConfig,
 }
 
 /// `[ca]` in coordinator.toml.
@@ -301,6 +304,8 @@ struct RawConfig {
     ca: Option<IssuingCa>,
     #[serde(default)]
     policies: Vec<crate::policy::PolicyConfig>,
+    #[serde(default)]
+    snapshots: snapshots::SnapshotsConfig,
 }
 
 fn default_listen() -> SocketAddr {
@@ -360,7 +365,11 @@ impl Config {
             }
         }
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let snapshots = raw
+            .snapshots
+            .resolved(resolve, &resolve(raw.data_dir.clone()))?;
         Ok(Self {
+            snapshots,
             listen: raw.listen,
             data_dir: resolve(raw.data_dir),
             tls: TlsFiles {

@@ -30,6 +30,11 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("a store flush was aborted")]
     FlushAborted,
     #[error("the store at {0} is locked: is another coordinator using this data dir?")]
@@ -97,6 +102,7 @@ pub mod jobs;
 pub use audit::{Appended, AuditPage};
 mod releases;
 mod rollouts;
+pub mod snapshot;
 
 /// Group commit bookkeeping for [`Store::flush_async`].
 #[derive(Debug, Default)]

@@ -88,6 +88,9 @@ _convoy() {
             convoy,serve)
                 cmd="convoy__subcmd__serve"
                 ;;
+            convoy,snapshot)
+                cmd="convoy__subcmd__snapshot"
+                ;;
             convoy,token)
                 cmd="convoy__subcmd__token"
                 ;;
@@ -370,6 +373,9 @@ _convoy() {
             convoy__subcmd__help,serve)
                 cmd="convoy__subcmd__help__subcmd__serve"
                 ;;
+            convoy__subcmd__help,snapshot)
+                cmd="convoy__subcmd__help__subcmd__snapshot"
+                ;;
             convoy__subcmd__help,token)
                 cmd="convoy__subcmd__help__subcmd__token"
                 ;;
@@ -478,6 +484,9 @@ _convoy() {
             convoy__subcmd__help__subcmd__release,push)
                 cmd="convoy__subcmd__help__subcmd__release__subcmd__push"
                 ;;
+            convoy__subcmd__help__subcmd__release,show)
+                cmd="convoy__subcmd__help__subcmd__release__subcmd__show"
+                ;;
             convoy__subcmd__help__subcmd__release,status)
                 cmd="convoy__subcmd__help__subcmd__release__subcmd__status"
                 ;;
@@ -510,6 +519,15 @@ _convoy() {
                 ;;
             convoy__subcmd__help__subcmd__rollout,watch)
                 cmd="convoy__subcmd__help__subcmd__rollout__subcmd__watch"
+                ;;
+            convoy__subcmd__help__subcmd__snapshot,drill)
+                cmd="convoy__subcmd__help__subcmd__snapshot__subcmd__drill"
+                ;;
+            convoy__subcmd__help__subcmd__snapshot,restore)
+                cmd="convoy__subcmd__help__subcmd__snapshot__subcmd__restore"
+                ;;
+            convoy__subcmd__help__subcmd__snapshot,save)
+                cmd="convoy__subcmd__help__subcmd__snapshot__subcmd__save"
                 ;;
             convoy__subcmd__help__subcmd__token,create)
                 cmd="convoy__subcmd__help__subcmd__token__subcmd__create"
@@ -577,6 +595,9 @@ _convoy() {
             convoy__subcmd__release,push)
                 cmd="convoy__subcmd__release__subcmd__push"
                 ;;
+            convoy__subcmd__release,show)
+                cmd="convoy__subcmd__release__subcmd__show"
+                ;;
             convoy__subcmd__release,status)
                 cmd="convoy__subcmd__release__subcmd__status"
                 ;;
@@ -594,6 +615,9 @@ _convoy() {
                 ;;
             convoy__subcmd__release__subcmd__help,push)
                 cmd="convoy__subcmd__release__subcmd__help__subcmd__push"
+                ;;
+            convoy__subcmd__release__subcmd__help,show)
+                cmd="convoy__subcmd__release__subcmd__help__subcmd__show"
                 ;;
             convoy__subcmd__release__subcmd__help,status)
                 cmd="convoy__subcmd__release__subcmd__help__subcmd__status"
@@ -664,6 +688,30 @@ _convoy() {
             convoy__subcmd__rollout__subcmd__help,watch)
                 cmd="convoy__subcmd__rollout__subcmd__help__subcmd__watch"
                 ;;
+            convoy__subcmd__snapshot,drill)
+                cmd="convoy__subcmd__snapshot__subcmd__drill"
+                ;;
+            convoy__subcmd__snapshot,help)
+                cmd="convoy__subcmd__snapshot__subcmd__help"
+                ;;
+            convoy__subcmd__snapshot,restore)
+                cmd="convoy__subcmd__snapshot__subcmd__restore"
+                ;;
+            convoy__subcmd__snapshot,save)
+                cmd="convoy__subcmd__snapshot__subcmd__save"
+                ;;
+            convoy__subcmd__snapshot__subcmd__help,drill)
+                cmd="convoy__subcmd__snapshot__subcmd__help__subcmd__drill"
+                ;;
+            convoy__subcmd__snapshot__subcmd__help,help)
+                cmd="convoy__subcmd__snapshot__subcmd__help__subcmd__help"
+                ;;
+            convoy__subcmd__snapshot__subcmd__help,restore)
+                cmd="convoy__subcmd__snapshot__subcmd__help__subcmd__restore"
+                ;;
+            convoy__subcmd__snapshot__subcmd__help,save)
+                cmd="convoy__subcmd__snapshot__subcmd__help__subcmd__save"
+                ;;
             convoy__subcmd__token,create)
                 cmd="convoy__subcmd__token__subcmd__create"
                 ;;
@@ -695,7 +743,7 @@ _convoy() {
 
     case "${cmd}" in
         convoy)
-            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3463,7 +3511,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help)
-            opts="serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics alerts events notify ui completions man demo demo-app help"
+            opts="serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4163,7 +4211,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help__subcmd__release)
-            opts="keygen push list status delete"
+            opts="keygen push show list status delete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4219,6 +4267,20 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__help__subcmd__release__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__release__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4417,6 +4479,62 @@ _convoy() {
         convoy__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__snapshot)
+            opts="save restore drill"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__snapshot__subcmd__drill)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__snapshot__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__help__subcmd__snapshot__subcmd__save)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -5151,7 +5269,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__release)
-            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version keygen push list status delete help"
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version keygen push show list status delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5243,7 +5361,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__release__subcmd__help)
-            opts="keygen push list status delete help"
+            opts="keygen push show list status delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5313,6 +5431,20 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__release__subcmd__help__subcmd__push)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__release__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -5437,7 +5569,7 @@ _convoy() {
             return 0
             ;;
         convoy__subcmd__release__subcmd__push)
-            opts="-o -h -V --sign-key --addr --ca --cert --key --timeout --output --log-format --help --version"
+            opts="-o -h -V --sign-key --notes-file --meta --addr --ca --cert --key --timeout --output --log-format --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -5447,6 +5579,60 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --notes-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --meta)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__release__subcmd__show)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -6415,6 +6601,264 @@ _convoy() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__snapshot)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version save restore drill help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__snapshot__subcmd__drill)
+            opts="-o -h -V --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__snapshot__subcmd__help)
+            opts="save restore drill help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__snapshot__subcmd__help__subcmd__drill)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__snapshot__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__snapshot__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__snapshot__subcmd__help__subcmd__save)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__snapshot__subcmd__restore)
+            opts="-o -h -V --data-dir --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --addr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json csv" -- "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        convoy__subcmd__snapshot__subcmd__save)
+            opts="-o -h -V --no-blobs --addr --ca --cert --key --timeout --output --log-format --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --addr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -95,7 +95,10 @@ async fn notes_and_metadata_round_trip_into_show_and_rollout_events() {
         .into_inner();
     let release = detail.release.unwrap();
     assert_eq!(release.notes, notes);
-    assert_eq!(release.metadata, meta(&[("commit", "abc123"), ("build_url", "https://ci/1")]));
+    assert_eq!(
+        release.metadata,
+        meta(&[("commit", "abc123"), ("build_url", "https://ci/1")])
+    );
     let used: Vec<(&str, &str)> = detail
         .rollouts
         .iter()
@@ -142,7 +145,9 @@ async fn notes_and_metadata_round_trip_into_show_and_rollout_events() {
     assert_eq!(succeeded.fields["notes"], "Fix the login page");
     assert_eq!(succeeded.fields["meta.build_url"], "https://ci/1");
     assert!(
-        succeeded.message.contains("commit abc123: Fix the login page"),
+        succeeded
+            .message
+            .contains("commit abc123: Fix the login page"),
         "{}",
         succeeded.message
     );
@@ -154,10 +159,30 @@ async fn oversized_or_malformed_notes_and_metadata_are_refused_and_store_nothing
     let too_many: Vec<(String, String)> = (0..33).map(|i| (format!("k{i}"), "v".into())).collect();
     let cases: Vec<(&str, String, BTreeMap<String, String>, &str)> = vec![
         ("5.0", "x".repeat(64 * 1024 + 1), BTreeMap::new(), "64 KiB"),
-        ("5.1", String::new(), too_many.into_iter().collect(), "at most 32"),
-        ("5.2", String::new(), meta(&[("Commit", "x")]), "invalid metadata key"),
-        ("5.3", String::new(), meta(&[("commit", &"v".repeat(1025))]), "metadata value"),
-        ("5.4", String::new(), meta(&[("commit", "a\u{1b}[2J")]), "control character"),
+        (
+            "5.1",
+            String::new(),
+            too_many.into_iter().collect(),
+            "at most 32",
+        ),
+        (
+            "5.2",
+            String::new(),
+            meta(&[("Commit", "x")]),
+            "invalid metadata key",
+        ),
+        (
+            "5.3",
+            String::new(),
+            meta(&[("commit", &"v".repeat(1025))]),
+            "metadata value",
+        ),
+        (
+            "5.4",
+            String::new(),
+            meta(&[("commit", "a\u{1b}[2J")]),
+            "control character",
+        ),
     ];
     for (version, notes, metadata, says) in cases {
         let err = push_with(&mut f.admin, &f.pki, version, &notes, metadata)
@@ -182,9 +207,14 @@ async fn oversized_or_malformed_notes_and_metadata_are_refused_and_store_nothing
         .unwrap()
         .into_inner()
         .releases;
-    assert!(listed.iter().all(|r| !r.version.starts_with("5.")), "{listed:?}");
+    assert!(
+        listed.iter().all(|r| !r.version.starts_with("5.")),
+        "{listed:?}"
+    );
     // Exactly at the caps is fine.
-    let at_cap: BTreeMap<String, String> = (0..32).map(|i| (format!("k{i}"), "v".repeat(1024))).collect();
+    let at_cap: BTreeMap<String, String> = (0..32)
+        .map(|i| (format!("k{i}"), "v".repeat(1024)))
+        .collect();
     push_with(&mut f.admin, &f.pki, "5.9", &"n".repeat(64 * 1024), at_cap)
         .await
         .unwrap();

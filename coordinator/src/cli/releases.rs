@@ -296,7 +296,15 @@ pub(crate) async fn upload(
     sign_key: Option<PathBuf>,
     connect: &ConnectArgs,
 ) -> anyhow::Result<(convoy_proto::v1::Release, u64)> {
-    upload_with(app, version, artifact, sign_key, show::Extra::default(), connect).await
+    upload_with(
+        app,
+        version,
+        artifact,
+        sign_key,
+        show::Extra::default(),
+        connect,
+    )
+    .await
 }
 
 /// [`upload`] with release notes and metadata.

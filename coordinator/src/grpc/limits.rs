@@ -8,13 +8,14 @@
 
 use convoy_proto::v1::{
     AddScheduleRequest, CancelJobRequest, ControlRolloutRequest, CordonAgentRequest,
-    DeleteBackupRequest, DeleteReleaseRequest, DeploySpec, GetReleaseRequest, DrillBackupsRequest, GetAgentRequest,
-    GetCommandOutputRequest, GetJobRequest, GetRolloutRequest, JobOptions, ListAgentsRequest,
-    ListAuditRequest, ListBackupsRequest, ListCertsRequest, ListJobsRequest, ListReleasesRequest,
-    ListRolloutsRequest, ListSchedulesRequest, ListTokensRequest, ReleaseMeta,
+    DeleteBackupRequest, DeleteReleaseRequest, DeploySpec, DrillBackupsRequest, GetAgentRequest,
+    GetCommandOutputRequest, GetJobRequest, GetReleaseRequest, GetRolloutRequest, JobOptions,
+    ListAgentsRequest, ListAuditRequest, ListBackupsRequest, ListCertsRequest, ListJobsRequest,
+    ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest, ListTokensRequest, ReleaseMeta,
     ReleaseStatusRequest, RemoveAgentRequest, RemoveScheduleRequest, RestoreBackupRequest,
     RevokeTokenRequest, RollbackSpec, RolloutSpec, RotateCaRequest, RunBackupRequest,
-    StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
+    SaveSnapshotRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest,
+    WatchJobRequest, WhoAmIRequest,
 };
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
@@ -101,6 +102,7 @@ bounded! {
     ReleaseStatusRequest { app: TEXT, selector: SELECTOR }
     DeleteReleaseRequest { app: TEXT, version: TEXT }
     GetReleaseRequest { app: TEXT, version: TEXT }
+    SaveSnapshotRequest {}
     StartRolloutRequest { request_id: TEXT; spec }
     ListRolloutsRequest { app: TEXT }
     GetRolloutRequest { id: TEXT }

@@ -116,7 +116,11 @@ impl ReleaseNotes {
 
 /// The notes and metadata of `app` `version` (`None`: no such release). For the
 /// post-deployment report and notifications.
-pub fn notes_of(store: &Store, app: &str, version: &str) -> Result<Option<ReleaseNotes>, StoreError> {
+pub fn notes_of(
+    store: &Store,
+    app: &str,
+    version: &str,
+) -> Result<Option<ReleaseNotes>, StoreError> {
     Ok(store.release(app, version)?.as_ref().map(ReleaseNotes::of))
 }
 
@@ -160,8 +164,14 @@ mod tests {
             assert!(!valid_meta_key(bad), "{bad}");
         }
         let meta = BTreeMap::from([("commit".to_string(), "abc\n".to_string())]);
-        assert_eq!(validate("", &meta), Err(NotesError::BadValue("commit".into())));
-        assert_eq!(validate("a\u{1b}[2J", &BTreeMap::new()), Err(NotesError::BadNotes));
+        assert_eq!(
+            validate("", &meta),
+            Err(NotesError::BadValue("commit".into()))
+        );
+        assert_eq!(
+            validate("a\u{1b}[2J", &BTreeMap::new()),
+            Err(NotesError::BadNotes)
+        );
         assert!(validate("# 2.0\n\n- fixed\tthings\r\n", &BTreeMap::new()).is_ok());
     }
 
@@ -171,7 +181,10 @@ mod tests {
             notes: "\n## Fix the login page\nmore".into(),
             metadata: BTreeMap::from([("commit".to_string(), "abc123".to_string())]),
         };
-        assert_eq!(notes.headline().unwrap(), "commit abc123: Fix the login page");
+        assert_eq!(
+            notes.headline().unwrap(),
+            "commit abc123: Fix the login page"
+        );
         notes.metadata.clear();
         assert_eq!(notes.headline().unwrap(), "Fix the login page");
         notes.notes.clear();

@@ -52,7 +52,10 @@ impl Extra {
                     value.len()
                 ));
             }
-            if metadata.insert(key.to_string(), value.to_string()).is_some() {
+            if metadata
+                .insert(key.to_string(), value.to_string())
+                .is_some()
+            {
                 return Err(format!("--meta {key} given twice"));
             }
         }
@@ -105,7 +108,11 @@ pub async fn show(
     let now = now_unix_ms();
     out!("release  {} {}", release.app, release.version);
     out!("sha256   {}", release.sha256);
-    out!("size     {} ({})", output::bytes(release.size), release.format);
+    out!(
+        "size     {} ({})",
+        output::bytes(release.size),
+        release.format
+    );
     out!("signed   {}", output::signature(&release));
     out!(
         "pushed   {} by {}",
@@ -149,7 +156,11 @@ mod tests {
     fn meta_pairs() {
         let extra = Extra::read(None, &["commit=abc=1".into(), "author=me".into()]).unwrap();
         assert_eq!(extra.metadata["commit"], "abc=1");
-        for bad in [vec!["nokey".to_string()], vec!["Commit=x".into()], vec!["a=1".into(), "a=2".into()]] {
+        for bad in [
+            vec!["nokey".to_string()],
+            vec!["Commit=x".into()],
+            vec!["a=1".into(), "a=2".into()],
+        ] {
             assert!(Extra::read(None, &bad).is_err(), "{bad:?}");
         }
         let many: Vec<String> = (0..=MAX_RELEASE_META).map(|i| format!("k{i}=v")).collect();

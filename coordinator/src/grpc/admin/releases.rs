@@ -4,8 +4,9 @@
 
 use convoy_proto::identity::Role;
 use convoy_proto::v1::{
-    DeleteReleaseRequest, DeleteReleaseResponse, GetReleaseRequest, HostRelease, PushReleaseChunk, Release,
-    ReleaseDetail, ReleaseMeta, ReleaseStatusRequest, ReleaseStatusResponse, push_release_chunk,
+    DeleteReleaseRequest, DeleteReleaseResponse, GetReleaseRequest, HostRelease, PushReleaseChunk,
+    Release, ReleaseDetail, ReleaseMeta, ReleaseStatusRequest, ReleaseStatusResponse,
+    push_release_chunk,
 };
 use ed25519_dalek::VerifyingKey;
 use tonic::{Request, Response, Status, Streaming};
@@ -127,12 +128,13 @@ pub(super) fn get(
     validate_app(app)?;
     validate_version(version)?;
     let store = service.dispatcher.store();
-    let release = store
-        .release(app, version)?
-        .ok_or_else(|| crate::releases::ReleaseError::Unknown {
-            app: app.clone(),
-            version: version.clone(),
-        })?;
+    let release =
+        store
+            .release(app, version)?
+            .ok_or_else(|| crate::releases::ReleaseError::Unknown {
+                app: app.clone(),
+                version: version.clone(),
+            })?;
     let rollouts = crate::releases::notes::rollouts_of(store, app, version)?;
     Ok(Response::new(ReleaseDetail {
         release: Some(release),
