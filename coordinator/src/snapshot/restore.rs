@@ -56,7 +56,8 @@ pub fn unpack_checked(
     let decoder = zstd::Decoder::new(input).map_err(corrupt_or_truncated)?;
     let mut archive = tar::Archive::new(decoder);
     let entries = archive.entries().map_err(corrupt_or_truncated)?;
-    let importer = Importer::create(into)?;
+    // Created at the first store chunk: input refused before it opens no store.
+    let mut importer: Option<Importer> = None;
     let mut intro: Option<Intro> = None;
     let mut header: Option<Header> = None;
     let mut manifest = Vec::new();
@@ -127,6 +128,12 @@ pub fn unpack_checked(
             }
             Part::Tree { tree, .. } => {
                 let bytes = read_all(&mut entry, size)?;
+                if importer.is_none() {
+                    importer = Some(Importer::create(into)?);
+                }
+                let Some(importer) = &importer else {
+                    unreachable!("created just above")
+                };
                 let count = importer.import(&tree, &bytes)?.ok_or_else(|| {
                     SnapshotError::Corrupt(format!("{name}: not a list of records"))
                 })?;
@@ -139,6 +146,12 @@ pub fn unpack_checked(
             }
         }
     }
+    // A snapshot always holds the `meta` tree; without any chunk there is no store.
+    let Some(importer) = importer else {
+        return Err(SnapshotError::Truncated(
+            "the archive holds no store".into(),
+        ));
+    };
     importer.finish(into)?;
     let Some(header) = header else {
         return Err(SnapshotError::Truncated(format!(
