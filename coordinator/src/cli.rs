@@ -18,6 +18,7 @@ pub mod pki;
 pub mod releases;
 pub mod rollouts;
 pub mod rotation;
+pub mod snapshot;
 pub mod tokens;
 pub mod ui;
 
@@ -159,6 +160,10 @@ pub enum Command {
     /// Backups: run, list, verify, restore, drill and schedule.
     #[command(subcommand)]
     Backup(backups::BackupCommand),
+    /// The coordinator's own state: save a snapshot, restore one into an empty data dir,
+    /// drill one in a scratch coordinator.
+    #[command(subcommand)]
+    Snapshot(snapshot::SnapshotCommand),
     /// Metrics history of a host, or aggregated across hosts (--selector).
     Metrics(metrics::MetricsArgs),
     /// Alerts firing now: rule, host, since, value.
@@ -251,6 +256,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Env(command) => environments::run(command, &cli.connect, cli.output).await,
         Command::Freeze(command) => environments::freeze(command, &cli.connect, cli.output).await,
         Command::Backup(command) => backups::run(command, &cli.connect, cli.output).await,
+        Command::Snapshot(command) => snapshot::run(command, &cli.connect, cli.output).await,
         Command::Metrics(_) => unreachable!("handled above"),
         Command::Alerts(args) => monitor::alerts(args, &cli.connect, cli.output).await,
         Command::Events(args) => monitor::events(args, &cli.connect, cli.output).await,

@@ -12,6 +12,7 @@ use serde::Deserialize;
 pub mod environments;
 pub mod monitor;
 mod sections;
+pub mod snapshots;
 
 pub use sections::*;
 
@@ -53,6 +54,8 @@ pub struct Config {
     pub ca: Option<IssuingCa>,
     /// `[[environments]]`, in order (see `environments`).
     pub environments: Vec<environments::Environment>,
+    /// `[snapshots]`: scheduled snapshots of the coordinator's state (`config/snapshots.rs`).
+    pub snapshots: snapshots::SnapshotsConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,6 +91,8 @@ struct RawConfig {
     policies: Vec<crate::policy::PolicyConfig>,
     #[serde(default)]
     environments: Vec<environments::EnvironmentConfig>,
+    #[serde(default)]
+    snapshots: snapshots::SnapshotsConfig,
 }
 
 fn default_listen() -> SocketAddr {
@@ -148,7 +153,11 @@ impl Config {
         }
         let environments = environments::validate(&raw.environments)?;
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let snapshots = raw
+            .snapshots
+            .resolved(resolve, &resolve(raw.data_dir.clone()))?;
         Ok(Self {
+            snapshots,
             listen: raw.listen,
             data_dir: resolve(raw.data_dir),
             tls: TlsFiles {

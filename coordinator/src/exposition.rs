@@ -121,6 +121,7 @@ impl Exposition {
         self.rollouts(&mut m);
         self.backups(&mut m);
         self.certs_and_store(&mut m);
+        self.snapshots(&mut m);
         self.alerts(&mut m);
         let mut out = String::new();
         // Writing to a String cannot fail.
@@ -324,6 +325,37 @@ impl Exposition {
             Unit::Bytes,
             size,
         );
+    }
+
+    /// When the last scheduled snapshot was saved and the last one drilled (from the
+    /// store's event marks; absent until the first).
+    fn snapshots(&self, m: &mut Metrics) {
+        let marks = [
+            (
+                crate::server::snapshots::LAST_SUCCESS,
+                "convoy_snapshot_last_success_timestamp_seconds",
+                "When the last scheduled snapshot of the coordinator was saved",
+            ),
+            (
+                crate::server::snapshots::LAST_DRILL,
+                "convoy_snapshot_last_drill_timestamp_seconds",
+                "When the last scheduled snapshot passed its drill",
+            ),
+        ];
+        for (key, name, help) in marks {
+            let Some(ms) = self
+                .store
+                .event_mark(key)
+                .ok()
+                .flatten()
+                .and_then(|v| v.parse::<i64>().ok())
+            else {
+                continue;
+            };
+            let gauge = FloatGauge::default();
+            gauge.set(ms as f64 / 1000.0);
+            m.register(name, help, gauge);
+        }
     }
 
     /// Alert instances firing, by rule (0 for every rule that is not).

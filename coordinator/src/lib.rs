@@ -30,5 +30,6 @@ pub mod rollout;
 pub mod rotation;
 pub mod selector;
 pub mod server;
+pub mod snapshot;
 pub mod store;
 pub mod telemetry;

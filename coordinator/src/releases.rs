@@ -5,6 +5,7 @@
 
 pub mod delete;
 pub mod environments;
+pub mod notes;
 
 use std::path::{Path, PathBuf};
 
@@ -93,6 +94,11 @@ impl Artifacts {
             }
         }
         Ok(Self { dir })
+    }
+
+    /// The data dir the artifacts live under.
+    pub fn data_dir(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
     }
 
     pub fn path(&self, sha256_hex: &str) -> PathBuf {

@@ -3,7 +3,9 @@
 //! and flushes the store. [`Core`] is the state and engines, `services` builds the gRPC
 //! services from them, `tasks` holds the housekeeping tasks.
 
+pub mod drill;
 mod services;
+pub mod snapshots;
 mod tasks;
 
 use std::sync::Arc;
@@ -100,6 +102,14 @@ pub async fn serve_reloading(
     let (store, registry) = (core.store.clone(), core.registry.clone());
     let (tls, revocations) = (core.tls.clone(), core.revocations.clone());
     let grpc_calls = core.grpc_calls.clone();
+    if config.snapshots.enabled() {
+        tracker.spawn(snapshots::run(
+            config.snapshots.clone(),
+            store.clone(),
+            config.data_dir.clone(),
+            shutdown.clone(),
+        ));
+    }
     let routes = services::routes(&config, core, &tracker, &shutdown).await?;
 
     let local = listener.local_addr().context("listener has no address")?;

@@ -30,6 +30,11 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("a store flush was aborted")]
     FlushAborted,
     #[error("the store at {0} is locked: is another coordinator using this data dir?")]
@@ -98,6 +103,7 @@ pub use audit::{Appended, AuditPage};
 pub mod freezes;
 mod releases;
 mod rollouts;
+pub mod snapshot;
 
 /// Group commit bookkeeping for [`Store::flush_async`].
 #[derive(Debug, Default)]

@@ -52,9 +52,8 @@ complete -c convoy -n "__fish_convoy_needs_command" -f -a "release" -d 'Release 
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
-complete -c convoy -n "__fish_convoy_needs_command" -f -a "env" -d 'Environments (`[[environments]]`): order, rules, windows and what runs where'
-complete -c convoy -n "__fish_convoy_needs_command" -f -a "freeze" -d 'Freezes: no rollout starts or starts new hosts in an environment meanwhile'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "snapshot" -d 'The coordinator\'s own state: save a snapshot, restore one into an empty data dir, drill one in a scratch coordinator'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "events" -d 'The event log, in order; --follow streams it live'
@@ -517,24 +516,25 @@ complete -c convoy -n "__fish_convoy_using_subcommand audit" -l log-format -d 'L
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
 csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "show" -d 'One release: notes, metadata, signer, sha256, size, pushed by/at, and the rollouts that deployed it'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l out -d 'Path prefix of the two files' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l ca -d 'Fleet CA certificate (PEM)' -r -F
@@ -550,6 +550,8 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l sign-key -d 'Private key from `convoy release keygen` to sign with' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l notes-file -d 'Release notes (e.g. CHANGES.md), stored with the release; at most 64 KiB' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l meta -d 'Metadata stored with the release (commit, build URL, author): KEY=VALUE, repeatable; keys [a-z0-9_.-]' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -562,6 +564,18 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -602,6 +616,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "show" -d 'One release: notes, metadata, signer, sha256, size, pushed by/at, and the rollouts that deployed it'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
@@ -647,35 +662,30 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l follow -d 'Pr
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
 json\t''
 csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "list" -d 'Rollouts of every app, newest first'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "status" -d 'One rollout: waves, hosts per wave with state, gates, failures against the budget, and what it waits for'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded, 3 if it stops to wait for an operator (paused or awaiting promotion)'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "pause" -d 'Start no new hosts; those in flight finish'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "resume" -d 'Continue a paused rollout (after a failure pause, the failures so far are accepted)'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "promote" -d 'Let a rollout go on past its canary wave'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "approve" -d 'Approve a rollout awaiting approval (you must not be the operator who started it; the environment may ask for a role). Who approves is your certificate\'s name'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "unapprove" -d 'Withdraw your approval of a rollout (the same as `approve --withdraw`)'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "history" -d 'Past rollouts of an app and their outcome'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback approve unapprove history help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host); with --env it narrows the environment\'s selector' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l env -d 'The environment (`[[environments]]` in coordinator.toml) to roll out to: its selector, promotion rule (`requires`), approvals and window apply' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l reason -d 'Why --force was needed' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l at -d 'Schedule the start: \'YYYY-MM-DD HH:MM\' in the environment\'s timezone (UTC without --env), or with an offset (\'2026-12-05 02:00+01:00\'). It then runs only inside the environment\'s window, like any rollout there' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "list" -d 'Rollouts of every app, newest first'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "status" -d 'One rollout: waves, hosts per wave with state, gates, failures against the budget, and what it waits for'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded, 3 if it stops to wait for an operator (paused or awaiting promotion)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "pause" -d 'Start no new hosts; those in flight finish'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "resume" -d 'Continue a paused rollout (after a failure pause, the failures so far are accepted)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "promote" -d 'Let a rollout go on past its canary wave'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "history" -d 'Past rollouts of an app and their outcome'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l host -d 'Only these hosts, by agent id: comma-separated or repeated; combines with --selector (both must match)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l canary -d 'The first wave: N hosts or P% (default 1)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l batch -l concurrency -d 'Hosts per later wave: N or P% (default 10%). Also the size of rollback waves' -r
@@ -705,7 +715,6 @@ json\t''
 csv\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l force -d 'Start although the version has not succeeded in the environment --env requires (admin only; needs --reason, which is audited and kept with the rollout)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l auto-promote -d 'Go on after the canary bakes without waiting for `convoy rollout promote`'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l dry-run -d 'Print the plan (waves and their hosts) and start nothing'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l wait -d 'Block until the rollout ends; exit 0 only if it succeeded, 3 if it stops to wait for an operator (paused, or awaiting promotion)'
@@ -813,32 +822,6 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l force -d 'Roll back a succeeded rollout even though newer rollouts of the app came after it (without it, the refusal says what the rollback would do)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l comment -d 'Said with the approval (shown in status, the audit log and notifications)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
-json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
-json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l withdraw -d 'Withdraw your approval instead'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
-json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
-json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l limit -d 'At most this many, newest first' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l ca -d 'Fleet CA certificate (PEM)' -r -F
@@ -861,97 +844,8 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Let a rollout go on past its canary wave'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "approve" -d 'Approve a rollout awaiting approval (you must not be the operator who started it; the environment may ask for a role). Who approves is your certificate\'s name'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "unapprove" -d 'Withdraw your approval of a rollout (the same as `approve --withdraw`)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "history" -d 'Past rollouts of an app and their outcome'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
-json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
-json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -f -a "list" -d 'Environments in order, with their rules, window and the versions running there'
-complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
-json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
-json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "list" -d 'Environments in order, with their rules, window and the versions running there'
-complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
-json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
-json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -f -a "add" -d 'Freeze ENV from --from (default now) until --until: rollouts there neither start nor start new hosts (rollbacks still run). Operator role; audited'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -f -a "list" -d 'Every freeze, past ones included, by start'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -f -a "remove" -d 'Remove a freeze (`f-...`)'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l from -d '\'YYYY-MM-DD HH:MM\' in the environment\'s timezone, or with an offset; default now' -r
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l until -d 'When it ends: \'YYYY-MM-DD HH:MM\' in the environment\'s timezone, or with an offset' -r
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l reason -d 'Why (shown in env list, freeze list, status and refusals; audited)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
-json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
-json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
-json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
-json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
-json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
-json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from help" -f -a "add" -d 'Freeze ENV from --from (default now) until --until: rollouts there neither start nor start new hosts (rollbacks still run). Operator role; audited'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from help" -f -a "list" -d 'Every freeze, past ones included, by start'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a freeze (`f-...`)'
-complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l cert -d 'Operator certificate (PEM)' -r -F
@@ -1098,6 +992,64 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -f -a "save" -d 'Save a snapshot of the coordinator\'s state (store, artifacts, backups) to FILE (tar.zst), streamed from the running coordinator (admin; audited)'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -f -a "restore" -d 'Restore a snapshot into an empty or new data dir (local: no coordinator). Refuses a corrupt, truncated or newer-format file and writes nothing then'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -f -a "drill" -d 'Restore a snapshot into a temp dir, open it with a scratch coordinator on loopback, check record counts and blob hashes against its header, and report; exits non-zero on any mismatch'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l no-blobs -d 'Leave the artifact and backup blobs out; the snapshot lists them (path, size, sha256) instead'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l data-dir -d 'The data dir to create (must be empty or absent)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+json\t''
+csv\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "save" -d 'Save a snapshot of the coordinator\'s state (store, artifacts, backups) to FILE (tar.zst), streamed from the running coordinator (admin; audited)'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Restore a snapshot into an empty or new data dir (local: no coordinator). Refuses a corrupt, truncated or newer-format file and writes nothing then'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "drill" -d 'Restore a snapshot into a temp dir, open it with a scratch coordinator on loopback, check record counts and blob hashes against its header, and report; exits non-zero on any mismatch'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s s -l selector -d 'Aggregate over the hosts this label selector matches instead of one host' -r
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l since -d 'How far back' -r
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l step -d 'Width of one point (default: --since / 60)' -r
@@ -1305,35 +1257,34 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop the app named in the pid file (a release\'s stop hook)'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve HTTP in the foreground: GET /health answers 200, or 500 when broken'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA, or revoke one on the coordinator'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one. (`--version` here filters by app version: APP=VERSION.)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "token" -d 'One-time enrollment tokens: `convoy token create|list|revoke`'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "certs" -d 'Certificates the coordinator knows: `convoy certs list`'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "agent" -d 'One host: cordon, uncordon, drain, remove, revoke'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "env" -d 'Environments (`[[environments]]`): order, rules, windows and what runs where'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "freeze" -d 'Freezes: no rollout starts or starts new hosts in an environment meanwhile'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "events" -d 'The event log, in order; --follow streams it live'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "notify" -d 'Notifications: send a test, show deliveries'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "ui" -d 'The web dashboard on loopback: prints http://127.0.0.1:8470/?token=… and serves the fleet, hosts with metric plots, and live rollouts with their controls until Ctrl-C, acting with this operator\'s certificate'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup metrics alerts events notify ui completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA, or revoke one on the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one. (`--version` here filters by app version: APP=VERSION.)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "token" -d 'One-time enrollment tokens: `convoy token create|list|revoke`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "certs" -d 'Certificates the coordinator knows: `convoy certs list`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "agent" -d 'One host: cordon, uncordon, drain, remove, revoke'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "snapshot" -d 'The coordinator\'s own state: save a snapshot, restore one into an empty data dir, drill one in a scratch coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "events" -d 'The event log, in order; --follow streams it live'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "notify" -d 'Notifications: send a test, show deliveries'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "ui" -d 'The web dashboard on loopback: prints http://127.0.0.1:8470/?token=… and serves the fleet, hosts with metric plots, and live rollouts with their controls until Ctrl-C, acting with this operator\'s certificate'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "rotate" -d 'CA rotation on the running coordinator, in phases: start → advance (update_clients) → advance (update_servers) → finish; abort returns to the old CA'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
@@ -1353,6 +1304,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from job" -f -a "cancel" -d 'Cancel a job: pending hosts never start, running ones are stopped'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "show" -d 'One release: notes, metadata, signer, sha256, size, pushed by/at, and the rollouts that deployed it'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
@@ -1365,13 +1317,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "promote" -d 'Let a rollout go on past its canary wave'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "approve" -d 'Approve a rollout awaiting approval (you must not be the operator who started it; the environment may ask for a role). Who approves is your certificate\'s name'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "unapprove" -d 'Withdraw your approval of a rollout (the same as `approve --withdraw`)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "history" -d 'Past rollouts of an app and their outcome'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "list" -d 'Environments in order, with their rules, window and the versions running there'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from freeze" -f -a "add" -d 'Freeze ENV from --from (default now) until --until: rollouts there neither start nor start new hosts (rollbacks still run). Operator role; audited'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from freeze" -f -a "list" -d 'Every freeze, past ones included, by start'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from freeze" -f -a "remove" -d 'Remove a freeze (`f-...`)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "run" -d 'Back up a set on every matching host, as a job'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "list" -d 'Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Re-hash a stored archive on the coordinator; exit 1 if it does not match'
@@ -1379,6 +1325,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "restore" -d 'Put a backup back on a host: under --to DIR, or --in-place (never the default)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "save" -d 'Save a snapshot of the coordinator\'s state (store, artifacts, backups) to FILE (tar.zst), streamed from the running coordinator (admin; audited)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "restore" -d 'Restore a snapshot into an empty or new data dir (local: no coordinator). Refuses a corrupt, truncated or newer-format file and writes nothing then'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "drill" -d 'Restore a snapshot into a temp dir, open it with a scratch coordinator on loopback, check record counts and blob hashes against its header, and report; exits non-zero on any mismatch'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "test" -d 'Send a test notification through a [[notify]] sink; exit 1 if it failed'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "log" -d 'Deliveries, newest first: event, sink, attempts, status'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from demo-app" -f -a "start" -d 'Start the sample app in the background (a release\'s start hook)'

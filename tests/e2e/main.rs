@@ -19,6 +19,7 @@ mod packaging;
 mod reload;
 mod rollout;
 mod skew;
+mod snapshot;
 mod store_failure;
 mod ui;
 

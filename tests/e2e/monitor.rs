@@ -160,7 +160,7 @@ fn append_config(fleet: &Fleet, extra: &str) {
 }
 
 /// A plain HTTP GET on loopback; the body.
-fn http_get(port: u16, path: &str) -> Option<String> {
+pub(super) fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(
@@ -464,4 +464,34 @@ fn prometheus_scrapes_and_alertmanager_receives() {
     );
     coordinator.signal("-TERM");
     assert!(coordinator.wait(Duration::from_secs(15)).success());
+}
+
+/// The packaged example alert rules (`packaging/prometheus/`) load in Prometheus and the
+/// snapshot-age rule fires only past 2 days (`promtool test rules`).
+#[test]
+fn packaged_alert_rules_pass_promtool() {
+    if !have("promtool") {
+        eprintln!(
+            "\n\n!!!!! SKIPPED packaged_alert_rules_pass_promtool: promtool not installed \
+             (apt-get install prometheus) !!!!!\n\n"
+        );
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/prometheus");
+    for args in [
+        ["check", "rules", "convoy-rules.yml"],
+        ["test", "rules", "convoy-rules.test.yml"],
+    ] {
+        let out = std::process::Command::new("promtool")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -236,6 +236,7 @@ async fn push_signed(
                 sha256,
                 signature,
                 signer: signer.into(),
+                ..Default::default()
             })),
         },
         PushReleaseChunk {

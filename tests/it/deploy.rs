@@ -98,6 +98,7 @@ pub(crate) async fn push(
             signature,
             signer: key.map(|(_, name)| name.to_string()).unwrap_or_default(),
             sha256: sha,
+            ..Default::default()
         })),
     }];
     for chunk in bytes.chunks(1000) {

@@ -58,6 +58,7 @@ targets!(
     backup_manifest,
     archive,
     backup_archive,
+    snapshot,
     agent_message,
     coordinator_message,
     operator_request,
@@ -72,7 +73,7 @@ fn every_target_has_a_test_and_a_seed_corpus() {
             target.name
         );
     }
-    assert_eq!(TARGETS.len(), 18, "add the new target to targets! above");
+    assert_eq!(TARGETS.len(), 19, "add the new target to targets! above");
 }
 
 #[test]

@@ -22,6 +22,7 @@ mod lost_results;
 mod monitor;
 mod operations;
 mod policy;
+mod release_notes;
 mod renewal;
 mod report;
 mod revocation;

@@ -306,6 +306,7 @@ impl TestCoordinator {
             ca: None,
             policies: Vec::new(),
             environments: Vec::new(),
+            snapshots: Default::default(),
         };
         let mut config = config;
         change(&mut config);

@@ -368,6 +368,10 @@ pub struct ReleaseJson {
     pub pushed_by: String,
     /// Environments the version succeeded in, and when (`cli::environments::reached_json`).
     pub environments: serde_json::Value,
+    /// Release notes given at push (empty if none).
+    pub notes: String,
+    /// `--meta k=v` given at push.
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 impl From<&convoy_proto::v1::Release> for ReleaseJson {
@@ -384,6 +388,8 @@ impl From<&convoy_proto::v1::Release> for ReleaseJson {
             pushed_at: rfc3339(r.pushed_unix_ms),
             pushed_by: r.pushed_by.clone(),
             environments: crate::cli::environments::reached_json(&r.environments),
+            notes: r.notes.clone(),
+            metadata: r.metadata.clone(),
         }
     }
 }

@@ -1,4 +1,7 @@
-//! `convoy release keygen|push|list|status|delete`, `convoy deploy` and `convoy rollback`.
+//! `convoy release keygen|push|list|show|status|delete`, `convoy deploy` and `convoy rollback`
+//! (`show` and the notes and metadata of a push: `releases/show.rs`).
+
+mod show;
 
 use std::path::PathBuf;
 
@@ -43,6 +46,22 @@ pub enum ReleaseCommand {
         /// Private key from `convoy release keygen` to sign with.
         #[arg(long)]
         sign_key: Option<PathBuf>,
+        /// Release notes (e.g. CHANGES.md), stored with the release; at most 64 KiB.
+        #[arg(long, value_name = "FILE")]
+        notes_file: Option<PathBuf>,
+        /// Metadata stored with the release (commit, build URL, author): KEY=VALUE,
+        /// repeatable; keys [a-z0-9_.-].
+        #[arg(long = "meta", value_name = "KEY=VALUE")]
+        meta: Vec<String>,
+    },
+    /// One release: notes, metadata, signer, sha256, size, pushed by/at, and the rollouts
+    /// that deployed it.
+    Show {
+        /// The app.
+        app: String,
+        /// The version.
+        #[arg(id = "release_version", value_name = "VERSION")]
+        version: String,
     },
     /// Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at.
     List {
@@ -145,7 +164,13 @@ pub async fn run(
             version,
             artifact,
             sign_key,
-        } => push(app, version, artifact, sign_key, connect, format).await,
+            notes_file,
+            meta,
+        } => {
+            let extra = show::Extra::read(notes_file.as_deref(), &meta).map_err(usage)?;
+            push(app, version, artifact, sign_key, extra, connect, format).await
+        }
+        ReleaseCommand::Show { app, version } => show::show(app, version, connect, format).await,
         ReleaseCommand::List { app } => list(app.unwrap_or_default(), connect, format).await,
         ReleaseCommand::Status {
             app,
@@ -240,10 +265,11 @@ async fn push(
     version: String,
     artifact: PathBuf,
     sign_key: Option<PathBuf>,
+    extra: show::Extra,
     connect: &ConnectArgs,
     format: OutputFormat,
 ) -> anyhow::Result<()> {
-    let (release, size) = upload(app, version, artifact, sign_key, connect).await?;
+    let (release, size) = upload_with(app, version, artifact, sign_key, extra, connect).await?;
     match format {
         OutputFormat::Json => out!(
             "{}",
@@ -268,6 +294,26 @@ pub(crate) async fn upload(
     version: String,
     artifact: PathBuf,
     sign_key: Option<PathBuf>,
+    connect: &ConnectArgs,
+) -> anyhow::Result<(convoy_proto::v1::Release, u64)> {
+    upload_with(
+        app,
+        version,
+        artifact,
+        sign_key,
+        show::Extra::default(),
+        connect,
+    )
+    .await
+}
+
+/// [`upload`] with release notes and metadata.
+pub(crate) async fn upload_with(
+    app: String,
+    version: String,
+    artifact: PathBuf,
+    sign_key: Option<PathBuf>,
+    extra: show::Extra,
     connect: &ConnectArgs,
 ) -> anyhow::Result<(convoy_proto::v1::Release, u64)> {
     validate_app(&app).map_err(usage)?;
@@ -296,6 +342,8 @@ pub(crate) async fn upload(
             signature,
             signer,
             sha256,
+            notes: extra.notes,
+            metadata: extra.metadata,
         })),
     };
     // The queue is empty, so this cannot fail for lack of room.

@@ -176,11 +176,35 @@ pub fn rollout_changed(events: &Events, id: &str) {
         .as_ref()
         .map(|s| s.version.clone())
         .unwrap_or_default();
+    // The release's commit and first line of notes ride along, so a notification can
+    // say what is going out; its metadata as `meta.KEY` fields.
+    let notes = crate::releases::notes::notes_of(events.store(), &app, &version)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let headline = notes.headline();
     let draft = |kind, severity, message: String| {
-        Draft::new(kind, severity, message)
+        let message = match &headline {
+            Some(headline) => format!("{message} ({headline})"),
+            None => message,
+        };
+        let mut draft = Draft::new(kind, severity, message)
             .subject(id)
             .field("app", &app)
-            .field("version", &version)
+            .field("version", &version);
+        if let Some(commit) = notes.commit() {
+            draft = draft.field("commit", commit);
+        }
+        if let Some(first) = notes.first_line() {
+            draft = draft.field(
+                "notes",
+                crate::releases::notes::clip(first, crate::releases::notes::HEADLINE_BYTES),
+            );
+        }
+        for (key, value) in &notes.metadata {
+            draft = draft.field(&format!("meta.{key}"), value);
+        }
+        draft
     };
     if old_state.is_none() {
         events.append(draft(

@@ -13,11 +13,12 @@ use convoy_proto::v1::admin_server::Admin;
 use convoy_proto::v1::{
     AgentDetail, AgentSummary, CancelJobRequest, CommandOutput, CordonAgentRequest,
     DeleteReleaseRequest, DeleteReleaseResponse, GetAgentRequest, GetCommandOutputRequest,
-    GetJobRequest, Job, JobEvent, JobState, ListAgentsRequest, ListAgentsResponse,
-    ListAuditRequest, ListAuditResponse, ListJobsRequest, ListJobsResponse, ListReleasesRequest,
-    ListReleasesResponse, PushReleaseChunk, Release, ReleaseStatusRequest, ReleaseStatusResponse,
-    RemoveAgentRequest, RemoveAgentResponse, StartJobRequest, WatchJobRequest, WhoAmIRequest,
-    WhoAmIResponse, job_event,
+    GetJobRequest, GetReleaseRequest, Job, JobEvent, JobState, ListAgentsRequest,
+    ListAgentsResponse, ListAuditRequest, ListAuditResponse, ListJobsRequest, ListJobsResponse,
+    ListReleasesRequest, ListReleasesResponse, PushReleaseChunk, Release, ReleaseDetail,
+    ReleaseStatusRequest, ReleaseStatusResponse, RemoveAgentRequest, RemoveAgentResponse,
+    SaveSnapshotRequest, StartJobRequest, WatchJobRequest, WhoAmIRequest, WhoAmIResponse,
+    job_event,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
@@ -25,6 +26,7 @@ use tonic::{Request, Response, Status, Streaming};
 use super::auth;
 
 mod releases;
+mod snapshot;
 use crate::dispatch::views::DEFAULT_TAIL_BYTES;
 use crate::dispatch::{DispatchError, Dispatcher, JobRequest};
 use crate::registry::Registry;
@@ -383,6 +385,7 @@ impl Admin for AdminService {
     }
 
     type WatchJobStream = JobEventStream;
+    type SaveSnapshotStream = snapshot::SnapshotStream;
 
     async fn watch_job(
         &self,
@@ -488,6 +491,23 @@ impl Admin for AdminService {
     ) -> Result<Response<ReleaseStatusResponse>, Status> {
         super::limits::check(request.get_ref())?;
         releases::status(self, request)
+    }
+
+    async fn get_release(
+        &self,
+        request: Request<GetReleaseRequest>,
+    ) -> Result<Response<ReleaseDetail>, Status> {
+        super::limits::check(request.get_ref())?;
+        releases::get(self, request)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn save_snapshot(
+        &self,
+        request: Request<SaveSnapshotRequest>,
+    ) -> Result<Response<Self::SaveSnapshotStream>, Status> {
+        super::limits::check(request.get_ref())?;
+        snapshot::save(self, request).await
     }
 
     #[tracing::instrument(skip_all)]

@@ -11,13 +11,13 @@ use convoy_proto::v1::{
     AddFreezeRequest, AddScheduleRequest, ApproveRolloutRequest, CancelJobRequest,
     ControlRolloutRequest, CordonAgentRequest, DeleteBackupRequest, DeleteReleaseRequest,
     DeploySpec, DrillBackupsRequest, GetAgentRequest, GetCommandOutputRequest, GetJobRequest,
-    GetRolloutRequest, JobOptions, ListAgentsRequest, ListAuditRequest, ListBackupsRequest,
-    ListCertsRequest, ListEnvironmentsRequest, ListFreezesRequest, ListJobsRequest,
-    ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest, ListTokensRequest, ReleaseMeta,
-    ReleaseStatusRequest, RemoveAgentRequest, RemoveFreezeRequest, RemoveScheduleRequest,
-    RestoreBackupRequest, RevokeTokenRequest, RollbackSpec, RolloutSpec, RotateCaRequest,
-    RunBackupRequest, StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest,
-    WhoAmIRequest,
+    GetReleaseRequest, GetRolloutRequest, JobOptions, ListAgentsRequest, ListAuditRequest,
+    ListBackupsRequest, ListCertsRequest, ListEnvironmentsRequest, ListFreezesRequest,
+    ListJobsRequest, ListReleasesRequest, ListRolloutsRequest, ListSchedulesRequest,
+    ListTokensRequest, ReleaseMeta, ReleaseStatusRequest, RemoveAgentRequest, RemoveFreezeRequest,
+    RemoveScheduleRequest, RestoreBackupRequest, RevokeTokenRequest, RollbackSpec, RolloutSpec,
+    RotateCaRequest, RunBackupRequest, SaveSnapshotRequest, StartJobRequest, StartRolloutRequest,
+    VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
 };
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
@@ -41,6 +41,14 @@ pub const MAX_PARAMS: usize = 16;
 pub const PARAM_KEY: usize = 32;
 /// A parameter's value (the agent refuses longer ones too).
 pub const PARAM_VALUE: usize = 1024;
+/// A release's notes (`convoy release push --notes-file`).
+pub const RELEASE_NOTES: usize = 64 * 1024;
+/// Metadata entries of one release (`--meta k=v`), each key and value capped below.
+pub const MAX_RELEASE_META: usize = 32;
+/// A release metadata key (`[a-z0-9_.-]`, checked by `releases::notes::validate_meta`).
+pub const RELEASE_META_KEY: usize = 64;
+/// A release metadata value.
+pub const RELEASE_META_VALUE: usize = 1024;
 
 /// A request whose free-text fields are within their caps.
 pub trait Bounded {
@@ -92,7 +100,6 @@ bounded! {
     CancelJobRequest { id: TEXT }
     WatchJobRequest { id: TEXT }
     ListAuditRequest { operator: TEXT, page_token: TEXT }
-    ReleaseMeta { app: TEXT, version: TEXT, signer: TEXT, sha256: TEXT }
     ListReleasesRequest { app: TEXT }
     ReleaseStatusRequest { app: TEXT, selector: SELECTOR }
     DeleteReleaseRequest { app: TEXT, version: TEXT }
@@ -102,6 +109,8 @@ bounded! {
     AddFreezeRequest { env: TEXT, reason: TEXT }
     ListFreezesRequest {}
     RemoveFreezeRequest { id: TEXT }
+    GetReleaseRequest { app: TEXT, version: TEXT }
+    SaveSnapshotRequest {}
     ListRolloutsRequest { app: TEXT }
     GetRolloutRequest { id: TEXT }
     ControlRolloutRequest { id: TEXT }
@@ -122,6 +131,32 @@ bounded! {
     ListTokensRequest {}
     RevokeTokenRequest { id: TEXT }
     DeleteBackupRequest { id: TEXT }
+}
+
+impl Bounded for ReleaseMeta {
+    fn check_sizes(&self) -> Result<(), Status> {
+        cap("app", &self.app, TEXT)?;
+        cap("version", &self.version, TEXT)?;
+        cap("signer", &self.signer, TEXT)?;
+        cap("sha256", &self.sha256, TEXT)?;
+        if self.notes.len() > RELEASE_NOTES {
+            return Err(Status::invalid_argument(format!(
+                "the release notes are {} bytes; at most {RELEASE_NOTES} (64 KiB) are allowed",
+                self.notes.len()
+            )));
+        }
+        if self.metadata.len() > MAX_RELEASE_META {
+            return Err(Status::invalid_argument(format!(
+                "{} metadata entries; at most {MAX_RELEASE_META} are allowed",
+                self.metadata.len()
+            )));
+        }
+        for (key, value) in &self.metadata {
+            cap("metadata key", key, RELEASE_META_KEY)?;
+            cap("metadata value", value, RELEASE_META_VALUE)?;
+        }
+        Ok(())
+    }
 }
 
 impl Bounded for RotateCaRequest {

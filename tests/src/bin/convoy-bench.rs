@@ -36,6 +36,9 @@
 //! - `backup`: one real agent backs up, restores and drills a set of mixed files through the
 //!   CLI: throughput, agent CPU and memory, against tar/zstd/sha256sum floors.
 //!
+//! - `snapshot`: `convoy snapshot save`/`restore` of a store of N agents and M jobs and an
+//!   artifact: time, memory growth while saving, file size, against a read of the data dir.
+//!
 //! The benches live in `tests/src/bench/`. Everything listens on 127.0.0.1 and every
 //! child process is killed if the bench ends early (an error, a panic, Ctrl-C or
 //! SIGTERM).
@@ -78,6 +81,8 @@ mod revocation;
 mod rollout;
 #[path = "../bench/rollout_engine.rs"]
 mod rollout_engine;
+#[path = "../bench/snapshot.rs"]
+mod snapshot;
 #[path = "../bench/stage.rs"]
 mod stage;
 #[path = "../bench/storm.rs"]
@@ -158,6 +163,9 @@ enum Bench {
     HandshakeFlood(flood::FloodArgs),
     /// The agent journal's write latency per operation, against a plain fsync.
     Journal(journal::JournalArgs),
+    /// `convoy snapshot save` and `restore` of a store of N agents and M jobs: time,
+    /// memory growth, file size, against reading the data dir once.
+    Snapshot(snapshot::SnapshotArgs),
     /// Internal: the bare tonic server that floor-memory measures.
     #[command(hide = true)]
     FloorServer {
@@ -236,6 +244,7 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::DeadAgent(args) => recovery::dead_agent_bench(&args).await,
         Bench::HandshakeFlood(args) => flood::flood_bench(&args).await,
         Bench::Journal(args) => journal::journal_bench(&args),
+        Bench::Snapshot(args) => snapshot::snapshot_bench(&args),
         Bench::FloorServer { .. } => unreachable!("handled in main"),
     }
 }

@@ -260,6 +260,25 @@ fn backup_archive(input: &[u8]) {
     let _ = check::well_formed(&path, &trailer, 200);
 }
 
+/// A coordinator snapshot file (`convoy snapshot restore`/`drill` read what an operator
+/// hands them): raw bytes, or (`Z` first) a zstd stream of the rest.
+fn snapshot(input: &[u8]) {
+    let Ok(dir) = tempfile::tempdir() else { return };
+    let bytes = if input.first() == Some(&b'Z') {
+        zstd::encode_all(&input[1..], 1).unwrap_or_default()
+    } else {
+        input.to_vec()
+    };
+    let _ = convoy_coordinator::snapshot::restore::unpack(bytes.as_slice(), &dir.path().join("d"));
+}
+
+/// A snapshot's zstd stream around a tar with hostile entries.
+fn snapshot_with_nasty_entries(rng: &mut StdRng) -> Vec<u8> {
+    let mut out = b"Z".to_vec();
+    out.extend(tar_with_nasty_entries(rng));
+    out
+}
+
 /// What a host may send the coordinator, and what the coordinator checks first.
 fn agent_message(input: &[u8]) {
     use convoy_coordinator::grpc::agent_link::checks;
@@ -645,6 +664,19 @@ pub const TARGETS: &[Target] = &[
         dict: dict!["ustar\0", ".convoy-manifest.json", "Z"],
         run: backup_archive,
         generate: Some(tar_with_nasty_entries),
+    },
+    Target {
+        name: "snapshot",
+        dict: dict![
+            "Z",
+            "convoy-snapshot.json",
+            "header.json",
+            "store/meta/000000",
+            "blobs/backups/h/x",
+            "{\"format\":1}"
+        ],
+        run: snapshot,
+        generate: Some(snapshot_with_nasty_entries),
     },
     Target {
         name: "agent_message",

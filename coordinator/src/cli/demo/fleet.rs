@@ -229,6 +229,7 @@ impl Fleet {
             ca: None,
             policies: Vec::new(),
             environments: Vec::new(),
+            snapshots: Default::default(),
         };
         self.server = Some(tokio::spawn(crate::server::serve(
             config,

@@ -4,8 +4,9 @@
 
 use convoy_proto::identity::Role;
 use convoy_proto::v1::{
-    DeleteReleaseRequest, DeleteReleaseResponse, HostRelease, PushReleaseChunk, Release,
-    ReleaseMeta, ReleaseStatusRequest, ReleaseStatusResponse, push_release_chunk,
+    DeleteReleaseRequest, DeleteReleaseResponse, GetReleaseRequest, HostRelease, PushReleaseChunk,
+    Release, ReleaseDetail, ReleaseMeta, ReleaseStatusRequest, ReleaseStatusResponse,
+    push_release_chunk,
 };
 use ed25519_dalek::VerifyingKey;
 use tonic::{Request, Response, Status, Streaming};
@@ -36,6 +37,8 @@ pub(super) async fn push(
         }
     };
     crate::grpc::limits::check(&meta)?;
+    crate::releases::notes::validate(&meta.notes, &meta.metadata)
+        .map_err(|err| Status::invalid_argument(err.to_string()))?;
     let summary = format!(
         "app={} version={} signed={}",
         meta.app,
@@ -113,6 +116,32 @@ pub(super) fn status(
         )));
     }
     Ok(Response::new(ReleaseStatusResponse { hosts }))
+}
+
+/// `GetRelease`: one release with its notes, metadata and the rollouts that used it.
+pub(super) fn get(
+    service: &AdminService,
+    request: Request<GetReleaseRequest>,
+) -> Result<Response<ReleaseDetail>, Status> {
+    auth::require_role(&request, Role::Viewer)?;
+    let GetReleaseRequest { app, version } = request.get_ref();
+    validate_app(app)?;
+    validate_version(version)?;
+    let store = service.dispatcher.store();
+    let mut release =
+        store
+            .release(app, version)?
+            .ok_or_else(|| crate::releases::ReleaseError::Unknown {
+                app: app.clone(),
+                version: version.clone(),
+            })?;
+    let rollouts = crate::releases::notes::rollouts_of(store, app, version)?;
+    release.environments =
+        crate::releases::environments::reached(&store.rollouts()?, app, version, &[]);
+    Ok(Response::new(ReleaseDetail {
+        release: Some(release),
+        rollouts,
+    }))
 }
 
 /// `DeleteRelease` (admin): refused while a host runs it, a deploy is unfinished or an
@@ -308,6 +337,8 @@ async fn receive_release(
         format: format.to_string(),
         signature_verified: false,
         environments: Vec::new(),
+        notes: meta.notes,
+        metadata: meta.metadata,
     };
     store.put_release(&release)?;
     store.flush_async().await?;
