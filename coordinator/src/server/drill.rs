@@ -245,6 +245,7 @@ async fn scratch(header: &Header, temp: &Path, data: &Path) -> anyhow::Result<Ve
         ca: None,
         policies: Vec::new(),
         snapshots: Default::default(),
+        environments: Vec::new(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
