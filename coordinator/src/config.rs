@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub mod monitor;
+pub mod scaling;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -47,6 +48,8 @@ pub struct Config {
     /// `[ca]`: the issuing CA (the fleet CA or an intermediate) that signs enrolled
     /// agents' certificates. None: enrollment is off.
     pub ca: Option<IssuingCa>,
+    /// `[[scaling]]`: target-tracking scaling policies (see `config/scaling.rs`).
+    pub scaling: Vec<scaling::ScalingPolicy>,
 }
 
 /// `[ca]` in coordinator.toml.
@@ -301,6 +304,8 @@ struct RawConfig {
     ca: Option<IssuingCa>,
     #[serde(default)]
     policies: Vec<crate::policy::PolicyConfig>,
+    #[serde(default)]
+    scaling: Vec<scaling::ScalingConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -342,6 +347,7 @@ impl Config {
         raw.limits.validate()?;
         raw.history.validate()?;
         let alerts = monitor::validate(&raw.metrics, &raw.alerts, &raw.notify)?;
+        let scaling = scaling::validate(raw.scaling, &raw.notify)?;
         for policy in &raw.policies {
             policy.validate()?;
         }
@@ -388,6 +394,7 @@ impl Config {
                 agent_cert_lifetime: ca.agent_cert_lifetime,
                 enrolls_per_ip_per_minute: ca.enrolls_per_ip_per_minute,
             }),
+            scaling,
         })
     }
 }

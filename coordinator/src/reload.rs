@@ -5,7 +5,8 @@
 //! resolved), `[[policies]]` (for operator connections made from then on) and `[[notify]]`
 //! sinks (events appended from then on go to the new sinks; the outbox's tasks restart with
 //! them, `convoy notify test` sees them, and deliveries still pending for a removed sink
-//! are given up). What cannot change without a restart (listen address, TLS files, data
+//! are given up), and `[[scaling]]` policies (from their next evaluation; a policy's last
+//! action stays with its name). What cannot change without a restart (listen address, TLS files, data
 //! dir, agent timing, the job output cap, release keys, `[metrics]`, `[history]`,
 //! `[events]`, `[ca]`) is logged as "needs a restart" and ignored. A file that does not load is logged
 //! and the running config stays.
@@ -27,6 +28,7 @@ pub struct Reloadable {
     pub events: crate::events::Events,
     pub policies: crate::policy::SharedPolicies,
     pub notifier: crate::notify::Notifier,
+    pub scaling: crate::scaling::Scaling,
 }
 
 /// What a new config changes.
@@ -120,6 +122,22 @@ pub fn compare(old: &Config, new: &Config) -> Changes {
             new.policies.len()
         ));
     }
+    if old.scaling != new.scaling {
+        let names = |c: &Config| {
+            c.scaling
+                .iter()
+                .map(|p| p.config.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        changes.applied.push(format!(
+            "scaling: {} policy(ies) [{}] -> {} policy(ies) [{}]",
+            old.scaling.len(),
+            names(old),
+            new.scaling.len(),
+            names(new)
+        ));
+    }
     for (name, differs) in [
         ("listen", old.listen != new.listen),
         ("data_dir", old.data_dir != new.data_dir),
@@ -185,6 +203,10 @@ pub fn apply(current: &mut Config, targets: &Reloadable, new: Config) -> Changes
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = new.policies.clone();
         current.policies = new.policies;
+    }
+    if current.scaling != new.scaling {
+        targets.scaling.set_policies(new.scaling.clone());
+        current.scaling = new.scaling;
     }
     changes
 }
@@ -297,6 +319,7 @@ mod tests {
             events,
             policies: Default::default(),
             notifier,
+            scaling: Default::default(),
         };
         let changes = apply(&mut current, &targets, new);
         assert_eq!(changes.applied.len(), 1, "{changes:?}");

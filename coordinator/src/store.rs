@@ -97,6 +97,7 @@ pub mod jobs;
 pub use audit::{Appended, AuditPage};
 mod releases;
 mod rollouts;
+mod scaling;
 
 /// Group commit bookkeeping for [`Store::flush_async`].
 #[derive(Debug, Default)]

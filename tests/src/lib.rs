@@ -305,6 +305,7 @@ impl TestCoordinator {
             monitor: Default::default(),
             ca: None,
             policies: Vec::new(),
+            scaling: Vec::new(),
         };
         let mut config = config;
         change(&mut config);

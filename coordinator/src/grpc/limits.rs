@@ -19,6 +19,7 @@ use convoy_proto::v1::{
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
 };
+use convoy_proto::v1::{CapacityReportRequest, ScalingStatusRequest};
 use tonic::Status;
 
 /// The operator services decode no message larger than this: a release chunk is 256 KiB
@@ -113,6 +114,8 @@ bounded! {
     ListTokensRequest {}
     RevokeTokenRequest { id: TEXT }
     DeleteBackupRequest { id: TEXT }
+    CapacityReportRequest { selector: SELECTOR, group_by: TEXT }
+    ScalingStatusRequest {}
 }
 
 impl Bounded for RotateCaRequest {

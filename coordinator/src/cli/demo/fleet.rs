@@ -228,6 +228,7 @@ impl Fleet {
             monitor: Default::default(),
             ca: None,
             policies: Vec::new(),
+            scaling: Vec::new(),
         };
         self.server = Some(tokio::spawn(crate::server::serve(
             config,
