@@ -350,6 +350,7 @@ async fn act(
     let store = deps.events.store().clone();
     let config = &policy.config;
     let (current, desired, value) = (action.current, action.desired, Some(action.value));
+    let at = action.at_unix_ms;
     record.policy = config.name.clone();
     let headline = format!(
         "{}: {current} -> {desired} hosts ({} {:.2} against {})",
@@ -370,7 +371,8 @@ async fn act(
             current,
             desired,
             value,
-        );
+        )
+        .field("at_unix_ms", at.to_string());
         deps.events.append(draft);
         return audit(&store, policy, current, desired, value, true, "dry run: nothing run").await;
     }
@@ -394,7 +396,8 @@ async fn act(
         current,
         desired,
         value,
-    );
+    )
+    .field("at_unix_ms", at.to_string());
     if let Some(sink) = &config.notify {
         decided = decided.to_sink(sink.clone());
     }
@@ -436,7 +439,8 @@ async fn act(
         };
         let message = format!("{headline}: {}", outcome.result);
         let mut done = draft(kind, severity, &policy, message, current, desired, value)
-            .field("result", outcome.result.clone());
+            .field("result", outcome.result.clone())
+            .field("at_unix_ms", at.to_string());
         if let Some(sink) = &policy.config.notify {
             done = done.to_sink(sink.clone());
         }

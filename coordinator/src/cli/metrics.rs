@@ -204,7 +204,7 @@ fn print(answer: &QueryMetricsResponse, output: OutputArg) {
                 );
             }
         }
-        OutputArg::Table => {
+        OutputArg::Table | OutputArg::Markdown => {
             for s in &answer.series {
                 for p in &s.points {
                     out!(
