@@ -95,3 +95,31 @@ fn bad_policies_refuse_to_load_with_a_clear_message() {
         }
     }
 }
+
+/// The packaged coordinator.toml's commented `[[scaling]]` example parses when switched on
+/// (with the `[[notify]]` sink it names), and stays a dry run.
+#[test]
+fn the_packaged_example_parses_and_is_a_dry_run() {
+    let shipped = include_str!("../../../../packaging/config/coordinator.toml");
+    let switched_on: String = shipped
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest)
+                if rest.starts_with('[')
+                    || rest.split_once(" = ").is_some_and(|(key, _)| {
+                        key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    }) =>
+            {
+                rest
+            }
+            _ => line,
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let config = Config::parse(&switched_on, Path::new("/etc/convoy")).expect("example parses");
+    let [policy] = config.scaling.as_slice() else {
+        panic!("one example policy: {:?}", config.scaling);
+    };
+    assert!(policy.config.dry_run);
+    assert_eq!(policy.config.notify.as_deref(), Some("ops-hook"));
+}
