@@ -337,5 +337,18 @@ mod tests {
         assert_eq!(current.backups.keep, 3);
         let same = current.clone();
         assert_eq!(compare(&current, &same), Changes::default());
+        // [[scaling]]: applied to the running evaluator by name.
+        let policy = "[[scaling]]\nname = \"web\"\nselector = \"role=web\"\nmetric = \"cpu\"\n\
+                      target = 60\nmin = 1\nmax = 4\ncooldown = \"1m\"\n";
+        let mut with_scaling = current.clone();
+        let loaded = config(&(GOOD.to_string() + policy));
+        with_scaling.scaling = loaded.scaling.clone();
+        let changes = apply(&mut current, &targets, with_scaling);
+        assert_eq!(
+            changes.applied,
+            ["scaling: 0 policy(ies) [] -> 1 policy(ies) [web]"]
+        );
+        assert_eq!(targets.scaling.policies(), loaded.scaling);
+        assert_eq!(current.scaling, loaded.scaling);
     }
 }

@@ -107,12 +107,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Evaluates every policy when due until `shutdown`; commands run on `tracker`.
-pub async fn run(
-    scaling: Scaling,
-    deps: Deps,
-    tracker: TaskTracker,
-    shutdown: CancellationToken,
-) {
+pub async fn run(scaling: Scaling, deps: Deps, tracker: TaskTracker, shutdown: CancellationToken) {
     let mut due: HashMap<String, i64> = HashMap::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -266,7 +261,16 @@ async fn evaluate(
             )
             .field("until_unix_ms", until_unix_ms.to_string());
             deps.events.append(draft);
-            audit(&store, policy, current, desired, value, true, "held by the cooldown").await
+            audit(
+                &store,
+                policy,
+                current,
+                desired,
+                value,
+                true,
+                "held by the cooldown",
+            )
+            .await
         }
         _ => Ok(()),
     }
@@ -374,7 +378,16 @@ async fn act(
         )
         .field("at_unix_ms", at.to_string());
         deps.events.append(draft);
-        return audit(&store, policy, current, desired, value, true, "dry run: nothing run").await;
+        return audit(
+            &store,
+            policy,
+            current,
+            desired,
+            value,
+            true,
+            "dry run: nothing run",
+        )
+        .await;
     }
     // The action is on disk before anything happens: a crash from here on cannot lead to a
     // second action within the cooldown.
@@ -403,9 +416,27 @@ async fn act(
     }
     deps.events.append(decided);
     let Some(command) = config.command.clone() else {
-        return audit(&store, policy, current, desired, value, true, &action.result).await;
+        return audit(
+            &store,
+            policy,
+            current,
+            desired,
+            value,
+            true,
+            &action.result,
+        )
+        .await;
     };
-    audit(&store, policy, current, desired, value, true, "command started").await?;
+    audit(
+        &store,
+        policy,
+        current,
+        desired,
+        value,
+        true,
+        "command started",
+    )
+    .await?;
     lock(&scaling.inner.running).insert(config.name.clone());
     let env = [
         ("CONVOY_SCALE_CURRENT", current.to_string()),
@@ -462,4 +493,3 @@ async fn act(
     });
     Ok(())
 }
-

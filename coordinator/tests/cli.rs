@@ -295,8 +295,14 @@ fn capacity_and_scaling_mistakes_are_clear() {
         (&["report", "capacity", "--since", "soon"], "--since"),
         (&["report", "capacity", "--since", "10s"], "at least 1m"),
         (&["report", "capacity", "--target", "1.5"], "out of range"),
-        (&["report", "capacity", "-o", "csv"], "-o table, json or markdown"),
-        (&["scale", "status", "-o", "markdown"], "only for convoy report"),
+        (
+            &["report", "capacity", "-o", "csv"],
+            "-o table, json or markdown",
+        ),
+        (
+            &["scale", "status", "-o", "markdown"],
+            "only for convoy report",
+        ),
     ];
     for (args, message) in cases {
         let out = convoy(dir.path(), args);
@@ -307,8 +313,16 @@ fn capacity_and_scaling_mistakes_are_clear() {
     let policy = "[[scaling]]\nname = \"web\"\nselector = \"role=web\"\nmetric = \"cpu\"\n\
                   target = 60\nmin = 2\nmax = 10\ncooldown = \"10m\"\n";
     for (from, to, message) in [
-        ("min = 2", "min = 12", "scaling[0] (\"web\"): min (12) must not be above max (10)"),
-        ("\"cpu\"", "\"cpu%\"", "scaling[0] (\"web\"): metric: unknown series \"cpu%\""),
+        (
+            "min = 2",
+            "min = 12",
+            "scaling[0] (\"web\"): min (12) must not be above max (10)",
+        ),
+        (
+            "\"cpu\"",
+            "\"cpu%\"",
+            "scaling[0] (\"web\"): metric: unknown series \"cpu%\"",
+        ),
         ("role=web", "role in (a", "scaling[0] (\"web\"): selector:"),
     ] {
         let path = dir.path().join("coordinator.toml");

@@ -12,8 +12,7 @@ use convoy_coordinator::config::scaling::{CommandLine, ScalingPolicy};
 use convoy_proto::identity::Role;
 use convoy_proto::v1::monitor_client::MonitorClient;
 use convoy_proto::v1::{
-    CapacityReportRequest, CapacityReportResponse, Event, ListEventsRequest,
-    ScalingStatusRequest,
+    CapacityReportRequest, CapacityReportResponse, Event, ListEventsRequest, ScalingStatusRequest,
 };
 use convoy_tests::swarm::{Swarm, SwarmConfig};
 use convoy_tests::{TestCoordinator, TestPki, channel, wait_for};
@@ -36,7 +35,9 @@ async fn swarm(coordinator: &TestCoordinator, pki: &TestPki, profiles: &[(f64, f
     .await
     .expect("swarm starts");
     let n = profiles.len();
-    let progress = swarm.wait(Duration::from_secs(20), |p| p.connected == n).await;
+    let progress = swarm
+        .wait(Duration::from_secs(20), |p| p.connected == n)
+        .await;
     assert_eq!(progress.connected, n, "{progress:?}");
     swarm
 }
@@ -75,7 +76,11 @@ async fn the_capacity_report_names_hot_and_idle_hosts_and_sizes_the_group_by_the
         wait_for("every host in the history", HISTORY_WAIT, || {
             let mut monitor = monitor.clone();
             async move {
-                let report = monitor.capacity_report(request(0.0)).await.ok()?.into_inner();
+                let report = monitor
+                    .capacity_report(request(0.0))
+                    .await
+                    .ok()?
+                    .into_inner();
                 (report.groups.first()?.hosts_with_data == 4).then_some(report)
             }
         })
@@ -90,7 +95,10 @@ async fn the_capacity_report_names_hot_and_idle_hosts_and_sizes_the_group_by_the
     // The default target is 0.6: p95 95 % (cpu, busier than mem's 90 %) on 4 hosts needs
     // ceil(4 × 95 / 60) = 7.
     assert_eq!(report.target, 0.6);
-    assert_eq!((group.recommended_hosts, group.sized_by.as_str()), (Some(7), "cpu"));
+    assert_eq!(
+        (group.recommended_hosts, group.sized_by.as_str()),
+        (Some(7), "cpu")
+    );
     // The recommendation follows the target.
     for (target, needed) in [(0.5, 8), (0.95, 4), (1.0, 4), (0.25, 16)] {
         let report = monitor
@@ -98,7 +106,11 @@ async fn the_capacity_report_names_hot_and_idle_hosts_and_sizes_the_group_by_the
             .await
             .expect("report")
             .into_inner();
-        assert_eq!(report.groups[0].recommended_hosts, Some(needed), "target {target}");
+        assert_eq!(
+            report.groups[0].recommended_hosts,
+            Some(needed),
+            "target {target}"
+        );
     }
     // One group per value of a label; a host without it is a group of its own name.
     let by_role = monitor
@@ -200,7 +212,12 @@ async fn events(monitor: &MonitorClient<Channel>, kind: &str) -> Vec<Event> {
 }
 
 /// Waits until at least `n` events of `kind` are in the log.
-async fn at_least(monitor: &MonitorClient<Channel>, kind: &str, n: usize, within: Duration) -> Vec<Event> {
+async fn at_least(
+    monitor: &MonitorClient<Channel>,
+    kind: &str,
+    n: usize,
+    within: Duration,
+) -> Vec<Event> {
     wait_for(&format!("{n} {kind} event(s)"), within, || async move {
         let found = events(monitor, kind).await;
         (found.len() >= n).then_some(found)
@@ -230,7 +247,10 @@ async fn a_policy_scales_to_its_target_once_per_cooldown_and_its_command_gets_th
         "CONVOY_SCALE_METRIC=cpu",
         "CONVOY_SCALE_VALUE=100.0000",
     ] {
-        assert!(run.contains(&expected.to_string()), "{expected} not in {run:?}");
+        assert!(
+            run.contains(&expected.to_string()),
+            "{expected} not in {run:?}"
+        );
     }
     assert_eq!(first[0].fields["desired"], "4", "{first:?}");
     // Evaluations every second meanwhile: the cooldown holds the next action, and says so
@@ -243,7 +263,10 @@ async fn a_policy_scales_to_its_target_once_per_cooldown_and_its_command_gets_th
     let at = |e: &Event| e.fields["at_unix_ms"].parse::<i64>().expect("at_unix_ms");
     for pair in decided.windows(2) {
         let gap = at(&pair[1]) - at(&pair[0]);
-        assert!(gap >= cooldown.as_millis() as i64, "two actions {gap} ms apart: {decided:?}");
+        assert!(
+            gap >= cooldown.as_millis() as i64,
+            "two actions {gap} ms apart: {decided:?}"
+        );
     }
     assert!(runs(&file).len() >= 2);
     // The status shows the policy, its last action and when the next may come.
@@ -254,9 +277,15 @@ async fn a_policy_scales_to_its_target_once_per_cooldown_and_its_command_gets_th
         .expect("status")
         .into_inner();
     let web = &status.policies[0];
-    assert_eq!((web.name.as_str(), web.metric.as_str(), web.dry_run), ("web", "cpu", false));
+    assert_eq!(
+        (web.name.as_str(), web.metric.as_str(), web.dry_run),
+        ("web", "cpu", false)
+    );
     assert_eq!((web.current, web.desired), (2, Some(4)), "{web:?}");
-    assert!(web.value.is_some_and(|v| (v - 100.0).abs() < 0.01), "{web:?}");
+    assert!(
+        web.value.is_some_and(|v| (v - 100.0).abs() < 0.01),
+        "{web:?}"
+    );
     let last = web.last_action.as_ref().expect("last action");
     assert!(!last.dry_run && last.desired == 4, "{last:?}");
     swarm.stop().await;
@@ -282,22 +311,25 @@ async fn the_cooldown_survives_a_coordinator_restart() {
     let monitor = viewer(&coordinator, &pki).await;
     let first = at_least(&monitor, "scale.succeeded", 1, HISTORY_WAIT).await;
     coordinator.stop().await;
-    let coordinator =
-        TestCoordinator::start_in_configured(&pki, &data_dir, addr, |config| {
-            config.scaling = vec![again];
-        })
-        .await;
+    let coordinator = TestCoordinator::start_in_configured(&pki, &data_dir, addr, |config| {
+        config.scaling = vec![again];
+    })
+    .await;
     let monitor = viewer(&coordinator, &pki).await;
     // The agents reconnect; the restarted coordinator wants to scale again but is held by
     // the cooldown of the action taken before the restart.
-    let held = wait_for("a cooldown after the restart", Duration::from_secs(60), || {
-        let monitor = monitor.clone();
-        let after = first[0].seq;
-        async move {
-            let held = events(&monitor, "scale.cooldown").await;
-            held.into_iter().find(|e| e.seq > after)
-        }
-    })
+    let held = wait_for(
+        "a cooldown after the restart",
+        Duration::from_secs(60),
+        || {
+            let monitor = monitor.clone();
+            let after = first[0].seq;
+            async move {
+                let held = events(&monitor, "scale.cooldown").await;
+                held.into_iter().find(|e| e.seq > after)
+            }
+        },
+    )
     .await;
     let until: i64 = held.fields["until_unix_ms"].parse().expect("until");
     let acted: i64 = first[0].fields["at_unix_ms"].parse().expect("at");
@@ -346,8 +378,14 @@ async fn a_dry_run_policy_records_its_decision_and_runs_nothing() {
         .expect("audit")
         .into_inner()
         .entries;
-    let scale = audit.iter().find(|e| e.call == "Scale").expect("a Scale entry");
-    assert_eq!((scale.operator.as_str(), scale.role.as_str()), ("coordinator", "scaling"));
+    let scale = audit
+        .iter()
+        .find(|e| e.call == "Scale")
+        .expect("a Scale entry");
+    assert_eq!(
+        (scale.operator.as_str(), scale.role.as_str()),
+        ("coordinator", "scaling")
+    );
     assert!(scale.request.contains("policy=web") && scale.request.contains("desired=8"));
     assert!(scale.outcome.contains("dry run"), "{scale:?}");
     swarm.stop().await;

@@ -220,7 +220,10 @@ pub fn group_report(hosts: &[HostSamples], thresholds: Thresholds, now_day: f64)
     let with_data = hosts
         .iter()
         .filter(|h| {
-            !(h.cpu.is_empty() && h.mem.is_empty() && h.disk.is_empty() && h.load_per_core.is_empty())
+            !(h.cpu.is_empty()
+                && h.mem.is_empty()
+                && h.disk.is_empty()
+                && h.load_per_core.is_empty())
         })
         .count();
     GroupReport {

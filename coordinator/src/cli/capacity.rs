@@ -97,7 +97,10 @@ pub async fn report(
         .map_err(|status| rpc_error(&connect.addr, status))?
         .into_inner();
     match output {
-        OutputArg::Json => out!("{}", serde_json::to_string_pretty(&ReportJson::from(&answer))?),
+        OutputArg::Json => out!(
+            "{}",
+            serde_json::to_string_pretty(&ReportJson::from(&answer))?
+        ),
         OutputArg::Markdown => out!("{}", markdown(&answer)),
         _ => out!("{}", table(&answer)),
     }
@@ -236,7 +239,12 @@ fn list(hosts: &[String]) -> String {
     if hosts.is_empty() {
         return "-".into();
     }
-    let mut text = hosts.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    let mut text = hosts
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if hosts.len() > SHOWN {
         text.push_str(&format!(" +{}", hosts.len() - SHOWN));
     }
@@ -250,8 +258,17 @@ fn table(r: &CapacityReportResponse) -> String {
     let mut table = Table::new();
     table.load_preset(UTF8_BORDERS_ONLY);
     table.set_header([
-        "GROUP", "HOSTS", "CPU p50/p95", "MEM p50/p95", "DISK p50/p95", "LOAD/CORE", "HOT",
-        "IDLE", "DISK GROWTH", "MEM GROWTH", "NEEDED",
+        "GROUP",
+        "HOSTS",
+        "CPU p50/p95",
+        "MEM p50/p95",
+        "DISK p50/p95",
+        "LOAD/CORE",
+        "HOT",
+        "IDLE",
+        "DISK GROWTH",
+        "MEM GROWTH",
+        "NEEDED",
     ]);
     for g in &r.groups {
         table.add_row([
@@ -409,8 +426,16 @@ pub async fn scale(
     let mut table = Table::new();
     table.load_preset(UTF8_BORDERS_ONLY);
     table.set_header([
-        "POLICY", "SELECTOR", "METRIC", "VALUE", "CURRENT", "DESIRED", "DECISION",
-        "LAST ACTION", "NEXT ALLOWED", "MODE",
+        "POLICY",
+        "SELECTOR",
+        "METRIC",
+        "VALUE",
+        "CURRENT",
+        "DESIRED",
+        "DECISION",
+        "LAST ACTION",
+        "NEXT ALLOWED",
+        "MODE",
     ]);
     for p in &policies {
         let last = p.last_action.as_ref().map_or("-".into(), |a| {
@@ -428,7 +453,8 @@ pub async fn scale(
             format!("{} (target {})", p.metric, p.target),
             p.value.map_or("-".into(), |v| format!("{v:.1}")),
             p.current.to_string(),
-            p.desired.map_or("-".into(), |d| format!("{d} [{}..{}]", p.min, p.max)),
+            p.desired
+                .map_or("-".into(), |d| format!("{d} [{}..{}]", p.min, p.max)),
             p.decision.clone(),
             last,
             rfc3339(p.next_action_unix_ms).unwrap_or_else(|| "now".into()),

@@ -16,10 +16,10 @@ use convoy_proto::v1::{
     RevokeTokenRequest, RollbackSpec, RolloutSpec, RotateCaRequest, RunBackupRequest,
     StartJobRequest, StartRolloutRequest, VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
 };
+use convoy_proto::v1::{CapacityReportRequest, ScalingStatusRequest};
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
 };
-use convoy_proto::v1::{CapacityReportRequest, ScalingStatusRequest};
 use tonic::Status;
 
 /// The operator services decode no message larger than this: a release chunk is 256 KiB

@@ -148,11 +148,7 @@ pub async fn run(
             }
         }
     }
-    Outcome {
-        ok,
-        result,
-        output,
-    }
+    Outcome { ok, result, output }
 }
 
 #[cfg(test)]
@@ -185,7 +181,10 @@ mod tests {
             &token,
         )
         .await;
-        assert!(!missing.ok && missing.result.starts_with("cannot start"), "{missing:?}");
+        assert!(
+            !missing.ok && missing.result.starts_with("cannot start"),
+            "{missing:?}"
+        );
     }
 
     #[tokio::test]
@@ -199,7 +198,10 @@ mod tests {
         )
         .await;
         assert_eq!(done.result, "timed out after 300ms");
-        assert!(started.elapsed() < Duration::from_secs(10), "the background child too");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the background child too"
+        );
     }
 
     #[tokio::test]
@@ -214,6 +216,10 @@ mod tests {
         assert!(done.ok, "{done:?}");
         assert!(done.output.contains("bytes left out"), "{}", done.output);
         assert!(done.output.trim_end().ends_with("END"));
-        assert!(done.output.len() < 2 * HALF_OUTPUT + 100, "{}", done.output.len());
+        assert!(
+            done.output.len() < 2 * HALF_OUTPUT + 100,
+            "{}",
+            done.output.len()
+        );
     }
 }

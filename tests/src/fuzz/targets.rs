@@ -338,6 +338,8 @@ fn operator_request(input: &[u8]) {
         ListEventsRequest,
         TestNotifyRequest,
         NotifyLogRequest,
+        CapacityReportRequest,
+        ScalingStatusRequest,
         ListCertsRequest,
         ListTokensRequest,
         RevokeTokenRequest,

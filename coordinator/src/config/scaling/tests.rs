@@ -24,7 +24,10 @@ fn a_policy_parses_with_its_defaults() {
         panic!("one policy: {:?}", config.scaling);
     };
     let c = &policy.config;
-    assert_eq!((c.name.as_str(), c.min, c.max, c.target), ("web", 2, 10, 60.0));
+    assert_eq!(
+        (c.name.as_str(), c.min, c.max, c.target),
+        ("web", 2, 10, 60.0)
+    );
     assert!(c.dry_run, "dry-run by default");
     assert_eq!(c.interval, Duration::from_secs(60));
     assert_eq!(c.window, Duration::from_secs(300));
@@ -47,12 +50,14 @@ fn both_command_forms_and_the_webhook_alias_parse() {
         ["/bin/sh", "-c", "scale-web --to $CONVOY_SCALE_DESIRED"]
     );
     assert!(!shell.scaling[0].config.dry_run);
-    let argv = parse(&format!(
-        "{POLICY}command = [\"/usr/local/bin/scale\", \"web\"]\nwebhook = \"ops\"\n\
+    let argv = parse(
+        &format!(
+            "{POLICY}command = [\"/usr/local/bin/scale\", \"web\"]\nwebhook = \"ops\"\n\
          interval = \"5s\"\nwindow = \"2m\"\ntimeout = \"30s\"\ntolerance = 0.1\n\
          metric = \"disk:/\"\n"
-    )
-    .replace("metric = \"cpu\"\n", ""));
+        )
+        .replace("metric = \"cpu\"\n", ""),
+    );
     let argv = argv.unwrap();
     let c = &argv.scaling[0].config;
     assert_eq!(
@@ -68,24 +73,63 @@ fn both_command_forms_and_the_webhook_alias_parse() {
 fn bad_policies_refuse_to_load_with_a_clear_message() {
     let second = POLICY.replace("\"web\"\nselector", "\"api\"\nselector");
     for (change, expected) in [
-        (POLICY.replace("min = 2", "min = 12"), "min (12) must not be above max (10)"),
-        (POLICY.replace("\"cpu\"", "\"cpu%\""), "metric: unknown series \"cpu%\""),
-        (POLICY.replace("\"cpu\"", "\"p95(cpu)\""), "metric: unknown series"),
+        (
+            POLICY.replace("min = 2", "min = 12"),
+            "min (12) must not be above max (10)",
+        ),
+        (
+            POLICY.replace("\"cpu\"", "\"cpu%\""),
+            "metric: unknown series \"cpu%\"",
+        ),
+        (
+            POLICY.replace("\"cpu\"", "\"p95(cpu)\""),
+            "metric: unknown series",
+        ),
         (POLICY.replace("role=web", "role=="), "selector:"),
-        (POLICY.replace("target = 60", "target = 0"), "target must be a number above zero"),
-        (POLICY.replace("max = 10", "max = 0"), "min (2) must not be above max (0)"),
-        (POLICY.replace("\"web\"\nselector", "\"we b\"\nselector"), "name must be"),
-        (format!("{POLICY}{POLICY}"), "a policy of that name is already defined"),
-        (format!("{POLICY}interval = \"100ms\"\n"), "interval must be at least 1s"),
-        (format!("{POLICY}window = \"10s\"\n"), "window must be at least 1m"),
+        (
+            POLICY.replace("target = 60", "target = 0"),
+            "target must be a number above zero",
+        ),
+        (
+            POLICY.replace("max = 10", "max = 0"),
+            "min (2) must not be above max (0)",
+        ),
+        (
+            POLICY.replace("\"web\"\nselector", "\"we b\"\nselector"),
+            "name must be",
+        ),
+        (
+            format!("{POLICY}{POLICY}"),
+            "a policy of that name is already defined",
+        ),
+        (
+            format!("{POLICY}interval = \"100ms\"\n"),
+            "interval must be at least 1s",
+        ),
+        (
+            format!("{POLICY}window = \"10s\"\n"),
+            "window must be at least 1m",
+        ),
         (format!("{POLICY}tolerance = 1.5\n"), "tolerance must be"),
-        (format!("{POLICY}notify = \"pager\"\n"), "no [[notify]] sink named \"pager\""),
-        (format!("{POLICY}dry_run = false\n"), "needs a command or a notify sink"),
+        (
+            format!("{POLICY}notify = \"pager\"\n"),
+            "no [[notify]] sink named \"pager\"",
+        ),
+        (
+            format!("{POLICY}dry_run = false\n"),
+            "needs a command or a notify sink",
+        ),
         (format!("{POLICY}command = \"  \"\n"), "command is empty"),
         (format!("{POLICY}command = []\n"), "command is empty"),
         (format!("{POLICY}command = [\"scale\"]\n"), "absolute path"),
-        (format!("{POLICY}cooldown_s = 5\n"), "unknown field `cooldown_s`"),
-        (POLICY.replace("cooldown = \"10m\"\n", ""), "missing field `cooldown`"),
+        (
+            format!("{POLICY}cooldown_s = 5\n"),
+            "unknown field `cooldown_s`",
+        ),
+        (
+            POLICY.replace("cooldown = \"10m\"\n", ""),
+            "missing field `cooldown`",
+        ),
     ] {
         let text = format!("{second}{change}");
         let err = parse(&text).expect_err(&change);

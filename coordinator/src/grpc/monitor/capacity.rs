@@ -2,8 +2,8 @@
 //! `capacity` and `scaling`. Both only read (viewers may call them).
 
 use convoy_proto::v1::{
-    CapacityGroup, CapacityReportRequest, CapacityReportResponse, GrowthTrend,
-    ScalingPolicyStatus, ScalingStatusResponse, Utilisation,
+    CapacityGroup, CapacityReportRequest, CapacityReportResponse, GrowthTrend, ScalingPolicyStatus,
+    ScalingStatusResponse, Utilisation,
 };
 use tonic::Status;
 
@@ -30,7 +30,8 @@ fn trend(
     now_day: f64,
     full: f64,
 ) -> GrowthTrend {
-    let (first_full_host, first_full_days) = first.map_or((String::new(), None), |(h, d)| (h, Some(d)));
+    let (first_full_host, first_full_days) =
+        first.map_or((String::new(), None), |(h, d)| (h, Some(d)));
     GrowthTrend {
         slope_per_day: trend.map_or(0.0, |t| t.slope_per_day),
         now: trend.map_or(0.0, |t| t.slope_per_day * now_day + t.intercept),
