@@ -25,11 +25,11 @@ use crate::analysis::scaling::{Decision, Observation, decide};
 use crate::config::scaling::{ScalingPolicy, millis};
 use crate::events::{Events, Severity};
 
-use action::{act, audit, draft};
 use crate::history::HistoryConfig;
 use crate::history::query::Agg;
 use crate::registry::Registry;
 use crate::store::StoreError;
+use action::{act, audit, draft};
 
 /// How often the loop looks for a policy that is due.
 const TICK: Duration = Duration::from_millis(250);
