@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod backups;
+pub mod capacity;
 pub mod check;
 pub mod connect;
 pub mod demo;
@@ -39,7 +40,8 @@ use crate::telemetry::LogFormat;
 pub struct Cli {
     #[command(flatten)]
     pub connect: ConnectArgs,
-    /// Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` only).
+    /// Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and
+    /// `convoy report` only).
     #[arg(short = 'o', long, global = true, value_enum, default_value_t)]
     pub output: OutputArg,
     /// Log format (logs go to stderr; RUST_LOG filters them).
@@ -166,6 +168,12 @@ pub enum Command {
     Snapshot(snapshot::SnapshotCommand),
     /// Metrics history of a host, or aggregated across hosts (--selector).
     Metrics(metrics::MetricsArgs),
+    /// Reports from the metrics history: `convoy report capacity`.
+    #[command(subcommand)]
+    Report(capacity::ReportCommand),
+    /// Scaling policies ([[scaling]] in coordinator.toml): `convoy scale status`.
+    #[command(subcommand)]
+    Scale(capacity::ScaleCommand),
     /// Alerts firing now: rule, host, since, value.
     Alerts(monitor::AlertsArgs),
     /// The event log, in order; --follow streams it live.
@@ -193,10 +201,19 @@ pub enum Command {
 /// Runs a parsed command line. `serve` runs until `shutdown` is cancelled.
 pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
     if let Command::Metrics(args) = cli.command {
+        if cli.output == OutputArg::Markdown {
+            return Err(UsageError(
+                "-o markdown is only for convoy rollout report and convoy report".into(),
+            )
+            .into());
+        }
         return metrics::run(args, &cli.connect, cli.output).await;
     }
     if let Command::Rollout(rollouts::RolloutCommand::Report { id }) = &cli.command {
         return rollouts::show_report(id, &cli.connect, cli.output).await;
+    }
+    if let Command::Report(command) = cli.command {
+        return capacity::report(command, &cli.connect, cli.output).await;
     }
     let output = match cli.output {
         OutputArg::Table => OutputFormat::Table,
@@ -205,7 +222,10 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
             return Err(UsageError("-o csv is only for convoy metrics".into()).into());
         }
         OutputArg::Markdown => {
-            return Err(UsageError("-o markdown is only for convoy rollout report".into()).into());
+            return Err(UsageError(
+                "-o markdown is only for convoy rollout report and convoy report".into(),
+            )
+            .into());
         }
     };
     let cli = Resolved {
@@ -257,7 +277,8 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         Command::Freeze(command) => environments::freeze(command, &cli.connect, cli.output).await,
         Command::Backup(command) => backups::run(command, &cli.connect, cli.output).await,
         Command::Snapshot(command) => snapshot::run(command, &cli.connect, cli.output).await,
-        Command::Metrics(_) => unreachable!("handled above"),
+        Command::Metrics(_) | Command::Report(_) => unreachable!("handled above"),
+        Command::Scale(command) => capacity::scale(command, &cli.connect, cli.output).await,
         Command::Alerts(args) => monitor::alerts(args, &cli.connect, cli.output).await,
         Command::Events(args) => monitor::events(args, &cli.connect, cli.output).await,
         Command::Notify(command) => monitor::notify(command, &cli.connect, cli.output).await,

@@ -15,6 +15,7 @@ mod sections;
 pub mod snapshots;
 
 pub use sections::*;
+pub mod scaling;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -56,6 +57,8 @@ pub struct Config {
     pub environments: Vec<environments::Environment>,
     /// `[snapshots]`: scheduled snapshots of the coordinator's state (`config/snapshots.rs`).
     pub snapshots: snapshots::SnapshotsConfig,
+    /// `[[scaling]]`: target-tracking scaling policies (see `config/scaling.rs`).
+    pub scaling: Vec<scaling::ScalingPolicy>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,6 +96,8 @@ struct RawConfig {
     environments: Vec<environments::EnvironmentConfig>,
     #[serde(default)]
     snapshots: snapshots::SnapshotsConfig,
+    #[serde(default)]
+    scaling: Vec<scaling::ScalingConfig>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -134,6 +139,7 @@ impl Config {
         raw.limits.validate()?;
         raw.history.validate()?;
         let alerts = monitor::validate(&raw.metrics, &raw.alerts, &raw.notify)?;
+        let scaling = scaling::validate(raw.scaling, &raw.notify)?;
         for policy in &raw.policies {
             policy.validate()?;
         }
@@ -186,6 +192,7 @@ impl Config {
                 enrolls_per_ip_per_minute: ca.enrolls_per_ip_per_minute,
             }),
             environments,
+            scaling,
         })
     }
 }

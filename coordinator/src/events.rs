@@ -74,6 +74,9 @@ pub struct Draft {
     pub subject: String,
     pub message: String,
     pub fields: BTreeMap<String, String>,
+    /// Sinks that get this event whatever their `events` say (a scaling policy's
+    /// `notify`); a name no longer configured is skipped.
+    pub also_to: Vec<String>,
 }
 
 impl Draft {
@@ -85,6 +88,7 @@ impl Draft {
             subject: String::new(),
             message: message.into(),
             fields: BTreeMap::new(),
+            also_to: Vec::new(),
         }
     }
     pub fn host(mut self, host: impl Into<String>) -> Self {
@@ -97,6 +101,11 @@ impl Draft {
     }
     pub fn field(mut self, key: &str, value: impl Into<String>) -> Self {
         self.fields.insert(key.to_string(), value.into());
+        self
+    }
+    /// Also delivered to `sink` (if configured), whatever kinds it asked for.
+    pub fn to_sink(mut self, sink: impl Into<String>) -> Self {
+        self.also_to.push(sink.into());
         self
     }
 }
@@ -184,7 +193,9 @@ impl Events {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .filter(|(_, kinds)| kinds.iter().any(|k| kind_matches(k, &event.kind)))
+            .filter(|(sink, kinds)| {
+                draft.also_to.contains(sink) || kinds.iter().any(|k| kind_matches(k, &event.kind))
+            })
             .map(|(sink, _)| Delivery {
                 seq: next,
                 event_id: event.id.clone(),

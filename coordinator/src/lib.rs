@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod analysis;
 pub mod backups;
+pub mod capacity;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -28,6 +29,7 @@ pub mod reload;
 pub mod revocation;
 pub mod rollout;
 pub mod rotation;
+pub mod scaling;
 pub mod selector;
 pub mod server;
 pub mod snapshot;

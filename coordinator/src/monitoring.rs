@@ -1,7 +1,8 @@
 //! Wiring of monitoring and alerting for `convoy serve`: the event log and its sources,
-//! the metrics history writer, the alert evaluator, the notification outbox and the
-//! `/metrics` listener, all tracked tasks that stop with the shutdown token. `server.rs`
-//! calls [`prepare`] before the registry exists and [`start`] once the engines run.
+//! the metrics history writer, the alert evaluator, the notification outbox, the
+//! `[[scaling]]` evaluator and the `/metrics` listener, all tracked tasks that stop with
+//! the shutdown token. `server.rs` calls [`prepare`] before the registry exists and
+//! [`start`] once the engines run.
 
 use std::sync::Arc;
 
@@ -112,6 +113,17 @@ pub async fn start(
         tracker,
         shutdown.clone(),
     );
+    let scaling = crate::scaling::Scaling::new(config.scaling.clone());
+    tracker.spawn(crate::scaling::run(
+        scaling.clone(),
+        crate::scaling::Deps {
+            registry: registry.clone(),
+            events: events.clone(),
+            history: monitor.history.enabled.then_some(monitor.history),
+        },
+        tracker.clone(),
+        shutdown.clone(),
+    ));
     if let Some(listen) = monitor.metrics.listen {
         let exposition = Arc::new(Exposition {
             config: monitor.metrics.clone(),
@@ -134,5 +146,6 @@ pub async fn start(
         alerts,
         history: monitor.history,
         notifier,
+        scaling,
     })
 }

@@ -5,7 +5,8 @@
 //! resolved), `[[policies]]` (for operator connections made from then on) and `[[notify]]`
 //! sinks (events appended from then on go to the new sinks; the outbox's tasks restart with
 //! them, `convoy notify test` sees them, and deliveries still pending for a removed sink
-//! are given up). What cannot change without a restart (listen address, TLS files, data
+//! are given up), and `[[scaling]]` policies (from their next evaluation; a policy's last
+//! action stays with its name). What cannot change without a restart (listen address, TLS files, data
 //! dir, agent timing, the job output cap, release keys, `[metrics]`, `[history]`,
 //! `[events]`, `[ca]`) is logged as "needs a restart" and ignored. A file that does not load is logged
 //! and the running config stays.
@@ -28,6 +29,7 @@ pub struct Reloadable {
     pub policies: crate::policy::SharedPolicies,
     pub notifier: crate::notify::Notifier,
     pub environments: crate::config::environments::SharedEnvironments,
+    pub scaling: crate::scaling::Scaling,
 }
 
 /// What a new config changes.
@@ -135,6 +137,22 @@ pub fn compare(old: &Config, new: &Config) -> Changes {
             new.policies.len()
         ));
     }
+    if old.scaling != new.scaling {
+        let names = |c: &Config| {
+            c.scaling
+                .iter()
+                .map(|p| p.config.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        changes.applied.push(format!(
+            "scaling: {} policy(ies) [{}] -> {} policy(ies) [{}]",
+            old.scaling.len(),
+            names(old),
+            new.scaling.len(),
+            names(new)
+        ));
+    }
     for (name, differs) in [
         ("listen", old.listen != new.listen),
         ("data_dir", old.data_dir != new.data_dir),
@@ -207,6 +225,10 @@ pub fn apply(current: &mut Config, targets: &Reloadable, new: Config) -> Changes
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = new.policies.clone();
         current.policies = new.policies;
+    }
+    if current.scaling != new.scaling {
+        targets.scaling.set_policies(new.scaling.clone());
+        current.scaling = new.scaling;
     }
     changes
 }
@@ -321,6 +343,7 @@ mod tests {
             policies: Default::default(),
             notifier,
             environments: Default::default(),
+            scaling: Default::default(),
         };
         let changes = apply(&mut current, &targets, new);
         assert_eq!(changes.applied.len(), 2, "{changes:?}");
@@ -342,5 +365,18 @@ mod tests {
         assert_eq!(current.backups.keep, 3);
         let same = current.clone();
         assert_eq!(compare(&current, &same), Changes::default());
+        // [[scaling]]: applied to the running evaluator by name.
+        let policy = "[[scaling]]\nname = \"web\"\nselector = \"role=web\"\nmetric = \"cpu\"\n\
+                      target = 60\nmin = 1\nmax = 4\ncooldown = \"1m\"\n";
+        let mut with_scaling = current.clone();
+        let loaded = config(&(GOOD.to_string() + policy));
+        with_scaling.scaling = loaded.scaling.clone();
+        let changes = apply(&mut current, &targets, with_scaling);
+        assert_eq!(
+            changes.applied,
+            ["scaling: 0 policy(ies) [] -> 1 policy(ies) [web]"]
+        );
+        assert_eq!(targets.scaling.policies(), loaded.scaling);
+        assert_eq!(current.scaling, loaded.scaling);
     }
 }

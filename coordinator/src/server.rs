@@ -93,6 +93,7 @@ pub async fn serve_reloading(
                 alerts: core.monitor.alerts.clone(),
                 events: core.monitor.events.clone(),
                 notifier: core.monitor.notifier.clone(),
+                scaling: core.monitor.scaling.clone(),
                 policies: policies.clone(),
                 environments: core.environments.clone(),
             },

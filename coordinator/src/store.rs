@@ -103,6 +103,7 @@ pub use audit::{Appended, AuditPage};
 pub mod freezes;
 mod releases;
 mod rollouts;
+mod scaling;
 pub mod snapshot;
 
 /// Group commit bookkeeping for [`Store::flush_async`].

@@ -276,3 +276,60 @@ fn a_closed_stdout_ends_the_program_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(status.success(), "{status:?}: {stderr}");
 }
+
+/// `convoy report capacity` and `convoy scale status` refuse bad flags before connecting
+/// (exit 2, the flag named); a `[[scaling]]` policy that does not check stops `convoy
+/// serve` with the policy and the reason.
+#[test]
+fn capacity_and_scaling_mistakes_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["report", "capacity", "--selector", "zone in (a"],
+            "--selector",
+        ),
+        (
+            &["report", "capacity", "--group-by", "Not A Label"],
+            "not a label key",
+        ),
+        (&["report", "capacity", "--since", "soon"], "--since"),
+        (&["report", "capacity", "--since", "10s"], "at least 1m"),
+        (&["report", "capacity", "--target", "1.5"], "out of range"),
+        (
+            &["report", "capacity", "-o", "csv"],
+            "-o table, json or markdown",
+        ),
+        (
+            &["scale", "status", "-o", "markdown"],
+            "only for convoy rollout report and convoy report",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = convoy(dir.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+    }
+    let base = "data_dir = \"data\"\n[tls]\nca = \"ca.pem\"\ncert = \"c.pem\"\nkey = \"c.key\"\n";
+    let policy = "[[scaling]]\nname = \"web\"\nselector = \"role=web\"\nmetric = \"cpu\"\n\
+                  target = 60\nmin = 2\nmax = 10\ncooldown = \"10m\"\n";
+    for (from, to, message) in [
+        (
+            "min = 2",
+            "min = 12",
+            "scaling[0] (\"web\"): min (12) must not be above max (10)",
+        ),
+        (
+            "\"cpu\"",
+            "\"cpu%\"",
+            "scaling[0] (\"web\"): metric: unknown series \"cpu%\"",
+        ),
+        ("role=web", "role in (a", "scaling[0] (\"web\"): selector:"),
+    ] {
+        let path = dir.path().join("coordinator.toml");
+        std::fs::write(&path, format!("{base}{}", policy.replace(from, to))).unwrap();
+        let out = convoy(dir.path(), &["serve", "--config", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{to}: {}", stderr(&out));
+        assert!(stderr(&out).contains(message), "{to}: {}", stderr(&out));
+        assert!(!dir.path().join("data").exists(), "nothing was created");
+    }
+}

@@ -29,9 +29,10 @@ complete -c convoy -n "__fish_convoy_needs_command" -l ca -d 'Fleet CA certifica
 complete -c convoy -n "__fish_convoy_needs_command" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_needs_command" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_needs_command" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_needs_command" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_needs_command" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_needs_command" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_needs_command" -s h -l help -d 'Print help'
@@ -53,8 +54,9 @@ complete -c convoy -n "__fish_convoy_needs_command" -f -a "deploy" -d 'Deploy a 
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
-complete -c convoy -n "__fish_convoy_needs_command" -f -a "snapshot" -d 'The coordinator\'s own state: save a snapshot, restore one into an empty data dir, drill one in a scratch coordinator'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "report" -d 'Reports from the metrics history: `convoy report capacity`'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "scale" -d 'Scaling policies ([[scaling]] in coordinator.toml): `convoy scale status`'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "events" -d 'The event log, in order; --follow streams it live'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "notify" -d 'Notifications: send a test, show deliveries'
@@ -70,9 +72,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand serve" -l ca -d 'Fleet CA 
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand serve" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l check -d 'Check the config (and the files it names) and print what it means; exit 1 on any error. Serves nothing'
@@ -83,9 +86,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -s h -l help -d 'Print help'
@@ -101,9 +105,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcom
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l force -d 'Overwrite an existing CA (every certificate it issued stops being trusted)'
@@ -116,9 +121,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcom
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l force -d 'finish: drop the old CA even while online agents (or operators seen within 24 h) still hold its certificates'
@@ -132,9 +138,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -s h -l help -d 'Print help'
@@ -152,9 +159,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l force -d 'Overwrite existing files'
@@ -168,9 +176,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
@@ -193,9 +202,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_see
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s h -l help -d 'Print help'
@@ -206,9 +216,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
@@ -219,9 +230,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen
 complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s h -l help -d 'Print help'
@@ -239,9 +251,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
@@ -251,9 +264,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
@@ -263,9 +277,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
@@ -279,9 +294,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -s h -l help -d 'Print help'
@@ -293,9 +309,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
@@ -307,9 +324,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l ca -d 'Fleet CA
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s h -l help -d 'Print help'
@@ -326,9 +344,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand exec" -l ca -d 'Fleet CA c
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand exec" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
@@ -340,9 +359,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -s h -l help -d 'Print help'
@@ -359,9 +379,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -s h -l help -d 'Print help'
@@ -371,9 +392,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -s h -l help -d 'Print help'
@@ -383,9 +405,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -s h -l help -d 'Print help'
@@ -396,9 +419,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -s h -l help -d 'Print help'
@@ -408,9 +432,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l force -d 'Remove it although it is online'
@@ -436,9 +461,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l ca -d 'Fleet CA c
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s h -l help -d 'Print help'
@@ -448,9 +474,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s h -l help -d 'Print help'
@@ -464,9 +491,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subco
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
@@ -477,9 +505,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subco
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l follow -d 'Keep printing as the command writes more, until it ends (re-attaches to a running job)'
@@ -490,9 +519,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subco
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help'
@@ -509,81 +539,71 @@ complete -c convoy -n "__fish_convoy_using_subcommand audit" -l ca -d 'Fleet CA 
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand audit" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "show" -d 'One release: notes, metadata, signer, sha256, size, pushed by/at, and the rollouts that deployed it'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l out -d 'Path prefix of the two files' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l force -d 'Overwrite existing files'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l sign-key -d 'Private key from `convoy release keygen` to sign with' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l notes-file -d 'Release notes (e.g. CHANGES.md), stored with the release; at most 64 KiB' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l meta -d 'Metadata stored with the release (commit, build URL, author): KEY=VALUE, repeatable; keys [a-z0-9_.-]' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
-json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
-json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
@@ -595,9 +615,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
@@ -607,16 +628,16 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "show" -d 'One release: notes, metadata, signer, sha256, size, pushed by/at, and the rollouts that deployed it'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
@@ -632,9 +653,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l ca -d 'Fleet CA
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
@@ -653,9 +675,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l ca -d 'Fleet 
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
@@ -667,9 +690,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_se
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s h -l help -d 'Print help'
@@ -710,9 +734,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l auto-promote -d 'Go on after the canary bakes without waiting for `convoy rollout promote`'
@@ -727,9 +752,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l active -d 'Only rollouts still going'
@@ -740,9 +766,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
@@ -752,9 +779,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l wait-through-pauses -d 'Keep following through pauses and the wait for promotion, until it ends'
@@ -765,9 +793,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s h -l help -d 'Print help'
@@ -777,9 +806,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s h -l help -d 'Print help'
@@ -789,9 +819,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s h -l help -d 'Print help'
@@ -801,9 +832,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s h -l help -d 'Print help'
@@ -813,9 +845,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l wait -d 'Block until the rollback ends; exit 0 only if it rolled back cleanly'
@@ -828,9 +861,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s h -l help -d 'Print help'
@@ -851,9 +885,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_see
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -s h -l help -d 'Print help'
@@ -877,9 +912,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
@@ -893,9 +929,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l all -d 'Include uploads in progress and failed ones'
@@ -906,9 +943,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
@@ -918,9 +956,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'
@@ -937,9 +976,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l in-place -d 'Restore to the original paths'
@@ -959,9 +999,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l follow -d 'Print every host\'s output, prefixed by host, as it arrives; exit like --wait'
@@ -973,9 +1014,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s h -l help -d 'Print help'
@@ -992,64 +1034,6 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
-json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
-json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -f -a "save" -d 'Save a snapshot of the coordinator\'s state (store, artifacts, backups) to FILE (tar.zst), streamed from the running coordinator (admin; audited)'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -f -a "restore" -d 'Restore a snapshot into an empty or new data dir (local: no coordinator). Refuses a corrupt, truncated or newer-format file and writes nothing then'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -f -a "drill" -d 'Restore a snapshot into a temp dir, open it with a scratch coordinator on loopback, check record counts and blob hashes against its header, and report; exits non-zero on any mismatch'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
-json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
-json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l no-blobs -d 'Leave the artifact and backup blobs out; the snapshot lists them (path, size, sha256) instead'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l data-dir -d 'The data dir to create (must be empty or absent)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
-json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
-json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
-json\t''
-csv\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
-json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "save" -d 'Save a snapshot of the coordinator\'s state (store, artifacts, backups) to FILE (tar.zst), streamed from the running coordinator (admin; audited)'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Restore a snapshot into an empty or new data dir (local: no coordinator). Refuses a corrupt, truncated or newer-format file and writes nothing then'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "drill" -d 'Restore a snapshot into a temp dir, open it with a scratch coordinator on loopback, check record counts and blob hashes against its header, and report; exits non-zero on any mismatch'
-complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s s -l selector -d 'Aggregate over the hosts this label selector matches instead of one host' -r
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l since -d 'How far back' -r
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l step -d 'Width of one point (default: --since / 60)' -r
@@ -1059,21 +1043,87 @@ complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l ca -d 'Fleet C
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -f -a "capacity" -d 'Capacity per group from the metrics history: cpu, mem, disk and load-per-core p50/p95, hosts hot (p95 > 80 %) and idle (p95 < 10 %), disk and mem growth with the days until 90 %, and the hosts each group needs to keep its p95 under --target'
+complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -s s -l selector -d 'The hosts to report on (a label selector; default every host)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -l group-by -d 'One group per value of this label (default: the selector\'s hosts as one group)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -l since -d 'How far back (at most the history\'s keep_15m)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -l target -d 'Target p95 utilisation, as a fraction (0.6) or a percentage (60%)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "capacity" -d 'Capacity per group from the metrics history: cpu, mem, disk and load-per-core p50/p95, hosts hot (p95 > 80 %) and idle (p95 < 10 %), disk and mem growth with the days until 90 %, and the hosts each group needs to keep its p95 under --target'
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -f -a "status" -d 'Every [[scaling]] policy: selector, metric, current value and count, desired count, last action (when, what, result), next allowed action, dry-run'
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from help" -f -a "status" -d 'Every [[scaling]] policy: selector, metric, current value and count, desired count, last action (when, what, result), next allowed action, dry-run'
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand alerts" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand alerts" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l pending -d 'Also alerts still waiting out their `for`'
@@ -1087,9 +1137,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand events" -l ca -d 'Fleet CA
 complete -c convoy -n "__fish_convoy_using_subcommand events" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand events" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand events" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand events" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand events" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand events" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand events" -s f -l follow -d 'Keep printing events as they happen'
@@ -1100,9 +1151,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_see
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -s h -l help -d 'Print help'
@@ -1115,9 +1167,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -s h -l help -d 'Print help'
@@ -1128,9 +1181,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l failed -d 'Only deliveries given up'
@@ -1145,9 +1199,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand ui" -l ca -d 'Fleet CA cer
 complete -c convoy -n "__fish_convoy_using_subcommand ui" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ui" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ui" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ui" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ui" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ui" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand ui" -l open -d 'Open the dashboard in the default browser (xdg-open) once it is listening'
@@ -1159,9 +1214,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand completions" -l ca -d 'Fle
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand completions" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -s h -l help -d 'Print help'
@@ -1172,9 +1228,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand man" -l ca -d 'Fleet CA ce
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand man" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand man" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand man" -s h -l help -d 'Print help'
@@ -1184,9 +1241,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo" -l ca -d 'Fleet CA c
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l script -d 'Tell the story non-interactively: plain lines, every step checked, a summary, then clean up and exit (0 only if every check passed)'
@@ -1197,9 +1255,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_s
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s h -l help -d 'Print help'
@@ -1216,9 +1275,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l broken -d 'Answer /health with 500: a release that fails its health check'
@@ -1230,9 +1290,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help'
@@ -1245,9 +1306,10 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s o -l output -d 'Output format (csv: `convoy metrics` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
 json\t''
-csv\t''"
+csv\t''
+markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l broken -d 'Answer /health with 500'
@@ -1257,34 +1319,35 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop the app named in the pid file (a release\'s stop hook)'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve HTTP in the foreground: GET /health answers 200, or 500 when broken'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA, or revoke one on the coordinator'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one. (`--version` here filters by app version: APP=VERSION.)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "token" -d 'One-time enrollment tokens: `convoy token create|list|revoke`'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "certs" -d 'Certificates the coordinator knows: `convoy certs list`'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "agent" -d 'One host: cordon, uncordon, drain, remove, revoke'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "snapshot" -d 'The coordinator\'s own state: save a snapshot, restore one into an empty data dir, drill one in a scratch coordinator'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "events" -d 'The event log, in order; --follow streams it live'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "notify" -d 'Notifications: send a test, show deliveries'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "ui" -d 'The web dashboard on loopback: prints http://127.0.0.1:8470/?token=… and serves the fleet, hosts with metric plots, and live rollouts with their controls until Ctrl-C, acting with this operator\'s certificate'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup snapshot metrics alerts events notify ui completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA, or revoke one on the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one. (`--version` here filters by app version: APP=VERSION.)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "token" -d 'One-time enrollment tokens: `convoy token create|list|revoke`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "certs" -d 'Certificates the coordinator knows: `convoy certs list`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "agent" -d 'One host: cordon, uncordon, drain, remove, revoke'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "report" -d 'Reports from the metrics history: `convoy report capacity`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "scale" -d 'Scaling policies ([[scaling]] in coordinator.toml): `convoy scale status`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "events" -d 'The event log, in order; --follow streams it live'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "notify" -d 'Notifications: send a test, show deliveries'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "ui" -d 'The web dashboard on loopback: prints http://127.0.0.1:8470/?token=… and serves the fleet, hosts with metric plots, and live rollouts with their controls until Ctrl-C, acting with this operator\'s certificate'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "rotate" -d 'CA rotation on the running coordinator, in phases: start → advance (update_clients) → advance (update_servers) → finish; abort returns to the old CA'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
@@ -1304,7 +1367,6 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from job" -f -a "cancel" -d 'Cancel a job: pending hosts never start, running ones are stopped'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "show" -d 'One release: notes, metadata, signer, sha256, size, pushed by/at, and the rollouts that deployed it'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
@@ -1325,9 +1387,8 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "restore" -d 'Put a backup back on a host: under --to DIR, or --in-place (never the default)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "save" -d 'Save a snapshot of the coordinator\'s state (store, artifacts, backups) to FILE (tar.zst), streamed from the running coordinator (admin; audited)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "restore" -d 'Restore a snapshot into an empty or new data dir (local: no coordinator). Refuses a corrupt, truncated or newer-format file and writes nothing then'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "drill" -d 'Restore a snapshot into a temp dir, open it with a scratch coordinator on loopback, check record counts and blob hashes against its header, and report; exits non-zero on any mismatch'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "capacity" -d 'Capacity per group from the metrics history: cpu, mem, disk and load-per-core p50/p95, hosts hot (p95 > 80 %) and idle (p95 < 10 %), disk and mem growth with the days until 90 %, and the hosts each group needs to keep its p95 under --target'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from scale" -f -a "status" -d 'Every [[scaling]] policy: selector, metric, current value and count, desired count, last action (when, what, result), next allowed action, dry-run'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "test" -d 'Send a test notification through a [[notify]] sink; exit 1 if it failed'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "log" -d 'Deliveries, newest first: event, sink, attempts, status'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from demo-app" -f -a "start" -d 'Start the sample app in the background (a release\'s start hook)'

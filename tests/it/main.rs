@@ -5,6 +5,7 @@ mod abuse;
 mod analysis;
 mod backup;
 mod backup_race;
+mod capacity;
 mod counts;
 mod deletes;
 mod deploy;

@@ -307,6 +307,7 @@ impl TestCoordinator {
             policies: Vec::new(),
             environments: Vec::new(),
             snapshots: Default::default(),
+            scaling: Vec::new(),
         };
         let mut config = config;
         change(&mut config);

@@ -78,6 +78,9 @@ pub struct SwarmConfig {
     /// Percent used of a fake `/` disk every agent reports, as `f64` bits (0: no disk);
     /// shared, so a test can fill the disk while the swarm runs.
     pub disk_percent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Set load profiles: `(cpu %, mem %)` per agent index (an index past the end reports
+    /// the synthetic numbers); shared, so a test can change the load while the swarm runs.
+    pub load: std::sync::Arc<std::sync::Mutex<Vec<(f64, f64)>>>,
 }
 
 impl SwarmConfig {
@@ -97,6 +100,7 @@ impl SwarmConfig {
             reconnect: false,
             source_addresses: 8,
             disk_percent: std::sync::Arc::default(),
+            load: std::sync::Arc::default(),
         }
     }
 }

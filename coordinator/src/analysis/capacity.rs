@@ -57,23 +57,37 @@ pub struct GroupReport {
     pub mem_trend: Option<Trend>,
     /// Hosts needed to keep the busier of cpu and mem p95 under the target.
     pub recommended_hosts: Option<u32>,
+    /// Which of cpu and mem sized the recommendation.
+    pub sized_by: Option<&'static str>,
+    /// Hosts with any sample.
+    pub hosts_with_data: usize,
+    /// The host whose own disk (mem) line reaches `full_at` first, and in how many days
+    /// from `now_day`.
+    pub disk_full_first: Option<(String, f64)>,
+    pub mem_full_first: Option<(String, f64)>,
 }
 
-/// Thresholds of the report (the defaults: hot above 80 %, idle below 10 %, a
-/// target of 70 % p95).
+/// Thresholds of the report (the issue's: hot above 80 %, idle below 10 %; a target of
+/// 60 % p95, so a group keeps room for a 1.5x spike or the loss of one host in three
+/// before it saturates; "full" at 90 % for the trends).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Thresholds {
     pub hot_above: f64,
     pub idle_below: f64,
     pub target: f64,
+    pub full_at: f64,
 }
+
+/// The default target utilisation, as a fraction (`convoy report capacity --target`).
+pub const DEFAULT_TARGET: f64 = 0.6;
 
 impl Default for Thresholds {
     fn default() -> Self {
         Self {
             hot_above: 80.0,
             idle_below: 10.0,
-            target: 70.0,
+            target: DEFAULT_TARGET * 100.0,
+            full_at: 90.0,
         }
     }
 }
@@ -138,8 +152,33 @@ fn values(samples: &[(f64, f64)]) -> Vec<f64> {
     samples.iter().map(|s| s.1).collect()
 }
 
-/// The report of one group of hosts.
-pub fn group_report(hosts: &[HostSamples], thresholds: Thresholds) -> GroupReport {
+/// Among `hosts`, the one whose own line through `pick` reaches `threshold` first after
+/// `now_day`, with the days left (ties: the first id).
+pub fn first_to_reach(
+    hosts: &[HostSamples],
+    pick: fn(&HostSamples) -> &Vec<(f64, f64)>,
+    now_day: f64,
+    threshold: f64,
+) -> Option<(String, f64)> {
+    let mut soonest: Option<(String, f64)> = None;
+    for host in hosts {
+        let Some(days) = linear_fit(pick(host)).and_then(|t| t.days_until(now_day, threshold))
+        else {
+            continue;
+        };
+        let sooner = match &soonest {
+            None => true,
+            Some((id, best)) => days < *best || (days == *best && host.id < *id),
+        };
+        if sooner {
+            soonest = Some((host.id.clone(), days));
+        }
+    }
+    soonest
+}
+
+/// The report of one group of hosts; `now_day` is the window's end in days from its start.
+pub fn group_report(hosts: &[HostSamples], thresholds: Thresholds, now_day: f64) -> GroupReport {
     let all = |pick: fn(&HostSamples) -> &Vec<(f64, f64)>| -> Vec<(f64, f64)> {
         hosts.iter().flat_map(|h| pick(h).iter().copied()).collect()
     };
@@ -173,10 +212,20 @@ pub fn group_report(hosts: &[HostSamples], thresholds: Thresholds) -> GroupRepor
     idle.sort();
     let (cpu, mem) = (spread(&values(&cpu)), spread(&values(&mem)));
     let busiest = match (cpu, mem) {
-        (Some(c), Some(m)) => Some(c.p95.max(m.p95)),
-        (Some(s), None) | (None, Some(s)) => Some(s.p95),
+        (Some(c), Some(m)) if m.p95 > c.p95 => Some((m.p95, "mem")),
+        (Some(c), _) => Some((c.p95, "cpu")),
+        (None, Some(m)) => Some((m.p95, "mem")),
         (None, None) => None,
     };
+    let with_data = hosts
+        .iter()
+        .filter(|h| {
+            !(h.cpu.is_empty()
+                && h.mem.is_empty()
+                && h.disk.is_empty()
+                && h.load_per_core.is_empty())
+        })
+        .count();
     GroupReport {
         hosts: hosts.len(),
         cpu,
@@ -188,7 +237,11 @@ pub fn group_report(hosts: &[HostSamples], thresholds: Thresholds) -> GroupRepor
         disk_trend: linear_fit(&disk),
         mem_trend: linear_fit(&all(|h| &h.mem)),
         recommended_hosts: busiest
-            .and_then(|p95| hosts_needed(hosts.len(), p95, thresholds.target)),
+            .and_then(|(p95, _)| hosts_needed(with_data, p95, thresholds.target)),
+        sized_by: busiest.map(|(_, by)| by),
+        hosts_with_data: with_data,
+        disk_full_first: first_to_reach(hosts, |h| &h.disk, now_day, thresholds.full_at),
+        mem_full_first: first_to_reach(hosts, |h| &h.mem, now_day, thresholds.full_at),
     }
 }
 

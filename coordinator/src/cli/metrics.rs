@@ -86,7 +86,10 @@ pub async fn run(
     output: OutputArg,
 ) -> anyhow::Result<()> {
     if output == OutputArg::Markdown {
-        return Err(UsageError("-o markdown is only for convoy rollout report".into()).into());
+        return Err(UsageError(
+            "-o markdown is only for convoy rollout report and convoy report".into(),
+        )
+        .into());
     }
     let (host, series, selector) = match &args.selector {
         Some(selector) => {

@@ -102,3 +102,29 @@ fn an_expiring_certificate_is_reported_once_a_day() {
         "and again the next day"
     );
 }
+
+#[test]
+fn a_draft_can_name_a_sink_beyond_its_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let routes = vec![
+        ("ops".to_string(), vec!["backup.*".to_string()]),
+        ("pager".to_string(), vec!["alert.*".to_string()]),
+    ];
+    let events = Events::open(store.clone(), routes).unwrap();
+    // A scaling policy's `notify = "ops"`: ops gets it though it asked for backups only;
+    // pager does not; a sink no longer configured is skipped.
+    events.append(
+        Draft::new("scale.decided", Severity::Warning, "web: 2 -> 4")
+            .to_sink("ops")
+            .to_sink("gone"),
+    );
+    events.append(Draft::new(
+        "scale.decided",
+        Severity::Warning,
+        "web: 4 -> 6",
+    ));
+    let pending = store.pending_deliveries_after(0).unwrap();
+    let routed: Vec<(u64, &str)> = pending.iter().map(|d| (d.seq, d.sink.as_str())).collect();
+    assert_eq!(routed, [(1, "ops")]);
+}

@@ -19,6 +19,7 @@ use convoy_proto::v1::{
     RotateCaRequest, RunBackupRequest, SaveSnapshotRequest, StartJobRequest, StartRolloutRequest,
     VerifyBackupRequest, WatchJobRequest, WhoAmIRequest,
 };
+use convoy_proto::v1::{CapacityReportRequest, ScalingStatusRequest};
 use convoy_proto::v1::{
     ListAlertsRequest, ListEventsRequest, NotifyLogRequest, QueryMetricsRequest, TestNotifyRequest,
 };
@@ -131,6 +132,8 @@ bounded! {
     ListTokensRequest {}
     RevokeTokenRequest { id: TEXT }
     DeleteBackupRequest { id: TEXT }
+    CapacityReportRequest { selector: SELECTOR, group_by: TEXT }
+    ScalingStatusRequest {}
 }
 
 impl Bounded for ReleaseMeta {

@@ -1,6 +1,9 @@
 //! The `Monitor` service (`monitor.proto`): `convoy metrics`, `alerts`, `events` and
 //! `notify`. Reads need a viewer certificate; `TestNotify` needs an operator and is
-//! audited. Converts between the wire and `history`, `alerts`, `events` and `notify`.
+//! audited. Converts between the wire and `history`, `alerts`, `events` and `notify`;
+//! `capacity.rs` holds the capacity report and the scaling status.
+
+mod capacity;
 
 use std::collections::HashSet;
 use std::pin::Pin;
@@ -8,6 +11,9 @@ use std::sync::Arc;
 
 use convoy_proto::identity::Role;
 use convoy_proto::v1::monitor_server::Monitor as MonitorRpc;
+use convoy_proto::v1::{
+    CapacityReportRequest, CapacityReportResponse, ScalingStatusRequest, ScalingStatusResponse,
+};
 use convoy_proto::v1::{
     Event, ListAlertsRequest, ListAlertsResponse, ListEventsRequest, ListEventsResponse,
     NotifyLogRequest, NotifyLogResponse, QueryMetricsRequest, QueryMetricsResponse, Series,
@@ -38,6 +44,8 @@ pub struct MonitorService {
     pub history: HistoryConfig,
     /// The running outbox; its sink list is swapped by a SIGHUP reload.
     pub notifier: crate::notify::Notifier,
+    /// The `[[scaling]]` policies and their latest evaluations.
+    pub scaling: crate::scaling::Scaling,
 }
 
 impl From<QueryError> for Status {
@@ -345,5 +353,23 @@ impl MonitorRpc for MonitorService {
         .await
         .map_err(|_| Status::internal("listing failed"))??;
         Ok(Response::new(NotifyLogResponse { deliveries }))
+    }
+
+    async fn capacity_report(
+        &self,
+        request: Request<CapacityReportRequest>,
+    ) -> Result<Response<CapacityReportResponse>, Status> {
+        super::limits::check(request.get_ref())?;
+        auth::require_role(&request, Role::Viewer)?;
+        Ok(Response::new(self.capacity(request.into_inner()).await?))
+    }
+
+    async fn scaling_status(
+        &self,
+        request: Request<ScalingStatusRequest>,
+    ) -> Result<Response<ScalingStatusResponse>, Status> {
+        super::limits::check(request.get_ref())?;
+        auth::require_role(&request, Role::Viewer)?;
+        Ok(Response::new(self.scaling_status().await?))
     }
 }

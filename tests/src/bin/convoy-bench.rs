@@ -47,6 +47,8 @@
 mod backup;
 #[path = "../bench/backup_data.rs"]
 mod backup_data;
+#[path = "../bench/capacity.rs"]
+mod capacity;
 #[path = "../bench/deploy.rs"]
 mod deploy;
 #[path = "../bench/enroll.rs"]
@@ -155,6 +157,8 @@ enum Bench {
     HistoryGrowth(history_growth::GrowthArgs),
     /// The fleet-wide history query in process, beside a bare store scan (the floor).
     SelectorQuery(history_growth::SelectorArgs),
+    /// `convoy report capacity --since 14d` in process over N hosts' prefilled history.
+    CapacityReport(capacity::CapacityArgs),
     /// kill -9 the coordinator with N agents connected, restart it: time until all are back.
     Reconnect(recovery::ReconnectArgs),
     /// Time from an agent vanishing (silently, or closing its connection) to offline.
@@ -236,6 +240,9 @@ async fn bench(command: Bench) -> anyhow::Result<()> {
         Bench::Ui(args) => ui::ui_bench(&args).await,
         Bench::SelectorQuery(args) => {
             tokio::task::spawn_blocking(move || history_growth::selector_query(&args)).await?
+        }
+        Bench::CapacityReport(args) => {
+            tokio::task::spawn_blocking(move || capacity::capacity_report(&args)).await?
         }
         Bench::HistoryGrowth(args) => {
             tokio::task::spawn_blocking(move || history_growth::history_growth(&args)).await?

@@ -357,6 +357,8 @@ fn operator_request(input: &[u8]) {
         ListEventsRequest,
         TestNotifyRequest,
         NotifyLogRequest,
+        CapacityReportRequest,
+        ScalingStatusRequest,
         ListCertsRequest,
         ListTokensRequest,
         RevokeTokenRequest,

@@ -261,6 +261,12 @@ impl AgentRun {
                                     .disk_percent
                                     .load(std::sync::atomic::Ordering::Relaxed),
                             ),
+                            self.config
+                                .load
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .get(agent.index)
+                                .copied(),
                         )),
                         apps: commands.apps(),
                     })),
@@ -405,16 +411,27 @@ fn fake_facts(agent_id: &AgentId) -> Facts {
 /// moment the heartbeat is built, just before it is queued: the coordinator's
 /// `last_seen_unix_ms` minus it is the heartbeat's delivery and processing time (one
 /// machine, one clock), which the `ingest` bench reads.
-fn synthetic_sample(index: usize, sequence: u64, disk_percent: f64) -> MetricsSample {
+fn synthetic_sample(
+    index: usize,
+    sequence: u64,
+    disk_percent: f64,
+    load: Option<(f64, f64)>,
+) -> MetricsSample {
     let wobble = ((index as u64 + sequence) % 50) as f64;
+    let mem_total: u64 = 8 << 30;
+    let (cpu, mem_used) = match load {
+        // A set profile: cpu as given, mem as that share of the total.
+        Some((cpu, mem)) => (cpu, (mem_total as f64 * mem / 100.0) as u64),
+        None => (5.0 + wobble, (2 << 30) + sequence * 4096),
+    };
     MetricsSample {
         sampled_at_unix_ms: now_unix_ms(),
-        cpu_percent: 5.0 + wobble,
+        cpu_percent: cpu,
         load1: 0.1 + wobble / 100.0,
         load5: 0.2,
         load15: 0.3,
-        mem_used_bytes: (2 << 30) + sequence * 4096,
-        mem_total_bytes: 8 << 30,
+        mem_used_bytes: mem_used,
+        mem_total_bytes: mem_total,
         swap_used_bytes: 0,
         swap_total_bytes: 0,
         disks: if disk_percent > 0.0 {

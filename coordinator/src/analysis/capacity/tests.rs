@@ -86,18 +86,70 @@ fn a_group_report_names_hot_and_idle_hosts_and_sizes_the_group() {
         host("web-2", 5.0, 6.0, 50.0, 1.0),
         host("web-4", 40.0, 40.0, 50.0, 1.0),
     ];
-    let report = group_report(&hosts, Thresholds::default());
+    let report = group_report(&hosts, Thresholds::default(), 13.0);
     assert_eq!(report.hosts, 4);
     assert_eq!(report.hot, ["web-1", "web-3"]);
     assert_eq!(report.idle, ["web-2"]);
     let cpu = report.cpu.unwrap();
     assert!(close(cpu.p95, 95.0) && close(cpu.p50, 45.0), "{cpu:?}");
-    // Busier of cpu (95) and mem (85) p95: 4 × 95 / 70 → 6 hosts.
-    assert_eq!(report.recommended_hosts, Some(6));
+    // Busier of cpu (95) and mem (85) p95: 4 × 95 / 60 → 7 hosts (the default target).
+    assert_eq!(report.recommended_hosts, Some(7));
+    assert_eq!((report.sized_by, report.hosts_with_data), (Some("cpu"), 4));
     let disk = report.disk_trend.unwrap();
     assert!(close(disk.slope_per_day, 1.0), "{disk:?}");
     // Day 13 at 63 %: 27 days to 90 %.
     assert!(close(disk.days_until(13.0, 90.0).unwrap(), 27.0));
-    let empty = group_report(&[], Thresholds::default());
+    let empty = group_report(&[], Thresholds::default(), 0.0);
     assert_eq!((empty.cpu, empty.recommended_hosts), (None, None));
+    assert_eq!(empty.sized_by, None);
+}
+
+#[test]
+fn the_recommendation_follows_the_target() {
+    let hosts = [
+        host("a", 50.0, 30.0, 10.0, 0.0),
+        host("b", 50.0, 30.0, 10.0, 0.0),
+    ];
+    // (target %, hosts needed for a p95 of 50 % on 2 hosts)
+    for (target, expected) in [(60.0, 2), (50.0, 2), (40.0, 3), (25.0, 4), (100.0, 1)] {
+        let thresholds = Thresholds {
+            target,
+            ..Thresholds::default()
+        };
+        let report = group_report(&hosts, thresholds, 13.0);
+        assert_eq!(report.recommended_hosts, Some(expected), "target {target}");
+    }
+    // Memory busier than cpu sizes the group.
+    let hosts = [host("a", 20.0, 75.0, 10.0, 0.0)];
+    let report = group_report(&hosts, Thresholds::default(), 13.0);
+    assert_eq!(report.sized_by, Some("mem"));
+    assert_eq!(report.recommended_hosts, Some(2));
+    assert_eq!(Thresholds::default().target, 60.0);
+}
+
+#[test]
+fn the_host_that_fills_first_is_named_with_its_days() {
+    let hosts = [
+        host("slow", 40.0, 40.0, 50.0, 1.0), // day 13 at 63 %: 27 days to 90 %
+        host("fast", 40.0, 40.0, 20.0, 4.0), // day 13 at 72 %: 4.5 days
+        host("flat", 40.0, 40.0, 85.0, 0.0), // never
+        host("none", 40.0, 40.0, 0.0, 0.0),
+    ];
+    let report = group_report(&hosts[..3], Thresholds::default(), 13.0);
+    let (id, days) = report.disk_full_first.clone().unwrap();
+    assert_eq!(id, "fast");
+    assert!(close(days, 4.5), "{days}");
+    assert_eq!(report.mem_full_first, None, "flat memory never fills");
+    let full = [host("full", 40.0, 40.0, 95.0, 0.0)];
+    let report = group_report(&full, Thresholds::default(), 13.0);
+    assert_eq!(report.disk_full_first, Some(("full".to_string(), 0.0)));
+    // A host without samples counts for nothing.
+    let mut empty = host("empty", 0.0, 0.0, 0.0, 0.0);
+    empty.cpu.clear();
+    empty.mem.clear();
+    empty.disk.clear();
+    empty.load_per_core.clear();
+    let report = group_report(&[hosts[0].clone(), empty], Thresholds::default(), 13.0);
+    assert_eq!((report.hosts, report.hosts_with_data), (2, 1));
+    assert_eq!(report.recommended_hosts, Some(1));
 }

@@ -230,6 +230,7 @@ impl Fleet {
             policies: Vec::new(),
             environments: Vec::new(),
             snapshots: Default::default(),
+            scaling: Vec::new(),
         };
         self.server = Some(tokio::spawn(crate::server::serve(
             config,
