@@ -246,6 +246,7 @@ async fn scratch(header: &Header, temp: &Path, data: &Path) -> anyhow::Result<Ve
         policies: Vec::new(),
         snapshots: Default::default(),
         environments: Vec::new(),
+        scaling: Vec::new(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
