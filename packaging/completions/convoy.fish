@@ -29,7 +29,7 @@ complete -c convoy -n "__fish_convoy_needs_command" -l ca -d 'Fleet CA certifica
 complete -c convoy -n "__fish_convoy_needs_command" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_needs_command" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_needs_command" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_needs_command" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_needs_command" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -53,7 +53,10 @@ complete -c convoy -n "__fish_convoy_needs_command" -f -a "release" -d 'Release 
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "env" -d 'Environments (`[[environments]]`): order, rules, windows and what runs where'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "freeze" -d 'Freezes: no rollout starts or starts new hosts in an environment meanwhile'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
+complete -c convoy -n "__fish_convoy_needs_command" -f -a "snapshot" -d 'The coordinator\'s own state: save a snapshot, restore one into an empty data dir, drill one in a scratch coordinator'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "report" -d 'Reports from the metrics history: `convoy report capacity`'
 complete -c convoy -n "__fish_convoy_needs_command" -f -a "scale" -d 'Scaling policies ([[scaling]] in coordinator.toml): `convoy scale status`'
@@ -72,7 +75,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand serve" -l ca -d 'Fleet CA 
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand serve" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand serve" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand serve" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -86,7 +89,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and not __fish_seen_subcommand_from init rotate help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -105,7 +108,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcom
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from init" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -121,7 +124,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcom
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ca; and __fish_seen_subcommand_from rotate" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -138,7 +141,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and not __fish_seen_subcommand_from issue revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -159,7 +162,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from issue" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -176,7 +179,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand cert; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -202,7 +205,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_see
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and not __fish_seen_subcommand_from show help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -216,7 +219,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agents; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -230,7 +233,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen
 complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand token; and not __fish_seen_subcommand_from create list revoke help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -251,7 +254,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from create" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -264,7 +267,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -277,7 +280,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand token; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -294,7 +297,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -309,7 +312,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand certs; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -324,7 +327,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l ca -d 'Fleet CA
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand whoami" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand whoami" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -344,7 +347,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand exec" -l ca -d 'Fleet CA c
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand exec" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand exec" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand exec" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -359,7 +362,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and not __fish_seen_subcommand_from revoke cordon uncordon drain remove help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -379,7 +382,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from revoke" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -392,7 +395,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from cordon" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -405,7 +408,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from uncordon" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -419,7 +422,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from drain" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -432,7 +435,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand agent; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -461,7 +464,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l ca -d 'Fleet CA c
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand jobs" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand jobs" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -474,7 +477,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand job; and not __fish_seen_subcommand_from show output cancel help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -491,7 +494,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subco
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -505,7 +508,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subco
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from output" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -519,7 +522,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subco
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand job; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -539,7 +542,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand audit" -l ca -d 'Fleet CA 
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand audit" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand audit" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -547,32 +550,33 @@ complete -c convoy -n "__fish_convoy_using_subcommand audit" -l log-format -d 'L
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand audit" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
-complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push list status delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "show" -d 'One release: notes, metadata, signer, sha256, size, pushed by/at, and the rollouts that deployed it'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and not __fish_seen_subcommand_from keygen push show list status delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l out -d 'Path prefix of the two files' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -582,12 +586,14 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from keygen" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l sign-key -d 'Private key from `convoy release keygen` to sign with' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l notes-file -d 'Release notes (e.g. CHANGES.md), stored with the release; at most 64 KiB' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l meta -d 'Metadata stored with the release (commit, build URL, author): KEY=VALUE, repeatable; keys [a-z0-9_.-]' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -595,12 +601,25 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 json\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from push" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -615,7 +634,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -628,7 +647,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -638,6 +657,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
+complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "show" -d 'One release: notes, metadata, signer, sha256, size, pushed by/at, and the rollouts that deployed it'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
 complete -c convoy -n "__fish_convoy_using_subcommand release; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
@@ -653,7 +673,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l ca -d 'Fleet CA
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand deploy" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand deploy" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -675,7 +695,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l ca -d 'Fleet 
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -685,31 +705,37 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l follow -d 'Pr
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -l wait -d 'Block until the job ends; exit 0 only if every host succeeded'
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollback" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l addr -d 'Coordinator address' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l cert -d 'Operator certificate (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l key -d 'Operator private key (PEM)' -r -F
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s h -l help -d 'Print help'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -s V -l version -d 'Print version'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "list" -d 'Rollouts of every app, newest first'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "status" -d 'One rollout: waves, hosts per wave with state, gates, failures against the budget, and what it waits for'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded, 3 if it stops to wait for an operator (paused or awaiting promotion)'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "pause" -d 'Start no new hosts; those in flight finish'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "resume" -d 'Continue a paused rollout (after a failure pause, the failures so far are accepted)'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "promote" -d 'Let a rollout go on past its canary wave'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "history" -d 'Past rollouts of an app and their outcome'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback history help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "start" -d 'Roll APP out to VERSION on every matching host, in canary waves behind gates'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "list" -d 'Rollouts of every app, newest first'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "status" -d 'One rollout: waves, hosts per wave with state, gates, failures against the budget, and what it waits for'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "watch" -d 'Live progress per wave until the rollout ends; exits 0 only if it succeeded, 3 if it stops to wait for an operator (paused or awaiting promotion)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "pause" -d 'Start no new hosts; those in flight finish'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "resume" -d 'Continue a paused rollout (after a failure pause, the failures so far are accepted)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "promote" -d 'Let a rollout go on past its canary wave'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "report" -d 'The post-deployment report: timeline (planned against actual per wave, waits, who did what), each host\'s outcome, failures against the budget, the rollback, metric deltas of the updated hosts (hour before against after, with significance) and the canary verdicts. Stored when the rollout ends; computed now for one still going. -o markdown fits a pull-request comment; -o json is a stable shape'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "approve" -d 'Approve a rollout awaiting approval (you must not be the operator who started it; the environment may ask for a role). Who approves is your certificate\'s name'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "unapprove" -d 'Withdraw your approval of a rollout (the same as `approve --withdraw`)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "history" -d 'Past rollouts of an app and their outcome'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and not __fish_seen_subcommand_from start list status watch pause resume promote abort rollback report approve unapprove history help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s s -l selector -d 'Label selector for the target hosts, e.g. \'role=web\' (\'id=web-1\' names a host); with --env it narrows the environment\'s selector' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l env -d 'The environment (`[[environments]]` in coordinator.toml) to roll out to: its selector, promotion rule (`requires`), approvals and window apply' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l reason -d 'Why --force was needed' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l at -d 'Schedule the start: \'YYYY-MM-DD HH:MM\' in the environment\'s timezone (UTC without --env), or with an offset (\'2026-12-05 02:00+01:00\'). It then runs only inside the environment\'s window, like any rollout there' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l host -d 'Only these hosts, by agent id: comma-separated or repeated; combines with --selector (both must match)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l canary -d 'The first wave: N hosts or P% (default 1)' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l batch -l concurrency -d 'Hosts per later wave: N or P% (default 10%). Also the size of rollback waves' -r
@@ -734,12 +760,13 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
 json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l force -d 'Start although the version has not succeeded in the environment --env requires (admin only; needs --reason, which is audited and kept with the rollout)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l auto-promote -d 'Go on after the canary bakes without waiting for `convoy rollout promote`'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l dry-run -d 'Print the plan (waves and their hosts) and start nothing'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from start" -l wait -d 'Block until the rollout ends; exit 0 only if it succeeded, 3 if it stops to wait for an operator (paused, or awaiting promotion)'
@@ -752,7 +779,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -766,7 +793,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -779,7 +806,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from watch" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -793,7 +820,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from pause" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -806,7 +833,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from resume" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -819,7 +846,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from promote" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -832,7 +859,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from abort" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -845,7 +872,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -855,13 +882,54 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -l force -d 'Roll back a succeeded rollout even though newer rollouts of the app came after it (without it, the refusal says what the rollback would do)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s h -l help -d 'Print help'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from rollback" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from report" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l comment -d 'Said with the approval (shown in status, the audit log and notifications)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -l withdraw -d 'Withdraw your approval instead'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from approve" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from unapprove" -s V -l version -d 'Print version'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l limit -d 'At most this many, newest first' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from history" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -878,14 +946,110 @@ complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_s
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "promote" -d 'Let a rollout go on past its canary wave'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "report" -d 'The post-deployment report: timeline (planned against actual per wave, waits, who did what), each host\'s outcome, failures against the budget, the rollback, metric deltas of the updated hosts (hour before against after, with significance) and the canary verdicts. Stored when the rollout ends; computed now for one still going. -o markdown fits a pull-request comment; -o json is a stable shape'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "approve" -d 'Approve a rollout awaiting approval (you must not be the operator who started it; the environment may ask for a role). Who approves is your certificate\'s name'
+complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "unapprove" -d 'Withdraw your approval of a rollout (the same as `approve --withdraw`)'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "history" -d 'Past rollouts of an app and their outcome'
 complete -c convoy -n "__fish_convoy_using_subcommand rollout; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -f -a "list" -d 'Environments in order, with their rules, window and the versions running there'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and not __fish_seen_subcommand_from list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "list" -d 'Environments in order, with their rules, window and the versions running there'
+complete -c convoy -n "__fish_convoy_using_subcommand env; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -f -a "add" -d 'Freeze ENV from --from (default now) until --until: rollouts there neither start nor start new hosts (rollbacks still run). Operator role; audited'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -f -a "list" -d 'Every freeze, past ones included, by start'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -f -a "remove" -d 'Remove a freeze (`f-...`)'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and not __fish_seen_subcommand_from add list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l from -d '\'YYYY-MM-DD HH:MM\' in the environment\'s timezone, or with an offset; default now' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l until -d 'When it ends: \'YYYY-MM-DD HH:MM\' in the environment\'s timezone, or with an offset' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l reason -d 'Why (shown in env list, freeze list, status and refusals; audited)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from help" -f -a "add" -d 'Freeze ENV from --from (default now) until --until: rollouts there neither start nor start new hosts (rollbacks still run). Operator role; audited'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from help" -f -a "list" -d 'Every freeze, past ones included, by start'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a freeze (`f-...`)'
+complete -c convoy -n "__fish_convoy_using_subcommand freeze; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l addr -d 'Coordinator address' -r
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and not __fish_seen_subcommand_from run list verify delete restore drill schedule help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -912,7 +1076,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from run" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -929,7 +1093,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -943,7 +1107,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from verify" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -956,7 +1120,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -976,7 +1140,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -999,7 +1163,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from drill" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1014,7 +1178,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from schedule" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1034,6 +1198,68 @@ complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
 complete -c convoy -n "__fish_convoy_using_subcommand backup; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -f -a "save" -d 'Save a snapshot of the coordinator\'s state (store, artifacts, backups) to FILE (tar.zst), streamed from the running coordinator (admin; audited)'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -f -a "restore" -d 'Restore a snapshot into an empty or new data dir (local: no coordinator). Refuses a corrupt, truncated or newer-format file and writes nothing then'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -f -a "drill" -d 'Restore a snapshot into a temp dir, open it with a scratch coordinator on loopback, check record counts and blob hashes against its header, and report; exits non-zero on any mismatch'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and not __fish_seen_subcommand_from save restore drill help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -l no-blobs -d 'Leave the artifact and backup blobs out; the snapshot lists them (path, size, sha256) instead'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from save" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l data-dir -d 'The data dir to create (must be empty or absent)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l addr -d 'Coordinator address' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l ca -d 'Fleet CA certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l cert -d 'Operator certificate (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l key -d 'Operator private key (PEM)' -r -F
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
+json\t''
+csv\t''
+markdown\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -l log-format -d 'Log format (logs go to stderr; RUST_LOG filters them)' -r -f -a "text\t''
+json\t''"
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -s h -l help -d 'Print help'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from drill" -s V -l version -d 'Print version'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "save" -d 'Save a snapshot of the coordinator\'s state (store, artifacts, backups) to FILE (tar.zst), streamed from the running coordinator (admin; audited)'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Restore a snapshot into an empty or new data dir (local: no coordinator). Refuses a corrupt, truncated or newer-format file and writes nothing then'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "drill" -d 'Restore a snapshot into a temp dir, open it with a scratch coordinator on loopback, check record counts and blob hashes against its header, and report; exits non-zero on any mismatch'
+complete -c convoy -n "__fish_convoy_using_subcommand snapshot; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s s -l selector -d 'Aggregate over the hosts this label selector matches instead of one host' -r
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l since -d 'How far back' -r
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l step -d 'Width of one point (default: --since / 60)' -r
@@ -1043,7 +1269,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l ca -d 'Fleet C
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand metrics" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand metrics" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1056,7 +1282,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_see
 complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand report; and not __fish_seen_subcommand_from capacity help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1075,7 +1301,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand report; and __fish_seen_subcommand_from capacity" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1090,7 +1316,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen
 complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and not __fish_seen_subcommand_from status help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1105,7 +1331,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_sub
 complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand scale; and __fish_seen_subcommand_from status" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1120,7 +1346,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l ca -d 'Fleet CA
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand alerts" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand alerts" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand alerts" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1137,7 +1363,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand events" -l ca -d 'Fleet CA
 complete -c convoy -n "__fish_convoy_using_subcommand events" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand events" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand events" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand events" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand events" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1151,7 +1377,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_see
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and not __fish_seen_subcommand_from test log help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1167,7 +1393,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from test" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1181,7 +1407,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_su
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand notify; and __fish_seen_subcommand_from log" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1199,7 +1425,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand ui" -l ca -d 'Fleet CA cer
 complete -c convoy -n "__fish_convoy_using_subcommand ui" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ui" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand ui" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand ui" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand ui" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1214,7 +1440,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand completions" -l ca -d 'Fle
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand completions" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand completions" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand completions" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1228,7 +1454,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand man" -l ca -d 'Fleet CA ce
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand man" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand man" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand man" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1241,7 +1467,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo" -l ca -d 'Fleet CA c
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1255,7 +1481,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_s
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and not __fish_seen_subcommand_from start stop serve help" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1275,7 +1501,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from start" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1290,7 +1516,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1306,7 +1532,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l cert -d 'Operator certificate (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l key -d 'Operator private key (PEM)' -r -F
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -l timeout -d 'How long connecting may take, TCP and TLS handshake together (e.g. 10s, 500ms)' -r
-complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy report` only)' -r -f -a "table\t''
+complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from serve" -s o -l output -d 'Output format (csv: `convoy metrics` only; markdown: `convoy rollout report` and `convoy report` only)' -r -f -a "table\t''
 json\t''
 csv\t''
 markdown\t''"
@@ -1319,35 +1545,38 @@ complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop the app named in the pid file (a release\'s stop hook)'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve HTTP in the foreground: GET /health answers 200, or 500 when broken'
 complete -c convoy -n "__fish_convoy_using_subcommand demo-app; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA, or revoke one on the coordinator'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one. (`--version` here filters by app version: APP=VERSION.)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "token" -d 'One-time enrollment tokens: `convoy token create|list|revoke`'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "certs" -d 'Certificates the coordinator knows: `convoy certs list`'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "agent" -d 'One host: cordon, uncordon, drain, remove, revoke'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "report" -d 'Reports from the metrics history: `convoy report capacity`'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "scale" -d 'Scaling policies ([[scaling]] in coordinator.toml): `convoy scale status`'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "events" -d 'The event log, in order; --follow streams it live'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "notify" -d 'Notifications: send a test, show deliveries'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "ui" -d 'The web dashboard on loopback: prints http://127.0.0.1:8470/?token=… and serves the fleet, hosts with metric plots, and live rollouts with their controls until Ctrl-C, acting with this operator\'s certificate'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
-complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout backup metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "serve" -d 'Run the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "ca" -d 'Manage the fleet\'s certificate authority'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "cert" -d 'Issue certificates from the fleet CA, or revoke one on the coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "agents" -d 'List agents, or show one. (`--version` here filters by app version: APP=VERSION.)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "token" -d 'One-time enrollment tokens: `convoy token create|list|revoke`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "certs" -d 'Certificates the coordinator knows: `convoy certs list`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "whoami" -d 'Show who the coordinator thinks you are'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "exec" -d 'Run an allow-listed action on every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "agent" -d 'One host: cordon, uncordon, drain, remove, revoke'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "jobs" -d 'Recent jobs: id, action, targets, state counts, started, by whom'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "job" -d 'Inspect or cancel one job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "audit" -d 'Who did what, when, with what result'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "release" -d 'Release artifacts: signing keys, upload, list, status across the fleet'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "deploy" -d 'Deploy a pushed release to every matching host, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "rollback" -d 'Return an app to each host\'s previous (or a named) kept release, as a job'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "rollout" -d 'Rolling releases in canary waves behind health and metric gates'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "env" -d 'Environments (`[[environments]]`): order, rules, windows and what runs where'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "freeze" -d 'Freezes: no rollout starts or starts new hosts in an environment meanwhile'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "backup" -d 'Backups: run, list, verify, restore, drill and schedule'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "snapshot" -d 'The coordinator\'s own state: save a snapshot, restore one into an empty data dir, drill one in a scratch coordinator'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "metrics" -d 'Metrics history of a host, or aggregated across hosts (--selector)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "report" -d 'Reports from the metrics history: `convoy report capacity`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "scale" -d 'Scaling policies ([[scaling]] in coordinator.toml): `convoy scale status`'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "alerts" -d 'Alerts firing now: rule, host, since, value'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "events" -d 'The event log, in order; --follow streams it live'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "notify" -d 'Notifications: send a test, show deliveries'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "ui" -d 'The web dashboard on loopback: prints http://127.0.0.1:8470/?token=… and serves the fleet, hosts with metric plots, and live rollouts with their controls until Ctrl-C, acting with this operator\'s certificate'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "man" -d 'Write man pages for every command into a directory (packaging/generate-docs uses it)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "demo" -d 'A live local fleet with nothing set up: 5 agents, a canary rollout, a broken release rolled back by itself, a backup and a recovery drill; runs until Ctrl-C'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "demo-app" -d 'The demo\'s sample app (used by the demo\'s release hooks)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and not __fish_seen_subcommand_from serve ca cert agents token certs whoami exec agent jobs job audit release deploy rollback rollout env freeze backup snapshot metrics report scale alerts events notify ui completions man demo demo-app help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "init" -d 'Create a new fleet CA: DIR/ca.pem and DIR/ca.key (mode 0600)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from ca" -f -a "rotate" -d 'CA rotation on the running coordinator, in phases: start → advance (update_clients) → advance (update_servers) → finish; abort returns to the old CA'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from cert" -f -a "issue" -d 'Issue a certificate: writes OUT/NAME.pem and OUT/NAME.key (mode 0600)'
@@ -1367,6 +1596,7 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from job" -f -a "cancel" -d 'Cancel a job: pending hosts never start, running ones are stopped'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "keygen" -d 'Create an ed25519 key pair for signing releases: OUT.key (0600) and OUT.pub'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "push" -d 'Upload an artifact (tar.gz or tar.zst) as APP VERSION, optionally signed'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "show" -d 'One release: notes, metadata, signer, sha256, size, pushed by/at, and the rollouts that deployed it'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "list" -d 'Releases of an app (all apps if omitted): version, size, sha256, signer, pushed at'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "status" -d 'Which hosts run which version of APP, healthy or not'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from release" -f -a "delete" -d 'Forget APP VERSION and remove its artifact (admin; audited). Refused, naming them, while a host runs it, a deploy job sends it or an active rollout uses it'
@@ -1379,7 +1609,14 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "promote" -d 'Let a rollout go on past its canary wave'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "abort" -d 'Stop for good: no new hosts, nothing reverted. Always wins'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "rollback" -d 'Return every host the rollout moved to its previous version, in waves. Works from any state but rolling_back/rolled_back, including aborted and failed'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "report" -d 'The post-deployment report: timeline (planned against actual per wave, waits, who did what), each host\'s outcome, failures against the budget, the rollback, metric deltas of the updated hosts (hour before against after, with significance) and the canary verdicts. Stored when the rollout ends; computed now for one still going. -o markdown fits a pull-request comment; -o json is a stable shape'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "approve" -d 'Approve a rollout awaiting approval (you must not be the operator who started it; the environment may ask for a role). Who approves is your certificate\'s name'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "unapprove" -d 'Withdraw your approval of a rollout (the same as `approve --withdraw`)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from rollout" -f -a "history" -d 'Past rollouts of an app and their outcome'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from env" -f -a "list" -d 'Environments in order, with their rules, window and the versions running there'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from freeze" -f -a "add" -d 'Freeze ENV from --from (default now) until --until: rollouts there neither start nor start new hosts (rollbacks still run). Operator role; audited'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from freeze" -f -a "list" -d 'Every freeze, past ones included, by start'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from freeze" -f -a "remove" -d 'Remove a freeze (`f-...`)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "run" -d 'Back up a set on every matching host, as a job'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "list" -d 'Stored backups, newest first: id, host, set, time, size, files, sha256, verified, drilled'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "verify" -d 'Re-hash a stored archive on the coordinator; exit 1 if it does not match'
@@ -1387,6 +1624,9 @@ complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subc
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "restore" -d 'Put a backup back on a host: under --to DIR, or --in-place (never the default)'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "drill" -d 'Restore each matching host\'s latest backup of a set into a scratch dir there, check every file, and report; exit 1 unless every host passed'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from backup" -f -a "schedule" -d 'Backup schedules (cron, UTC)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "save" -d 'Save a snapshot of the coordinator\'s state (store, artifacts, backups) to FILE (tar.zst), streamed from the running coordinator (admin; audited)'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "restore" -d 'Restore a snapshot into an empty or new data dir (local: no coordinator). Refuses a corrupt, truncated or newer-format file and writes nothing then'
+complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from snapshot" -f -a "drill" -d 'Restore a snapshot into a temp dir, open it with a scratch coordinator on loopback, check record counts and blob hashes against its header, and report; exits non-zero on any mismatch'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from report" -f -a "capacity" -d 'Capacity per group from the metrics history: cpu, mem, disk and load-per-core p50/p95, hosts hot (p95 > 80 %) and idle (p95 < 10 %), disk and mem growth with the days until 90 %, and the hosts each group needs to keep its p95 under --target'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from scale" -f -a "status" -d 'Every [[scaling]] policy: selector, metric, current value and count, desired count, last action (when, what, result), next allowed action, dry-run'
 complete -c convoy -n "__fish_convoy_using_subcommand help; and __fish_seen_subcommand_from notify" -f -a "test" -d 'Send a test notification through a [[notify]] sink; exit 1 if it failed'
