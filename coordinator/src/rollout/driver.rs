@@ -17,6 +17,7 @@ mod holds;
 mod inputs;
 mod jobs;
 mod load;
+mod queries;
 mod start;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -305,54 +306,6 @@ impl Rollouts {
             reply,
         })
         .await
-    }
-
-    pub async fn get(&self, id: &str) -> Result<RolloutView, RolloutError> {
-        self.ask(|reply| Request::Get {
-            id: id.to_string(),
-            reply,
-        })
-        .await
-    }
-
-    /// Rollouts newest first, from their stored summaries.
-    pub fn list(
-        &self,
-        app: &str,
-        active_only: bool,
-        limit: usize,
-    ) -> Result<Vec<RolloutSummary>, RolloutError> {
-        Ok(self
-            .store
-            .rollouts()?
-            .iter()
-            .filter(|r| app.is_empty() || r.spec.as_ref().is_some_and(|s| s.app == app))
-            .filter(|r| !active_only || r.active)
-            .take(limit)
-            .map(record::summary)
-            .collect())
-    }
-
-    /// The post-deployment report of rollout `id`: the stored one of its latest end, else
-    /// one computed now (`rollout::report`), off the async threads.
-    pub async fn report(&self, id: &str) -> Result<RolloutReport, RolloutError> {
-        let (store, registry, history) = (self.store.clone(), self.registry.clone(), self.history);
-        let id = id.to_string();
-        tokio::task::spawn_blocking(move || {
-            super::report::current(&store, history.as_ref(), &registry, &id, now_unix_ms())
-        })
-        .await
-        .map_err(|_| RolloutError::Stopped)?
-        .map_err(|err| match err {
-            super::report::ReportError::NotFound(id) => RolloutError::NotFound(id),
-            super::report::ReportError::Store(err) => RolloutError::Store(err),
-            super::report::ReportError::Spec { source, .. } => RolloutError::Spec(source),
-        })
-    }
-
-    /// Ids of rollouts as they change (after the change is on disk).
-    pub fn subscribe(&self) -> broadcast::Receiver<String> {
-        self.changes.subscribe()
     }
 }
 
