@@ -110,15 +110,28 @@ async fn a_disk_alert_waits_for_its_for_then_fires_and_resolves() {
         }
     })
     .await;
-    let events = monitor
-        .list_events(ListEventsRequest {
-            kind: "alert.*".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    // The event log is written after the alert state changes: wait (with a deadline) for
+    // the three resolutions to reach it.
+    let events = wait_for(
+        "three alert.resolved events",
+        Duration::from_secs(10),
+        || {
+            let mut monitor = monitor.clone();
+            async move {
+                let events = monitor
+                    .list_events(ListEventsRequest {
+                        kind: "alert.*".into(),
+                        ..Default::default()
+                    })
+                    .await
+                    .ok()?
+                    .into_inner()
+                    .events;
+                (events.len() >= 6).then_some(events)
+            }
+        },
+    )
+    .await;
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds,
