@@ -53,6 +53,23 @@ pub(crate) async fn start(
         .into_inner()
 }
 
+/// Waits (with the suite's deadline) until the first host of job `id` runs its command.
+pub(crate) async fn first_host_running(admin: &AdminClient<Channel>, id: &str) {
+    wait_for("the command running", WAIT, || {
+        let mut admin = admin.clone();
+        let id = id.to_string();
+        async move {
+            let job = admin
+                .get_job(GetJobRequest { id, tail_bytes: 0 })
+                .await
+                .ok()?
+                .into_inner();
+            (job.hosts[0].state == CommandState::Running as i32).then_some(())
+        }
+    })
+    .await;
+}
+
 fn host_state(job: &Job, host: &str) -> CommandState {
     CommandState::try_from(
         job.hosts
@@ -240,19 +257,7 @@ async fn a_timeout_ends_the_whole_process_tree_and_cancel_stops_a_job() {
     .await;
 
     let job = start(&mut admin, "long", "", "").await;
-    wait_for("long running", WAIT, || {
-        let mut admin = admin.clone();
-        let id = job.id.clone();
-        async move {
-            let job = admin
-                .get_job(GetJobRequest { id, tail_bytes: 0 })
-                .await
-                .ok()?
-                .into_inner();
-            (job.hosts[0].state == CommandState::Running as i32).then_some(())
-        }
-    })
-    .await;
+    first_host_running(&admin, &job.id).await;
     admin
         .cancel_job(CancelJobRequest { id: job.id.clone() })
         .await

@@ -102,9 +102,9 @@ async fn a_coordinator_restored_to_an_older_copy_gets_the_result_again_and_nothi
     use std::time::Duration;
 
     use convoy_proto::v1::JobState;
-    use convoy_tests::{TestAgent, fast_agents, wait_for};
+    use convoy_tests::{TestAgent, fast_agents};
 
-    use crate::jobs::{actions, sh, start};
+    use crate::jobs::{actions, first_host_running, sh, start};
     use crate::support::fleet_online;
 
     let pki = TestPki::new();
@@ -128,19 +128,7 @@ async fn a_coordinator_restored_to_an_older_copy_gets_the_result_again_and_nothi
     let mut admin = coordinator.admin(&pki, &operator).await;
     fleet_online(&admin, 1).await;
     let job = start(&mut admin, "once", "", "").await;
-    wait_for("the command running", WAIT, || {
-        let mut admin = admin.clone();
-        let id = job.id.clone();
-        async move {
-            let job = admin
-                .get_job(GetJobRequest { id, tail_bytes: 0 })
-                .await
-                .ok()?
-                .into_inner();
-            (job.hosts[0].state == CommandState::Running as i32).then_some(())
-        }
-    })
-    .await;
+    first_host_running(&admin, &job.id).await;
     // The "older copy": the coordinator's state while the command runs.
     coordinator.stop().await;
     let older = pki.dir().join("data-older");
